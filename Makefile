@@ -1,0 +1,161 @@
+# ssid — build, test, demo, benchmark.
+#
+#   make            build the daemon, ssictl, ssi-loadgen and the libraries
+#   make demo       the one-command demo (installs what is missing)
+#   make check      the whole test suite (installs what is missing)
+#   make check-asan the unit tests under AddressSanitizer + UBSan
+#   make bench      the benchmarks (not part of check)
+#   make fuzz       build the libFuzzer targets and run each briefly
+#   make install    DESTDIR=... PREFIX=/usr/local
+#
+# Out-of-tree: everything lands in $(B) (build/ by default, build/asan for SAN=1).
+
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+CC ?= cc
+VERSION := 0.1.0
+SAN ?= 0
+
+ifeq ($(SAN),1)
+B ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT := -O1
+else
+B ?= build
+SANFLAGS :=
+OPT := -O2
+endif
+
+PKGS := rdkafka hiredis jansson libsystemd
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSSID_VERSION=\"$(VERSION)\"
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=c11 $(WARN) $(SANFLAGS) -fPIC
+LDFLAGS += $(SANFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+# The scoring engine: pure C, no I/O, only jansson.
+ENGINE_SRC := $(sort $(wildcard src/ssi_*.c))
+# The daemon's modules: Kafka, Redis, config, systemd glue.
+DAEMON_SRC := $(sort $(wildcard src/ssid_*.c))
+ENGINE_OBJ := $(ENGINE_SRC:src/%.c=$(B)/obj/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o)
+
+UNIT_TEST_SRC := $(sort $(wildcard tests/unit/*.c))
+DAEMON_TEST_SRC := $(sort $(wildcard tests/daemon/*.c))
+TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
+
+PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
+
+.PHONY: all deps check check-unit check-daemon check-asan check-valgrind check-format \
+	format cppcheck fuzz bench demo install clean
+
+all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
+
+deps:
+	@deploy/install-deps.sh build
+
+$(B)/obj/%.o: src/%.c $(wildcard include/*.h) | $(B)/obj
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj $(B)/tests:
+	@mkdir -p $@
+
+$(B)/libssi.a: $(ENGINE_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/libssid.a: $(DAEMON_OBJ) | $(B)/obj
+	@rm -f $@
+	$(AR) rcs $@ $^ $(if $(DAEMON_OBJ),,/dev/null) 2>/dev/null || $(AR) rcs $@
+
+$(B)/%: src/main_%.c $(B)/libssid.a $(B)/libssi.a
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libssid.a $(B)/libssi.a \
+		$(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+# Check test binaries: one per tier, each test file contributes suites.
+$(B)/tests/check_unit: $(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssi.a | $(B)/tests
+	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
+		$(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) \
+		$(CHECK_LIBS) -lm -lpthread
+
+$(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a \
+		| $(B)/tests
+	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
+		$(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
+		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+
+# --- the second README command ------------------------------------------------
+check:
+	@deploy/install-deps.sh test
+	$(MAKE) all $(B)/tests/check_unit
+	$(MAKE) check-unit
+	$(MAKE) check-format cppcheck
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),15)
+	$(MAKE) check-asan
+
+check-unit: $(B)/tests/check_unit
+	CK_FORK=yes $(B)/tests/check_unit
+
+check-asan:
+	$(MAKE) SAN=1 check-unit
+
+check-valgrind: $(B)/tests/check_unit
+	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		$(B)/tests/check_unit
+
+FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)
+check-format:
+	@out=$$(for f in $(FORMAT_FILES); do clang-format --dry-run --Werror $$f 2>&1 >/dev/null \
+		|| echo $$f; done); if [ -n "$$out" ]; then echo "not clang-formatted:"; \
+		echo "$$out"; exit 1; fi; echo "format: ok"
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude src
+
+# --- fuzzing (clang + libFuzzer) ----------------------------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -D_GNU_SOURCE \
+	-DSSID_VERSION=\"$(VERSION)\"
+
+build/fuzz/%: tests/fuzz/fuzz_%.c $(ENGINE_SRC) $(DAEMON_SRC)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(ENGINE_SRC) $(DAEMON_SRC) $(PKG_LIBS) -lm -lpthread
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+			2>build/fuzz/$$t.log || { tail -40 build/fuzz/$$t.log; exit 1; }; \
+		grep -E '^#[0-9]+ *DONE' build/fuzz/$$t.log | tail -1; \
+	done
+
+# --- benchmarks ---------------------------------------------------------------
+$(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssi.a
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libssi.a \
+		$(LDFLAGS) $(PKG_LIBS) -lm
+
+bench: $(B)/bench_engine
+	$(B)/bench_engine
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/ssid $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 config/ssid.conf config/model.json $(DESTDIR)$(SYSCONFDIR)/ssid/
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' systemd/ssid.service \
+		> $(DESTDIR)$(UNITDIR)/ssid.service
+
+clean:
+	rm -rf build

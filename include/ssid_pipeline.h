@@ -1,0 +1,103 @@
+/*
+ * ssid_pipeline: one batch of consumed messages, from bytes to durable
+ * state and delivered outputs.
+ *
+ *   parse + validate  every message (rejects go to the dead-letter topic)
+ *   group             events by user, in offset order
+ *   load              every user's record (one pipelined Redis round trip)
+ *   apply             events not yet folded in (offset > the user's mark for
+ *                     that partition), then score
+ *   save state        states and marks (one round trip)
+ *   produce           score.updated for users whose score moved by at least
+ *                     epsilon since the last delivered one, and DLQ records;
+ *                     wait until all are delivered
+ *   save published    the scores now delivered (one round trip)
+ * Only then may the caller store the batch's offsets. A failure anywhere
+ * leaves the batch intact to be run again from the start: the marks make
+ * re-applying a no-op, and "published" makes a lost output be sent again.
+ */
+#ifndef SSID_PIPELINE_H
+#define SSID_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "ssi_event.h"
+#include "ssi_model.h"
+#include "ssid_store.h"
+
+struct ssid_msg {
+	rd_kafka_message_t *rkm; /* owned */
+	bool parsed;
+	int status; /* 0: valid event; < 0: rejected, see why */
+	struct ssi_reject why;
+	struct ssi_event ev;
+	uint32_t user; /* index into the batch's users, when valid */
+};
+
+struct ssid_batch {
+	struct ssid_msg *msg;
+	size_t n, cap;
+};
+
+void ssid_batch_init(struct ssid_batch *b);
+/* Take ownership of rkm. 0 or -ENOMEM (rkm is then destroyed). */
+int ssid_batch_add(struct ssid_batch *b, rd_kafka_message_t *rkm);
+/* Forget messages of partitions this consumer no longer owns. */
+void ssid_batch_drop_partitions(struct ssid_batch *b, const rd_kafka_topic_partition_list_t *parts);
+/* Destroy all messages; the batch stays usable. */
+void ssid_batch_clear(struct ssid_batch *b);
+void ssid_batch_free(struct ssid_batch *b);
+/* The next offset to commit per partition (caller destroys). NULL if empty. */
+rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b);
+
+struct ssid_batch_stats {
+	size_t events;	   /* messages in the batch */
+	size_t applied;	   /* events folded into a state */
+	size_t replayed;   /* skipped: at or below the user's mark */
+	size_t duplicates; /* skipped: event_id already seen */
+	size_t rejected;   /* sent to the dead-letter topic */
+	size_t users;	   /* distinct users */
+	size_t outputs;	   /* score.updated messages delivered */
+};
+
+struct ssid_pipeline_opts {
+	struct ssid_store *store; /* borrowed */
+	rd_kafka_t *producer;	  /* borrowed; its dr_msg_cb must be ssid_pipeline_delivery_cb */
+	const char *output_topic;
+	const char *dlq_topic;
+	double epsilon;		  /* points */
+	int delivery_timeout_ms;  /* give up waiting for deliveries after this */
+	void (*tick)(void *ctx);  /* called about every 100 ms while waiting */
+	void *tick_ctx;
+};
+
+struct ssid_pipeline;
+
+int ssid_pipeline_new(struct ssid_pipeline **out, const struct ssid_pipeline_opts *o,
+		      const struct ssi_model *model);
+void ssid_pipeline_free(struct ssid_pipeline *p);
+/* Use a new model (borrowed) from the next batch on; the old one may be freed. */
+void ssid_pipeline_set_model(struct ssid_pipeline *p, const struct ssi_model *model);
+void ssid_pipeline_set_epsilon(struct ssid_pipeline *p, double epsilon);
+
+/*
+ * Run a batch at time now_ms. Returns 0 when everything is durable and
+ * delivered; -EIO for a Redis failure, -ECOMM for a delivery failure,
+ * -ETIMEDOUT when deliveries did not complete in time, -ENOMEM. The
+ * message for logs is in ssid_pipeline_errstr().
+ */
+int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
+		      struct ssid_batch_stats *stats);
+const char *ssid_pipeline_errstr(const struct ssid_pipeline *p);
+
+/* The producer's delivery report callback (rd_kafka_conf_set_dr_msg_cb). */
+void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+
+/* Failpoints for crash tests: SSID_FAILPOINT=<name> kills the process there. */
+void ssid_failpoint(const char *name);
+
+#endif

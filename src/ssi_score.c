@@ -1,0 +1,224 @@
+/*
+ * ssi_score: from state to Social Selling Index.
+ *
+ * Each variable yields a fraction f in [0, 1] of its weight; a pillar is the
+ * sum of its variables' points (weights add up to 25 per pillar); the total
+ * is the sum of the pillars. Counted variables follow 1 - 2^(-x/half):
+ * every unit adds less than the one before (diminishing returns), the
+ * `half`-th unit brings half the weight, and the per-day cap applied before
+ * summing stops a flood on one day from buying the score.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ssi_score_priv.h"
+#include "ssi_time.h"
+
+/* Sums over the window: capped counts per counter and active days. */
+struct window_sums {
+	double count[SSI_C__COUNT];
+	int active_days;
+};
+
+/* The daily cap that applies to each counter, taken from its variable. */
+static void counter_caps(const struct ssi_model *m, int cap[SSI_C__COUNT])
+{
+	for (int c = 0; c < SSI_C__COUNT; c++)
+		cap[c] = SSI_COUNT_MAX;
+	for (int v = 0; v < SSI_V__COUNT; v++) {
+		const struct ssi_var_info *vi = ssi_var_info((enum ssi_variable)v);
+
+		if (vi->kind != SSI_KIND_COUNT && vi->kind != SSI_KIND_RATE)
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (vi->counter[k] >= 0)
+				cap[vi->counter[k]] = m->var[v].daily_cap;
+	}
+}
+
+static void window_sum(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,
+		       struct window_sums *out)
+{
+	int32_t first_day = ssi_time_day(now_ms) - m->window_days + 1;
+	int cap[SSI_C__COUNT];
+	uint32_t counts[SSI_C__COUNT] = {0};
+
+	counter_caps(m, cap);
+	out->active_days = 0;
+	for (uint32_t r = 0; r < st->nrows; r++) {
+		const struct ssi_day_row *row = &st->rows[r];
+
+		if (row->day < first_day)
+			continue;
+		for (uint32_t mask = row->mask; mask; mask &= mask - 1) {
+			int c = __builtin_ctz(mask);
+
+			counts[c] += row->count[c] < cap[c] ? row->count[c] : (uint32_t)cap[c];
+		}
+		if (row->count[SSI_C_SESSION] > 0)
+			out->active_days++;
+	}
+	for (int c = 0; c < SSI_C__COUNT; c++)
+		out->count[c] = counts[c];
+}
+
+static double saturate(double x, double half)
+{
+	return x <= 0 ? 0.0 : 1.0 - exp2(-x / half);
+}
+
+static double profile_fraction(const struct ssi_model *m, const struct ssi_profile *p)
+{
+	const double *w = m->profile_field;
+	double skills = p->skills >= m->skills_target ? 1.0 : (double)p->skills / m->skills_target;
+	double featured = p->featured_media >= m->featured_media_target
+				  ? 1.0
+				  : (double)p->featured_media / m->featured_media_target;
+
+	return w[SSI_PF_PHOTO] * p->photo + w[SSI_PF_BACKGROUND_PHOTO] * p->background_photo +
+	       w[SSI_PF_HEADLINE] * p->headline + w[SSI_PF_SUMMARY] * p->summary +
+	       w[SSI_PF_EXPERIENCE] * p->experience + w[SSI_PF_SKILLS] * skills +
+	       w[SSI_PF_FEATURED_MEDIA] * featured;
+}
+
+/*
+ * A rate smoothed toward its prior (1 accepted of 1 sent is not 100%), times
+ * how much volume backs it: a good rate on no activity is worth nothing.
+ */
+static double rate_fraction(const struct ssi_var_params *p, double hits, double tries, double *x)
+{
+	double volume = tries > hits ? tries : hits;
+	double rate = (hits + p->prior * p->prior_weight) / (volume + p->prior_weight);
+
+	*x = volume > 0 ? hits / volume : 0.0;
+	return (rate > 1.0 ? 1.0 : rate) * saturate(volume, p->half);
+}
+
+static double connections_x(const struct ssi_model *m, const struct ssi_state *st)
+{
+	double x = 0;
+
+	for (int s = 0; s < SSI_SEN__COUNT; s++)
+		if (st->connections[s] > 0)
+			x += m->seniority_weight[s] * st->connections[s];
+	return x;
+}
+
+/* The measured quantity and fraction of one variable. */
+static void variable_eval(const struct ssi_state *st, const struct ssi_model *m,
+			  const struct window_sums *ws, enum ssi_variable v,
+			  struct ssi_explain_var *out)
+{
+	const struct ssi_var_info *vi = ssi_var_info(v);
+	const struct ssi_var_params *p = &m->var[v];
+	double f = 0, x = 0;
+
+	switch (vi->kind) {
+	case SSI_KIND_PROFILE:
+		f = x = profile_fraction(m, &st->profile);
+		break;
+	case SSI_KIND_COUNT:
+		x = ws->count[vi->counter[0]];
+		if (vi->counter[1] >= 0)
+			x += m->search_filter_weight * ws->count[vi->counter[1]];
+		f = saturate(x, p->half);
+		break;
+	case SSI_KIND_ACTIVE_DAYS:
+		x = ws->active_days;
+		f = saturate(x, p->half);
+		break;
+	case SSI_KIND_RATE:
+		f = rate_fraction(p, ws->count[vi->counter[0]], ws->count[vi->counter[1]], &x);
+		break;
+	case SSI_KIND_CONNECTIONS:
+		x = connections_x(m, st);
+		f = saturate(x, p->half);
+		break;
+	case SSI_KIND_INTERNAL:
+		x = st->internal_connections > 0 ? st->internal_connections : 0;
+		f = saturate(x, p->half);
+		break;
+	}
+	out->x = x;
+	out->fraction = f;
+	out->points = p->weight * f;
+	out->headroom = p->weight - out->points;
+}
+
+static int to_centipoints(double points)
+{
+	long cp = lround(points * 100.0);
+
+	if (cp < 0)
+		return 0;
+	return cp > (long)(SSI_PILLAR_MAX * 100) ? (int)(SSI_PILLAR_MAX * 100) : (int)cp;
+}
+
+/* Shared by ssi_score and ssi_explain so both always agree. */
+void ssi_score_vars(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,
+		    struct ssi_explain_var var[SSI_V__COUNT], struct ssi_score *out)
+{
+	struct window_sums ws;
+	double pillar[SSI_PILLAR__COUNT] = {0};
+
+	window_sum(st, m, now_ms, &ws);
+	for (int v = 0; v < SSI_V__COUNT; v++) {
+		variable_eval(st, m, &ws, (enum ssi_variable)v, &var[v]);
+		pillar[ssi_var_info((enum ssi_variable)v)->pillar] += var[v].points;
+	}
+	out->total = 0;
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		out->pillar[p] = to_centipoints(pillar[p]);
+		out->total += out->pillar[p];
+	}
+}
+
+void ssi_score(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,
+	       struct ssi_score *out)
+{
+	struct ssi_explain_var var[SSI_V__COUNT];
+
+	ssi_score_vars(st, m, now_ms, var, out);
+}
+
+static bool score_equal(const struct ssi_score *a, const struct ssi_score *b)
+{
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		if (a->pillar[p] != b->pillar[p])
+			return false;
+	return true;
+}
+
+/*
+ * Scores change on their own only when a day leaves the window, i.e. at the
+ * start of day (d + window) for a counted day d. Try those instants in order
+ * and return the first at which the score really differs: a day whose counts
+ * no longer matter (capped away, zero weight) is not a change.
+ */
+int64_t ssi_score_next_change(const struct ssi_state *st, const struct ssi_model *m,
+			      int64_t now_ms)
+{
+	int32_t first_day = ssi_time_day(now_ms) - m->window_days + 1;
+	struct ssi_score now, then;
+
+	ssi_score(st, m, now_ms, &now);
+	for (uint32_t r = 0; r < st->nrows; r++) {
+		int64_t t;
+
+		if (st->rows[r].day < first_day)
+			continue;
+		t = ssi_time_day_start(st->rows[r].day + m->window_days);
+		ssi_score(st, m, t, &then);
+		if (!score_equal(&now, &then))
+			return t;
+	}
+	return INT64_MAX;
+}
+
+int ssi_score_format(int centipoints, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s%d.%02d", centipoints < 0 ? "-" : "", abs(centipoints) / 100,
+			abs(centipoints) % 100);
+}

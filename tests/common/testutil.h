@@ -1,0 +1,34 @@
+/* Helpers shared by the Check suites: events built in C, a seeded PRNG. */
+#ifndef SSI_TESTUTIL_H
+#define SSI_TESTUTIL_H
+
+#include <stdint.h>
+
+#include "ssi_event.h"
+#include "ssi_model.h"
+#include "ssi_state.h"
+
+/* 2026-11-20T00:00:00Z, a Friday: the "now" most tests start from. */
+#define T_NOW 1795132800000LL
+#define T_HOUR 3600000LL
+#define T_DAY 86400000LL
+
+/* splitmix64: tiny, seedable, good enough to drive property tests. */
+struct t_rng {
+	uint64_t s;
+};
+uint64_t t_rand(struct t_rng *r);
+/* Uniform in [0, n). */
+uint64_t t_below(struct t_rng *r, uint64_t n);
+
+/* An event of type t at at_ms for user "u1", id "e<seq>", attrs zeroed. */
+void t_event(struct ssi_event *ev, enum ssi_event_type t, int64_t at_ms, uint64_t seq);
+/* A random valid event inside the window ending at now_ms. */
+void t_event_random(struct ssi_event *ev, struct t_rng *r, int64_t now_ms, int window_days,
+		    uint64_t seq);
+
+/* Apply n events of type t spread over the hours of day_ms's day. */
+void t_apply_n(struct ssi_state *st, const struct ssi_model *m, enum ssi_event_type t,
+	       int64_t day_ms, int n, uint64_t *seq);
+
+#endif

@@ -1,0 +1,17 @@
+/* The engine's Check suites; each lives in its own file under tests/unit. */
+#ifndef SSI_TEST_SUITES_H
+#define SSI_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *time_suite(void);
+Suite *event_suite(void);
+Suite *model_suite(void);
+Suite *state_suite(void);
+Suite *codec_suite(void);
+Suite *score_suite(void);
+Suite *explain_suite(void);
+Suite *property_suite(void);
+Suite *persona_suite(void);
+
+#endif
