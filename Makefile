@@ -18,6 +18,8 @@ DESTDIR ?=
 CC ?= cc
 VERSION := 0.1.0
 SAN ?= 0
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 
 ifeq ($(SAN),1)
 B ?= build/asan
@@ -61,8 +63,9 @@ all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
 deps:
 	@deploy/install-deps.sh build
 
-$(B)/obj/%.o: src/%.c $(wildcard include/*.h) | $(B)/obj
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(B)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(B)/obj
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/obj $(B)/tests:
 	@mkdir -p $@

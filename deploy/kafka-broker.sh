@@ -122,10 +122,12 @@ cmd_fetch() {
 		local staging=$libs_dir.partial.$$
 		rm -rf "$staging"
 		note "fetching Kafka $kafka_version jars with Maven"
+		# Maven 3.8 emits colour resets even in batch mode; strip them.
 		if ! mvn -B -q -Dstyle.color=never -f "$kafka_conf_dir/pom.xml" \
 			-Dmaven.repo.local="$cache_dir/m2" \
 			dependency:copy-dependencies \
-			-DincludeScope=runtime -DoutputDirectory="$staging" >&2; then
+			-DincludeScope=runtime -DoutputDirectory="$staging" 2>&1 |
+			sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2; then
 			rm -rf "$staging"
 			die "Maven could not fetch the Kafka jars"
 		fi
@@ -351,7 +353,9 @@ start_locked() {
 	rm -f "$dir/bootstrap" "$dir/broker.pid"
 
 	read -r port controller_port < <(recorded_ports "$dir"; echo) || true
-	if [ -f "$dir/data/meta.properties" ] && [ -n "$port" ]; then
+	if [ -f "$dir/data/meta.properties" ]; then
+		[ -n "$port" ] ||
+			die "$dir/data holds a broker but $dir/server.properties names no ports; remove $dir/data to start afresh"
 		if [ -n "${KAFKA_PORT:-}${KAFKA_CONTROLLER_PORT:-}" ] &&
 			[ "${KAFKA_PORT:-$port}:${KAFKA_CONTROLLER_PORT:-$controller_port}" != "$port:$controller_port" ]; then
 			die "$dir was formatted for ports $port/$controller_port; KAFKA_PORT/KAFKA_CONTROLLER_PORT differ"

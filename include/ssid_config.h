@@ -11,7 +11,8 @@
  * the reload check and the documentation all come from the same place.
  * Keys under "kafka." are not in the table: they are handed to librdkafka
  * untouched, "kafka.consumer.X" only to the consumer, "kafka.producer.X" only
- * to the producer, and plain "kafka.X" to both.
+ * to the producer, and plain "kafka.X" to both: apply cfg->kafka first and
+ * then the client's own list, so that the more specific setting wins.
  *
  * Anything doubtful is an error naming file, line and key: unknown keys,
  * duplicates (kafka.* included), malformed or out-of-range values, and
@@ -87,7 +88,7 @@ struct ssid_config {
 	struct ssid_kv_list kafka_producer; /* kafka.producer.X */
 };
 
-#define SSID_CONFIG_KEY_MAX 128
+#define SSID_CONFIG_KEY_MAX	128
 #define SSID_CONFIG_MESSAGE_MAX 512
 
 struct ssid_config_error {
@@ -128,8 +129,8 @@ int ssid_config_format_error(const struct ssid_config_error *e, char *buf, size_
  * (kafka.* included), as "redis.port, kafka.group.id" into buf (truncated to
  * fit; buf may be NULL when len is 0). Returns how many there are.
  */
-int ssid_config_reload_diff(const struct ssid_config *old, const struct ssid_config *new,
-			    char *buf, size_t len);
+int ssid_config_reload_diff(const struct ssid_config *old, const struct ssid_config *new, char *buf,
+			    size_t len);
 
 /*
  * Copy the keys SIGHUP may change from src into dst, leaving the rest of

@@ -219,40 +219,43 @@ static const char *json_type_name(const json_t *v)
 	return "unknown";
 }
 
+enum byte_class { B_PLAIN, B_QUOTE, B_BACKSLASH, B_OPEN, B_CLOSE };
+
+static const unsigned char byte_class[256] = {
+    ['"'] = B_QUOTE, ['\\'] = B_BACKSLASH, ['{'] = B_OPEN,
+    ['['] = B_OPEN,  ['}'] = B_CLOSE,	   [']'] = B_CLOSE,
+};
+
 /*
  * Depth and the string state are tracked on the raw bytes so that a
  * document like [[[[...]]]] is refused before jansson recurses into it.
  * On input jansson would refuse anyway the count may be off; it only has to
  * be right on the prefix jansson accepts, where it matches jansson's own.
+ * Most bytes of an event sit inside strings, hence the tight inner loop.
  */
 static int check_depth(const unsigned char *p, size_t len, size_t *where)
 {
-	bool in_string = false;
 	int depth = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i];
+		switch (byte_class[p[i]]) {
+		case B_QUOTE:
+			for (i++; i < len; i++) {
+				unsigned char c = byte_class[p[i]];
 
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-			continue;
-		}
-		switch (c) {
-		case '"':
-			in_string = true;
+				if (c == B_QUOTE)
+					break;
+				if (c == B_BACKSLASH)
+					i++;
+			}
 			break;
-		case '{':
-		case '[':
+		case B_OPEN:
 			if (++depth > SSI_EVENT_MAX_DEPTH) {
 				*where = i;
 				return -E2BIG;
 			}
 			break;
-		case '}':
-		case ']':
+		case B_CLOSE:
 			depth--;
 			break;
 		default:
@@ -325,6 +328,18 @@ static const struct name_len filters_attr[1] = {NAME_LEN("filters")};
 static const struct name_len degree_attr[1] = {NAME_LEN("degree")};
 
 /*
+ * Keys are a few bytes long: an inline loop beats a call to memcmp, which
+ * showed up as a fifth of the time spent outside jansson.
+ */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/*
  * One walk over the object files each known key's value into its slot; the
  * checks then run in a fixed order, so the reason reported for an event with
  * several faults does not depend on the order of its keys. A null value
@@ -337,7 +352,7 @@ static void collect(json_t *obj, const struct name_len *names, size_t n, json_t 
 		const char *key = json_object_iter_key(it);
 
 		for (size_t i = 0; i < n; i++) {
-			if (names[i].len != klen || memcmp(names[i].name, key, klen) != 0)
+			if (names[i].len != klen || !same_bytes(names[i].name, key, klen))
 				continue;
 			json_t *v = json_object_iter_value(it);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -57,8 +58,8 @@ struct config_key {
 };
 
 static const struct enum_choice log_levels[] = {
-	{"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"notice", LOG_NOTICE},
-	{"warning", LOG_WARNING}, {"err", LOG_ERR}, {NULL, 0},
+    {"debug", LOG_DEBUG},     {"info", LOG_INFO}, {"notice", LOG_NOTICE},
+    {"warning", LOG_WARNING}, {"err", LOG_ERR},	  {NULL, 0},
 };
 
 static bool valid_nonempty(const char *value)
@@ -92,7 +93,7 @@ static bool valid_clock(const char *value)
 
 #define FIELD(f) offsetof(struct ssid_config, f)
 
-#define STRING_KEY(n, f, def, reload, check, what, h)                                             \
+#define STRING_KEY(n, f, def, reload, check, what, h)                                              \
 	{                                                                                          \
 		.name = n, .type = KEY_STRING, .offset = FIELD(f), .default_value = def,           \
 		.reloadable = reload, .valid = check, .expected = what, .help = h                  \
@@ -126,65 +127,65 @@ static bool valid_clock(const char *value)
 #define TOPIC_EXPECTED "a Kafka topic name (1-249 characters from a-z A-Z 0-9 . _ -)"
 
 static const struct config_key config_keys[] = {
-	STRING_KEY("input.topic", input_topic, "ssi.events", false, valid_topic, TOPIC_EXPECTED,
-		   "Kafka topic the activity events are consumed from"),
-	STRING_KEY("output.topic", output_topic, "ssi.scores", false, valid_topic, TOPIC_EXPECTED,
-		   "Kafka topic the score updates are produced to"),
-	STRING_KEY("dlq.topic", dlq_topic, "ssi.events.dlq", false, valid_topic, TOPIC_EXPECTED,
-		   "Kafka topic malformed events are forwarded to, with the reason"),
+    STRING_KEY("input.topic", input_topic, "ssi.events", false, valid_topic, TOPIC_EXPECTED,
+	       "Kafka topic the activity events are consumed from"),
+    STRING_KEY("output.topic", output_topic, "ssi.scores", false, valid_topic, TOPIC_EXPECTED,
+	       "Kafka topic the score updates are produced to"),
+    STRING_KEY("dlq.topic", dlq_topic, "ssi.events.dlq", false, valid_topic, TOPIC_EXPECTED,
+	       "Kafka topic malformed events are forwarded to, with the reason"),
 
-	STRING_KEY("redis.host", redis_host, "127.0.0.1", false, valid_nonempty,
-		   "a host name or address", "Redis server host name or address"),
-	INT_KEY("redis.port", redis_port, "6379", 1, 65535, false, "Redis server TCP port"),
-	STRING_KEY("redis.unix_socket", redis_unix_socket, "", false, NULL, NULL,
-		   "Redis Unix socket path; when set, used instead of redis.host/redis.port"),
-	STRING_KEY("redis.user", redis_user, "", false, NULL, NULL,
-		   "Redis ACL user for AUTH; empty: the default user"),
-	STRING_KEY("redis.password", redis_password, "", false, NULL, NULL,
-		   "Redis password for AUTH; empty: no AUTH"),
-	INT_KEY("redis.db", redis_db, "0", 0, 15, false, "Redis logical database (SELECT)"),
-	STRING_KEY("redis.key_prefix", redis_key_prefix, "ssi:", false, NULL, NULL,
-		   "prefix of every Redis key the daemon writes"),
-	DURATION_KEY("redis.connect_timeout_ms", redis_connect_timeout_ms, "2000", 1, 600000,
-		     false, "how long a Redis connection attempt may take"),
-	DURATION_KEY("redis.command_timeout_ms", redis_command_timeout_ms, "5000", 1, 600000,
-		     false, "how long one Redis command (or pipeline) may take"),
-	BOOL_KEY("redis.keepalive", redis_keepalive, "yes", false,
-		 "enable TCP keepalive on the Redis connection so dead peers are noticed"),
+    STRING_KEY("redis.host", redis_host, "127.0.0.1", false, valid_nonempty,
+	       "a host name or address", "Redis server host name or address"),
+    INT_KEY("redis.port", redis_port, "6379", 1, 65535, false, "Redis server TCP port"),
+    STRING_KEY("redis.unix_socket", redis_unix_socket, "", false, NULL, NULL,
+	       "Redis Unix socket path; when set, used instead of redis.host/redis.port"),
+    STRING_KEY("redis.user", redis_user, "", false, NULL, NULL,
+	       "Redis ACL user for AUTH; empty: the default user"),
+    STRING_KEY("redis.password", redis_password, "", false, NULL, NULL,
+	       "Redis password for AUTH; empty: no AUTH"),
+    INT_KEY("redis.db", redis_db, "0", 0, 15, false, "Redis logical database (SELECT)"),
+    STRING_KEY("redis.key_prefix", redis_key_prefix, "ssi:", false, NULL, NULL,
+	       "prefix of every Redis key the daemon writes"),
+    DURATION_KEY("redis.connect_timeout_ms", redis_connect_timeout_ms, "2000", 1, 600000, false,
+		 "how long a Redis connection attempt may take"),
+    DURATION_KEY("redis.command_timeout_ms", redis_command_timeout_ms, "5000", 1, 600000, false,
+		 "how long one Redis command (or pipeline) may take"),
+    BOOL_KEY("redis.keepalive", redis_keepalive, "yes", false,
+	     "enable TCP keepalive on the Redis connection so dead peers are noticed"),
 
-	INT_KEY("batch.max_events", batch_max_events, "10000", 1, 1000000, true,
-		"most events scored and written to Redis in one batch"),
-	DURATION_KEY("batch.max_wait_ms", batch_max_wait_ms, "20", 0, 10000, true,
-		     "longest wait for a batch to fill before it is processed anyway"),
+    INT_KEY("batch.max_events", batch_max_events, "10000", 1, 1000000, true,
+	    "most events scored and written to Redis in one batch"),
+    DURATION_KEY("batch.max_wait_ms", batch_max_wait_ms, "20", 0, 10000, true,
+		 "longest wait for a batch to fill before it is processed anyway"),
 
-	STRING_KEY("model.file", model_file, "/etc/ssid/model.json", true, valid_nonempty,
-		   "a file path", "JSON file with the scoring model's weights and windows"),
-	DOUBLE_KEY("score.epsilon", score_epsilon, "0.01", 0.0, 100.0, true,
-		   "a score update is published only when some score moves by more than this"),
+    STRING_KEY("model.file", model_file, "/etc/ssid/model.json", true, valid_nonempty,
+	       "a file path", "JSON file with the scoring model's weights and windows"),
+    DOUBLE_KEY("score.epsilon", score_epsilon, "0.01", 0.0, 100.0, true,
+	       "a score update is published only when some score moves by more than this"),
 
-	DURATION_KEY("retry.backoff_min_ms", retry_backoff_min_ms, "100", 1, 600000, true,
-		     "first delay before retrying a failed Redis or Kafka operation"),
-	DURATION_KEY("retry.backoff_max_ms", retry_backoff_max_ms, "10000", 1, 3600000, true,
-		     "the retry delay doubles up to this"),
+    DURATION_KEY("retry.backoff_min_ms", retry_backoff_min_ms, "100", 1, 600000, true,
+		 "first delay before retrying a failed Redis or Kafka operation"),
+    DURATION_KEY("retry.backoff_max_ms", retry_backoff_max_ms, "10000", 1, 3600000, true,
+		 "the retry delay doubles up to this"),
 
-	DURATION_KEY("shutdown.timeout_ms", shutdown_timeout_ms, "15000", 0, 600000, false,
-		     "on SIGTERM, how long to finish in-flight work before exiting anyway"),
-	DURATION_KEY("status.interval_ms", status_interval_ms, "1000", 100, 3600000, true,
-		     "how often the daemon reports its counters to systemd (STATUS=)"),
-	ENUM_KEY("log.level", log_level, "info", log_levels, true,
-		 "least severe messages logged: debug, info, notice, warning or err"),
+    DURATION_KEY("shutdown.timeout_ms", shutdown_timeout_ms, "15000", 0, 600000, false,
+		 "on SIGTERM, how long to finish in-flight work before exiting anyway"),
+    DURATION_KEY("status.interval_ms", status_interval_ms, "1000", 100, 3600000, true,
+		 "how often the daemon reports its counters to systemd (STATUS=)"),
+    ENUM_KEY("log.level", log_level, "info", log_levels, true,
+	     "least severe messages logged: debug, info, notice, warning or err"),
 
-	INT_KEY("mock_cluster.brokers", mock_cluster_brokers, "0", 0, 9, false,
-		"run an embedded librdkafka mock cluster with this many brokers (demos, tests); "
-		"0: off"),
-	INT_KEY("mock_cluster.partitions", mock_cluster_partitions, "4", 1, 256, false,
-		"partitions of each topic in the mock cluster"),
-	STRING_KEY("mock_cluster.bootstrap_file", mock_cluster_bootstrap_file, "", false, NULL,
-		   NULL, "write the mock cluster's bootstrap servers to this file, for clients"),
+    INT_KEY("mock_cluster.brokers", mock_cluster_brokers, "0", 0, 9, false,
+	    "run an embedded librdkafka mock cluster with this many brokers (demos, tests); "
+	    "0: off"),
+    INT_KEY("mock_cluster.partitions", mock_cluster_partitions, "4", 1, 256, false,
+	    "partitions of each topic in the mock cluster"),
+    STRING_KEY("mock_cluster.bootstrap_file", mock_cluster_bootstrap_file, "", false, NULL, NULL,
+	       "write the mock cluster's bootstrap servers to this file, for clients"),
 
-	STRING_KEY("clock", clock, "system", false, valid_clock,
-		   "system, fixed:<RFC 3339 time> or file:<path>",
-		   "time source: system, fixed:<RFC 3339 time> or file:<path> (tests)"),
+    STRING_KEY("clock", clock, "system", false, valid_clock,
+	       "system, fixed:<RFC 3339 time> or file:<path>",
+	       "time source: system, fixed:<RFC 3339 time> or file:<path> (tests)"),
 };
 
 #define N_KEYS ARRAY_SIZE(config_keys)
@@ -376,7 +377,7 @@ static int set_key(struct parser *p, const struct config_key *k, char *value)
 	case KEY_ENUM:
 		r = -EINVAL;
 		for (const struct enum_choice *c = k->choices; c->name; c++)
-			if (strcmp(value, c->name) == 0) {
+			if (strcasecmp(value, c->name) == 0) {
 				*(int *)field = c->value;
 				r = 0;
 			}
@@ -636,7 +637,7 @@ static int parse_value(struct parser *p, const char *key, const char *s, size_t 
 		return parse_quoted(p, key, s + start, len - start, out);
 
 	for (end = start; end < len; end++)
-		if (s[end] == '#' && end > start && is_blank(s[end - 1]))
+		if (s[end] == '#' && end > 0 && is_blank(s[end - 1]))
 			break;
 	while (end > start && is_blank(s[end - 1]))
 		end--;
@@ -655,6 +656,7 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 	char quoted[QUOTED_VALUE_MAX * 4 + 8];
 	size_t start = 0, eq, key_end;
 	char *value = NULL;
+	bool key_ok = true;
 	int r;
 
 	if (memchr(s, '\0', len)) {
@@ -676,10 +678,9 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 	key_end = eq;
 	while (key_end > start && is_blank(s[key_end - 1]))
 		key_end--;
-	for (size_t i = start; i < key_end; i++)
-		if (!is_key_char(s[i]))
-			key_end = start; /* reported below as an invalid key */
-	if (key_end == start || key_end - start >= sizeof(key)) {
+	for (size_t i = start; i < key_end && key_ok; i++)
+		key_ok = is_key_char(s[i]);
+	if (!key_ok || key_end == start || key_end - start >= sizeof(key)) {
 		quote_value(s + start, eq - start, quoted, sizeof(quoted));
 		set_error(p->err, p->line, NULL,
 			  "expected a key of at most %zu characters from a-z A-Z 0-9 . _ -, got %s",
@@ -735,7 +736,8 @@ static int check_kafka_source(struct parser *p)
 
 	if (cfg->mock_cluster_brokers > 0) {
 		if (any) {
-			set_error(p->err, line_of(p, "mock_cluster.brokers"), "mock_cluster.brokers",
+			set_error(p->err, line_of(p, "mock_cluster.brokers"),
+				  "mock_cluster.brokers",
 				  "set together with a Kafka bootstrap.servers (line %u): use one "
 				  "or the other",
 				  any->line);
@@ -791,7 +793,7 @@ static int check_cross_keys(struct parser *p)
 	}
 
 	if (cfg->redis_unix_socket[0] != '\0') {
-		const char *other = line_of(p, "redis.host") ? "redis.host"
+		const char *other = line_of(p, "redis.host")   ? "redis.host"
 				    : line_of(p, "redis.port") ? "redis.port"
 							       : NULL;
 
@@ -837,7 +839,7 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 int ssid_config_parse_buffer(struct ssid_config *cfg, const char *name, const char *text,
 			     size_t len, struct ssid_config_error *err)
 {
-	struct parser *p;
+	struct parser p = {.cfg = cfg, .err = err};
 	int r;
 
 	if (err) {
@@ -850,26 +852,14 @@ int ssid_config_parse_buffer(struct ssid_config *cfg, const char *name, const ch
 		return -EINVAL;
 	}
 
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		set_error(err, 0, NULL, "out of memory");
-		return -ENOMEM;
-	}
-	p->cfg = cfg;
-	p->err = err;
-
 	cfg->path = strdup(name);
 	if (!cfg->path) {
 		set_error(err, 0, NULL, "out of memory");
-		r = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
-	r = set_defaults(p);
-	if (r < 0)
-		goto out;
-	r = parse_text(p, text, len);
-out:
-	free(p);
+	r = set_defaults(&p);
+	if (r == 0)
+		r = parse_text(&p, text, len);
 	if (r < 0)
 		ssid_config_free(cfg);
 	return r;
@@ -1024,8 +1014,8 @@ struct name_list {
 static void name_list_add(struct name_list *l, const char *prefix, const char *name)
 {
 	if (l->len > 0 && l->used < l->len) {
-		int n = snprintf(l->buf + l->used, l->len - l->used, "%s%s%s",
-				 l->count ? ", " : "", prefix, name);
+		int n = snprintf(l->buf + l->used, l->len - l->used, "%s%s%s", l->count ? ", " : "",
+				 prefix, name);
 
 		if (n > 0)
 			l->used += (size_t)n < l->len - l->used ? (size_t)n : l->len - l->used - 1;
@@ -1047,8 +1037,8 @@ static void diff_kv_lists(struct name_list *out, const char *prefix, const struc
 			name_list_add(out, prefix, b->items[i].name);
 }
 
-int ssid_config_reload_diff(const struct ssid_config *old, const struct ssid_config *new,
-			    char *buf, size_t len)
+int ssid_config_reload_diff(const struct ssid_config *old, const struct ssid_config *new, char *buf,
+			    size_t len)
 {
 	struct name_list names = {.buf = buf, .len = buf ? len : 0};
 

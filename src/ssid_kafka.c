@@ -146,6 +146,14 @@ struct ssid_mock {
 	rd_kafka_mock_cluster_t *mc;
 };
 
+static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	(void)level;
+	(void)fac;
+	(void)buf;
+}
+
 int ssid_mock_new(struct ssid_mock **out, int brokers, char *errstr, size_t errlen)
 {
 	struct ssid_mock *m = calloc(1, sizeof(*m));
@@ -155,7 +163,8 @@ int ssid_mock_new(struct ssid_mock **out, int brokers, char *errstr, size_t errl
 		rd_kafka_conf_destroy(conf);
 		return -ENOMEM;
 	}
-	/* The holder only hosts the cluster; it must not try to reach a broker. */
+	/* The holder only hosts the cluster: it has no broker to reach and nothing to say. */
+	rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", "", errstr, errlen) != RD_KAFKA_CONF_OK) {
 		rd_kafka_conf_destroy(conf);
 		free(m);

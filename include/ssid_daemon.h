@@ -1,0 +1,56 @@
+/*
+ * ssid_daemon: the long-running service around the pipeline: consumer
+ * group membership, batching, retries with backoff while Redis or the
+ * brokers are away, systemd notifications, SIGHUP reload and a bounded,
+ * committed shutdown. main() only parses the command line and calls this.
+ */
+#ifndef SSID_DAEMON_H
+#define SSID_DAEMON_H
+
+#include <stdint.h>
+
+#include "ssid_config.h"
+
+struct ssid_daemon;
+
+/* Counters since start, for status lines and tests. */
+struct ssid_daemon_stats {
+	uint64_t batches;
+	uint64_t events;
+	uint64_t applied;
+	uint64_t replayed;
+	uint64_t duplicates;
+	uint64_t rejected;
+	uint64_t outputs;
+	uint64_t failures; /* batch attempts that failed and were retried */
+	uint64_t reloads;
+	int degraded;	   /* 1 while retrying */
+};
+
+/*
+ * Take ownership of cfg (it is moved from; the caller's copy is zeroed) and
+ * load the model it names. Returns 0, or -EINVAL with a message in err
+ * (a bad model file or Kafka setting: exit with EX_CONFIG).
+ */
+int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err, size_t errlen);
+void ssid_daemon_free(struct ssid_daemon *d);
+
+/*
+ * Run until a stop is requested. Returns 0 after a clean shutdown (batch
+ * finished, offsets committed, group left), or a sysexits code.
+ */
+int ssid_daemon_run(struct ssid_daemon *d);
+
+/* Async-signal-safe requests to every daemon in the process (signals). */
+void ssid_daemon_request_stop(void);
+void ssid_daemon_request_reload(void);
+/* Thread-safe requests to one daemon (tests run several in a process). */
+void ssid_daemon_stop(struct ssid_daemon *d);
+void ssid_daemon_reload(struct ssid_daemon *d);
+/* Install SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers. */
+int ssid_daemon_install_signals(void);
+
+/* A snapshot of the counters (thread-safe). */
+void ssid_daemon_get_stats(struct ssid_daemon *d, struct ssid_daemon_stats *out);
+
+#endif

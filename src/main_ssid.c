@@ -1,0 +1,107 @@
+/*
+ * ssid: the Social Selling Index daemon.
+ *
+ * Runs in the foreground (systemd style). Everything but the command line
+ * lives in the libraries, so the tests drive the same code.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sysexits.h>
+
+#include "ssid_config.h"
+#include "ssid_daemon.h"
+#include "ssid_log.h"
+
+#define DEFAULT_CONFIG "/etc/ssid/ssid.conf"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ssid [--config FILE] [--check-config]\n"
+		     "       ssid --version | --help\n"
+		     "\n"
+		     "Consume activity events from Kafka, keep each sales rep's Social Selling\n"
+		     "Index in Redis, and publish score changes to Kafka.\n"
+		     "\n"
+		     "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+		     "  -n, --check-config   validate the configuration and the model, then exit\n"
+		     "  -V, --version        print the version and exit\n"
+		     "  -h, --help           print this help and exit\n"
+		     "\n"
+		     "Signals: SIGTERM/SIGINT drain and exit, SIGHUP reloads the model and the\n"
+		     "live-changeable keys. Exit codes follow sysexits(3): 78 for a bad\n"
+		     "configuration, 64 for bad usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'n'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = DEFAULT_CONFIG;
+	bool check_only = false;
+	struct ssid_config cfg;
+	struct ssid_config_error ce;
+	struct ssid_daemon *d = NULL;
+	char err[1024];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:nVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'V':
+			printf("ssid %s\n", SSID_VERSION);
+			return EX_OK;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ssid: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+
+	ssid_log_init("ssid", LOG_INFO);
+	r = ssid_config_load(&cfg, path, &ce);
+	if (r < 0) {
+		ssid_config_format_error(&ce, err, sizeof(err));
+		log_err("%s", err);
+		return EX_CONFIG;
+	}
+	ssid_log_set_level(cfg.log_level);
+	r = ssid_daemon_new(&d, &cfg, err, sizeof(err));
+	ssid_config_free(&cfg);
+	if (r < 0) {
+		log_err("%s", err);
+		return EX_CONFIG;
+	}
+	if (check_only) {
+		printf("%s: configuration and model OK\n", path);
+		ssid_daemon_free(d);
+		return EX_OK;
+	}
+	if (ssid_daemon_install_signals() < 0) {
+		log_err("cannot install signal handlers");
+		ssid_daemon_free(d);
+		return EX_OSERR;
+	}
+	r = ssid_daemon_run(d);
+	ssid_daemon_free(d);
+	return r;
+}
