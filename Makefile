@@ -55,7 +55,7 @@ TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-unit check-daemon check-asan check-valgrind check-format \
+.PHONY: all deps check check-systemd check-unit check-daemon check-asan check-valgrind check-format \
 	format cppcheck fuzz bench demo install clean
 
 all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
@@ -82,9 +82,9 @@ $(B)/%: src/main_%.c $(B)/libssid.a $(B)/libssi.a
 		$(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # Check test binaries: one per tier, each test file contributes suites.
-$(B)/tests/check_unit: $(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssi.a | $(B)/tests
+$(B)/tests/check_unit: $(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a | $(B)/tests
 	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
-		$(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) \
+		$(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) \
 		$(CHECK_LIBS) -lm -lpthread
 
 $(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a \
@@ -98,9 +98,12 @@ check:
 	@deploy/install-deps.sh test
 	$(MAKE) all $(B)/tests/check_unit
 	$(MAKE) check-unit
-	$(MAKE) check-format cppcheck
+	$(MAKE) check-format cppcheck check-systemd
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),15)
 	$(MAKE) check-asan
+
+check-systemd:
+	tests/systemd/check-unit.sh
 
 check-unit: $(B)/tests/check_unit
 	CK_FORK=yes $(B)/tests/check_unit
@@ -146,8 +149,8 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 	done
 
 # --- benchmarks ---------------------------------------------------------------
-$(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssi.a
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libssi.a \
+$(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssid.a $(B)/libssi.a
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libssid.a $(B)/libssi.a \
 		$(LDFLAGS) $(PKG_LIBS) -lm
 
 bench: $(B)/bench_engine
@@ -162,3 +165,7 @@ install: all
 
 clean:
 	rm -rf build
+
+# --- the first README command -------------------------------------------------
+demo:
+	@deploy/demo.sh

@@ -47,7 +47,7 @@ struct ssid_gen_config {
 	int64_t end_ms;		   /* events happen before this; 0 means unbounded */
 	/*
 	 * Scales every user's rate. 1.0 (and 0, the default) is realistic:
-	 * about 30 events per user per working day, 10 a day on weekends.
+	 * about 30 events per user per working day, 8 a day at weekends.
 	 * The benchmarks raise it to pack more events into simulated time.
 	 */
 	double activity;

@@ -27,6 +27,7 @@ struct ssid_store_opts {
 	int db;
 	int connect_timeout_ms;
 	int command_timeout_ms;
+	bool keepalive; /* TCP keepalive probes (TCP only) */
 	const char *key_prefix;
 };
 

@@ -43,7 +43,12 @@ struct ssi_json_arena_chunk {
 	_Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
-static _Thread_local struct ssi_json_arena *active_arena;
+/*
+ * initial-exec: the library is linked into programs, never dlopen()ed, and
+ * the default model for -fPIC code turns every access into a call to
+ * __tls_get_addr, once per jansson allocation.
+ */
+static _Thread_local struct ssi_json_arena *active_arena __attribute__((tls_model("initial-exec")));
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static atomic_bool install_done;
 

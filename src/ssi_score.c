@@ -22,30 +22,49 @@ struct window_sums {
 	int active_days;
 };
 
-/* The daily cap that applies to each counter, taken from its variable. */
-static void counter_caps(const struct ssi_model *m, int cap[SSI_C__COUNT])
-{
-	for (int c = 0; c < SSI_C__COUNT; c++)
-		cap[c] = SSI_COUNT_MAX;
-	for (int v = 0; v < SSI_V__COUNT; v++) {
-		const struct ssi_var_info *vi = ssi_var_info((enum ssi_variable)v);
+/* The variable each counter belongs to; its daily cap applies to the counter. */
+static const uint8_t counter_var[SSI_C__COUNT] = {
+	[SSI_C_SESSION] = SSI_V_ACTIVE_DAYS,
+	[SSI_C_REACTION_GIVEN] = SSI_V_REACTIONS_GIVEN,
+	[SSI_C_VIEW_IN_NETWORK] = SSI_V_VIEWS_IN_NETWORK,
+	[SSI_C_MESSAGE_SENT] = SSI_V_MESSAGES,
+	[SSI_C_POST_SHARED] = SSI_V_POSTS,
+	[SSI_C_REACTION_RECEIVED] = SSI_V_REACTIONS_RECEIVED,
+	[SSI_C_VIEW_OUT_NETWORK] = SSI_V_VIEWS_OUT_NETWORK,
+	[SSI_C_COMMENT_GIVEN] = SSI_V_COMMENTS_GIVEN,
+	[SSI_C_SEARCH] = SSI_V_SEARCHES,
+	[SSI_C_SEARCH_FILTERED] = SSI_V_SEARCHES,
+	[SSI_C_VIEW_RECEIVED] = SSI_V_VIEWS_RECEIVED,
+	[SSI_C_COMMENT_RECEIVED] = SSI_V_COMMENTS_RECEIVED,
+	[SSI_C_INVITATION_SENT] = SSI_V_ACCEPTANCE_RATE,
+	[SSI_C_INVITATION_ACCEPTED] = SSI_V_ACCEPTANCE_RATE,
+	[SSI_C_LEAD_SAVED] = SSI_V_LEADS_SAVED,
+	[SSI_C_RESHARE_RECEIVED] = SSI_V_RESHARES_RECEIVED,
+	[SSI_C_ENDORSEMENT_RECEIVED] = SSI_V_ENDORSEMENTS,
+	[SSI_C_FOLLOWER_GAINED] = SSI_V_FOLLOWERS,
+	[SSI_C_INMAIL_SENT] = SSI_V_INMAIL_REPLY_RATE,
+	[SSI_C_INMAIL_REPLIED] = SSI_V_INMAIL_REPLY_RATE,
+	[SSI_C_GROUP_ACTIVITY] = SSI_V_GROUP_ACTIVITY,
+	[SSI_C_GROUP_JOINED] = SSI_V_GROUPS_JOINED,
+	[SSI_C_ARTICLE_PUBLISHED] = SSI_V_ARTICLES,
+	[SSI_C_PROSPECT_CONTENT_SHARED] = SSI_V_PROSPECT_CONTENT,
+};
 
-		if (vi->kind != SSI_KIND_COUNT && vi->kind != SSI_KIND_RATE)
-			continue;
-		for (int k = 0; k < 2; k++)
-			if (vi->counter[k] >= 0)
-				cap[vi->counter[k]] = m->var[v].daily_cap;
-	}
+/* Sessions count distinct days, so their daily cap is irrelevant. */
+static int counter_cap(const struct ssi_model *m, int c)
+{
+	return c == SSI_C_SESSION ? SSI_COUNT_MAX : m->var[counter_var[c]].daily_cap;
 }
 
 static void window_sum(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,
 		       struct window_sums *out)
 {
 	int32_t first_day = ssi_time_day(now_ms) - m->window_days + 1;
-	int cap[SSI_C__COUNT];
 	uint32_t counts[SSI_C__COUNT] = {0};
+	uint8_t cap[SSI_C__COUNT];
 
-	counter_caps(m, cap);
+	for (int c = 0; c < SSI_C__COUNT; c++)
+		cap[c] = (uint8_t)counter_cap(m, c);
 	out->active_days = 0;
 	for (uint32_t r = 0; r < st->nrows; r++) {
 		const struct ssi_day_row *row = &st->rows[r];
@@ -55,7 +74,7 @@ static void window_sum(const struct ssi_state *st, const struct ssi_model *m, in
 		for (uint32_t mask = row->mask; mask; mask &= mask - 1) {
 			int c = __builtin_ctz(mask);
 
-			counts[c] += row->count[c] < cap[c] ? row->count[c] : (uint32_t)cap[c];
+			counts[c] += row->count[c] < cap[c] ? row->count[c] : cap[c];
 		}
 		if (row->count[SSI_C_SESSION] > 0)
 			out->active_days++;

@@ -193,14 +193,14 @@ static bool marks_are_encodable(const struct ssi_state *st)
 	return true;
 }
 
+/* Branch-free over the counters: this runs for every row of every state written. */
 static bool row_is_encodable(const struct ssi_day_row *row)
 {
-	if (row->mask == 0 || (row->mask & ~ROW_MASK_ALL) != 0)
-		return false;
+	uint32_t nonzero = 0;
+
 	for (int c = 0; c < SSI_C__COUNT; c++)
-		if ((row->count[c] != 0) != ((row->mask >> c) & 1))
-			return false;
-	return true;
+		nonzero |= (uint32_t)(row->count[c] != 0) << c;
+	return row->mask != 0 && row->mask == nonzero;
 }
 
 static bool rows_are_encodable(const struct ssi_state *st)
@@ -355,9 +355,8 @@ static void put_rows(struct writer *w, const struct ssi_state *st)
 		else
 			put_varint(w, (uint32_t)row->day - (uint32_t)st->rows[i - 1].day);
 		put_varint(w, row->mask);
-		for (int c = 0; c < SSI_C__COUNT; c++)
-			if (row->mask & (UINT32_C(1) << c))
-				put_u8(w, row->count[c]);
+		for (uint32_t m = row->mask; m != 0; m &= m - 1)
+			put_u8(w, row->count[__builtin_ctz(m)]);
 	}
 }
 
@@ -435,23 +434,22 @@ static int get_varint(struct reader *r, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	for (int i = 0; i < VARINT_MAX_BYTES; i++) {
+	/* Ends by the tenth byte at the latest: it may hold bit 63 and nothing else. */
+	for (int shift = 0;; shift += 7) {
 		uint8_t b;
 
 		if (get_u8(r, &b) < 0)
 			return -EBADMSG;
-		/* The tenth byte holds bit 63 only. */
-		if (i == VARINT_MAX_BYTES - 1 && b > 1)
+		if (shift == 7 * (VARINT_MAX_BYTES - 1) && b > 1)
 			return -EBADMSG;
-		v |= (uint64_t)(b & 0x7f) << (7 * i);
+		v |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
-			if (b == 0 && i > 0)
+			if (b == 0 && shift > 0)
 				return -EBADMSG;
 			*out = v;
 			return 0;
 		}
 	}
-	return -EBADMSG;
 }
 
 static int get_varint_max(struct reader *r, uint64_t max, uint64_t *out)
@@ -613,11 +611,14 @@ static int get_row(struct reader *r, struct ssi_day_row *row)
 	if (get_varint_max(r, ROW_MASK_ALL, &mask) < 0 || mask == 0)
 		return -EBADMSG;
 	row->mask = (uint32_t)mask;
-	for (int c = 0; c < SSI_C__COUNT; c++) {
-		if (!(mask & (UINT64_C(1) << c)))
-			continue;
-		if (get_u8(r, &row->count[c]) < 0 || row->count[c] == 0)
+	if (reader_left(r) < (size_t)__builtin_popcount(row->mask))
+		return -EBADMSG;
+	for (uint32_t m = row->mask; m != 0; m &= m - 1) {
+		uint8_t count = r->buf[r->pos++];
+
+		if (count == 0)
 			return -EBADMSG;
+		row->count[__builtin_ctz(m)] = count;
 	}
 	return 0;
 }

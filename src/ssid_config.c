@@ -1078,13 +1078,21 @@ int ssid_config_copy_reloadable(struct ssid_config *dst, const struct ssid_confi
 		void *to = field_ptr(dst, k);
 		const void *from = field_cptr(src, k);
 
-		if (!k->reloadable || key_equal(k, dst, src))
+		if (!k->reloadable)
+			continue;
+		if (k->type == KEY_STRING) {
+			if (copies[i]) {
+				free(*(char **)to);
+				*(char **)to = copies[i];
+				changed++;
+			}
+			continue;
+		}
+		if (key_equal(k, dst, src))
 			continue;
 		changed++;
 		switch (k->type) {
 		case KEY_STRING:
-			free(*(char **)to);
-			*(char **)to = copies[i];
 			break;
 		case KEY_INT:
 		case KEY_DURATION:

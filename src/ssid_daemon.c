@@ -288,8 +288,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions(err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost",
 			       parts);
 		ssid_batch_drop_partitions(&d->batch, parts);
+		/*
+		 * Asynchronous: a synchronous commit from inside
+		 * rd_kafka_consumer_close() can wait forever. The offsets were
+		 * stored when their batch completed, and shutdown already
+		 * committed them synchronously before closing.
+		 */
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-			rd_kafka_commit(rk, NULL, 0);
+			rd_kafka_commit(rk, NULL, 1);
 		if (cooperative)
 			error = rd_kafka_incremental_unassign(rk, parts);
 		else
@@ -666,6 +672,7 @@ static int start(struct ssid_daemon *d)
 		.db = d->cfg.redis_db,
 		.connect_timeout_ms = d->cfg.redis_connect_timeout_ms,
 		.command_timeout_ms = d->cfg.redis_command_timeout_ms,
+		.keepalive = d->cfg.redis_keepalive,
 		.key_prefix = d->cfg.redis_key_prefix,
 	};
 	struct ssid_pipeline_opts po;

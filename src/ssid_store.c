@@ -126,8 +126,11 @@ static int store_connect(struct ssid_store *s)
 	}
 	if (s->c->err)
 		return fail(s, "connect");
-	if (redisSetTimeout(s->c, rt) != REDIS_OK || redisEnableKeepAlive(s->c) != REDIS_OK)
-		return fail(s, "socket options");
+	if (redisSetTimeout(s->c, rt) != REDIS_OK)
+		return fail(s, "socket timeout");
+	/* Keepalive detects dead peers across networks; a unix socket has none. */
+	if (s->o.keepalive && !s->o.unix_socket[0] && redisEnableKeepAlive(s->c) != REDIS_OK)
+		return fail(s, "socket keepalive");
 	if (s->o.password[0]) {
 		const char *argv[3] = {"AUTH", s->o.user, s->o.password};
 		int r = s->o.user[0] ? setup_command(s, "AUTH", 3, argv)

@@ -192,7 +192,7 @@ strace -f -qq -o "$tmp/trace" -- "$@" || trace_rc=$?
 
 sed -nE 's/^[0-9]+ +(<\.\.\. )?([a-z0-9_]+)[( ].*/\2/p' "$tmp/trace" | sort -u >"$tmp/used"
 comm -23 "$tmp/used" "$tmp/allowed" >"$tmp/denied_used"
-echo "trace: $(wc -l <"$tmp/used") distinct system calls used"
+echo "trace: $(wc -l <"$tmp/used") distinct system calls used: $(tr '\n' ' ' <"$tmp/used")"
 if [ -s "$tmp/denied_used" ]; then
 	sed 's/^/  denied: /' "$tmp/denied_used" >&2
 	fail "the command uses system calls SystemCallFilter= denies"

@@ -13,5 +13,6 @@ Suite *score_suite(void);
 Suite *explain_suite(void);
 Suite *property_suite(void);
 Suite *persona_suite(void);
+Suite *gen_suite(void);
 
 #endif

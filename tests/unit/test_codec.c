@@ -467,6 +467,9 @@ START_TEST(every_truncation_fails)
 	long n;
 
 	make_typical(&st);
+	ck_assert_int_eq(ssi_state_decode(&st, NULL, 0), -EBADMSG);
+	ck_assert(is_empty(&st));
+	make_typical(&st);
 	n = ssi_state_encode(&st, blob, sizeof(blob));
 	ck_assert_int_gt(n, 0);
 	for (long len = 0; len < n; len++) {

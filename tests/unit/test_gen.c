@@ -522,7 +522,6 @@ START_TEST(test_burst_days)
 				ordinary++;
 		}
 	}
-	fprintf(stderr, "bursts %d ordinary %d\n", bursts, ordinary);
 	/* About 7% of working days burst; neither never nor always. */
 	ck_assert_int_gt(bursts, ordinary / 40);
 	ck_assert_int_lt(bursts, ordinary / 5);

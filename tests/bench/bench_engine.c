@@ -1,0 +1,301 @@
+/*
+ * bench_engine: what the scoring engine costs per event, stage by stage, on a
+ * generated stream (default 1,000,000 events over 100,000 users). Prints its
+ * figures; asserts nothing (the tests do that).
+ *
+ *   build/bench_engine [events] [users] [seed]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "ssi_json.h"
+#include "ssi_score.h"
+#include "ssi_time.h"
+#include "ssid_gen.h"
+#include "ssid_out.h"
+
+struct stream {
+	char *bytes;	/* all payloads back to back */
+	size_t *off;	/* n + 1 offsets into bytes */
+	uint32_t *user; /* generator user index per event */
+	size_t n;
+	int64_t now_ms; /* just after the last event */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void report(const char *stage, size_t n, double seconds)
+{
+	printf("  %-40s %10.0f events/s %8.0f ns/event\n", stage, (double)n / seconds,
+	       seconds * 1e9 / (double)n);
+}
+
+/* ~10 events per user spread over the 90-day window ending now. */
+static int make_stream(struct stream *s, size_t n, uint32_t users, uint64_t seed)
+{
+	struct ssid_gen_config cfg = {
+		.seed = seed,
+		.users = users,
+		.tenants = users / 200 + 1,
+		.start_ms = 1795132800000LL - 89 * SSI_MS_PER_DAY,
+		.activity = (double)n / users / 2200.0,
+	};
+	struct ssid_gen *g;
+	struct ssid_gen_event *ev = malloc(sizeof(*ev));
+	size_t cap = n * 256, used = 0;
+
+	if (!ev || ssid_gen_new(&g, &cfg) < 0)
+		return -1;
+	s->bytes = malloc(cap);
+	s->off = malloc((n + 1) * sizeof(*s->off));
+	s->user = malloc(n * sizeof(*s->user));
+	if (!s->bytes || !s->off || !s->user)
+		return -1;
+	for (s->n = 0; s->n < n && ssid_gen_next(g, ev) == 1; s->n++) {
+		if (used + ev->len > cap) {
+			cap *= 2;
+			s->bytes = realloc(s->bytes, cap);
+			if (!s->bytes)
+				return -1;
+		}
+		s->off[s->n] = used;
+		memcpy(s->bytes + used, ev->json, ev->len);
+		used += ev->len;
+		s->user[s->n] = ev->user;
+		s->now_ms = ev->occurred_at_ms + 1;
+	}
+	s->off[s->n] = used;
+	ssid_gen_free(g);
+	free(ev);
+	return 0;
+}
+
+static double bench_loadb(const struct stream *s)
+{
+	double t0 = now_s();
+
+	for (size_t i = 0; i < s->n; i++) {
+		json_error_t e;
+		json_t *j = json_loadb(s->bytes + s->off[i], s->off[i + 1] - s->off[i], 0, &e);
+
+		json_decref(j);
+	}
+	return now_s() - t0;
+}
+
+static double bench_parse(const struct stream *s, struct ssi_event *out, size_t *ok)
+{
+	struct ssi_event_limits lim = {.max_bytes = 65536};
+	struct ssi_reject why;
+	double t0 = now_s();
+
+	*ok = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct ssi_event *ev = &out[i];
+
+		if (ssi_event_parse(s->bytes + s->off[i], s->off[i + 1] - s->off[i], &lim, ev,
+				    &why) == 0 &&
+		    ssi_event_check_time(ev, 90, 300000, s->now_ms, &why) == 0)
+			(*ok)++;
+		else
+			ev->type = SSI_EV__COUNT; /* skipped by the later stages */
+	}
+	return now_s() - t0;
+}
+
+static size_t state_bytes(const struct ssi_state *st)
+{
+	return ssi_state_encoded_size(st);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The codec test's "typical active user": 30 active days, 6 counters each. */
+static void typical_state(struct ssi_state *st, int worst)
+{
+	ssi_state_init(st);
+	st->nrows = st->rows_cap = worst ? 90 : 30;
+	st->rows = calloc(st->nrows, sizeof(*st->rows));
+	for (uint32_t r = 0; r < st->nrows; r++) {
+		st->rows[r].day = 20400 + (int32_t)r * (worst ? 1 : 3);
+		for (int c = 0; c < (worst ? SSI_C__COUNT : 6); c++) {
+			st->rows[r].count[c] = (uint8_t)(worst ? 255 : 1 + (r + c) % 9);
+			st->rows[r].mask |= 1u << c;
+		}
+	}
+	st->profile = (struct ssi_profile){true, true, true, true, true, 12, 2};
+	st->profile_key.at_ms = 1795132800000LL;
+	st->profile_key.fp = 0x1234567890abcdefULL;
+	for (int s = 0; s < SSI_SEG__COUNT; s++) {
+		if (worst)
+			memset(st->segment[s], 'x', SSI_ID_MAX);
+		else
+			strcpy(st->segment[s], s == 0 ? "acme-corp" : s == 1 ? "emea-west" : "software");
+		st->segment_key[s].at_ms = 1795132800000LL;
+		st->segment_key[s].fp = 0xfedcba0987654321ULL + (uint64_t)s;
+	}
+	for (int i = 0; i < 8; i++) {
+		st->recent[i].at_ms = 1795132800000LL + i * 60000;
+		st->recent[i].fp = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+	}
+	st->nrecent = 8;
+	for (int s = 0; s < (worst ? SSI_SEN__COUNT : 4); s++)
+		st->connections[s] = worst ? 30000 : 50 + 10 * s;
+	st->internal_connections = worst ? 3000 : 12;
+	st->nmarks = worst ? SSI_MARKS_MAX : 1;
+	for (uint32_t i = 0; i < st->nmarks; i++) {
+		st->marks[i].partition = (int32_t)i;
+		st->marks[i].offset = 123456789 + i;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+	uint32_t users = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 100000;
+	uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
+	struct stream s;
+	struct ssi_event *ev;
+	struct ssi_state *st;
+	struct ssi_model m;
+	struct ssid_buf out = {0};
+	size_t ok, *sizes;
+	double t, t_loadb, t_parse, t_loadb_arena, t_parse_arena;
+	struct ssi_score sc;
+	long checksum = 0;
+
+	ssi_model_default(&m);
+	printf("bench_engine: %zu events over %u users, seed %llu (build/bench_engine %zu %u "
+	       "%llu)\n",
+	       n, users, (unsigned long long)seed, n, users, (unsigned long long)seed);
+	if (make_stream(&s, n, users, seed) < 0 || !(ev = malloc(s.n * sizeof(*ev))) ||
+	    !(st = malloc(users * sizeof(*st))) || !(sizes = malloc(users * sizeof(*sizes)))) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	printf("  stream: %zu events, %.1f MB of JSON, %.0f bytes/event\n", s.n,
+	       (double)s.off[s.n] / 1e6, (double)s.off[s.n] / (double)s.n);
+
+	printf("JSON with the default allocator:\n");
+	t_loadb = bench_loadb(&s);
+	report("json_loadb (bare, the jansson limit)", s.n, t_loadb);
+	t_parse = bench_parse(&s, ev, &ok);
+	report("ssi_event_parse + check_time", s.n, t_parse);
+	printf("  parse+validate / bare json_loadb: %.2f\n", t_loadb / t_parse);
+
+	ssi_json_arena_install();
+	printf("JSON with ssi_json's per-thread arena:\n");
+	t_loadb_arena = bench_loadb(&s);
+	report("json_loadb (bare, arena-less thread)", s.n, t_loadb_arena);
+	t_parse_arena = bench_parse(&s, ev, &ok);
+	report("ssi_event_parse + check_time", s.n, t_parse_arena);
+	printf("  parse+validate / bare json_loadb (default allocator): %.2f\n",
+	       t_loadb / t_parse_arena);
+	printf("  valid events: %zu of %zu\n", ok, s.n);
+
+	printf("Engine (one core):\n");
+	for (uint32_t u = 0; u < users; u++)
+		ssi_state_init(&st[u]);
+	t = now_s();
+	for (size_t i = 0; i < s.n; i++)
+		if (ev[i].type != SSI_EV__COUNT)
+			ssi_state_apply(&st[s.user[i]], &m, &ev[i]);
+	t = now_s() - t;
+	report("apply", s.n, t);
+	t = now_s();
+	for (size_t i = 0; i < s.n; i++) {
+		ssi_score(&st[s.user[i]], &m, s.now_ms, &sc);
+		checksum += sc.total;
+	}
+	t = now_s() - t;
+	report("score", s.n, t);
+	for (uint32_t u = 0; u < users; u++)
+		ssi_state_clear(&st[u]);
+	t = now_s();
+	for (size_t i = 0; i < s.n; i++) {
+		if (ev[i].type == SSI_EV__COUNT)
+			continue;
+		ssi_state_apply(&st[s.user[i]], &m, &ev[i]);
+		ssi_score(&st[s.user[i]], &m, s.now_ms, &sc);
+		checksum += sc.total;
+	}
+	t = now_s() - t;
+	report("apply + score", s.n, t);
+
+	t = now_s();
+	for (size_t i = 0; i < s.n; i++) {
+		struct ssid_score_msg msg = {
+			.user_id = ev[i].user_id,
+			.model_version = m.version,
+			.has_previous = true,
+			.as_of_ms = s.now_ms,
+			.events = 1,
+		};
+
+		ssi_score(&st[s.user[i]], &m, s.now_ms, &msg.score);
+		ssid_buf_reset(&out);
+		ssid_out_score_updated(&out, &msg);
+		checksum += (long)out.len;
+	}
+	t = now_s() - t;
+	report("score + encode score.updated", s.n, t);
+
+	printf("State bytes:\n");
+	for (uint32_t u = 0; u < users; u++)
+		sizes[u] = state_bytes(&st[u]);
+	qsort(sizes, users, sizeof(*sizes), cmp_size);
+	printf("  generated population: median %zu, p99 %zu, max %zu bytes\n", sizes[users / 2],
+	       sizes[users * 99 / 100], sizes[users - 1]);
+	{
+		struct ssi_state typ, worst;
+		uint8_t *buf = malloc(SSI_STATE_ENCODED_MAX);
+		long len = 0;
+
+		typical_state(&typ, 0);
+		typical_state(&worst, 1);
+		printf("  typical active user (30 days x 6 counters): %zu bytes (budget 512)\n",
+		       state_bytes(&typ));
+		printf("  worst case (90 days x 24 counters, 128-byte segments): %zu bytes "
+		       "(budget 4096)\n",
+		       state_bytes(&worst));
+		t = now_s();
+		for (int i = 0; i < 1000000; i++)
+			len = ssi_state_encode(&typ, buf, SSI_STATE_ENCODED_MAX);
+		t = now_s() - t;
+		report("encode typical state", 1000000, t);
+		t = now_s();
+		for (int i = 0; i < 1000000; i++)
+			checksum += ssi_state_decode(&worst, buf, (size_t)len);
+		t = now_s() - t;
+		report("decode typical state", 1000000, t);
+		ssi_state_clear(&typ);
+		ssi_state_clear(&worst);
+		free(buf);
+	}
+	printf("(checksum %ld)\n", checksum);
+	for (uint32_t u = 0; u < users; u++)
+		ssi_state_clear(&st[u]);
+	ssid_buf_free(&out);
+	free(st);
+	free(ev);
+	free(sizes);
+	free(s.bytes);
+	free(s.off);
+	free(s.user);
+	return 0;
+}

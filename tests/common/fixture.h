@@ -1,0 +1,248 @@
+/*
+ * Fixtures for the daemon's integration tests: a real redis-server on a free
+ * loopback port, librdkafka's mock cluster speaking the real protocol, event
+ * streams with their expected outcome, readers for what ssid wrote, and ssid
+ * itself, either in a thread of the test process or as the real binary.
+ *
+ * Nothing here sleeps for a fixed time to wait for something: callers poll
+ * the condition they care about until a deadline (fx_deadline, fx_expired,
+ * fx_pause) and fail with a message when it passes.
+ *
+ * Every process started here is recorded, put in its own process group and
+ * told to die with the thread that started it (PR_SET_PDEATHSIG), so a test
+ * that fails half-way (Check then _exit()s the forked test) leaves nothing
+ * behind; fx_teardown() kills and reaps whatever is still recorded, for
+ * CK_FORK=no runs.
+ */
+#ifndef SSID_TEST_FIXTURE_H
+#define SSID_TEST_FIXTURE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "ssi_model.h"
+#include "ssi_score.h"
+#include "ssi_state.h"
+#include "ssid_daemon.h"
+#include "ssid_kafka.h"
+#include "testutil.h"
+
+/* The scoring clock of every daemon under test: 2026-11-20T12:00:00Z. */
+#define FX_NOW_MS	  (T_NOW + 12 * T_HOUR)
+#define FX_CLOCK	  "fixed:2026-11-20T12:00:00Z"
+#define FX_AS_OF	  "2026-11-20T12:00:00.000Z"
+/* The bound on every wait: generous, a passing run needs a fraction of it. */
+#define FX_WAIT_MS	  60000
+#define FX_PARTITIONS_MAX 16
+
+/* ---- time and files ---------------------------------------------------- */
+
+int64_t fx_mono_ms(void);
+int64_t fx_deadline(int timeout_ms);
+bool fx_expired(int64_t deadline);
+/* A short pause between two looks at a condition being polled. */
+void fx_pause(void);
+
+/* Per test: SIGPIPE ignored, a scratch directory; fx_teardown undoes it all. */
+void fx_setup(void);
+void fx_teardown(void);
+/* The current test's scratch directory (removed by a passing test's teardown). */
+const char *fx_dir(void);
+/* fx_dir()/name into buf. */
+const char *fx_path(char *buf, size_t len, const char *name);
+
+int fx_write_file(const char *path, const void *data, size_t len);
+/* The whole file, NUL-terminated (free it); NULL with errno on failure. */
+char *fx_read_file(const char *path, size_t *len);
+/* Whether the file contains needle. */
+bool fx_file_contains(const char *path, const char *needle);
+/* Absolute path of config/model.json (tests run from the repository root). */
+const char *fx_model_path(void);
+
+/* ---- processes --------------------------------------------------------- */
+
+struct fx_proc {
+	pid_t pid; /* 0 when not running */
+	int status;
+	bool exited; /* reaped: status is valid */
+};
+
+/*
+ * fork + execvp argv with extra environment entries ("K=V", NULL-terminated,
+ * may be NULL) and stdout/stderr redirected to files (NULL: inherited).
+ */
+int fx_spawn(struct fx_proc *p, const char *const argv[], const char *const env[],
+	     const char *stdout_path, const char *stderr_path);
+/* Reap p if it has exited within timeout_ms: 0, or -ETIMEDOUT. */
+int fx_proc_wait(struct fx_proc *p, int timeout_ms);
+int fx_proc_signal(struct fx_proc *p, int sig);
+/* SIGKILL p's process group and reap it; fine on a process already reaped. */
+void fx_proc_kill(struct fx_proc *p);
+/* Whether p's process group has no process left. */
+bool fx_proc_group_gone(const struct fx_proc *p);
+
+/* The ssid binary beside the test binary (../ssid), or $SSID_BIN. */
+const char *fx_ssid_path(void);
+
+/* ---- redis-server ------------------------------------------------------ */
+
+struct fx_redis {
+	struct fx_proc proc;
+	int port; /* chosen on the first start, kept on restarts */
+	bool persistent;
+	char dir[PATH_MAX];
+};
+
+/* Start redis-server in dir (created if missing) and wait until it answers PING. */
+int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent);
+/* SIGTERM and wait for the exit (a persistent server writes its data first). */
+int fx_redis_stop(struct fx_redis *r);
+/* Drop every key. */
+int fx_redis_flush(const struct fx_redis *r);
+
+/* ---- Kafka --------------------------------------------------------------- */
+
+struct fx_kafka {
+	struct ssid_mock *mock;
+	const char *bootstraps;
+	int partitions;
+	char input[64], output[64], dlq[64], group[64];
+	rd_kafka_t *producer;  /* produces the input events */
+	rd_kafka_t *inspector; /* group.id = group: reads committed offsets */
+};
+
+/* A one-broker mock cluster with the three topics named after tag. */
+int fx_kafka_start(struct fx_kafka *k, const char *tag, int partitions);
+void fx_kafka_free(struct fx_kafka *k);
+/* The group's committed offsets of the input topic (RD_KAFKA_OFFSET_INVALID: none). */
+int fx_kafka_committed(struct fx_kafka *k, int64_t out[FX_PARTITIONS_MAX]);
+
+/* One message read back from a topic. */
+struct fx_msg {
+	char *key, *value; /* NUL-terminated copies; key NULL when absent */
+	size_t key_len, len;
+	int32_t partition;
+	int64_t offset;
+	rd_kafka_headers_t *headers; /* NULL when none */
+};
+
+struct fx_msgs {
+	struct fx_msg *m;
+	size_t n, cap;
+};
+
+/* Every message of topic up to its end as of the call, partition by partition. */
+int fx_kafka_read_topic(struct fx_kafka *k, const char *topic, struct fx_msgs *out);
+void fx_msgs_free(struct fx_msgs *l);
+/* A header's value as a NUL-terminated string into buf; NULL when absent. */
+const char *fx_msg_header(const struct fx_msg *m, const char *name, char *buf, size_t len);
+
+/* ---- event streams ------------------------------------------------------- */
+
+/* One input message and what ssid must make of it. */
+struct fx_event {
+	char key[SSI_ID_MAX + 1];
+	char *value; /* owned */
+	size_t len;
+	int user;		  /* index of the user, -1 when none applies */
+	char expect_code[64];	  /* "" for a valid event, else the DLQ reason code */
+	int32_t partition;	  /* from the delivery report */
+	int64_t offset;		  /* from the delivery report, -1 before */
+};
+
+struct fx_stream {
+	struct fx_event *ev;
+	size_t n, cap;
+	int nusers;
+	char tag[32];
+	uint64_t seq;
+};
+
+void fx_stream_init(struct fx_stream *s, const char *tag, int nusers);
+void fx_stream_free(struct fx_stream *s);
+/* The id of user i ("<tag>-u07"). */
+const char *fx_user_id(const struct fx_stream *s, int user, char *buf, size_t len);
+/* The tenant, team and industry user i carries ("" for none), fixed per user. */
+const char *fx_user_segment(int user, enum ssi_segment seg);
+/*
+ * n valid events of random types (every event type occurs), random users
+ * and times in the last three weeks; a user's first event carries all its
+ * segments; about one in thirty is an exact resend of an earlier one.
+ */
+int fx_stream_add_random(struct fx_stream *s, struct t_rng *rng, size_t n);
+/* One message as given, keyed by key; expect_code "" when it is valid. */
+int fx_stream_add_raw(struct fx_stream *s, const char *key, int user, const void *value,
+		      size_t len, const char *expect_code);
+/* Produce ev[from, to) to the input topic and record where each landed. */
+int fx_produce(struct fx_kafka *k, struct fx_stream *s, size_t from, size_t to);
+/* Messages produced so far per input partition, i.e. the offsets to commit. */
+void fx_stream_ends(const struct fx_stream *s, int64_t out[FX_PARTITIONS_MAX]);
+/* Whether committed offsets equal the ends for every partition. */
+bool fx_offsets_equal(const int64_t a[FX_PARTITIONS_MAX], const int64_t b[FX_PARTITIONS_MAX],
+		      int partitions);
+
+/*
+ * What the engine makes of the stream's valid events of user in ev[0, upto),
+ * in produced order, under m at FX_NOW_MS (pruned like the daemon does).
+ * Counts applied and duplicate events into the optional counters.
+ */
+int fx_reference_state(const struct fx_stream *s, int user, size_t upto, const struct ssi_model *m,
+		       struct ssi_state *out, size_t *applied, size_t *duplicates);
+
+/* ---- Redis records ------------------------------------------------------- */
+
+/* User's record as ssid stores it: has_state/has_published say what was there. */
+struct fx_record {
+	bool has_state, has_published;
+	struct ssi_state state;
+	struct ssi_score published;
+};
+
+int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec);
+void fx_record_clear(struct fx_record *rec);
+/* How many "ssi:u:{...}" keys exist. */
+long fx_redis_user_keys(const struct fx_redis *r);
+
+/* ---- ssid ---------------------------------------------------------------- */
+
+struct fx_conf {
+	int batch_max_events;	/* 0: ssid's default */
+	const char *model_file; /* NULL: config/model.json */
+	const char *extra;	/* more lines, or NULL */
+};
+
+/* A complete ssid.conf for the cluster and the server, fixed clock, fast retries. */
+int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct fx_redis *r,
+		   const struct fx_conf *c);
+/* The same written to fx_dir()/name; the path goes to path. */
+int fx_config_file(char *path, size_t len, const char *name, const struct fx_kafka *k,
+		   const struct fx_redis *r, const struct fx_conf *c);
+
+/* ssid in a thread of this process, logging to fx_dir()/ssid-thread.log. */
+struct fx_daemon {
+	struct ssid_daemon *d;
+	pthread_t thread;
+	bool running;
+	atomic_bool returned;
+	int rc;
+	int log_fd;
+	char log_path[PATH_MAX];
+};
+
+int fx_daemon_start(struct fx_daemon *fd, const char *conf_text, char *err, size_t errlen);
+void fx_daemon_stats(struct fx_daemon *fd, struct ssid_daemon_stats *st);
+/* Ask it to stop and join it (bounded); returns what ssid_daemon_run returned. */
+int fx_daemon_stop(struct fx_daemon *fd);
+
+/* The real binary with --config path; extra env entries may be NULL. */
+int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
+		  const char *log_path);
+
+#endif
