@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config librdkafka-dev libhiredis-dev libjansson-dev
 	    libsystemd-dev check libsubunit-dev)
-test_pkgs=(redis-server kcat cppcheck clang-format valgrind systemd openjdk-17-jre-headless maven)
+test_pkgs=(redis-server kcat cppcheck clang-format valgrind systemd)
 fuzz_pkgs=(clang)
 demo_pkgs=(redis-server kcat)
 

@@ -177,10 +177,12 @@ static void line_put_field(struct line *l, const char *field)
 static void write_line(int fd, int level, bool timestamp, const char *message,
 		       const char *const fields[])
 {
-	struct line l = {.len = 0};
+	struct line l; /* buf is filled as it goes: no need to clear 4 KiB */
 	char prefix[SSI_TIME_BUFLEN + IDENT_MAX + 48];
 	ssize_t n;
 
+	l.len = 0;
+	l.truncated = false;
 	if (timestamp) {
 		char stamp[SSI_TIME_BUFLEN];
 

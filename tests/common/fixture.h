@@ -18,8 +18,6 @@
 #define SSID_TEST_FIXTURE_H
 
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -226,18 +224,18 @@ int fx_config_file(char *path, size_t len, const char *name, const struct fx_kaf
 		   const struct fx_redis *r, const struct fx_conf *c);
 
 /* ssid in a thread of this process, logging to fx_dir()/ssid-thread.log. */
+struct fx_daemon_run;
+
 struct fx_daemon {
-	struct ssid_daemon *d;
-	pthread_t thread;
-	bool running;
-	atomic_bool returned;
-	int rc;
-	int log_fd;
+	struct fx_daemon_run *run; /* shared with the thread */
 	char log_path[PATH_MAX];
 };
 
 int fx_daemon_start(struct fx_daemon *fd, const char *conf_text, char *err, size_t errlen);
-void fx_daemon_stats(struct fx_daemon *fd, struct ssid_daemon_stats *st);
+void fx_daemon_stats(const struct fx_daemon *fd, struct ssid_daemon_stats *st);
+void fx_daemon_reload(const struct fx_daemon *fd);
+/* Whether ssid_daemon_run has returned on its own. */
+bool fx_daemon_returned(const struct fx_daemon *fd);
 /* Ask it to stop and join it (bounded); returns what ssid_daemon_run returned. */
 int fx_daemon_stop(struct fx_daemon *fd);
 

@@ -167,6 +167,8 @@ END_TEST
 
 START_TEST(test_errno_kept)
 {
+	int closed;
+
 	errno = ENOENT;
 	log_err("open model: %m");
 	ck_assert_int_eq(errno, ENOENT);
@@ -176,6 +178,15 @@ START_TEST(test_errno_kept)
 	errno = EACCES;
 	log_info("filtered");
 	ck_assert_int_eq(errno, EACCES);
+
+	/* nor when the write itself fails */
+	closed = dup(capture[1]);
+	ck_assert_int_ge(closed, 0);
+	close(closed);
+	ssid_log_set_fd(closed);
+	errno = EPERM;
+	log_err("lost");
+	ck_assert_int_eq(errno, EPERM);
 }
 END_TEST
 

@@ -1,0 +1,1249 @@
+/* Fixtures for the daemon's integration tests; see fixture.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "fixture.h"
+#include "ssi_time.h"
+#include "ssid_config.h"
+#include "ssid_log.h"
+
+extern char **environ;
+
+/* ---- time and files ------------------------------------------------------ */
+
+int64_t fx_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fx_deadline(int timeout_ms)
+{
+	return fx_mono_ms() + timeout_ms;
+}
+
+bool fx_expired(int64_t deadline)
+{
+	return fx_mono_ms() >= deadline;
+}
+
+void fx_pause(void)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+struct fx_daemon_run {
+	struct ssid_daemon *d;
+	pthread_t thread;
+	atomic_bool returned;
+	int rc;
+	int log_fd;
+};
+
+static int daemon_run_finish(struct fx_daemon_run *run);
+
+/*
+ * What is still running, for the teardown: pids, and the daemon thread's
+ * shared block (heap, not the test's stack: a CK_FORK=no failure longjmps
+ * out of the test before anything on its stack could be cleaned up).
+ */
+#define PROCS_MAX 32
+static pid_t live_pids[PROCS_MAX];
+static struct fx_daemon_run *live_daemon;
+static char scratch_dir[PATH_MAX];
+
+static void procs_add(pid_t pid)
+{
+	for (size_t i = 0; i < PROCS_MAX; i++)
+		if (live_pids[i] == 0) {
+			live_pids[i] = pid;
+			return;
+		}
+}
+
+static void procs_remove(pid_t pid)
+{
+	for (size_t i = 0; i < PROCS_MAX; i++)
+		if (live_pids[i] == pid)
+			live_pids[i] = 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void fx_setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	/* hiredis writes with write(2): a server gone away must be an error, not death. */
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(scratch_dir, sizeof(scratch_dir), "%s/ssid-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(scratch_dir)) {
+		fprintf(stderr, "fixture: mkdtemp %s: %s\n", scratch_dir, strerror(errno));
+		abort();
+	}
+}
+
+void fx_teardown(void)
+{
+	if (live_daemon)
+		daemon_run_finish(live_daemon);
+	for (size_t i = 0; i < PROCS_MAX; i++)
+		if (live_pids[i] > 0) {
+			kill(-live_pids[i], SIGKILL);
+			kill(live_pids[i], SIGKILL);
+			waitpid(live_pids[i], NULL, 0);
+			live_pids[i] = 0;
+		}
+	ssid_log_set_fd(-1);
+	if (scratch_dir[0])
+		nftw(scratch_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_dir[0] = '\0';
+}
+
+const char *fx_dir(void)
+{
+	return scratch_dir;
+}
+
+const char *fx_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", scratch_dir, name);
+	return buf;
+}
+
+int fx_write_file(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+	int r = 0;
+
+	/* Rename into place, so a reader never sees half a file. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	if (fwrite(data, 1, len, f) != len)
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	return r;
+}
+
+char *fx_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			char *p = realloc(buf, cap = n + 8192);
+
+			if (!p) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = p;
+		}
+		size_t got = fread(buf + n, 1, 4096, f);
+
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+bool fx_file_contains(const char *path, const char *needle)
+{
+	char *text = fx_read_file(path, NULL);
+	bool found = text && strstr(text, needle);
+
+	free(text);
+	return found;
+}
+
+const char *fx_model_path(void)
+{
+	static char path[PATH_MAX];
+
+	if (!path[0] && !realpath("config/model.json", path))
+		snprintf(path, sizeof(path), "config/model.json");
+	return path;
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+static bool env_name_matches(const char *entry, const char *name_or_pair)
+{
+	size_t n = strcspn(name_or_pair, "=");
+
+	return strncmp(entry, name_or_pair, n) == 0 && entry[n] == '=';
+}
+
+/*
+ * environ without the names env mentions, then env's "K=V" entries: a bare
+ * "K" in env only removes K. Built before fork, since the child of a
+ * threaded process may only make async-signal-safe calls.
+ */
+static char **build_env(const char *const env[])
+{
+	size_t n = 0, k = 0, extra = 0;
+	char **out;
+
+	while (environ[n])
+		n++;
+	while (env && env[extra])
+		extra++;
+	out = calloc(n + extra + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool drop = false;
+
+		for (size_t e = 0; e < extra && !drop; e++)
+			drop = env_name_matches(environ[i], env[e]);
+		if (!drop)
+			out[k++] = environ[i];
+	}
+	for (size_t e = 0; e < extra; e++)
+		if (strchr(env[e], '='))
+			out[k++] = (char *)env[e];
+	return out;
+}
+
+static int open_output(const char *path)
+{
+	if (!path)
+		return -1;
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+int fx_spawn(struct fx_proc *p, const char *const argv[], const char *const env[],
+	     const char *stdout_path, const char *stderr_path)
+{
+	char **envp = build_env(env);
+	int out_fd = open_output(stdout_path), err_fd = open_output(stderr_path);
+	pid_t parent = getpid(), pid;
+	int r = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (!envp || (stdout_path && out_fd < 0) || (stderr_path && err_fd < 0)) {
+		r = envp ? -errno : -ENOMEM;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (out_fd >= 0)
+			dup2(out_fd, STDOUT_FILENO);
+		if (err_fd >= 0)
+			dup2(err_fd, STDERR_FILENO);
+		execvpe(argv[0], (char *const *)argv, envp);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	p->pid = pid;
+	procs_add(pid);
+out:
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	free(envp);
+	return r;
+}
+
+int fx_proc_wait(struct fx_proc *p, int timeout_ms)
+{
+	int64_t deadline = fx_deadline(timeout_ms);
+
+	if (p->exited)
+		return 0;
+	if (p->pid <= 0)
+		return -ECHILD;
+	for (;;) {
+		pid_t got = waitpid(p->pid, &p->status, WNOHANG);
+
+		if (got == p->pid) {
+			p->exited = true;
+			procs_remove(p->pid);
+			return 0;
+		}
+		if (got < 0 && errno != EINTR)
+			return -errno;
+		if (fx_expired(deadline))
+			return -ETIMEDOUT;
+		fx_pause();
+	}
+}
+
+int fx_proc_signal(struct fx_proc *p, int sig)
+{
+	if (p->pid <= 0 || p->exited)
+		return -ESRCH;
+	return kill(p->pid, sig) < 0 ? -errno : 0;
+}
+
+void fx_proc_kill(struct fx_proc *p)
+{
+	if (p->pid <= 0)
+		return;
+	/* The group too: whatever the process forked (redis' rewrite child) goes with it. */
+	kill(-p->pid, SIGKILL);
+	if (!p->exited) {
+		kill(p->pid, SIGKILL);
+		fx_proc_wait(p, FX_WAIT_MS);
+	}
+}
+
+bool fx_proc_group_gone(const struct fx_proc *p)
+{
+	return p->pid > 0 && kill(-p->pid, 0) < 0 && errno == ESRCH;
+}
+
+const char *fx_ssid_path(void)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	const char *env = getenv("SSID_BIN");
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return "build/ssid";
+	exe[n] = '\0';
+	/* <build>/tests/check_daemon -> <build>/ssid */
+	snprintf(path, sizeof(path), "%s/../ssid", dirname(exe));
+	return path;
+}
+
+/* ---- redis-server -------------------------------------------------------- */
+
+/* A port nobody listens on right now: the kernel's pick for port 0. */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int port = -errno;
+
+	if (fd < 0)
+		return port;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	else
+		port = -errno;
+	close(fd);
+	return port;
+}
+
+static redisContext *redis_connect(int port)
+{
+	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+
+	if (c && c->err) {
+		redisFree(c);
+		return NULL;
+	}
+	if (c)
+		redisSetTimeout(c, tv);
+	return c;
+}
+
+static bool redis_answers(int port)
+{
+	redisContext *c = redis_connect(port);
+	redisReply *r = c ? redisCommand(c, "PING") : NULL;
+	bool ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return ok;
+}
+
+int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
+{
+	char port[16], log[PATH_MAX + 16];
+	const char *argv[] = {"redis-server", "--port",	      port,	   "--bind",
+			      "127.0.0.1",    "--dir",	      r->dir,	   "--save",
+			      "",	      "--appendonly", "no",	   "--appendfsync",
+			      "always",	      "--daemonize",  "no",	   "--protected-mode",
+			      "no",	      NULL};
+	int64_t deadline;
+	int rc;
+
+	if (r->port == 0) {
+		rc = free_port();
+		if (rc < 0)
+			return rc;
+		r->port = rc;
+	}
+	r->persistent = persistent;
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (persistent)
+		argv[10] = "yes";
+	snprintf(port, sizeof(port), "%d", r->port);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	rc = fx_spawn(&r->proc, argv, NULL, log, log);
+	if (rc < 0)
+		return rc;
+	deadline = fx_deadline(FX_WAIT_MS);
+	while (!redis_answers(r->port)) {
+		if (fx_proc_wait(&r->proc, 0) == 0 || fx_expired(deadline)) {
+			fx_proc_kill(&r->proc);
+			return -ETIMEDOUT;
+		}
+		fx_pause();
+	}
+	return 0;
+}
+
+int fx_redis_stop(struct fx_redis *r)
+{
+	int rc = fx_proc_signal(&r->proc, SIGTERM);
+
+	if (rc < 0)
+		return rc;
+	rc = fx_proc_wait(&r->proc, FX_WAIT_MS);
+	if (rc < 0)
+		fx_proc_kill(&r->proc);
+	return rc;
+}
+
+int fx_redis_flush(const struct fx_redis *r)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *reply = c ? redisCommand(c, "FLUSHALL") : NULL;
+	int rc = reply && reply->type == REDIS_REPLY_STATUS ? 0 : -EIO;
+
+	if (reply)
+		freeReplyObject(reply);
+	if (c)
+		redisFree(c);
+	return rc;
+}
+
+/* ---- Kafka --------------------------------------------------------------- */
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	(void)level;
+	(void)fac;
+	(void)buf;
+}
+
+static rd_kafka_conf_t *client_conf(const struct fx_kafka *k, const char *group)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[256];
+
+	rd_kafka_conf_set_log_cb(conf, quiet_log);
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", k->bootstraps, err, sizeof(err)) ||
+	    (group && rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err))) ||
+	    (group && rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)))) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* Delivery reports say where each input event landed. */
+static void producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+	struct fx_event *ev = rkm->_private;
+
+	(void)rk;
+	(void)opaque;
+	if (ev && rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ev->partition = rkm->partition;
+		ev->offset = rkm->offset;
+	}
+}
+
+int fx_kafka_start(struct fx_kafka *k, const char *tag, int partitions)
+{
+	rd_kafka_conf_t *conf;
+	char err[512];
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	if (partitions < 1 || partitions > FX_PARTITIONS_MAX)
+		return -EINVAL;
+	k->partitions = partitions;
+	snprintf(k->input, sizeof(k->input), "%s.events", tag);
+	snprintf(k->output, sizeof(k->output), "%s.scores", tag);
+	snprintf(k->dlq, sizeof(k->dlq), "%s.dlq", tag);
+	snprintf(k->group, sizeof(k->group), "%s-ssid", tag);
+	r = ssid_mock_new(&k->mock, 1, err, sizeof(err));
+	if (r < 0)
+		return r;
+	k->bootstraps = ssid_mock_bootstraps(k->mock);
+	if (ssid_mock_topic(k->mock, k->input, partitions) < 0 ||
+	    ssid_mock_topic(k->mock, k->output, partitions) < 0 ||
+	    ssid_mock_topic(k->mock, k->dlq, partitions) < 0)
+		goto fail;
+
+	conf = client_conf(k, NULL);
+	if (!conf || rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
+	    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err))) {
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, producer_dr);
+	k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!k->producer) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	conf = client_conf(k, k->group);
+	if (!conf)
+		goto fail;
+	k->inspector = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!k->inspector) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	return 0;
+fail:
+	fx_kafka_free(k);
+	return -EINVAL;
+}
+
+void fx_kafka_free(struct fx_kafka *k)
+{
+	if (!k)
+		return;
+	if (k->inspector) {
+		rd_kafka_consumer_close(k->inspector);
+		rd_kafka_destroy(k->inspector);
+	}
+	if (k->producer)
+		rd_kafka_destroy(k->producer);
+	ssid_mock_free(k->mock);
+	memset(k, 0, sizeof(*k));
+}
+
+int fx_kafka_committed(struct fx_kafka *k, int64_t out[FX_PARTITIONS_MAX])
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(k->partitions);
+	rd_kafka_resp_err_t err;
+	int r = 0;
+
+	for (int p = 0; p < k->partitions; p++)
+		rd_kafka_topic_partition_list_add(l, k->input, p);
+	err = rd_kafka_committed(k->inspector, l, 5000);
+	if (err)
+		r = -EIO;
+	for (int p = 0; p < k->partitions && r == 0; p++) {
+		if (l->elems[p].err)
+			r = -EIO;
+		out[p] = l->elems[p].offset;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return r;
+}
+
+static char *dup_bytes(const void *p, size_t len)
+{
+	char *s = malloc(len + 1);
+
+	if (!s)
+		return NULL;
+	if (len)
+		memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+static int msgs_add(struct fx_msgs *l, const rd_kafka_message_t *rkm)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	struct fx_msg *m;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct fx_msg *a = realloc(l->m, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		l->m = a;
+		l->cap = cap;
+	}
+	m = &l->m[l->n];
+	memset(m, 0, sizeof(*m));
+	m->partition = rkm->partition;
+	m->offset = rkm->offset;
+	m->key_len = rkm->key_len;
+	m->len = rkm->len;
+	m->value = dup_bytes(rkm->payload, rkm->payload ? rkm->len : 0);
+	if (rkm->key)
+		m->key = dup_bytes(rkm->key, rkm->key_len);
+	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		m->headers = rd_kafka_headers_copy(hdrs);
+	l->n++;
+	if (!m->value || (rkm->key && !m->key))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Ends of every partition of topic, to know when a read is complete. */
+static int topic_ends(rd_kafka_t *rk, const char *topic, int partitions, int64_t *hi)
+{
+	for (int p = 0; p < partitions; p++) {
+		int64_t lo;
+
+		if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p], 10000))
+			return -EIO;
+	}
+	return 0;
+}
+
+int fx_kafka_read_topic(struct fx_kafka *k, const char *topic, struct fx_msgs *out)
+{
+	char group[96], err[256];
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	int64_t hi[FX_PARTITIONS_MAX], next[FX_PARTITIONS_MAX];
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+	int r, left = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(group, sizeof(group), "%s-reader", k->group);
+	conf = client_conf(k, group);
+	if (!conf)
+		return -EINVAL;
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return -EINVAL;
+	}
+	r = topic_ends(rk, topic, k->partitions, hi);
+	if (r < 0)
+		goto out;
+	l = rd_kafka_topic_partition_list_new(k->partitions);
+	for (int p = 0; p < k->partitions; p++) {
+		next[p] = 0;
+		if (hi[p] > 0) {
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+				RD_KAFKA_OFFSET_BEGINNING;
+			left++;
+		}
+	}
+	if (left > 0 && rd_kafka_assign(rk, l)) {
+		r = -EIO;
+		goto out;
+	}
+	while (left > 0) {
+		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 100);
+
+		if (fx_expired(deadline)) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		if (!rkm)
+			continue;
+		if (!rkm->err && rkm->partition >= 0 && rkm->partition < k->partitions &&
+		    rkm->offset < hi[rkm->partition]) {
+			r = msgs_add(out, rkm);
+			next[rkm->partition] = rkm->offset + 1;
+			if (next[rkm->partition] == hi[rkm->partition])
+				left--;
+		}
+		rd_kafka_message_destroy(rkm);
+		if (r < 0)
+			break;
+	}
+out:
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return r;
+}
+
+void fx_msgs_free(struct fx_msgs *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->m[i].key);
+		free(l->m[i].value);
+		if (l->m[i].headers)
+			rd_kafka_headers_destroy(l->m[i].headers);
+	}
+	free(l->m);
+	memset(l, 0, sizeof(*l));
+}
+
+const char *fx_msg_header(const struct fx_msg *m, const char *name, char *buf, size_t len)
+{
+	const void *v;
+	size_t n;
+
+	if (!m->headers || rd_kafka_header_get_last(m->headers, name, &v, &n))
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)n, v ? (const char *)v : "");
+	return buf;
+}
+
+/* ---- event streams ------------------------------------------------------- */
+
+void fx_stream_init(struct fx_stream *s, const char *tag, int nusers)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->tag, sizeof(s->tag), "%s", tag);
+	s->nusers = nusers;
+}
+
+void fx_stream_free(struct fx_stream *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->ev[i].value);
+	free(s->ev);
+	memset(s, 0, sizeof(*s));
+}
+
+const char *fx_user_id(const struct fx_stream *s, int user, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-u%02d", s->tag, user);
+	return buf;
+}
+
+const char *fx_user_segment(int user, enum ssi_segment seg)
+{
+	static const char *const tenants[] = {"acme", "globex", "initech"};
+	static const char *const teams[] = {"emea-enterprise", "na-smb"};
+	static const char *const industries[] = {"software", "logistics", "banking"};
+
+	switch (seg) {
+	case SSI_SEG_TENANT:
+		return user % 5 == 4 ? "" : tenants[user % 3];
+	case SSI_SEG_TEAM:
+		return user % 2 ? "" : teams[(user / 2) % 2];
+	case SSI_SEG_INDUSTRY:
+		return user % 3 == 2 ? "" : industries[user % 3];
+	case SSI_SEG__COUNT:
+		break;
+	}
+	return "";
+}
+
+int fx_stream_add_raw(struct fx_stream *s, const char *key, int user, const void *value,
+		      size_t len, const char *expect_code)
+{
+	struct fx_event *ev;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct fx_event *a = realloc(s->ev, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		s->ev = a;
+		s->cap = cap;
+	}
+	ev = &s->ev[s->n];
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->key, sizeof(ev->key), "%s", key);
+	ev->value = dup_bytes(value, len);
+	if (!ev->value)
+		return -ENOMEM;
+	ev->len = len;
+	ev->user = user;
+	snprintf(ev->expect_code, sizeof(ev->expect_code), "%s", expect_code ? expect_code : "");
+	ev->partition = -1;
+	ev->offset = -1;
+	s->n++;
+	return 0;
+}
+
+static const char *yes_no(struct t_rng *rng)
+{
+	return t_below(rng, 2) ? "true" : "false";
+}
+
+/* The attrs object an event of type t needs (or may carry), into buf. */
+static void random_attrs(char *buf, size_t len, enum ssi_event_type t, struct t_rng *rng,
+			 uint64_t seq)
+{
+	switch (t) {
+	case SSI_EV_PROFILE_UPDATED:
+		snprintf(buf, len,
+			 ",\"attrs\":{\"photo\":%s,\"background_photo\":%s,\"headline\":%s,"
+			 "\"summary\":%s,\"experience\":%s,\"skills\":%d,\"featured_media\":%d}",
+			 yes_no(rng), yes_no(rng), yes_no(rng), yes_no(rng), yes_no(rng),
+			 (int)t_below(rng, 20), (int)t_below(rng, 5));
+		break;
+	case SSI_EV_SEARCH_PERFORMED:
+		snprintf(buf, len, ",\"attrs\":{\"filters\":%d}", (int)t_below(rng, 4));
+		break;
+	case SSI_EV_PROFILE_VIEWED:
+		snprintf(buf, len, ",\"attrs\":{\"degree\":%d}", 1 + (int)t_below(rng, 3));
+		break;
+	case SSI_EV_CONNECTION_ADDED:
+	case SSI_EV_CONNECTION_REMOVED:
+		snprintf(buf, len,
+			 ",\"attrs\":{\"connection_id\":\"c%llu\",\"seniority\":\"%s\","
+			 "\"same_company\":%s}",
+			 (unsigned long long)seq,
+			 ssi_seniority_name((enum ssi_seniority)(1 + t_below(rng, SSI_SEN__COUNT - 1))),
+			 yes_no(rng));
+		break;
+	default:
+		snprintf(buf, len, "%s", t_below(rng, 4) ? "" : ",\"attrs\":{}");
+		break;
+	}
+}
+
+/* A resend of an earlier valid event of the stream, or -ENOENT when there is none yet. */
+static int add_resend(struct fx_stream *s, struct t_rng *rng)
+{
+	size_t from = (size_t)t_below(rng, s->n);
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fx_event *e = &s->ev[(from + i) % s->n];
+
+		if (e->user >= 0 && !e->expect_code[0]) {
+			char key[SSI_ID_MAX + 1];
+
+			snprintf(key, sizeof(key), "%s", e->key);
+			return fx_stream_add_raw(s, key, e->user, e->value, e->len, "");
+		}
+	}
+	return -ENOENT;
+}
+
+int fx_stream_add_random(struct fx_stream *s, struct t_rng *rng, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq = s->seq++;
+		char json[1024], attrs[512], segs[256] = "", when[SSI_TIME_BUFLEN], user_id[64];
+		bool first = seq < (uint64_t)s->nusers;
+		int user = first ? (int)seq : (int)t_below(rng, (uint64_t)s->nusers);
+		enum ssi_event_type t;
+		int64_t at;
+		size_t off = 0;
+		int r;
+
+		if (!first && t_below(rng, 30) == 0 && add_resend(s, rng) == 0)
+			continue;
+		if (first)
+			t = SSI_EV_PROFILE_UPDATED;
+		else if (seq - (uint64_t)s->nusers < SSI_EV__COUNT)
+			t = (enum ssi_event_type)(seq - (uint64_t)s->nusers);
+		else
+			t = (enum ssi_event_type)t_below(rng, SSI_EV__COUNT);
+		for (int g = 0; g < SSI_SEG__COUNT; g++) {
+			const char *v = fx_user_segment(user, (enum ssi_segment)g);
+
+			if (v[0] && (first || t_below(rng, 4) == 0))
+				off += (size_t)snprintf(segs + off, sizeof(segs) - off,
+							",\"%s\":\"%s\"",
+							ssi_segment_name((enum ssi_segment)g), v);
+		}
+		at = FX_NOW_MS - 60000 - (int64_t)t_below(rng, 21 * T_DAY);
+		ssi_time_format(at, when);
+		random_attrs(attrs, sizeof(attrs), t, rng, seq);
+		fx_user_id(s, user, user_id, sizeof(user_id));
+		snprintf(json, sizeof(json),
+			 "{\"event_id\":\"%s-e%llu\",\"user_id\":\"%s\",\"type\":\"%s\","
+			 "\"occurred_at\":\"%s\"%s%s}",
+			 s->tag, (unsigned long long)seq, user_id, ssi_event_type_name(t), when,
+			 segs, attrs);
+		r = fx_stream_add_raw(s, user_id, user, json, strlen(json), "");
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int fx_produce(struct fx_kafka *k, struct fx_stream *s, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		struct fx_event *ev = &s->ev[i];
+		rd_kafka_resp_err_t err;
+
+		for (;;) {
+			err = rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->input),
+						RD_KAFKA_V_KEY(ev->key, strlen(ev->key)),
+						RD_KAFKA_V_VALUE(ev->value, ev->len),
+						RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						RD_KAFKA_V_OPAQUE(ev), RD_KAFKA_V_END);
+			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				break;
+			rd_kafka_poll(k->producer, 10);
+		}
+		if (err)
+			return -EIO;
+	}
+	if (rd_kafka_flush(k->producer, FX_WAIT_MS))
+		return -ETIMEDOUT;
+	for (size_t i = from; i < to; i++)
+		if (s->ev[i].offset < 0)
+			return -EIO;
+	return 0;
+}
+
+void fx_stream_ends(const struct fx_stream *s, int64_t out[FX_PARTITIONS_MAX])
+{
+	for (int p = 0; p < FX_PARTITIONS_MAX; p++)
+		out[p] = RD_KAFKA_OFFSET_INVALID;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fx_event *e = &s->ev[i];
+
+		if (e->offset >= 0 && e->partition >= 0 && e->partition < FX_PARTITIONS_MAX &&
+		    (out[e->partition] < 0 || e->offset + 1 > out[e->partition]))
+			out[e->partition] = e->offset + 1;
+	}
+}
+
+bool fx_offsets_equal(const int64_t a[FX_PARTITIONS_MAX], const int64_t b[FX_PARTITIONS_MAX],
+		      int partitions)
+{
+	for (int p = 0; p < partitions; p++)
+		if (a[p] != b[p])
+			return false;
+	return true;
+}
+
+int fx_reference_state(const struct fx_stream *s, int user, size_t upto, const struct ssi_model *m,
+		       struct ssi_state *out, size_t *applied, size_t *duplicates)
+{
+	struct ssi_event_limits lim = {.max_bytes = m->max_event_bytes};
+	bool touched = false;
+
+	ssi_state_clear(out);
+	for (size_t i = 0; i < upto && i < s->n; i++) {
+		const struct fx_event *e = &s->ev[i];
+		struct ssi_event ev;
+		struct ssi_reject why;
+		int r;
+
+		if (e->user != user || e->expect_code[0])
+			continue;
+		if (ssi_event_parse(e->value, e->len, &lim, &ev, &why) < 0 ||
+		    ssi_event_check_time(&ev, m->window_days, m->future_tolerance_ms, FX_NOW_MS,
+					 &why) < 0)
+			return -EINVAL;
+		r = ssi_state_apply(out, m, &ev);
+		if (r < 0)
+			return r;
+		if (r == 0 && duplicates)
+			(*duplicates)++;
+		if (r == 1 && applied)
+			(*applied)++;
+		touched = true;
+	}
+	if (touched)
+		ssi_state_prune(out, m, FX_NOW_MS);
+	return 0;
+}
+
+/* ---- Redis records ------------------------------------------------------- */
+
+void fx_record_clear(struct fx_record *rec)
+{
+	if (!rec)
+		return;
+	ssi_state_clear(&rec->state);
+	rec->has_state = rec->has_published = false;
+}
+
+static bool parse_published(const char *s, struct ssi_score *sc)
+{
+	int n = 0;
+
+	return sscanf(s, "v1 %d %d %d %d %d%n", &sc->total, &sc->pillar[0], &sc->pillar[1],
+		      &sc->pillar[2], &sc->pillar[3], &n) == 5 &&
+	       s[n] == '\0';
+}
+
+int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *reply;
+	int rc = 0;
+
+	ssi_state_init(&rec->state);
+	rec->has_state = rec->has_published = false;
+	if (!c)
+		return -ECONNREFUSED;
+	reply = redisCommand(c, "HMGET ssi:u:{%s} s p", user_id);
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+		rc = -EIO;
+		goto out;
+	}
+	if (reply->element[0]->type == REDIS_REPLY_STRING) {
+		rc = ssi_state_decode(&rec->state, (const uint8_t *)reply->element[0]->str,
+				      reply->element[0]->len);
+		rec->has_state = rc == 0;
+	}
+	if (rc == 0 && reply->element[1]->type == REDIS_REPLY_STRING) {
+		rec->has_published = parse_published(reply->element[1]->str, &rec->published);
+		if (!rec->has_published)
+			rc = -EBADMSG;
+	}
+out:
+	if (reply)
+		freeReplyObject(reply);
+	redisFree(c);
+	return rc;
+}
+
+long fx_redis_user_keys(const struct fx_redis *r)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *reply = c ? redisCommand(c, "KEYS ssi:u:{*}") : NULL;
+	long n = reply && reply->type == REDIS_REPLY_ARRAY ? (long)reply->elements : -EIO;
+
+	if (reply)
+		freeReplyObject(reply);
+	if (c)
+		redisFree(c);
+	return n;
+}
+
+/* ---- ssid ---------------------------------------------------------------- */
+
+int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct fx_redis *r,
+		   const struct fx_conf *c)
+{
+	char batch[64] = "";
+	int n;
+
+	if (c && c->batch_max_events > 0)
+		snprintf(batch, sizeof(batch), "batch.max_events = %d\n", c->batch_max_events);
+	n = snprintf(buf, len,
+		     "# written by the daemon tests\n"
+		     "input.topic = %s\n"
+		     "output.topic = %s\n"
+		     "dlq.topic = %s\n"
+		     "redis.host = 127.0.0.1\n"
+		     "redis.port = %d\n"
+		     "redis.connect_timeout_ms = 1000\n"
+		     "redis.command_timeout_ms = 5000\n"
+		     "model.file = \"%s\"\n"
+		     "clock = %s\n"
+		     "%s"
+		     "batch.max_wait_ms = 20\n"
+		     "retry.backoff_min_ms = 20\n"
+		     "retry.backoff_max_ms = 200\n"
+		     "shutdown.timeout_ms = 20000\n"
+		     "status.interval_ms = 100\n"
+		     "log.level = info\n"
+		     "kafka.bootstrap.servers = %s\n"
+		     "kafka.group.id = %s\n"
+		     "kafka.consumer.session.timeout.ms = 6000\n"
+		     "kafka.consumer.heartbeat.interval.ms = 500\n"
+		     "%s",
+		     k->input, k->output, k->dlq, r->port,
+		     c && c->model_file ? c->model_file : fx_model_path(), FX_CLOCK, batch,
+		     k->bootstraps, k->group, c && c->extra ? c->extra : "");
+	return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
+}
+
+int fx_config_file(char *path, size_t len, const char *name, const struct fx_kafka *k,
+		   const struct fx_redis *r, const struct fx_conf *c)
+{
+	char text[4096];
+	int rc = fx_config_text(text, sizeof(text), k, r, c);
+
+	if (rc < 0)
+		return rc;
+	fx_path(path, len, name);
+	return fx_write_file(path, text, strlen(text));
+}
+
+static void *daemon_thread(void *arg)
+{
+	struct fx_daemon_run *run = arg;
+
+	run->rc = ssid_daemon_run(run->d);
+	atomic_store(&run->returned, true);
+	return NULL;
+}
+
+int fx_daemon_start(struct fx_daemon *fd, const char *conf_text, char *err, size_t errlen)
+{
+	struct fx_daemon_run *run = calloc(1, sizeof(*run));
+	struct ssid_config cfg;
+	struct ssid_config_error ce;
+	int r;
+
+	memset(fd, 0, sizeof(*fd));
+	if (!run)
+		return -ENOMEM;
+	run->log_fd = -1;
+	r = ssid_config_parse_buffer(&cfg, "test.conf", conf_text, strlen(conf_text), &ce);
+	if (r < 0) {
+		ssid_config_format_error(&ce, err, errlen);
+		free(run);
+		return r;
+	}
+	r = ssid_daemon_new(&run->d, &cfg, err, errlen);
+	ssid_config_free(&cfg);
+	if (r < 0) {
+		free(run);
+		return r;
+	}
+	fx_path(fd->log_path, sizeof(fd->log_path), "ssid-thread.log");
+	run->log_fd = open(fd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (run->log_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", fd->log_path, strerror(errno));
+		goto fail;
+	}
+	ssid_log_set_fd(run->log_fd);
+	ssid_log_set_level(LOG_INFO);
+	r = -pthread_create(&run->thread, NULL, daemon_thread, run);
+	if (r < 0) {
+		snprintf(err, errlen, "pthread_create: %s", strerror(-r));
+		goto fail;
+	}
+	fd->run = live_daemon = run;
+	return 0;
+fail:
+	ssid_log_set_fd(-1);
+	if (run->log_fd >= 0)
+		close(run->log_fd);
+	ssid_daemon_free(run->d);
+	free(run);
+	return r;
+}
+
+void fx_daemon_stats(const struct fx_daemon *fd, struct ssid_daemon_stats *st)
+{
+	ssid_daemon_get_stats(fd->run->d, st);
+}
+
+void fx_daemon_reload(const struct fx_daemon *fd)
+{
+	ssid_daemon_reload(fd->run->d);
+}
+
+bool fx_daemon_returned(const struct fx_daemon *fd)
+{
+	return atomic_load(&fd->run->returned);
+}
+
+/* Stop, join (bounded) and free; a thread that will not end is left alone. */
+static int daemon_run_finish(struct fx_daemon_run *run)
+{
+	struct timespec until;
+	int r;
+
+	ssid_daemon_stop(run->d);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FX_WAIT_MS / 1000;
+	r = pthread_timedjoin_np(run->thread, NULL, &until);
+	if (r != 0)
+		return -r;
+	ssid_daemon_free(run->d);
+	ssid_log_set_fd(-1);
+	close(run->log_fd);
+	r = run->rc;
+	if (live_daemon == run)
+		live_daemon = NULL;
+	free(run);
+	return r;
+}
+
+int fx_daemon_stop(struct fx_daemon *fd)
+{
+	int r;
+
+	if (!fd->run)
+		return -ESRCH;
+	r = daemon_run_finish(fd->run);
+	if (r != -ETIMEDOUT)
+		fd->run = NULL;
+	return r;
+}
+
+int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
+		  const char *log_path)
+{
+	const char *argv[] = {fx_ssid_path(), "--config", conf_path, NULL};
+	/* Nothing from the test's own environment may steer ssid: only env. */
+	const char *base[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM",
+			      "SSID_FAILPOINT"};
+	const char *all[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		all[n++] = base[i];
+	for (size_t i = 0; env && env[i] && n < sizeof(all) / sizeof(all[0]) - 1; i++)
+		all[n++] = env[i];
+	all[n] = NULL;
+	if (access(argv[0], X_OK) < 0)
+		return -errno;
+	return fx_spawn(p, argv, all, log_path, log_path);
+}
