@@ -31,10 +31,10 @@ int64_t ssi_score_next_change(const struct ssi_state *st, const struct ssi_model
 			      int64_t now_ms);
 
 struct ssi_explain_var {
-	double x;	  /* the measured quantity (capped count, days, rate...) */
-	double fraction;  /* f(x) in [0, 1] */
-	double points;	  /* weight * fraction */
-	double headroom;  /* weight - points */
+	double x;	 /* the measured quantity (capped count, days, rate...) */
+	double fraction; /* f(x) in [0, 1] */
+	double points;	 /* weight * fraction */
+	double headroom; /* weight - points */
 };
 
 /* One thing the user could do now, and what it would add. */

@@ -24,7 +24,7 @@ struct ssid_daemon_stats {
 	uint64_t outputs;
 	uint64_t failures; /* batch attempts that failed and were retried */
 	uint64_t reloads;
-	int degraded;	   /* 1 while retrying */
+	int degraded; /* 1 while retrying */
 };
 
 /*

@@ -8,11 +8,13 @@
  *
  *	2026-11-20T10:00:00.123Z ssid[4711] warning: message KEY=value KEY2="a b"
  *
- * without the timestamp when running under systemd (which stamps lines
- * itself). Control characters in the message are escaped so that one call
- * is always one line, and every line is written with a single write(), so
- * threads never interleave inside a line. errno is preserved, and "%m"
- * prints the errno of the caller.
+ * If sending to journald fails, the line still goes to stderr, there
+ * without the timestamp since journald stamps what it reads.
+ *
+ * Control characters in the message are escaped so that one call is always
+ * one line, and every line is written with a single write(), so threads
+ * never interleave inside a line. errno is preserved, and "%m" prints the
+ * errno of the caller.
  *
  * Levels are syslog's LOG_* values; messages less severe than the minimum
  * level are dropped before they are formatted.

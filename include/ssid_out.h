@@ -29,7 +29,8 @@ struct ssid_buf {
 void ssid_buf_reset(struct ssid_buf *b);
 void ssid_buf_free(struct ssid_buf *b);
 void ssid_buf_append(struct ssid_buf *b, const void *p, size_t n);
-void ssid_buf_printf(struct ssid_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ssid_buf_printf(struct ssid_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* A JSON string literal, quotes included. */
 void ssid_buf_json_string(struct ssid_buf *b, const char *s, size_t n);
 

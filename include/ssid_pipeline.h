@@ -69,9 +69,9 @@ struct ssid_pipeline_opts {
 	rd_kafka_t *producer;	  /* borrowed; its dr_msg_cb must be ssid_pipeline_delivery_cb */
 	const char *output_topic;
 	const char *dlq_topic;
-	double epsilon;		  /* points */
-	int delivery_timeout_ms;  /* give up waiting for deliveries after this */
-	void (*tick)(void *ctx);  /* called about every 100 ms while waiting */
+	double epsilon;		 /* points */
+	int delivery_timeout_ms; /* give up waiting for deliveries after this */
+	void (*tick)(void *ctx); /* called about every 100 ms while waiting */
 	void *tick_ctx;
 };
 

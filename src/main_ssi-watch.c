@@ -20,7 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #define MAX_REPS 20000 /* a demo view: linear lookups are fine at this size */
-#define RECENT 8
+#define RECENT	 8
 
 struct rep {
 	char id[129];
@@ -97,8 +97,9 @@ static void take_score(struct view *v, const char *json, size_t len, bool plain)
 		for (int p = 0; p < 4; p++)
 			r->pillar[p] = json_number_value(json_object_get(pillars, names[p]));
 		r->updates++;
-		snprintf(line, sizeof(line), "%-14.40s %-12.40s %6.2f  %+6.2f  cause=%.8s events=%lld",
-			 r->id, r->tenant, r->ssi, r->delta, str(o, "cause"),
+		snprintf(line, sizeof(line),
+			 "%-14.40s %-12.40s %6.2f  %+6.2f  cause=%.8s events=%lld", r->id,
+			 r->tenant, r->ssi, r->delta, str(o, "cause"),
 			 json_integer_value(json_object_get(o, "events")));
 		if (plain)
 			printf("%s\n", line);
@@ -136,9 +137,9 @@ static void draw(struct view *v)
 	for (int i = 0; i < v->top && (size_t)i < v->nrep; i++) {
 		const struct rep *r = &sorted[i];
 
-		printf("%2d  %-14.14s %-12.12s %-12.12s %6.2f %6.2f %6.2f %6.2f %6.2f %+7.2f\n", i + 1,
-		       r->id, r->tenant, r->team, r->ssi, r->pillar[0], r->pillar[1], r->pillar[2],
-		       r->pillar[3], r->delta);
+		printf("%2d  %-14.14s %-12.12s %-12.12s %6.2f %6.2f %6.2f %6.2f %6.2f %+7.2f\n",
+		       i + 1, r->id, r->tenant, r->team, r->ssi, r->pillar[0], r->pillar[1],
+		       r->pillar[2], r->pillar[3], r->delta);
 	}
 	printf("\nLatest updates\n");
 	for (int i = 0; i < v->nrecent; i++)
@@ -176,14 +177,14 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"bootstrap-file", required_argument, NULL, 'B'},
-		{"topic", required_argument, NULL, 't'},
-		{"dlq-topic", required_argument, NULL, 'd'},
-		{"top", required_argument, NULL, 'n'},
-		{"plain", no_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"bootstrap", required_argument, NULL, 'b'},
+	    {"bootstrap-file", required_argument, NULL, 'B'},
+	    {"topic", required_argument, NULL, 't'},
+	    {"dlq-topic", required_argument, NULL, 'd'},
+	    {"top", required_argument, NULL, 'n'},
+	    {"plain", no_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char bootstrap[1024] = "", errstr[512], group[64];
 	const char *topic = "ssi.scores", *dlq = "ssi.events.dlq";
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			if (read_bootstrap(optarg, bootstrap, sizeof(bootstrap)) < 0) {
-				fprintf(stderr, "ssi-watch: cannot read a bootstrap address from %s\n",
+				fprintf(stderr,
+					"ssi-watch: cannot read a bootstrap address from %s\n",
 					optarg);
 				return EX_NOINPUT;
 			}
@@ -231,10 +233,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	v.rep = calloc(MAX_REPS, sizeof(*v.rep));
-	if (!v.rep)
-		return EX_OSERR;
-
 	snprintf(group, sizeof(group), "ssi-watch-%d", (int)getpid());
 	conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr)) ||
@@ -253,6 +251,11 @@ int main(int argc, char **argv)
 	}
 	conf = NULL; /* now owned by rk */
 	rd_kafka_poll_set_consumer(rk);
+	v.rep = calloc(MAX_REPS, sizeof(*v.rep));
+	if (!v.rep) {
+		rd_kafka_destroy(rk);
+		return EX_OSERR;
+	}
 	topics = rd_kafka_topic_partition_list_new(2);
 	rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_topic_partition_list_add(topics, dlq, RD_KAFKA_PARTITION_UA);

@@ -24,31 +24,30 @@ struct candidate {
 
 /* Things a rep can do themselves; what others do to them is not an action. */
 static const struct candidate candidates[] = {
-	{"add a profile photo", SSI_EV_PROFILE_UPDATED, SSI_PF_PHOTO, 0, 0, 0, false},
-	{"add a background photo", SSI_EV_PROFILE_UPDATED, SSI_PF_BACKGROUND_PHOTO, 0, 0, 0, false},
-	{"write a headline", SSI_EV_PROFILE_UPDATED, SSI_PF_HEADLINE, 0, 0, 0, false},
-	{"write a profile summary", SSI_EV_PROFILE_UPDATED, SSI_PF_SUMMARY, 0, 0, 0, false},
-	{"add your experience", SSI_EV_PROFILE_UPDATED, SSI_PF_EXPERIENCE, 0, 0, 0, false},
-	{"list 5 more skills", SSI_EV_PROFILE_UPDATED, SSI_PF_SKILLS, 0, 0, 0, false},
-	{"feature one item on your profile", SSI_EV_PROFILE_UPDATED, SSI_PF_FEATURED_MEDIA, 0, 0, 0,
-	 false},
-	{"publish one article", SSI_EV_ARTICLE_PUBLISHED, -1, 0, 0, 0, false},
-	{"run one search with filters", SSI_EV_SEARCH_PERFORMED, -1, 0, 1, 0, false},
-	{"view one profile in your network", SSI_EV_PROFILE_VIEWED, -1, 2, 0, 0, false},
-	{"view one profile outside your network", SSI_EV_PROFILE_VIEWED, -1, 3, 0, 0, false},
-	{"log in today", SSI_EV_SESSION_STARTED, -1, 0, 0, 0, false},
-	{"save one lead", SSI_EV_LEAD_SAVED, -1, 0, 0, 0, false},
-	{"share one post", SSI_EV_POST_SHARED, -1, 0, 0, 0, false},
-	{"react to one post", SSI_EV_REACTION_GIVEN, -1, 0, 0, 0, false},
-	{"comment on one post", SSI_EV_COMMENT_GIVEN, -1, 0, 0, 0, false},
-	{"send one message", SSI_EV_MESSAGE_SENT, -1, 0, 0, 0, false},
-	{"join one group", SSI_EV_GROUP_JOINED, -1, 0, 0, 0, false},
-	{"post once in a group", SSI_EV_GROUP_ACTIVITY, -1, 0, 0, 0, false},
-	{"connect with one C-level decision maker", SSI_EV_CONNECTION_ADDED, -1, 0, 0, SSI_SEN_CXO,
-	 false},
-	{"connect with one colleague", SSI_EV_CONNECTION_ADDED, -1, 0, 0, SSI_SEN_UNKNOWN, true},
-	{"share one piece of a prospect's content", SSI_EV_PROSPECT_CONTENT_SHARED, -1, 0, 0, 0,
-	 false},
+    {"add a profile photo", SSI_EV_PROFILE_UPDATED, SSI_PF_PHOTO, 0, 0, 0, false},
+    {"add a background photo", SSI_EV_PROFILE_UPDATED, SSI_PF_BACKGROUND_PHOTO, 0, 0, 0, false},
+    {"write a headline", SSI_EV_PROFILE_UPDATED, SSI_PF_HEADLINE, 0, 0, 0, false},
+    {"write a profile summary", SSI_EV_PROFILE_UPDATED, SSI_PF_SUMMARY, 0, 0, 0, false},
+    {"add your experience", SSI_EV_PROFILE_UPDATED, SSI_PF_EXPERIENCE, 0, 0, 0, false},
+    {"list 5 more skills", SSI_EV_PROFILE_UPDATED, SSI_PF_SKILLS, 0, 0, 0, false},
+    {"feature one item on your profile", SSI_EV_PROFILE_UPDATED, SSI_PF_FEATURED_MEDIA, 0, 0, 0,
+     false},
+    {"publish one article", SSI_EV_ARTICLE_PUBLISHED, -1, 0, 0, 0, false},
+    {"run one search with filters", SSI_EV_SEARCH_PERFORMED, -1, 0, 1, 0, false},
+    {"view one profile in your network", SSI_EV_PROFILE_VIEWED, -1, 2, 0, 0, false},
+    {"view one profile outside your network", SSI_EV_PROFILE_VIEWED, -1, 3, 0, 0, false},
+    {"log in today", SSI_EV_SESSION_STARTED, -1, 0, 0, 0, false},
+    {"save one lead", SSI_EV_LEAD_SAVED, -1, 0, 0, 0, false},
+    {"share one post", SSI_EV_POST_SHARED, -1, 0, 0, 0, false},
+    {"react to one post", SSI_EV_REACTION_GIVEN, -1, 0, 0, 0, false},
+    {"comment on one post", SSI_EV_COMMENT_GIVEN, -1, 0, 0, 0, false},
+    {"send one message", SSI_EV_MESSAGE_SENT, -1, 0, 0, 0, false},
+    {"join one group", SSI_EV_GROUP_JOINED, -1, 0, 0, 0, false},
+    {"post once in a group", SSI_EV_GROUP_ACTIVITY, -1, 0, 0, 0, false},
+    {"connect with one C-level decision maker", SSI_EV_CONNECTION_ADDED, -1, 0, 0, SSI_SEN_CXO,
+     false},
+    {"connect with one colleague", SSI_EV_CONNECTION_ADDED, -1, 0, 0, SSI_SEN_UNKNOWN, true},
+    {"share one piece of a prospect's content", SSI_EV_PROSPECT_CONTENT_SHARED, -1, 0, 0, 0, false},
 };
 
 static void profile_complete_field(struct ssi_profile *p, int field)
@@ -128,7 +127,8 @@ static enum ssi_pillar gaining_pillar(const struct ssi_score *before, const stru
 	enum ssi_pillar best = SSI_BRAND;
 
 	for (int p = 1; p < SSI_PILLAR__COUNT; p++)
-		if (after->pillar[p] - before->pillar[p] > after->pillar[best] - before->pillar[best])
+		if (after->pillar[p] - before->pillar[p] >
+		    after->pillar[best] - before->pillar[best])
 			best = (enum ssi_pillar)p;
 	return best;
 }

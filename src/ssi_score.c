@@ -24,30 +24,30 @@ struct window_sums {
 
 /* The variable each counter belongs to; its daily cap applies to the counter. */
 static const uint8_t counter_var[SSI_C__COUNT] = {
-	[SSI_C_SESSION] = SSI_V_ACTIVE_DAYS,
-	[SSI_C_REACTION_GIVEN] = SSI_V_REACTIONS_GIVEN,
-	[SSI_C_VIEW_IN_NETWORK] = SSI_V_VIEWS_IN_NETWORK,
-	[SSI_C_MESSAGE_SENT] = SSI_V_MESSAGES,
-	[SSI_C_POST_SHARED] = SSI_V_POSTS,
-	[SSI_C_REACTION_RECEIVED] = SSI_V_REACTIONS_RECEIVED,
-	[SSI_C_VIEW_OUT_NETWORK] = SSI_V_VIEWS_OUT_NETWORK,
-	[SSI_C_COMMENT_GIVEN] = SSI_V_COMMENTS_GIVEN,
-	[SSI_C_SEARCH] = SSI_V_SEARCHES,
-	[SSI_C_SEARCH_FILTERED] = SSI_V_SEARCHES,
-	[SSI_C_VIEW_RECEIVED] = SSI_V_VIEWS_RECEIVED,
-	[SSI_C_COMMENT_RECEIVED] = SSI_V_COMMENTS_RECEIVED,
-	[SSI_C_INVITATION_SENT] = SSI_V_ACCEPTANCE_RATE,
-	[SSI_C_INVITATION_ACCEPTED] = SSI_V_ACCEPTANCE_RATE,
-	[SSI_C_LEAD_SAVED] = SSI_V_LEADS_SAVED,
-	[SSI_C_RESHARE_RECEIVED] = SSI_V_RESHARES_RECEIVED,
-	[SSI_C_ENDORSEMENT_RECEIVED] = SSI_V_ENDORSEMENTS,
-	[SSI_C_FOLLOWER_GAINED] = SSI_V_FOLLOWERS,
-	[SSI_C_INMAIL_SENT] = SSI_V_INMAIL_REPLY_RATE,
-	[SSI_C_INMAIL_REPLIED] = SSI_V_INMAIL_REPLY_RATE,
-	[SSI_C_GROUP_ACTIVITY] = SSI_V_GROUP_ACTIVITY,
-	[SSI_C_GROUP_JOINED] = SSI_V_GROUPS_JOINED,
-	[SSI_C_ARTICLE_PUBLISHED] = SSI_V_ARTICLES,
-	[SSI_C_PROSPECT_CONTENT_SHARED] = SSI_V_PROSPECT_CONTENT,
+    [SSI_C_SESSION] = SSI_V_ACTIVE_DAYS,
+    [SSI_C_REACTION_GIVEN] = SSI_V_REACTIONS_GIVEN,
+    [SSI_C_VIEW_IN_NETWORK] = SSI_V_VIEWS_IN_NETWORK,
+    [SSI_C_MESSAGE_SENT] = SSI_V_MESSAGES,
+    [SSI_C_POST_SHARED] = SSI_V_POSTS,
+    [SSI_C_REACTION_RECEIVED] = SSI_V_REACTIONS_RECEIVED,
+    [SSI_C_VIEW_OUT_NETWORK] = SSI_V_VIEWS_OUT_NETWORK,
+    [SSI_C_COMMENT_GIVEN] = SSI_V_COMMENTS_GIVEN,
+    [SSI_C_SEARCH] = SSI_V_SEARCHES,
+    [SSI_C_SEARCH_FILTERED] = SSI_V_SEARCHES,
+    [SSI_C_VIEW_RECEIVED] = SSI_V_VIEWS_RECEIVED,
+    [SSI_C_COMMENT_RECEIVED] = SSI_V_COMMENTS_RECEIVED,
+    [SSI_C_INVITATION_SENT] = SSI_V_ACCEPTANCE_RATE,
+    [SSI_C_INVITATION_ACCEPTED] = SSI_V_ACCEPTANCE_RATE,
+    [SSI_C_LEAD_SAVED] = SSI_V_LEADS_SAVED,
+    [SSI_C_RESHARE_RECEIVED] = SSI_V_RESHARES_RECEIVED,
+    [SSI_C_ENDORSEMENT_RECEIVED] = SSI_V_ENDORSEMENTS,
+    [SSI_C_FOLLOWER_GAINED] = SSI_V_FOLLOWERS,
+    [SSI_C_INMAIL_SENT] = SSI_V_INMAIL_REPLY_RATE,
+    [SSI_C_INMAIL_REPLIED] = SSI_V_INMAIL_REPLY_RATE,
+    [SSI_C_GROUP_ACTIVITY] = SSI_V_GROUP_ACTIVITY,
+    [SSI_C_GROUP_JOINED] = SSI_V_GROUPS_JOINED,
+    [SSI_C_ARTICLE_PUBLISHED] = SSI_V_ARTICLES,
+    [SSI_C_PROSPECT_CONTENT_SHARED] = SSI_V_PROSPECT_CONTENT,
 };
 
 /* Sessions count distinct days, so their daily cap is irrelevant. */
@@ -93,8 +93,8 @@ static double profile_fraction(const struct ssi_model *m, const struct ssi_profi
 	const double *w = m->profile_field;
 	double skills = p->skills >= m->skills_target ? 1.0 : (double)p->skills / m->skills_target;
 	double featured = p->featured_media >= m->featured_media_target
-				  ? 1.0
-				  : (double)p->featured_media / m->featured_media_target;
+			      ? 1.0
+			      : (double)p->featured_media / m->featured_media_target;
 
 	return w[SSI_PF_PHOTO] * p->photo + w[SSI_PF_BACKGROUND_PHOTO] * p->background_photo +
 	       w[SSI_PF_HEADLINE] * p->headline + w[SSI_PF_SUMMARY] * p->summary +
@@ -216,8 +216,7 @@ static bool score_equal(const struct ssi_score *a, const struct ssi_score *b)
  * and return the first at which the score really differs: a day whose counts
  * no longer matter (capped away, zero weight) is not a change.
  */
-int64_t ssi_score_next_change(const struct ssi_state *st, const struct ssi_model *m,
-			      int64_t now_ms)
+int64_t ssi_score_next_change(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms)
 {
 	int32_t first_day = ssi_time_day(now_ms) - m->window_days + 1;
 	struct ssi_score now, then;

@@ -185,7 +185,8 @@ static void remember(struct ssi_state *st, int keep, const struct ssi_event *ev)
 	while (pos > 0 && key_cmp(ev->occurred_at_ms, ev->fingerprint, st->recent[pos - 1].at_ms,
 				  st->recent[pos - 1].fp) < 0)
 		pos--;
-	memmove(st->recent + pos + 1, st->recent + pos, (st->nrecent - pos) * sizeof(st->recent[0]));
+	memmove(st->recent + pos + 1, st->recent + pos,
+		(st->nrecent - pos) * sizeof(st->recent[0]));
 	st->recent[pos].at_ms = ev->occurred_at_ms;
 	st->recent[pos].fp = ev->fingerprint;
 	st->nrecent++;

@@ -488,6 +488,7 @@ static int set_kafka_key(struct parser *p, const char *key, char *value)
 	return r;
 }
 
+/* Levenshtein distance with one row: keys are short, and only typos matter. */
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -650,6 +651,10 @@ static int parse_value(struct parser *p, const char *key, const char *s, size_t 
 	return 0;
 }
 
+/*
+ * One line, without its '\n'. Lines are not NUL-terminated because they point
+ * into the caller's buffer, so a stray NUL byte has to be caught here.
+ */
 static int parse_line(struct parser *p, const char *s, size_t len)
 {
 	char key[SSID_CONFIG_KEY_MAX];
@@ -814,6 +819,7 @@ static int check_cross_keys(struct parser *p)
 	return 0;
 }
 
+/* The first error stops: later lines may only fail because of it. */
 static int parse_text(struct parser *p, const char *text, size_t len)
 {
 	size_t pos = 0;
@@ -984,6 +990,7 @@ static bool string_equal(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* Compares by type through the table, so a new key needs no code here. */
 static bool key_equal(const struct config_key *k, const struct ssid_config *a,
 		      const struct ssid_config *b)
 {
@@ -1023,6 +1030,7 @@ static void name_list_add(struct name_list *l, const char *prefix, const char *n
 	l->count++;
 }
 
+/* The pass-through properties of one prefix that were added, removed or changed. */
 static void diff_kv_lists(struct name_list *out, const char *prefix, const struct ssid_kv_list *a,
 			  const struct ssid_kv_list *b)
 {

@@ -444,7 +444,7 @@ static void status_tick(struct ssid_daemon *d, bool force)
 		return;
 	ssid_daemon_get_stats(d, &st);
 	rate = d->last_status ? (double)(st.events - d->events_at_last_status) * 1000.0 /
-					(double)(now - d->last_status > 0 ? now - d->last_status : 1)
+				    (double)(now - d->last_status > 0 ? now - d->last_status : 1)
 			      : 0;
 	pthread_mutex_lock(&d->lock);
 	if (d->kafka_error_at && now - d->kafka_error_at < 30000)
@@ -508,8 +508,7 @@ static void enter_degraded(struct ssid_daemon *d, int r)
 {
 	bool first = !d->paused;
 
-	snprintf(d->degraded_why, sizeof(d->degraded_why), "%s",
-		 ssid_pipeline_errstr(d->pipe));
+	snprintf(d->degraded_why, sizeof(d->degraded_why), "%s", ssid_pipeline_errstr(d->pipe));
 	if (first) {
 		d->backoff_ms = d->cfg.retry_backoff_min_ms;
 		log_warn("batch failed (%s): pausing consumption and retrying", d->degraded_why);
@@ -517,8 +516,8 @@ static void enter_degraded(struct ssid_daemon *d, int r)
 	} else {
 		log_debug("batch retry failed (%s)", d->degraded_why);
 		d->backoff_ms = d->backoff_ms * 2 > d->cfg.retry_backoff_max_ms
-					? d->cfg.retry_backoff_max_ms
-					: d->backoff_ms * 2;
+				    ? d->cfg.retry_backoff_max_ms
+				    : d->backoff_ms * 2;
 	}
 	d->retry_at = mono_ms() + d->backoff_ms;
 	pthread_mutex_lock(&d->lock);
@@ -664,16 +663,16 @@ static int wait_for_redis(struct ssid_daemon *d)
 static int start(struct ssid_daemon *d)
 {
 	struct ssid_store_opts so = {
-		.host = d->cfg.redis_host,
-		.port = d->cfg.redis_port,
-		.unix_socket = d->cfg.redis_unix_socket,
-		.user = d->cfg.redis_user,
-		.password = d->cfg.redis_password,
-		.db = d->cfg.redis_db,
-		.connect_timeout_ms = d->cfg.redis_connect_timeout_ms,
-		.command_timeout_ms = d->cfg.redis_command_timeout_ms,
-		.keepalive = d->cfg.redis_keepalive,
-		.key_prefix = d->cfg.redis_key_prefix,
+	    .host = d->cfg.redis_host,
+	    .port = d->cfg.redis_port,
+	    .unix_socket = d->cfg.redis_unix_socket,
+	    .user = d->cfg.redis_user,
+	    .password = d->cfg.redis_password,
+	    .db = d->cfg.redis_db,
+	    .connect_timeout_ms = d->cfg.redis_connect_timeout_ms,
+	    .command_timeout_ms = d->cfg.redis_command_timeout_ms,
+	    .keepalive = d->cfg.redis_keepalive,
+	    .key_prefix = d->cfg.redis_key_prefix,
 	};
 	struct ssid_pipeline_opts po;
 	char err[1024];
@@ -688,14 +687,14 @@ static int start(struct ssid_daemon *d)
 	if (r < 0)
 		return EX_OSERR;
 	po = (struct ssid_pipeline_opts){
-		.store = d->store,
-		.producer = d->producer,
-		.output_topic = d->cfg.output_topic,
-		.dlq_topic = d->cfg.dlq_topic,
-		.epsilon = d->cfg.score_epsilon,
-		.delivery_timeout_ms = 60000,
-		.tick = tick,
-		.tick_ctx = d,
+	    .store = d->store,
+	    .producer = d->producer,
+	    .output_topic = d->cfg.output_topic,
+	    .dlq_topic = d->cfg.dlq_topic,
+	    .epsilon = d->cfg.score_epsilon,
+	    .delivery_timeout_ms = 60000,
+	    .tick = tick,
+	    .tick_ctx = d,
 	};
 	r = ssid_pipeline_new(&d->pipe, &po, d->model);
 	if (r < 0)

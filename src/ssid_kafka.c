@@ -14,20 +14,16 @@ struct prop {
 
 /* Sensible defaults the file may change. */
 static const struct prop consumer_defaults[] = {
-	{"group.id", "ssid"},
-	{"auto.offset.reset", "earliest"},
-	{"session.timeout.ms", "45000"},
-	{"fetch.wait.max.ms", "50"},
-	{"queued.min.messages", "200000"},
-	{"statistics.interval.ms", "0"},
+    {"group.id", "ssid"},	 {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "45000"},
+    {"fetch.wait.max.ms", "50"}, {"queued.min.messages", "200000"}, {"statistics.interval.ms", "0"},
 };
 
 static const struct prop producer_defaults[] = {
-	{"linger.ms", "5"},
-	{"batch.num.messages", "10000"},
-	{"compression.type", "lz4"},
-	{"message.timeout.ms", "30000"},
-	{"queue.buffering.max.messages", "500000"},
+    {"linger.ms", "5"},
+    {"batch.num.messages", "10000"},
+    {"compression.type", "lz4"},
+    {"message.timeout.ms", "30000"},
+    {"queue.buffering.max.messages", "500000"},
 };
 
 /*
@@ -36,15 +32,15 @@ static const struct prop producer_defaults[] = {
  * the output producer is idempotent.
  */
 static const struct prop consumer_forced[] = {
-	{"enable.auto.offset.store", "false"},
-	{"enable.auto.commit", "false"},
-	{"partition.assignment.strategy", "cooperative-sticky"},
-	{"enable.partition.eof", "false"},
+    {"enable.auto.offset.store", "false"},
+    {"enable.auto.commit", "false"},
+    {"partition.assignment.strategy", "cooperative-sticky"},
+    {"enable.partition.eof", "false"},
 };
 
 static const struct prop producer_forced[] = {
-	{"enable.idempotence", "true"},
-	{"acks", "all"},
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
 };
 
 static int set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *origin,
@@ -122,8 +118,8 @@ int ssid_kafka_conf_new(rd_kafka_conf_t **out, const struct ssid_config *cfg,
 
 		if (consumer_only && !consumer)
 			continue;
-		snprintf(origin, sizeof(origin), "%s:%u: kafka.%s", cfg->path ? cfg->path : "config",
-			 kv->line, kv->name);
+		snprintf(origin, sizeof(origin), "%s:%u: kafka.%s",
+			 cfg->path ? cfg->path : "config", kv->line, kv->name);
 		r = set(conf, kv->name, kv->value, origin, errstr, errlen);
 	}
 	if (r == 0)
@@ -193,8 +189,8 @@ int ssid_mock_topic(struct ssid_mock *m, const char *topic, int partitions)
 	rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(m->mc, topic, partitions, 1);
 
 	return err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
-		       ? 0
-		       : -EINVAL;
+		   ? 0
+		   : -EINVAL;
 }
 
 const char *ssid_mock_bootstraps(const struct ssid_mock *m)

@@ -30,6 +30,7 @@ static int64_t (*log_clock)(void);
 static atomic_int log_min_level = LOG_INFO;
 static atomic_int log_fd_override = -1;
 
+/* systemd.exec(5): JOURNAL_STREAM is inherited, so compare it with what fd 2 really is. */
 bool ssid_log_journal_stream_matches(const char *journal_stream, int fd)
 {
 	unsigned long long dev, ino;
@@ -174,6 +175,7 @@ static void line_put_field(struct line *l, const char *field)
 	}
 }
 
+/* Built whole in memory first: one write() per line keeps lines from threads apart. */
 static void write_line(int fd, int level, bool timestamp, const char *message,
 		       const char *const fields[])
 {
@@ -208,6 +210,7 @@ static void write_line(int fd, int level, bool timestamp, const char *message,
 	while (n < 0 && errno == EINTR);
 }
 
+/* Fields go as they are: journald itself drops names it does not accept. */
 static int send_journal(int level, const char *prefixed_message, const char *const fields[])
 {
 	char priority[sizeof("PRIORITY=") + 4];

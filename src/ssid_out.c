@@ -148,7 +148,8 @@ int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
 	char when[SSI_TIME_BUFLEN];
 
-	ssid_buf_printf(b, "{\"schema\":%d,\"type\":\"score.updated\",\"user_id\":", SSID_OUT_SCHEMA);
+	ssid_buf_printf(b,
+			"{\"schema\":%d,\"type\":\"score.updated\",\"user_id\":", SSID_OUT_SCHEMA);
 	ssid_buf_json_string(b, m->user_id, strlen(m->user_id));
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
 		if (!m->segment[s] || !m->segment[s][0])
@@ -172,8 +173,8 @@ int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 		ssid_buf_append(b, "null,\"delta\":", 13);
 		put_points(b, m->score.total);
 	}
-	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d,\"as_of\":\"", ssid_cause_name(m->cause),
-			m->events);
+	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d,\"as_of\":\"",
+			ssid_cause_name(m->cause), m->events);
 	ssi_time_format(m->as_of_ms, when);
 	ssid_buf_append(b, when, strlen(when));
 	ssid_buf_append(b, "\",\"model_version\":", 18);

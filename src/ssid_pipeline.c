@@ -127,8 +127,8 @@ rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b)
 	l = rd_kafka_topic_partition_list_new(8);
 	for (size_t i = 0; i < b->n; i++) {
 		const rd_kafka_message_t *m = b->msg[i].rkm;
-		rd_kafka_topic_partition_t *tp =
-			rd_kafka_topic_partition_list_find(l, rd_kafka_topic_name(m->rkt), m->partition);
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+		    l, rd_kafka_topic_name(m->rkt), m->partition);
 
 		if (!tp)
 			tp = rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt),
@@ -248,9 +248,9 @@ static void parse_all(struct ssid_pipeline *p, struct ssid_batch *b)
 
 		if (m->parsed)
 			continue;
-		m->status = ssi_event_parse(m->rkm->payload ? m->rkm->payload : "",
-					    m->rkm->payload ? m->rkm->len : 0, &lim, &m->ev,
-					    &m->why);
+		m->status =
+		    ssi_event_parse(m->rkm->payload ? m->rkm->payload : "",
+				    m->rkm->payload ? m->rkm->len : 0, &lim, &m->ev, &m->why);
 		m->parsed = true;
 	}
 }
@@ -289,8 +289,8 @@ static void group_by_user(struct ssid_pipeline *p, struct ssid_batch *b, int64_t
 
 		p->next[i] = NO_MSG;
 		if (msg->status == 0)
-			msg->status = ssi_event_check_time(&msg->ev, m->window_days,
-							   m->future_tolerance_ms, now_ms, &msg->why);
+			msg->status = ssi_event_check_time(
+			    &msg->ev, m->window_days, m->future_tolerance_ms, now_ms, &msg->why);
 		if (msg->status < 0)
 			continue;
 		u = user_slot(p, msg->ev.user_id);
@@ -310,7 +310,7 @@ static void group_by_user(struct ssid_pipeline *p, struct ssid_batch *b, int64_t
 static void reject_unreadable(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u)
 {
 	const char *code = p->users[u].load_status == -EPROTONOSUPPORT ? "state_newer_version"
-									 : "state_unreadable";
+								       : "state_unreadable";
 
 	for (uint32_t i = p->work[u].first; i != NO_MSG; i = p->next[i]) {
 		b->msg[i].status = -EINVAL;
@@ -392,12 +392,10 @@ static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topi
 	for (;;) {
 		rd_kafka_resp_err_t err;
 
-		err = rd_kafka_producev(p->o.producer, RD_KAFKA_V_TOPIC(topic),
-					RD_KAFKA_V_KEY(key, keylen),
-					RD_KAFKA_V_VALUE((void *)val, len),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_HEADERS(hdrs),
-					RD_KAFKA_V_END);
+		err = rd_kafka_producev(
+		    p->o.producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+		    RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			d->outstanding++; /* hdrs now owned by librdkafka */
 			return 0;
@@ -434,14 +432,14 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 {
 	const struct ssid_user *user = &p->users[u];
 	struct ssid_score_msg msg = {
-		.user_id = user->id,
-		.model_version = p->model->version,
-		.score = p->work[u].score,
-		.has_previous = user->has_published,
-		.previous = user->published,
-		.cause = SSID_CAUSE_EVENT,
-		.as_of_ms = now_ms,
-		.events = p->work[u].applied,
+	    .user_id = user->id,
+	    .model_version = p->model->version,
+	    .score = p->work[u].score,
+	    .has_previous = user->has_published,
+	    .previous = user->published,
+	    .cause = SSID_CAUSE_EVENT,
+	    .as_of_ms = now_ms,
+	    .events = p->work[u].applied,
 	};
 	int r;
 
@@ -451,8 +449,8 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 	r = ssid_out_score_updated(&p->out, &msg);
 	if (r < 0)
 		return r;
-	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data,
-		       p->out.len, NULL);
+	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data, p->out.len,
+		       NULL);
 }
 
 static int64_t mono_ms(void)

@@ -133,8 +133,9 @@ static int store_connect(struct ssid_store *s)
 		return fail(s, "socket keepalive");
 	if (s->o.password[0]) {
 		const char *argv[3] = {"AUTH", s->o.user, s->o.password};
-		int r = s->o.user[0] ? setup_command(s, "AUTH", 3, argv)
-				     : setup_command(s, "AUTH", 2, (const char *[]){"AUTH", s->o.password});
+		int r = s->o.user[0]
+			    ? setup_command(s, "AUTH", 3, argv)
+			    : setup_command(s, "AUTH", 2, (const char *[]){"AUTH", s->o.password});
 
 		if (r < 0)
 			return r;
@@ -231,8 +232,8 @@ static int take_record(struct ssid_user *u, redisReply *r)
 		if (u->load_status == -ENOMEM)
 			return -ENOMEM;
 	}
-	u->has_published = pub->type == REDIS_REPLY_STRING &&
-			   published_parse(pub->str, pub->len, &u->published);
+	u->has_published =
+	    pub->type == REDIS_REPLY_STRING && published_parse(pub->str, pub->len, &u->published);
 	return 0;
 }
 
@@ -286,7 +287,8 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 			argv[argc] = "p";
 			argl[argc++] = 1;
 			argv[argc] = pub;
-			argl[argc++] = (size_t)published_format(&users[i].published, pub, sizeof(pub));
+			argl[argc++] =
+			    (size_t)published_format(&users[i].published, pub, sizeof(pub));
 		}
 		/* hiredis copies the arguments into its output buffer right here. */
 		if (redisAppendCommandArgv(s->c, argc, argv, argl) != REDIS_OK)

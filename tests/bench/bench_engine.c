@@ -44,11 +44,11 @@ static void report(const char *stage, size_t n, double seconds)
 static int make_stream(struct stream *s, size_t n, uint32_t users, uint64_t seed)
 {
 	struct ssid_gen_config cfg = {
-		.seed = seed,
-		.users = users,
-		.tenants = users / 200 + 1,
-		.start_ms = 1795132800000LL - 89 * SSI_MS_PER_DAY,
-		.activity = (double)n / users / 2200.0,
+	    .seed = seed,
+	    .users = users,
+	    .tenants = users / 200 + 1,
+	    .start_ms = 1795132800000LL - 89 * SSI_MS_PER_DAY,
+	    .activity = (double)n / users / 2200.0,
 	};
 	struct ssid_gen *g;
 	struct ssid_gen_event *ev = malloc(sizeof(*ev));
@@ -145,7 +145,9 @@ static void typical_state(struct ssi_state *st, int worst)
 		if (worst)
 			memset(st->segment[s], 'x', SSI_ID_MAX);
 		else
-			strcpy(st->segment[s], s == 0 ? "acme-corp" : s == 1 ? "emea-west" : "software");
+			strcpy(st->segment[s], s == 0	? "acme-corp"
+					       : s == 1 ? "emea-west"
+							: "software");
 		st->segment_key[s].at_ms = 1795132800000LL;
 		st->segment_key[s].fp = 0xfedcba0987654321ULL + (uint64_t)s;
 	}
@@ -240,11 +242,11 @@ int main(int argc, char **argv)
 	t = now_s();
 	for (size_t i = 0; i < s.n; i++) {
 		struct ssid_score_msg msg = {
-			.user_id = ev[i].user_id,
-			.model_version = m.version,
-			.has_previous = true,
-			.as_of_ms = s.now_ms,
-			.events = 1,
+		    .user_id = ev[i].user_id,
+		    .model_version = m.version,
+		    .has_previous = true,
+		    .as_of_ms = s.now_ms,
+		    .events = 1,
 		};
 
 		ssi_score(&st[s.user[i]], &m, s.now_ms, &msg.score);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 
 #include "fixture.h"
 #include "ssi_time.h"
@@ -125,7 +128,9 @@ void fx_teardown(void)
 			live_pids[i] = 0;
 		}
 	ssid_log_set_fd(-1);
-	if (scratch_dir[0])
+	if (scratch_dir[0] && getenv("SSID_TEST_KEEP"))
+		fprintf(stderr, "fixture: keeping %s\n", scratch_dir);
+	else if (scratch_dir[0])
 		nftw(scratch_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	scratch_dir[0] = '\0';
 }
@@ -137,7 +142,10 @@ const char *fx_dir(void)
 
 const char *fx_path(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", scratch_dir, name);
+	int n = snprintf(buf, len, "%s/%s", scratch_dir, name);
+
+	if (n < 0 || (size_t)n >= len)
+		abort(); /* a test's own file names are short: this is a bug in the test */
 	return buf;
 }
 
@@ -440,7 +448,8 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
 		r->port = rc;
 	}
 	r->persistent = persistent;
-	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	if (dir != r->dir)
+		snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if (persistent)
@@ -881,44 +890,62 @@ static int add_resend(struct fx_stream *s, struct t_rng *rng)
 	return -ENOENT;
 }
 
+/* One valid event of type t for user; the first carries all of the user's segments. */
+static int add_event(struct fx_stream *s, struct t_rng *rng, int user, enum ssi_event_type t,
+		     bool first)
+{
+	uint64_t seq = s->seq++;
+	char json[1024], attrs[512], segs[256] = "", when[SSI_TIME_BUFLEN], user_id[64];
+	size_t off = 0;
+	int64_t at;
+
+	for (int g = 0; g < SSI_SEG__COUNT; g++) {
+		const char *v = fx_user_segment(user, (enum ssi_segment)g);
+
+		if (v[0] && (first || t_below(rng, 4) == 0))
+			off += (size_t)snprintf(segs + off, sizeof(segs) - off, ",\"%s\":\"%s\"",
+						ssi_segment_name((enum ssi_segment)g), v);
+	}
+	at = FX_NOW_MS - 60000 - (int64_t)t_below(rng, 21 * T_DAY);
+	ssi_time_format(at, when);
+	random_attrs(attrs, sizeof(attrs), t, rng, seq);
+	fx_user_id(s, user, user_id, sizeof(user_id));
+	snprintf(json, sizeof(json),
+		 "{\"event_id\":\"%s-e%llu\",\"user_id\":\"%s\",\"type\":\"%s\","
+		 "\"occurred_at\":\"%s\"%s%s}",
+		 s->tag, (unsigned long long)seq, user_id, ssi_event_type_name(t), when, segs,
+		 attrs);
+	return fx_stream_add_raw(s, user_id, user, json, strlen(json), "");
+}
+
 int fx_stream_add_random(struct fx_stream *s, struct t_rng *rng, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t seq = s->seq++;
-		char json[1024], attrs[512], segs[256] = "", when[SSI_TIME_BUFLEN], user_id[64];
+		uint64_t seq = s->seq;
 		bool first = seq < (uint64_t)s->nusers;
-		int user = first ? (int)seq : (int)t_below(rng, (uint64_t)s->nusers);
-		enum ssi_event_type t;
-		int64_t at;
-		size_t off = 0;
 		int r;
 
 		if (!first && t_below(rng, 30) == 0 && add_resend(s, rng) == 0)
 			continue;
 		if (first)
-			t = SSI_EV_PROFILE_UPDATED;
+			r = add_event(s, rng, (int)seq, SSI_EV_PROFILE_UPDATED, true);
 		else if (seq - (uint64_t)s->nusers < SSI_EV__COUNT)
-			t = (enum ssi_event_type)(seq - (uint64_t)s->nusers);
+			r = add_event(s, rng, (int)t_below(rng, (uint64_t)s->nusers),
+				      (enum ssi_event_type)(seq - (uint64_t)s->nusers), false);
 		else
-			t = (enum ssi_event_type)t_below(rng, SSI_EV__COUNT);
-		for (int g = 0; g < SSI_SEG__COUNT; g++) {
-			const char *v = fx_user_segment(user, (enum ssi_segment)g);
+			r = add_event(s, rng, (int)t_below(rng, (uint64_t)s->nusers),
+				      (enum ssi_event_type)t_below(rng, SSI_EV__COUNT), false);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
 
-			if (v[0] && (first || t_below(rng, 4) == 0))
-				off += (size_t)snprintf(segs + off, sizeof(segs) - off,
-							",\"%s\":\"%s\"",
-							ssi_segment_name((enum ssi_segment)g), v);
-		}
-		at = FX_NOW_MS - 60000 - (int64_t)t_below(rng, 21 * T_DAY);
-		ssi_time_format(at, when);
-		random_attrs(attrs, sizeof(attrs), t, rng, seq);
-		fx_user_id(s, user, user_id, sizeof(user_id));
-		snprintf(json, sizeof(json),
-			 "{\"event_id\":\"%s-e%llu\",\"user_id\":\"%s\",\"type\":\"%s\","
-			 "\"occurred_at\":\"%s\"%s%s}",
-			 s->tag, (unsigned long long)seq, user_id, ssi_event_type_name(t), when,
-			 segs, attrs);
-		r = fx_stream_add_raw(s, user_id, user, json, strlen(json), "");
+int fx_stream_add_each_user(struct fx_stream *s, struct t_rng *rng, enum ssi_event_type t)
+{
+	for (int u = 0; u < s->nusers; u++) {
+		int r = add_event(s, rng, u, t, false);
+
 		if (r < 0)
 			return r;
 	}
@@ -1136,13 +1163,22 @@ int fx_daemon_start(struct fx_daemon *fd, const char *conf_text, char *err, size
 	struct fx_daemon_run *run = calloc(1, sizeof(*run));
 	struct ssid_config cfg;
 	struct ssid_config_error ce;
+	char conf_path[PATH_MAX];
 	int r;
 
 	memset(fd, 0, sizeof(*fd));
 	if (!run)
 		return -ENOMEM;
 	run->log_fd = -1;
-	r = ssid_config_parse_buffer(&cfg, "test.conf", conf_text, strlen(conf_text), &ce);
+	/* A file, not a buffer: a reload reads the configuration again from its path. */
+	fx_path(conf_path, sizeof(conf_path), "ssid-thread.conf");
+	r = fx_write_file(conf_path, conf_text, strlen(conf_text));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", conf_path, strerror(-r));
+		free(run);
+		return r;
+	}
+	r = ssid_config_load(&cfg, conf_path, &ce);
 	if (r < 0) {
 		ssid_config_format_error(&ce, err, errlen);
 		free(run);
@@ -1246,4 +1282,235 @@ int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const en
 	if (access(argv[0], X_OK) < 0)
 		return -errno;
 	return fx_spawn(p, argv, all, log_path, log_path);
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+void fx_wait_drained(struct fx_kafka *k, const struct fx_stream *s, const char *log_path)
+{
+	int64_t ends[FX_PARTITIONS_MAX], got[FX_PARTITIONS_MAX];
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+
+	fx_stream_ends(s, ends);
+	for (;;) {
+		if (fx_kafka_committed(k, got) == 0 && fx_offsets_equal(got, ends, k->partitions))
+			return;
+		if (fx_expired(deadline))
+			break;
+		fx_pause();
+	}
+	ck_abort_msg("%s: committed offsets of partition 0..3 are %lld %lld %lld %lld after %d ms, "
+		     "expected %lld %lld %lld %lld (log: %s)",
+		     k->group, (long long)got[0], (long long)got[1], (long long)got[2],
+		     (long long)got[3], FX_WAIT_MS, (long long)ends[0], (long long)ends[1],
+		     (long long)ends[2], (long long)ends[3], log_path);
+}
+
+/* The partition all of user's valid events went to (keyed by user), and the last offset. */
+static bool user_last_offset(const struct fx_stream *s, int user, int32_t *partition,
+			     int64_t *offset)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fx_event *e = &s->ev[i];
+
+		if (e->user != user || e->expect_code[0] || e->offset < 0)
+			continue;
+		ck_assert_msg(!any || e->partition == *partition,
+			      "user %d's events went to partitions %d and %d", user, *partition,
+			      e->partition);
+		if (!any || e->offset > *offset)
+			*offset = e->offset;
+		*partition = e->partition;
+		any = true;
+	}
+	return any;
+}
+
+void fx_check_states(const struct fx_redis *r, const struct fx_stream *s, const struct ssi_model *m)
+{
+	for (int u = 0; u < s->nusers; u++) {
+		struct ssi_state ref;
+		struct fx_record rec;
+		struct ssi_score want;
+		char id[64];
+		int32_t partition = -1;
+		int64_t offset = -1;
+
+		fx_user_id(s, u, id, sizeof(id));
+		ssi_state_init(&ref);
+		ck_assert_int_eq(fx_reference_state(s, u, s->n, m, &ref, NULL, NULL), 0);
+		ck_assert_int_eq(fx_redis_record(r, id, &rec), 0);
+		ck_assert_msg(rec.has_state, "%s: no state in Redis", id);
+		ck_assert_msg(user_last_offset(s, u, &partition, &offset), "%s has no events", id);
+		ck_assert_msg(ssi_state_mark_get(&rec.state, partition) == offset,
+			      "%s: applied-offset mark of partition %d is %lld, last event at %lld",
+			      id, partition, (long long)ssi_state_mark_get(&rec.state, partition),
+			      (long long)offset);
+		rec.state.nmarks = 0;
+		ck_assert_msg(ssi_state_equal(&rec.state, &ref),
+			      "%s: stored state differs from the engine's (%u vs %u day rows)", id,
+			      rec.state.nrows, ref.nrows);
+		ssi_score(&ref, m, FX_NOW_MS, &want);
+		ck_assert_msg(rec.has_published, "%s: no published score in Redis", id);
+		ck_assert_msg(memcmp(&rec.published, &want, sizeof(want)) == 0,
+			      "%s: published total %d, the engine says %d", id, rec.published.total,
+			      want.total);
+		fx_record_clear(&rec);
+		ssi_state_clear(&ref);
+	}
+}
+
+static int centipoints(const json_t *v)
+{
+	return (int)lround(json_number_value(v) * 100.0);
+}
+
+/* The pillars object into sc; the total is the sum of the pillars. */
+static void check_pillars(const json_t *obj, struct ssi_score *sc, const char *what, size_t at)
+{
+	ck_assert_msg(json_is_object(obj), "output %zu: %s is not an object", at, what);
+	ck_assert_int_eq(json_object_size(obj), SSI_PILLAR__COUNT);
+	sc->total = 0;
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		const json_t *v = json_object_get(obj, ssi_pillar_name((enum ssi_pillar)p));
+
+		ck_assert_msg(json_is_number(v), "output %zu: %s.%s missing", at, what,
+			      ssi_pillar_name((enum ssi_pillar)p));
+		sc->pillar[p] = centipoints(v);
+		ck_assert_msg(sc->pillar[p] >= 0 && sc->pillar[p] <= 2500,
+			      "output %zu: %s.%s out of range", at, what,
+			      ssi_pillar_name((enum ssi_pillar)p));
+		sc->total += sc->pillar[p];
+	}
+}
+
+/* Which user of the stream an id names, or -1. */
+static int user_of(const struct fx_stream *s, const char *id)
+{
+	char want[64];
+
+	for (int u = 0; u < s->nusers; u++)
+		if (strcmp(fx_user_id(s, u, want, sizeof(want)), id) == 0)
+			return u;
+	return -1;
+}
+
+int fx_parse_output(const struct fx_stream *s, const struct fx_msg *msg, size_t at,
+		    struct fx_output *out)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(msg->value, msg->len, 0, &jerr);
+	const json_t *prev, *v;
+	const char *id;
+
+	ck_assert_msg(root, "output %zu is not JSON: %s: %s", at, jerr.text, msg->value);
+	ck_assert_msg(json_is_object(root), "output %zu is not an object", at);
+	ck_assert_msg(json_integer_value(json_object_get(root, "schema")) == 1,
+		      "output %zu: schema is not 1", at);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "type")), "score.updated");
+	id = json_string_value(json_object_get(root, "user_id"));
+	ck_assert_msg(id, "output %zu: no user_id", at);
+	ck_assert_msg(msg->key && strcmp(msg->key, id) == 0, "output %zu: key is not the user id",
+		      at);
+	memset(out, 0, sizeof(*out));
+	out->user = user_of(s, id);
+	ck_assert_msg(out->user >= 0, "output %zu: unknown user %s", at, id);
+	for (int g = 0; g < SSI_SEG__COUNT; g++) {
+		v = json_object_get(root, ssi_segment_name((enum ssi_segment)g));
+		snprintf(out->segment[g], sizeof(out->segment[g]), "%s",
+			 v ? json_string_value(v) : "");
+		ck_assert_msg(!v || (json_is_string(v) && out->segment[g][0]),
+			      "output %zu: %s is not a non-empty string", at,
+			      ssi_segment_name((enum ssi_segment)g));
+	}
+	v = json_object_get(root, "ssi");
+	ck_assert_msg(json_is_number(v), "output %zu: no ssi", at);
+	check_pillars(json_object_get(root, "pillars"), &out->score, "pillars", at);
+	ck_assert_msg(centipoints(v) == out->score.total,
+		      "output %zu: ssi %d is not the sum of the pillars %d", at, centipoints(v),
+		      out->score.total);
+	prev = json_object_get(root, "previous");
+	ck_assert_msg(prev && (json_is_null(prev) || json_is_number(prev)),
+		      "output %zu: previous missing", at);
+	v = json_object_get(root, "delta");
+	ck_assert_msg(json_is_number(v), "output %zu: no delta", at);
+	out->has_previous = !json_is_null(prev);
+	if (out->has_previous) {
+		check_pillars(json_object_get(root, "previous_pillars"), &out->previous,
+			      "previous_pillars", at);
+		ck_assert_int_eq(centipoints(prev), out->previous.total);
+		ck_assert_int_eq(centipoints(v), out->score.total - out->previous.total);
+	} else {
+		ck_assert_int_eq(centipoints(v), out->score.total);
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(root, "cause")), "event");
+	v = json_object_get(root, "events");
+	ck_assert_msg(json_is_integer(v) && json_integer_value(v) >= 0, "output %zu: events", at);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "as_of")), FX_AS_OF);
+	v = json_object_get(root, "model_version");
+	ck_assert_msg(json_is_string(v), "output %zu: no model_version", at);
+	snprintf(out->model_version, sizeof(out->model_version), "%s", json_string_value(v));
+	json_decref(root);
+	return out->user;
+}
+
+size_t fx_check_outputs(struct fx_kafka *k, const struct fx_stream *s, const struct ssi_model *m,
+			bool chained)
+{
+	struct fx_msgs msgs;
+	struct fx_output *last = calloc((size_t)s->nusers, sizeof(*last));
+	bool *seen = calloc((size_t)s->nusers, sizeof(*seen));
+	size_t n;
+
+	ck_assert(last && seen);
+	ck_assert_int_eq(fx_kafka_read_topic(k, k->output, &msgs), 0);
+	/* Per partition in offset order: a user's outputs are in one partition, in order. */
+	for (size_t i = 0; i < msgs.n; i++) {
+		struct fx_output o;
+		int u = fx_parse_output(s, &msgs.m[i], i, &o);
+
+		if (chained && !seen[u])
+			ck_assert_msg(!o.has_previous, "output %zu: first output of user %d has a "
+						       "previous score",
+				      i, u);
+		if (chained && seen[u]) {
+			ck_assert_msg(o.has_previous, "output %zu: user %d lost the previous score",
+				      i, u);
+			ck_assert_msg(memcmp(&o.previous, &last[u].score, sizeof(o.previous)) == 0,
+				      "output %zu: previous %d is not the last output %d", i,
+				      o.previous.total, last[u].score.total);
+		}
+		last[u] = o;
+		seen[u] = true;
+	}
+	for (int u = 0; u < s->nusers; u++) {
+		struct ssi_state ref;
+		struct ssi_score want;
+		char id[64];
+
+		fx_user_id(s, u, id, sizeof(id));
+		ck_assert_msg(seen[u], "%s: no score.updated at all", id);
+		ssi_state_init(&ref);
+		ck_assert_int_eq(fx_reference_state(s, u, s->n, m, &ref, NULL, NULL), 0);
+		ssi_score(&ref, m, FX_NOW_MS, &want);
+		ck_assert_msg(memcmp(&last[u].score, &want, sizeof(want)) == 0,
+			      "%s: last output says %d (%d %d %d %d), the engine %d (%d %d %d %d)", id,
+			      last[u].score.total, last[u].score.pillar[0], last[u].score.pillar[1],
+			      last[u].score.pillar[2], last[u].score.pillar[3], want.total,
+			      want.pillar[0], want.pillar[1], want.pillar[2], want.pillar[3]);
+		ck_assert_str_eq(last[u].model_version, m->version);
+		for (int g = 0; g < SSI_SEG__COUNT; g++)
+			ck_assert_msg(strcmp(last[u].segment[g], ref.segment[g]) == 0,
+				      "%s: %s is \"%s\" in the output, \"%s\" in the state", id,
+				      ssi_segment_name((enum ssi_segment)g), last[u].segment[g],
+				      ref.segment[g]);
+		ssi_state_clear(&ref);
+	}
+	n = msgs.n;
+	fx_msgs_free(&msgs);
+	free(last);
+	free(seen);
+	return n;
 }

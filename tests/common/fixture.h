@@ -48,7 +48,11 @@ bool fx_expired(int64_t deadline);
 /* A short pause between two looks at a condition being polled. */
 void fx_pause(void);
 
-/* Per test: SIGPIPE ignored, a scratch directory; fx_teardown undoes it all. */
+/*
+ * Per test: SIGPIPE ignored, a scratch directory; fx_teardown undoes it all
+ * (SSID_TEST_KEEP=1 in the environment keeps the directory, for a look at
+ * the logs).
+ */
 void fx_setup(void);
 void fx_teardown(void);
 /* The current test's scratch directory (removed by a passing test's teardown). */
@@ -175,6 +179,8 @@ const char *fx_user_segment(int user, enum ssi_segment seg);
  * segments; about one in thirty is an exact resend of an earlier one.
  */
 int fx_stream_add_random(struct fx_stream *s, struct t_rng *rng, size_t n);
+/* One valid event of type t (random time and attrs) for every user. */
+int fx_stream_add_each_user(struct fx_stream *s, struct t_rng *rng, enum ssi_event_type t);
 /* One message as given, keyed by key; expect_code "" when it is valid. */
 int fx_stream_add_raw(struct fx_stream *s, const char *key, int user, const void *value,
 		      size_t len, const char *expect_code);
@@ -223,7 +229,11 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 int fx_config_file(char *path, size_t len, const char *name, const struct fx_kafka *k,
 		   const struct fx_redis *r, const struct fx_conf *c);
 
-/* ssid in a thread of this process, logging to fx_dir()/ssid-thread.log. */
+/*
+ * ssid in a thread of this process: the configuration is written to
+ * fx_dir()/ssid-thread.conf (a reload reads it again), the log goes to
+ * fx_dir()/ssid-thread.log.
+ */
 struct fx_daemon_run;
 
 struct fx_daemon {
@@ -242,5 +252,41 @@ int fx_daemon_stop(struct fx_daemon *fd);
 /* The real binary with --config path; extra env entries may be NULL. */
 int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
 		  const char *log_path);
+
+/* ---- checks (Check assertions) ------------------------------------------ */
+
+/* Wait until the group has committed every produced input message. */
+void fx_wait_drained(struct fx_kafka *k, const struct fx_stream *s, const char *log_path);
+
+/*
+ * Every user's record in Redis: the state equals the engine's reference
+ * (marks aside; the mark of the user's partition is its last event), and
+ * the published score is the reference's score.
+ */
+void fx_check_states(const struct fx_redis *r, const struct fx_stream *s,
+		     const struct ssi_model *m);
+
+/* One score.updated, checked field by field. */
+struct fx_output {
+	int user;
+	char segment[SSI_SEG__COUNT][SSI_ID_MAX + 1];
+	struct ssi_score score;
+	bool has_previous;
+	struct ssi_score previous;
+	char model_version[SSI_MODEL_VERSION_MAX + 1];
+};
+
+/* Parse and check the output at position at; returns its user. */
+int fx_parse_output(const struct fx_stream *s, const struct fx_msg *msg, size_t at,
+		    struct fx_output *out);
+
+/*
+ * Read the output topic: every message well formed, every user has one, the
+ * last per user is the reference score under m with m's version and the
+ * state's segments; chained: each previous is the user's preceding output.
+ * Returns how many outputs there are.
+ */
+size_t fx_check_outputs(struct fx_kafka *k, const struct fx_stream *s, const struct ssi_model *m,
+			bool chained);
 
 #endif

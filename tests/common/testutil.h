@@ -9,9 +9,9 @@
 #include "ssi_state.h"
 
 /* 2026-11-20T00:00:00Z, a Friday: the "now" most tests start from. */
-#define T_NOW 1795132800000LL
+#define T_NOW  1795132800000LL
 #define T_HOUR 3600000LL
-#define T_DAY 86400000LL
+#define T_DAY  86400000LL
 
 /* splitmix64: tiny, seedable, good enough to drive property tests. */
 struct t_rng {

@@ -34,8 +34,7 @@ static void some_activity(void)
 	}
 }
 
-START_TEST(contributions_add_up_to_the_score)
-{
+START_TEST (contributions_add_up_to_the_score) {
 	struct ssi_explain ex;
 	double pillar[SSI_PILLAR__COUNT] = {0};
 
@@ -54,8 +53,7 @@ START_TEST(contributions_add_up_to_the_score)
 }
 END_TEST
 
-START_TEST(actions_are_best_first_and_real)
-{
+START_TEST (actions_are_best_first_and_real) {
 	struct ssi_explain ex;
 	struct ssi_score before, after;
 	struct ssi_event ev;
@@ -82,8 +80,7 @@ START_TEST(actions_are_best_first_and_real)
 }
 END_TEST
 
-START_TEST(explain_does_not_touch_the_state)
-{
+START_TEST (explain_does_not_touch_the_state) {
 	struct ssi_explain ex;
 	struct ssi_state copy;
 
@@ -96,8 +93,7 @@ START_TEST(explain_does_not_touch_the_state)
 }
 END_TEST
 
-START_TEST(capped_actions_are_not_offered)
-{
+START_TEST (capped_actions_are_not_offered) {
 	struct ssi_explain ex;
 	uint64_t seq = 1;
 

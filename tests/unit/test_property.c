@@ -22,7 +22,8 @@ static int make_stream(int seed)
 
 	ssi_model_default(&model);
 	for (int i = 0; i < n; i++)
-		t_event_random(&stream[i], &r, T_NOW, model.window_days, (uint64_t)seed * 100000 + i);
+		t_event_random(&stream[i], &r, T_NOW, model.window_days,
+			       (uint64_t)seed * 100000 + i);
 	return n;
 }
 
@@ -54,8 +55,7 @@ static void assert_same_score(const struct ssi_state *a, const struct ssi_state 
 		ck_assert_int_eq(sa.pillar[p], sb.pillar[p]);
 }
 
-START_TEST(order_does_not_matter)
-{
+START_TEST (order_does_not_matter) {
 	int n = make_stream(_i);
 	struct t_rng r = {.s = (uint64_t)_i};
 	struct ssi_state a, b;
@@ -76,8 +76,7 @@ END_TEST
  * The daemon folds events in batches into a state decoded from Redis and
  * re-encoded after each batch; the result must equal one pass over all.
  */
-START_TEST(incremental_equals_recompute)
-{
+START_TEST (incremental_equals_recompute) {
 	int n = make_stream(_i);
 	struct ssi_state inc, full;
 	uint8_t *buf = malloc(SSI_STATE_ENCODED_MAX);
@@ -110,8 +109,7 @@ END_TEST
  * A duplicate is recognised while its key is among the dedup_recent newest
  * of the user's events: re-applying such an event changes nothing.
  */
-START_TEST(duplicates_within_the_horizon_are_ignored)
-{
+START_TEST (duplicates_within_the_horizon_are_ignored) {
 	int n = make_stream(_i);
 	struct ssi_state st, before;
 	int caught = 0;
@@ -139,8 +137,7 @@ END_TEST
 
 /* In event-time order (what one Kafka partition usually carries) every
  * immediate redelivery is caught, whatever the horizon. */
-START_TEST(adjacent_duplicates_in_time_order_are_ignored)
-{
+START_TEST (adjacent_duplicates_in_time_order_are_ignored) {
 	int n = make_stream(_i);
 	struct ssi_state once, twice;
 
@@ -167,8 +164,7 @@ START_TEST(adjacent_duplicates_in_time_order_are_ignored)
 }
 END_TEST
 
-START_TEST(scores_stay_in_bounds)
-{
+START_TEST (scores_stay_in_bounds) {
 	int n = make_stream(_i);
 	struct t_rng r = {.s = (uint64_t)_i + 99};
 	struct ssi_state st;
@@ -199,8 +195,7 @@ START_TEST(scores_stay_in_bounds)
 END_TEST
 
 /* After a whole window of silence only the non-windowed part is left. */
-START_TEST(idle_user_decays_to_the_unwindowed_part)
-{
+START_TEST (idle_user_decays_to_the_unwindowed_part) {
 	int n = make_stream(_i);
 	struct ssi_state st, unwindowed;
 	int64_t later = T_NOW + (int64_t)model.window_days * T_DAY;
@@ -223,8 +218,7 @@ START_TEST(idle_user_decays_to_the_unwindowed_part)
 END_TEST
 
 /* next_change is exact: the score holds until then and differs at it. */
-START_TEST(next_change_is_exact)
-{
+START_TEST (next_change_is_exact) {
 	int n = make_stream(_i);
 	struct ssi_state st;
 	int64_t t = T_NOW;

@@ -29,8 +29,7 @@ static int expected_count_cp(enum ssi_variable v, double x)
 	return (int)lround(100.0 * model.var[v].weight * (1.0 - exp2(-x / model.var[v].half)));
 }
 
-START_TEST(empty_state_scores_zero)
-{
+START_TEST (empty_state_scores_zero) {
 	struct ssi_score s;
 
 	ssi_score(&st, &model, T_NOW, &s);
@@ -41,8 +40,7 @@ START_TEST(empty_state_scores_zero)
 }
 END_TEST
 
-START_TEST(complete_profile_earns_its_weight)
-{
+START_TEST (complete_profile_earns_its_weight) {
 	struct ssi_event ev;
 	struct ssi_score s;
 
@@ -65,8 +63,7 @@ START_TEST(complete_profile_earns_its_weight)
 }
 END_TEST
 
-START_TEST(counts_follow_the_saturation_curve)
-{
+START_TEST (counts_follow_the_saturation_curve) {
 	struct ssi_score s;
 	int prev_gain = 1 << 30;
 	int prev = 0;
@@ -85,8 +82,7 @@ START_TEST(counts_follow_the_saturation_curve)
 }
 END_TEST
 
-START_TEST(daily_cap_stops_a_flood)
-{
+START_TEST (daily_cap_stops_a_flood) {
 	struct ssi_score flood, busy;
 	struct ssi_state human;
 	int cap = model.var[SSI_V_MESSAGES].daily_cap;
@@ -102,8 +98,7 @@ START_TEST(daily_cap_stops_a_flood)
 }
 END_TEST
 
-START_TEST(filtered_searches_count_more)
-{
+START_TEST (filtered_searches_count_more) {
 	struct ssi_event ev;
 	struct ssi_score s;
 
@@ -117,8 +112,7 @@ START_TEST(filtered_searches_count_more)
 }
 END_TEST
 
-START_TEST(rate_is_smoothed_toward_its_prior)
-{
+START_TEST (rate_is_smoothed_toward_its_prior) {
 	const struct ssi_var_params *p = &model.var[SSI_V_ACCEPTANCE_RATE];
 	struct ssi_score s;
 	double rate, expect;
@@ -158,8 +152,7 @@ START_TEST(rate_is_smoothed_toward_its_prior)
 }
 END_TEST
 
-START_TEST(negative_connections_clamp_to_zero)
-{
+START_TEST (negative_connections_clamp_to_zero) {
 	struct ssi_event ev;
 	struct ssi_score s;
 
@@ -172,8 +165,7 @@ START_TEST(negative_connections_clamp_to_zero)
 }
 END_TEST
 
-START_TEST(active_days_count_distinct_days)
-{
+START_TEST (active_days_count_distinct_days) {
 	struct ssi_score s;
 
 	t_apply_n(&st, &model, SSI_EV_SESSION_STARTED, T_NOW, 9, &seq);
@@ -185,8 +177,7 @@ START_TEST(active_days_count_distinct_days)
 }
 END_TEST
 
-START_TEST(window_edges)
-{
+START_TEST (window_edges) {
 	struct ssi_score s;
 	int64_t oldest = T_NOW - (model.window_days - 1) * T_DAY;
 
@@ -199,8 +190,7 @@ START_TEST(window_edges)
 }
 END_TEST
 
-START_TEST(next_change_skips_days_that_do_not_matter)
-{
+START_TEST (next_change_skips_days_that_do_not_matter) {
 	t_apply_n(&st, &model, SSI_EV_POST_SHARED, T_NOW - 50 * T_DAY, 2, &seq);
 	t_apply_n(&st, &model, SSI_EV_MESSAGE_SENT, T_NOW - 10 * T_DAY, 1, &seq);
 	ck_assert_int_eq(ssi_score_next_change(&st, &model, T_NOW),
@@ -217,8 +207,7 @@ START_TEST(next_change_skips_days_that_do_not_matter)
 }
 END_TEST
 
-START_TEST(format_two_decimals)
-{
+START_TEST (format_two_decimals) {
 	char buf[16];
 
 	ssi_score_format(6107, buf, sizeof(buf));

@@ -28,8 +28,7 @@ static const struct ssi_day_row *row_for(int64_t at_ms)
 	return NULL;
 }
 
-START_TEST(counts_land_in_their_day)
-{
+START_TEST (counts_land_in_their_day) {
 	struct ssi_event ev;
 
 	t_event(&ev, SSI_EV_POST_SHARED, T_NOW - 2 * T_DAY + 5, 1);
@@ -47,8 +46,7 @@ START_TEST(counts_land_in_their_day)
 }
 END_TEST
 
-START_TEST(attrs_pick_the_counter)
-{
+START_TEST (attrs_pick_the_counter) {
 	struct ssi_event ev;
 
 	t_event(&ev, SSI_EV_SEARCH_PERFORMED, T_NOW, 1);
@@ -70,8 +68,7 @@ START_TEST(attrs_pick_the_counter)
 }
 END_TEST
 
-START_TEST(daily_counts_saturate)
-{
+START_TEST (daily_counts_saturate) {
 	uint64_t seq = 1;
 
 	t_apply_n(&st, &model, SSI_EV_INVITATION_SENT, T_NOW, 5000, &seq);
@@ -80,8 +77,7 @@ START_TEST(daily_counts_saturate)
 }
 END_TEST
 
-START_TEST(profile_is_last_writer_wins)
-{
+START_TEST (profile_is_last_writer_wins) {
 	struct ssi_event newer, older;
 
 	t_event(&newer, SSI_EV_PROFILE_UPDATED, T_NOW - T_HOUR, 1);
@@ -99,8 +95,7 @@ START_TEST(profile_is_last_writer_wins)
 }
 END_TEST
 
-START_TEST(segments_are_last_writer_wins_each)
-{
+START_TEST (segments_are_last_writer_wins_each) {
 	struct ssi_event a, b;
 
 	t_event(&a, SSI_EV_SESSION_STARTED, T_NOW - T_HOUR, 1);
@@ -118,8 +113,7 @@ START_TEST(segments_are_last_writer_wins_each)
 }
 END_TEST
 
-START_TEST(connections_add_and_remove)
-{
+START_TEST (connections_add_and_remove) {
 	struct ssi_event ev;
 
 	t_event(&ev, SSI_EV_CONNECTION_REMOVED, T_NOW, 1);
@@ -143,8 +137,7 @@ START_TEST(connections_add_and_remove)
 }
 END_TEST
 
-START_TEST(duplicate_is_ignored)
-{
+START_TEST (duplicate_is_ignored) {
 	struct ssi_event ev;
 	struct ssi_state before;
 
@@ -158,8 +151,7 @@ START_TEST(duplicate_is_ignored)
 }
 END_TEST
 
-START_TEST(dedup_keeps_the_latest_keys)
-{
+START_TEST (dedup_keeps_the_latest_keys) {
 	struct ssi_event ev;
 
 	model.dedup_recent = 3;
@@ -187,8 +179,7 @@ START_TEST(dedup_keeps_the_latest_keys)
 }
 END_TEST
 
-START_TEST(prune_drops_days_outside_the_window)
-{
+START_TEST (prune_drops_days_outside_the_window) {
 	uint64_t seq = 1;
 
 	t_apply_n(&st, &model, SSI_EV_POST_SHARED, T_NOW - 89 * T_DAY, 1, &seq);
@@ -203,8 +194,7 @@ START_TEST(prune_drops_days_outside_the_window)
 }
 END_TEST
 
-START_TEST(marks_keep_the_most_recent_partitions)
-{
+START_TEST (marks_keep_the_most_recent_partitions) {
 	ck_assert_int_eq(ssi_state_mark_get(&st, 0), -1);
 	for (int p = 0; p < SSI_MARKS_MAX; p++)
 		ssi_state_mark_set(&st, p, 100 + p);
@@ -218,8 +208,7 @@ START_TEST(marks_keep_the_most_recent_partitions)
 }
 END_TEST
 
-START_TEST(copy_is_deep_and_equal)
-{
+START_TEST (copy_is_deep_and_equal) {
 	struct ssi_state c;
 	uint64_t seq = 1;
 

@@ -1,0 +1,15 @@
+/* The daemon's Check suites; each lives in its own file under tests/daemon. */
+#ifndef SSID_TEST_DAEMON_SUITES_H
+#define SSID_TEST_DAEMON_SUITES_H
+
+#include <check.h>
+
+Suite *config_suite(void);
+Suite *notify_suite(void);
+Suite *log_suite(void);
+/* ssid in a thread against redis-server and the mock cluster. */
+Suite *integration_suite(void);
+/* The ssid binary: crashes, signals, exit codes, sd_notify. */
+Suite *process_suite(void);
+
+#endif

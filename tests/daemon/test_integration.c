@@ -1,0 +1,444 @@
+/*
+ * ssid end to end, in a thread of the test process: a real redis-server,
+ * librdkafka's mock cluster over the real protocol, and the engine itself as
+ * the oracle for every state and score the daemon produces.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "suites.h"
+
+/* Everything one test runs against; torn down by env_close. */
+struct env {
+	struct fx_redis redis;
+	struct fx_kafka kafka;
+	struct fx_stream stream;
+	struct fx_daemon daemon;
+	struct ssi_model model;
+	char conf[4096];
+};
+
+static void env_open(struct env *e, const char *tag, int users, bool persistent_redis)
+{
+	char dir[PATH_MAX];
+
+	memset(e, 0, sizeof(*e));
+	ck_assert_int_eq(ssi_model_load_file(&e->model, fx_model_path(), NULL), 0);
+	ck_assert_msg(fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"),
+				     persistent_redis) == 0,
+		      "redis-server did not start (see %s/redis.log)", dir);
+	ck_assert_int_eq(fx_kafka_start(&e->kafka, tag, 4), 0);
+	fx_stream_init(&e->stream, tag, users);
+}
+
+static void env_start_daemon(struct env *e, const struct fx_conf *c)
+{
+	char err[1024];
+
+	ck_assert_int_eq(fx_config_text(e->conf, sizeof(e->conf), &e->kafka, &e->redis, c), 0);
+	ck_assert_msg(fx_daemon_start(&e->daemon, e->conf, err, sizeof(err)) == 0, "ssid: %s",
+		      err);
+}
+
+static void env_close(struct env *e)
+{
+	fx_stream_free(&e->stream);
+	fx_kafka_free(&e->kafka);
+	ck_assert_int_eq(fx_redis_stop(&e->redis), 0);
+}
+
+/* Poll the daemon's counters until it has taken in n events. */
+static void wait_events(struct env *e, uint64_t n, struct ssid_daemon_stats *st)
+{
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+
+	for (;;) {
+		fx_daemon_stats(&e->daemon, st);
+		if (st->events >= n)
+			return;
+		ck_assert_msg(!fx_daemon_returned(&e->daemon), "ssid stopped (log: %s)",
+			      e->daemon.log_path);
+		ck_assert_msg(!fx_expired(deadline),
+			      "ssid took in %llu of %llu events in %d ms (log: %s)",
+			      (unsigned long long)st->events, (unsigned long long)n, FX_WAIT_MS,
+			      e->daemon.log_path);
+		fx_pause();
+	}
+}
+
+/* What the engine says about the whole stream: events applied and duplicates. */
+static void reference_counts(const struct env *e, size_t *applied, size_t *duplicates)
+{
+	*applied = *duplicates = 0;
+	for (int u = 0; u < e->stream.nusers; u++) {
+		struct ssi_state st;
+
+		ssi_state_init(&st);
+		ck_assert_int_eq(fx_reference_state(&e->stream, u, e->stream.n, &e->model, &st,
+						    applied, duplicates),
+				 0);
+		ssi_state_clear(&st);
+	}
+}
+
+START_TEST(test_happy_path)
+{
+	struct t_rng rng = {.s = 0x55D1A001};
+	struct ssid_daemon_stats st;
+	struct fx_msgs dlq;
+	struct env e;
+	size_t applied, duplicates, outputs;
+
+	env_open(&e, "happy", 20, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 400), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	env_start_daemon(&e, NULL);
+
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+
+	reference_counts(&e, &applied, &duplicates);
+	ck_assert_msg(duplicates > 0, "the stream should resend some events");
+	ck_assert_uint_eq(st.events, e.stream.n);
+	ck_assert_uint_eq(st.applied, applied);
+	ck_assert_uint_eq(st.duplicates, duplicates);
+	ck_assert_uint_eq(st.replayed, 0);
+	ck_assert_uint_eq(st.rejected, 0);
+	ck_assert_uint_eq(st.failures, 0);
+	ck_assert_int_eq(st.degraded, 0);
+
+	fx_check_states(&e.redis, &e.stream, &e.model);
+	outputs = fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
+	ck_assert_uint_eq(outputs, st.outputs);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.dlq, &dlq), 0);
+	ck_assert_uint_eq(dlq.n, 0);
+	fx_msgs_free(&dlq);
+	env_close(&e);
+}
+END_TEST
+
+/* A malformed message and the reason code it must be dead-lettered with. */
+struct bad_event {
+	const char *json; /* NULL: use raw/len */
+	const char *raw;
+	size_t len;
+	const char *code;
+};
+
+#define RAW(bytes) NULL, bytes, sizeof(bytes) - 1
+
+START_TEST(test_dead_letters)
+{
+	static const struct bad_event bad[] = {
+		{"this is not json", NULL, 0, "invalid_json"},
+		{"[1,2,3]", NULL, 0, "not_an_object"},
+		{"{\"event_id\":\"d1\",\"type\":\"post_shared\","
+		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+		 NULL, 0, "missing_field:user_id"},
+		{"{\"event_id\":\"d2\",\"user_id\":42,\"type\":\"post_shared\","
+		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+		 NULL, 0, "wrong_type:user_id"},
+		{"{\"event_id\":\"d3\",\"user_id\":\"dlq-u01\",\"type\":\"telepathy\","
+		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+		 NULL, 0, "unknown_type"},
+		{"{\"event_id\":\"d4\",\"user_id\":\"dlq-u02\",\"type\":\"post_shared\","
+		 "\"occurred_at\":\"yesterday\"}",
+		 NULL, 0, "bad_timestamp"},
+		{"{\"event_id\":\"d5\",\"user_id\":\"dlq-u03\",\"type\":\"profile_viewed\","
+		 "\"occurred_at\":\"2026-11-19T10:00:00Z\",\"attrs\":{\"degree\":7}}",
+		 NULL, 0, "bad_attr:attrs.degree"},
+		{"{\"event_id\":\"d6\",\"user_id\":\"dlq-u04\",\"type\":\"post_shared\","
+		 "\"occurred_at\":\"2025-01-01T00:00:00Z\"}",
+		 NULL, 0, "too_old"},
+		{"{\"event_id\":\"d7\",\"user_id\":\"dlq-u05\",\"type\":\"post_shared\","
+		 "\"occurred_at\":\"2026-11-21T12:00:00Z\"}",
+		 NULL, 0, "in_future"},
+		{"{\"a\":[[[[[[[[[[1]]]]]]]]]]}", NULL, 0, "too_deep"},
+		{RAW("{\"event_id\":\"d8\",\0\"user_id\":\"x\"}"), "nul_byte"},
+		{RAW("{\"event_id\":\"d9\xff\",\"user_id\":\"x\"}"), "invalid_utf8"},
+		{"{\"event_id\":\"\",\"user_id\":\"dlq-u06\",\"type\":\"post_shared\","
+		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+		 NULL, 0, "empty_field:event_id"},
+	};
+	const size_t nbad = sizeof(bad) / sizeof(bad[0]);
+	struct t_rng rng = {.s = 0xD1E5};
+	struct ssid_daemon_stats st;
+	struct fx_msgs dlq;
+	struct env e;
+	size_t matched = 0;
+
+	env_open(&e, "dlq", 12, false);
+	/* Valid events, each bad one after some of them, and valid ones after the last. */
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 40), 0);
+	for (size_t i = 0; i < nbad; i++) {
+		char key[64];
+		int user = (int)(i % (size_t)e.stream.nusers);
+		const char *v = bad[i].json ? bad[i].json : bad[i].raw;
+		size_t len = bad[i].json ? strlen(bad[i].json) : bad[i].len;
+
+		fx_user_id(&e.stream, user, key, sizeof(key));
+		ck_assert_int_eq(fx_stream_add_raw(&e.stream, key, -1, v, len, bad[i].code), 0);
+		ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 7), 0);
+	}
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 40), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	env_start_daemon(&e, &(struct fx_conf){.batch_max_events = 16});
+
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+	ck_assert_uint_eq(st.rejected, nbad);
+	ck_assert_uint_eq(st.failures, 0);
+	ck_assert_msg(st.batches > 1, "the bad events should be spread over several batches");
+
+	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.dlq, &dlq), 0);
+	ck_assert_uint_eq(dlq.n, nbad);
+	for (size_t i = 0; i < dlq.n; i++) {
+		const struct fx_msg *m = &dlq.m[i];
+		char reason[128], topic[128], part[32], off[32], message[256];
+		const struct fx_event *src = NULL;
+
+		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.source.partition", part, sizeof(part)));
+		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.source.offset", off, sizeof(off)));
+		for (size_t k = 0; k < e.stream.n && !src; k++)
+			if (e.stream.ev[k].partition == atoi(part) &&
+			    e.stream.ev[k].offset == atoll(off))
+				src = &e.stream.ev[k];
+		ck_assert_msg(src, "DLQ message %zu names %s/%s, which was not produced", i, part,
+			      off);
+		ck_assert_msg(src->expect_code[0], "valid event at %s/%s was dead-lettered: %s",
+			      part, off, fx_msg_header(m, "ssi.reason", reason, sizeof(reason)));
+		ck_assert_str_eq(fx_msg_header(m, "ssi.reason", reason, sizeof(reason)),
+				 src->expect_code);
+		ck_assert_str_eq(fx_msg_header(m, "ssi.source.topic", topic, sizeof(topic)),
+				 e.kafka.input);
+		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.message", message, sizeof(message)));
+		ck_assert_msg(message[0], "empty ssi.message for %s", src->expect_code);
+		ck_assert_uint_eq(m->len, src->len);
+		ck_assert_msg(memcmp(m->value, src->value, src->len) == 0,
+			      "DLQ value of %s differs from the original bytes", src->expect_code);
+		ck_assert_str_eq(m->key, src->key);
+		matched++;
+	}
+	ck_assert_uint_eq(matched, nbad);
+	fx_msgs_free(&dlq);
+
+	fx_check_states(&e.redis, &e.stream, &e.model);
+	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
+	env_close(&e);
+}
+END_TEST
+
+/* Poll the counters until ready(st) holds. */
+static void wait_stats(struct env *e, bool (*ready)(const struct ssid_daemon_stats *),
+		       const char *what, struct ssid_daemon_stats *st)
+{
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+
+	for (;;) {
+		fx_daemon_stats(&e->daemon, st);
+		if (ready(st))
+			return;
+		ck_assert_msg(!fx_daemon_returned(&e->daemon), "ssid stopped (log: %s)",
+			      e->daemon.log_path);
+		ck_assert_msg(!fx_expired(deadline), "no %s within %d ms (log: %s)", what,
+			      FX_WAIT_MS, e->daemon.log_path);
+		fx_pause();
+	}
+}
+
+static bool is_degraded(const struct ssid_daemon_stats *st)
+{
+	return st->degraded == 1 && st->failures > 0;
+}
+
+START_TEST(test_redis_restart)
+{
+	struct t_rng rng = {.s = 0x4ED15};
+	struct ssid_daemon_stats st;
+	struct env e;
+	size_t first;
+
+	env_open(&e, "redis", 16, true);
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 150), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	env_start_daemon(&e, NULL);
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_uint_eq(st.failures, 0);
+
+	/* Redis goes away between two batches; the next ones cannot be loaded. */
+	ck_assert_int_eq(fx_redis_stop(&e.redis), 0);
+	first = e.stream.n;
+	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_POST_SHARED), 0);
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 150), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
+	wait_stats(&e, is_degraded, "degraded state while Redis is down", &st);
+	ck_assert_uint_lt(st.events, e.stream.n);
+
+	/* The same server, port and data directory: its append-only file kept the states. */
+	ck_assert_msg(fx_redis_start(&e.redis, e.redis.dir, true) == 0,
+		      "redis-server did not restart (see %s/redis.log)", e.redis.dir);
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_int_eq(st.degraded, 0);
+	ck_assert_uint_gt(st.failures, 0);
+	ck_assert_uint_eq(st.events, e.stream.n);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+
+	fx_check_states(&e.redis, &e.stream, &e.model);
+	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
+	env_close(&e);
+}
+END_TEST
+
+/* config/model.json with another version and brand weights moved from profile to articles. */
+static void write_model(const char *path, const char *version, double profile_weight)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(fx_model_path(), 0, &jerr);
+	json_t *brand;
+	char *text;
+
+	ck_assert_msg(root, "%s: %s", fx_model_path(), jerr.text);
+	brand = json_object_get(json_object_get(root, "pillars"), "brand");
+	ck_assert_ptr_nonnull(brand);
+	json_object_set_new(root, "model_version", json_string(version));
+	json_object_set_new(json_object_get(brand, "profile_completeness"), "weight",
+			    json_real(profile_weight));
+	json_object_set_new(json_object_get(brand, "articles"), "weight",
+			    json_real(15.0 - profile_weight));
+	text = json_dumps(root, JSON_INDENT(2));
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fx_write_file(path, text, strlen(text)), 0);
+	free(text);
+	json_decref(root);
+}
+
+static bool reloaded_once(const struct ssid_daemon_stats *st)
+{
+	return st->reloads == 1;
+}
+
+/* How many outputs each partition of the output topic holds now. */
+static void output_ends(struct env *e, int64_t ends[FX_PARTITIONS_MAX])
+{
+	struct fx_msgs msgs;
+
+	for (int p = 0; p < FX_PARTITIONS_MAX; p++)
+		ends[p] = 0;
+	ck_assert_int_eq(fx_kafka_read_topic(&e->kafka, e->kafka.output, &msgs), 0);
+	for (size_t i = 0; i < msgs.n; i++)
+		if (msgs.m[i].offset + 1 > ends[msgs.m[i].partition])
+			ends[msgs.m[i].partition] = msgs.m[i].offset + 1;
+	fx_msgs_free(&msgs);
+}
+
+START_TEST(test_reload_model)
+{
+	struct t_rng rng = {.s = 0x2E10AD};
+	struct ssid_daemon_stats st;
+	struct ssi_model second;
+	struct env e;
+	struct fx_msgs msgs;
+	char model_path[PATH_MAX];
+	int64_t before_reload[FX_PARTITIONS_MAX];
+	size_t first, after_a = 0, after_b = 0;
+	bool score_moved = false;
+	int64_t deadline;
+
+	env_open(&e, "reload", 10, false);
+	fx_path(model_path, sizeof(model_path), "model.json");
+	write_model(model_path, e.model.version, 7);
+	env_start_daemon(&e, &(struct fx_conf){.model_file = model_path});
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 120), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
+	output_ends(&e, before_reload);
+
+	/* A valid new model: the next outputs carry its version and its scores. */
+	write_model(model_path, "ssi-test-reload-2", 3);
+	ck_assert_int_eq(ssi_model_load_file(&second, model_path, NULL), 0);
+	fx_daemon_reload(&e.daemon);
+	wait_stats(&e, reloaded_once, "reload", &st);
+	first = e.stream.n;
+	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_SESSION_STARTED), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	fx_check_outputs(&e.kafka, &e.stream, &second, false);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.output, &msgs), 0);
+	for (size_t i = 0; i < msgs.n; i++) {
+		struct fx_output o;
+
+		fx_parse_output(&e.stream, &msgs.m[i], i, &o);
+		if (msgs.m[i].offset < before_reload[msgs.m[i].partition]) {
+			ck_assert_str_eq(o.model_version, e.model.version);
+			after_a++;
+		} else {
+			ck_assert_str_eq(o.model_version, second.version);
+			after_b++;
+		}
+	}
+	fx_msgs_free(&msgs);
+	ck_assert_uint_gt(after_a, 0);
+	ck_assert_uint_gt(after_b, 0);
+	for (int u = 0; u < e.stream.nusers; u++) {
+		struct ssi_state ref;
+		struct ssi_score a, b;
+
+		ssi_state_init(&ref);
+		ck_assert_int_eq(fx_reference_state(&e.stream, u, e.stream.n, &second, &ref, NULL,
+						    NULL),
+				 0);
+		ssi_score(&ref, &e.model, FX_NOW_MS, &a);
+		ssi_score(&ref, &second, FX_NOW_MS, &b);
+		score_moved |= a.total != b.total;
+		ssi_state_clear(&ref);
+	}
+	ck_assert_msg(score_moved, "the second model should score someone differently");
+
+	/* A broken model: logged, the running one stays, and so does the daemon. */
+	ck_assert_int_eq(fx_write_file(model_path, "{\"model_version\": ", 18), 0);
+	fx_daemon_reload(&e.daemon);
+	deadline = fx_deadline(FX_WAIT_MS);
+	while (!fx_file_contains(e.daemon.log_path, "keeping model ssi-test-reload-2")) {
+		ck_assert_msg(!fx_expired(deadline), "no failed reload in %s", e.daemon.log_path);
+		fx_pause();
+	}
+	first = e.stream.n;
+	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_POST_SHARED), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_uint_eq(st.reloads, 1);
+	ck_assert(!fx_daemon_returned(&e.daemon));
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+	fx_check_outputs(&e.kafka, &e.stream, &second, false);
+	fx_check_states(&e.redis, &e.stream, &second);
+	env_close(&e);
+}
+END_TEST
+
+Suite *integration_suite(void)
+{
+	Suite *s = suite_create("integration");
+	TCase *tc = tcase_create("thread");
+
+	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_happy_path);
+	tcase_add_test(tc, test_dead_letters);
+	tcase_add_test(tc, test_redis_restart);
+	tcase_add_test(tc, test_reload_model);
+	suite_add_tcase(s, tc);
+	return s;
+}
