@@ -55,7 +55,7 @@ TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-systemd check-unit check-daemon check-asan check-valgrind check-format \
+.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-asan check-valgrind check-format \
 	format cppcheck fuzz bench demo install clean
 
 all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
@@ -104,6 +104,9 @@ check:
 
 check-systemd:
 	tests/systemd/check-unit.sh
+
+check-demo: all
+	tests/demo/check-demo.sh
 
 check-unit: $(B)/tests/check_unit
 	CK_FORK=yes $(B)/tests/check_unit

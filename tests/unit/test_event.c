@@ -90,8 +90,7 @@ static char *repeat(char c, size_t n)
 	return s;
 }
 
-START_TEST(test_valid_event)
-{
+START_TEST (test_valid_event) {
 	struct ssi_event ev;
 
 	parse_ok("{\"event_id\":\"e-42\",\"user_id\":\"u-7\",\"type\":\"post_shared\","
@@ -109,8 +108,7 @@ START_TEST(test_valid_event)
 }
 END_TEST
 
-START_TEST(test_key_order_and_whitespace)
-{
+START_TEST (test_key_order_and_whitespace) {
 	struct ssi_event a, b;
 
 	parse_ok("{\"event_id\":\"e\",\"user_id\":\"u\",\"type\":\"lead_saved\","
@@ -124,16 +122,14 @@ START_TEST(test_key_order_and_whitespace)
 END_TEST
 
 /* Standard FNV-1a 64 test vectors. */
-START_TEST(test_fingerprint)
-{
+START_TEST (test_fingerprint) {
 	ck_assert_uint_eq(ssi_event_fingerprint("", 0), 0xcbf29ce484222325ULL);
 	ck_assert_uint_eq(ssi_event_fingerprint("a", 1), 0xaf63dc4c8601ec8cULL);
 	ck_assert_uint_eq(ssi_event_fingerprint("foobar", 6), 0x85944171f73967e8ULL);
 }
 END_TEST
 
-START_TEST(test_type_names)
-{
+START_TEST (test_type_names) {
 	for (int t = 0; t < SSI_EV__COUNT; t++) {
 		const char *name = ssi_event_type_name((enum ssi_event_type)t);
 		char upper[64];
@@ -167,8 +163,7 @@ START_TEST(test_type_names)
 }
 END_TEST
 
-START_TEST(test_seniority_and_segment_names)
-{
+START_TEST (test_seniority_and_segment_names) {
 	for (int s = SSI_SEN_UNKNOWN + 1; s < SSI_SEN__COUNT; s++) {
 		const char *name = ssi_seniority_name((enum ssi_seniority)s);
 
@@ -188,8 +183,7 @@ START_TEST(test_seniority_and_segment_names)
 END_TEST
 
 /* Every type parses; types without attrs ignore whatever attrs carry. */
-START_TEST(test_every_type)
-{
+START_TEST (test_every_type) {
 	for (int t = 0; t < SSI_EV__COUNT; t++) {
 		const char *name = ssi_event_type_name((enum ssi_event_type)t);
 		const char *attrs = t == SSI_EV_PROFILE_VIEWED ? "{\"degree\":1}" : NULL;
@@ -204,8 +198,7 @@ START_TEST(test_every_type)
 }
 END_TEST
 
-START_TEST(test_attrs_ignored_by_other_types)
-{
+START_TEST (test_attrs_ignored_by_other_types) {
 	struct ssi_event ev, plain;
 
 	parse_typed("post_shared", NULL, &plain);
@@ -219,8 +212,7 @@ START_TEST(test_attrs_ignored_by_other_types)
 }
 END_TEST
 
-START_TEST(test_profile_updated)
-{
+START_TEST (test_profile_updated) {
 	struct ssi_event ev;
 
 	parse_typed("profile_updated",
@@ -276,8 +268,7 @@ START_TEST(test_profile_updated)
 }
 END_TEST
 
-START_TEST(test_search_performed)
-{
+START_TEST (test_search_performed) {
 	struct ssi_event ev;
 
 	parse_typed("search_performed", "{\"filters\":3}", &ev);
@@ -296,8 +287,7 @@ START_TEST(test_search_performed)
 }
 END_TEST
 
-START_TEST(test_profile_viewed)
-{
+START_TEST (test_profile_viewed) {
 	struct ssi_event ev;
 
 	for (int d = 1; d <= 3; d++) {
@@ -320,8 +310,7 @@ START_TEST(test_profile_viewed)
 }
 END_TEST
 
-START_TEST(test_connection)
-{
+START_TEST (test_connection) {
 	static const char *const types[] = {"connection_added", "connection_removed"};
 	struct ssi_event ev;
 	char attrs[512];
@@ -364,8 +353,7 @@ START_TEST(test_connection)
 }
 END_TEST
 
-START_TEST(test_connection_id_length)
-{
+START_TEST (test_connection_id_length) {
 	char *id128 = repeat('c', 128), *id129 = repeat('c', 129);
 	char attrs[512];
 	struct ssi_event ev;
@@ -395,8 +383,7 @@ static void event_with_field(char *buf, size_t size, const char *field, const ch
 }
 
 /* 128 bytes fit, 129 do not: for each id-like field, ASCII and multi-byte. */
-START_TEST(test_id_lengths)
-{
+START_TEST (test_id_lengths) {
 	static const char *const fields[] = {"event_id", "user_id", "tenant", "team", "industry"};
 	char *id128 = repeat('x', 128), *id129 = repeat('x', 129);
 	char utf8_128[129 + 2], utf8_129[130 + 2], json[1024];
@@ -437,8 +424,7 @@ START_TEST(test_id_lengths)
 }
 END_TEST
 
-START_TEST(test_required_fields)
-{
+START_TEST (test_required_fields) {
 	static const char *const ok[] = {"\"event_id\":\"e\"", "\"user_id\":\"u\"",
 					 "\"type\":\"post_shared\"",
 					 "\"occurred_at\":\"2026-11-20T10:00:00Z\""};
@@ -476,8 +462,7 @@ START_TEST(test_required_fields)
 }
 END_TEST
 
-START_TEST(test_segments)
-{
+START_TEST (test_segments) {
 	struct ssi_event ev;
 
 	parse_ok("{" HEAD ",\"type\":\"post_shared\",\"tenant\":null,\"team\":\"t\"}", &ev);
@@ -491,8 +476,7 @@ START_TEST(test_segments)
 }
 END_TEST
 
-START_TEST(test_type_field)
-{
+START_TEST (test_type_field) {
 	assert_reject("{" HEAD ",\"type\":\"post_shared2\"}", "unknown_type");
 	assert_reject("{" HEAD ",\"type\":\"POST_SHARED\"}", "unknown_type");
 	assert_reject("{" HEAD ",\"type\":\"x\"}", "unknown_type");
@@ -503,8 +487,7 @@ START_TEST(test_type_field)
 }
 END_TEST
 
-START_TEST(test_timestamps)
-{
+START_TEST (test_timestamps) {
 	struct ssi_event ev;
 
 	parse_ok("{\"event_id\":\"e\",\"user_id\":\"u\",\"type\":\"post_shared\","
@@ -530,8 +513,7 @@ START_TEST(test_timestamps)
 END_TEST
 
 /* Unknown fields, nested or not, are skipped; known ones still checked. */
-START_TEST(test_unknown_fields_ignored)
-{
+START_TEST (test_unknown_fields_ignored) {
 	struct ssi_event ev, plain;
 
 	parse_typed("profile_viewed", "{\"degree\":2}", &plain);
@@ -543,8 +525,7 @@ START_TEST(test_unknown_fields_ignored)
 }
 END_TEST
 
-START_TEST(test_error_precedence)
-{
+START_TEST (test_error_precedence) {
 	/* several faults: the report follows the contract's order, not the keys' */
 	assert_reject("{\"type\":\"nope\",\"occurred_at\":\"x\",\"user_id\":\"\"}",
 		      "missing_field:event_id");
@@ -562,8 +543,7 @@ START_TEST(test_error_precedence)
 }
 END_TEST
 
-START_TEST(test_not_an_object)
-{
+START_TEST (test_not_an_object) {
 	assert_reject("[]", "not_an_object");
 	assert_reject("[{" HEAD ",\"type\":\"post_shared\"}]", "not_an_object");
 	assert_reject("42", "not_an_object");
@@ -573,8 +553,7 @@ START_TEST(test_not_an_object)
 }
 END_TEST
 
-START_TEST(test_invalid_json)
-{
+START_TEST (test_invalid_json) {
 	struct ssi_event ev;
 	struct ssi_reject why;
 
@@ -599,8 +578,7 @@ START_TEST(test_invalid_json)
 }
 END_TEST
 
-START_TEST(test_escaped_nul)
-{
+START_TEST (test_escaped_nul) {
 	/* \u0000 is valid JSON but a NUL inside an id would truncate it */
 	assert_reject("{\"event_id\":\"e\\u0000x\",\"user_id\":\"u\",\"type\":\"post_shared\","
 		      "\"occurred_at\":\"2026-11-20T10:00:00Z\"}",
@@ -610,8 +588,7 @@ START_TEST(test_escaped_nul)
 }
 END_TEST
 
-START_TEST(test_duplicate_keys)
-{
+START_TEST (test_duplicate_keys) {
 	struct ssi_event ev;
 	struct ssi_reject why;
 	const char *json = "{" HEAD ",\"type\":\"post_shared\",\"type\":\"lead_saved\"}";
@@ -628,8 +605,7 @@ START_TEST(test_duplicate_keys)
 }
 END_TEST
 
-START_TEST(test_nul_byte)
-{
+START_TEST (test_nul_byte) {
 	static const char with_nul[] = "{\"event_id\":\"e\0\",\"user_id\":\"u\",\"type\":\"post_"
 				       "shared\",\"occurred_at\":\"2026-11-20T10:00:00Z\"}";
 	static const char nul_after[] = "{\"event_id\":\"e\",\"user_id\":\"u\",\"type\":\"post_"
@@ -647,8 +623,7 @@ START_TEST(test_nul_byte)
 }
 END_TEST
 
-START_TEST(test_invalid_utf8)
-{
+START_TEST (test_invalid_utf8) {
 	static const char *const bad[] = {
 	    "\xc0\xaf",		/* overlong '/' */
 	    "\xe0\x80\xaf",	/* overlong, three bytes */
@@ -683,8 +658,7 @@ START_TEST(test_invalid_utf8)
 END_TEST
 
 /* Messages quote hostile bytes: they must come out as printable ASCII. */
-START_TEST(test_message_sanitised)
-{
+START_TEST (test_message_sanitised) {
 	struct ssi_event ev;
 	struct ssi_reject why;
 	const char *json = "{" HEAD ",\"type\":\"bad\\u0007\\u001b[31m\xc3\xa9\"}";
@@ -696,8 +670,7 @@ START_TEST(test_message_sanitised)
 }
 END_TEST
 
-START_TEST(test_null_arguments)
-{
+START_TEST (test_null_arguments) {
 	struct ssi_event ev;
 	const char *json = "{" HEAD ",\"type\":\"post_shared\"}";
 
@@ -722,8 +695,7 @@ static char *padded_event(size_t len)
 	return buf;
 }
 
-START_TEST(test_size_limits)
-{
+START_TEST (test_size_limits) {
 	struct ssi_event_limits small = {.max_bytes = 300};
 	struct ssi_event ev;
 	struct ssi_reject why;
@@ -748,8 +720,7 @@ START_TEST(test_size_limits)
 }
 END_TEST
 
-START_TEST(test_one_mebibyte)
-{
+START_TEST (test_one_mebibyte) {
 	struct ssi_event_limits big = {.max_bytes = 2 << 20};
 	size_t len = 1 << 20;
 	char *json = padded_event(len);
@@ -781,8 +752,7 @@ static char *nested(int n)
 	return buf;
 }
 
-START_TEST(test_depth)
-{
+START_TEST (test_depth) {
 	char *eight = nested(SSI_EVENT_MAX_DEPTH);
 	char *nine = nested(SSI_EVENT_MAX_DEPTH + 1);
 	char *deep = nested(30000);
@@ -809,8 +779,7 @@ START_TEST(test_depth)
 END_TEST
 
 /* Brackets inside strings are text: many of them force the exact scan. */
-START_TEST(test_depth_ignores_strings)
-{
+START_TEST (test_depth_ignores_strings) {
 	struct ssi_event ev;
 
 	parse_ok("{" HEAD ",\"type\":\"post_shared\",\"a\":\"[[[[[[[[[[{{{{{{{{{{\"}", &ev);
@@ -826,8 +795,7 @@ START_TEST(test_depth_ignores_strings)
 }
 END_TEST
 
-START_TEST(test_check_time)
-{
+START_TEST (test_check_time) {
 	struct ssi_event ev;
 	struct ssi_reject why;
 	int64_t now = T_EVENT_MS + 5 * 3600000LL; /* 2026-11-20T15:00Z */
@@ -919,8 +887,7 @@ static void parse_both(const char *json, size_t len, const struct ssi_event_limi
 	ck_assert_int_eq(memcmp(&a, &b, sizeof(a)), 0);
 }
 
-START_TEST(test_arena_same_results)
-{
+START_TEST (test_arena_same_results) {
 	struct ssi_event_limits big = {.max_bytes = 4 << 20};
 	char *huge = padded_event(1 << 20);
 	/* many small values: jansson needs far more than the inline buffer */
@@ -950,8 +917,7 @@ START_TEST(test_arena_same_results)
 }
 END_TEST
 
-START_TEST(test_arena_api)
-{
+START_TEST (test_arena_api) {
 	struct ssi_json_arena *outer = malloc(sizeof(*outer)), *inner = malloc(sizeof(*inner));
 	json_t *before, *doc, *nested_doc;
 	json_error_t err;
@@ -1026,8 +992,7 @@ static void *parse_in_thread(void *arg)
 }
 
 /* Each thread gets its own arena and frees it when it exits (ASAN/valgrind). */
-START_TEST(test_arena_threads)
-{
+START_TEST (test_arena_threads) {
 	pthread_t threads[4];
 	struct parse_thread pt[4] = {{0}};
 

@@ -40,8 +40,7 @@ static int test_is_leap(long y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-START_TEST(test_parse_basic)
-{
+START_TEST (test_parse_basic) {
 	ck_assert_int_eq(parse_ok("2026-11-20T10:00:00Z"), T_2026_11_20_10H);
 	ck_assert_int_eq(parse_ok("1970-01-01T00:00:00Z"), 0);
 	ck_assert_int_eq(parse_ok("2000-02-29T12:34:56.789Z"), 951827696789LL);
@@ -49,8 +48,7 @@ START_TEST(test_parse_basic)
 }
 END_TEST
 
-START_TEST(test_parse_lower_case)
-{
+START_TEST (test_parse_lower_case) {
 	ck_assert_int_eq(parse_ok("2026-11-20t10:00:00z"), T_2026_11_20_10H);
 	ck_assert_int_eq(parse_ok("2026-11-20t10:00:00Z"), T_2026_11_20_10H);
 	ck_assert_int_eq(parse_ok("2026-11-20T10:00:00z"), T_2026_11_20_10H);
@@ -60,8 +58,7 @@ START_TEST(test_parse_lower_case)
 }
 END_TEST
 
-START_TEST(test_parse_fraction)
-{
+START_TEST (test_parse_fraction) {
 	ck_assert_int_eq(parse_ok("2026-11-20T10:00:00.2Z"), T_2026_11_20_10H + 200);
 	ck_assert_int_eq(parse_ok("2026-11-20T10:00:00.25Z"), T_2026_11_20_10H + 250);
 	ck_assert_int_eq(parse_ok("2026-11-20T10:00:00.250Z"), T_2026_11_20_10H + 250);
@@ -77,8 +74,7 @@ START_TEST(test_parse_fraction)
 }
 END_TEST
 
-START_TEST(test_parse_offsets)
-{
+START_TEST (test_parse_offsets) {
 	ck_assert_int_eq(parse_ok("2026-11-20T11:00:00.250+01:00"), T_2026_11_20_10H + 250);
 	ck_assert_int_eq(parse_ok("2026-11-20T04:30:00-05:30"), T_2026_11_20_10H);
 	ck_assert_int_eq(parse_ok("2026-11-20T10:00:00+00:00"), T_2026_11_20_10H);
@@ -99,8 +95,7 @@ START_TEST(test_parse_offsets)
 }
 END_TEST
 
-START_TEST(test_parse_calendar)
-{
+START_TEST (test_parse_calendar) {
 	ck_assert_int_eq(parse_ok("2024-02-29T00:00:00Z"), 1709164800000LL);
 	parse_ok("2000-02-29T00:00:00Z");
 	assert_rejected("2023-02-29T00:00:00Z");
@@ -120,8 +115,7 @@ START_TEST(test_parse_calendar)
 }
 END_TEST
 
-START_TEST(test_parse_leap_second)
-{
+START_TEST (test_parse_leap_second) {
 	/* 2016-12-31 had a real leap second; ssid's clock has none */
 	assert_rejected("2016-12-31T23:59:60Z");
 	assert_rejected("2016-12-31T23:59:60.500Z");
@@ -129,8 +123,7 @@ START_TEST(test_parse_leap_second)
 }
 END_TEST
 
-START_TEST(test_parse_range)
-{
+START_TEST (test_parse_range) {
 	ck_assert_int_eq(parse_ok("9999-12-31T23:59:59.999Z"), SSI_TIME_MAX_MS);
 	ck_assert_int_eq(parse_ok("1970-01-01T00:00:00.000Z"), SSI_TIME_MIN_MS);
 	ck_assert_int_eq(parse_ok("1970-01-01T01:00:00+01:00"), SSI_TIME_MIN_MS);
@@ -145,8 +138,7 @@ START_TEST(test_parse_range)
 }
 END_TEST
 
-START_TEST(test_parse_garbage)
-{
+START_TEST (test_parse_garbage) {
 	static const char valid[] = "2026-11-20T11:00:00.250+01:00";
 	int64_t ms;
 
@@ -167,8 +159,7 @@ START_TEST(test_parse_garbage)
 }
 END_TEST
 
-START_TEST(test_days_from_civil)
-{
+START_TEST (test_days_from_civil) {
 	ck_assert_int_eq(ssi_time_days_from_civil(1970, 1, 1), 0);
 	ck_assert_int_eq(ssi_time_days_from_civil(1969, 12, 31), -1);
 	ck_assert_int_eq(ssi_time_days_from_civil(2000, 3, 1), 11017);
@@ -179,8 +170,7 @@ START_TEST(test_days_from_civil)
 END_TEST
 
 /* Walks the calendar one date at a time from 1970 to 9999: no gaps, no repeats. */
-START_TEST(test_days_from_civil_walk)
-{
+START_TEST (test_days_from_civil_walk) {
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int64_t expect = 0;
 
@@ -199,8 +189,7 @@ START_TEST(test_days_from_civil_walk)
 }
 END_TEST
 
-START_TEST(test_format)
-{
+START_TEST (test_format) {
 	char buf[SSI_TIME_BUFLEN];
 
 	ck_assert_uint_eq(ssi_time_format(0, buf), 24);
@@ -218,8 +207,7 @@ START_TEST(test_format)
 }
 END_TEST
 
-START_TEST(test_format_extremes)
-{
+START_TEST (test_format_extremes) {
 	char buf[SSI_TIME_BUFLEN];
 	int64_t ms;
 	size_t n;
@@ -260,8 +248,7 @@ static void check_roundtrip(int64_t ms)
 			     (long long)back);
 }
 
-START_TEST(test_format_parse_roundtrip)
-{
+START_TEST (test_format_parse_roundtrip) {
 	uint64_t seed = 0x5eed0001;
 
 	for (int i = 0; i < 100000; i++)
@@ -278,8 +265,7 @@ START_TEST(test_format_parse_roundtrip)
 }
 END_TEST
 
-START_TEST(test_day)
-{
+START_TEST (test_day) {
 	ck_assert_int_eq(ssi_time_day(0), 0);
 	ck_assert_int_eq(ssi_time_day(SSI_MS_PER_DAY - 1), 0);
 	ck_assert_int_eq(ssi_time_day(SSI_MS_PER_DAY), 1);
