@@ -156,8 +156,13 @@ $(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssid.a $(B)/libssi.a
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libssid.a $(B)/libssi.a \
 		$(LDFLAGS) $(PKG_LIBS) -lm
 
-bench: $(B)/bench_engine
+# The daemon's benchmark clients need only librdkafka and jansson.
+$(B)/bench_consume $(B)/bench_latency: $(B)/%: tests/bench/%.c | $(B)/obj
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PKG_LIBS) -lm
+
+bench: all $(B)/bench_engine $(B)/bench_consume $(B)/bench_latency
 	$(B)/bench_engine
+	BENCH_BUILD=$(B) tests/bench/bench_daemon.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/ssid $(DESTDIR)$(UNITDIR)

@@ -140,14 +140,24 @@ struct ssi_event_limits {
  * Thread-safe; allocates only through jansson, and frees what it allocates.
  * Once ssi_json_arena_install() has run it decodes into an arena owned by
  * the calling thread (allocated on first use, freed at thread exit), which
- * makes it faster than a bare json_loadb() of the same bytes.
+ * pays for all of the validation: parse + validate then costs about what a
+ * bare json_loadb() of the same bytes costs with malloc.
  */
 int ssi_event_parse(const void *buf, size_t len, const struct ssi_event_limits *lim,
 		    struct ssi_event *ev, struct ssi_reject *why);
 
 /*
+ * Events that set state rather than count activity (profile_updated,
+ * connection_added, connection_removed): the profile and the connection base
+ * are not windowed, so such events are never too old -- a connection made
+ * two years ago still counts, and onboarding can backfill the whole base.
+ */
+bool ssi_event_is_state(enum ssi_event_type t);
+
+/*
  * Check the event time against the rolling window ending at now_ms:
- * earlier than the first day of the window is too_old, later than
+ * earlier than the first day of the window is too_old (state events
+ * excepted, see ssi_event_is_state), later than
  * now_ms + future_tolerance_ms is in_future. Returns 0 or -ERANGE with *why;
  * -EINVAL (code "invalid_argument") when window_days < 1 or the tolerance
  * is negative.

@@ -696,7 +696,7 @@ static struct ssi_json_arena *event_arena(void)
 	pthread_once(&arena_key_once, arena_key_create);
 	if (!arena_key_ready)
 		return NULL;
-	a = malloc(sizeof(*a));
+	a = aligned_alloc(_Alignof(struct ssi_json_arena), sizeof(*a));
 	if (!a)
 		return NULL;
 	if (pthread_setspecific(arena_key, a) != 0) {
@@ -750,6 +750,12 @@ int ssi_event_parse(const void *buf, size_t len, const struct ssi_event_limits *
 	return r;
 }
 
+bool ssi_event_is_state(enum ssi_event_type t)
+{
+	return t == SSI_EV_PROFILE_UPDATED || t == SSI_EV_CONNECTION_ADDED ||
+	       t == SSI_EV_CONNECTION_REMOVED;
+}
+
 int ssi_event_check_time(const struct ssi_event *ev, int window_days, int64_t future_tolerance_ms,
 			 int64_t now_ms, struct ssi_reject *why)
 {
@@ -762,7 +768,7 @@ int ssi_event_check_time(const struct ssi_event *ev, int window_days, int64_t fu
 		return -EINVAL;
 	}
 	first_day = (int64_t)ssi_time_day(now_ms) - window_days + 1;
-	if (ssi_time_day(ev->occurred_at_ms) < first_day) {
+	if (ssi_time_day(ev->occurred_at_ms) < first_day && !ssi_event_is_state(ev->type)) {
 		ssi_time_format(ev->occurred_at_ms, at);
 		ssi_time_format(first_day * SSI_MS_PER_DAY, edge);
 		reject(why, "too_old", NULL,

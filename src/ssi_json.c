@@ -82,6 +82,8 @@ static void *chunk_alloc(struct ssi_json_arena *a, size_t need, size_t size)
 	if (!c || c->size - c->used < need) {
 		size_t chunk_size = need > CHUNK_MIN_BYTES ? need : CHUNK_MIN_BYTES;
 
+		if (chunk_size > SIZE_MAX - sizeof(*c))
+			return NULL;
 		c = malloc(sizeof(*c) + chunk_size);
 		if (!c)
 			return NULL;

@@ -1507,6 +1507,9 @@ static void put_bad_event(struct ssid_gen *g, struct out *o, struct draft *d)
 		o->p += garbage(g, o->p, (size_t)(o->end - o->p));
 		return;
 	case BAD_TOO_OLD:
+		/* State events are never too old: age a counted one instead. */
+		if (ssi_event_is_state(d->type))
+			d->type = SSI_EV_SESSION_STARTED;
 		d->at_ms -= 3 * 366 * SSI_MS_PER_DAY;
 		if (d->at_ms < SSI_TIME_MIN_MS)
 			d->at_ms = SSI_TIME_MIN_MS;

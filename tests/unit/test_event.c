@@ -661,11 +661,11 @@ END_TEST
 START_TEST (test_message_sanitised) {
 	struct ssi_event ev;
 	struct ssi_reject why;
-	const char *json = "{" HEAD ",\"type\":\"bad\\u0007\\u001b[31m\xc3\xa9\"}";
+	const char *json = "{" HEAD ",\"type\":\"bad\\u0007\\u001b[31m\\u007f\xc3\xa9\"}";
 
 	ck_assert_int_eq(parse_len(json, strlen(json), &ev, &why), -EINVAL);
 	ck_assert_str_eq(why.code, "unknown_type");
-	ck_assert_ptr_nonnull(strstr(why.message, "\"bad??[31m??\""));
+	ck_assert_ptr_nonnull(strstr(why.message, "\"bad??[31m???\""));
 	assert_reject(json, "unknown_type");
 }
 END_TEST
@@ -803,6 +803,7 @@ START_TEST (test_check_time) {
 	int64_t tol = 5 * 60000LL;
 
 	memset(&ev, 0, sizeof(ev));
+	ev.type = SSI_EV_POST_SHARED;
 	ev.occurred_at_ms = first_day_start;
 	ck_assert_int_eq(ssi_event_check_time(&ev, 30, tol, now, &why), 0);
 	ev.occurred_at_ms = first_day_start - 1;
@@ -844,6 +845,32 @@ START_TEST (test_check_time) {
 	ck_assert_int_eq(ssi_event_check_time(&ev, 30, tol, now, NULL), 0);
 	ev.occurred_at_ms = 0;
 	ck_assert_int_eq(ssi_event_check_time(&ev, 30, tol, now, NULL), -ERANGE);
+}
+END_TEST
+
+/* State events set non-windowed state: old ones still count, future ones do not. */
+START_TEST (test_check_time_state_events) {
+	static const enum ssi_event_type state[] = {SSI_EV_PROFILE_UPDATED, SSI_EV_CONNECTION_ADDED,
+						    SSI_EV_CONNECTION_REMOVED};
+	struct ssi_event ev;
+	struct ssi_reject why;
+	int64_t now = T_EVENT_MS;
+
+	memset(&ev, 0, sizeof(ev));
+	for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++) {
+		ev.type = state[i];
+		ck_assert(ssi_event_is_state(ev.type));
+		ev.occurred_at_ms = now - 800 * SSI_MS_PER_DAY;
+		ck_assert_int_eq(ssi_event_check_time(&ev, 90, 0, now, &why), 0);
+		ev.occurred_at_ms = now + 1;
+		ck_assert_int_eq(ssi_event_check_time(&ev, 90, 0, now, &why), -ERANGE);
+		ck_assert_str_eq(why.code, "in_future");
+	}
+	ev.type = SSI_EV_INVITATION_ACCEPTED;
+	ck_assert(!ssi_event_is_state(ev.type));
+	ev.occurred_at_ms = now - 800 * SSI_MS_PER_DAY;
+	ck_assert_int_eq(ssi_event_check_time(&ev, 90, 0, now, &why), -ERANGE);
+	ck_assert_str_eq(why.code, "too_old");
 }
 END_TEST
 
@@ -1050,6 +1077,7 @@ Suite *event_suite(void)
 
 	tc = tcase_create("time_window");
 	tcase_add_test(tc, test_check_time);
+	tcase_add_test(tc, test_check_time_state_events);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("arena");
