@@ -14,5 +14,6 @@ Suite *explain_suite(void);
 Suite *property_suite(void);
 Suite *persona_suite(void);
 Suite *gen_suite(void);
+Suite *history_suite(void);
 
 #endif

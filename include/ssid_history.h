@@ -1,0 +1,91 @@
+/*
+ * ssid_history: reps' daily score histories (ssi_history) in Redis, written
+ * a batch at a time over a connection of its own.
+ *
+ * Where: field "h" of the rep's hash "<prefix>u:{<user_id>}", next to the
+ * state (s) and the published score (p) that ssid_store keeps there. One key
+ * per rep rather than a key per day or per rep and day: the rep's data stays
+ * in one Redis Cluster slot and goes away with one DEL, and the history can
+ * later ride on the daemon's existing per-batch HMGET and HSET of the hash
+ * for no extra round trip at all. The hash already holds the state, which is
+ * larger than the small-hash listpack limit, so the extra field changes
+ * neither its encoding nor its overhead.
+ *
+ * How: ssid_history_record_batch reads every rep's history with one
+ * pipelined round of HGETs, updates it here with ssi_history_record, and
+ * writes back the changed ones with one pipelined round of HSETs: two round
+ * trips per batch whatever its size (one when nothing changed), one HGET and
+ * at most one HSET per distinct rep. Read-modify-write is safe because a rep
+ * is processed by one partition owner at a time; a batch retried after a
+ * failure records the same scores again, which changes nothing. An update
+ * done inside Redis instead (a Lua script) would need a second
+ * implementation of the encoding, in Lua, kept byte-compatible with this
+ * one; and a plain APPEND of fixed-size records would be neither compact
+ * nor bounded without the same read to trim it.
+ *
+ * A stored history that does not decode (corrupt, or written by a newer
+ * build) is never overwritten: its items report why and the rest of the
+ * batch goes on. Any transport error drops the connection; the next call
+ * reconnects, so callers retry whole batches.
+ */
+#ifndef SSID_HISTORY_H
+#define SSID_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ssi_history.h"
+#include "ssi_score.h"
+#include "ssid_store.h"
+
+/* The hash field holding the encoded history. */
+#define SSID_HISTORY_FIELD "h"
+
+/* One rep's score of one day, and what became of it. */
+struct ssid_history_item {
+	const char *user_id; /* NUL-terminated, 1..SSI_ID_MAX bytes; owned by the caller */
+	int32_t day;	     /* UTC day number the score is the latest of */
+	struct ssi_score score;
+	/*
+	 * Set by ssid_history_record_batch when it returns 0: 1 the history
+	 * changed and was written, 0 nothing to write (the same score, or a
+	 * day older than the retention), -EBADMSG or -EPROTONOSUPPORT the
+	 * stored history is unreadable and was left alone.
+	 */
+	int status;
+};
+
+struct ssid_history;
+
+/*
+ * Allocate a history store for the Redis of opts (copied; only the
+ * connection settings and key_prefix are used), keeping retention_days
+ * (1..SSI_HISTORY_RETENTION_MAX) per rep. Does not connect yet. 0, -EINVAL
+ * or -ENOMEM.
+ */
+int ssid_history_new(struct ssid_history **out, const struct ssid_store_opts *opts,
+		     int retention_days);
+void ssid_history_free(struct ssid_history *hs);
+
+/* Connect if not connected; 0 when Redis answers PING, -EIO, -EACCES, -ENOMEM. */
+int ssid_history_ping(struct ssid_history *hs);
+/* The last error, for logs and status ("Connection refused"). */
+const char *ssid_history_errstr(const struct ssid_history *hs);
+
+/*
+ * Record items[0..n) (several items of one rep apply in array order) and
+ * set each one's status. Returns 0, -EINVAL when an item has no user id, a
+ * user id too long or a score or day ssi_history_record refuses (nothing is
+ * sent then), -EIO (see errstr; nothing or only some reps written: retry
+ * the batch), -ENOMEM.
+ */
+int ssid_history_record_batch(struct ssid_history *hs, struct ssid_history_item *items, size_t n);
+
+/*
+ * Read user_id's history into out (initialised; replaced). Returns 1 when
+ * one was stored, 0 when none was (out left empty), -EBADMSG or
+ * -EPROTONOSUPPORT when the stored one is unreadable, -EIO, -ENOMEM.
+ */
+int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_history *out);
+
+#endif
