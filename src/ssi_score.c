@@ -10,8 +10,6 @@
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "ssi_score_priv.h"
 #include "ssi_time.h"
@@ -235,8 +233,31 @@ int64_t ssi_score_next_change(const struct ssi_state *st, const struct ssi_model
 	return INT64_MAX;
 }
 
+/*
+ * By hand rather than with snprintf: the daemon formats a dozen of these per
+ * output message, and snprintf was a tenth of its CPU time.
+ */
 int ssi_score_format(int centipoints, char *buf, size_t len)
 {
-	return snprintf(buf, len, "%s%d.%02d", centipoints < 0 ? "-" : "", abs(centipoints) / 100,
-			abs(centipoints) % 100);
+	char rev[16];
+	unsigned u = centipoints < 0 ? 0u - (unsigned)centipoints : (unsigned)centipoints;
+	int n = 0;
+
+	rev[n++] = (char)('0' + u % 10);
+	u /= 10;
+	rev[n++] = (char)('0' + u % 10);
+	u /= 10;
+	rev[n++] = '.';
+	do {
+		rev[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (centipoints < 0)
+		rev[n++] = '-';
+	if (len == 0)
+		return n;
+	for (int i = 0; i < n && (size_t)i < len - 1; i++)
+		buf[i] = rev[n - 1 - i];
+	buf[(size_t)n < len ? (size_t)n : len - 1] = '\0';
+	return n;
 }

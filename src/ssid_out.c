@@ -134,22 +134,26 @@ static void put_key(struct ssid_buf *b, const char *key)
 
 static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 {
-	ssid_buf_append(b, "{", 1);
+	static const char *const keys[SSI_PILLAR__COUNT] = {
+		"{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
+
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		if (p)
-			ssid_buf_append(b, ",", 1);
-		put_key(b, ssi_pillar_name((enum ssi_pillar)p));
+		ssid_buf_append(b, keys[p], strlen(keys[p]));
 		put_points(b, s->pillar[p]);
 	}
 	ssid_buf_append(b, "}", 1);
 }
 
+#define SSID_OUT_STR2(x) #x
+#define SSID_OUT_STR(x)	 SSID_OUT_STR2(x)
+
 int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
+	static const char head[] = "{\"schema\":" SSID_OUT_STR(SSID_OUT_SCHEMA)
+				   ",\"type\":\"score.updated\",\"user_id\":";
 	char when[SSI_TIME_BUFLEN];
 
-	ssid_buf_printf(b,
-			"{\"schema\":%d,\"type\":\"score.updated\",\"user_id\":", SSID_OUT_SCHEMA);
+	ssid_buf_append(b, head, sizeof(head) - 1);
 	ssid_buf_json_string(b, m->user_id, strlen(m->user_id));
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
 		if (!m->segment[s] || !m->segment[s][0])
