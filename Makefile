@@ -148,7 +148,7 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
 			2>build/fuzz/$$t.log || { tail -40 build/fuzz/$$t.log; exit 1; }; \
-		grep -E '^#[0-9]+ *DONE' build/fuzz/$$t.log | tail -1; \
+		grep -E '^Done [0-9]+ runs' build/fuzz/$$t.log | tail -1; \
 	done
 
 # --- benchmarks ---------------------------------------------------------------

@@ -29,12 +29,17 @@
  *
  * ssi_event_parse() uses this automatically, with an arena per thread owned
  * by ssi_event, as soon as ssi_json_arena_install() has been called.
+ *
+ * ssi_json_type_name() is how the event parser and the model loader say in
+ * an error message what kind of JSON value they found.
  */
 #ifndef SSI_JSON_H
 #define SSI_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 /* Size of the inline buffer; larger documents spill into malloc'd chunks. */
 #define SSI_JSON_ARENA_BYTES 65536
@@ -62,5 +67,12 @@ struct ssi_json_arena *ssi_json_arena_active(void);
 
 /* Bytes handed out since begin, inline and overflow (for tests and tuning). */
 size_t ssi_json_arena_bytes_used(const struct ssi_json_arena *a);
+
+/*
+ * The kind of v as a message names it: "an object", "an array", "a string",
+ * "an integer", "a real number", "a boolean" or "null"; "an unknown JSON
+ * value" for a type jansson may add. A static string.
+ */
+const char *ssi_json_type_name(const json_t *v);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "ssi_event.h"
 #include "ssi_model.h"
+#include "ssi_wire.h" /* ssi_crc32c, the checksum that ends an encoded state */
 
 #define SSI_STATE_VERSION 1
 #define SSI_MARKS_MAX	  4
@@ -120,8 +121,5 @@ long ssi_state_encode(const struct ssi_state *st, uint8_t *buf, size_t cap);
  * newer than this build, -ENOMEM. On error st is left empty.
  */
 int ssi_state_decode(struct ssi_state *st, const uint8_t *buf, size_t len);
-
-/* CRC-32C (Castagnoli) of buf, the checksum that ends an encoded state. */
-uint32_t ssi_crc32c(const void *buf, size_t len);
 
 #endif

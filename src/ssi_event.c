@@ -197,28 +197,6 @@ static int quote_len(size_t len)
 	return (int)(len < QUOTE_MAX ? len : QUOTE_MAX);
 }
 
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "unknown";
-}
-
 /*
  * Nesting cannot exceed the number of '{' and '[' bytes, wherever they sit;
  * counting them with memchr (vectorised in libc) costs a few nanoseconds and
@@ -415,7 +393,7 @@ static int copy_id(const json_t *v, const char *field, bool required, char dst[S
 	}
 	if (!json_is_string(v))
 		return reject(why, "wrong_type", field, "\"%s\" must be a string, not %s", field,
-			      json_type_name(v));
+			      ssi_json_type_name(v));
 	len = json_string_length(v);
 	if (len == 0)
 		return reject(why, "empty_field", field, "\"%s\" must not be empty", field);
@@ -434,7 +412,7 @@ static int get_bool(const json_t *v, const char *field, bool *out, struct ssi_re
 		return 0;
 	if (!json_is_boolean(v))
 		return reject(why, "wrong_type", field, "\"%s\" must be a boolean, not %s", field,
-			      json_type_name(v));
+			      ssi_json_type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -449,7 +427,7 @@ static int get_count(const json_t *v, const char *field, json_int_t max, bool cl
 		return 0;
 	if (!json_is_integer(v))
 		return reject(why, "wrong_type", field, "\"%s\" must be an integer, not %s", field,
-			      json_type_name(v));
+			      ssi_json_type_name(v));
 	n = json_integer_value(v);
 	if (n < 0 || (n > max && !clamp))
 		return reject(why, "bad_attr", field,
@@ -518,7 +496,7 @@ static int parse_view(json_t *attrs, struct ssi_event *ev, struct ssi_reject *wh
 	if (!json_is_integer(degree))
 		return reject(why, "wrong_type", "attrs.degree",
 			      "\"attrs.degree\" must be an integer, not %s",
-			      json_type_name(degree));
+			      ssi_json_type_name(degree));
 	n = json_integer_value(degree);
 	if (n < 1 || n > 3)
 		return reject(why, "bad_attr", "attrs.degree",
@@ -546,7 +524,7 @@ static int parse_connection(json_t *attrs, struct ssi_event *ev, struct ssi_reje
 		if (!json_is_string(sen))
 			return reject(why, "wrong_type", "attrs.seniority",
 				      "\"attrs.seniority\" must be a string, not %s",
-				      json_type_name(sen));
+				      ssi_json_type_name(sen));
 		len = json_string_length(sen);
 		s = ssi_seniority_from_name(json_string_value(sen), len);
 		if (s < 0)
@@ -564,7 +542,7 @@ static int parse_attrs(json_t *attrs, struct ssi_event *ev, struct ssi_reject *w
 {
 	if (attrs && !json_is_object(attrs))
 		return reject(why, "wrong_type", "attrs", "\"attrs\" must be an object, not %s",
-			      json_type_name(attrs));
+			      ssi_json_type_name(attrs));
 	switch (ev->type) {
 	case SSI_EV_PROFILE_UPDATED:
 		return parse_profile(attrs, &ev->attrs.profile, why);
@@ -589,7 +567,7 @@ static int parse_type(const json_t *v, struct ssi_event *ev, struct ssi_reject *
 		return reject(why, "missing_field", "type", "required field \"type\" is missing");
 	if (!json_is_string(v))
 		return reject(why, "wrong_type", "type", "\"type\" must be a string, not %s",
-			      json_type_name(v));
+			      ssi_json_type_name(v));
 	len = json_string_length(v);
 	if (len == 0)
 		return reject(why, "empty_field", "type", "\"type\" must not be empty");
@@ -610,7 +588,7 @@ static int parse_occurred_at(const json_t *v, struct ssi_event *ev, struct ssi_r
 			      "required field \"occurred_at\" is missing");
 	if (!json_is_string(v))
 		return reject(why, "wrong_type", "occurred_at",
-			      "\"occurred_at\" must be a string, not %s", json_type_name(v));
+			      "\"occurred_at\" must be a string, not %s", ssi_json_type_name(v));
 	len = json_string_length(v);
 	if (ssi_time_parse(json_string_value(v), len, &ev->occurred_at_ms) < 0)
 		return reject(why, "bad_timestamp", NULL,
@@ -628,7 +606,7 @@ static int extract_event(json_t *root, struct ssi_event *ev, struct ssi_reject *
 
 	if (!json_is_object(root))
 		return reject(why, "not_an_object", NULL, "an event must be a JSON object, not %s",
-			      json_type_name(root));
+			      ssi_json_type_name(root));
 	collect(root, top_fields, F__COUNT, f);
 
 	r = copy_id(f[F_EVENT_ID], "event_id", true, ev->event_id, &id_len, why);

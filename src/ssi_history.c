@@ -3,7 +3,8 @@
  * stored as one Redis value per rep.
  *
  * Framing, kept by every version so that any build tells a blob written by a
- * newer build from a damaged one (the same rules as the state codec):
+ * newer build from a damaged one (ssi_wire's frame, as the state codec's;
+ * see include/ssi_wire.h):
  *
  *   'S' 'H' | version u8 | body | CRC-32C (Castagnoli) u32 LE of all bytes before it
  *
@@ -38,19 +39,19 @@
 #include <string.h>
 
 #include "ssi_history.h"
-#include "ssi_state.h"
+#include "ssi_wire.h"
 
-#define MAGIC_0	     'S'
-#define MAGIC_1	     'H'
-#define HEADER_BYTES 3
-#define CRC_BYTES    4
 #define CHANGED_BITS 4
 #define CHANGED_ALL  ((1u << SSI_PILLAR__COUNT) - 1)
 /* The largest head: the longest gap a valid history can have, every pillar changed. */
-#define HEAD_MAX       ((uint64_t)(SSI_HISTORY_RETENTION_MAX - 2) << CHANGED_BITS | CHANGED_ALL)
-#define DELTA_ZZ_MAX   (2 * SSI_HISTORY_PILLAR_MAX)
-#define INITIAL_CAP    16
-#define VARINT_MAX_LEN 10
+#define HEAD_MAX     ((uint64_t)(SSI_HISTORY_RETENTION_MAX - 2) << CHANGED_BITS | CHANGED_ALL)
+#define DELTA_ZZ_MAX (2 * SSI_HISTORY_PILLAR_MAX)
+#define INITIAL_CAP  16
+
+static const struct ssi_wire_format history_format = {
+    .magic = {'S', 'H'},
+    .version = SSI_HISTORY_VERSION,
+};
 
 void ssi_history_init(struct ssi_history *h)
 {
@@ -282,43 +283,7 @@ static bool history_is_encodable(const struct ssi_history *h)
 	return (int64_t)h->entries[h->n - 1].day - h->entries[0].day < SSI_HISTORY_RETENTION_MAX;
 }
 
-/*
- * Counts every byte but stores only those that fit, so one pass serves both
- * to measure a history and to encode it.
- */
-struct writer {
-	uint8_t *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void put_u8(struct writer *w, uint8_t b)
-{
-	if (w->len < w->cap)
-		w->buf[w->len] = b;
-	w->len++;
-}
-
-static void put_varint(struct writer *w, uint64_t v)
-{
-	while (v >= 0x80) {
-		put_u8(w, (uint8_t)(v | 0x80));
-		v >>= 7;
-	}
-	put_u8(w, (uint8_t)v);
-}
-
-static uint64_t zigzag(int v)
-{
-	return v < 0 ? ((uint64_t) - (int64_t)v << 1) - 1 : (uint64_t)v << 1;
-}
-
-static int unzigzag(uint64_t u)
-{
-	return u & 1 ? -(int)((u + 1) >> 1) : (int)(u >> 1);
-}
-
-static void put_snapshot(struct writer *w, const struct ssi_history_entry *prev,
+static void put_snapshot(struct ssi_wire_writer *w, const struct ssi_history_entry *prev,
 			 const struct ssi_history_entry *cur)
 {
 	static const struct ssi_score zero;
@@ -329,89 +294,45 @@ static void put_snapshot(struct writer *w, const struct ssi_history_entry *prev,
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		if (cur->score.pillar[p] != base->pillar[p])
 			changed |= 1u << p;
-	put_varint(w, (gap - 1) << CHANGED_BITS | changed);
+	ssi_wire_put_varint(w, (gap - 1) << CHANGED_BITS | changed);
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		if (changed & (1u << p))
-			put_varint(w, zigzag(cur->score.pillar[p] - base->pillar[p]));
+			ssi_wire_put_varint(
+			    w, ssi_wire_zigzag(cur->score.pillar[p] - base->pillar[p]));
 }
 
 /* Everything but the checksum. */
-static void put_history(struct writer *w, const struct ssi_history *h)
+static void put_history(struct ssi_wire_writer *w, const struct ssi_history *h)
 {
-	put_u8(w, MAGIC_0);
-	put_u8(w, MAGIC_1);
-	put_u8(w, SSI_HISTORY_VERSION);
-	put_varint(w, h->n);
+	ssi_wire_put_header(w, &history_format);
+	ssi_wire_put_varint(w, h->n);
 	if (h->n > 0)
-		put_varint(w, (uint64_t)h->entries[0].day);
+		ssi_wire_put_varint(w, (uint64_t)h->entries[0].day);
 	for (uint32_t i = 0; i < h->n; i++)
 		put_snapshot(w, i > 0 ? &h->entries[i - 1] : NULL, &h->entries[i]);
 }
 
 size_t ssi_history_encoded_size(const struct ssi_history *h)
 {
-	struct writer w = {0};
+	struct ssi_wire_writer w = {0};
 
 	if (!history_is_encodable(h))
 		return 0;
 	put_history(&w, h);
-	return w.len + CRC_BYTES;
+	return ssi_wire_framed_size(&w);
 }
 
 long ssi_history_encode(const struct ssi_history *h, uint8_t *buf, size_t cap)
 {
-	struct writer w = {.buf = buf, .cap = cap};
-	uint32_t crc;
+	struct ssi_wire_writer w = {.buf = buf, .cap = cap};
 
 	if (!history_is_encodable(h))
 		return -EINVAL;
 	put_history(&w, h);
-	if (w.len > cap || CRC_BYTES > cap - w.len)
-		return -ENOBUFS;
-	crc = ssi_crc32c(buf, w.len);
-	for (int i = 0; i < CRC_BYTES; i++)
-		put_u8(&w, (uint8_t)(crc >> (8 * i)));
-	return (long)w.len;
+	return ssi_wire_put_trailer(&w);
 }
 
-/* A bounded cursor: every read checks what is left, so no input can make it overrun. */
-struct reader {
-	const uint8_t *buf;
-	size_t len;
-	size_t pos;
-};
-
-/*
- * Only the shortest form of a value up to max is accepted, so that
- * re-encoding gives back the input. A group is compared with what max leaves
- * room for before it is shifted in, so that no bit can be shifted out unseen.
- */
-static int get_varint_max(struct reader *r, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	for (int shift = 0; shift < 7 * VARINT_MAX_LEN; shift += 7) {
-		uint8_t b;
-
-		if (r->pos >= r->len)
-			return -EBADMSG;
-		b = r->buf[r->pos++];
-		if ((uint64_t)(b & 0x7f) > max >> shift)
-			return -EBADMSG;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (v > max)
-			return -EBADMSG;
-		if (!(b & 0x80)) {
-			if (b == 0 && shift > 0)
-				return -EBADMSG;
-			*out = v;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
-
-static int get_snapshot(struct reader *r, const struct ssi_history_entry *prev,
+static int get_snapshot(struct ssi_wire_reader *r, const struct ssi_history_entry *prev,
 			struct ssi_history_entry *cur)
 {
 	static const struct ssi_score zero;
@@ -419,7 +340,7 @@ static int get_snapshot(struct reader *r, const struct ssi_history_entry *prev,
 	uint64_t head, gap;
 	unsigned changed;
 
-	if (get_varint_max(r, prev ? HEAD_MAX : CHANGED_ALL, &head) < 0)
+	if (ssi_wire_get_varint_max(r, prev ? HEAD_MAX : CHANGED_ALL, &head) < 0)
 		return -EBADMSG;
 	changed = (unsigned)(head & CHANGED_ALL);
 	gap = (head >> CHANGED_BITS) + 1;
@@ -434,9 +355,9 @@ static int get_snapshot(struct reader *r, const struct ssi_history_entry *prev,
 		int pillar = base->pillar[p];
 
 		if (changed & (1u << p)) {
-			if (get_varint_max(r, DELTA_ZZ_MAX, &zz) < 0 || zz == 0)
+			if (ssi_wire_get_varint_max(r, DELTA_ZZ_MAX, &zz) < 0 || zz == 0)
 				return -EBADMSG;
-			pillar += unzigzag(zz);
+			pillar += (int)ssi_wire_unzigzag(zz);
 			if (pillar < 0 || pillar > SSI_HISTORY_PILLAR_MAX)
 				return -EBADMSG;
 		}
@@ -447,15 +368,15 @@ static int get_snapshot(struct reader *r, const struct ssi_history_entry *prev,
 }
 
 /* The count is checked against the bytes left (a snapshot takes one at least) before allocating. */
-static int get_body(struct reader *r, struct ssi_history *h)
+static int get_body(struct ssi_wire_reader *r, struct ssi_history *h)
 {
 	uint64_t n, first_day;
 
-	if (get_varint_max(r, SSI_HISTORY_RETENTION_MAX, &n) < 0)
+	if (ssi_wire_get_varint_max(r, SSI_HISTORY_RETENTION_MAX, &n) < 0)
 		return -EBADMSG;
 	if (n == 0)
-		return r->pos == r->len ? 0 : -EBADMSG;
-	if (get_varint_max(r, SSI_HISTORY_DAY_MAX, &first_day) < 0 || r->len - r->pos < n)
+		return ssi_wire_left(r) == 0 ? 0 : -EBADMSG;
+	if (ssi_wire_get_varint_max(r, SSI_HISTORY_DAY_MAX, &first_day) < 0 || ssi_wire_left(r) < n)
 		return -EBADMSG;
 	h->entries = calloc(n, sizeof(*h->entries));
 	if (!h->entries)
@@ -469,37 +390,18 @@ static int get_body(struct reader *r, struct ssi_history *h)
 	}
 	if ((int64_t)h->entries[n - 1].day - h->entries[0].day >= SSI_HISTORY_RETENTION_MAX)
 		return -EBADMSG;
-	return r->pos == r->len ? 0 : -EBADMSG;
-}
-
-/* Damage is told apart from a newer format by checking the checksum first. */
-static int check_framing(const uint8_t *buf, size_t len)
-{
-	uint32_t stored = 0;
-
-	if (len < HEADER_BYTES + CRC_BYTES || buf[0] != MAGIC_0 || buf[1] != MAGIC_1)
-		return -EBADMSG;
-	for (int i = 0; i < CRC_BYTES; i++)
-		stored |= (uint32_t)buf[len - CRC_BYTES + i] << (8 * i);
-	if (ssi_crc32c(buf, len - CRC_BYTES) != stored || buf[2] == 0)
-		return -EBADMSG;
-	if (buf[2] > SSI_HISTORY_VERSION)
-		return -EPROTONOSUPPORT;
-	return 0;
+	return ssi_wire_left(r) == 0 ? 0 : -EBADMSG;
 }
 
 int ssi_history_decode(struct ssi_history *h, const uint8_t *buf, size_t len)
 {
-	struct reader r;
+	struct ssi_wire_reader r;
 	int ret;
 
 	ssi_history_clear(h);
-	if (!buf)
-		return -EBADMSG;
-	ret = check_framing(buf, len);
+	ret = ssi_wire_open(&history_format, buf, len, &r);
 	if (ret < 0)
 		return ret;
-	r = (struct reader){.buf = buf + HEADER_BYTES, .len = len - HEADER_BYTES - CRC_BYTES};
 	ret = get_body(&r, h);
 	if (ret < 0)
 		ssi_history_clear(h);

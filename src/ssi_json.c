@@ -1,5 +1,6 @@
 /*
- * ssi_json: a per-thread bump arena behind jansson's global allocator hooks.
+ * ssi_json: a per-thread bump arena behind jansson's global allocator hooks,
+ * and the names the engine's error messages give jansson's value types.
  *
  * Under AddressSanitizer the unused part of an arena stays poisoned and every
  * allocation is followed by a poisoned gap, so an overrun inside the arena is
@@ -189,4 +190,27 @@ size_t ssi_json_arena_bytes_used(const struct ssi_json_arena *a)
 	for (const struct ssi_json_arena_chunk *c = a->overflow; c; c = c->next)
 		n += c->used;
 	return n;
+}
+
+/* jansson has no such names, and a message must say what was found instead. */
+const char *ssi_json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "an unknown JSON value";
 }

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "ssi_json.h"
 #include "ssi_model.h"
 
 /* A model file is a few kilobytes; anything this large is the wrong file. */
@@ -464,28 +465,6 @@ __attribute__((format(printf, 2, 3))) static int fail(struct walk *w, const char
 	return -EINVAL;
 }
 
-static const char *json_type_label(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "an unknown JSON value";
-}
-
 static bool member_known(const char *key, const void *list)
 {
 	for (const struct member *const *mb = list; *mb; mb++)
@@ -555,7 +534,7 @@ static int get_object(struct walk *w, json_t *parent, const char *key, json_t **
 	if (!j)
 		return fail(w, "missing");
 	if (!json_is_object(j))
-		return fail(w, "must be an object, got %s", json_type_label(j));
+		return fail(w, "must be an object, got %s", ssi_json_type_name(j));
 	*out = j;
 	return 0;
 }
@@ -603,12 +582,12 @@ static int read_number(struct walk *w, json_t *parent, const char *key, const st
 		return fail(w, "missing");
 	if (r->type == NUM_REAL) {
 		if (!json_is_number(j))
-			return fail(w, "must be a number, got %s", json_type_label(j));
+			return fail(w, "must be a number, got %s", ssi_json_type_name(j));
 		*out = json_number_value(j);
 		return 0;
 	}
 	if (!json_is_integer(j))
-		return fail(w, "must be an integer, got %s", json_type_label(j));
+		return fail(w, "must be an integer, got %s", ssi_json_type_name(j));
 	*out = (double)json_integer_value(j);
 	return 0;
 }
@@ -820,7 +799,7 @@ static int visit_version(struct walk *w, json_t *root)
 		if (!j)
 			return fail(w, "missing");
 		if (!json_is_string(j))
-			return fail(w, "must be a string, got %s", json_type_label(j));
+			return fail(w, "must be a string, got %s", ssi_json_type_name(j));
 		ret = check_version(w, json_string_value(j), json_string_length(j));
 		if (ret < 0)
 			return ret;
@@ -843,7 +822,7 @@ static int visit_model(struct walk *w, json_t *root)
 
 	if (root) {
 		if (!json_is_object(root))
-			return fail(w, "must be an object, got %s", json_type_label(root));
+			return fail(w, "must be an object, got %s", ssi_json_type_name(root));
 		ret = reject_unknown_keys(w, root, top_key_known, top_members);
 		if (ret < 0)
 			return ret;

@@ -3,7 +3,8 @@
  * one Redis value per user.
  *
  * Framing, which every version keeps so that any build can tell a blob
- * written by a newer build from a damaged one:
+ * written by a newer build from a damaged one (ssi_wire's frame, see
+ * include/ssi_wire.h):
  *
  *   'S' 'I' | version u8 | body | CRC-32C (Castagnoli) u32 LE of all bytes before it
  *
@@ -45,17 +46,11 @@
  * stored value always reads back.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ssi_state.h"
-
-#define MAGIC_0		 'S'
-#define MAGIC_1		 'I'
-#define HEADER_BYTES	 3
-#define CRC_BYTES	 4
-#define VARINT_MAX_BYTES 10
+#include "ssi_wire.h"
 
 #define WRITTEN_PROFILE	   0x01u
 #define WRITTEN_SEGMENT(s) (0x02u << (s))
@@ -68,67 +63,10 @@
 /* The fewest bytes a row takes: day increase, mask, one count. */
 #define ROW_MIN_BYTES 3
 
-#define CRC32C_POLY UINT32_C(0x82f63b78) /* Castagnoli, bit-reflected */
-
-/*
- * Slicing by 8: table[k][b] is the CRC register after byte b and then k zero
- * bytes, which lets eight input bytes be folded in at once. The checksum is
- * most of what encoding and decoding cost, and this is several times faster
- * than one table lookup per byte. Built once, at first use, from any thread.
- */
-static uint32_t crc32c_table[8][256];
-static pthread_once_t crc32c_table_once = PTHREAD_ONCE_INIT;
-
-static void crc32c_build_table(void)
-{
-	for (uint32_t b = 0; b < 256; b++) {
-		uint32_t crc = b;
-
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (CRC32C_POLY & (0u - (crc & 1)));
-		crc32c_table[0][b] = crc;
-	}
-	for (int k = 1; k < 8; k++)
-		for (uint32_t b = 0; b < 256; b++) {
-			uint32_t prev = crc32c_table[k - 1][b];
-
-			crc32c_table[k][b] = (prev >> 8) ^ crc32c_table[0][prev & 0xff];
-		}
-}
-
-static uint32_t load_u32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-uint32_t ssi_crc32c(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint32_t crc = UINT32_MAX;
-
-	pthread_once(&crc32c_table_once, crc32c_build_table);
-	for (; len >= 8; p += 8, len -= 8) {
-		uint32_t lo = crc ^ load_u32le(p), hi = load_u32le(p + 4);
-
-		crc = crc32c_table[7][lo & 0xff] ^ crc32c_table[6][(lo >> 8) & 0xff] ^
-		      crc32c_table[5][(lo >> 16) & 0xff] ^ crc32c_table[4][lo >> 24] ^
-		      crc32c_table[3][hi & 0xff] ^ crc32c_table[2][(hi >> 8) & 0xff] ^
-		      crc32c_table[1][(hi >> 16) & 0xff] ^ crc32c_table[0][hi >> 24];
-	}
-	for (; len > 0; p++, len--)
-		crc = crc32c_table[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
-static uint64_t zigzag_encode(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
-}
-
-static int64_t zigzag_decode(uint64_t u)
-{
-	return (int64_t)((u >> 1) ^ (0 - (u & 1)));
-}
+static const struct ssi_wire_format state_format = {
+    .magic = {'S', 'I'},
+    .version = SSI_STATE_VERSION,
+};
 
 static uint8_t profile_fields(const struct ssi_profile *p)
 {
@@ -231,57 +169,7 @@ static bool state_is_encodable(const struct ssi_state *st)
 	return recent_is_encodable(st) && marks_are_encodable(st) && rows_are_encodable(st);
 }
 
-/*
- * Counts every byte but stores only those that fit, so one pass serves both
- * to measure a state and to encode it.
- */
-struct writer {
-	uint8_t *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void put_u8(struct writer *w, uint8_t b)
-{
-	if (w->len < w->cap)
-		w->buf[w->len] = b;
-	w->len++;
-}
-
-static void put_bytes(struct writer *w, const void *src, size_t n)
-{
-	if (w->len < w->cap && n <= w->cap - w->len)
-		memcpy(w->buf + w->len, src, n);
-	w->len += n;
-}
-
-static void put_varint(struct writer *w, uint64_t v)
-{
-	while (v >= 0x80) {
-		put_u8(w, (uint8_t)(v | 0x80));
-		v >>= 7;
-	}
-	put_u8(w, (uint8_t)v);
-}
-
-static void put_zigzag(struct writer *w, int64_t v)
-{
-	put_varint(w, zigzag_encode(v));
-}
-
-static void put_u64le(struct writer *w, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		put_u8(w, (uint8_t)(v >> (8 * i)));
-}
-
-static void put_u32le(struct writer *w, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		put_u8(w, (uint8_t)(v >> (8 * i)));
-}
-
-static void put_registers(struct writer *w, const struct ssi_state *st)
+static void put_registers(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
 	uint8_t written = 0;
 
@@ -290,14 +178,14 @@ static void put_registers(struct writer *w, const struct ssi_state *st)
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
 		if (st->segment_key[s].at_ms != INT64_MIN)
 			written |= WRITTEN_SEGMENT(s);
-	put_u8(w, written);
+	ssi_wire_put_u8(w, written);
 
 	if (written & WRITTEN_PROFILE) {
-		put_zigzag(w, st->profile_key.at_ms);
-		put_u64le(w, st->profile_key.fp);
-		put_u8(w, profile_fields(&st->profile));
-		put_u8(w, st->profile.skills);
-		put_u8(w, st->profile.featured_media);
+		ssi_wire_put_zigzag(w, st->profile_key.at_ms);
+		ssi_wire_put_u64le(w, st->profile_key.fp);
+		ssi_wire_put_u8(w, profile_fields(&st->profile));
+		ssi_wire_put_u8(w, st->profile.skills);
+		ssi_wire_put_u8(w, st->profile.featured_media);
 	}
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
 		size_t len;
@@ -305,67 +193,65 @@ static void put_registers(struct writer *w, const struct ssi_state *st)
 		if (!(written & WRITTEN_SEGMENT(s)))
 			continue;
 		len = strlen(st->segment[s]);
-		put_varint(w, len);
-		put_bytes(w, st->segment[s], len);
-		put_zigzag(w, st->segment_key[s].at_ms);
-		put_u64le(w, st->segment_key[s].fp);
+		ssi_wire_put_varint(w, len);
+		ssi_wire_put_bytes(w, st->segment[s], len);
+		ssi_wire_put_zigzag(w, st->segment_key[s].at_ms);
+		ssi_wire_put_u64le(w, st->segment_key[s].fp);
 	}
 }
 
-static void put_links(struct writer *w, const struct ssi_state *st)
+static void put_links(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
 	uint32_t slots = link_slots(st);
 
-	put_varint(w, slots);
+	ssi_wire_put_varint(w, slots);
 	for (int slot = 0; slot < LINK_SLOTS; slot++)
 		if (slots & (UINT32_C(1) << slot))
-			put_zigzag(w, link_value(st, slot));
+			ssi_wire_put_zigzag(w, link_value(st, slot));
 }
 
-static void put_recent(struct writer *w, const struct ssi_state *st)
+static void put_recent(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
-	put_varint(w, st->nrecent);
+	ssi_wire_put_varint(w, st->nrecent);
 	for (uint32_t i = 0; i < st->nrecent; i++) {
 		if (i == 0)
-			put_zigzag(w, st->recent[0].at_ms);
+			ssi_wire_put_zigzag(w, st->recent[0].at_ms);
 		else
-			put_varint(w, (uint64_t)st->recent[i].at_ms -
-					  (uint64_t)st->recent[i - 1].at_ms);
-		put_u64le(w, st->recent[i].fp);
+			ssi_wire_put_varint(w, (uint64_t)st->recent[i].at_ms -
+						   (uint64_t)st->recent[i - 1].at_ms);
+		ssi_wire_put_u64le(w, st->recent[i].fp);
 	}
 }
 
-static void put_marks(struct writer *w, const struct ssi_state *st)
+static void put_marks(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
-	put_varint(w, st->nmarks);
+	ssi_wire_put_varint(w, st->nmarks);
 	for (uint32_t i = 0; i < st->nmarks; i++) {
-		put_zigzag(w, st->marks[i].partition);
-		put_zigzag(w, st->marks[i].offset);
+		ssi_wire_put_zigzag(w, st->marks[i].partition);
+		ssi_wire_put_zigzag(w, st->marks[i].offset);
 	}
 }
 
-static void put_rows(struct writer *w, const struct ssi_state *st)
+static void put_rows(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
-	put_varint(w, st->nrows);
+	ssi_wire_put_varint(w, st->nrows);
 	for (uint32_t i = 0; i < st->nrows; i++) {
 		const struct ssi_day_row *row = &st->rows[i];
 
 		if (i == 0)
-			put_zigzag(w, row->day);
+			ssi_wire_put_zigzag(w, row->day);
 		else
-			put_varint(w, (uint32_t)row->day - (uint32_t)st->rows[i - 1].day);
-		put_varint(w, row->mask);
+			ssi_wire_put_varint(w, (uint32_t)row->day - (uint32_t)st->rows[i - 1].day);
+		ssi_wire_put_varint(w, row->mask);
 		for (uint32_t m = row->mask; m != 0; m &= m - 1)
-			put_u8(w, row->count[__builtin_ctz(m)]);
+			ssi_wire_put_u8(w, row->count[__builtin_ctz(m)]);
 	}
 }
 
 /* Everything but the checksum. */
-static void put_state(struct writer *w, const struct ssi_state *st)
+static void put_state(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
-	put_u8(w, MAGIC_0);
-	put_u8(w, MAGIC_1);
-	put_u8(w, SSI_STATE_VERSION);
+	ssi_wire_put_header(w, &state_format);
 	put_registers(w, st);
 	put_links(w, st);
 	put_recent(w, st);
@@ -375,125 +261,39 @@ static void put_state(struct writer *w, const struct ssi_state *st)
 
 size_t ssi_state_encoded_size(const struct ssi_state *st)
 {
-	struct writer w = {0};
+	struct ssi_wire_writer w = {0};
 
 	if (!state_is_encodable(st))
 		return 0;
 	put_state(&w, st);
-	return w.len + CRC_BYTES;
+	return ssi_wire_framed_size(&w);
 }
 
 long ssi_state_encode(const struct ssi_state *st, uint8_t *buf, size_t cap)
 {
-	struct writer w = {.buf = buf, .cap = cap};
+	struct ssi_wire_writer w = {.buf = buf, .cap = cap};
 
 	if (!state_is_encodable(st))
 		return -EINVAL;
 	put_state(&w, st);
-	if (w.len > cap || CRC_BYTES > cap - w.len)
-		return -ENOBUFS;
-	put_u32le(&w, ssi_crc32c(buf, w.len));
-	return (long)w.len;
-}
-
-/* A bounded cursor: every read checks what is left, so no input can make it overrun. */
-struct reader {
-	const uint8_t *buf;
-	size_t len;
-	size_t pos;
-};
-
-static size_t reader_left(const struct reader *r)
-{
-	return r->len - r->pos;
-}
-
-static int get_u8(struct reader *r, uint8_t *out)
-{
-	if (reader_left(r) < 1)
-		return -EBADMSG;
-	*out = r->buf[r->pos++];
-	return 0;
-}
-
-static int get_u64le(struct reader *r, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (reader_left(r) < 8)
-		return -EBADMSG;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)r->buf[r->pos + i] << (8 * i);
-	r->pos += 8;
-	*out = v;
-	return 0;
-}
-
-/* Only the shortest form is accepted, so that re-encoding gives back the input. */
-static int get_varint(struct reader *r, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	/* Ends by the tenth byte at the latest: it may hold bit 63 and nothing else. */
-	for (int shift = 0;; shift += 7) {
-		uint8_t b;
-
-		if (get_u8(r, &b) < 0)
-			return -EBADMSG;
-		if (shift == 7 * (VARINT_MAX_BYTES - 1) && b > 1)
-			return -EBADMSG;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			if (b == 0 && shift > 0)
-				return -EBADMSG;
-			*out = v;
-			return 0;
-		}
-	}
-}
-
-static int get_varint_max(struct reader *r, uint64_t max, uint64_t *out)
-{
-	if (get_varint(r, out) < 0 || *out > max)
-		return -EBADMSG;
-	return 0;
-}
-
-static int get_zigzag(struct reader *r, int64_t *out)
-{
-	uint64_t u;
-
-	if (get_varint(r, &u) < 0)
-		return -EBADMSG;
-	*out = zigzag_decode(u);
-	return 0;
-}
-
-/* Zigzag maps int32 exactly onto 0..UINT32_MAX, so the range check is all it takes. */
-static int get_zigzag32(struct reader *r, int32_t *out)
-{
-	uint64_t u;
-
-	if (get_varint_max(r, UINT32_MAX, &u) < 0)
-		return -EBADMSG;
-	*out = (int32_t)zigzag_decode(u);
-	return 0;
+	return ssi_wire_put_trailer(&w);
 }
 
 /* A written register's time; INT64_MIN would mean "never written" and has its own form. */
-static int get_register_key(struct reader *r, struct ssi_lww *key)
+static int get_register_key(struct ssi_wire_reader *r, struct ssi_lww *key)
 {
-	if (get_zigzag(r, &key->at_ms) < 0 || key->at_ms == INT64_MIN)
+	if (ssi_wire_get_zigzag(r, &key->at_ms) < 0 || key->at_ms == INT64_MIN)
 		return -EBADMSG;
-	return get_u64le(r, &key->fp);
+	return ssi_wire_get_u64le(r, &key->fp);
 }
 
-static int get_profile(struct reader *r, struct ssi_state *st)
+static int get_profile(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	uint8_t fields;
 
-	if (get_register_key(r, &st->profile_key) < 0 || get_u8(r, &fields) < 0 ||
-	    get_u8(r, &st->profile.skills) < 0 || get_u8(r, &st->profile.featured_media) < 0)
+	if (get_register_key(r, &st->profile_key) < 0 || ssi_wire_get_u8(r, &fields) < 0 ||
+	    ssi_wire_get_u8(r, &st->profile.skills) < 0 ||
+	    ssi_wire_get_u8(r, &st->profile.featured_media) < 0)
 		return -EBADMSG;
 	if (fields & ~PROFILE_FIELDS_ALL)
 		return -EBADMSG;
@@ -505,25 +305,24 @@ static int get_profile(struct reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_segment(struct reader *r, struct ssi_state *st, int s)
+static int get_segment(struct ssi_wire_reader *r, struct ssi_state *st, int s)
 {
+	const uint8_t *bytes;
 	uint64_t len;
 
-	if (get_varint_max(r, SSI_ID_MAX, &len) < 0 || reader_left(r) < len)
+	if (ssi_wire_get_varint_max(r, SSI_ID_MAX, &len) < 0 ||
+	    ssi_wire_get_bytes(r, len, &bytes) < 0 || memchr(bytes, '\0', len))
 		return -EBADMSG;
-	if (memchr(r->buf + r->pos, '\0', len))
-		return -EBADMSG;
-	memcpy(st->segment[s], r->buf + r->pos, len);
+	memcpy(st->segment[s], bytes, len);
 	st->segment[s][len] = '\0';
-	r->pos += len;
 	return get_register_key(r, &st->segment_key[s]);
 }
 
-static int get_registers(struct reader *r, struct ssi_state *st)
+static int get_registers(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	uint8_t written;
 
-	if (get_u8(r, &written) < 0 || (written & ~WRITTEN_ALL) != 0)
+	if (ssi_wire_get_u8(r, &written) < 0 || (written & ~WRITTEN_ALL) != 0)
 		return -EBADMSG;
 	if ((written & WRITTEN_PROFILE) && get_profile(r, st) < 0)
 		return -EBADMSG;
@@ -533,18 +332,18 @@ static int get_registers(struct reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_links(struct reader *r, struct ssi_state *st)
+static int get_links(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	uint64_t slots;
 
-	if (get_varint_max(r, (UINT64_C(1) << LINK_SLOTS) - 1, &slots) < 0)
+	if (ssi_wire_get_varint_max(r, (UINT64_C(1) << LINK_SLOTS) - 1, &slots) < 0)
 		return -EBADMSG;
 	for (int slot = 0; slot < LINK_SLOTS; slot++) {
 		int32_t v;
 
 		if (!(slots & (UINT64_C(1) << slot)))
 			continue;
-		if (get_zigzag32(r, &v) < 0 || v == 0)
+		if (ssi_wire_get_zigzag32(r, &v) < 0 || v == 0)
 			return -EBADMSG;
 		if (slot < SSI_SEN__COUNT)
 			st->connections[slot] = v;
@@ -554,29 +353,29 @@ static int get_links(struct reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_recent(struct reader *r, struct ssi_state *st)
+static int get_recent(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	uint64_t n;
 
-	if (get_varint_max(r, SSI_DEDUP_MAX, &n) < 0)
+	if (ssi_wire_get_varint_max(r, SSI_DEDUP_MAX, &n) < 0)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ssi_recent *cur = &st->recent[i];
 
 		if (i == 0) {
-			if (get_zigzag(r, &cur->at_ms) < 0)
+			if (ssi_wire_get_zigzag(r, &cur->at_ms) < 0)
 				return -EBADMSG;
 		} else {
 			const struct ssi_recent *prev = &st->recent[i - 1];
 			uint64_t delta;
 
 			/* In modular arithmetic this is exactly INT64_MAX - prev->at_ms. */
-			if (get_varint_max(r, (uint64_t)INT64_MAX - (uint64_t)prev->at_ms, &delta) <
-			    0)
+			if (ssi_wire_get_varint_max(r, (uint64_t)INT64_MAX - (uint64_t)prev->at_ms,
+						    &delta) < 0)
 				return -EBADMSG;
 			cur->at_ms = (int64_t)((uint64_t)prev->at_ms + delta);
 		}
-		if (get_u64le(r, &cur->fp) < 0)
+		if (ssi_wire_get_u64le(r, &cur->fp) < 0)
 			return -EBADMSG;
 		if (i > 0 && cur->at_ms == st->recent[i - 1].at_ms &&
 		    cur->fp <= st->recent[i - 1].fp)
@@ -586,15 +385,15 @@ static int get_recent(struct reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_marks(struct reader *r, struct ssi_state *st)
+static int get_marks(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	uint64_t n;
 
-	if (get_varint_max(r, SSI_MARKS_MAX, &n) < 0)
+	if (ssi_wire_get_varint_max(r, SSI_MARKS_MAX, &n) < 0)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < n; i++) {
-		if (get_zigzag32(r, &st->marks[i].partition) < 0 ||
-		    get_zigzag(r, &st->marks[i].offset) < 0)
+		if (ssi_wire_get_zigzag32(r, &st->marks[i].partition) < 0 ||
+		    ssi_wire_get_zigzag(r, &st->marks[i].offset) < 0)
 			return -EBADMSG;
 		for (uint32_t j = 0; j < i; j++)
 			if (st->marks[j].partition == st->marks[i].partition)
@@ -604,17 +403,18 @@ static int get_marks(struct reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_row(struct reader *r, struct ssi_day_row *row)
+static int get_row(struct ssi_wire_reader *r, struct ssi_day_row *row)
 {
+	const uint8_t *counts;
 	uint64_t mask;
 
-	if (get_varint_max(r, ROW_MASK_ALL, &mask) < 0 || mask == 0)
+	if (ssi_wire_get_varint_max(r, ROW_MASK_ALL, &mask) < 0 || mask == 0)
 		return -EBADMSG;
 	row->mask = (uint32_t)mask;
-	if (reader_left(r) < (size_t)__builtin_popcount(row->mask))
+	if (ssi_wire_get_bytes(r, (size_t)__builtin_popcount(row->mask), &counts) < 0)
 		return -EBADMSG;
 	for (uint32_t m = row->mask; m != 0; m &= m - 1) {
-		uint8_t count = r->buf[r->pos++];
+		uint8_t count = *counts++;
 
 		if (count == 0)
 			return -EBADMSG;
@@ -624,11 +424,12 @@ static int get_row(struct reader *r, struct ssi_day_row *row)
 }
 
 /* The row count is checked against the bytes left before anything is allocated. */
-static int get_rows(struct reader *r, struct ssi_state *st)
+static int get_rows(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	uint64_t n;
 
-	if (get_varint_max(r, SSI_WINDOW_MAX_DAYS, &n) < 0 || reader_left(r) / ROW_MIN_BYTES < n)
+	if (ssi_wire_get_varint_max(r, SSI_WINDOW_MAX_DAYS, &n) < 0 ||
+	    ssi_wire_left(r) / ROW_MIN_BYTES < n)
 		return -EBADMSG;
 	if (n == 0)
 		return 0;
@@ -640,14 +441,14 @@ static int get_rows(struct reader *r, struct ssi_state *st)
 		struct ssi_day_row *row = &st->rows[i];
 
 		if (i == 0) {
-			if (get_zigzag32(r, &row->day) < 0)
+			if (ssi_wire_get_zigzag32(r, &row->day) < 0)
 				return -EBADMSG;
 		} else {
 			int32_t prev = st->rows[i - 1].day;
 			uint64_t delta;
 
-			if (get_varint_max(r, (uint64_t)INT32_MAX - (uint64_t)(int64_t)prev,
-					   &delta) < 0 ||
+			if (ssi_wire_get_varint_max(
+				r, (uint64_t)INT32_MAX - (uint64_t)(int64_t)prev, &delta) < 0 ||
 			    delta == 0)
 				return -EBADMSG;
 			row->day = (int32_t)(prev + (int64_t)delta);
@@ -658,7 +459,7 @@ static int get_rows(struct reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_body(struct reader *r, struct ssi_state *st)
+static int get_body(struct ssi_wire_reader *r, struct ssi_state *st)
 {
 	int ret;
 
@@ -668,37 +469,18 @@ static int get_body(struct reader *r, struct ssi_state *st)
 	ret = get_rows(r, st);
 	if (ret < 0)
 		return ret;
-	return reader_left(r) == 0 ? 0 : -EBADMSG;
-}
-
-/* Damage is told apart from a newer format by checking the checksum first. */
-static int check_framing(const uint8_t *buf, size_t len)
-{
-	uint32_t stored = 0;
-
-	if (len < HEADER_BYTES + CRC_BYTES || buf[0] != MAGIC_0 || buf[1] != MAGIC_1)
-		return -EBADMSG;
-	for (int i = 0; i < CRC_BYTES; i++)
-		stored |= (uint32_t)buf[len - CRC_BYTES + i] << (8 * i);
-	if (ssi_crc32c(buf, len - CRC_BYTES) != stored || buf[2] == 0)
-		return -EBADMSG;
-	if (buf[2] > SSI_STATE_VERSION)
-		return -EPROTONOSUPPORT;
-	return 0;
+	return ssi_wire_left(r) == 0 ? 0 : -EBADMSG;
 }
 
 int ssi_state_decode(struct ssi_state *st, const uint8_t *buf, size_t len)
 {
-	struct reader r;
+	struct ssi_wire_reader r;
 	int ret;
 
 	ssi_state_clear(st);
-	if (!buf)
-		return -EBADMSG;
-	ret = check_framing(buf, len);
+	ret = ssi_wire_open(&state_format, buf, len, &r);
 	if (ret < 0)
 		return ret;
-	r = (struct reader){.buf = buf + HEADER_BYTES, .len = len - HEADER_BYTES - CRC_BYTES};
 	ret = get_body(&r, st);
 	if (ret < 0)
 		ssi_state_clear(st);
