@@ -82,13 +82,15 @@ $(B)/%: src/main_%.c $(B)/libssid.a $(B)/libssi.a
 		$(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # Check test binaries: one per tier, each test file contributes suites.
-$(B)/tests/check_unit: $(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a | $(B)/tests
+$(B)/tests/check_unit: $(UNIT_TEST_SRC) $(TEST_COMMON_SRC) \
+		$(wildcard tests/common/*.h tests/unit/*.h) $(B)/libssid.a $(B)/libssi.a | $(B)/tests
 	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
 		$(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) \
 		$(CHECK_LIBS) -lm -lpthread
 
-$(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a \
-		| $(B)/tests
+$(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) \
+		$(wildcard tests/common/*.h tests/daemon/*.h) $(B)/libssid.a $(B)/libssi.a \
+		| $(B)/tests $(B)/ssid
 	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
 		$(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
 		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
@@ -96,10 +98,12 @@ $(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(
 # --- the second README command ------------------------------------------------
 check:
 	@deploy/install-deps.sh test
-	$(MAKE) all $(B)/tests/check_unit
+	$(MAKE) all $(B)/tests/check_unit $(B)/tests/check_daemon
 	$(MAKE) check-unit
+	$(MAKE) check-daemon
 	$(MAKE) check-format cppcheck check-systemd
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),15)
+	$(MAKE) check-demo
 	$(MAKE) check-asan
 
 check-systemd:
@@ -111,12 +115,18 @@ check-demo: all
 check-unit: $(B)/tests/check_unit
 	CK_FORK=yes $(B)/tests/check_unit
 
-check-asan:
-	$(MAKE) SAN=1 check-unit
+check-daemon: $(B)/tests/check_daemon $(B)/ssid
+	CK_FORK=yes $(B)/tests/check_daemon
 
-check-valgrind: $(B)/tests/check_unit
-	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-		$(B)/tests/check_unit
+check-asan:
+	$(MAKE) SAN=1 all
+	$(MAKE) SAN=1 check-unit check-daemon
+
+VALGRIND = valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+
+check-valgrind: $(B)/tests/check_unit $(B)/tests/check_daemon
+	CK_FORK=no $(VALGRIND) $(B)/tests/check_unit
+	CK_FORK=no $(VALGRIND) $(B)/tests/check_daemon
 
 FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)
 check-format:

@@ -169,6 +169,26 @@ static int load_model(const char *path, struct ssi_model **out, char *err, size_
 	return 0;
 }
 
+/*
+ * Build and drop both clients' configurations now, so that a kafka.* key
+ * librdkafka rejects is a configuration error --check-config reports too,
+ * rather than a failure at startup.
+ */
+static int check_kafka_conf(const struct ssid_config *cfg, char *err, size_t errlen)
+{
+	const enum ssid_kafka_role roles[] = {SSID_KAFKA_PRODUCER, SSID_KAFKA_CONSUMER};
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		rd_kafka_conf_t *conf;
+		int r = ssid_kafka_conf_new(&conf, cfg, roles[i], NULL, err, errlen);
+
+		if (r < 0)
+			return r;
+		rd_kafka_conf_destroy(conf);
+	}
+	return 0;
+}
+
 int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err, size_t errlen)
 {
 	struct ssid_daemon *d = calloc(1, sizeof(*d));
@@ -185,6 +205,9 @@ int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err
 		snprintf(err, errlen, "clock: cannot use \"%s\"", d->cfg.clock);
 		goto fail;
 	}
+	r = check_kafka_conf(&d->cfg, err, errlen);
+	if (r < 0)
+		goto fail;
 	r = load_model(d->cfg.model_file, &d->model, err, errlen);
 	if (r < 0)
 		goto fail;

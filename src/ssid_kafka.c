@@ -70,16 +70,17 @@ static int set_list(rd_kafka_conf_t *conf, const struct ssid_config *cfg,
 
 /* A forced setting the file contradicts is a mistake worth stopping for. */
 static int check_forced(const struct ssid_config *cfg, const struct ssid_kv_list *l,
-			const struct prop *forced, size_t n, char *errstr, size_t errlen)
+			const char *prefix, const struct prop *forced, size_t n, char *errstr,
+			size_t errlen)
 {
 	for (size_t i = 0; i < l->n; i++)
 		for (size_t k = 0; k < n; k++)
 			if (strcmp(l->items[i].name, forced[k].name) == 0 &&
 			    strcmp(l->items[i].value, forced[k].value) != 0) {
 				snprintf(errstr, errlen,
-					 "%s:%u: kafka.%s: ssid requires %s (its delivery "
+					 "%s:%u: %s%s: ssid requires %s (its delivery "
 					 "guarantees depend on it)",
-					 cfg->path ? cfg->path : "config", l->items[i].line,
+					 cfg->path ? cfg->path : "config", l->items[i].line, prefix,
 					 l->items[i].name, forced[k].value);
 				return -EINVAL;
 			}
@@ -104,9 +105,10 @@ int ssid_kafka_conf_new(rd_kafka_conf_t **out, const struct ssid_config *cfg,
 	for (size_t i = 0; i < ndefaults && r == 0; i++)
 		r = set(conf, defaults[i].name, defaults[i].value, "ssid default", errstr, errlen);
 	if (r == 0)
-		r = check_forced(cfg, &cfg->kafka, forced, nforced, errstr, errlen);
+		r = check_forced(cfg, &cfg->kafka, "kafka.", forced, nforced, errstr, errlen);
 	if (r == 0)
-		r = check_forced(cfg, own, forced, nforced, errstr, errlen);
+		r = check_forced(cfg, own, consumer ? "kafka.consumer." : "kafka.producer.", forced,
+				 nforced, errstr, errlen);
 	/* Shared keys that only one side understands are set on that side only. */
 	for (size_t i = 0; i < cfg->kafka.n && r == 0; i++) {
 		const struct ssid_kv *kv = &cfg->kafka.items[i];

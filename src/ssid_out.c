@@ -135,7 +135,7 @@ static void put_key(struct ssid_buf *b, const char *key)
 static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 {
 	static const char *const keys[SSI_PILLAR__COUNT] = {
-		"{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
+	    "{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
 
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
 		ssid_buf_append(b, keys[p], strlen(keys[p]));
@@ -149,8 +149,8 @@ static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 
 int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
-	static const char head[] = "{\"schema\":" SSID_OUT_STR(SSID_OUT_SCHEMA)
-				   ",\"type\":\"score.updated\",\"user_id\":";
+	static const char head[] =
+	    "{\"schema\":" SSID_OUT_STR(SSID_OUT_SCHEMA) ",\"type\":\"score.updated\",\"user_id\":";
 	char when[SSI_TIME_BUFLEN];
 
 	ssid_buf_append(b, head, sizeof(head) - 1);

@@ -256,9 +256,9 @@ static void *parse_range(void *arg)
 
 		if (m->parsed)
 			continue;
-		m->status = ssi_event_parse(m->rkm->payload ? m->rkm->payload : "",
-					    m->rkm->payload ? m->rkm->len : 0, &j->lim, &m->ev,
-					    &m->why);
+		m->status =
+		    ssi_event_parse(m->rkm->payload ? m->rkm->payload : "",
+				    m->rkm->payload ? m->rkm->len : 0, &j->lim, &m->ev, &m->why);
 		m->parsed = true;
 	}
 	return NULL;
@@ -274,12 +274,13 @@ static void *parse_range(void *arg)
 static void parse_all(struct ssid_pipeline *p, struct ssid_batch *b)
 {
 	struct parse_job half[2] = {
-		{b, 0, b->n / 2, {.max_bytes = p->model->max_event_bytes}},
-		{b, b->n / 2, b->n, {.max_bytes = p->model->max_event_bytes}},
+	    {b, 0, b->n / 2, {.max_bytes = p->model->max_event_bytes}},
+	    {b, b->n / 2, b->n, {.max_bytes = p->model->max_event_bytes}},
 	};
 	pthread_t helper;
 
-	if (b->n < PARALLEL_PARSE_MIN || pthread_create(&helper, NULL, parse_range, &half[1]) != 0) {
+	if (b->n < PARALLEL_PARSE_MIN ||
+	    pthread_create(&helper, NULL, parse_range, &half[1]) != 0) {
 		half[0].to = b->n;
 		parse_range(&half[0]);
 		return;

@@ -33,16 +33,15 @@
 #include "testutil.h"
 
 /* The scoring clock of every daemon under test: 2026-11-20T12:00:00Z. */
-#define FX_NOW_MS	  (T_NOW + 12 * T_HOUR)
-#define FX_CLOCK	  "fixed:2026-11-20T12:00:00Z"
-#define FX_AS_OF	  "2026-11-20T12:00:00.000Z"
+#define FX_NOW_MS (T_NOW + 12 * T_HOUR)
+#define FX_CLOCK  "fixed:2026-11-20T12:00:00Z"
+#define FX_AS_OF  "2026-11-20T12:00:00.000Z"
 /* The bound on every wait: generous, a passing run needs a fraction of it. */
 #define FX_WAIT_MS	  60000
 #define FX_PARTITIONS_MAX 16
 
 /* ---- time and files ---------------------------------------------------- */
 
-int64_t fx_mono_ms(void);
 int64_t fx_deadline(int timeout_ms);
 bool fx_expired(int64_t deadline);
 /* A short pause between two looks at a condition being polled. */
@@ -55,9 +54,7 @@ void fx_pause(void);
  */
 void fx_setup(void);
 void fx_teardown(void);
-/* The current test's scratch directory (removed by a passing test's teardown). */
-const char *fx_dir(void);
-/* fx_dir()/name into buf. */
+/* <the test's scratch directory>/name into buf. */
 const char *fx_path(char *buf, size_t len, const char *name);
 
 int fx_write_file(const char *path, const void *data, size_t len);
@@ -85,8 +82,6 @@ int fx_spawn(struct fx_proc *p, const char *const argv[], const char *const env[
 /* Reap p if it has exited within timeout_ms: 0, or -ETIMEDOUT. */
 int fx_proc_wait(struct fx_proc *p, int timeout_ms);
 int fx_proc_signal(struct fx_proc *p, int sig);
-/* SIGKILL p's process group and reap it; fine on a process already reaped. */
-void fx_proc_kill(struct fx_proc *p);
 /* Whether p's process group has no process left. */
 bool fx_proc_group_gone(const struct fx_proc *p);
 
@@ -106,8 +101,6 @@ struct fx_redis {
 int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent);
 /* SIGTERM and wait for the exit (a persistent server writes its data first). */
 int fx_redis_stop(struct fx_redis *r);
-/* Drop every key. */
-int fx_redis_flush(const struct fx_redis *r);
 
 /* ---- Kafka --------------------------------------------------------------- */
 
@@ -153,10 +146,10 @@ struct fx_event {
 	char key[SSI_ID_MAX + 1];
 	char *value; /* owned */
 	size_t len;
-	int user;		  /* index of the user, -1 when none applies */
-	char expect_code[64];	  /* "" for a valid event, else the DLQ reason code */
-	int32_t partition;	  /* from the delivery report */
-	int64_t offset;		  /* from the delivery report, -1 before */
+	int user;	      /* index of the user, -1 when none applies */
+	char expect_code[64]; /* "" for a valid event, else the DLQ reason code */
+	int32_t partition;    /* from the delivery report */
+	int64_t offset;	      /* from the delivery report, -1 before */
 };
 
 struct fx_stream {
@@ -171,8 +164,6 @@ void fx_stream_init(struct fx_stream *s, const char *tag, int nusers);
 void fx_stream_free(struct fx_stream *s);
 /* The id of user i ("<tag>-u07"). */
 const char *fx_user_id(const struct fx_stream *s, int user, char *buf, size_t len);
-/* The tenant, team and industry user i carries ("" for none), fixed per user. */
-const char *fx_user_segment(int user, enum ssi_segment seg);
 /*
  * n valid events of random types (every event type occurs), random users
  * and times in the last three weeks; a user's first event carries all its
@@ -182,15 +173,10 @@ int fx_stream_add_random(struct fx_stream *s, struct t_rng *rng, size_t n);
 /* One valid event of type t (random time and attrs) for every user. */
 int fx_stream_add_each_user(struct fx_stream *s, struct t_rng *rng, enum ssi_event_type t);
 /* One message as given, keyed by key; expect_code "" when it is valid. */
-int fx_stream_add_raw(struct fx_stream *s, const char *key, int user, const void *value,
-		      size_t len, const char *expect_code);
+int fx_stream_add_raw(struct fx_stream *s, const char *key, int user, const void *value, size_t len,
+		      const char *expect_code);
 /* Produce ev[from, to) to the input topic and record where each landed. */
 int fx_produce(struct fx_kafka *k, struct fx_stream *s, size_t from, size_t to);
-/* Messages produced so far per input partition, i.e. the offsets to commit. */
-void fx_stream_ends(const struct fx_stream *s, int64_t out[FX_PARTITIONS_MAX]);
-/* Whether committed offsets equal the ends for every partition. */
-bool fx_offsets_equal(const int64_t a[FX_PARTITIONS_MAX], const int64_t b[FX_PARTITIONS_MAX],
-		      int partitions);
 
 /*
  * What the engine makes of the stream's valid events of user in ev[0, upto),
@@ -225,14 +211,14 @@ struct fx_conf {
 /* A complete ssid.conf for the cluster and the server, fixed clock, fast retries. */
 int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct fx_redis *r,
 		   const struct fx_conf *c);
-/* The same written to fx_dir()/name; the path goes to path. */
+/* The same written to <scratch>/name; the path goes to path. */
 int fx_config_file(char *path, size_t len, const char *name, const struct fx_kafka *k,
 		   const struct fx_redis *r, const struct fx_conf *c);
 
 /*
  * ssid in a thread of this process: the configuration is written to
- * fx_dir()/ssid-thread.conf (a reload reads it again), the log goes to
- * fx_dir()/ssid-thread.log.
+ * <scratch>/ssid-thread.conf (a reload reads it again), the log goes to
+ * <scratch>/ssid-thread.log.
  */
 struct fx_daemon_run;
 
@@ -254,6 +240,9 @@ int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const en
 		  const char *log_path);
 
 /* ---- checks (Check assertions) ------------------------------------------ */
+
+/* Print the end of a log to stderr: what a failing test shows of the daemon. */
+void fx_dump_log(const char *path);
 
 /* Wait until the group has committed every produced input message. */
 void fx_wait_drained(struct fx_kafka *k, const struct fx_stream *s, const char *log_path);

@@ -1,6 +1,7 @@
 /*
- * Runs every daemon suite in one binary. Tests run from the repository
- * root (config/model.json) and start ../ssid next to this binary.
+ * Runs every daemon suite in one binary, so Check prints one summary line.
+ * Tests run from the repository root (config/model.json) and start the
+ * ssid binary that sits next to this one's directory (../ssid).
  */
 #include <stdlib.h>
 
@@ -8,14 +9,15 @@
 
 int main(void)
 {
-	Suite *(*const suites[])(void) = {
-		config_suite, notify_suite, log_suite, integration_suite, process_suite,
-	};
-	SRunner *sr = srunner_create(NULL);
+	SRunner *sr = srunner_create(config_suite());
 	int failed;
 
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		srunner_add_suite(sr, suites[i]());
+	srunner_add_suite(sr, notify_suite());
+	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, history_store_suite());
+	srunner_add_suite(sr, rank_suite());
+	srunner_add_suite(sr, integration_suite());
+	srunner_add_suite(sr, process_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

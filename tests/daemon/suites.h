@@ -7,6 +7,9 @@
 Suite *config_suite(void);
 Suite *notify_suite(void);
 Suite *log_suite(void);
+/* Daemon modules against a real redis-server. */
+Suite *history_store_suite(void);
+Suite *rank_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */
 Suite *integration_suite(void);
 /* The ssid binary: crashes, signals, exit codes, sd_notify. */

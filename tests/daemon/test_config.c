@@ -39,8 +39,7 @@ static char *read_whole_file(const char *path)
 	return text;
 }
 
-START_TEST(test_defaults)
-{
+START_TEST (test_defaults) {
 	struct ssid_config cfg;
 	struct ssid_config_clock clock;
 
@@ -84,8 +83,7 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-START_TEST(test_every_type_parses)
-{
+START_TEST (test_every_type_parses) {
 	struct ssid_config cfg;
 	struct ssid_config_error err;
 	const char *text = "input.topic = in.v2\n"
@@ -153,8 +151,7 @@ static const struct {
     {"no", false}, {"false", false}, {"off", false}, {"0", false}, {"NO", false}, {"Off", false},
 };
 
-START_TEST(test_bool_spellings)
-{
+START_TEST (test_bool_spellings) {
 	struct ssid_config cfg;
 	char text[128];
 
@@ -173,8 +170,7 @@ static const struct {
     {"warning", LOG_WARNING}, {"err", LOG_ERR},	  {"INFO", LOG_INFO},
 };
 
-START_TEST(test_log_levels)
-{
+START_TEST (test_log_levels) {
 	struct ssid_config cfg;
 	char text[128];
 
@@ -185,8 +181,7 @@ START_TEST(test_log_levels)
 }
 END_TEST
 
-START_TEST(test_clock_forms)
-{
+START_TEST (test_clock_forms) {
 	struct ssid_config_clock clock;
 
 	ck_assert_int_eq(ssid_config_parse_clock("system", &clock), 0);
@@ -330,8 +325,7 @@ static const struct {
      "cluster to describe)"},
 };
 
-START_TEST(test_errors)
-{
+START_TEST (test_errors) {
 	const char *text = error_cases[_i].text;
 	struct ssid_config_error err;
 	struct ssid_config cfg;
@@ -351,8 +345,7 @@ START_TEST(test_errors)
 }
 END_TEST
 
-START_TEST(test_error_fields)
-{
+START_TEST (test_error_fields) {
 	struct ssid_config_error err;
 	struct ssid_config cfg;
 
@@ -366,8 +359,7 @@ START_TEST(test_error_fields)
 }
 END_TEST
 
-START_TEST(test_comments_and_quoting)
-{
+START_TEST (test_comments_and_quoting) {
 	struct ssid_config cfg;
 	struct ssid_config_error err;
 	/* a BOM, CRLF line ends, tabs, and no newline at the very end */
@@ -412,8 +404,7 @@ START_TEST(test_comments_and_quoting)
 }
 END_TEST
 
-START_TEST(test_kafka_lists)
-{
+START_TEST (test_kafka_lists) {
 	struct ssid_config cfg;
 	const char *text = "kafka.bootstrap.servers = b1:9092,b2:9092\n"
 			   "kafka.consumer.session.timeout.ms = 6000\n"
@@ -452,8 +443,7 @@ START_TEST(test_kafka_lists)
 }
 END_TEST
 
-START_TEST(test_mock_cluster_alone)
-{
+START_TEST (test_mock_cluster_alone) {
 	struct ssid_config cfg;
 
 	ck_assert_int_eq(parse(&cfg,
@@ -475,8 +465,7 @@ START_TEST(test_mock_cluster_alone)
 }
 END_TEST
 
-START_TEST(test_shipped_config_loads)
-{
+START_TEST (test_shipped_config_loads) {
 	struct ssid_config cfg;
 	struct ssid_config_error err;
 	char msg[1024];
@@ -530,8 +519,7 @@ static void check_range_documented(const char *text, const char *at,
  * uncommenting all of them must give exactly the built-in defaults, so the
  * documentation can neither miss a key nor show a wrong default.
  */
-START_TEST(test_every_key_documented)
-{
+START_TEST (test_every_key_documented) {
 	char *text = read_whole_file(SHIPPED_CONF);
 	size_t n = ssid_config_key_count();
 	struct ssid_config documented, builtin;
@@ -597,8 +585,7 @@ START_TEST(test_every_key_documented)
 }
 END_TEST
 
-START_TEST(test_reload_diff)
-{
+START_TEST (test_reload_diff) {
 	struct ssid_config old, new;
 	char buf[256];
 
@@ -627,8 +614,7 @@ START_TEST(test_reload_diff)
 }
 END_TEST
 
-START_TEST(test_copy_reloadable)
-{
+START_TEST (test_copy_reloadable) {
 	struct ssid_config live, next;
 
 	ck_assert_int_eq(parse(&live, BOOT, NULL), 0);
@@ -652,8 +638,7 @@ START_TEST(test_copy_reloadable)
 }
 END_TEST
 
-START_TEST(test_load_io_errors)
-{
+START_TEST (test_load_io_errors) {
 	struct ssid_config_error err;
 	struct ssid_config cfg;
 	char path[] = "/tmp/ssid-config-test-XXXXXX";
@@ -697,8 +682,7 @@ START_TEST(test_load_io_errors)
 }
 END_TEST
 
-START_TEST(test_format_error)
-{
+START_TEST (test_format_error) {
 	struct ssid_config_error e = {.path = "a.conf", .line = 7, .key = "k", .message = "bad"};
 	char buf[64];
 
@@ -717,8 +701,7 @@ START_TEST(test_format_error)
 }
 END_TEST
 
-START_TEST(test_key_info)
-{
+START_TEST (test_key_info) {
 	struct ssid_config_key_info info;
 	bool found = false;
 
@@ -761,8 +744,7 @@ static bool find_key_info(const char *name, struct ssid_config_key_info *info)
 	return false;
 }
 
-START_TEST(test_documented_ranges)
-{
+START_TEST (test_documented_ranges) {
 	struct ssid_config_key_info info;
 
 	ck_assert(find_key_info(range_cases[_i].key, &info));
@@ -783,8 +765,7 @@ static void text_with(char *buf, size_t len, const char *key, long long value)
 }
 
 /* Every integer key accepts both ends of its range and refuses one past each. */
-START_TEST(test_range_boundaries)
-{
+START_TEST (test_range_boundaries) {
 	size_t checked = 0;
 
 	for (size_t i = 0; i < ssid_config_key_count(); i++) {
@@ -828,8 +809,7 @@ START_TEST(test_range_boundaries)
 END_TEST
 
 /* Seeded random damage to the shipped file: every outcome must be clean. */
-START_TEST(test_random_damage)
-{
+START_TEST (test_random_damage) {
 	char *text = read_whole_file(SHIPPED_CONF);
 	size_t len = strlen(text);
 	char *copy = malloc(len);

@@ -29,9 +29,9 @@ static void env_open(struct env *e, const char *tag, int users, bool persistent_
 
 	memset(e, 0, sizeof(*e));
 	ck_assert_int_eq(ssi_model_load_file(&e->model, fx_model_path(), NULL), 0);
-	ck_assert_msg(fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"),
-				     persistent_redis) == 0,
-		      "redis-server did not start (see %s/redis.log)", dir);
+	ck_assert_msg(
+	    fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), persistent_redis) == 0,
+	    "redis-server did not start (see %s/redis.log)", dir);
 	ck_assert_int_eq(fx_kafka_start(&e->kafka, tag, 4), 0);
 	fx_stream_init(&e->stream, tag, users);
 }
@@ -41,8 +41,7 @@ static void env_start_daemon(struct env *e, const struct fx_conf *c)
 	char err[1024];
 
 	ck_assert_int_eq(fx_config_text(e->conf, sizeof(e->conf), &e->kafka, &e->redis, c), 0);
-	ck_assert_msg(fx_daemon_start(&e->daemon, e->conf, err, sizeof(err)) == 0, "ssid: %s",
-		      err);
+	ck_assert_msg(fx_daemon_start(&e->daemon, e->conf, err, sizeof(err)) == 0, "ssid: %s", err);
 }
 
 static void env_close(struct env *e)
@@ -86,8 +85,7 @@ static void reference_counts(const struct env *e, size_t *applied, size_t *dupli
 	}
 }
 
-START_TEST(test_happy_path)
-{
+START_TEST (test_happy_path) {
 	struct t_rng rng = {.s = 0x55D1A001};
 	struct ssid_daemon_stats st;
 	struct fx_msgs dlq;
@@ -133,38 +131,37 @@ struct bad_event {
 
 #define RAW(bytes) NULL, bytes, sizeof(bytes) - 1
 
-START_TEST(test_dead_letters)
-{
+START_TEST (test_dead_letters) {
 	static const struct bad_event bad[] = {
-		{"this is not json", NULL, 0, "invalid_json"},
-		{"[1,2,3]", NULL, 0, "not_an_object"},
-		{"{\"event_id\":\"d1\",\"type\":\"post_shared\","
-		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
-		 NULL, 0, "missing_field:user_id"},
-		{"{\"event_id\":\"d2\",\"user_id\":42,\"type\":\"post_shared\","
-		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
-		 NULL, 0, "wrong_type:user_id"},
-		{"{\"event_id\":\"d3\",\"user_id\":\"dlq-u01\",\"type\":\"telepathy\","
-		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
-		 NULL, 0, "unknown_type"},
-		{"{\"event_id\":\"d4\",\"user_id\":\"dlq-u02\",\"type\":\"post_shared\","
-		 "\"occurred_at\":\"yesterday\"}",
-		 NULL, 0, "bad_timestamp"},
-		{"{\"event_id\":\"d5\",\"user_id\":\"dlq-u03\",\"type\":\"profile_viewed\","
-		 "\"occurred_at\":\"2026-11-19T10:00:00Z\",\"attrs\":{\"degree\":7}}",
-		 NULL, 0, "bad_attr:attrs.degree"},
-		{"{\"event_id\":\"d6\",\"user_id\":\"dlq-u04\",\"type\":\"post_shared\","
-		 "\"occurred_at\":\"2025-01-01T00:00:00Z\"}",
-		 NULL, 0, "too_old"},
-		{"{\"event_id\":\"d7\",\"user_id\":\"dlq-u05\",\"type\":\"post_shared\","
-		 "\"occurred_at\":\"2026-11-21T12:00:00Z\"}",
-		 NULL, 0, "in_future"},
-		{"{\"a\":[[[[[[[[[[1]]]]]]]]]]}", NULL, 0, "too_deep"},
-		{RAW("{\"event_id\":\"d8\",\0\"user_id\":\"x\"}"), "nul_byte"},
-		{RAW("{\"event_id\":\"d9\xff\",\"user_id\":\"x\"}"), "invalid_utf8"},
-		{"{\"event_id\":\"\",\"user_id\":\"dlq-u06\",\"type\":\"post_shared\","
-		 "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
-		 NULL, 0, "empty_field:event_id"},
+	    {"this is not json", NULL, 0, "invalid_json"},
+	    {"[1,2,3]", NULL, 0, "not_an_object"},
+	    {"{\"event_id\":\"d1\",\"type\":\"post_shared\","
+	     "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+	     NULL, 0, "missing_field:user_id"},
+	    {"{\"event_id\":\"d2\",\"user_id\":42,\"type\":\"post_shared\","
+	     "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+	     NULL, 0, "wrong_type:user_id"},
+	    {"{\"event_id\":\"d3\",\"user_id\":\"dlq-u01\",\"type\":\"telepathy\","
+	     "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+	     NULL, 0, "unknown_type"},
+	    {"{\"event_id\":\"d4\",\"user_id\":\"dlq-u02\",\"type\":\"post_shared\","
+	     "\"occurred_at\":\"yesterday\"}",
+	     NULL, 0, "bad_timestamp"},
+	    {"{\"event_id\":\"d5\",\"user_id\":\"dlq-u03\",\"type\":\"profile_viewed\","
+	     "\"occurred_at\":\"2026-11-19T10:00:00Z\",\"attrs\":{\"degree\":7}}",
+	     NULL, 0, "bad_attr:attrs.degree"},
+	    {"{\"event_id\":\"d6\",\"user_id\":\"dlq-u04\",\"type\":\"post_shared\","
+	     "\"occurred_at\":\"2025-01-01T00:00:00Z\"}",
+	     NULL, 0, "too_old"},
+	    {"{\"event_id\":\"d7\",\"user_id\":\"dlq-u05\",\"type\":\"post_shared\","
+	     "\"occurred_at\":\"2026-11-21T12:00:00Z\"}",
+	     NULL, 0, "in_future"},
+	    {"{\"a\":[[[[[[[[[[1]]]]]]]]]]}", NULL, 0, "too_deep"},
+	    {RAW("{\"event_id\":\"d8\",\0\"user_id\":\"x\"}"), "nul_byte"},
+	    {RAW("{\"event_id\":\"d9\xff\",\"user_id\":\"x\"}"), "invalid_utf8"},
+	    {"{\"event_id\":\"\",\"user_id\":\"dlq-u06\",\"type\":\"post_shared\","
+	     "\"occurred_at\":\"2026-11-19T10:00:00Z\"}",
+	     NULL, 0, "empty_field:event_id"},
 	};
 	const size_t nbad = sizeof(bad) / sizeof(bad[0]);
 	struct t_rng rng = {.s = 0xD1E5};
@@ -258,8 +255,7 @@ static bool is_degraded(const struct ssid_daemon_stats *st)
 	return st->degraded == 1 && st->failures > 0;
 }
 
-START_TEST(test_redis_restart)
-{
+START_TEST (test_redis_restart) {
 	struct t_rng rng = {.s = 0x4ED15};
 	struct ssid_daemon_stats st;
 	struct env e;
@@ -340,8 +336,7 @@ static void output_ends(struct env *e, int64_t ends[FX_PARTITIONS_MAX])
 	fx_msgs_free(&msgs);
 }
 
-START_TEST(test_reload_model)
-{
+START_TEST (test_reload_model) {
 	struct t_rng rng = {.s = 0x2E10AD};
 	struct ssid_daemon_stats st;
 	struct ssi_model second;
@@ -396,9 +391,8 @@ START_TEST(test_reload_model)
 		struct ssi_score a, b;
 
 		ssi_state_init(&ref);
-		ck_assert_int_eq(fx_reference_state(&e.stream, u, e.stream.n, &second, &ref, NULL,
-						    NULL),
-				 0);
+		ck_assert_int_eq(
+		    fx_reference_state(&e.stream, u, e.stream.n, &second, &ref, NULL, NULL), 0);
 		ssi_score(&ref, &e.model, FX_NOW_MS, &a);
 		ssi_score(&ref, &second, FX_NOW_MS, &b);
 		score_moved |= a.total != b.total;

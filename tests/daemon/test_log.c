@@ -71,8 +71,7 @@ static void assert_line(const char *level, const char *rest)
 	ck_assert_str_eq(captured(), want);
 }
 
-START_TEST(test_line_format)
-{
+START_TEST (test_line_format) {
 	char want[128];
 
 	log_warn("disk %s at %d%%", "sda", 93);
@@ -99,8 +98,7 @@ START_TEST(test_line_format)
 }
 END_TEST
 
-START_TEST(test_level_filtering)
-{
+START_TEST (test_level_filtering) {
 	ssid_log_set_level(LOG_NOTICE);
 	ck_assert_int_eq(ssid_log_get_level(), LOG_NOTICE);
 	log_debug("no");
@@ -120,8 +118,7 @@ START_TEST(test_level_filtering)
 }
 END_TEST
 
-START_TEST(test_fields)
-{
+START_TEST (test_fields) {
 	const char *const fields[] = {"USER_ID=u1",    "REASON=bad json", "EMPTY=", "NOEQUALS",
 				      "QUOTE=a\"b\\c", "EQ=a=b",	  NULL};
 
@@ -136,8 +133,7 @@ START_TEST(test_fields)
 }
 END_TEST
 
-START_TEST(test_one_line_per_message)
-{
+START_TEST (test_one_line_per_message) {
 	log_info("line1\nline2\r\ttab \x1b[31mred\x7f");
 	assert_line("info", "line1\\nline2\\r\ttab \\x1b[31mred\\x7f");
 	ssid_log_fields(LOG_INFO, (const char *const[]){"F=a\nb", NULL}, "m");
@@ -145,8 +141,7 @@ START_TEST(test_one_line_per_message)
 }
 END_TEST
 
-START_TEST(test_truncation)
-{
+START_TEST (test_truncation) {
 	char *big = malloc(10000);
 	const char *line;
 	size_t len;
@@ -165,8 +160,7 @@ START_TEST(test_truncation)
 }
 END_TEST
 
-START_TEST(test_errno_kept)
-{
+START_TEST (test_errno_kept) {
 	int closed;
 
 	errno = ENOENT;
@@ -190,8 +184,7 @@ START_TEST(test_errno_kept)
 }
 END_TEST
 
-START_TEST(test_level_names)
-{
+START_TEST (test_level_names) {
 	ck_assert_str_eq(ssid_log_level_name(LOG_EMERG), "emerg");
 	ck_assert_str_eq(ssid_log_level_name(LOG_ALERT), "alert");
 	ck_assert_str_eq(ssid_log_level_name(LOG_CRIT), "crit");
@@ -204,8 +197,7 @@ START_TEST(test_level_names)
 }
 END_TEST
 
-START_TEST(test_journal_stream_matches)
-{
+START_TEST (test_journal_stream_matches) {
 	char path[] = "/tmp/ssid-log-test-XXXXXX";
 	int fd = mkstemp(path);
 	char good[64], other[64];
@@ -250,8 +242,7 @@ static void stderr_restore(int saved)
 	close(saved);
 }
 
-START_TEST(test_stderr_by_default)
-{
+START_TEST (test_stderr_by_default) {
 	int saved = stderr_to_capture();
 	const char *out;
 	char want[256];
@@ -271,8 +262,7 @@ END_TEST
  * lines to stderr (sd_journal_sendv drops them silently when no journald
  * listens, as here).
  */
-START_TEST(test_journal_stream_goes_to_journal)
-{
+START_TEST (test_journal_stream_goes_to_journal) {
 	char stream[64];
 	struct stat st;
 	const char *out;
@@ -309,8 +299,7 @@ static void *log_many(void *arg)
 }
 
 /* Lines from concurrent threads arrive whole: one write() each. */
-START_TEST(test_threads_do_not_interleave)
-{
+START_TEST (test_threads_do_not_interleave) {
 	char path[] = "/tmp/ssid-log-threads-XXXXXX";
 	int fd = mkstemp(path);
 	int seen[THREADS][LINES_PER_THREAD] = {{0}};

@@ -64,15 +64,13 @@ static const char *receive(int fd)
 	return buf;
 }
 
-START_TEST(test_ready)
-{
+START_TEST (test_ready) {
 	ck_assert_int_gt(ssid_notify_ready(), 0);
 	ck_assert_str_eq(receive(notify_fd), "READY=1");
 }
 END_TEST
 
-START_TEST(test_status)
-{
+START_TEST (test_status) {
 	char big[2000];
 
 	ck_assert_int_gt(ssid_notify_status("%d events/s, lag %s", 1200, "3s"), 0);
@@ -86,22 +84,19 @@ START_TEST(test_status)
 }
 END_TEST
 
-START_TEST(test_watchdog)
-{
+START_TEST (test_watchdog) {
 	ck_assert_int_gt(ssid_notify_watchdog(), 0);
 	ck_assert_str_eq(receive(notify_fd), "WATCHDOG=1");
 }
 END_TEST
 
-START_TEST(test_stopping)
-{
+START_TEST (test_stopping) {
 	ck_assert_int_gt(ssid_notify_stopping(), 0);
 	ck_assert_str_eq(receive(notify_fd), "STOPPING=1");
 }
 END_TEST
 
-START_TEST(test_reloading)
-{
+START_TEST (test_reloading) {
 	const char *prefix = "RELOADING=1\nMONOTONIC_USEC=";
 	const char *msg, *digits;
 
@@ -116,8 +111,7 @@ START_TEST(test_reloading)
 END_TEST
 
 /* The messages arrive in the order sent, each in its own datagram. */
-START_TEST(test_sequence)
-{
+START_TEST (test_sequence) {
 	ck_assert_int_gt(ssid_notify_reloading(), 0);
 	ck_assert_int_gt(ssid_notify_status("reloaded"), 0);
 	ck_assert_int_gt(ssid_notify_ready(), 0);
@@ -127,8 +121,7 @@ START_TEST(test_sequence)
 }
 END_TEST
 
-START_TEST(test_abstract_socket)
-{
+START_TEST (test_abstract_socket) {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char name[64], env[sizeof(name) + 1];
 	socklen_t len;
@@ -149,8 +142,7 @@ START_TEST(test_abstract_socket)
 }
 END_TEST
 
-START_TEST(test_no_socket)
-{
+START_TEST (test_no_socket) {
 	unsetenv("NOTIFY_SOCKET");
 	ck_assert_int_eq(ssid_notify_ready(), 0);
 	ck_assert_int_eq(ssid_notify_status("x"), 0);
@@ -165,8 +157,7 @@ START_TEST(test_no_socket)
 }
 END_TEST
 
-START_TEST(test_watchdog_usec)
-{
+START_TEST (test_watchdog_usec) {
 	char pid[32];
 
 	ck_assert_int_eq(ssid_notify_watchdog_usec(), 0);

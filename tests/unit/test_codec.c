@@ -340,8 +340,7 @@ static uint32_t crc32c_bit_by_bit(const uint8_t *p, size_t len)
 	return ~crc;
 }
 
-START_TEST(crc32c_matches_known_values)
-{
+START_TEST (crc32c_matches_known_values) {
 	uint8_t zeros[32] = {0};
 	uint8_t bytes[257];
 
@@ -359,8 +358,7 @@ START_TEST(crc32c_matches_known_values)
 }
 END_TEST
 
-START_TEST(empty_state_is_twelve_bytes)
-{
+START_TEST (empty_state_is_twelve_bytes) {
 	static const uint8_t body[] = {'S', 'I', SSI_STATE_VERSION, 0, 0, 0, 0, 0};
 	struct ssi_state st;
 
@@ -372,8 +370,7 @@ START_TEST(empty_state_is_twelve_bytes)
 }
 END_TEST
 
-START_TEST(typical_and_worst_fit_their_budgets)
-{
+START_TEST (typical_and_worst_fit_their_budgets) {
 	struct ssi_state st;
 	size_t typical, worst;
 
@@ -392,8 +389,7 @@ START_TEST(typical_and_worst_fit_their_budgets)
 }
 END_TEST
 
-START_TEST(largest_state_fits_encoded_max)
-{
+START_TEST (largest_state_fits_encoded_max) {
 	struct ssi_state st;
 	size_t size;
 
@@ -406,8 +402,7 @@ START_TEST(largest_state_fits_encoded_max)
 }
 END_TEST
 
-START_TEST(random_states_round_trip)
-{
+START_TEST (random_states_round_trip) {
 	struct ssi_state st;
 
 	rng_seed(0x5eed0001);
@@ -419,8 +414,7 @@ START_TEST(random_states_round_trip)
 }
 END_TEST
 
-START_TEST(decode_replaces_previous_content)
-{
+START_TEST (decode_replaces_previous_content) {
 	struct ssi_state st, full;
 	long n;
 
@@ -440,8 +434,7 @@ START_TEST(decode_replaces_previous_content)
 }
 END_TEST
 
-START_TEST(small_buffer_is_enobufs)
-{
+START_TEST (small_buffer_is_enobufs) {
 	struct ssi_state st;
 	size_t size;
 
@@ -461,8 +454,7 @@ START_TEST(small_buffer_is_enobufs)
 }
 END_TEST
 
-START_TEST(every_truncation_fails)
-{
+START_TEST (every_truncation_fails) {
 	struct ssi_state st, out;
 	long n;
 
@@ -482,8 +474,7 @@ START_TEST(every_truncation_fails)
 END_TEST
 
 /* Each cut of the body, given a checksum that holds, so the parser meets the end itself. */
-START_TEST(every_truncation_with_valid_crc_fails)
-{
+START_TEST (every_truncation_with_valid_crc_fails) {
 	struct ssi_state st, out;
 	long n;
 
@@ -505,8 +496,7 @@ START_TEST(every_truncation_with_valid_crc_fails)
 }
 END_TEST
 
-START_TEST(every_bit_flip_fails)
-{
+START_TEST (every_bit_flip_fails) {
 	struct ssi_state st, out;
 	long n;
 
@@ -525,8 +515,7 @@ START_TEST(every_bit_flip_fails)
 END_TEST
 
 /* Random bytes overwritten, checksum repaired: whatever decodes must re-encode identically. */
-START_TEST(mutated_blobs_decode_canonically_or_fail)
-{
+START_TEST (mutated_blobs_decode_canonically_or_fail) {
 	struct ssi_state st, out;
 	int accepted = 0;
 
@@ -783,8 +772,7 @@ static void raw_build(struct raw *r, enum raw_case c)
 	raw_seal(r);
 }
 
-START_TEST(hand_built_valid_blob_decodes)
-{
+START_TEST (hand_built_valid_blob_decodes) {
 	struct raw r;
 	struct ssi_state st;
 
@@ -814,8 +802,7 @@ START_TEST(hand_built_valid_blob_decodes)
 }
 END_TEST
 
-START_TEST(hand_built_corrupt_blob_fails)
-{
+START_TEST (hand_built_corrupt_blob_fails) {
 	struct raw r;
 	struct ssi_state st;
 
@@ -826,8 +813,7 @@ START_TEST(hand_built_corrupt_blob_fails)
 }
 END_TEST
 
-START_TEST(newer_version_is_refused)
-{
+START_TEST (newer_version_is_refused) {
 	struct ssi_state st;
 	struct raw r;
 
@@ -950,8 +936,7 @@ static void break_state(struct ssi_state *st, enum bad_state b)
 	}
 }
 
-START_TEST(encoder_refuses_broken_state)
-{
+START_TEST (encoder_refuses_broken_state) {
 	struct ssi_state st;
 
 	make_typical(&st);

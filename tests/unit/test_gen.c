@@ -64,8 +64,7 @@ static bool weekend(int32_t day)
 	return weekday == 0 || weekday == 6;
 }
 
-START_TEST(test_config_rejected)
-{
+START_TEST (test_config_rejected) {
 	struct ssid_gen_config ok = {.seed = 1, .users = 10, .start_ms = MONDAY_MS};
 	struct ssid_gen_config c;
 	struct ssid_gen *g = NULL;
@@ -104,8 +103,7 @@ START_TEST(test_config_rejected)
 }
 END_TEST
 
-START_TEST(test_same_seed_same_bytes)
-{
+START_TEST (test_same_seed_same_bytes) {
 	struct ssid_gen *a = make(7, 200, 0, 0.2), *b = make(7, 200, 0, 0.2);
 	struct ssid_gen_event ea, eb;
 
@@ -123,8 +121,7 @@ START_TEST(test_same_seed_same_bytes)
 }
 END_TEST
 
-START_TEST(test_other_seed_other_bytes)
-{
+START_TEST (test_other_seed_other_bytes) {
 	struct ssid_gen *a = make(7, 200, 0, 0), *b = make(8, 200, 0, 0);
 	struct ssid_gen_event ea, eb;
 	int differing = 0, same_time = 0;
@@ -146,8 +143,7 @@ START_TEST(test_other_seed_other_bytes)
 END_TEST
 
 /* Spoiling events draws from its own stream: the traffic underneath is unchanged. */
-START_TEST(test_bad_ratio_keeps_traffic)
-{
+START_TEST (test_bad_ratio_keeps_traffic) {
 	struct ssid_gen *clean = make(11, 150, 0, 0), *spoiled = make(11, 150, 0, 0.3);
 	struct ssid_gen_event ec, es;
 
@@ -166,8 +162,7 @@ START_TEST(test_bad_ratio_keeps_traffic)
 }
 END_TEST
 
-START_TEST(test_time_never_goes_back)
-{
+START_TEST (test_time_never_goes_back) {
 	int64_t end = MONDAY_MS + 10 * SSI_MS_PER_DAY;
 	struct ssid_gen *g = make(3, 400, 10, 0.1);
 	struct ssid_gen_event ev;
@@ -257,8 +252,7 @@ static int compare_strings(const void *a, const void *b)
 }
 
 /* Every good event is strict JSON with the contract's fields, and ids never repeat. */
-START_TEST(test_good_events_are_well_formed)
-{
+START_TEST (test_good_events_are_well_formed) {
 	enum { N = 40000 };
 	struct ssid_gen *g = make(5, 300, 0, 0);
 	struct ssid_gen_event ev;
@@ -311,8 +305,7 @@ END_TEST
  * The contract's own parser accepts every good event as written and turns
  * every bad one away, for many different reasons.
  */
-START_TEST(test_parser_agrees)
-{
+START_TEST (test_parser_agrees) {
 	struct ssid_gen *g = make(9, 300, 0, 0.25);
 	struct ssid_gen_event ev;
 	char codes[64][64];
@@ -366,8 +359,7 @@ static double bad_share(double ratio, int n)
 	return (double)bad / n;
 }
 
-START_TEST(test_bad_ratio_share)
-{
+START_TEST (test_bad_ratio_share) {
 	double share = bad_share(0.2, 50000);
 
 	ck_assert_double_ge(share, 0.19);
@@ -414,8 +406,7 @@ static double mean_of(const struct week *w, enum ssid_gen_persona p, int *member
 	return n ? (double)total / n : 0;
 }
 
-START_TEST(test_persona_mix)
-{
+START_TEST (test_persona_mix) {
 	struct week w;
 	int counts[SSID_GEN_PERSONA__COUNT];
 	double mean[SSID_GEN_PERSONA__COUNT];
@@ -443,8 +434,7 @@ START_TEST(test_persona_mix)
 END_TEST
 
 /* Humans work weekdays in office hours; bots do not care. */
-START_TEST(test_weekly_and_daily_rhythm)
-{
+START_TEST (test_weekly_and_daily_rhythm) {
 	struct ssid_gen *g = make(17, 600, 28, 0);
 	struct ssid_gen_event ev;
 	long weekday = 0, weekend_n = 0, office = 0, human_weekday = 0;
@@ -482,8 +472,7 @@ START_TEST(test_weekly_and_daily_rhythm)
 END_TEST
 
 /* Some days are bursts of three to five times the usual activity. */
-START_TEST(test_burst_days)
-{
+START_TEST (test_burst_days) {
 	struct ssid_gen *g = make(23, 200, 56, 0);
 	struct ssid_gen_event ev;
 	static long per_day[200][57];
@@ -530,8 +519,7 @@ START_TEST(test_burst_days)
 END_TEST
 
 /* Everybody's first event is a profile snapshot; lapsing users never come back. */
-START_TEST(test_first_profile_and_lapsing)
-{
+START_TEST (test_first_profile_and_lapsing) {
 	struct ssid_gen *g = make(29, 500, 42, 0);
 	struct ssid_gen_event ev;
 	bool seen[500] = {false};
@@ -583,8 +571,7 @@ static int compare_pairs(const void *x, const void *y)
  * Connections mostly join known users and appear on both sides; accepted
  * invitations and InMail replies never outnumber what was sent.
  */
-START_TEST(test_network_and_consequences)
-{
+START_TEST (test_network_and_consequences) {
 	enum { USERS = 300, MAX_PAIRS = 200000 };
 	struct ssid_gen *g = make(31, USERS, 21, 0);
 	struct ssid_gen_event ev;
@@ -650,8 +637,7 @@ START_TEST(test_network_and_consequences)
 END_TEST
 
 /* Tenants, teams within them and industries from the fixed list. */
-START_TEST(test_segments)
-{
+START_TEST (test_segments) {
 	static const char *const known_industries[] = {
 	    "software",	 "financial-services",	  "healthcare", "manufacturing",
 	    "retail",	 "telecommunications",	  "energy",	"education",
@@ -690,8 +676,7 @@ START_TEST(test_segments)
 END_TEST
 
 /* The activity factor scales the rate, and so the count over a fixed span. */
-START_TEST(test_activity_scales)
-{
+START_TEST (test_activity_scales) {
 	struct ssid_gen_config cfg = {
 	    .seed = 41,
 	    .users = 100,

@@ -183,8 +183,7 @@ static void collect_paths(json_t *obj, const char *prefix, char paths[][PATH_MAX
 
 /* --- the default --------------------------------------------------------- */
 
-START_TEST(default_equals_file)
-{
+START_TEST (default_equals_file) {
 	struct ssi_model from_file, builtin;
 	struct ssi_model_error err;
 	int r;
@@ -203,8 +202,7 @@ START_TEST(default_equals_file)
 }
 END_TEST
 
-START_TEST(default_validates)
-{
+START_TEST (default_validates) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
@@ -215,8 +213,7 @@ START_TEST(default_validates)
 }
 END_TEST
 
-START_TEST(var_table_is_consistent)
-{
+START_TEST (var_table_is_consistent) {
 	int uses[SSI_C__COUNT] = {0};
 	int last_pillar = 0;
 
@@ -259,8 +256,7 @@ START_TEST(var_table_is_consistent)
 }
 END_TEST
 
-START_TEST(var_table_spot_checks)
-{
+START_TEST (var_table_spot_checks) {
 	const struct ssi_var_info *searches = ssi_var_info(SSI_V_SEARCHES);
 	const struct ssi_var_info *acceptance = ssi_var_info(SSI_V_ACCEPTANCE_RATE);
 	const struct ssi_var_info *inmail = ssi_var_info(SSI_V_INMAIL_REPLY_RATE);
@@ -293,8 +289,7 @@ END_TEST
 
 /* --- required and unknown keys -------------------------------------------- */
 
-START_TEST(every_key_is_required)
-{
+START_TEST (every_key_is_required) {
 	static char paths[MAX_PATHS][PATH_MAX_LEN];
 	json_t *root = default_json();
 	int n = 0;
@@ -315,8 +310,7 @@ START_TEST(every_key_is_required)
 }
 END_TEST
 
-START_TEST(unknown_keys_are_rejected_everywhere)
-{
+START_TEST (unknown_keys_are_rejected_everywhere) {
 	static char paths[MAX_PATHS][PATH_MAX_LEN];
 	json_t *root = default_json();
 	int n = 0;
@@ -338,8 +332,7 @@ START_TEST(unknown_keys_are_rejected_everywhere)
 }
 END_TEST
 
-START_TEST(underscore_keys_are_comments)
-{
+START_TEST (underscore_keys_are_comments) {
 	static char paths[MAX_PATHS][PATH_MAX_LEN];
 	json_t *root = default_json();
 	struct ssi_model m, builtin;
@@ -362,8 +355,7 @@ START_TEST(underscore_keys_are_comments)
 END_TEST
 
 /* Keys of one kind of variable are unknown under another kind. */
-START_TEST(keys_follow_the_variable_kind)
-{
+START_TEST (keys_follow_the_variable_kind) {
 	static const struct {
 		const char *path;
 		const char *value;
@@ -393,8 +385,7 @@ START_TEST(keys_follow_the_variable_kind)
 }
 END_TEST
 
-START_TEST(variable_under_wrong_pillar)
-{
+START_TEST (variable_under_wrong_pillar) {
 	json_t *root = default_json();
 
 	for (int v = 0; v < SSI_V__COUNT; v++) {
@@ -485,8 +476,7 @@ static const struct bad_value {
     {"pillars.people.searches.filter_weight", "0.5", "must be >= 1, got 0.5"},
 };
 
-START_TEST(bad_value_names_its_key)
-{
+START_TEST (bad_value_names_its_key) {
 	const struct bad_value *c = &bad_values[_i];
 	struct ssi_model_error err;
 
@@ -525,8 +515,7 @@ static const struct good_value {
     {"pillars.people.searches.filter_weight", "1"},
 };
 
-START_TEST(range_edges_load)
-{
+START_TEST (range_edges_load) {
 	const struct good_value *c = &good_values[_i];
 	struct ssi_model_error err;
 	int r = load_with(c->path, c->value, &err);
@@ -535,8 +524,7 @@ START_TEST(range_edges_load)
 }
 END_TEST
 
-START_TEST(pillar_weights_must_add_up)
-{
+START_TEST (pillar_weights_must_add_up) {
 	/* One variable per pillar, raised so its pillar comes to 25.5. */
 	static const struct {
 		const char *path;
@@ -558,8 +546,7 @@ START_TEST(pillar_weights_must_add_up)
 }
 END_TEST
 
-START_TEST(pillar_weight_sum_tolerance)
-{
+START_TEST (pillar_weight_sum_tolerance) {
 	json_t *root = default_json();
 	struct ssi_model m;
 	struct ssi_model_error err;
@@ -587,8 +574,7 @@ START_TEST(pillar_weight_sum_tolerance)
 }
 END_TEST
 
-START_TEST(profile_fields_must_add_up)
-{
+START_TEST (profile_fields_must_add_up) {
 	struct ssi_model_error err;
 
 	assert_error(load_with("pillars.brand.profile_completeness.fields.photo", "0.3", &err),
@@ -600,8 +586,7 @@ START_TEST(profile_fields_must_add_up)
 }
 END_TEST
 
-START_TEST(edited_model_loads)
-{
+START_TEST (edited_model_loads) {
 	json_t *root = default_json();
 	struct ssi_model m, builtin;
 	struct ssi_model_error err;
@@ -640,8 +625,7 @@ START_TEST(edited_model_loads)
 }
 END_TEST
 
-START_TEST(failed_load_keeps_the_old_model)
-{
+START_TEST (failed_load_keeps_the_old_model) {
 	json_t *root = default_json();
 	struct ssi_model m, before;
 	struct ssi_model_error err;
@@ -662,8 +646,7 @@ END_TEST
 
 /* --- syntax and I/O ------------------------------------------------------ */
 
-START_TEST(syntax_error_has_line)
-{
+START_TEST (syntax_error_has_line) {
 	static const char text[] = "{\n"
 				   "  \"model_version\": \"x\",\n"
 				   "  \"window_days\": 90,\n"
@@ -678,8 +661,7 @@ START_TEST(syntax_error_has_line)
 }
 END_TEST
 
-START_TEST(syntax_error_in_model_file)
-{
+START_TEST (syntax_error_in_model_file) {
 	json_t *root = default_json();
 	char *text = json_dumps(root, JSON_INDENT(2));
 	char *at = strstr(text, "\"dedup_recent_events\"");
@@ -699,8 +681,7 @@ START_TEST(syntax_error_in_model_file)
 }
 END_TEST
 
-START_TEST(malformed_documents)
-{
+START_TEST (malformed_documents) {
 	static const char duplicate[] = "{\n\"window_days\": 1,\n\"window_days\": 2\n}";
 	static const char with_nul[] = "{\"model_version\": \"a\0b\"}";
 	struct ssi_model m;
@@ -729,8 +710,7 @@ START_TEST(malformed_documents)
 }
 END_TEST
 
-START_TEST(missing_file)
-{
+START_TEST (missing_file) {
 	static const char path[] = "/nonexistent-ssid-test/model.json";
 	struct ssi_model m;
 	struct ssi_model_error err;
@@ -743,8 +723,7 @@ START_TEST(missing_file)
 }
 END_TEST
 
-START_TEST(directory_is_not_a_model)
-{
+START_TEST (directory_is_not_a_model) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
@@ -756,8 +735,7 @@ END_TEST
 
 /* --- validating a model in memory ---------------------------------------- */
 
-START_TEST(validate_names_keys)
-{
+START_TEST (validate_names_keys) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
@@ -831,8 +809,7 @@ START_TEST(validate_names_keys)
 }
 END_TEST
 
-START_TEST(validate_checks_the_version)
-{
+START_TEST (validate_checks_the_version) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
@@ -856,8 +833,7 @@ START_TEST(validate_checks_the_version)
 END_TEST
 
 /* Fields a variable's kind does not use are not part of the model. */
-START_TEST(validate_ignores_unused_params)
-{
+START_TEST (validate_ignores_unused_params) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
@@ -870,8 +846,7 @@ START_TEST(validate_ignores_unused_params)
 END_TEST
 
 /* Validating and loading agree: a model that loads also validates. */
-START_TEST(loaded_models_validate)
-{
+START_TEST (loaded_models_validate) {
 	for (size_t i = 0; i < sizeof(good_values) / sizeof(good_values[0]); i++) {
 		json_t *root = default_json();
 		struct ssi_model m;
