@@ -102,9 +102,10 @@ check:
 	$(MAKE) check-unit
 	$(MAKE) check-daemon
 	$(MAKE) check-format cppcheck check-systemd
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),15)
+	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-demo
 	$(MAKE) check-asan
+	$(MAKE) check-valgrind
 
 check-systemd:
 	tests/systemd/check-unit.sh
@@ -143,6 +144,7 @@ cppcheck:
 
 # --- fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -D_GNU_SOURCE \
 	-DSSID_VERSION=\"$(VERSION)\"

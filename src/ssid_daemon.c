@@ -657,6 +657,33 @@ out:
 	status_tick(d, true);
 }
 
+/*
+ * Ask for the output topics' metadata before the first batch: otherwise the
+ * producer only learns them on its periodic refresh, which stalls the first
+ * batch for up to a second. A missing topic is worth a warning at start-up.
+ */
+static void warm_output_topics(struct ssid_daemon *d)
+{
+	const char *topics[] = {d->cfg.output_topic, d->cfg.dlq_topic};
+
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(d->producer, topics[i], NULL);
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t err;
+
+		if (!rkt)
+			continue;
+		err = rd_kafka_metadata(d->producer, 0, rkt, &md, 5000);
+		if (err)
+			log_warn("metadata for %s: %s", topics[i], rd_kafka_err2str(err));
+		else if (md->topic_cnt == 1 && md->topics[0].err)
+			log_warn("topic %s: %s", topics[i], rd_kafka_err2str(md->topics[0].err));
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(rkt);
+	}
+}
+
 /* Wait for Redis before declaring readiness; a stop request ends the wait. */
 static int wait_for_redis(struct ssid_daemon *d)
 {
@@ -726,6 +753,7 @@ static int start(struct ssid_daemon *d)
 	r = wait_for_redis(d);
 	if (r < 0)
 		return 0;
+	warm_output_topics(d);
 	log_notice("ready: consuming %s, scores to %s, dead letters to %s, model %s",
 		   d->cfg.input_topic, d->cfg.output_topic, d->cfg.dlq_topic, d->model->version);
 	ssid_notify_ready();
