@@ -36,7 +36,7 @@
 
 #include "ssi_history.h"
 #include "ssi_score.h"
-#include "ssid_store.h"
+#include "ssid_redis.h"
 
 /* The hash field holding the encoded history. */
 #define SSID_HISTORY_FIELD "h"
@@ -63,7 +63,7 @@ struct ssid_history;
  * (1..SSI_HISTORY_RETENTION_MAX) per rep. Does not connect yet. 0, -EINVAL
  * or -ENOMEM.
  */
-int ssid_history_new(struct ssid_history **out, const struct ssid_store_opts *opts,
+int ssid_history_new(struct ssid_history **out, const struct ssid_redis_opts *opts,
 		     int retention_days);
 void ssid_history_free(struct ssid_history *hs);
 

@@ -29,6 +29,13 @@
 #include "ssi_model.h"
 #include "ssid_store.h"
 
+/*
+ * Dead letters keep at most this many bytes of the original value (header
+ * ssi.truncated_from gives the full length): brokers refuse messages over
+ * about 1 MB by default, and a refused dead letter would stall a partition.
+ */
+#define SSID_DLQ_VALUE_MAX (512 * 1024)
+
 struct ssid_msg {
 	rd_kafka_message_t *rkm; /* owned */
 	bool parsed;

@@ -54,9 +54,9 @@
  * ssid_store's single connection does): the hash tags keep each segment's
  * keys together for a future per-slot split.
  *
- * ssid_rank has its own hiredis connection, opened on first use from the
- * daemon's ssid_store_opts; any error drops it and the next call reconnects. Library code: no
- * logging, errors in ssid_rank_errstr.
+ * ssid_rank has its own ssid_redis connection, opened on first use from the
+ * daemon's ssid_redis_opts; any error drops it and the next call reconnects.
+ * Library code: no logging, errors in ssid_rank_errstr.
  *
  * Limits: user ids and segment values up to SSI_ID_MAX bytes, each rep at
  * most once per batch; top_n up to SSID_RANK_TOP_MAX; up to
@@ -71,7 +71,7 @@
 
 #include "ssi_event.h"
 #include "ssi_score.h"
-#include "ssid_store.h"
+#include "ssid_redis.h"
 
 enum ssid_rank_kind {
 	SSID_RANK_GLOBAL,
@@ -138,7 +138,7 @@ struct ssid_rank_stats {
 struct ssid_rank;
 
 /* Copies both option sets (ro NULL: defaults); does not connect. 0, -EINVAL, -ENOMEM. */
-int ssid_rank_new(struct ssid_rank **out, const struct ssid_store_opts *o,
+int ssid_rank_new(struct ssid_rank **out, const struct ssid_redis_opts *o,
 		  const struct ssid_rank_opts *ro);
 void ssid_rank_free(struct ssid_rank *r);
 

@@ -17,19 +17,7 @@
 
 #include "ssi_score.h"
 #include "ssi_state.h"
-
-struct ssid_store_opts {
-	const char *host;
-	int port;
-	const char *unix_socket; /* used instead of host:port when non-empty */
-	const char *user;	 /* ACL user, "" for the default user */
-	const char *password;	 /* "" for none */
-	int db;
-	int connect_timeout_ms;
-	int command_timeout_ms;
-	bool keepalive; /* TCP keepalive probes (TCP only) */
-	const char *key_prefix;
-};
+#include "ssid_redis.h"
 
 /* One user's record and what to do with it. */
 struct ssid_user {
@@ -45,7 +33,7 @@ struct ssid_user {
 struct ssid_store;
 
 /* Allocate a store (copies opts); does not connect yet. 0 or -ENOMEM. */
-int ssid_store_new(struct ssid_store **out, const struct ssid_store_opts *opts);
+int ssid_store_new(struct ssid_store **out, const struct ssid_redis_opts *opts);
 void ssid_store_free(struct ssid_store *s);
 
 /* Connect if not connected; 0 when Redis answers PING. */

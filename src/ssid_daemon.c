@@ -712,7 +712,7 @@ static int wait_for_redis(struct ssid_daemon *d)
 
 static int start(struct ssid_daemon *d)
 {
-	struct ssid_store_opts so = {
+	struct ssid_redis_opts so = {
 	    .host = d->cfg.redis_host,
 	    .port = d->cfg.redis_port,
 	    .unix_socket = d->cfg.redis_unix_socket,

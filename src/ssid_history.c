@@ -3,17 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "ssid_history.h"
 
 struct ssid_history {
-	struct ssid_store_opts o; /* strings owned */
+	struct ssid_redis *rd;
 	int retention_days;
-	redisContext *c;
-	char err[256];
 	char *key; /* scratch for one key: prefix, "u:{", a user id, "}" */
 	size_t key_cap;
 };
@@ -40,27 +37,16 @@ struct batch {
 	size_t arena_len, arena_cap;
 };
 
-static char *dup_or_empty(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 void ssid_history_free(struct ssid_history *hs)
 {
 	if (!hs)
 		return;
-	if (hs->c)
-		redisFree(hs->c);
-	free((char *)hs->o.host);
-	free((char *)hs->o.unix_socket);
-	free((char *)hs->o.user);
-	free((char *)hs->o.password);
-	free((char *)hs->o.key_prefix);
+	ssid_redis_free(hs->rd);
 	free(hs->key);
 	free(hs);
 }
 
-int ssid_history_new(struct ssid_history **out, const struct ssid_store_opts *opts,
+int ssid_history_new(struct ssid_history **out, const struct ssid_redis_opts *opts,
 		     int retention_days)
 {
 	struct ssid_history *hs;
@@ -70,134 +56,36 @@ int ssid_history_new(struct ssid_history **out, const struct ssid_store_opts *op
 	hs = calloc(1, sizeof(*hs));
 	if (!hs)
 		return -ENOMEM;
-	hs->o = *opts;
 	hs->retention_days = retention_days;
-	hs->o.host = dup_or_empty(opts->host);
-	hs->o.unix_socket = dup_or_empty(opts->unix_socket);
-	hs->o.user = dup_or_empty(opts->user);
-	hs->o.password = dup_or_empty(opts->password);
-	hs->o.key_prefix = dup_or_empty(opts->key_prefix);
-	if (hs->o.key_prefix)
-		hs->key_cap = strlen(hs->o.key_prefix) + sizeof("u:{}") + SSI_ID_MAX;
-	hs->key = hs->key_cap ? malloc(hs->key_cap) : NULL;
-	if (!hs->o.host || !hs->o.unix_socket || !hs->o.user || !hs->o.password ||
-	    !hs->o.key_prefix || !hs->key) {
+	if (ssid_redis_new(&hs->rd, opts) < 0) {
 		ssid_history_free(hs);
 		return -ENOMEM;
 	}
-	snprintf(hs->err, sizeof(hs->err), "not connected");
+	hs->key_cap = strlen(ssid_redis_key_prefix(hs->rd)) + sizeof("u:{}") + SSI_ID_MAX;
+	hs->key = malloc(hs->key_cap);
+	if (!hs->key) {
+		ssid_history_free(hs);
+		return -ENOMEM;
+	}
 	*out = hs;
 	return 0;
 }
 
 const char *ssid_history_errstr(const struct ssid_history *hs)
 {
-	return hs->err;
-}
-
-static struct timeval ms_to_tv(int ms)
-{
-	return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-}
-
-/* A broken context is useless in hiredis: drop it and reconnect at the next call. */
-static int fail(struct ssid_history *hs, const char *what)
-{
-	if (hs->c) {
-		snprintf(hs->err, sizeof(hs->err), "%s: %s", what,
-			 hs->c->err ? hs->c->errstr : "unexpected reply");
-		redisFree(hs->c);
-		hs->c = NULL;
-	} else {
-		snprintf(hs->err, sizeof(hs->err), "%s", what);
-	}
-	return -EIO;
-}
-
-/* AUTH and SELECT must answer +OK; a refusal is not a transport error. */
-static int setup_command(struct ssid_history *hs, const char *what, int argc, const char **argv)
-{
-	redisReply *r = redisCommandArgv(hs->c, argc, argv, NULL);
-	bool ok = r && r->type == REDIS_REPLY_STATUS;
-
-	if (r && r->type == REDIS_REPLY_ERROR)
-		snprintf(hs->err, sizeof(hs->err), "%s: %s", what, r->str);
-	if (r)
-		freeReplyObject(r);
-	if (ok)
-		return 0;
-	if (hs->c->err)
-		return fail(hs, what);
-	redisFree(hs->c);
-	hs->c = NULL;
-	return -EACCES;
-}
-
-static int history_connect(struct ssid_history *hs)
-{
-	struct timeval connect_tv = ms_to_tv(hs->o.connect_timeout_ms);
-	char db[16];
-
-	if (hs->o.unix_socket[0])
-		hs->c = redisConnectUnixWithTimeout(hs->o.unix_socket, connect_tv);
-	else
-		hs->c = redisConnectWithTimeout(hs->o.host, hs->o.port, connect_tv);
-	if (!hs->c) {
-		snprintf(hs->err, sizeof(hs->err), "connect: out of memory");
-		return -ENOMEM;
-	}
-	if (hs->c->err)
-		return fail(hs, "connect");
-	if (redisSetTimeout(hs->c, ms_to_tv(hs->o.command_timeout_ms)) != REDIS_OK)
-		return fail(hs, "socket timeout");
-	/* Keepalive finds dead peers across networks; a unix socket has none. */
-	if (hs->o.keepalive && !hs->o.unix_socket[0] && redisEnableKeepAlive(hs->c) != REDIS_OK)
-		return fail(hs, "socket keepalive");
-	if (hs->o.password[0]) {
-		const char *with_user[] = {"AUTH", hs->o.user, hs->o.password};
-		const char *without_user[] = {"AUTH", hs->o.password};
-		int r = hs->o.user[0] ? setup_command(hs, "AUTH", 3, with_user)
-				      : setup_command(hs, "AUTH", 2, without_user);
-
-		if (r < 0)
-			return r;
-	}
-	if (hs->o.db != 0) {
-		const char *select_argv[] = {"SELECT", db};
-
-		snprintf(db, sizeof(db), "%d", hs->o.db);
-		return setup_command(hs, "SELECT", 2, select_argv);
-	}
-	return 0;
-}
-
-static int ensure_connected(struct ssid_history *hs)
-{
-	return hs->c ? 0 : history_connect(hs);
+	return ssid_redis_errstr(hs->rd);
 }
 
 int ssid_history_ping(struct ssid_history *hs)
 {
-	redisReply *r;
-	int rc = ensure_connected(hs);
-
-	if (rc < 0)
-		return rc;
-	r = redisCommand(hs->c, "PING");
-	if (!r)
-		return fail(hs, "PING");
-	rc = r->type == REDIS_REPLY_STATUS ? 0 : -EIO;
-	if (rc < 0)
-		snprintf(hs->err, sizeof(hs->err), "PING: %s",
-			 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-	freeReplyObject(r);
-	return rc;
+	return ssid_redis_ping(hs->rd);
 }
 
 /* The rep's hash, named exactly as ssid_store names it. */
 static size_t format_key(struct ssid_history *hs, const char *user_id)
 {
-	return (size_t)snprintf(hs->key, hs->key_cap, "%su:{%s}", hs->o.key_prefix, user_id);
+	return (size_t)snprintf(hs->key, hs->key_cap, "%su:{%s}", ssid_redis_key_prefix(hs->rd),
+				user_id);
 }
 
 static bool user_id_is_valid(const char *user_id)
@@ -316,56 +204,76 @@ static int take_history(struct ssid_history *hs, struct batch *b, struct rep *r,
 			return 0;
 		}
 	} else if (reply->type != REDIS_REPLY_NIL) {
-		snprintf(hs->err, sizeof(hs->err), "HGET %s: %s", rep_user(b, r),
-			 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		ssid_redis_set_error(hs->rd, "HGET %s: %s", rep_user(b, r),
+				     reply->type == REDIS_REPLY_ERROR ? reply->str
+								      : "unexpected reply");
 		return -EIO;
 	}
 	return rep_update(b, r, h);
 }
 
-/*
- * Every reply is read even after an error, so that the connection stays in
- * step with the commands sent and can serve the next batch.
- */
+/* The HGET round of a batch: the i-th reply is the i-th rep's stored history. */
+struct reads {
+	struct ssid_history *hs;
+	struct batch *b;
+	struct ssi_history h; /* scratch, reused from rep to rep */
+};
+
+static int take_read(void *ctx, size_t i, redisReply *reply, int rc)
+{
+	struct reads *reads = ctx;
+
+	if (rc < 0)
+		return rc;
+	return take_history(reads->hs, reads->b, &reads->b->reps[i], reply, &reads->h);
+}
+
 static int read_histories(struct ssid_history *hs, struct batch *b)
 {
-	struct ssi_history h;
-	int rc = 0;
+	struct reads reads = {.hs = hs, .b = b};
+	int rc;
 
-	ssi_history_init(&h);
-	ssi_history_set_retention(&h, hs->retention_days);
-	for (size_t i = 0; i < b->nreps; i++) {
-		redisReply *reply = NULL;
-
-		if (redisGetReply(hs->c, (void **)&reply) != REDIS_OK || !reply) {
-			ssi_history_clear(&h);
-			return fail(hs, "HGET");
-		}
-		if (rc == 0)
-			rc = take_history(hs, b, &b->reps[i], reply, &h);
-		freeReplyObject(reply);
-	}
-	ssi_history_clear(&h);
+	ssi_history_init(&reads.h);
+	ssi_history_set_retention(&reads.h, hs->retention_days);
+	rc = ssid_redis_read_replies(hs->rd, b->nreps, "HGET", take_read, &reads);
+	ssi_history_clear(&reads.h);
 	return rc;
 }
 
 static int send_reads(struct ssid_history *hs, const struct batch *b)
 {
+	redisContext *c = ssid_redis_context(hs->rd);
+
 	for (size_t i = 0; i < b->nreps; i++) {
 		size_t klen = format_key(hs, rep_user(b, &b->reps[i]));
 		const char *argv[] = {"HGET", hs->key, SSID_HISTORY_FIELD};
 		size_t argl[] = {4, klen, strlen(SSID_HISTORY_FIELD)};
 
-		if (redisAppendCommandArgv(hs->c, 3, argv, argl) != REDIS_OK)
-			return fail(hs, "HGET");
+		if (redisAppendCommandArgv(c, 3, argv, argl) != REDIS_OK)
+			return ssid_redis_fail(hs->rd, -EIO, "HGET");
 	}
 	return 0;
 }
 
+/* An HSET answers the number of fields added; anything else fails the batch. */
+static int take_written(void *ctx, size_t i, redisReply *reply, int rc)
+{
+	struct ssid_history *hs = ctx;
+
+	(void)i;
+	if (rc == 0 && reply->type != REDIS_REPLY_INTEGER) {
+		ssid_redis_set_error(hs->rd, "HSET: %s",
+				     reply->type == REDIS_REPLY_ERROR ? reply->str
+								      : "unexpected reply");
+		return -EIO;
+	}
+	return rc;
+}
+
 static int write_histories(struct ssid_history *hs, const struct batch *b)
 {
+	redisContext *c = ssid_redis_context(hs->rd);
 	size_t sent = 0;
-	int rc = 0;
 
 	for (size_t i = 0; i < b->nreps; i++) {
 		const struct rep *r = &b->reps[i];
@@ -376,27 +284,14 @@ static int write_histories(struct ssid_history *hs, const struct batch *b)
 		klen = format_key(hs, rep_user(b, r));
 		/* hiredis copies the arguments into its output buffer right here. */
 		if (redisAppendCommandArgv(
-			hs->c, 4,
+			c, 4,
 			(const char *[]){"HSET", hs->key, SSID_HISTORY_FIELD,
 					 (const char *)b->arena + r->blob_off},
 			(size_t[]){4, klen, strlen(SSID_HISTORY_FIELD), r->blob_len}) != REDIS_OK)
-			return fail(hs, "HSET");
+			return ssid_redis_fail(hs->rd, -EIO, "HSET");
 		sent++;
 	}
-	for (size_t i = 0; i < sent; i++) {
-		redisReply *reply = NULL;
-
-		if (redisGetReply(hs->c, (void **)&reply) != REDIS_OK || !reply)
-			return fail(hs, "HSET");
-		if (rc == 0 && reply->type != REDIS_REPLY_INTEGER) {
-			snprintf(hs->err, sizeof(hs->err), "HSET: %s",
-				 reply->type == REDIS_REPLY_ERROR ? reply->str
-								  : "unexpected reply");
-			rc = -EIO;
-		}
-		freeReplyObject(reply);
-	}
-	return rc;
+	return ssid_redis_read_replies(hs->rd, sent, "HSET", take_written, hs);
 }
 
 int ssid_history_record_batch(struct ssid_history *hs, struct ssid_history_item *items, size_t n)
@@ -409,7 +304,7 @@ int ssid_history_record_batch(struct ssid_history *hs, struct ssid_history_item 
 			return -EINVAL;
 	if (n == 0)
 		return 0;
-	rc = ensure_connected(hs);
+	rc = ssid_redis_connect(hs->rd);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
@@ -434,21 +329,23 @@ int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_h
 	ssi_history_clear(out);
 	if (!user_id_is_valid(user_id))
 		return -EINVAL;
-	rc = ensure_connected(hs);
+	rc = ssid_redis_connect(hs->rd);
 	if (rc < 0)
 		return rc;
 	klen = format_key(hs, user_id);
-	reply = redisCommandArgv(hs->c, 3, (const char *[]){"HGET", hs->key, SSID_HISTORY_FIELD},
+	reply = redisCommandArgv(ssid_redis_context(hs->rd), 3,
+				 (const char *[]){"HGET", hs->key, SSID_HISTORY_FIELD},
 				 (size_t[]){4, klen, strlen(SSID_HISTORY_FIELD)});
 	if (!reply)
-		return fail(hs, "HGET");
+		return ssid_redis_fail(hs->rd, -EIO, "HGET");
 	if (reply->type == REDIS_REPLY_STRING) {
 		rc = ssi_history_decode(out, (const uint8_t *)reply->str, reply->len);
 		if (rc == 0)
 			rc = 1;
 	} else if (reply->type != REDIS_REPLY_NIL) {
-		snprintf(hs->err, sizeof(hs->err), "HGET: %s",
-			 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		ssid_redis_set_error(hs->rd, "HGET: %s",
+				     reply->type == REDIS_REPLY_ERROR ? reply->str
+								      : "unexpected reply");
 		rc = -EIO;
 	}
 	freeReplyObject(reply);

@@ -459,7 +459,16 @@ static int produce_dlq(struct ssid_pipeline *p, struct delivery *d, const struct
 	rd_kafka_header_add(h, "ssi.source.partition", -1, num, -1);
 	snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
 	rd_kafka_header_add(h, "ssi.source.offset", -1, num, -1);
-	return produce(p, d, p->o.dlq_topic, rkm->key, rkm->key_len, rkm->payload, rkm->len, h);
+	/*
+	 * A payload too large for any broker's default message size would be
+	 * refused for ever and stall its partition: keep its head and say so.
+	 */
+	if (rkm->len > SSID_DLQ_VALUE_MAX) {
+		snprintf(num, sizeof(num), "%zu", rkm->len);
+		rd_kafka_header_add(h, "ssi.truncated_from", -1, num, -1);
+	}
+	return produce(p, d, p->o.dlq_topic, rkm->key, rkm->key_len, rkm->payload,
+		       rkm->len > SSID_DLQ_VALUE_MAX ? SSID_DLQ_VALUE_MAX : rkm->len, h);
 }
 
 static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u, int64_t now_ms)

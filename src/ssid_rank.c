@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -20,10 +19,8 @@ static const char *const agg_field[AGG__COUNT] = {"n", "t", "b", "p", "i", "r"};
 static const char *const seg_field[SSI_SEG__COUNT] = {"t", "m", "i"};
 
 struct ssid_rank {
-	struct ssid_store_opts o; /* strings owned */
+	struct ssid_redis *rd;
 	struct ssid_rank_opts ro;
-	redisContext *c;
-	char err[512];
 	struct ssid_rank_stats stats;
 };
 
@@ -132,7 +129,7 @@ static int segment_key_new(const struct ssid_rank *r, enum ssid_rank_kind kind,
 	struct sb b = {0};
 	int rc;
 
-	sb_puts(&b, r->o.key_prefix);
+	sb_puts(&b, ssid_redis_key_prefix(r->rd));
 	sb_puts(&b, "rk:{");
 	rc = segment_tag(&b, kind, segment);
 	sb_puts(&b, "}:");
@@ -156,26 +153,15 @@ void ssid_rank_opts_default(struct ssid_rank_opts *o)
 	o->top_n = SSID_RANK_DEFAULT_TOP_N;
 }
 
-static char *dup_or_empty(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 void ssid_rank_free(struct ssid_rank *r)
 {
 	if (!r)
 		return;
-	if (r->c)
-		redisFree(r->c);
-	free((char *)r->o.host);
-	free((char *)r->o.unix_socket);
-	free((char *)r->o.user);
-	free((char *)r->o.password);
-	free((char *)r->o.key_prefix);
+	ssid_redis_free(r->rd);
 	free(r);
 }
 
-int ssid_rank_new(struct ssid_rank **out, const struct ssid_store_opts *o,
+int ssid_rank_new(struct ssid_rank **out, const struct ssid_redis_opts *o,
 		  const struct ssid_rank_opts *ro)
 {
 	struct ssid_rank *r;
@@ -185,13 +171,7 @@ int ssid_rank_new(struct ssid_rank **out, const struct ssid_store_opts *o,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->o = *o;
-	r->o.host = dup_or_empty(o->host);
-	r->o.unix_socket = dup_or_empty(o->unix_socket);
-	r->o.user = dup_or_empty(o->user);
-	r->o.password = dup_or_empty(o->password);
-	r->o.key_prefix = dup_or_empty(o->key_prefix);
-	if (!r->o.host || !r->o.unix_socket || !r->o.user || !r->o.password || !r->o.key_prefix) {
+	if (ssid_redis_new(&r->rd, o) < 0) {
 		ssid_rank_free(r);
 		return -ENOMEM;
 	}
@@ -199,14 +179,13 @@ int ssid_rank_new(struct ssid_rank **out, const struct ssid_store_opts *o,
 		r->ro = *ro;
 	else
 		ssid_rank_opts_default(&r->ro);
-	snprintf(r->err, sizeof(r->err), "not connected");
 	*out = r;
 	return 0;
 }
 
 const char *ssid_rank_errstr(const struct ssid_rank *r)
 {
-	return r->err;
+	return ssid_redis_errstr(r->rd);
 }
 
 void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
@@ -214,111 +193,11 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 	*out = r->stats;
 }
 
-/*
- * A hiredis context that failed mid-pipeline holds unread replies (and maybe
- * an open MULTI): drop it so that the next call starts from a clean connection.
- */
-static int fail(struct ssid_rank *r, int rc, const char *fmt, ...)
-{
-	char what[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	if (r->c && r->c->err)
-		snprintf(r->err, sizeof(r->err), "%s: %s", what, r->c->errstr);
-	else
-		snprintf(r->err, sizeof(r->err), "%s", what);
-	if (r->c) {
-		redisFree(r->c);
-		r->c = NULL;
-	}
-	return rc;
-}
-
-static struct timeval ms_to_tv(int ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-
-	return tv;
-}
-
-/* AUTH and SELECT must answer +OK before the connection is any use. */
-static int setup_command(struct ssid_rank *r, const char *what, int argc, const char **argv)
-{
-	redisReply *reply = redisCommandArgv(r->c, argc, argv, NULL);
-	int rc = 0;
-
-	if (!reply)
-		return fail(r, -EIO, "%s", what);
-	if (reply->type == REDIS_REPLY_ERROR)
-		rc = fail(r, -EACCES, "%s: %s", what, reply->str);
-	else if (reply->type != REDIS_REPLY_STATUS)
-		rc = fail(r, -EIO, "%s: unexpected reply", what);
-	freeReplyObject(reply);
-	return rc;
-}
-
-static int rank_connect(struct ssid_rank *r)
-{
-	struct timeval ct = ms_to_tv(r->o.connect_timeout_ms);
-	char db[16];
-	int rc;
-
-	if (r->c)
-		return 0;
-	if (r->o.unix_socket[0])
-		r->c = redisConnectUnixWithTimeout(r->o.unix_socket, ct);
-	else
-		r->c = redisConnectWithTimeout(r->o.host, r->o.port, ct);
-	if (!r->c) {
-		snprintf(r->err, sizeof(r->err), "connect: out of memory");
-		return -ENOMEM;
-	}
-	if (r->c->err)
-		return fail(r, -EIO, "connect");
-	if (redisSetTimeout(r->c, ms_to_tv(r->o.command_timeout_ms)) != REDIS_OK)
-		return fail(r, -EIO, "socket timeout");
-	/* Keepalive notices a peer gone silent across a network; a unix socket has none. */
-	if (r->o.keepalive && !r->o.unix_socket[0] && redisEnableKeepAlive(r->c) != REDIS_OK)
-		return fail(r, -EIO, "socket keepalive");
-	if (r->o.password[0]) {
-		const char *with_user[3] = {"AUTH", r->o.user, r->o.password};
-		const char *without_user[2] = {"AUTH", r->o.password};
-
-		rc = r->o.user[0] ? setup_command(r, "AUTH", 3, with_user)
-				  : setup_command(r, "AUTH", 2, without_user);
-		if (rc < 0)
-			return rc;
-	}
-	if (r->o.db != 0) {
-		const char *argv[2] = {"SELECT", db};
-
-		snprintf(db, sizeof(db), "%d", r->o.db);
-		rc = setup_command(r, "SELECT", 2, argv);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 static int append(struct ssid_rank *r, int argc, const char **argv, const size_t *argl)
 {
-	if (redisAppendCommandArgv(r->c, argc, argv, argl) != REDIS_OK)
-		return fail(r, -ENOMEM, "%s: cannot queue", argv[0]);
+	if (redisAppendCommandArgv(ssid_redis_context(r->rd), argc, argv, argl) != REDIS_OK)
+		return ssid_redis_fail(r->rd, -ENOMEM, "%s: cannot queue", argv[0]);
 	r->stats.commands++;
-	return 0;
-}
-
-/* The next reply of the pipeline; a transport error drops the connection. */
-static int next_reply(struct ssid_rank *r, redisReply **out, const char *what)
-{
-	void *reply = NULL;
-
-	if (redisGetReply(r->c, &reply) != REDIS_OK || !reply)
-		return fail(r, -EIO, "%s", what);
-	*out = reply;
 	return 0;
 }
 
@@ -521,21 +400,22 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 		size_t len = ch[i].user_id ? strlen(ch[i].user_id) : 0;
 
 		if (len == 0 || len > SSI_ID_MAX) {
-			snprintf(r->err, sizeof(r->err), "change %zu: user id of %zu bytes", i,
-				 len);
+			ssid_redis_set_error(r->rd, "change %zu: user id of %zu bytes", i, len);
 			return -EINVAL;
 		}
 		for (int g = 0; g < SSI_SEG__COUNT; g++)
 			if (ch[i].segment[g] && strlen(ch[i].segment[g]) > SSI_ID_MAX) {
-				snprintf(r->err, sizeof(r->err), "change %zu (%s): %s too long", i,
-					 ch[i].user_id, ssi_segment_name((enum ssi_segment)g));
+				ssid_redis_set_error(r->rd, "change %zu (%s): %s too long", i,
+						     ch[i].user_id,
+						     ssi_segment_name((enum ssi_segment)g));
 				return -EINVAL;
 			}
 		if (!ch[i].removed && !score_valid(&ch[i].score)) {
-			snprintf(r->err, sizeof(r->err),
-				 "change %zu (%s): score out of range or total %d is not the sum "
-				 "of the pillars",
-				 i, ch[i].user_id, ch[i].score.total);
+			ssid_redis_set_error(
+			    r->rd,
+			    "change %zu (%s): score out of range or total %d is not the sum "
+			    "of the pillars",
+			    i, ch[i].user_id, ch[i].score.total);
 			return -EINVAL;
 		}
 	}
@@ -548,8 +428,8 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 	qsort(sorted, n, sizeof(*sorted), cmp_user_id);
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(sorted[i - 1]->user_id, sorted[i]->user_id) == 0) {
-			snprintf(r->err, sizeof(r->err), "rep %s appears twice in the batch",
-				 sorted[i]->user_id);
+			ssid_redis_set_error(r->rd, "rep %s appears twice in the batch",
+					     sorted[i]->user_id);
 			free(sorted);
 			return -EINVAL;
 		}
@@ -574,7 +454,7 @@ static int batch_init(const struct ssid_rank *r, struct batch *b, struct ssid_ra
 	for (size_t i = 0; i < n; i++) {
 		struct sb k = {0};
 
-		sb_puts(&k, r->o.key_prefix);
+		sb_puts(&k, ssid_redis_key_prefix(r->rd));
 		sb_puts(&k, "rk:u:{");
 		sb_puts(&k, ch[i].user_id);
 		sb_puts(&k, "}");
@@ -659,7 +539,7 @@ static int read_records(struct ssid_rank *r, struct batch *b)
 	for (size_t i = 0; i < b->n; i++) {
 		int taken;
 
-		if (next_reply(r, &reply, "HMGET record") < 0)
+		if (ssid_redis_next_reply(r->rd, &reply, "HMGET record") < 0)
 			return -EIO;
 		taken = take_record(&b->ch[i], reply);
 		if (rc == 0)
@@ -667,7 +547,7 @@ static int read_records(struct ssid_rank *r, struct batch *b)
 		freeReplyObject(reply);
 	}
 	if (rc < 0)
-		return fail(r, rc, "HMGET record: unexpected reply");
+		return ssid_redis_fail(r->rd, rc, "HMGET record: unexpected reply");
 	return 0;
 }
 
@@ -922,15 +802,14 @@ static const redisReply *cursor_next(struct ssid_rank *r, struct cursor *cu)
 	const redisReply *reply;
 
 	if (cu->at >= cu->exec->elements) {
-		snprintf(r->err, sizeof(r->err), "EXEC: %zu replies, more expected",
-			 cu->exec->elements);
+		ssid_redis_set_error(r->rd, "EXEC: %zu replies, more expected", cu->exec->elements);
 		return NULL;
 	}
 	reply = cu->exec->element[cu->at++];
 	if (reply->type == REDIS_REPLY_ERROR) {
 		/* Commands after this one did run: say so, the aggregates need a look. */
-		snprintf(r->err, sizeof(r->err), "EXEC: command %zu of the transaction: %s",
-			 cu->at - 1, reply->str);
+		ssid_redis_set_error(r->rd, "EXEC: command %zu of the transaction: %s", cu->at - 1,
+				     reply->str);
 		return NULL;
 	}
 	return reply;
@@ -943,7 +822,7 @@ static int take_int(struct ssid_rank *r, struct cursor *cu, int64_t *out)
 	if (!reply)
 		return -EIO;
 	if (!reply_int(reply, out)) {
-		snprintf(r->err, sizeof(r->err), "EXEC: reply %zu is not a count", cu->at - 1);
+		ssid_redis_set_error(r->rd, "EXEC: reply %zu is not a count", cu->at - 1);
 		return -EBADMSG;
 	}
 	return 0;
@@ -966,14 +845,14 @@ static int take_positions(struct ssid_rank *r, struct batch *b, struct cursor *c
 		if (!agg)
 			return -EIO;
 		if (agg->type != REDIS_REPLY_ARRAY || agg->elements != AGG__COUNT) {
-			snprintf(r->err, sizeof(r->err), "%s: unexpected HMGET reply", g->akey);
+			ssid_redis_set_error(r->rd, "%s: unexpected HMGET reply", g->akey);
 			return -EBADMSG;
 		}
 		for (int f = 0; f < AGG__COUNT; f++)
 			if (!reply_int(agg->element[f],
 				       after ? &g->agg_after[f] : &g->agg_before[f])) {
-				snprintf(r->err, sizeof(r->err), "%s: field %s is not an integer",
-					 g->akey, agg_field[f]);
+				ssid_redis_set_error(r->rd, "%s: field %s is not an integer",
+						     g->akey, agg_field[f]);
 				return -EBADMSG;
 			}
 	}
@@ -1022,21 +901,23 @@ static int transact(struct ssid_rank *r, struct batch *b)
 		return rc;
 	r->stats.round_trips++;
 	for (size_t i = 0; i < queued + 1; i++) {
-		if (next_reply(r, &reply, "MULTI") < 0)
+		if (ssid_redis_next_reply(r->rd, &reply, "MULTI") < 0)
 			return -EIO;
 		/* A command refused while queueing makes EXEC refuse them all. */
 		if (reply->type == REDIS_REPLY_ERROR) {
-			rc = fail(r, -EIO, "MULTI: command %zu refused: %s", i, reply->str);
+			rc = ssid_redis_fail(r->rd, -EIO, "MULTI: command %zu refused: %s", i,
+					     reply->str);
 			freeReplyObject(reply);
 			return rc;
 		}
 		freeReplyObject(reply);
 	}
-	if (next_reply(r, &reply, "EXEC") < 0)
+	if (ssid_redis_next_reply(r->rd, &reply, "EXEC") < 0)
 		return -EIO;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != queued) {
-		rc = fail(r, -EIO, "EXEC: %s",
-			  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		rc = ssid_redis_fail(r->rd, -EIO, "EXEC: %s",
+				     reply->type == REDIS_REPLY_ERROR ? reply->str
+								      : "unexpected reply");
 		freeReplyObject(reply);
 		return rc;
 	}
@@ -1126,7 +1007,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		return rc;
 	rc = batch_init(r, &b, changes, n);
 	if (rc == 0)
-		rc = rank_connect(r);
+		rc = ssid_redis_connect(r->rd);
 	if (rc == 0)
 		rc = read_records(r, &b);
 	if (rc == 0)
@@ -1134,9 +1015,9 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	if (rc == 0)
 		rc = transact(r, &b);
 	if (rc == -ENOMEM)
-		fail(r, rc, "out of memory");
+		ssid_redis_fail(r->rd, rc, "out of memory");
 	else if (rc == -EBADMSG || rc == -EIO)
-		fail(r, rc, "%s", r->err);
+		ssid_redis_fail(r->rd, rc, "%s", ssid_redis_errstr(r->rd));
 	if (rc == 0)
 		fill_results(r, &b);
 	batch_free(&b);
@@ -1185,7 +1066,7 @@ static int take_board(struct ssid_rank *r, struct ssid_rank_board *bd, const red
 		    member->len > SSI_ID_MAX || memchr(member->str, '\0', member->len) ||
 		    score->type != REDIS_REPLY_STRING ||
 		    !parse_int64(score->str, score->len, &total) || total < 0 || total > 10000) {
-			snprintf(r->err, sizeof(r->err), "leaderboard entry %zu is not ours", j);
+			ssid_redis_set_error(r->rd, "leaderboard entry %zu is not ours", j);
 			return -EBADMSG;
 		}
 		memcpy(e->user_id, member->str, member->len);
@@ -1211,14 +1092,14 @@ int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t
 		boards[i].n = 0;
 		if (ssid_rank_segment_key(r, boards[i].kind, boards[i].segment, probe,
 					  sizeof(probe)) < 0) {
-			snprintf(r->err, sizeof(r->err), "board %zu: no %s segment", i,
-				 ssid_rank_kind_name(boards[i].kind));
+			ssid_redis_set_error(r->rd, "board %zu: no %s segment", i,
+					     ssid_rank_kind_name(boards[i].kind));
 			return -ENOENT;
 		}
 	}
 	if (n == 0)
 		return 0;
-	rc = rank_connect(r);
+	rc = ssid_redis_connect(r->rd);
 	snprintf(stop, sizeof(stop), "%d", r->ro.top_n - 1);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *zkey;
@@ -1238,15 +1119,15 @@ int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t
 		}
 	}
 	if (rc < 0)
-		return rc == -ENOMEM ? fail(r, rc, "out of memory") : rc;
+		return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "out of memory") : rc;
 	r->stats.round_trips++;
 	for (size_t i = 0; i < n; i++) {
 		redisReply *card = NULL, *range = NULL;
 		int taken = 0;
 
-		if (next_reply(r, &card, "ZCARD") < 0)
+		if (ssid_redis_next_reply(r->rd, &card, "ZCARD") < 0)
 			return -EIO;
-		if (next_reply(r, &range, "ZREVRANGE") < 0) {
+		if (ssid_redis_next_reply(r->rd, &range, "ZREVRANGE") < 0) {
 			freeReplyObject(card);
 			return -EIO;
 		}
@@ -1258,7 +1139,7 @@ int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t
 			taken = take_board(r, &boards[i], range);
 		}
 		if (taken == -EIO)
-			snprintf(r->err, sizeof(r->err), "board %zu: unexpected reply", i);
+			ssid_redis_set_error(r->rd, "board %zu: unexpected reply", i);
 		if (rc == 0)
 			rc = taken;
 		freeReplyObject(card);

@@ -1549,3 +1549,165 @@ size_t fx_check_outputs(struct fx_kafka *k, const struct fx_stream *s, const str
 	free(seen);
 	return n;
 }
+
+/* ---- the poison corpus --------------------------------------------------- */
+
+const char *fx_poison_binary_key(void)
+{
+	return "\xff\xfe\xc0\xaf-poison-\xed\xa0\x80-key\x80";
+}
+
+rd_kafka_headers_t *fx_poison_garbage_headers(void)
+{
+	static const char binary[] = {'\0', '\x01', '\xff', '\xfe', '\0'};
+	rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+	char big[4096];
+
+	memset(big, 'h', sizeof(big));
+	rd_kafka_header_add(h, "ssi.reason", -1, "forged", -1);
+	rd_kafka_header_add(h, "ssi.source.offset", -1, "-7", -1);
+	rd_kafka_header_add(h, "", 0, "empty name", -1);
+	rd_kafka_header_add(h, "\xff\xfe", 2, binary, sizeof(binary));
+	rd_kafka_header_add(h, "no-value", -1, NULL, 0);
+	rd_kafka_header_add(h, "big", -1, big, sizeof(big));
+	rd_kafka_header_add(h, "twice", -1, "1", -1);
+	rd_kafka_header_add(h, "twice", -1, "2", -1);
+	return h;
+}
+
+/* pad=N, pad=max or pad=max+1 as a byte count. */
+static int poison_pad_target(const char *spec, size_t max_bytes, size_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (strcmp(spec, "max") == 0) {
+		*out = max_bytes;
+		return 0;
+	}
+	if (strcmp(spec, "max+1") == 0) {
+		*out = max_bytes + 1;
+		return 0;
+	}
+	errno = 0;
+	n = strtoull(spec, &end, 10);
+	if (errno || end == spec || *end || n == 0)
+		return -EBADMSG;
+	*out = (size_t)n;
+	return 0;
+}
+
+/* Trailing spaces keep one JSON value one JSON value, whatever its size. */
+static int poison_pad(struct fx_poison *p, size_t target)
+{
+	char *v;
+
+	if (!p->value || target < p->len)
+		return -EBADMSG;
+	v = realloc(p->value, target + 1);
+	if (!v)
+		return -ENOMEM;
+	memset(v + p->len, ' ', target - p->len);
+	v[target] = '\0';
+	p->value = v;
+	p->len = target;
+	return 0;
+}
+
+static int poison_option(struct fx_poison *p, const char *opt, size_t max_bytes)
+{
+	size_t target;
+	int r;
+
+	if (strcmp(opt, "key=null") == 0)
+		p->key = FX_POISON_KEY_NULL;
+	else if (strcmp(opt, "key=binary") == 0)
+		p->key = FX_POISON_KEY_BINARY;
+	else if (strcmp(opt, "headers=garbage") == 0)
+		p->garbage_headers = true;
+	else if (strcmp(opt, "value=null") == 0) {
+		if (p->len != 0)
+			return -EBADMSG;
+		free(p->value);
+		p->value = NULL;
+	} else if (strncmp(opt, "pad=", 4) == 0) {
+		r = poison_pad_target(opt + 4, max_bytes, &target);
+		if (r < 0)
+			return r;
+		return poison_pad(p, target);
+	} else
+		return -EBADMSG;
+	return 0;
+}
+
+/* One manifest line: "<file> <reason|valid> [option ...]", already split off. */
+static int poison_entry(struct fx_poison *p, char *line, const char *dir, size_t max_bytes)
+{
+	char *save = NULL, *file, *expect, *opt, path[PATH_MAX];
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	file = strtok_r(line, " \t", &save);
+	expect = strtok_r(NULL, " \t", &save);
+	if (!file || !expect || strlen(file) >= sizeof(p->file) ||
+	    strlen(expect) >= sizeof(p->expect))
+		return -EBADMSG;
+	snprintf(p->file, sizeof(p->file), "%s", file);
+	snprintf(p->expect, sizeof(p->expect), "%s", strcmp(expect, "valid") == 0 ? "" : expect);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	p->value = fx_read_file(path, &p->len);
+	if (!p->value)
+		return -errno;
+	while ((opt = strtok_r(NULL, " \t", &save))) {
+		r = poison_option(p, opt, max_bytes);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int fx_poison_load(struct fx_poison_corpus *c, const char *dir, size_t max_bytes)
+{
+	char path[PATH_MAX], *text, *line, *save = NULL;
+	size_t len, cap = 0;
+	int r = 0;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(path, sizeof(path), "%s/MANIFEST", dir);
+	text = fx_read_file(path, &len);
+	if (!text)
+		return -errno;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[strspn(line, " \t")] == '\0' || line[0] == '#')
+			continue;
+		if (c->n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct fx_poison *a = realloc(c->e, ncap * sizeof(*a));
+
+			if (!a) {
+				r = -ENOMEM;
+				break;
+			}
+			c->e = a;
+			cap = ncap;
+		}
+		r = poison_entry(&c->e[c->n], line, dir, max_bytes);
+		c->n++; /* counted even when it failed: fx_poison_free frees its bytes */
+		if (r < 0)
+			break;
+	}
+	free(text);
+	if (r < 0)
+		fx_poison_free(c);
+	return r;
+}
+
+void fx_poison_free(struct fx_poison_corpus *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->e[i].value);
+	free(c->e);
+	memset(c, 0, sizeof(*c));
+}

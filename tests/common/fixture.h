@@ -278,4 +278,41 @@ int fx_parse_output(const struct fx_stream *s, const struct fx_msg *msg, size_t 
 size_t fx_check_outputs(struct fx_kafka *k, const struct fx_stream *s, const struct ssi_model *m,
 			bool chained);
 
+/* ---- the poison corpus (tests/poison/MANIFEST) --------------------------- */
+
+#define FX_POISON_DIR "tests/poison"
+
+/* How a corpus message is keyed on the input topic. */
+enum fx_poison_key {
+	FX_POISON_KEY_USER,   /* by a user id, like every other event */
+	FX_POISON_KEY_NULL,   /* no key at all */
+	FX_POISON_KEY_BINARY, /* fx_poison_binary_key(): not UTF-8 */
+};
+
+struct fx_poison {
+	char file[96];
+	char expect[64]; /* the ssi.reason it must be dead-lettered with, "" if valid */
+	char *value;	 /* the exact bytes (owned); NULL for a tombstone */
+	size_t len;
+	enum fx_poison_key key;
+	bool garbage_headers;
+};
+
+struct fx_poison_corpus {
+	struct fx_poison *e;
+	size_t n;
+};
+
+/*
+ * Read dir/MANIFEST and every file it names; max_bytes (the model's
+ * max_event_bytes) resolves pad=max and pad=max+1. -EBADMSG on a manifest
+ * line that does not follow the format described at its top.
+ */
+int fx_poison_load(struct fx_poison_corpus *c, const char *dir, size_t max_bytes);
+void fx_poison_free(struct fx_poison_corpus *c);
+/* The key of key=binary entries, NUL-terminated (it holds no NUL byte). */
+const char *fx_poison_binary_key(void);
+/* The junk headers of headers=garbage entries, a forged ssi.reason among them. */
+rd_kafka_headers_t *fx_poison_garbage_headers(void);
+
 #endif

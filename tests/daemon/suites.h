@@ -12,6 +12,8 @@ Suite *history_store_suite(void);
 Suite *rank_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */
 Suite *integration_suite(void);
+/* The poison corpus (tests/poison) through a running ssid. */
+Suite *poison_suite(void);
 /* The ssid binary: crashes, signals, exit codes, sd_notify. */
 Suite *process_suite(void);
 

@@ -34,9 +34,9 @@ struct env {
 	struct ssid_history *hs;
 };
 
-static struct ssid_store_opts store_opts(const struct env *e)
+static struct ssid_redis_opts store_opts(const struct env *e)
 {
-	return (struct ssid_store_opts){.host = "127.0.0.1",
+	return (struct ssid_redis_opts){.host = "127.0.0.1",
 					.port = e->redis.port,
 					.connect_timeout_ms = 2000,
 					.command_timeout_ms = 10000,
@@ -55,7 +55,7 @@ static void probe_connect(struct env *e)
 
 static void env_open(struct env *e, int retention_days, bool persistent)
 {
-	struct ssid_store_opts o;
+	struct ssid_redis_opts o;
 	char dir[PATH_MAX];
 
 	memset(e, 0, sizeof(*e));
@@ -318,7 +318,7 @@ END_TEST
 
 /* The history shares the rep's hash with ssid_store's fields and leaves them alone. */
 START_TEST (test_beside_the_store) {
-	struct ssid_store_opts o;
+	struct ssid_redis_opts o;
 	struct ssid_store *store;
 	struct ssid_user u = {.id = "rep-shared", .save_state = true, .save_published = true};
 	struct ssid_history_item it = {
@@ -483,7 +483,7 @@ START_TEST (test_refuses_bad_items) {
 	struct ssid_history_item good = {.user_id = "rep-a", .day = TODAY, .score = {{0}, 0}};
 	struct ssid_history_item bad[] = {good, good, good, good, good};
 	struct counters before, after;
-	struct ssid_store_opts o;
+	struct ssid_redis_opts o;
 	struct ssid_history *hs;
 	struct env e;
 

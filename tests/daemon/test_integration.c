@@ -294,6 +294,44 @@ START_TEST (test_redis_restart) {
 }
 END_TEST
 
+/*
+ * Outputs that cannot be delivered: the broker answers every metadata
+ * request for the output topic with an error, so the producer never learns
+ * a leader and the short message timeout fails the deliveries. ssid must
+ * treat the batch as failed, pause, retry it, and once the topic is back
+ * end with every output delivered and every state exact.
+ */
+START_TEST (test_delivery_failure) {
+	struct t_rng rng = {.s = 0xDE11};
+	struct ssid_daemon_stats st;
+	struct fx_conf c = {
+	    .extra = "kafka.producer.message.timeout.ms = 1500\n",
+	};
+	struct env e;
+
+	env_open(&e, "delivery", 12, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 200), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.kafka.mock), e.kafka.output,
+				      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+	env_start_daemon(&e, &c);
+	wait_stats(&e, is_degraded, "degraded state while outputs cannot be delivered", &st);
+	ck_assert_uint_lt(st.events, e.stream.n);
+
+	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.kafka.mock), e.kafka.output,
+				      RD_KAFKA_RESP_ERR_NO_ERROR);
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_int_eq(st.degraded, 0);
+	ck_assert_uint_gt(st.failures, 0);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+
+	fx_check_states(&e.redis, &e.stream, &e.model);
+	fx_check_outputs(&e.kafka, &e.stream, &e.model, false);
+	env_close(&e);
+}
+END_TEST
+
 /* config/model.json with another version and brand weights moved from profile to articles. */
 static void write_model(const char *path, const char *version, double profile_weight)
 {
@@ -432,6 +470,7 @@ Suite *integration_suite(void)
 	tcase_add_test(tc, test_happy_path);
 	tcase_add_test(tc, test_dead_letters);
 	tcase_add_test(tc, test_redis_restart);
+	tcase_add_test(tc, test_delivery_failure);
 	tcase_add_test(tc, test_reload_model);
 	suite_add_tcase(s, tc);
 	return s;

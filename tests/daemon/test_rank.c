@@ -39,7 +39,7 @@ static void teardown(void)
 
 static struct ssid_rank *rank_open(int min_members, int top_n)
 {
-	struct ssid_store_opts so = {
+	struct ssid_redis_opts so = {
 	    .host = "127.0.0.1",
 	    .port = redis.port,
 	    .connect_timeout_ms = 5000,
@@ -1115,7 +1115,7 @@ START_TEST (test_redis_down_then_back) {
 END_TEST
 
 START_TEST (test_new_rejects_bad_options) {
-	struct ssid_store_opts so = {.host = "127.0.0.1", .port = 1, .key_prefix = "ssi:"};
+	struct ssid_redis_opts so = {.host = "127.0.0.1", .port = 1, .key_prefix = "ssi:"};
 	struct ssid_rank_opts ro = {.min_members = 0, .top_n = 10};
 	struct ssid_rank *r = NULL;
 

@@ -15,5 +15,7 @@ Suite *property_suite(void);
 Suite *persona_suite(void);
 Suite *gen_suite(void);
 Suite *history_suite(void);
+Suite *alert_suite(void);
+Suite *poison_parse_suite(void);
 
 #endif

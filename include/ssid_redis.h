@@ -1,0 +1,82 @@
+/*
+ * ssid_redis: one blocking hiredis 0.14 connection as the daemon's Redis
+ * modules (ssid_store, ssid_rank, ssid_history) use it.
+ *
+ * The connection is opened on first use: TCP or a unix socket, with a connect
+ * and a command timeout, TCP keepalive when asked, AUTH (with an ACL user or
+ * not) and SELECT. A hiredis context that saw a transport error is useless,
+ * so any such error drops it and the next call reconnects: callers retry
+ * whole batches after a backoff. The last error is kept for logs and status.
+ * Library code: no logging.
+ */
+#ifndef SSID_REDIS_H
+#define SSID_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct redisContext;
+struct redisReply;
+
+struct ssid_redis_opts {
+	const char *host;
+	int port;
+	const char *unix_socket; /* used instead of host:port when non-empty */
+	const char *user;	 /* ACL user, "" for the default user */
+	const char *password;	 /* "" for none */
+	int db;
+	int connect_timeout_ms;
+	int command_timeout_ms;
+	bool keepalive; /* TCP keepalive probes (TCP only) */
+	const char *key_prefix;
+};
+
+struct ssid_redis;
+
+/* Allocate a connection (copies opts and its strings); does not connect yet. 0 or -ENOMEM. */
+int ssid_redis_new(struct ssid_redis **out, const struct ssid_redis_opts *opts);
+void ssid_redis_free(struct ssid_redis *rd);
+
+/* Connect unless connected. 0, -EIO (transport), -EACCES (AUTH or SELECT refused), -ENOMEM. */
+int ssid_redis_connect(struct ssid_redis *rd);
+bool ssid_redis_connected(const struct ssid_redis *rd);
+/* Connect if not connected; 0 when Redis answers PING, else as ssid_redis_connect or -EIO. */
+int ssid_redis_ping(struct ssid_redis *rd);
+
+/* The live context, NULL when not connected. */
+struct redisContext *ssid_redis_context(struct ssid_redis *rd);
+/* The copied opts.key_prefix ("" when none was given). */
+const char *ssid_redis_key_prefix(const struct ssid_redis *rd);
+
+/* The last error, for logs and status ("connect: Connection refused"). */
+const char *ssid_redis_errstr(const struct ssid_redis *rd);
+/* Record an error of the caller's own (a bad reply, a bad argument); keeps the connection. */
+void ssid_redis_set_error(struct ssid_redis *rd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * Record the error "<what>" (": <hiredis error>" appended when the context
+ * has one), drop the connection and return rc: for a transport error, or a
+ * pipeline left out of step with the commands sent.
+ */
+int ssid_redis_fail(struct ssid_redis *rd, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The next reply of the pipeline (freeReplyObject it); -EIO and dropped on a transport error. */
+int ssid_redis_next_reply(struct ssid_redis *rd, struct redisReply **out, const char *what);
+
+/*
+ * Called for the i-th reply of a pipeline with the result so far (0 until
+ * something failed); returns the new result. The reply is freed afterwards.
+ */
+typedef int ssid_redis_take_fn(void *ctx, size_t i, struct redisReply *reply, int rc);
+
+/*
+ * Read n pipelined replies, every one of them even after a failure so that
+ * the connection stays in step and serves the next call. Returns what take
+ * made of the last one, or -EIO (connection dropped, "<what>: ...") on a
+ * transport error.
+ */
+int ssid_redis_read_replies(struct ssid_redis *rd, size_t n, const char *what,
+			    ssid_redis_take_fn *take, void *ctx);
+
+#endif

@@ -1,0 +1,221 @@
+/* ssid_redis: the daemon's Redis connection over hiredis 0.14; see ssid_redis.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ssid_redis.h"
+
+struct ssid_redis {
+	struct ssid_redis_opts o; /* strings owned */
+	redisContext *c;
+	char err[512];
+};
+
+/* Copies are never NULL, so that the rest of the module needs no NULL checks. */
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+void ssid_redis_free(struct ssid_redis *rd)
+{
+	if (!rd)
+		return;
+	if (rd->c)
+		redisFree(rd->c);
+	free((char *)rd->o.host);
+	free((char *)rd->o.unix_socket);
+	free((char *)rd->o.user);
+	free((char *)rd->o.password);
+	free((char *)rd->o.key_prefix);
+	free(rd);
+}
+
+int ssid_redis_new(struct ssid_redis **out, const struct ssid_redis_opts *opts)
+{
+	struct ssid_redis *rd = calloc(1, sizeof(*rd));
+
+	if (!rd)
+		return -ENOMEM;
+	rd->o = *opts;
+	rd->o.host = dup_or_empty(opts->host);
+	rd->o.unix_socket = dup_or_empty(opts->unix_socket);
+	rd->o.user = dup_or_empty(opts->user);
+	rd->o.password = dup_or_empty(opts->password);
+	rd->o.key_prefix = dup_or_empty(opts->key_prefix);
+	if (!rd->o.host || !rd->o.unix_socket || !rd->o.user || !rd->o.password ||
+	    !rd->o.key_prefix) {
+		ssid_redis_free(rd);
+		return -ENOMEM;
+	}
+	snprintf(rd->err, sizeof(rd->err), "not connected");
+	*out = rd;
+	return 0;
+}
+
+bool ssid_redis_connected(const struct ssid_redis *rd)
+{
+	return rd->c != NULL;
+}
+
+struct redisContext *ssid_redis_context(struct ssid_redis *rd)
+{
+	return rd->c;
+}
+
+const char *ssid_redis_key_prefix(const struct ssid_redis *rd)
+{
+	return rd->o.key_prefix;
+}
+
+const char *ssid_redis_errstr(const struct ssid_redis *rd)
+{
+	return rd->err;
+}
+
+void ssid_redis_set_error(struct ssid_redis *rd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rd->err, sizeof(rd->err), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A hiredis context that failed mid-pipeline holds unread replies (and maybe
+ * an open MULTI): drop it so that the next call starts from a clean
+ * connection. The message is formatted first because it may quote err itself,
+ * short enough that ": <hiredis error>" still fits.
+ */
+int ssid_redis_fail(struct ssid_redis *rd, int rc, const char *fmt, ...)
+{
+	char what[sizeof(rd->err) - sizeof(rd->c->errstr) - 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (rd->c && rd->c->err)
+		snprintf(rd->err, sizeof(rd->err), "%s: %s", what, rd->c->errstr);
+	else
+		snprintf(rd->err, sizeof(rd->err), "%s", what);
+	if (rd->c) {
+		redisFree(rd->c);
+		rd->c = NULL;
+	}
+	return rc;
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+	return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+/* AUTH and SELECT must answer +OK before the connection is any use; a refusal is -EACCES. */
+static int setup_command(struct ssid_redis *rd, const char *what, int argc, const char **argv)
+{
+	redisReply *reply = redisCommandArgv(rd->c, argc, argv, NULL);
+	int rc = 0;
+
+	if (!reply)
+		return ssid_redis_fail(rd, -EIO, "%s", what);
+	if (reply->type == REDIS_REPLY_ERROR)
+		rc = ssid_redis_fail(rd, -EACCES, "%s: %s", what, reply->str);
+	else if (reply->type != REDIS_REPLY_STATUS)
+		rc = ssid_redis_fail(rd, -EIO, "%s: unexpected reply", what);
+	freeReplyObject(reply);
+	return rc;
+}
+
+int ssid_redis_connect(struct ssid_redis *rd)
+{
+	struct timeval connect_tv = ms_to_tv(rd->o.connect_timeout_ms);
+	char db[16];
+	int rc;
+
+	if (rd->c)
+		return 0;
+	if (rd->o.unix_socket[0])
+		rd->c = redisConnectUnixWithTimeout(rd->o.unix_socket, connect_tv);
+	else
+		rd->c = redisConnectWithTimeout(rd->o.host, rd->o.port, connect_tv);
+	if (!rd->c) {
+		snprintf(rd->err, sizeof(rd->err), "connect: out of memory");
+		return -ENOMEM;
+	}
+	if (rd->c->err)
+		return ssid_redis_fail(rd, -EIO, "connect");
+	if (redisSetTimeout(rd->c, ms_to_tv(rd->o.command_timeout_ms)) != REDIS_OK)
+		return ssid_redis_fail(rd, -EIO, "socket timeout");
+	/* Keepalive notices a peer gone silent across a network; a unix socket has none. */
+	if (rd->o.keepalive && !rd->o.unix_socket[0] && redisEnableKeepAlive(rd->c) != REDIS_OK)
+		return ssid_redis_fail(rd, -EIO, "socket keepalive");
+	if (rd->o.password[0]) {
+		const char *with_user[3] = {"AUTH", rd->o.user, rd->o.password};
+		const char *without_user[2] = {"AUTH", rd->o.password};
+
+		rc = rd->o.user[0] ? setup_command(rd, "AUTH", 3, with_user)
+				   : setup_command(rd, "AUTH", 2, without_user);
+		if (rc < 0)
+			return rc;
+	}
+	if (rd->o.db != 0) {
+		const char *select_argv[2] = {"SELECT", db};
+
+		snprintf(db, sizeof(db), "%d", rd->o.db);
+		rc = setup_command(rd, "SELECT", 2, select_argv);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int ssid_redis_ping(struct ssid_redis *rd)
+{
+	redisReply *reply;
+	int rc = ssid_redis_connect(rd);
+
+	if (rc < 0)
+		return rc;
+	reply = redisCommand(rd->c, "PING");
+	if (!reply)
+		return ssid_redis_fail(rd, -EIO, "PING");
+	rc = reply->type == REDIS_REPLY_STATUS ? 0 : -EIO;
+	if (rc < 0)
+		snprintf(rd->err, sizeof(rd->err), "PING: %s",
+			 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+	freeReplyObject(reply);
+	return rc;
+}
+
+int ssid_redis_next_reply(struct ssid_redis *rd, struct redisReply **out, const char *what)
+{
+	void *reply = NULL;
+
+	if (!rd->c || redisGetReply(rd->c, &reply) != REDIS_OK || !reply)
+		return ssid_redis_fail(rd, -EIO, "%s", what);
+	*out = reply;
+	return 0;
+}
+
+int ssid_redis_read_replies(struct ssid_redis *rd, size_t n, const char *what,
+			    ssid_redis_take_fn *take, void *ctx)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		redisReply *reply = NULL;
+
+		if (ssid_redis_next_reply(rd, &reply, what) < 0)
+			return -EIO;
+		rc = take(ctx, i, reply, rc);
+		freeReplyObject(reply);
+	}
+	return rc;
+}
