@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -533,8 +534,15 @@ static void enter_degraded(struct ssid_daemon *d, int r)
 
 	snprintf(d->degraded_why, sizeof(d->degraded_why), "%s", ssid_pipeline_errstr(d->pipe));
 	if (first) {
+		char why[300];
+		const char *fields[] = {"SSID_STATE=degraded", why, NULL};
+
 		d->backoff_ms = d->cfg.retry_backoff_min_ms;
-		log_warn("batch failed (%s): pausing consumption and retrying", d->degraded_why);
+		/* Structured, so operators can query the journal by state and cause. */
+		snprintf(why, sizeof(why), "SSID_REASON=%s", d->degraded_why);
+		ssid_log_fields(LOG_WARNING, fields,
+				"batch failed (%s): pausing consumption and retrying",
+				d->degraded_why);
 		pause_all(d, true);
 	} else {
 		log_debug("batch retry failed (%s)", d->degraded_why);
@@ -566,7 +574,9 @@ static int attempt_batch(struct ssid_daemon *d)
 	count_batch(d, &bs);
 	ssid_batch_clear(&d->batch);
 	if (d->paused) {
-		log_notice("recovered: resuming consumption");
+		const char *fields[] = {"SSID_STATE=running", NULL};
+
+		ssid_log_fields(LOG_NOTICE, fields, "recovered: resuming consumption");
 		pause_all(d, false);
 		status_tick(d, true);
 	}

@@ -381,10 +381,11 @@ static void wait_consumed(const struct fx_daemon *d, uint64_t n, struct ssid_dae
 START_TEST (test_poison_corpus) {
 	struct ssid_daemon_stats st;
 	struct poison_run pr;
-	struct fx_redis redis;
-	struct fx_kafka kafka;
-	struct fx_stream stream;
-	struct fx_daemon daemon;
+	/* The fixtures expect zeroed structs (port 0: pick a free one). */
+	struct fx_redis redis = {0};
+	struct fx_kafka kafka = {0};
+	struct fx_stream stream = {0};
+	struct fx_daemon daemon = {0};
 	struct ssi_model model;
 	char dir[PATH_MAX], conf[4096], err[1024];
 
