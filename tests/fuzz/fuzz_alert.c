@@ -13,6 +13,7 @@
 
 #include "ssi_alert.h"
 #include "ssi_wire.h"
+#include "fuzz_blob.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,20 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	int ret;
 
-	if (size == 0)
-		return 0;
-	/* A heap copy of exactly the bytes decoded, so ASan sees any read past the end. */
-	len = size - 1 + (data[0] & 1 ? 4 : 0);
-	blob = malloc(len > 0 ? len : 1);
+	blob = fuzz_blob(data, size, &len);
 	if (!blob)
 		return 0;
-	memcpy(blob, data + 1, size - 1);
-	if (data[0] & 1) {
-		uint32_t crc = ssi_crc32c(blob, size - 1);
-
-		for (int i = 0; i < 4; i++)
-			blob[size - 1 + i] = (uint8_t)(crc >> (8 * i));
-	}
 
 	ret = ssi_alert_state_decode(&st, blob, len);
 	if (ret == 0) {
