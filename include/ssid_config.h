@@ -81,6 +81,25 @@ struct ssid_config {
 	int mock_cluster_partitions;	   /* mock_cluster.partitions */
 	char *mock_cluster_bootstrap_file; /* mock_cluster.bootstrap_file, "" = none */
 
+	/* ranks, leaderboards, history */
+	int rank_min_members;	    /* rank.min_members */
+	int rank_top_n;		    /* rank.top_n */
+	char *rank_bands;	    /* rank.bands */
+	int rank_board_interval_ms; /* rank.board_interval_ms (reloadable) */
+	int history_retention_days; /* history.retention_days */
+	int decay_max_per_pass;	    /* decay.max_per_pass (reloadable) */
+
+	/* alert rules (reloadable) */
+	bool alert_score_drop_enabled;
+	double alert_score_drop_points;
+	int alert_score_drop_days;
+	bool alert_below_threshold_enabled;
+	double alert_below_threshold_points;
+	bool alert_left_top_percent_enabled;
+	int alert_left_top_percent;
+	bool alert_pillar_drop_enabled;
+	double alert_pillar_drop_points;
+
 	char *clock; /* clock: "system", "fixed:<RFC 3339>" or "file:<path>" */
 
 	struct ssid_kv_list kafka;	    /* kafka.X: consumer and producer */

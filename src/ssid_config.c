@@ -18,6 +18,7 @@
 
 #include "ssi_time.h"
 #include "ssid_config.h"
+#include "ssid_rank.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -82,6 +83,13 @@ static bool valid_topic(const char *value)
 			return false;
 	}
 	return true;
+}
+
+static bool valid_bands(const char *value)
+{
+	struct ssid_rank_bands bands;
+
+	return ssid_rank_bands_parse(&bands, value) == 0;
 }
 
 static bool valid_clock(const char *value)
@@ -182,6 +190,40 @@ static const struct config_key config_keys[] = {
 	    "partitions of each topic in the mock cluster"),
     STRING_KEY("mock_cluster.bootstrap_file", mock_cluster_bootstrap_file, "", false, NULL, NULL,
 	       "write the mock cluster's bootstrap servers to this file, for clients"),
+
+    INT_KEY("rank.min_members", rank_min_members, "10", 1, 1000000, false,
+	    "privacy floor: a segment with fewer reps shows no rank, percentile, average or "
+	    "leaderboard"),
+    INT_KEY("rank.top_n", rank_top_n, "10", 1, 1000, false,
+	    "length of the team and tenant leaderboards in leaderboard.changed"),
+    STRING_KEY("rank.bands", rank_bands, "1,5,10,15,25,50", false, valid_bands,
+	       "strictly increasing percentages in 1..100, comma-separated",
+	       "percentile bands: crossing one publishes rank.changed"),
+    DURATION_KEY("rank.board_interval_ms", rank_board_interval_ms, "1000", 0, 3600000, true,
+		 "at most one leaderboard.changed per board per this interval"),
+    INT_KEY("history.retention_days", history_retention_days, "400", 1, 1000, false,
+	    "days of daily score snapshots kept per rep"),
+    INT_KEY("decay.max_per_pass", decay_max_per_pass, "5000", 1, 1000000, true,
+	    "most reps rescored for inactivity decay in one pass"),
+
+    BOOL_KEY("alert.score_drop.enabled", alert_score_drop_enabled, "yes", true,
+	     "alert when the SSI falls below its recent maximum"),
+    DOUBLE_KEY("alert.score_drop.points", alert_score_drop_points, "5", 0.01, 100.0, true,
+	       "score_drop: how many points below the maximum of the last days"),
+    INT_KEY("alert.score_drop.days", alert_score_drop_days, "7", 1, 1000, true,
+	    "score_drop: days the maximum is taken over"),
+    BOOL_KEY("alert.below_threshold.enabled", alert_below_threshold_enabled, "yes", true,
+	     "alert when the SSI crosses below a threshold"),
+    DOUBLE_KEY("alert.below_threshold.points", alert_below_threshold_points, "70", 0.01, 98.0,
+	       true, "below_threshold: the threshold (the seeds recommend 70)"),
+    BOOL_KEY("alert.left_top_percent.enabled", alert_left_top_percent_enabled, "yes", true,
+	     "alert when a rep leaves the top percent of their industry"),
+    INT_KEY("alert.left_top_percent.percent", alert_left_top_percent, "15", 3, 99, true,
+	    "left_top_percent: the industry percentile to stay within"),
+    BOOL_KEY("alert.pillar_drop.enabled", alert_pillar_drop_enabled, "yes", true,
+	     "alert when a pillar falls from its peak"),
+    DOUBLE_KEY("alert.pillar_drop.points", alert_pillar_drop_points, "3", 0.01, 25.0, true,
+	       "pillar_drop: how many points a pillar must fall"),
 
     STRING_KEY("clock", clock, "system", false, valid_clock,
 	       "system, fixed:<RFC 3339 time> or file:<path>",
