@@ -22,6 +22,12 @@ struct ssid_daemon_stats {
 	uint64_t duplicates;
 	uint64_t rejected;
 	uint64_t outputs;
+	uint64_t rank_changes; /* rank.changed delivered */
+	uint64_t alerts;       /* alert messages delivered */
+	uint64_t boards;       /* leaderboard.changed delivered */
+	uint64_t decayed;      /* reps rescored by the decay schedule */
+	uint64_t model_rescored; /* reps rescored after a model change */
+	uint64_t rebuilds;     /* times Redis was found empty and partitions replayed */
 	uint64_t failures; /* batch attempts that failed and were retried */
 	uint64_t reloads;
 	int degraded; /* 1 while retrying */
@@ -40,6 +46,13 @@ void ssid_daemon_free(struct ssid_daemon *d);
  * finished, offsets committed, group left), or a sysexits code.
  */
 int ssid_daemon_run(struct ssid_daemon *d);
+
+/*
+ * Replay every partition this daemon is assigned from the start of the
+ * model window (ssid --rebuild), once, before live processing: see
+ * ssid_parts.h. Call before ssid_daemon_run.
+ */
+void ssid_daemon_set_rebuild(struct ssid_daemon *d);
 
 /* Async-signal-safe requests to every daemon in the process (signals). */
 void ssid_daemon_request_stop(void);

@@ -14,8 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ssi_alert.h"
 #include "ssi_event.h"
 #include "ssi_score.h"
+#include "ssid_rank.h"
 
 #define SSID_OUT_SCHEMA 1
 
@@ -48,9 +50,50 @@ struct ssid_score_msg {
 	enum ssid_cause cause;
 	int64_t as_of_ms;
 	int events; /* events folded in since the previous message */
+	/* Where the rep stands, when ranks are kept (else has_ranks false). */
+	bool has_ranks;
+	struct ssid_rank_pos rank[SSID_RANK__COUNT];
 };
 
 /* Append one score.updated object (no trailing newline). 0 or -ENOMEM. */
 int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m);
+
+/* A rep crossed a percentile band in one segment. */
+struct ssid_rank_msg {
+	const char *user_id;
+	enum ssid_rank_kind kind;
+	const char *segment_value; /* "software"; "tenant/team" for a team; NULL global */
+	struct ssid_rank_crossing crossing;
+	const struct ssid_rank_pos *pos; /* after */
+	enum ssid_cause cause;
+	int64_t as_of_ms;
+	const char *model_version;
+};
+
+/* Append one rank.changed object. 0 or -ENOMEM. */
+int ssid_out_rank_changed(struct ssid_buf *b, const struct ssid_rank_msg *m);
+
+struct ssid_alert_msg {
+	const char *user_id;
+	const struct ssi_alert *alert;
+	struct ssi_score score; /* the score that tripped it */
+	int64_t as_of_ms;
+	const char *model_version;
+};
+
+/* Append one alert object. 0 or -ENOMEM. */
+int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m);
+
+struct ssid_board_msg {
+	enum ssid_rank_kind kind; /* SSID_RANK_TENANT or SSID_RANK_TEAM */
+	const char *tenant, *team;
+	const struct ssid_rank_board *board;
+	unsigned changes; /* SSID_RANK_BOARD_* */
+	int64_t as_of_ms;
+	const char *model_version;
+};
+
+/* Append one leaderboard.changed object. 0 or -ENOMEM. */
+int ssid_out_leaderboard_changed(struct ssid_buf *b, const struct ssid_board_msg *m);
 
 #endif

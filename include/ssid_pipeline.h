@@ -25,8 +25,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "ssi_alert.h"
 #include "ssi_event.h"
 #include "ssi_model.h"
+#include "ssid_boards.h"
+#include "ssid_out.h"
+#include "ssid_rank.h"
 #include "ssid_store.h"
 
 /*
@@ -39,6 +43,12 @@
 struct ssid_msg {
 	rd_kafka_message_t *rkm; /* owned */
 	bool parsed;
+	/*
+	 * Set by the caller for a message read again by a rebuild (it was
+	 * processed before Redis lost it): a rejection is not dead-lettered
+	 * twice, and its user's alerts and rank crossings are not published.
+	 */
+	bool replay;
 	int status; /* 0: valid event; < 0: rejected, see why */
 	struct ssi_reject why;
 	struct ssi_event ev;
@@ -67,8 +77,12 @@ struct ssid_batch_stats {
 	size_t replayed;   /* skipped: at or below the user's mark */
 	size_t duplicates; /* skipped: event_id already seen */
 	size_t rejected;   /* sent to the dead-letter topic */
+	size_t replay_rejected; /* rejected while rebuilding: not dead-lettered again */
 	size_t users;	   /* distinct users */
 	size_t outputs;	   /* score.updated messages delivered */
+	size_t rank_changes; /* rank.changed messages delivered */
+	size_t alerts;	     /* alert messages delivered */
+	size_t boards;	     /* leaderboard.changed messages delivered */
 };
 
 struct ssid_pipeline_opts {
@@ -80,6 +94,11 @@ struct ssid_pipeline_opts {
 	int delivery_timeout_ms; /* give up waiting for deliveries after this */
 	void (*tick)(void *ctx); /* called about every 100 ms while waiting */
 	void *tick_ctx;
+	struct ssid_rank *rank;	    /* borrowed; NULL: no ranks, bands or boards */
+	struct ssid_boards *boards; /* borrowed; NULL: no leaderboard.changed */
+	struct ssid_rank_bands bands;
+	struct ssi_alert_rules alerts; /* rules all disabled: no alerts */
+	int history_retention_days;
 };
 
 struct ssid_pipeline;
@@ -91,6 +110,9 @@ void ssid_pipeline_free(struct ssid_pipeline *p);
 void ssid_pipeline_set_model(struct ssid_pipeline *p, const struct ssi_model *model);
 void ssid_pipeline_set_epsilon(struct ssid_pipeline *p, double epsilon);
 
+/* Alert rules from the next batch on (validated by the caller). */
+void ssid_pipeline_set_alert_rules(struct ssid_pipeline *p, const struct ssi_alert_rules *r);
+
 /*
  * Run a batch at time now_ms. Returns 0 when everything is durable and
  * delivered; -EIO for a Redis failure, -ECOMM for a delivery failure,
@@ -100,6 +122,24 @@ void ssid_pipeline_set_epsilon(struct ssid_pipeline *p, double epsilon);
 int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		      struct ssid_batch_stats *stats);
 const char *ssid_pipeline_errstr(const struct ssid_pipeline *p);
+
+/*
+ * Rescore reps with no new event: ids[0..n) of partition's schedule, at
+ * now_ms, for cause (SSID_CAUSE_DECAY or SSID_CAUSE_MODEL). Each is scored,
+ * its state pruned and saved, its next decay scheduled, and what moved is
+ * published like an event batch would (ranks, alerts, history). A rep
+ * last published under another model is rescored with cause "model"
+ * whatever the cause asked. Same returns as ssid_pipeline_run.
+ */
+int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, int32_t partition,
+			  enum ssid_cause cause, int64_t now_ms, struct ssid_batch_stats *stats);
+
+/*
+ * Publish the leaderboards whose coalescing interval has ended (monotonic
+ * clock, called from the idle loop). Same returns as ssid_pipeline_run.
+ */
+int ssid_pipeline_flush_boards(struct ssid_pipeline *p, int64_t now_ms,
+			       struct ssid_batch_stats *stats);
 
 /* The producer's delivery report callback (rd_kafka_conf_set_dr_msg_cb). */
 void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);

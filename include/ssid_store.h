@@ -4,7 +4,29 @@
  * One hash per user, key "<prefix>u:{<user_id>}" (the braces are a Redis
  * Cluster hash tag, so a user's keys stay in one slot), with fields
  *   s  the encoded ssi_state (engine format, with the applied-offset marks)
- *   p  the score last delivered to the output topic ("v1 total b p i r")
+ *   p  the score last delivered to the output topic:
+ *      "v2 total b p i r as_of_ms model_version" ("v1 total b p i r" from
+ *      older builds is still read)
+ *   h  the daily score history (ssi_history encoding, see ssid_history.h)
+ *   a  the alert rules' state (ssi_alert encoding)
+ *   k  the rep's percentile per segment kind when p was delivered:
+ *      "v1 global industry tenant team", 0 for none or hidden
+ * p, h, a and k describe what was delivered, so they are written together
+ * and only after delivery; s is written before, with the marks that make a
+ * replayed event a no-op.
+ *
+ * A rep's 1st-degree connections named by connection_added/_removed
+ * events (attrs.connection_id) are the set "<prefix>net:{<user_id>}",
+ * added and removed in the order the events are consumed (SADD and SREM
+ * written with the state); ssid_network ranks a rep among them.
+ *
+ * The inactivity-decay schedule is one sorted set per input partition,
+ * "<prefix>dz:<partition>": member user id, score the instant (ms) the
+ * rep's score next changes on its own, +inf when it never will. Every rep
+ * with a state is in the set of the partition its events come from, so the
+ * set is also the partition's roster (model rescoring walks it), and it
+ * moves with the partition on a rebalance.
+ *
  * Every call pipelines all of its commands: one round trip per batch, not
  * per event. Any transport error drops the connection; the next call
  * reconnects, so callers retry whole batches after a backoff.
@@ -15,20 +37,49 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ssi_alert.h"
+#include "ssi_history.h"
 #include "ssi_score.h"
 #include "ssi_state.h"
+#include "ssid_rank.h"
 #include "ssid_redis.h"
+
+/* The due time of a rep whose score never changes on its own. */
+#define SSID_DUE_NEVER INT64_MAX
+
+/* A change to a rep's connection set. */
+struct ssid_net_op {
+	bool add; /* SADD, else SREM */
+	const char *connection_id;
+};
 
 /* One user's record and what to do with it. */
 struct ssid_user {
 	const char *id; /* NUL-terminated; owned by the caller */
 	struct ssi_state state;
 	int load_status; /* 0, or why the stored state cannot be used */
+	bool has_state;	 /* a state was stored (it may still be unreadable) */
 	bool has_published;
 	struct ssi_score published;
-	bool save_state;     /* ssid_store_save writes field s */
-	bool save_published; /* ssid_store_save writes field p from published */
+	int64_t published_ms;				 /* as_of of p; 0 when unknown (v1) */
+	char published_model[SSI_MODEL_VERSION_MAX + 1]; /* "" when unknown (v1) */
+	struct ssi_history history; /* h; history_status < 0: unreadable, kept */
+	int history_status;
+	struct ssi_alert_state alert;	      /* a (fresh when absent or unreadable) */
+	int published_top[SSID_RANK__COUNT]; /* k */
+	int32_t partition;		      /* where its events come from */
+	int64_t due_ms;			      /* next decay, SSID_DUE_NEVER */
+	const struct ssid_net_op *net; /* written with the state; borrowed */
+	size_t nnet;
+	bool save_state;     /* ssid_store_save writes field s (and the net ops) */
+	bool save_published; /* ssid_store_save writes fields p (from published), h, a, k */
+	bool save_due;	     /* ssid_store_save puts due_ms into partition's schedule */
 };
+
+/* Initialise u for id (borrowed) with an empty record. */
+void ssid_user_init(struct ssid_user *u, const char *id);
+/* Release what u owns; u can be initialised again. */
+void ssid_user_clear(struct ssid_user *u);
 
 struct ssid_store;
 
@@ -55,6 +106,38 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n);
 
 /* The hash key of a user, for tools and tests. Returns its length. */
 int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, size_t len);
+
+/*
+ * Up to max user ids of partition's schedule due at or before now_ms,
+ * earliest first. ids is replaced by a NULL-terminated array the caller
+ * frees with ssid_store_ids_free, *n their count. 0, -EIO or -ENOMEM.
+ */
+int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max,
+		   char ***ids, size_t *n);
+/*
+ * One step of a walk over partition's whole roster (ZSCAN: every member
+ * present throughout is seen at least once). *cursor starts at 0 and is 0
+ * again when the walk is over. Same ids and returns as ssid_store_due.
+ */
+int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,
+		      size_t count, char ***ids, size_t *n);
+/*
+ * The model version partition's roster was last fully rescored under
+ * ("<prefix>mv:<partition>"): get copies it into buf (1, or 0 when none),
+ * set records it. -EIO.
+ */
+int ssid_store_model_get(struct ssid_store *s, int32_t partition, char *buf, size_t len);
+int ssid_store_model_set(struct ssid_store *s, int32_t partition, const char *version);
+void ssid_store_ids_free(char **ids);
+
+/*
+ * The sentinel that tells a Redis which lost its data from the one it was:
+ * "<prefix>meta" field "epoch", a random value set once. The daemon
+ * remembers it; a different (or new) epoch means the data went away.
+ * Copies the epoch into buf (at least 17 bytes) and returns 1 when this
+ * call created it, 0 when it existed; -EIO.
+ */
+int ssid_store_sentinel(struct ssid_store *s, char *buf, size_t len);
 
 /* Run one command and return the reply (freeReplyObject it); tools and tests. */
 void *ssid_store_command(struct ssid_store *s, const char *fmt, ...);

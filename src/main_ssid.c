@@ -20,7 +20,7 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: ssid [--config FILE] [--check-config]\n"
+	fprintf(out, "usage: ssid [--config FILE] [--check-config] [--rebuild]\n"
 		     "       ssid --version | --help\n"
 		     "\n"
 		     "Consume activity events from Kafka, keep each sales rep's Social Selling\n"
@@ -28,6 +28,10 @@ static void usage(FILE *out)
 		     "\n"
 		     "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 		     "  -n, --check-config   validate the configuration and the model, then exit\n"
+		     "  -r, --rebuild        replay the assigned partitions from the start of the\n"
+		     "                       model window into Redis (progress in the log), then\n"
+		     "                       go on live; replayed events count once and publish\n"
+		     "                       no alerts or dead letters again\n"
 		     "  -V, --version        print the version and exit\n"
 		     "  -h, --help           print this help and exit\n"
 		     "\n"
@@ -41,25 +45,29 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, 'n'},
+	    {"rebuild", no_argument, NULL, 'r'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
-	bool check_only = false;
+	bool check_only = false, rebuild = false;
 	struct ssid_config cfg;
 	struct ssid_config_error ce;
 	struct ssid_daemon *d = NULL;
 	char err[1024];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "c:nVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nrVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'n':
 			check_only = true;
+			break;
+		case 'r':
+			rebuild = true;
 			break;
 		case 'V':
 			printf("ssid %s\n", SSID_VERSION);
@@ -104,6 +112,8 @@ int main(int argc, char **argv)
 		ssid_daemon_free(d);
 		return EX_OSERR;
 	}
+	if (rebuild)
+		ssid_daemon_set_rebuild(d);
 	r = ssid_daemon_run(d);
 	ssid_daemon_free(d);
 	return r;

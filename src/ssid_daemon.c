@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,11 +23,14 @@
 #include <unistd.h>
 
 #include "ssi_time.h"
+#include "ssid_boards.h"
 #include "ssid_daemon.h"
 #include "ssid_kafka.h"
 #include "ssid_log.h"
 #include "ssid_notify.h"
+#include "ssid_parts.h"
 #include "ssid_pipeline.h"
+#include "ssid_rank.h"
 #include "ssid_store.h"
 
 static volatile sig_atomic_t sig_stop, sig_reload;
@@ -40,6 +44,16 @@ struct ssid_daemon {
 	rd_kafka_t *consumer, *producer;
 	struct ssid_pipeline *pipe;
 	struct ssid_batch batch;
+	struct ssid_rank *rank;
+	struct ssid_boards *boards;
+	struct ssi_alert_rules alert_rules;
+	struct ssid_rank_bands bands;
+
+	struct ssid_parts parts;
+	char epoch[32];	       /* the Redis sentinel seen last ("" before the first look) */
+	bool rebuild_on_assign; /* replay newly assigned partitions from the window start */
+	int64_t rebuild_started, rebuild_logged; /* monotonic ms */
+	int64_t last_decay_clock, next_decay;	  /* scoring clock; monotonic ms */
 
 	atomic_int stop, reload;
 	bool paused;	  /* partitions paused while a batch waits for retry */
@@ -175,6 +189,30 @@ static int load_model(const char *path, struct ssi_model **out, char *err, size_
  * librdkafka rejects is a configuration error --check-config reports too,
  * rather than a failure at startup.
  */
+/* The alert rules as configured; re-arm margins follow the thresholds. */
+static int alert_rules_from_config(const struct ssid_config *cfg, struct ssi_alert_rules *r)
+{
+	ssi_alert_rules_default(r);
+	r->enabled[SSI_ALERT_SCORE_DROP] = cfg->alert_score_drop_enabled;
+	r->drop_cp = (int)lround(cfg->alert_score_drop_points * 100);
+	r->drop_days = cfg->alert_score_drop_days;
+	r->drop_rearm_cp = r->drop_cp / 2;
+	r->enabled[SSI_ALERT_BELOW_THRESHOLD] = cfg->alert_below_threshold_enabled;
+	r->threshold_cp = (int)lround(cfg->alert_below_threshold_points * 100);
+	if (r->threshold_rearm_cp > 10000 - r->threshold_cp)
+		r->threshold_rearm_cp = 10000 - r->threshold_cp;
+	r->enabled[SSI_ALERT_LEFT_TOP_PERCENT] = cfg->alert_left_top_percent_enabled;
+	r->top_percent = cfg->alert_left_top_percent;
+	if (r->top_rearm_percent > r->top_percent - 1)
+		r->top_rearm_percent = r->top_percent - 1;
+	r->enabled[SSI_ALERT_PILLAR_DROP] = cfg->alert_pillar_drop_enabled;
+	r->pillar_drop_cp = (int)lround(cfg->alert_pillar_drop_points * 100);
+	r->pillar_rearm_cp = r->pillar_drop_cp / 2;
+	if (r->drop_days > SSI_HISTORY_RETENTION_MAX || r->drop_days > cfg->history_retention_days)
+		return -EINVAL;
+	return ssi_alert_rules_validate(r);
+}
+
 static int check_kafka_conf(const struct ssid_config *cfg, char *err, size_t errlen)
 {
 	const enum ssid_kafka_role roles[] = {SSID_KAFKA_PRODUCER, SSID_KAFKA_CONSUMER};
@@ -212,6 +250,18 @@ int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err
 	r = load_model(d->cfg.model_file, &d->model, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = alert_rules_from_config(&d->cfg, &d->alert_rules);
+	if (r < 0) {
+		snprintf(err, errlen,
+			 "alert.score_drop.days (%d) must not exceed history.retention_days (%d)",
+			 d->cfg.alert_score_drop_days, d->cfg.history_retention_days);
+		goto fail;
+	}
+	r = ssid_rank_bands_parse(&d->bands, d->cfg.rank_bands);
+	if (r < 0) {
+		snprintf(err, errlen, "rank.bands: cannot use \"%s\"", d->cfg.rank_bands);
+		goto fail;
+	}
 	*out = d;
 	return 0;
 fail:
@@ -225,6 +275,9 @@ void ssid_daemon_free(struct ssid_daemon *d)
 		return;
 	ssid_batch_free(&d->batch);
 	ssid_pipeline_free(d->pipe);
+	ssid_boards_free(d->boards);
+	ssid_rank_free(d->rank);
+	ssid_parts_free(&d->parts);
 	if (d->consumer)
 		rd_kafka_destroy(d->consumer);
 	if (d->producer)
@@ -288,6 +341,68 @@ static void log_partitions(const char *what, const rd_kafka_topic_partition_list
 }
 
 /*
+ * Make parts start from the first offset of the model window and remember
+ * that what lies below the group's committed offset is a replay (see
+ * ssid_parts.h). Partitions with nothing to replay keep their committed
+ * offset; with seek, they are put back there (a batch in hand is dropped
+ * and must be read again). Blocking broker queries: fine in the rebalance
+ * callback and on the rare rebuild.
+ */
+static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t *parts, bool seek)
+{
+	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+	int64_t from = now_ms(d) - (int64_t)d->model->window_days * SSI_MS_PER_DAY;
+	rd_kafka_resp_err_t err;
+	bool any = false;
+
+	err = rd_kafka_committed(d->consumer, committed, 10000);
+	for (int i = 0; i < parts->cnt && !err; i++)
+		parts->elems[i].offset = from;
+	if (!err)
+		err = rd_kafka_offsets_for_times(d->consumer, parts, 10000);
+	for (int i = 0; i < parts->cnt; i++) {
+		struct ssid_part *p = ssid_parts_get(&d->parts, parts->elems[i].partition);
+		int64_t until = err ? -1 : committed->elems[i].offset;
+		int64_t start = err ? -1 : parts->elems[i].offset;
+
+		if (!seek && p && p->rebuilt) {
+			parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* done once already */
+			continue;
+		}
+		if (!p || until <= 0 || start < 0 || start >= until) {
+			/* Nothing to replay: where the group left off. */
+			parts->elems[i].offset = until >= 0 ? until : RD_KAFKA_OFFSET_INVALID;
+			continue;
+		}
+		p->rebuilt = true;
+		p->replay_from = p->position = start;
+		p->replay_until = until;
+		any = true;
+	}
+	if (err)
+		log_err("rebuild: cannot find the window's first offsets (%s); partitions continue "
+			"from their committed offsets",
+			rd_kafka_err2str(err));
+	if (seek) {
+		rd_kafka_error_t *error;
+
+		for (int i = 0; i < parts->cnt; i++)
+			if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+				parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		error = rd_kafka_seek_partitions(d->consumer, parts, 10000);
+		if (error) {
+			log_err("rebuild: seek: %s", rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(committed);
+	if (any) {
+		d->rebuild_started = mono_ms();
+		d->rebuild_logged = 0;
+	}
+}
+
+/*
  * Cooperative rebalancing hands partitions over one at a time. Before one
  * leaves, commit what is durable and drop its not-yet-durable messages: the
  * next owner reads them again from the committed offset, and the users'
@@ -302,6 +417,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_partitions("assigned", parts);
+		for (int i = 0; i < parts->cnt; i++)
+			if (ssid_parts_assign(&d->parts, parts->elems[i].partition) < 0)
+				log_err("out of memory tracking partition %d",
+					(int)parts->elems[i].partition);
+		if (d->rebuild_on_assign)
+			plan_rebuild(d, parts, false);
 		if (cooperative)
 			error = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -312,6 +433,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions(err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost",
 			       parts);
 		ssid_batch_drop_partitions(&d->batch, parts);
+		for (int i = 0; i < parts->cnt; i++)
+			ssid_parts_revoke(&d->parts, parts->elems[i].partition);
 		/*
 		 * Asynchronous: a synchronous commit from inside
 		 * rd_kafka_consumer_close() can wait forever. The offsets were
@@ -457,6 +580,35 @@ static int64_t consumer_lag(struct ssid_daemon *d)
 	return lag;
 }
 
+/*
+ * While partitions are replayed, the status and the log show events done
+ * and to go, the rate and the time left; the end is logged once.
+ */
+static bool report_rebuild(struct ssid_daemon *d, int64_t now)
+{
+	struct ssid_rebuild_progress pr;
+	double secs = (double)(now - d->rebuild_started) / 1000.0;
+	double rate;
+
+	if (!ssid_parts_rebuild_progress(&d->parts, &pr)) {
+		if (d->rebuild_started && d->rebuild_logged >= 0) {
+			log_notice("rebuild complete after %.1f s: live", secs);
+			d->rebuild_logged = -1;
+		}
+		return false;
+	}
+	rate = secs > 0 ? (double)pr.done / secs : 0;
+	ssid_notify_status("rebuilding: %lld events done, %lld to go, %.0f events/s, ETA %.0f s",
+			   (long long)pr.done, (long long)pr.left, rate,
+			   rate > 0 ? (double)pr.left / rate : -1.0);
+	log_notice("rebuild: %lld events done, %lld to go over %d partitions, %.0f events/s, "
+		   "ETA %.0f s",
+		   (long long)pr.done, (long long)pr.left, pr.partitions, rate,
+		   rate > 0 ? (double)pr.left / rate : -1.0);
+	d->rebuild_logged = now;
+	return true;
+}
+
 static void status_tick(struct ssid_daemon *d, bool force)
 {
 	int64_t now = mono_ms();
@@ -474,6 +626,8 @@ static void status_tick(struct ssid_daemon *d, bool force)
 	if (d->kafka_error_at && now - d->kafka_error_at < 30000)
 		snprintf(kafka, sizeof(kafka), ", kafka: %s", d->kafka_error);
 	pthread_mutex_unlock(&d->lock);
+	if (report_rebuild(d, now))
+		goto out;
 	if (st.degraded)
 		ssid_notify_status("degraded: %s (retry in %.1f s); %llu events, %llu outputs%s",
 				   d->degraded_why, (double)(d->retry_at - now) / 1000.0,
@@ -485,6 +639,7 @@ static void status_tick(struct ssid_daemon *d, bool force)
 				   rate, (long long)consumer_lag(d), (unsigned long long)st.events,
 				   (unsigned long long)st.outputs, (unsigned long long)st.rejected,
 				   kafka);
+out:
 	d->last_status = now;
 	d->events_at_last_status = st.events;
 }
@@ -507,6 +662,9 @@ static void count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs
 	d->stats.duplicates += bs->duplicates;
 	d->stats.rejected += bs->rejected;
 	d->stats.outputs += bs->outputs;
+	d->stats.rank_changes += bs->rank_changes;
+	d->stats.alerts += bs->alerts;
+	d->stats.boards += bs->boards;
 	d->stats.degraded = 0;
 	pthread_mutex_unlock(&d->lock);
 }
@@ -519,6 +677,8 @@ static void commit_batch(struct ssid_daemon *d)
 
 	if (!offsets)
 		return;
+	for (int i = 0; i < offsets->cnt; i++)
+		ssid_parts_advance(&d->parts, offsets->elems[i].partition, offsets->elems[i].offset - 1);
 	err = rd_kafka_offsets_store(d->consumer, offsets);
 	if (err)
 		log_warn("storing offsets: %s", rd_kafka_err2str(err));
@@ -528,18 +688,18 @@ static void commit_batch(struct ssid_daemon *d)
 		log_warn("commit: %s", rd_kafka_err2str(err));
 }
 
-static void enter_degraded(struct ssid_daemon *d, int r)
+static void enter_degraded(struct ssid_daemon *d, const char *why)
 {
 	bool first = !d->paused;
 
-	snprintf(d->degraded_why, sizeof(d->degraded_why), "%s", ssid_pipeline_errstr(d->pipe));
+	snprintf(d->degraded_why, sizeof(d->degraded_why), "%s", why);
 	if (first) {
-		char why[300];
-		const char *fields[] = {"SSID_STATE=degraded", why, NULL};
+		char reason[300];
+		const char *fields[] = {"SSID_STATE=degraded", reason, NULL};
 
 		d->backoff_ms = d->cfg.retry_backoff_min_ms;
 		/* Structured, so operators can query the journal by state and cause. */
-		snprintf(why, sizeof(why), "SSID_REASON=%s", d->degraded_why);
+		snprintf(reason, sizeof(reason), "SSID_REASON=%s", d->degraded_why);
 		ssid_log_fields(LOG_WARNING, fields,
 				"batch failed (%s): pausing consumption and retrying",
 				d->degraded_why);
@@ -557,30 +717,224 @@ static void enter_degraded(struct ssid_daemon *d, int r)
 	pthread_mutex_unlock(&d->lock);
 	if (first)
 		status_tick(d, true);
-	(void)r;
+}
+
+static void leave_degraded(struct ssid_daemon *d)
+{
+	const char *fields[] = {"SSID_STATE=running", NULL};
+
+	if (!d->paused)
+		return;
+	ssid_log_fields(LOG_NOTICE, fields, "recovered: resuming consumption");
+	pause_all(d, false);
+	status_tick(d, true);
+}
+
+/*
+ * Whether Redis still holds what this daemon wrote: a new epoch in the
+ * sentinel means it restarted empty (or was flushed), and the owned
+ * partitions are replayed from the window start. Returns 0, 1 when a
+ * rebuild was started (the batch in hand was dropped: it is read again),
+ * or -EIO.
+ */
+static int check_epoch(struct ssid_daemon *d)
+{
+	char epoch[32];
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	const char *fields[] = {"SSID_STATE=rebuilding", NULL};
+	int r = ssid_store_sentinel(d->store, epoch, sizeof(epoch));
+
+	if (r < 0)
+		return r;
+	if (strcmp(epoch, d->epoch) == 0)
+		return 0;
+	snprintf(d->epoch, sizeof(d->epoch), "%s", epoch);
+	ssid_log_fields(LOG_WARNING, fields,
+			"redis lost ssid's data (sentinel epoch changed): rebuilding the owned "
+			"partitions from the start of the %d-day window",
+			d->model->window_days);
+	ssid_batch_clear(&d->batch);
+	if (rd_kafka_assignment(d->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+		for (int i = 0; i < parts->cnt; i++) {
+			struct ssid_part *p = ssid_parts_get(&d->parts, parts->elems[i].partition);
+
+			if (p)
+				p->rebuilt = false;
+		}
+		plan_rebuild(d, parts, true);
+		rd_kafka_topic_partition_list_destroy(parts);
+	}
+	pthread_mutex_lock(&d->lock);
+	d->stats.rebuilds++;
+	pthread_mutex_unlock(&d->lock);
+	return 1;
 }
 
 /* Run the current batch once; on success commit it and clear it. */
 static int attempt_batch(struct ssid_daemon *d)
 {
 	struct ssid_batch_stats bs;
-	int r = ssid_pipeline_run(d->pipe, &d->batch, now_ms(d), &bs);
+	char why[300];
+	int r = check_epoch(d);
 
 	if (r < 0) {
-		enter_degraded(d, r);
+		snprintf(why, sizeof(why), "redis: %s", ssid_store_errstr(d->store));
+		enter_degraded(d, why);
 		return r;
 	}
-	commit_batch(d);
-	count_batch(d, &bs);
-	ssid_batch_clear(&d->batch);
-	if (d->paused) {
-		const char *fields[] = {"SSID_STATE=running", NULL};
-
-		ssid_log_fields(LOG_NOTICE, fields, "recovered: resuming consumption");
-		pause_all(d, false);
-		status_tick(d, true);
+	if (r == 0) {
+		r = ssid_pipeline_run(d->pipe, &d->batch, now_ms(d), &bs);
+		if (r < 0) {
+			enter_degraded(d, ssid_pipeline_errstr(d->pipe));
+			return r;
+		}
+		commit_batch(d);
+		count_batch(d, &bs);
+		ssid_batch_clear(&d->batch);
 	}
+	leave_degraded(d);
 	return 0;
+}
+
+void ssid_daemon_set_rebuild(struct ssid_daemon *d)
+{
+	d->rebuild_on_assign = true;
+}
+
+/* How often the decay schedule is looked at when the clock runs by itself. */
+#define DECAY_INTERVAL_MS 1000
+
+static void count_rescore(struct ssid_daemon *d, const struct ssid_batch_stats *bs,
+			  enum ssid_cause cause)
+{
+	pthread_mutex_lock(&d->lock);
+	if (cause == SSID_CAUSE_MODEL)
+		d->stats.model_rescored += bs->users;
+	else
+		d->stats.decayed += bs->users;
+	d->stats.outputs += bs->outputs;
+	d->stats.rank_changes += bs->rank_changes;
+	d->stats.alerts += bs->alerts;
+	d->stats.boards += bs->boards;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Rescore the reps of one partition's ids for cause; on failure log it
+ * (the schedule keeps them: they are tried again on the next pass).
+ */
+static int rescore(struct ssid_daemon *d, int32_t partition, char **ids, size_t n,
+		   enum ssid_cause cause, int64_t now)
+{
+	struct ssid_batch_stats bs;
+	int r = ssid_pipeline_rescore(d->pipe, ids, n, partition, cause, now, &bs);
+
+	if (r < 0)
+		log_warn("%s rescoring of partition %d: %s", ssid_cause_name(cause),
+			 (int)partition, ssid_pipeline_errstr(d->pipe));
+	else
+		count_rescore(d, &bs, cause);
+	return r;
+}
+
+/*
+ * Inactivity decay: rescore the owned partitions' reps whose score has
+ * changed on its own (the engine said when), a bounded number per pass.
+ * A test clock is followed at once; the real one once a second.
+ */
+static void decay_pass(struct ssid_daemon *d)
+{
+	int64_t now = now_ms(d), mono = mono_ms();
+	bool jumped = d->clock.kind != SSID_CONFIG_CLOCK_SYSTEM && now != d->last_decay_clock;
+	size_t budget = (size_t)d->cfg.decay_max_per_pass;
+
+	if (mono < d->next_decay && !jumped)
+		return;
+	d->last_decay_clock = now;
+	d->next_decay = mono + DECAY_INTERVAL_MS;
+	for (size_t i = 0; i < d->parts.n && budget > 0; i++) {
+		char **ids = NULL;
+		size_t n = 0;
+		int r;
+
+		if (!d->parts.p[i].owned)
+			continue;
+		r = ssid_store_due(d->store, (int32_t)i, now, budget, &ids, &n);
+		if (r < 0)
+			log_warn("decay schedule of partition %zu: %s", i, ssid_store_errstr(d->store));
+		else if (n > 0)
+			r = rescore(d, (int32_t)i, ids, n, SSID_CAUSE_DECAY, now);
+		ssid_store_ids_free(ids);
+		if (r < 0) {
+			d->next_decay = mono + d->cfg.retry_backoff_max_ms;
+			return;
+		}
+		budget -= n;
+	}
+	if (budget == 0)
+		d->next_decay = mono; /* more may be due: go on after the next batch */
+}
+
+/*
+ * After a model change, rescore each owned partition's roster a chunk per
+ * call, between live batches (see ssid_parts.h).
+ */
+static void model_walk(struct ssid_daemon *d)
+{
+	for (size_t i = 0; i < d->parts.n; i++) {
+		struct ssid_part *p = &d->parts.p[i];
+		char version[SSI_MODEL_VERSION_MAX + 1], **ids = NULL;
+		size_t n = 0;
+		int r;
+
+		if (!p->owned || (!p->model_check && !p->walking))
+			continue;
+		if (p->model_check) {
+			r = ssid_store_model_get(d->store, (int32_t)i, version, sizeof(version));
+			if (r < 0)
+				return;
+			p->model_check = false;
+			if (r == 1 && strcmp(version, d->model->version) == 0)
+				continue;
+			p->walking = true;
+			p->cursor = 0;
+			log_info("model %s: rescoring the reps of partition %zu in the background",
+				 d->model->version, i);
+		}
+		r = ssid_store_roster(d->store, (int32_t)i, &p->cursor,
+				      (size_t)d->cfg.decay_max_per_pass, &ids, &n);
+		if (r == 0 && n > 0)
+			r = rescore(d, (int32_t)i, ids, n, SSID_CAUSE_MODEL, now_ms(d));
+		ssid_store_ids_free(ids);
+		if (r == 0 && p->cursor == 0) {
+			r = ssid_store_model_set(d->store, (int32_t)i, d->model->version);
+			if (r == 0) {
+				p->walking = false;
+				log_info("model %s: partition %zu rescored", d->model->version, i);
+			}
+		}
+		return; /* one chunk per call */
+	}
+}
+
+static void flush_boards(struct ssid_daemon *d)
+{
+	struct ssid_batch_stats bs;
+
+	if (ssid_pipeline_flush_boards(d->pipe, now_ms(d), &bs) < 0)
+		log_debug("leaderboards: %s", ssid_pipeline_errstr(d->pipe));
+	else
+		count_rescore(d, &bs, SSID_CAUSE_DECAY);
+}
+
+/* Work that runs between batches: decay, model walk, coalesced leaderboards. */
+static void upkeep(struct ssid_daemon *d)
+{
+	if (d->paused || d->batch.n > 0)
+		return;
+	decay_pass(d);
+	model_walk(d);
+	flush_boards(d);
 }
 
 static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
@@ -590,8 +944,12 @@ static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
 		rd_kafka_message_destroy(rkm);
 		return;
 	}
-	if (ssid_batch_add(&d->batch, rkm) < 0)
+	if (ssid_batch_add(&d->batch, rkm) < 0) {
 		log_err("out of memory queueing a message: it will be consumed again");
+		return;
+	}
+	d->batch.msg[d->batch.n - 1].replay =
+	    ssid_parts_is_replay(&d->parts, rkm->partition, rkm->offset);
 }
 
 /* Fill the batch until it is full or max_wait has passed since its first message. */
@@ -627,6 +985,7 @@ static void do_reload(struct ssid_daemon *d)
 	struct ssid_config fresh;
 	struct ssid_config_error ce;
 	struct ssi_model *model = NULL;
+	struct ssi_alert_rules rules;
 	char err[1024], diff[512];
 	int r;
 
@@ -655,7 +1014,18 @@ static void do_reload(struct ssid_daemon *d)
 	ssid_config_free(&fresh);
 	ssid_log_set_level(d->cfg.log_level);
 	ssid_pipeline_set_epsilon(d->pipe, d->cfg.score_epsilon);
+	if (alert_rules_from_config(&d->cfg, &rules) == 0) {
+		d->alert_rules = rules;
+		ssid_pipeline_set_alert_rules(d->pipe, &rules);
+	} else {
+		log_err("reload: alert.score_drop.days exceeds history.retention_days; keeping the "
+			"alert rules");
+	}
+	if (d->boards)
+		ssid_boards_set_interval(d->boards, d->cfg.rank_board_interval_ms);
 	ssid_pipeline_set_model(d->pipe, model);
+	if (strcmp(model->version, d->model->version) != 0)
+		ssid_parts_model_changed(&d->parts);
 	log_notice("reloaded: model %s (was %s)", model->version, d->model->version);
 	free(d->model);
 	d->model = model;
@@ -746,6 +1116,14 @@ static int start(struct ssid_daemon *d)
 	r = ssid_store_new(&d->store, &so);
 	if (r < 0)
 		return EX_OSERR;
+	r = ssid_rank_new(&d->rank, &so,
+			  &(struct ssid_rank_opts){.min_members = d->cfg.rank_min_members,
+						   .top_n = d->cfg.rank_top_n});
+	if (r == 0)
+		r = ssid_boards_new(&d->boards, d->rank, d->cfg.rank_top_n,
+				    d->cfg.rank_board_interval_ms);
+	if (r < 0)
+		return EX_OSERR;
 	po = (struct ssid_pipeline_opts){
 	    .store = d->store,
 	    .producer = d->producer,
@@ -755,6 +1133,11 @@ static int start(struct ssid_daemon *d)
 	    .delivery_timeout_ms = 60000,
 	    .tick = tick,
 	    .tick_ctx = d,
+	    .rank = d->rank,
+	    .boards = d->boards,
+	    .bands = d->bands,
+	    .alerts = d->alert_rules,
+	    .history_retention_days = d->cfg.history_retention_days,
 	};
 	r = ssid_pipeline_new(&d->pipe, &po, d->model);
 	if (r < 0)
@@ -763,6 +1146,13 @@ static int start(struct ssid_daemon *d)
 	r = wait_for_redis(d);
 	if (r < 0)
 		return 0;
+	r = ssid_store_sentinel(d->store, d->epoch, sizeof(d->epoch));
+	if (r == 1 || d->rebuild_on_assign) {
+		log_notice("%s: assigned partitions are replayed from the start of the %d-day window",
+			   r == 1 ? "redis holds no ssid data yet" : "rebuild requested",
+			   d->model->window_days);
+		d->rebuild_on_assign = true;
+	}
 	warm_output_topics(d);
 	log_notice("ready: consuming %s, scores to %s, dead letters to %s, model %s",
 		   d->cfg.input_topic, d->cfg.output_topic, d->cfg.dlq_topic, d->model->version);
@@ -835,6 +1225,7 @@ int ssid_daemon_run(struct ssid_daemon *d)
 				attempt_batch(d);
 		}
 		rd_kafka_poll(d->producer, 0);
+		upkeep(d);
 		tick(d);
 	}
 	shutdown_cleanly(d);

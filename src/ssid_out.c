@@ -1,5 +1,6 @@
 /* ssid_out: JSON output messages without a DOM in between. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,10 @@ const char *ssid_cause_name(enum ssid_cause c)
 	return "event";
 }
 
+
+/* Append a string literal: its length is known at compile time. */
+#define put_lit(b, lit) ssid_buf_append((b), (lit), sizeof(lit) - 1)
+
 /* Centipoints as a JSON number with two decimals. */
 static void put_points(struct ssid_buf *b, int cp)
 {
@@ -129,7 +134,7 @@ static void put_points(struct ssid_buf *b, int cp)
 static void put_key(struct ssid_buf *b, const char *key)
 {
 	ssid_buf_json_string(b, key, strlen(key));
-	ssid_buf_append(b, ":", 1);
+	put_lit(b, ":");
 }
 
 static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
@@ -141,7 +146,55 @@ static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 		ssid_buf_append(b, keys[p], strlen(keys[p]));
 		put_points(b, s->pillar[p]);
 	}
-	ssid_buf_append(b, "}", 1);
+	put_lit(b, "}");
+}
+
+/* as_of, model_version and the closing brace: every message ends alike. */
+static void put_tail(struct ssid_buf *b, int64_t as_of_ms, const char *model_version)
+{
+	char when[SSI_TIME_BUFLEN];
+
+	ssi_time_format(as_of_ms, when);
+	ssid_buf_printf(b, ",\"as_of\":\"%s\",", when);
+	put_key(b, "model_version");
+	ssid_buf_json_string(b, model_version, strlen(model_version));
+	put_lit(b, "}");
+}
+
+/* A segment's position: hidden under the privacy floor, else rank and averages. */
+static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r)
+{
+	struct ssi_score avg = {.total = 0};
+
+	if (r->hidden) {
+		put_lit(b, "{\"hidden\":true}");
+		return;
+	}
+	ssid_buf_printf(b, "{\"rank\":%lld,\"of\":%lld,\"top_percent\":%d,\"average\":",
+			(long long)r->rank, (long long)r->of, r->top_percent);
+	put_points(b, (int)lround(r->avg_total * 100));
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		avg.pillar[p] = (int)lround(r->avg_pillar[p] * 100);
+	put_lit(b, ",\"average_pillars\":");
+	put_pillars(b, &avg);
+	put_lit(b, "}");
+}
+
+static void put_ranks(struct ssid_buf *b, const struct ssid_rank_pos *rank)
+{
+	bool first = true;
+
+	put_lit(b, ",\"ranks\":{");
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		if (!rank[k].present)
+			continue;
+		if (!first)
+			put_lit(b, ",");
+		first = false;
+		put_key(b, ssid_rank_kind_name((enum ssid_rank_kind)k));
+		put_rank_pos(b, &rank[k]);
+	}
+	put_lit(b, "}");
 }
 
 #define SSID_OUT_STR2(x) #x
@@ -151,38 +204,160 @@ int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
 	static const char head[] =
 	    "{\"schema\":" SSID_OUT_STR(SSID_OUT_SCHEMA) ",\"type\":\"score.updated\",\"user_id\":";
-	char when[SSI_TIME_BUFLEN];
-
 	ssid_buf_append(b, head, sizeof(head) - 1);
 	ssid_buf_json_string(b, m->user_id, strlen(m->user_id));
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
 		if (!m->segment[s] || !m->segment[s][0])
 			continue;
-		ssid_buf_append(b, ",", 1);
+		put_lit(b, ",");
 		put_key(b, ssi_segment_name((enum ssi_segment)s));
 		ssid_buf_json_string(b, m->segment[s], strlen(m->segment[s]));
 	}
-	ssid_buf_append(b, ",\"ssi\":", 7);
+	put_lit(b, ",\"ssi\":");
 	put_points(b, m->score.total);
-	ssid_buf_append(b, ",\"pillars\":", 11);
+	put_lit(b, ",\"pillars\":");
 	put_pillars(b, &m->score);
-	ssid_buf_append(b, ",\"previous\":", 12);
+	put_lit(b, ",\"previous\":");
 	if (m->has_previous) {
 		put_points(b, m->previous.total);
-		ssid_buf_append(b, ",\"delta\":", 9);
+		put_lit(b, ",\"delta\":");
 		put_points(b, m->score.total - m->previous.total);
-		ssid_buf_append(b, ",\"previous_pillars\":", 20);
+		put_lit(b, ",\"previous_pillars\":");
 		put_pillars(b, &m->previous);
 	} else {
-		ssid_buf_append(b, "null,\"delta\":", 13);
+		put_lit(b, "null,\"delta\":");
 		put_points(b, m->score.total);
 	}
-	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d,\"as_of\":\"",
-			ssid_cause_name(m->cause), m->events);
-	ssi_time_format(m->as_of_ms, when);
-	ssid_buf_append(b, when, strlen(when));
-	ssid_buf_append(b, "\",\"model_version\":", 18);
-	ssid_buf_json_string(b, m->model_version, strlen(m->model_version));
-	ssid_buf_append(b, "}", 1);
+	if (m->has_ranks)
+		put_ranks(b, m->rank);
+	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d", ssid_cause_name(m->cause),
+			m->events);
+	put_tail(b, m->as_of_ms, m->model_version);
+	return b->failed ? -ENOMEM : 0;
+}
+
+static void put_head(struct ssid_buf *b, const char *type, const char *user_id)
+{
+	ssid_buf_printf(b, "{\"schema\":%d,\"type\":\"%s\"", SSID_OUT_SCHEMA, type);
+	if (user_id) {
+		put_lit(b, ",");
+		put_key(b, "user_id");
+		ssid_buf_json_string(b, user_id, strlen(user_id));
+	}
+}
+
+int ssid_out_rank_changed(struct ssid_buf *b, const struct ssid_rank_msg *m)
+{
+	put_head(b, "rank.changed", m->user_id);
+	ssid_buf_printf(b, ",\"segment\":\"%s\"", ssid_rank_kind_name(m->kind));
+	if (m->segment_value) {
+		put_lit(b, ",");
+		put_key(b, "segment_value");
+		ssid_buf_json_string(b, m->segment_value, strlen(m->segment_value));
+	}
+	ssid_buf_printf(b,
+			",\"direction\":\"%s\",\"band\":%d,\"from_top_percent\":%d,"
+			"\"top_percent\":%d,\"rank\":%lld,\"of\":%lld,\"cause\":\"%s\"",
+			m->crossing.direction > 0 ? "up" : "down", m->crossing.band,
+			m->crossing.from ? m->crossing.from : 100, m->pos->top_percent,
+			(long long)m->pos->rank, (long long)m->pos->of, ssid_cause_name(m->cause));
+	put_tail(b, m->as_of_ms, m->model_version);
+	return b->failed ? -ENOMEM : 0;
+}
+
+/* Percentages for left_top_percent, points for every other rule. */
+static void put_alert_value(struct ssid_buf *b, const char *key, int v, bool percent)
+{
+	put_lit(b, ",");
+	put_key(b, key);
+	if (v < 0)
+		put_lit(b, "null");
+	else if (percent)
+		ssid_buf_printf(b, "%d", v);
+	else
+		put_points(b, v);
+}
+
+int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
+{
+	const struct ssi_alert *a = m->alert;
+	bool percent = a->rule == SSI_ALERT_LEFT_TOP_PERCENT;
+	put_head(b, "alert", m->user_id);
+	ssid_buf_printf(b, ",\"rule\":\"%s\",\"cause\":\"%s\"", ssi_alert_rule_name(a->rule),
+			ssid_cause_name(a->cause == SSI_ALERT_CAUSE_DECAY   ? SSID_CAUSE_DECAY
+					: a->cause == SSI_ALERT_CAUSE_MODEL ? SSID_CAUSE_MODEL
+									    : SSID_CAUSE_EVENT));
+	put_alert_value(b, "value", a->new_value, percent);
+	put_alert_value(b, "previous", a->old_value, percent);
+	put_alert_value(b, "reference", a->reference, percent);
+	put_alert_value(b, "threshold", a->threshold, percent);
+	if (a->rule == SSI_ALERT_PILLAR_DROP)
+		ssid_buf_printf(b, ",\"pillar\":\"%s\"", ssi_pillar_name(a->pillar));
+	put_lit(b, ",\"ssi\":");
+	put_points(b, m->score.total);
+	put_lit(b, ",\"pillars\":");
+	put_pillars(b, &m->score);
+	put_lit(b, ",\"pillars_lost\":");
+	{
+		struct ssi_score lost = {.total = 0};
+
+		for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+			lost.pillar[p] = a->pillar_lost_cp[p];
+		put_pillars(b, &lost);
+	}
+	put_lit(b, ",\"causes\":[");
+	for (int i = 0; i < a->nlosses; i++) {
+		const struct ssi_var_info *vi = ssi_var_info(a->loss[i].var);
+
+		ssid_buf_printf(b, "%s{\"variable\":\"%s\",\"pillar\":\"%s\",\"lost\":", i ? "," : "",
+				vi->name, ssi_pillar_name(vi->pillar));
+		put_points(b, a->loss[i].lost_cp);
+		put_lit(b, "}");
+	}
+	put_lit(b, "],\"actions\":[");
+	for (int i = 0; i < a->nactions; i++) {
+		if (i)
+			put_lit(b, ",");
+		put_lit(b, "{");
+		put_key(b, "text");
+		ssid_buf_json_string(b, a->action[i].text, strlen(a->action[i].text));
+		ssid_buf_printf(b, ",\"pillar\":\"%s\",\"gain\":",
+				ssi_pillar_name(a->action[i].pillar));
+		put_points(b, a->action[i].gain);
+		put_lit(b, "}");
+	}
+	put_lit(b, "],");
+	put_key(b, "why");
+	ssid_buf_json_string(b, a->why, strlen(a->why));
+	put_tail(b, m->as_of_ms, m->model_version);
+	return b->failed ? -ENOMEM : 0;
+}
+
+int ssid_out_leaderboard_changed(struct ssid_buf *b, const struct ssid_board_msg *m)
+{
+	const struct ssid_rank_board *bd = m->board;
+
+	put_head(b, "leaderboard.changed", NULL);
+	ssid_buf_printf(b, ",\"segment\":\"%s\",", ssid_rank_kind_name(m->kind));
+	put_key(b, "tenant");
+	ssid_buf_json_string(b, m->tenant, strlen(m->tenant));
+	if (m->kind == SSID_RANK_TEAM) {
+		put_lit(b, ",");
+		put_key(b, "team");
+		ssid_buf_json_string(b, m->team, strlen(m->team));
+	}
+	ssid_buf_printf(b, ",\"of\":%lld,\"members_changed\":%s,\"order_changed\":%s,\"top\":[",
+			(long long)bd->of, m->changes & SSID_RANK_BOARD_MEMBERS ? "true" : "false",
+			m->changes & SSID_RANK_BOARD_ORDER ? "true" : "false");
+	for (size_t i = 0; i < bd->n; i++) {
+		ssid_buf_printf(b, "%s{\"rank\":%lld,", i ? "," : "", (long long)bd->entry[i].rank);
+		put_key(b, "user_id");
+		ssid_buf_json_string(b, bd->entry[i].user_id, strlen(bd->entry[i].user_id));
+		put_lit(b, ",\"ssi\":");
+		put_points(b, bd->entry[i].total);
+		put_lit(b, "}");
+	}
+	put_lit(b, "]");
+	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }

@@ -16,8 +16,28 @@
 struct user_work {
 	uint32_t first, last; /* message list in offset order, via next[] */
 	int applied;
+	bool replay; /* some event is a rebuild's replay: publish no alert or crossing */
+	size_t net_from; /* its connection changes start here in p->net */
 	bool publish;
+	enum ssid_cause cause;
 	struct ssi_score score;
+	bool has_before;
+	struct ssi_state before; /* before this batch: what an alert's explain compares */
+	bool has_ranks;
+	struct ssid_rank_pos rank[SSID_RANK__COUNT];
+	int top[SSID_RANK__COUNT]; /* percentiles to remember once delivered */
+};
+
+/* A rank.changed or an alert to publish for a user of the batch. */
+struct crossing {
+	uint32_t user;
+	enum ssid_rank_kind kind;
+	struct ssid_rank_crossing c;
+};
+
+struct alert_out {
+	uint32_t user;
+	struct ssi_alert a;
 };
 
 /* Deliveries of one attempt; freed by whoever sees the last report. */
@@ -43,11 +63,30 @@ struct ssid_pipeline {
 	uint32_t *slots; /* open-addressing table: user index + 1, 0 = empty */
 	size_t nslots;
 	struct ssid_buf out;
+
+	struct ssid_rank_change *changes; /* users_cap of them */
+	uint32_t *change_user;
+	struct crossing *crossings;
+	size_t ncrossings, crossings_cap;
+	struct alert_out *alerts;
+	size_t nalerts, alerts_cap;
+	const struct ssid_board_update *boards; /* collected for this attempt */
+	size_t nboards;
+	struct ssid_net_op *net; /* connection changes, contiguous per user */
+	size_t nnet, net_cap;
 };
 
 #define NO_MSG UINT32_MAX
 /* Below this many messages a second parsing thread costs more than it saves. */
 #define PARALLEL_PARSE_MIN 2000
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void ssid_failpoint(const char *name)
 {
@@ -77,6 +116,7 @@ int ssid_batch_add(struct ssid_batch *b, rd_kafka_message_t *rkm)
 	}
 	b->msg[b->n].rkm = rkm;
 	b->msg[b->n].parsed = false;
+	b->msg[b->n].replay = false;
 	b->n++;
 	return 0;
 }
@@ -165,9 +205,15 @@ int ssid_pipeline_new(struct ssid_pipeline **out, const struct ssid_pipeline_opt
 
 static void users_reset(struct ssid_pipeline *p)
 {
-	for (size_t i = 0; i < p->nusers; i++)
-		ssi_state_clear(&p->users[i].state);
+	for (size_t i = 0; i < p->nusers; i++) {
+		ssid_user_clear(&p->users[i]);
+		ssi_state_clear(&p->work[i].before);
+	}
 	p->nusers = 0;
+	p->ncrossings = 0;
+	p->nalerts = 0;
+	p->nboards = 0;
+	p->nnet = 0;
 }
 
 void ssid_pipeline_free(struct ssid_pipeline *p)
@@ -179,6 +225,11 @@ void ssid_pipeline_free(struct ssid_pipeline *p)
 	free(p->work);
 	free(p->next);
 	free(p->slots);
+	free(p->changes);
+	free(p->change_user);
+	free(p->crossings);
+	free(p->alerts);
+	free(p->net);
 	ssid_buf_free(&p->out);
 	free(p->output_topic);
 	free(p->dlq_topic);
@@ -193,6 +244,19 @@ void ssid_pipeline_set_model(struct ssid_pipeline *p, const struct ssi_model *mo
 void ssid_pipeline_set_epsilon(struct ssid_pipeline *p, double epsilon)
 {
 	p->o.epsilon = epsilon;
+}
+
+void ssid_pipeline_set_alert_rules(struct ssid_pipeline *p, const struct ssi_alert_rules *r)
+{
+	p->o.alerts = *r;
+}
+
+static bool alerts_enabled(const struct ssid_pipeline *p)
+{
+	for (int i = 0; i < SSI_ALERT__COUNT; i++)
+		if (p->o.alerts.enabled[i])
+			return true;
+	return false;
 }
 
 const char *ssid_pipeline_errstr(const struct ssid_pipeline *p)
@@ -216,6 +280,12 @@ static int scratch_reserve(struct ssid_pipeline *p, size_t n)
 		if (!w)
 			return -ENOMEM;
 		p->work = w;
+		free(p->changes);
+		free(p->change_user);
+		p->changes = malloc(n * sizeof(*p->changes));
+		p->change_user = malloc(n * sizeof(*p->change_user));
+		if (!p->changes || !p->change_user)
+			return -ENOMEM;
 		p->users_cap = n;
 	}
 	if (n > p->next_cap) {
@@ -300,10 +370,9 @@ static uint32_t user_slot(struct ssid_pipeline *p, const char *id)
 		if (u == 0) {
 			u = (uint32_t)p->nusers++;
 			p->slots[i] = u + 1;
-			memset(&p->users[u], 0, sizeof(p->users[u]));
-			ssi_state_init(&p->users[u].state);
-			p->users[u].id = id;
+			ssid_user_init(&p->users[u], id);
 			memset(&p->work[u], 0, sizeof(p->work[u]));
+			ssi_state_init(&p->work[u].before);
 			p->work[u].first = p->work[u].last = NO_MSG;
 			return u;
 		}
@@ -367,12 +436,70 @@ static bool moved(const struct ssi_score *a, const struct ssi_score *b, double e
 	return false;
 }
 
-static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u, int64_t now_ms,
-		      struct ssid_batch_stats *stats)
+/* The rep was last published under another model: its change is the model's. */
+static bool model_changed(const struct ssid_pipeline *p, const struct ssid_user *user)
+{
+	return user->has_published && user->published_model[0] &&
+	       strcmp(user->published_model, p->model->version) != 0;
+}
+
+/* Score a loaded user at now_ms and decide whether and why to publish. */
+static void score_user(struct ssid_pipeline *p, uint32_t u, enum ssid_cause cause, int64_t now_ms)
 {
 	struct ssid_user *user = &p->users[u];
 	struct user_work *w = &p->work[u];
 
+	ssi_score(&user->state, p->model, now_ms, &w->score);
+	w->cause = cause;
+	if (model_changed(p, user)) {
+		/* Always published: every output names the model it was scored by. */
+		w->cause = SSID_CAUSE_MODEL;
+		w->publish = true;
+	} else {
+		if (cause == SSID_CAUSE_MODEL)
+			w->cause = SSID_CAUSE_DECAY; /* already rescored: only time moved */
+		w->publish =
+		    !user->has_published || moved(&w->score, &user->published, p->o.epsilon);
+	}
+	user->due_ms = ssi_score_next_change(&user->state, p->model, now_ms);
+	if (user->due_ms < now_ms)
+		user->due_ms = now_ms;
+}
+
+/* Remember an applied connection event's change to the rep's connection set. */
+static int note_connection(struct ssid_pipeline *p, const struct ssi_event *ev)
+{
+	if ((ev->type != SSI_EV_CONNECTION_ADDED && ev->type != SSI_EV_CONNECTION_REMOVED) ||
+	    !ev->attrs.connection.connection_id[0])
+		return 0;
+	if (p->nnet == p->net_cap) {
+		size_t cap = p->net_cap ? p->net_cap * 2 : 256;
+		struct ssid_net_op *n = realloc(p->net, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->net = n;
+		p->net_cap = cap;
+	}
+	p->net[p->nnet++] = (struct ssid_net_op){
+	    .add = ev->type == SSI_EV_CONNECTION_ADDED,
+	    .connection_id = ev->attrs.connection.connection_id,
+	};
+	return 0;
+}
+
+static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u, int64_t now_ms,
+		      struct ssid_batch_stats *stats)
+{
+	size_t net_from = p->nnet;
+	struct ssid_user *user = &p->users[u];
+	struct user_work *w = &p->work[u];
+
+	if (user->has_published && alerts_enabled(p)) {
+		if (ssi_state_copy(&w->before, &user->state) < 0)
+			return -ENOMEM;
+		w->has_before = true;
+	}
 	for (uint32_t i = w->first; i != NO_MSG; i = p->next[i]) {
 		const rd_kafka_message_t *rkm = b->msg[i].rkm;
 		int r;
@@ -386,16 +513,230 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 			return r;
 		if (r == 0)
 			stats->duplicates++;
+		else if (note_connection(p, &b->msg[i].ev) < 0)
+			return -ENOMEM;
 		else
 			w->applied++;
 		ssi_state_mark_set(&user->state, rkm->partition, rkm->offset);
 		user->save_state = true;
+		w->replay |= b->msg[i].replay;
+		user->partition = rkm->partition;
 	}
 	if (user->save_state)
 		ssi_state_prune(&user->state, p->model, now_ms);
-	ssi_score(&user->state, p->model, now_ms, &w->score);
-	w->publish = !user->has_published || moved(&w->score, &user->published, p->o.epsilon);
+	/* An index for now: p->net may still move while later users are applied. */
+	w->net_from = net_from;
+	user->nnet = p->nnet - net_from;
+	score_user(p, u, SSID_CAUSE_EVENT, now_ms);
+	user->save_due = user->save_state;
 	stats->applied += (size_t)w->applied;
+	return 0;
+}
+
+/* Push segment values of a rank change's side into a segment array. */
+static void old_segments(const struct ssid_rank_change *c, const char *seg[SSI_SEG__COUNT])
+{
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		seg[s] = c->old_segment[s];
+}
+
+/* Note the boards a rank change may have moved, for leaderboard.changed. */
+static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c)
+{
+	static const enum ssid_rank_kind kinds[] = {SSID_RANK_TENANT, SSID_RANK_TEAM};
+	int64_t now = mono_ms();
+	const char *old[SSI_SEG__COUNT];
+	int r = 0;
+
+	if (!p->o.boards)
+		return 0;
+	old_segments(c, old);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && r >= 0; i++) {
+		const struct ssid_rank_result *res = &c->result[kinds[i]];
+
+		if (res->board_new && res->after.present)
+			r = ssid_boards_touch(p->o.boards, kinds[i], c->segment, now);
+		if (r >= 0 && res->board_old && res->moved)
+			r = ssid_boards_touch(p->o.boards, kinds[i], old, now);
+	}
+	return r == -EINVAL ? 0 : r;
+}
+
+/*
+ * Move every published rep in its segments (two round trips for the
+ * batch) and keep where each now stands for its score.updated.
+ */
+static int rank_step(struct ssid_pipeline *p)
+{
+	size_t n = 0;
+	int r;
+
+	if (!p->o.rank)
+		return 0;
+	for (uint32_t u = 0; u < p->nusers; u++) {
+		struct ssid_rank_change *c = &p->changes[n];
+
+		if (!p->work[u].publish || p->users[u].load_status < 0)
+			continue;
+		memset(c, 0, sizeof(*c));
+		c->user_id = p->users[u].id;
+		for (int s = 0; s < SSI_SEG__COUNT; s++)
+			c->segment[s] = p->users[u].state.segment[s];
+		c->score = p->work[u].score;
+		p->change_user[n++] = u;
+	}
+	if (n == 0)
+		return 0;
+	r = ssid_rank_apply(p->o.rank, p->changes, n);
+	if (r < 0) {
+		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
+		return r == -EINVAL ? -EIO : r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct user_work *w = &p->work[p->change_user[i]];
+
+		if (p->changes[i].status < 0)
+			continue;
+		w->has_ranks = true;
+		for (int k = 0; k < SSID_RANK__COUNT; k++)
+			w->rank[k] = p->changes[i].result[k].after;
+		r = touch_boards(p, &p->changes[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int push_crossing(struct ssid_pipeline *p, uint32_t u, enum ssid_rank_kind kind,
+			 const struct ssid_rank_crossing *c)
+{
+	if (p->ncrossings == p->crossings_cap) {
+		size_t cap = p->crossings_cap ? p->crossings_cap * 2 : 64;
+		struct crossing *n = realloc(p->crossings, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->crossings = n;
+		p->crossings_cap = cap;
+	}
+	p->crossings[p->ncrossings++] = (struct crossing){.user = u, .kind = kind, .c = *c};
+	return 0;
+}
+
+static int push_alert(struct ssid_pipeline *p, uint32_t u, const struct ssi_alert *a)
+{
+	if (p->nalerts == p->alerts_cap) {
+		size_t cap = p->alerts_cap ? p->alerts_cap * 2 : 16;
+		struct alert_out *n = realloc(p->alerts, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->alerts = n;
+		p->alerts_cap = cap;
+	}
+	p->alerts[p->nalerts].user = u;
+	p->alerts[p->nalerts++].a = *a;
+	return 0;
+}
+
+/* Band crossings since the rep's last delivered percentiles, per segment kind. */
+static int rank_crossings(struct ssid_pipeline *p, uint32_t u)
+{
+	struct user_work *w = &p->work[u];
+
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		const struct ssid_rank_pos *pos = &w->rank[k];
+		struct ssid_rank_crossing c;
+
+		w->top[k] = w->has_ranks && pos->present && !pos->hidden ? pos->top_percent : 0;
+		if (!w->replay &&
+		    ssid_rank_band_crossing(&p->o.bands, p->users[u].published_top[k], w->top[k],
+					    &c) != 0 &&
+		    push_crossing(p, u, (enum ssid_rank_kind)k, &c) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static enum ssi_alert_cause alert_cause(enum ssid_cause c)
+{
+	return c == SSID_CAUSE_DECAY ? SSI_ALERT_CAUSE_DECAY
+	       : c == SSID_CAUSE_MODEL ? SSI_ALERT_CAUSE_MODEL
+				       : SSI_ALERT_CAUSE_EVENT;
+}
+
+/*
+ * Check the rules. Explains are computed only for a rep an alert fires for
+ * (a dry run on a copy of the rule state says whether): they cost a
+ * rescoring per candidate action.
+ */
+static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, int32_t today)
+{
+	struct ssid_user *user = &p->users[u];
+	struct user_work *w = &p->work[u];
+	struct ssi_alert_input in = {
+	    .now_ms = now_ms,
+	    .cause = alert_cause(w->cause),
+	    .has_old = user->has_published,
+	    .old_score = user->published,
+	    .new_score = w->score,
+	    .max_total = -1,
+	    .old_top_percent = user->published_top[SSID_RANK_INDUSTRY],
+	    .new_top_percent = w->top[SSID_RANK_INDUSTRY],
+	    .window_days = p->model->window_days,
+	};
+	struct ssi_alert out[SSI_ALERT__COUNT];
+	struct ssi_alert_state trial = user->alert;
+	struct ssi_explain before, now;
+	int n;
+
+	if (user->history_status == 0 && user->history.n > 0) {
+		int max = ssi_history_max_since(&user->history,
+						today - p->o.alerts.drop_days + 1);
+
+		in.max_total = max >= 0 ? max : -1;
+	}
+	n = ssi_alert_evaluate(&trial, &p->o.alerts, &in, out, SSI_ALERT__COUNT);
+	if (n <= 0) {
+		/* -EINVAL would be a bug of ours: keep the rule state, lose no batch. */
+		if (n == 0)
+			user->alert = trial;
+		return 0;
+	}
+	if (ssi_explain(w->has_before ? &w->before : &user->state, p->model,
+			user->published_ms > 0 ? user->published_ms : now_ms, &before) < 0 ||
+	    ssi_explain(&user->state, p->model, now_ms, &now) < 0)
+		return -ENOMEM;
+	in.prev_explain = &before;
+	in.cur_explain = &now;
+	n = ssi_alert_evaluate(&user->alert, &p->o.alerts, &in, out, SSI_ALERT__COUNT);
+	for (int i = 0; i < n; i++)
+		if (push_alert(p, u, &out[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* What a published score implies besides itself: crossings, alerts, history. */
+static int derive_step(struct ssid_pipeline *p, int64_t now_ms)
+{
+	int32_t today = (int32_t)(now_ms / SSI_MS_PER_DAY);
+
+	for (uint32_t u = 0; u < p->nusers; u++) {
+		struct ssid_user *user = &p->users[u];
+		int r;
+
+		if (!p->work[u].publish || user->load_status < 0)
+			continue;
+		r = rank_crossings(p, u);
+		if (r == 0 && !p->work[u].replay)
+			r = evaluate_alerts(p, u, now_ms, today);
+		if (r == 0 && user->history_status == 0 &&
+		    ssi_history_set_retention(&user->history, p->o.history_retention_days) == 0 &&
+		    ssi_history_record(&user->history, today, &p->work[u].score) == -ENOMEM)
+			r = -ENOMEM;
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -474,20 +815,24 @@ static int produce_dlq(struct ssid_pipeline *p, struct delivery *d, const struct
 static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u, int64_t now_ms)
 {
 	const struct ssid_user *user = &p->users[u];
+	const struct user_work *w = &p->work[u];
 	struct ssid_score_msg msg = {
 	    .user_id = user->id,
 	    .model_version = p->model->version,
-	    .score = p->work[u].score,
+	    .score = w->score,
 	    .has_previous = user->has_published,
 	    .previous = user->published,
-	    .cause = SSID_CAUSE_EVENT,
+	    .cause = w->cause,
 	    .as_of_ms = now_ms,
-	    .events = p->work[u].applied,
+	    .events = w->applied,
+	    .has_ranks = w->has_ranks,
 	};
 	int r;
 
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
 		msg.segment[s] = user->state.segment[s];
+	if (w->has_ranks)
+		memcpy(msg.rank, w->rank, sizeof(msg.rank));
 	ssid_buf_reset(&p->out);
 	r = ssid_out_score_updated(&p->out, &msg);
 	if (r < 0)
@@ -496,12 +841,81 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 		       NULL);
 }
 
-static int64_t mono_ms(void)
+static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const struct crossing *c,
+			    int64_t now_ms)
 {
-	struct timespec ts;
+	const struct ssid_user *user = &p->users[c->user];
+	char value[2 * SSI_ID_MAX + 2];
+	struct ssid_rank_msg msg = {
+	    .user_id = user->id,
+	    .kind = c->kind,
+	    .crossing = c->c,
+	    .pos = &p->work[c->user].rank[c->kind],
+	    .cause = p->work[c->user].cause,
+	    .as_of_ms = now_ms,
+	    .model_version = p->model->version,
+	};
+	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (c->kind == SSID_RANK_INDUSTRY)
+		msg.segment_value = user->state.segment[SSI_SEG_INDUSTRY];
+	else if (c->kind == SSID_RANK_TENANT)
+		msg.segment_value = user->state.segment[SSI_SEG_TENANT];
+	else if (c->kind == SSID_RANK_TEAM) {
+		snprintf(value, sizeof(value), "%s/%s", user->state.segment[SSI_SEG_TENANT],
+			 user->state.segment[SSI_SEG_TEAM]);
+		msg.segment_value = value;
+	}
+	ssid_buf_reset(&p->out);
+	r = ssid_out_rank_changed(&p->out, &msg);
+	if (r < 0)
+		return r;
+	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data, p->out.len,
+		       NULL);
+}
+
+static int produce_alert(struct ssid_pipeline *p, struct delivery *d, const struct alert_out *a,
+			 int64_t now_ms)
+{
+	const struct ssid_user *user = &p->users[a->user];
+	struct ssid_alert_msg msg = {
+	    .user_id = user->id,
+	    .alert = &a->a,
+	    .score = p->work[a->user].score,
+	    .as_of_ms = now_ms,
+	    .model_version = p->model->version,
+	};
+	int r;
+
+	ssid_buf_reset(&p->out);
+	r = ssid_out_alert(&p->out, &msg);
+	if (r < 0)
+		return r;
+	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data, p->out.len,
+		       NULL);
+}
+
+/* Keyed by the board's tenant, so one tenant's boards stay in order. */
+static int produce_board(struct ssid_pipeline *p, struct delivery *d,
+			 const struct ssid_board_update *bu, int64_t now_ms)
+{
+	struct ssid_board_msg msg = {
+	    .kind = bu->kind,
+	    .tenant = bu->tenant,
+	    .team = bu->team,
+	    .board = bu->board,
+	    .changes = bu->changes,
+	    .as_of_ms = now_ms,
+	    .model_version = p->model->version,
+	};
+	int r;
+
+	ssid_buf_reset(&p->out);
+	r = ssid_out_leaderboard_changed(&p->out, &msg);
+	if (r < 0)
+		return r;
+	return produce(p, d, p->o.output_topic, bu->tenant, strlen(bu->tenant), p->out.data,
+		       p->out.len, NULL);
 }
 
 /* Wait for every report of this attempt, serving the caller's tick. */
@@ -526,6 +940,7 @@ static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
 	return 0;
 }
 
+/* Produce everything of this attempt (dead letters first) and wait for it. */
 static int produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		       struct ssid_batch_stats *stats)
 {
@@ -534,20 +949,39 @@ static int produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t no
 
 	if (!d)
 		return -ENOMEM;
-	for (size_t i = 0; i < b->n && r == 0; i++)
-		if (b->msg[i].status < 0) {
-			r = produce_dlq(p, d, &b->msg[i]);
-			stats->rejected++;
+	for (size_t i = 0; b && i < b->n && r == 0; i++) {
+		if (b->msg[i].status >= 0)
+			continue;
+		if (b->msg[i].replay) {
+			stats->replay_rejected++;
+			continue;
 		}
+		r = produce_dlq(p, d, &b->msg[i]);
+		stats->rejected++;
+	}
 	for (size_t u = 0; u < p->nusers && r == 0; u++)
 		if (p->work[u].publish && p->users[u].load_status == 0) {
 			r = produce_score(p, d, (uint32_t)u, now_ms);
 			stats->outputs++;
 		}
+	for (size_t i = 0; i < p->ncrossings && r == 0; i++, stats->rank_changes++)
+		r = produce_crossing(p, d, &p->crossings[i], now_ms);
+	for (size_t i = 0; i < p->nalerts && r == 0; i++, stats->alerts++)
+		r = produce_alert(p, d, &p->alerts[i], now_ms);
+	if (r == 0 && p->o.boards) {
+		r = ssid_boards_collect(p->o.boards, mono_ms(), &p->boards, &p->nboards);
+		if (r < 0)
+			snprintf(p->err, sizeof(p->err), "redis (leaderboards): %s",
+				 ssid_rank_errstr(p->o.rank));
+	}
+	for (size_t i = 0; i < p->nboards && r == 0; i++, stats->boards++)
+		r = produce_board(p, d, &p->boards[i], now_ms);
 	if (r == 0)
 		r = await_deliveries(p, d);
 	else
 		rd_kafka_flush(p->o.producer, p->o.delivery_timeout_ms);
+	if (p->o.boards)
+		ssid_boards_done(p->o.boards, r == 0, mono_ms());
 	if (d->outstanding > 0)
 		d->abandoned = true; /* the last report frees it */
 	else
@@ -560,6 +994,48 @@ static int store_step(struct ssid_pipeline *p, int r)
 	if (r < 0)
 		snprintf(p->err, sizeof(p->err), "redis: %s", ssid_store_errstr(p->o.store));
 	return r;
+}
+
+/*
+ * Everything after the users are loaded and scored: save their states and
+ * schedules, move them in their segments, derive crossings, alerts and
+ * history, publish, and record what was delivered.
+ */
+static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
+		  struct ssid_batch_stats *stats)
+{
+	int r;
+
+	r = store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
+	if (r < 0)
+		return r;
+	ssid_failpoint("after_state_save");
+	r = rank_step(p);
+	if (r == 0)
+		r = derive_step(p, now_ms);
+	if (r < 0)
+		return r;
+
+	r = produce_all(p, b, now_ms, stats);
+	if (r < 0)
+		return r;
+	ssid_failpoint("after_delivery");
+
+	for (size_t u = 0; u < p->nusers; u++) {
+		struct ssid_user *user = &p->users[u];
+
+		user->save_state = false;
+		user->save_due = false;
+		user->save_published = p->work[u].publish && user->load_status == 0;
+		if (!user->save_published)
+			continue;
+		user->published = p->work[u].score;
+		user->published_ms = now_ms;
+		snprintf(user->published_model, sizeof(user->published_model), "%s",
+			 p->model->version);
+		memcpy(user->published_top, p->work[u].top, sizeof(user->published_top));
+	}
+	return store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
 }
 
 int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
@@ -591,20 +1067,52 @@ int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now
 		if (r < 0)
 			return r;
 	}
-	r = store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
+	for (uint32_t u = 0; u < p->nusers; u++)
+		if (p->users[u].nnet > 0)
+			p->users[u].net = p->net + p->work[u].net_from;
+	return finish(p, b, now_ms, stats);
+}
+
+int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, int32_t partition,
+			  enum ssid_cause cause, int64_t now_ms, struct ssid_batch_stats *stats)
+{
+	int r;
+
+	memset(stats, 0, sizeof(*stats));
+	users_reset(p);
+	if (n == 0)
+		return 0;
+	r = scratch_reserve(p, n);
 	if (r < 0)
 		return r;
-	ssid_failpoint("after_state_save");
-
-	r = produce_all(p, b, now_ms, stats);
+	for (size_t i = 0; i < n; i++)
+		user_slot(p, ids[i]);
+	stats->users = p->nusers;
+	r = store_step(p, ssid_store_load(p->o.store, p->users, p->nusers));
 	if (r < 0)
 		return r;
-	ssid_failpoint("after_delivery");
+	for (uint32_t u = 0; u < p->nusers; u++) {
+		struct ssid_user *user = &p->users[u];
 
-	for (size_t u = 0; u < p->nusers; u++) {
-		p->users[u].save_state = false;
-		p->users[u].save_published = p->work[u].publish && p->users[u].load_status == 0;
-		p->users[u].published = p->work[u].score;
+		/* Unreadable or gone: nothing to rescore, and not ours to delete. */
+		if (user->load_status < 0 || !user->has_state) {
+			user->load_status = user->load_status < 0 ? user->load_status : -ENOENT;
+			continue;
+		}
+		ssi_state_prune(&user->state, p->model, now_ms);
+		score_user(p, u, cause, now_ms);
+		user->partition = partition;
+		user->save_state = user->save_due = true;
 	}
-	return store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
+	return finish(p, NULL, now_ms, stats);
+}
+
+int ssid_pipeline_flush_boards(struct ssid_pipeline *p, int64_t now_ms,
+			       struct ssid_batch_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	users_reset(p);
+	if (!p->o.boards || ssid_boards_next_due(p->o.boards) > mono_ms())
+		return 0;
+	return produce_all(p, NULL, now_ms, stats);
 }

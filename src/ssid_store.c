@@ -1,9 +1,12 @@
 /* ssid_store: pipelined per-user records in Redis over hiredis 0.14. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -11,7 +14,8 @@
 
 struct ssid_store {
 	struct ssid_redis *rd;
-	uint8_t *enc; /* scratch for encoding one state */
+	uint8_t *enc;  /* scratch for encoding one state */
+	uint8_t *henc; /* ... one history */
 };
 
 void ssid_store_free(struct ssid_store *s)
@@ -20,6 +24,7 @@ void ssid_store_free(struct ssid_store *s)
 		return;
 	ssid_redis_free(s->rd);
 	free(s->enc);
+	free(s->henc);
 	free(s);
 }
 
@@ -30,7 +35,8 @@ int ssid_store_new(struct ssid_store **out, const struct ssid_redis_opts *opts)
 	if (!s)
 		return -ENOMEM;
 	s->enc = malloc(SSI_STATE_ENCODED_MAX);
-	if (!s->enc || ssid_redis_new(&s->rd, opts) < 0) {
+	s->henc = malloc(SSI_HISTORY_ENCODED_MAX);
+	if (!s->enc || !s->henc || ssid_redis_new(&s->rd, opts) < 0) {
 		ssid_store_free(s);
 		return -ENOMEM;
 	}
@@ -58,46 +64,123 @@ int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, s
 	return snprintf(buf, len, "%su:{%s}", ssid_redis_key_prefix(s->rd), user_id);
 }
 
-/* "v1 total brand people insights relationships" */
-static int published_format(const struct ssi_score *sc, char *buf, size_t len)
+void ssid_user_init(struct ssid_user *u, const char *id)
 {
-	return snprintf(buf, len, "v1 %d %d %d %d %d", sc->total, sc->pillar[0], sc->pillar[1],
-			sc->pillar[2], sc->pillar[3]);
+	memset(u, 0, sizeof(*u));
+	u->id = id;
+	ssi_state_init(&u->state);
+	ssi_history_init(&u->history);
+	ssi_alert_state_init(&u->alert);
+	u->due_ms = SSID_DUE_NEVER;
 }
 
-static bool published_parse(const char *str, size_t len, struct ssi_score *sc)
+void ssid_user_clear(struct ssid_user *u)
 {
-	char tmp[96];
-	int n = 0;
+	ssi_state_clear(&u->state);
+	ssi_history_clear(&u->history);
+}
+
+/* "v2 total brand people insights relationships as_of_ms model_version" */
+static int published_format(const struct ssid_user *u, char *buf, size_t len)
+{
+	const struct ssi_score *sc = &u->published;
+
+	return snprintf(buf, len, "v2 %d %d %d %d %d %lld %s", sc->total, sc->pillar[0],
+			sc->pillar[1], sc->pillar[2], sc->pillar[3], (long long)u->published_ms,
+			u->published_model);
+}
+
+static bool published_parse(const char *str, size_t len, struct ssid_user *u)
+{
+	struct ssi_score *sc = &u->published;
+	char tmp[160];
+	long long ms = 0;
+	int n = 0, v;
 
 	if (len >= sizeof(tmp))
 		return false;
 	memcpy(tmp, str, len);
 	tmp[len] = '\0';
-	if (sscanf(tmp, "v1 %d %d %d %d %d%n", &sc->total, &sc->pillar[0], &sc->pillar[1],
-		   &sc->pillar[2], &sc->pillar[3], &n) != 5 ||
-	    (size_t)n != len)
+	u->published_ms = 0;
+	u->published_model[0] = '\0';
+	if (sscanf(tmp, "v%d %d %d %d %d %d%n", &v, &sc->total, &sc->pillar[0], &sc->pillar[1],
+		   &sc->pillar[2], &sc->pillar[3], &n) != 6)
 		return false;
+	if (v == 2) {
+		int m = 0;
+
+		if (sscanf(tmp + n, " %lld %n", &ms, &m) != 1 || m == 0 ||
+		    strlen(tmp + n + m) > SSI_MODEL_VERSION_MAX)
+			return false;
+		u->published_ms = ms;
+		strcpy(u->published_model, tmp + n + m);
+	} else if (v != 1 || (size_t)n != len) {
+		return false;
+	}
 	return sc->total == sc->pillar[0] + sc->pillar[1] + sc->pillar[2] + sc->pillar[3];
 }
 
+/* "v1 g i t m": percentiles per rank kind at the last delivery. */
+static int tops_format(const int *top, char *buf, size_t len)
+{
+	return snprintf(buf, len, "v1 %d %d %d %d", top[0], top[1], top[2], top[3]);
+}
+
+static void tops_parse(const redisReply *r, int *top)
+{
+	char tmp[64];
+	int t[SSID_RANK__COUNT], n = 0;
+
+	memset(top, 0, SSID_RANK__COUNT * sizeof(*top));
+	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(tmp))
+		return;
+	memcpy(tmp, r->str, r->len);
+	tmp[r->len] = '\0';
+	if (sscanf(tmp, "v1 %d %d %d %d%n", &t[0], &t[1], &t[2], &t[3], &n) != 4 ||
+	    (size_t)n != r->len)
+		return;
+	for (int k = 0; k < SSID_RANK__COUNT; k++)
+		top[k] = t[k] >= 0 && t[k] <= 100 ? t[k] : 0;
+}
+
+enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F__COUNT };
+
+/*
+ * A history or alert state that does not decode is not a reason to stop
+ * scoring the rep: the history is kept as it is (not overwritten), the
+ * alert state starts afresh.
+ */
 static int take_record(struct ssid_user *u, redisReply *r)
 {
-	redisReply *st, *pub;
+	redisReply **f;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != F__COUNT)
 		return -EIO;
-	st = r->element[0];
-	pub = r->element[1];
+	f = r->element;
 	u->load_status = 0;
 	ssi_state_clear(&u->state);
-	if (st->type == REDIS_REPLY_STRING) {
-		u->load_status = ssi_state_decode(&u->state, (const uint8_t *)st->str, st->len);
+	u->has_state = f[F_STATE]->type == REDIS_REPLY_STRING;
+	if (u->has_state) {
+		u->load_status = ssi_state_decode(&u->state, (const uint8_t *)f[F_STATE]->str,
+						  f[F_STATE]->len);
 		if (u->load_status == -ENOMEM)
 			return -ENOMEM;
 	}
-	u->has_published =
-	    pub->type == REDIS_REPLY_STRING && published_parse(pub->str, pub->len, &u->published);
+	u->has_published = f[F_PUBLISHED]->type == REDIS_REPLY_STRING &&
+			   published_parse(f[F_PUBLISHED]->str, f[F_PUBLISHED]->len, u);
+	u->history_status = 0;
+	ssi_history_clear(&u->history);
+	if (f[F_HISTORY]->type == REDIS_REPLY_STRING) {
+		u->history_status = ssi_history_decode(
+		    &u->history, (const uint8_t *)f[F_HISTORY]->str, f[F_HISTORY]->len);
+		if (u->history_status == -ENOMEM)
+			return -ENOMEM;
+	}
+	if (f[F_ALERT]->type != REDIS_REPLY_STRING ||
+	    ssi_alert_state_decode(&u->alert, (const uint8_t *)f[F_ALERT]->str,
+				   f[F_ALERT]->len) < 0)
+		ssi_alert_state_init(&u->alert);
+	tops_parse(f[F_TOPS], u->published_top);
 	return 0;
 }
 
@@ -140,59 +223,306 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	c = ssid_redis_context(s->rd);
 	for (size_t i = 0; i < n; i++) {
 		int klen = ssid_store_key(s, users[i].id, key, sizeof(key));
-		const char *argv[4] = {"HMGET", key, "s", "p"};
-		size_t argl[4] = {5, (size_t)klen, 1, 1};
+		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k"};
+		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1};
 
-		if (redisAppendCommandArgv(c, 4, argv, argl) != REDIS_OK)
+		if (redisAppendCommandArgv(c, 2 + F__COUNT, argv, argl) != REDIS_OK)
 			return ssid_redis_fail(s->rd, -EIO, "HMGET");
 	}
 	return ssid_redis_read_replies(s->rd, n, "HMGET", take_reply, &rs);
 }
 
+/* Queue the HSET of what users[i] asks to save; *sent counts commands. */
+static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
+{
+	char key[512], pub[160], tops[64];
+	uint8_t alert[SSI_ALERT_ENCODED_MAX];
+	const char *argv[12] = {"HSET", key};
+	size_t argl[12] = {4, 0};
+	int argc = 2;
+	long len;
+
+	if (!u->save_state && !u->save_published)
+		return 0;
+	argl[1] = (size_t)ssid_store_key(s, u->id, key, sizeof(key));
+	if (u->save_state) {
+		len = ssi_state_encode(&u->state, s->enc, SSI_STATE_ENCODED_MAX);
+		/* Commands already queued would leave replies unread: drop the link. */
+		if (len < 0)
+			return ssid_redis_fail(s->rd, (int)len, "encode state");
+		argv[argc] = "s";
+		argl[argc++] = 1;
+		argv[argc] = (const char *)s->enc;
+		argl[argc++] = (size_t)len;
+	}
+	if (u->save_published) {
+		argv[argc] = "p";
+		argl[argc++] = 1;
+		argv[argc] = pub;
+		argl[argc++] = (size_t)published_format(u, pub, sizeof(pub));
+		argv[argc] = "k";
+		argl[argc++] = 1;
+		argv[argc] = tops;
+		argl[argc++] = (size_t)tops_format(u->published_top, tops, sizeof(tops));
+		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
+		if (len < 0)
+			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
+		argv[argc] = "a";
+		argl[argc++] = 1;
+		argv[argc] = (const char *)alert;
+		argl[argc++] = (size_t)len;
+		if (u->history_status == 0 && u->history.n > 0) {
+			len = ssi_history_encode(&u->history, s->henc, SSI_HISTORY_ENCODED_MAX);
+			if (len < 0)
+				return ssid_redis_fail(s->rd, (int)len, "encode history");
+			argv[argc] = "h";
+			argl[argc++] = 1;
+			argv[argc] = (const char *)s->henc;
+			argl[argc++] = (size_t)len;
+		}
+	}
+	/* hiredis copies the arguments into its output buffer right here. */
+	if (redisAppendCommandArgv(ssid_redis_context(s->rd), argc, argv, argl) != REDIS_OK)
+		return ssid_redis_fail(s->rd, -EIO, "HSET");
+	(*sent)++;
+	return 0;
+}
+
+static int schedule_key(const struct ssid_store *s, int32_t partition, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%sdz:%d", ssid_redis_key_prefix(s->rd), (int)partition);
+}
+
+/* Queue the ZADD of u's next decay into its partition's schedule. */
+static int append_due(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
+{
+	char key[512], due[32];
+	const char *argv[4] = {"ZADD", key, due, u->id};
+	size_t argl[4] = {4, 0, 0, strlen(u->id)};
+
+	if (!u->save_due)
+		return 0;
+	argl[1] = (size_t)schedule_key(s, u->partition, key, sizeof(key));
+	if (u->due_ms == SSID_DUE_NEVER)
+		argl[2] = (size_t)snprintf(due, sizeof(due), "+inf");
+	else
+		argl[2] = (size_t)snprintf(due, sizeof(due), "%lld", (long long)u->due_ms);
+	if (redisAppendCommandArgv(ssid_redis_context(s->rd), 4, argv, argl) != REDIS_OK)
+		return ssid_redis_fail(s->rd, -EIO, "ZADD");
+	(*sent)++;
+	return 0;
+}
+
+/* Queue the SADD/SREM of u's connection changes, in order. */
+static int append_net(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
+{
+	char key[512];
+	int klen;
+
+	if (!u->save_state || u->nnet == 0)
+		return 0;
+	klen = snprintf(key, sizeof(key), "%snet:{%s}", ssid_redis_key_prefix(s->rd), u->id);
+	for (size_t i = 0; i < u->nnet; i++) {
+		const char *argv[3] = {u->net[i].add ? "SADD" : "SREM", key,
+				       u->net[i].connection_id};
+		size_t argl[3] = {4, (size_t)klen, strlen(u->net[i].connection_id)};
+
+		if (redisAppendCommandArgv(ssid_redis_context(s->rd), 3, argv, argl) != REDIS_OK)
+			return ssid_redis_fail(s->rd, -EIO, "SADD");
+		(*sent)++;
+	}
+	return 0;
+}
+
 int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 {
 	struct replies rs = {.s = s, .what = "HSET", .users = users};
-	char key[512], pub[96];
-	redisContext *c;
 	size_t sent = 0;
 	int rc;
 
 	rc = ssid_redis_connect(s->rd);
 	if (rc < 0)
 		return rc;
-	c = ssid_redis_context(s->rd);
 	for (size_t i = 0; i < n; i++) {
-		const char *argv[6] = {"HSET", key};
-		size_t argl[6] = {4, 0};
-		int argc = 2;
-
-		if (!users[i].save_state && !users[i].save_published)
-			continue;
-		argl[1] = (size_t)ssid_store_key(s, users[i].id, key, sizeof(key));
-		if (users[i].save_state) {
-			long len = ssi_state_encode(&users[i].state, s->enc, SSI_STATE_ENCODED_MAX);
-
-			/* Commands already queued would leave replies unread: drop the link. */
-			if (len < 0)
-				return ssid_redis_fail(s->rd, (int)len, "encode");
-			argv[argc] = "s";
-			argl[argc++] = 1;
-			argv[argc] = (const char *)s->enc;
-			argl[argc++] = (size_t)len;
-		}
-		if (users[i].save_published) {
-			argv[argc] = "p";
-			argl[argc++] = 1;
-			argv[argc] = pub;
-			argl[argc++] =
-			    (size_t)published_format(&users[i].published, pub, sizeof(pub));
-		}
-		/* hiredis copies the arguments into its output buffer right here. */
-		if (redisAppendCommandArgv(c, argc, argv, argl) != REDIS_OK)
-			return ssid_redis_fail(s->rd, -EIO, "HSET");
-		sent++;
+		rc = append_hset(s, &users[i], &sent);
+		if (rc == 0)
+			rc = append_net(s, &users[i], &sent);
+		if (rc == 0)
+			rc = append_due(s, &users[i], &sent);
+		if (rc < 0)
+			return rc;
 	}
 	return ssid_redis_read_replies(s->rd, sent, "HSET", take_reply, &rs);
+}
+
+void ssid_store_ids_free(char **ids)
+{
+	if (!ids)
+		return;
+	for (char **p = ids; *p; p++)
+		free(*p);
+	free(ids);
+}
+
+/* Every stride-th element of an array reply, from the first, as ids. */
+static int take_ids(const redisReply *r, size_t stride, char ***ids, size_t *n)
+{
+	size_t count;
+	char **out;
+
+	if (r->type != REDIS_REPLY_ARRAY)
+		return -EIO;
+	count = r->elements / stride;
+	out = calloc(count + 1, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const redisReply *e = r->element[i * stride];
+
+		if (e->type != REDIS_REPLY_STRING || !(out[i] = strndup(e->str, e->len))) {
+			ssid_store_ids_free(out);
+			return e->type != REDIS_REPLY_STRING ? -EIO : -ENOMEM;
+		}
+	}
+	*ids = out;
+	*n = count;
+	return 0;
+}
+
+/* Take a command's array reply of ids; errors are named by what. */
+static int command_ids(struct ssid_store *s, redisReply *r, const char *what, char ***ids,
+		       size_t *n)
+{
+	int rc;
+
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_ERROR)
+		ssid_redis_set_error(s->rd, "%s: %s", what, r->str);
+	rc = take_ids(r, 1, ids, n);
+	freeReplyObject(r);
+	return rc;
+}
+
+int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max,
+		   char ***ids, size_t *n)
+{
+	char key[512];
+
+	*ids = NULL;
+	*n = 0;
+	schedule_key(s, partition, key, sizeof(key));
+	return command_ids(s,
+			   ssid_store_command(s, "ZRANGE %s -inf %lld BYSCORE LIMIT 0 %zu", key,
+					      (long long)now_ms, max),
+			   "ZRANGE", ids, n);
+}
+
+int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,
+		      size_t count, char ***ids, size_t *n)
+{
+	char key[512];
+	redisReply *r, *pairs;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	schedule_key(s, partition, key, sizeof(key));
+	r = ssid_store_command(s, "ZSCAN %s %llu COUNT %zu", key, *cursor, count);
+	if (!r)
+		return -EIO;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+		ssid_redis_set_error(s->rd, "ZSCAN: %s",
+				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*cursor = strtoull(r->element[0]->str, NULL, 10);
+	pairs = r->element[1];
+	rc = take_ids(pairs, 2, ids, n); /* members and scores alternate */
+	freeReplyObject(r);
+	return rc;
+}
+
+int ssid_store_model_get(struct ssid_store *s, int32_t partition, char *buf, size_t len)
+{
+	redisReply *r = ssid_store_command(s, "GET %smv:%d", ssid_redis_key_prefix(s->rd),
+					   (int)partition);
+	int rc;
+
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_STRING) {
+		snprintf(buf, len, "%.*s", (int)r->len, r->str);
+		rc = 1;
+	} else {
+		rc = r->type == REDIS_REPLY_NIL ? 0 : -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int ssid_store_model_set(struct ssid_store *s, int32_t partition, const char *version)
+{
+	redisReply *r = ssid_store_command(s, "SET %smv:%d %s", ssid_redis_key_prefix(s->rd),
+					   (int)partition, version);
+	int rc;
+
+	if (!r)
+		return -EIO;
+	rc = r->type == REDIS_REPLY_STATUS ? 0 : -EIO;
+	freeReplyObject(r);
+	return rc;
+}
+
+/* A fresh epoch: random enough that two resets never share one. */
+static void new_epoch(char *buf, size_t len)
+{
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^
+	    ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)buf;
+	/* splitmix64 finaliser: spread the bits */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	snprintf(buf, len, "%016llx", (unsigned long long)x);
+}
+
+int ssid_store_sentinel(struct ssid_store *s, char *buf, size_t len)
+{
+	char key[512], epoch[17];
+	redisReply *set = NULL, *get = NULL;
+	redisContext *c;
+	int rc;
+
+	rc = ssid_redis_connect(s->rd);
+	if (rc < 0)
+		return rc;
+	c = ssid_redis_context(s->rd);
+	snprintf(key, sizeof(key), "%smeta", ssid_redis_key_prefix(s->rd));
+	new_epoch(epoch, sizeof(epoch));
+	if (redisAppendCommand(c, "HSETNX %s epoch %s", key, epoch) != REDIS_OK ||
+	    redisAppendCommand(c, "HGET %s epoch", key) != REDIS_OK ||
+	    redisGetReply(c, (void **)&set) != REDIS_OK || redisGetReply(c, (void **)&get) != REDIS_OK)
+		rc = ssid_redis_fail(s->rd, -EIO, "sentinel");
+	else if (set->type != REDIS_REPLY_INTEGER || get->type != REDIS_REPLY_STRING) {
+		ssid_redis_set_error(s->rd, "sentinel: unexpected reply");
+		rc = -EIO;
+	} else {
+		snprintf(buf, len, "%.*s", (int)get->len, get->str);
+		rc = set->integer == 1;
+	}
+	if (set)
+		freeReplyObject(set);
+	if (get)
+		freeReplyObject(get);
+	return rc;
 }
 
 void *ssid_store_command(struct ssid_store *s, const char *fmt, ...)

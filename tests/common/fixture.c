@@ -28,6 +28,7 @@
 #include "ssi_time.h"
 #include "ssid_config.h"
 #include "ssid_log.h"
+#include "ssid_pipeline.h"
 
 extern char **environ;
 
@@ -539,12 +540,39 @@ static void producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 	}
 }
 
-int fx_kafka_start(struct fx_kafka *k, const char *tag, int partitions)
+/* The test's producer and its committed-offsets inspector, on k->bootstraps. */
+static int kafka_clients(struct fx_kafka *k)
 {
 	rd_kafka_conf_t *conf;
 	char err[512];
-	int r;
 
+	conf = client_conf(k, NULL);
+	if (!conf || rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
+	    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err))) {
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		return -EINVAL;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, producer_dr);
+	k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!k->producer) {
+		rd_kafka_conf_destroy(conf);
+		return -EINVAL;
+	}
+	conf = client_conf(k, k->group);
+	if (!conf)
+		return -EINVAL;
+	k->inspector = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!k->inspector) {
+		rd_kafka_conf_destroy(conf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The topic names of tag, and partitions checked. */
+static int kafka_names(struct fx_kafka *k, const char *tag, int partitions)
+{
 	memset(k, 0, sizeof(*k));
 	if (partitions < 1 || partitions > FX_PARTITIONS_MAX)
 		return -EINVAL;
@@ -553,40 +581,28 @@ int fx_kafka_start(struct fx_kafka *k, const char *tag, int partitions)
 	snprintf(k->output, sizeof(k->output), "%s.scores", tag);
 	snprintf(k->dlq, sizeof(k->dlq), "%s.dlq", tag);
 	snprintf(k->group, sizeof(k->group), "%s-ssid", tag);
+	return 0;
+}
+
+int fx_kafka_start(struct fx_kafka *k, const char *tag, int partitions)
+{
+	char err[512];
+	int r;
+
+	r = kafka_names(k, tag, partitions);
+	if (r < 0)
+		return r;
 	r = ssid_mock_new(&k->mock, 1, err, sizeof(err));
 	if (r < 0)
 		return r;
 	k->bootstraps = ssid_mock_bootstraps(k->mock);
 	if (ssid_mock_topic(k->mock, k->input, partitions) < 0 ||
 	    ssid_mock_topic(k->mock, k->output, partitions) < 0 ||
-	    ssid_mock_topic(k->mock, k->dlq, partitions) < 0)
-		goto fail;
-
-	conf = client_conf(k, NULL);
-	if (!conf || rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
-	    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err))) {
-		if (conf)
-			rd_kafka_conf_destroy(conf);
-		goto fail;
-	}
-	rd_kafka_conf_set_dr_msg_cb(conf, producer_dr);
-	k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	if (!k->producer) {
-		rd_kafka_conf_destroy(conf);
-		goto fail;
-	}
-	conf = client_conf(k, k->group);
-	if (!conf)
-		goto fail;
-	k->inspector = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-	if (!k->inspector) {
-		rd_kafka_conf_destroy(conf);
-		goto fail;
+	    ssid_mock_topic(k->mock, k->dlq, partitions) < 0 || kafka_clients(k) < 0) {
+		fx_kafka_free(k);
+		return -EINVAL;
 	}
 	return 0;
-fail:
-	fx_kafka_free(k);
-	return -EINVAL;
 }
 
 void fx_kafka_free(struct fx_kafka *k)
@@ -1053,13 +1069,15 @@ void fx_record_clear(struct fx_record *rec)
 	rec->has_state = rec->has_published = false;
 }
 
+/* "v2 total b p i r as_of_ms model_version" (ssid_store.h). */
 static bool parse_published(const char *s, struct ssi_score *sc)
 {
+	long long as_of;
 	int n = 0;
 
-	return sscanf(s, "v1 %d %d %d %d %d%n", &sc->total, &sc->pillar[0], &sc->pillar[1],
-		      &sc->pillar[2], &sc->pillar[3], &n) == 5 &&
-	       s[n] == '\0';
+	return sscanf(s, "v2 %d %d %d %d %d %lld %n", &sc->total, &sc->pillar[0], &sc->pillar[1],
+		      &sc->pillar[2], &sc->pillar[3], &as_of, &n) == 6 &&
+	       n > 0 && s[n] != '\0';
 }
 
 int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
@@ -1148,7 +1166,8 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "kafka.consumer.heartbeat.interval.ms = 500\n"
 		     "%s",
 		     k->input, k->output, k->dlq, r->port,
-		     c && c->model_file ? c->model_file : fx_model_path(), FX_CLOCK, batch,
+		     c && c->model_file ? c->model_file : fx_model_path(),
+		     c && c->clock ? c->clock : FX_CLOCK, batch,
 		     k->bootstraps, k->group, c && c->extra ? c->extra : "");
 	return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }
@@ -1430,6 +1449,16 @@ static int user_of(const struct fx_stream *s, const char *id)
 	return -1;
 }
 
+bool fx_output_is_score(const struct fx_msg *msg)
+{
+	json_t *root = json_loadb(msg->value, msg->len, 0, NULL);
+	const char *type = json_string_value(json_object_get(root, "type"));
+	bool yes = !type || strcmp(type, "score.updated") == 0;
+
+	json_decref(root);
+	return yes;
+}
+
 int fx_parse_output(const struct fx_stream *s, const struct fx_msg *msg, size_t at,
 		    struct fx_output *out)
 {
@@ -1478,7 +1507,12 @@ int fx_parse_output(const struct fx_stream *s, const struct fx_msg *msg, size_t 
 	} else {
 		ck_assert_int_eq(centipoints(v), out->score.total);
 	}
-	ck_assert_str_eq(json_string_value(json_object_get(root, "cause")), "event");
+	v = json_object_get(root, "cause");
+	ck_assert_msg(json_is_string(v) && (strcmp(json_string_value(v), "event") == 0 ||
+					    strcmp(json_string_value(v), "decay") == 0 ||
+					    strcmp(json_string_value(v), "model") == 0),
+		      "output %zu: cause", at);
+	snprintf(out->cause, sizeof(out->cause), "%s", json_string_value(v));
 	v = json_object_get(root, "events");
 	ck_assert_msg(json_is_integer(v) && json_integer_value(v) >= 0, "output %zu: events", at);
 	ck_assert_str_eq(json_string_value(json_object_get(root, "as_of")), FX_AS_OF);
@@ -1502,7 +1536,11 @@ size_t fx_check_outputs(struct fx_kafka *k, const struct fx_stream *s, const str
 	/* Per partition in offset order: a user's outputs are in one partition, in order. */
 	for (size_t i = 0; i < msgs.n; i++) {
 		struct fx_output o;
-		int u = fx_parse_output(s, &msgs.m[i], i, &o);
+		int u;
+
+		if (!fx_output_is_score(&msgs.m[i]))
+			continue;
+		u = fx_parse_output(s, &msgs.m[i], i, &o);
 
 		if (chained && !seen[u])
 			ck_assert_msg(!o.has_previous,
@@ -1710,4 +1748,347 @@ void fx_poison_free(struct fx_poison_corpus *c)
 		free(c->e[i].value);
 	free(c->e);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- a real broker ------------------------------------------------------- */
+
+int fx_kafka_attach(struct fx_kafka *k, const char *bootstraps, const char *tag, int partitions)
+{
+	int r = kafka_names(k, tag, partitions);
+
+	if (r < 0)
+		return r;
+	k->bootstraps = bootstraps;
+	r = kafka_clients(k);
+	if (r < 0)
+		fx_kafka_free(k);
+	return r;
+}
+
+/* ---- the poison corpus in a stream --------------------------------------- */
+
+static void poison_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+	struct fx_event *ev = rkm->_private;
+
+	(void)rk;
+	(void)opaque;
+	if (ev && rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ev->partition = rkm->partition;
+		ev->offset = rkm->offset;
+	}
+}
+
+/*
+ * Its own producer rather than fx_produce: some messages need no key, a
+ * null value, junk headers, or more than librdkafka's default 1 MB.
+ */
+static rd_kafka_t *poison_producer(const struct fx_kafka *k)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[256];
+	rd_kafka_t *rk;
+
+	rd_kafka_conf_set_log_cb(conf, quiet_log);
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", k->bootstraps, err, sizeof(err)) ||
+	    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
+	    rd_kafka_conf_set(conf, "message.max.bytes", FX_POISON_MESSAGE_MAX, err, sizeof(err)) ||
+	    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err))) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, poison_dr);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!rk)
+		rd_kafka_conf_destroy(conf);
+	return rk;
+}
+
+int fx_poison_run_produce(const struct fx_kafka *k, struct fx_stream *s,
+			  const struct fx_poison_run *pr)
+{
+	rd_kafka_t *rk = poison_producer(k);
+	int r = 0;
+
+	if (!rk)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n && r == 0; i++) {
+		struct fx_event *ev = &s->ev[i];
+		const struct fx_poison *p = pr->of[i];
+		bool no_key = p && p->key == FX_POISON_KEY_NULL;
+		bool no_value = p && !p->value;
+		rd_kafka_headers_t *h =
+		    p && p->garbage_headers ? fx_poison_garbage_headers() : NULL;
+		rd_kafka_resp_err_t err;
+
+		for (;;) {
+			err = rd_kafka_producev(
+			    rk, RD_KAFKA_V_TOPIC(k->input),
+			    RD_KAFKA_V_KEY(no_key ? NULL : ev->key, no_key ? 0 : strlen(ev->key)),
+			    RD_KAFKA_V_VALUE(no_value ? NULL : ev->value, no_value ? 0 : ev->len),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(ev),
+			    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				break;
+			rd_kafka_poll(rk, 10);
+		}
+		if (err) {
+			/* Headers belong to librdkafka only once the message is accepted. */
+			if (h)
+				rd_kafka_headers_destroy(h);
+			r = -EIO;
+		}
+	}
+	if (r == 0 && rd_kafka_flush(rk, FX_WAIT_MS))
+		r = -ETIMEDOUT;
+	for (size_t i = 0; i < s->n && r == 0; i++)
+		if (s->ev[i].offset < 0)
+			r = -EIO;
+	rd_kafka_destroy(rk);
+	return r;
+}
+
+/* The key a corpus entry is produced with (see the manifest's key options). */
+static const char *poison_entry_key(const struct fx_stream *s, const struct fx_poison *p, size_t i,
+				    char *buf, size_t len)
+{
+	struct ssi_event ev;
+
+	switch (p->key) {
+	case FX_POISON_KEY_BINARY:
+		return fx_poison_binary_key();
+	case FX_POISON_KEY_NULL:
+		return "";
+	case FX_POISON_KEY_USER:
+		break;
+	}
+	/* A valid event is keyed by its own user, a bad one by some user of the stream. */
+	if (!p->expect[0] && ssi_event_parse(p->value, p->len, NULL, &ev, NULL) == 0) {
+		snprintf(buf, len, "%s", ev.user_id);
+		return buf;
+	}
+	return fx_user_id(s, (int)(i % (size_t)s->nusers), buf, len);
+}
+
+void fx_poison_run_build(struct fx_poison_run *pr, struct fx_stream *s, const struct ssi_model *m)
+{
+	struct t_rng rng = {.s = 0x9015014};
+
+	memset(pr, 0, sizeof(*pr));
+	ck_assert_int_eq(fx_poison_load(&pr->corpus, FX_POISON_DIR, m->max_event_bytes), 0);
+	pr->at = calloc(pr->corpus.n, sizeof(*pr->at));
+	ck_assert_ptr_nonnull(pr->at);
+	ck_assert_int_eq(fx_stream_add_random(s, &rng, 3 * (size_t)s->nusers), 0);
+	for (size_t i = 0; i < pr->corpus.n; i++) {
+		const struct fx_poison *p = &pr->corpus.e[i];
+		char key[SSI_ID_MAX + 1];
+
+		pr->at[i] = s->n;
+		ck_assert_int_eq(fx_stream_add_raw(s, poison_entry_key(s, p, i, key, sizeof(key)),
+						   -1, p->value ? p->value : "", p->len, p->expect),
+				 0);
+		*(p->expect[0] ? &pr->nbad : &pr->nvalid) += 1;
+		ck_assert_int_eq(fx_stream_add_random(s, &rng, 1 + t_below(&rng, 3)), 0);
+	}
+	ck_assert_int_eq(fx_stream_add_random(s, &rng, 3 * (size_t)s->nusers), 0);
+	pr->of = calloc(s->n, sizeof(*pr->of));
+	ck_assert_ptr_nonnull(pr->of);
+	for (size_t i = 0; i < pr->corpus.n; i++)
+		pr->of[pr->at[i]] = &pr->corpus.e[i];
+}
+
+void fx_poison_run_free(struct fx_poison_run *pr)
+{
+	if (!pr)
+		return;
+	fx_poison_free(&pr->corpus);
+	free(pr->at);
+	free(pr->of);
+	memset(pr, 0, sizeof(*pr));
+}
+
+void fx_poison_run_check_dead_letters(struct fx_kafka *k, const struct fx_stream *s,
+				      const struct fx_poison_run *pr)
+{
+	bool *seen = calloc(s->n, sizeof(*seen));
+	struct fx_msgs dlq;
+
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_int_eq(fx_kafka_read_topic(k, k->dlq, &dlq), 0);
+	ck_assert_uint_eq(dlq.n, pr->nbad);
+	for (size_t i = 0; i < dlq.n; i++) {
+		const struct fx_msg *m = &dlq.m[i];
+		char reason[128], topic[128], part[32], off[32], message[256];
+		const struct fx_poison *p;
+		const struct fx_event *src;
+		size_t at = s->n;
+
+		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.source.partition", part, sizeof(part)));
+		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.source.offset", off, sizeof(off)));
+		for (size_t j = 0; j < s->n && at == s->n; j++)
+			if (s->ev[j].partition == atoi(part) && s->ev[j].offset == atoll(off))
+				at = j;
+		ck_assert_msg(at < s->n, "dead letter %zu names %s/%s, never produced", i, part,
+			      off);
+		src = &s->ev[at];
+		p = pr->of[at];
+		ck_assert_msg(p && p->expect[0], "valid event at %s/%s was dead-lettered: %s", part,
+			      off, fx_msg_header(m, "ssi.reason", reason, sizeof(reason)));
+		ck_assert_msg(!seen[at], "%s was dead-lettered twice", p->file);
+		seen[at] = true;
+		ck_assert_msg(
+		    strcmp(fx_msg_header(m, "ssi.reason", reason, sizeof(reason)), p->expect) == 0,
+		    "%s: ssi.reason %s, the manifest says %s", p->file, reason, p->expect);
+		ck_assert_str_eq(fx_msg_header(m, "ssi.source.topic", topic, sizeof(topic)),
+				 k->input);
+		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.message", message, sizeof(message)));
+		ck_assert_msg(message[0], "%s: empty ssi.message", p->file);
+		if (src->len > SSID_DLQ_VALUE_MAX) {
+			/* Too big for a broker: the head of it, and how long it was. */
+			char from[32];
+
+			ck_assert_msg(m->len == SSID_DLQ_VALUE_MAX &&
+					  memcmp(m->value, src->value, m->len) == 0,
+				      "%s: the dead letter is not the original's first %d bytes",
+				      p->file, SSID_DLQ_VALUE_MAX);
+			ck_assert_msg(fx_msg_header(m, "ssi.truncated_from", from, sizeof(from)) &&
+					  strtoull(from, NULL, 10) == src->len,
+				      "%s: no ssi.truncated_from %zu header", p->file, src->len);
+		} else {
+			ck_assert_msg(m->len == src->len &&
+					  memcmp(m->value, src->value, src->len) == 0,
+				      "%s: the dead letter's %zu bytes are not the original %zu",
+				      p->file, m->len, src->len);
+		}
+		if (p->key == FX_POISON_KEY_NULL)
+			ck_assert_msg(!m->key, "%s: a key appeared on the dead letter", p->file);
+		else
+			ck_assert_msg(m->key && m->key_len == strlen(src->key) &&
+					  memcmp(m->key, src->key, m->key_len) == 0,
+				      "%s: the dead letter's key is not the original", p->file);
+	}
+	fx_msgs_free(&dlq);
+	free(seen);
+}
+
+/* The engine's view of one valid corpus event: its state and score at FX_NOW_MS. */
+static void poison_control_reference(const struct fx_poison *p, const struct ssi_model *m,
+				     struct ssi_event *ev, struct ssi_state *ref,
+				     struct ssi_score *want)
+{
+	struct ssi_event_limits lim = {.max_bytes = m->max_event_bytes};
+
+	ck_assert_int_eq(ssi_event_parse(p->value, p->len, &lim, ev, NULL), 0);
+	ssi_state_init(ref);
+	ck_assert_int_eq(ssi_state_apply(ref, m, ev), 1);
+	ssi_state_prune(ref, m, FX_NOW_MS);
+	ssi_score(ref, m, FX_NOW_MS, want);
+}
+
+void fx_poison_run_check_controls(const struct fx_redis *r, const struct fx_stream *s,
+				  const struct fx_poison_run *pr, const struct ssi_model *m)
+{
+	for (size_t i = 0; i < pr->corpus.n; i++) {
+		const struct fx_poison *p = &pr->corpus.e[i];
+		const struct fx_event *src = &s->ev[pr->at[i]];
+		struct ssi_event ev;
+		struct ssi_state ref;
+		struct ssi_score want;
+		struct fx_record rec;
+
+		if (p->expect[0])
+			continue;
+		poison_control_reference(p, m, &ev, &ref, &want);
+		ck_assert_int_eq(fx_redis_record(r, ev.user_id, &rec), 0);
+		ck_assert_msg(rec.has_state, "%s: no state in Redis for %s", p->file, ev.user_id);
+		ck_assert_msg(ssi_state_mark_get(&rec.state, src->partition) == src->offset,
+			      "%s: mark of partition %d is %lld, the event is at %lld", p->file,
+			      src->partition,
+			      (long long)ssi_state_mark_get(&rec.state, src->partition),
+			      (long long)src->offset);
+		rec.state.nmarks = 0;
+		ck_assert_msg(ssi_state_equal(&rec.state, &ref), "%s: stored state differs",
+			      p->file);
+		ck_assert_msg(rec.has_published && memcmp(&rec.published, &want, sizeof(want)) == 0,
+			      "%s: published total %d, the engine says %d", p->file,
+			      rec.published.total, want.total);
+		fx_record_clear(&rec);
+		ssi_state_clear(&ref);
+	}
+}
+
+void fx_poison_run_check_outputs(struct fx_kafka *k, const struct fx_stream *s,
+				 const struct fx_poison_run *pr, const struct ssi_model *m)
+{
+	int *control_total = calloc(pr->corpus.n, sizeof(*control_total));
+	bool *control_seen = calloc(pr->corpus.n, sizeof(*control_seen));
+	struct fx_output *last = calloc((size_t)s->nusers, sizeof(*last));
+	bool *seen = calloc((size_t)s->nusers, sizeof(*seen));
+	struct fx_msgs out;
+
+	ck_assert(control_total && control_seen && last && seen);
+	ck_assert_int_eq(fx_kafka_read_topic(k, k->output, &out), 0);
+	for (size_t i = 0; i < out.n; i++) {
+		json_t *root;
+		const char *id;
+		bool control = false;
+
+		if (!fx_output_is_score(&out.m[i]))
+			continue;
+		root = json_loadb(out.m[i].value, out.m[i].len, 0, NULL);
+		id = json_string_value(json_object_get(root, "user_id"));
+
+		ck_assert_msg(id, "output %zu has no user_id", i);
+		for (size_t c = 0; c < pr->corpus.n; c++) {
+			const struct fx_poison *p = &pr->corpus.e[c];
+			struct ssi_event ev;
+
+			if (p->expect[0] ||
+			    ssi_event_parse(p->value, p->len, NULL, &ev, NULL) < 0 ||
+			    strcmp(ev.user_id, id) != 0)
+				continue;
+			control_total[c] = centipoints(json_object_get(root, "ssi"));
+			control_seen[c] = control = true;
+		}
+		if (!control) {
+			struct fx_output o;
+			int u = fx_parse_output(s, &out.m[i], i, &o);
+
+			last[u] = o;
+			seen[u] = true;
+		}
+		json_decref(root);
+	}
+	for (int u = 0; u < s->nusers; u++) {
+		struct ssi_state ref;
+		struct ssi_score want;
+
+		ck_assert_msg(seen[u], "user %d has no score.updated", u);
+		ssi_state_init(&ref);
+		ck_assert_int_eq(fx_reference_state(s, u, s->n, m, &ref, NULL, NULL), 0);
+		ssi_score(&ref, m, FX_NOW_MS, &want);
+		ck_assert_msg(memcmp(&last[u].score, &want, sizeof(want)) == 0,
+			      "user %d: last output %d, the engine %d", u, last[u].score.total,
+			      want.total);
+		ssi_state_clear(&ref);
+	}
+	for (size_t c = 0; c < pr->corpus.n; c++) {
+		const struct fx_poison *p = &pr->corpus.e[c];
+		struct ssi_event ev;
+		struct ssi_state ref;
+		struct ssi_score want;
+
+		if (p->expect[0])
+			continue;
+		poison_control_reference(p, m, &ev, &ref, &want);
+		ck_assert_msg(control_seen[c], "%s: no score.updated", p->file);
+		ck_assert_msg(control_total[c] == want.total, "%s: output ssi %d, the engine %d",
+			      p->file, control_total[c], want.total);
+		ssi_state_clear(&ref);
+	}
+	fx_msgs_free(&out);
+	free(control_total);
+	free(control_seen);
+	free(last);
+	free(seen);
 }

@@ -205,6 +205,7 @@ long fx_redis_user_keys(const struct fx_redis *r);
 struct fx_conf {
 	int batch_max_events;	/* 0: ssid's default */
 	const char *model_file; /* NULL: config/model.json */
+	const char *clock;	/* NULL: FX_CLOCK */
 	const char *extra;	/* more lines, or NULL */
 };
 
@@ -263,9 +264,12 @@ struct fx_output {
 	bool has_previous;
 	struct ssi_score previous;
 	char model_version[SSI_MODEL_VERSION_MAX + 1];
+	char cause[8]; /* event, decay or model */
 };
 
-/* Parse and check the output at position at; returns its user. */
+/* Whether an output message is a score.updated (not rank.changed, alert...). */
+bool fx_output_is_score(const struct fx_msg *msg);
+/* Parse and check the score.updated at position at; returns its user. */
 int fx_parse_output(const struct fx_stream *s, const struct fx_msg *msg, size_t at,
 		    struct fx_output *out);
 
@@ -314,5 +318,55 @@ void fx_poison_free(struct fx_poison_corpus *c);
 const char *fx_poison_binary_key(void);
 /* The junk headers of headers=garbage entries, a forged ssi.reason among them. */
 rd_kafka_headers_t *fx_poison_garbage_headers(void);
+
+/* ---- a real broker (tests/common/fx_broker.h starts one) ---------------- */
+
+/*
+ * Like fx_kafka_start, on a broker that is already there: the topics named
+ * after tag must exist (fx_broker_topics); bootstraps must outlive k.
+ */
+int fx_kafka_attach(struct fx_kafka *k, const char *bootstraps, const char *tag, int partitions);
+
+/* ---- the poison corpus in a stream (the daemon and fault suites) --------- */
+
+/* Above the corpus's 1 MiB entry: what the test producer must be able to send. */
+#define FX_POISON_MESSAGE_MAX "4194304"
+
+/* The corpus laid out in a stream: where entry i sits, and its quirks. */
+struct fx_poison_run {
+	struct fx_poison_corpus corpus;
+	size_t *at;		     /* stream index of corpus entry i */
+	const struct fx_poison **of; /* corpus entry at stream index k, or NULL */
+	size_t nbad, nvalid;
+};
+
+/*
+ * Valid events of the stream's users first, then each corpus entry followed
+ * by a few more valid ones (seeded: the same stream every run). Check
+ * assertions.
+ */
+void fx_poison_run_build(struct fx_poison_run *pr, struct fx_stream *s, const struct ssi_model *m);
+void fx_poison_run_free(struct fx_poison_run *pr);
+/* Produce the whole stream, keys, null values and junk headers as the corpus says. */
+int fx_poison_run_produce(const struct fx_kafka *k, struct fx_stream *s,
+			  const struct fx_poison_run *pr);
+/* Each dead letter names a bad corpus message, once, with its reason, key and bytes. */
+void fx_poison_run_check_dead_letters(struct fx_kafka *k, const struct fx_stream *s,
+				      const struct fx_poison_run *pr);
+/*
+ * The corpus's valid events belong to users of their own, outside the
+ * stream's (fx_check_states covers those): each must have the state and the
+ * published score the engine gives its one event, with the mark of its
+ * partition at its offset.
+ */
+void fx_poison_run_check_controls(const struct fx_redis *r, const struct fx_stream *s,
+				  const struct fx_poison_run *pr, const struct ssi_model *m);
+/*
+ * fx_check_outputs refuses users outside the stream, so the output topic is
+ * split here: the stream's users through fx_parse_output, the controls by
+ * their user id. Every user's last output must be the engine's score.
+ */
+void fx_poison_run_check_outputs(struct fx_kafka *k, const struct fx_stream *s,
+				 const struct fx_poison_run *pr, const struct ssi_model *m);
 
 #endif

@@ -320,7 +320,7 @@ END_TEST
 START_TEST (test_beside_the_store) {
 	struct ssid_redis_opts o;
 	struct ssid_store *store;
-	struct ssid_user u = {.id = "rep-shared", .save_state = true, .save_published = true};
+	struct ssid_user u;
 	struct ssid_history_item it = {
 	    .user_id = "rep-shared", .day = TODAY, .score = score_of(100, 200, 300, 400)};
 	struct ssi_history h;
@@ -331,7 +331,8 @@ START_TEST (test_beside_the_store) {
 	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
 	o = store_opts(&e);
 	ck_assert_int_eq(ssid_store_new(&store, &o), 0);
-	ssi_state_init(&u.state);
+	ssid_user_init(&u, "rep-shared");
+	u.save_state = u.save_published = true;
 	ssi_state_mark_set(&u.state, 3, 77);
 	u.published = score_of(1, 2, 3, 4);
 	ck_assert_int_eq(ssid_store_save(store, &u, 1), 0);
@@ -341,7 +342,7 @@ START_TEST (test_beside_the_store) {
 	ssid_store_key(store, u.id, key, sizeof(key));
 	r = probe_command(&e, "HKEYS %s", key);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
-	ck_assert_uint_eq(r->elements, 3);
+	ck_assert_uint_eq(r->elements, 5); /* s, p, k, a and h */
 	freeReplyObject(r);
 	r = probe_command(&e, "HEXISTS %s " SSID_HISTORY_FIELD, key);
 	ck_assert_int_eq(r->integer, 1);
@@ -362,7 +363,7 @@ START_TEST (test_beside_the_store) {
 	ck_assert_int_eq(ssid_history_load(e.hs, "rep-nobody", &h), 0);
 	ck_assert_uint_eq(h.n, 0);
 	ssi_history_clear(&h);
-	ssi_state_clear(&u.state);
+	ssid_user_clear(&u);
 	ssid_store_free(store);
 	env_close(&e);
 }

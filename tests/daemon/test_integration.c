@@ -383,7 +383,7 @@ START_TEST (test_reload_model) {
 	char model_path[PATH_MAX];
 	int64_t before_reload[FX_PARTITIONS_MAX];
 	size_t first, after_a = 0, after_b = 0;
-	bool score_moved = false;
+	bool score_moved = false, rescored[10] = {false};
 	int64_t deadline;
 
 	env_open(&e, "reload", 10, false);
@@ -412,12 +412,19 @@ START_TEST (test_reload_model) {
 	for (size_t i = 0; i < msgs.n; i++) {
 		struct fx_output o;
 
+		if (!fx_output_is_score(&msgs.m[i]))
+			continue;
 		fx_parse_output(&e.stream, &msgs.m[i], i, &o);
 		if (msgs.m[i].offset < before_reload[msgs.m[i].partition]) {
 			ck_assert_str_eq(o.model_version, e.model.version);
+			ck_assert_str_ne(o.cause, "model");
 			after_a++;
 		} else {
+			/* A rep's first score under the new model says so: never a drop. */
 			ck_assert_str_eq(o.model_version, second.version);
+			if (!rescored[o.user])
+				ck_assert_str_eq(o.cause, "model");
+			rescored[o.user] = true;
 			after_b++;
 		}
 	}

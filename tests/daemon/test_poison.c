@@ -306,9 +306,14 @@ static void check_outputs(struct fx_kafka *k, const struct fx_stream *s,
 	ck_assert(control_total && control_seen);
 	ck_assert_int_eq(fx_kafka_read_topic(k, k->output, &out), 0);
 	for (size_t i = 0; i < out.n; i++) {
-		json_t *root = json_loadb(out.m[i].value, out.m[i].len, 0, NULL);
-		const char *id = json_string_value(json_object_get(root, "user_id"));
+		json_t *root;
+		const char *id;
 		bool control = false;
+
+		if (!fx_output_is_score(&out.m[i]))
+			continue;
+		root = json_loadb(out.m[i].value, out.m[i].len, 0, NULL);
+		id = json_string_value(json_object_get(root, "user_id"));
 
 		ck_assert_msg(id, "output %zu has no user_id", i);
 		for (size_t c = 0; c < pr->corpus.n; c++) {

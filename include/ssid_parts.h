@@ -1,0 +1,71 @@
+/*
+ * ssid_parts: what the daemon remembers per input partition it owns, beside
+ * what librdkafka knows: a rebuild's replay range, the model walk, and the
+ * progress figures of a rebuild. Bookkeeping only (no I/O, no clock), so
+ * the rules are testable on their own.
+ *
+ * Rebuild. When Redis has lost ssid's data (or on `ssid --rebuild`), an
+ * owned partition is read again from the first offset of the model window
+ * ("from") up to the offset the group had committed ("until"): those
+ * messages were processed before, so they are a replay; their rejections
+ * are not dead-lettered again and their alerts are not published. The
+ * users' applied-offset marks make the replay count every event once.
+ *
+ * Model walk. After a model change, each owned partition's roster (its
+ * decay schedule) is walked and every rep rescored, a chunk at a time
+ * between live batches; "<prefix>mv:<partition>" then records the version,
+ * so a partition that changes owner mid-walk is walked again by the next
+ * owner (rescoring twice is harmless: a rep already under the new model
+ * does not publish again).
+ */
+#ifndef SSID_PARTS_H
+#define SSID_PARTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ssid_part {
+	bool owned;
+	bool rebuilt;		       /* replayed from the window start by this process */
+	int64_t replay_from;	       /* first offset read again */
+	int64_t replay_until;	       /* offsets below it are a replay; 0: none */
+	int64_t position;	       /* next offset after the last durable message */
+	bool model_check;	       /* compare the roster's model version */
+	bool walking;		       /* model walk under way */
+	unsigned long long cursor;     /* ZSCAN cursor of the walk */
+};
+
+/* Partitions indexed by number. Zero-initialise; release with ssid_parts_free. */
+struct ssid_parts {
+	struct ssid_part *p;
+	size_t n;
+};
+
+void ssid_parts_free(struct ssid_parts *ps);
+/* The record of partition (created, unowned, when new); NULL on -ENOMEM or a negative number. */
+struct ssid_part *ssid_parts_get(struct ssid_parts *ps, int32_t partition);
+
+/* Assignment: owned, and its model version to be checked. -ENOMEM. */
+int ssid_parts_assign(struct ssid_parts *ps, int32_t partition);
+/* Revocation: forget the walk and the replay; the next owner redoes them. */
+void ssid_parts_revoke(struct ssid_parts *ps, int32_t partition);
+
+/* Whether offset of partition is a rebuild's replay. */
+bool ssid_parts_is_replay(const struct ssid_parts *ps, int32_t partition, int64_t offset);
+/* Messages up to offset of partition are durable. */
+void ssid_parts_advance(struct ssid_parts *ps, int32_t partition, int64_t offset);
+
+/* Every owned partition's model version must be checked again (a new model). */
+void ssid_parts_model_changed(struct ssid_parts *ps);
+
+struct ssid_rebuild_progress {
+	int partitions; /* owned partitions still replaying */
+	int64_t done;	/* messages replayed */
+	int64_t left;	/* messages still to replay */
+};
+
+/* Sum the replays under way; false when none is. */
+bool ssid_parts_rebuild_progress(const struct ssid_parts *ps, struct ssid_rebuild_progress *out);
+
+#endif

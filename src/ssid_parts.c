@@ -1,0 +1,95 @@
+/* ssid_parts: per-partition bookkeeping for rebuilds and model walks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ssid_parts.h"
+
+void ssid_parts_free(struct ssid_parts *ps)
+{
+	if (!ps)
+		return;
+	free(ps->p);
+	ps->p = NULL;
+	ps->n = 0;
+}
+
+struct ssid_part *ssid_parts_get(struct ssid_parts *ps, int32_t partition)
+{
+	if (partition < 0)
+		return NULL;
+	if ((size_t)partition >= ps->n) {
+		size_t n = (size_t)partition + 1;
+		struct ssid_part *p = realloc(ps->p, n * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		memset(p + ps->n, 0, (n - ps->n) * sizeof(*p));
+		ps->p = p;
+		ps->n = n;
+	}
+	return &ps->p[partition];
+}
+
+int ssid_parts_assign(struct ssid_parts *ps, int32_t partition)
+{
+	struct ssid_part *p = ssid_parts_get(ps, partition);
+
+	if (!p)
+		return -ENOMEM;
+	p->owned = true;
+	p->model_check = true;
+	p->walking = false;
+	p->cursor = 0;
+	return 0;
+}
+
+void ssid_parts_revoke(struct ssid_parts *ps, int32_t partition)
+{
+	struct ssid_part *p = partition >= 0 && (size_t)partition < ps->n ? &ps->p[partition] : NULL;
+
+	if (!p)
+		return;
+	p->owned = false;
+	p->model_check = false;
+	p->walking = false;
+	p->replay_until = 0;
+}
+
+bool ssid_parts_is_replay(const struct ssid_parts *ps, int32_t partition, int64_t offset)
+{
+	return partition >= 0 && (size_t)partition < ps->n && offset < ps->p[partition].replay_until;
+}
+
+void ssid_parts_advance(struct ssid_parts *ps, int32_t partition, int64_t offset)
+{
+	if (partition >= 0 && (size_t)partition < ps->n && offset + 1 > ps->p[partition].position)
+		ps->p[partition].position = offset + 1;
+}
+
+void ssid_parts_model_changed(struct ssid_parts *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->p[i].owned) {
+			ps->p[i].model_check = true;
+			ps->p[i].walking = false;
+			ps->p[i].cursor = 0;
+		}
+}
+
+bool ssid_parts_rebuild_progress(const struct ssid_parts *ps, struct ssid_rebuild_progress *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct ssid_part *p = &ps->p[i];
+		int64_t pos;
+
+		if (!p->owned || p->replay_until <= 0 || p->position >= p->replay_until)
+			continue;
+		pos = p->position > p->replay_from ? p->position : p->replay_from;
+		out->partitions++;
+		out->done += pos - p->replay_from;
+		out->left += p->replay_until - pos;
+	}
+	return out->partitions > 0;
+}
