@@ -1,7 +1,8 @@
 /*
  * ssi-watch: a live terminal view of ssid's output topic, for the demo and
- * for operators: a leaderboard, per-tenant averages, the latest updates and
- * the sharpest drops, redrawn every second.
+ * for operators: a leaderboard with industry percentiles, the latest
+ * updates, the sharpest drops and the latest alerts and rank changes,
+ * redrawn every second.
  *
  *   ssi-watch (--bootstrap HOST:PORT | --bootstrap-file FILE) [--topic ssi.scores]
  *             [--dlq-topic ssi.events.dlq] [--plain] [--top N]
@@ -28,6 +29,7 @@ struct rep {
 	char team[129];
 	double ssi, pillar[4], delta;
 	int updates;
+	int industry_top; /* "top N%" of the rep's industry; 0 unknown or hidden */
 };
 
 struct view {
@@ -37,7 +39,9 @@ struct view {
 	int nrecent, recent_head;
 	char drops[RECENT][256];
 	int ndrops, drops_head;
-	unsigned long updates, dead_letters;
+	char alerts[RECENT][256];
+	int nalerts, alerts_head;
+	unsigned long updates, dead_letters, nalert, nrank, nboard;
 	int top;
 };
 
@@ -76,17 +80,14 @@ static const char *str(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/* Fold one score.updated into the view; returns the line to show for it. */
-static void take_score(struct view *v, const char *json, size_t len, bool plain)
+/* Fold one score.updated into the view. */
+static void take_score(struct view *v, json_t *o, bool plain)
 {
-	json_error_t e;
-	json_t *o = json_loadb(json, len, 0, &e), *pillars;
+	json_t *pillars, *top;
 	struct rep *r;
 	char line[256];
 	static const char *const names[4] = {"brand", "people", "insights", "relationships"};
 
-	if (!o)
-		return;
 	r = rep_get(v, str(o, "user_id"));
 	if (r) {
 		snprintf(r->tenant, sizeof(r->tenant), "%s", str(o, "tenant"));
@@ -97,6 +98,9 @@ static void take_score(struct view *v, const char *json, size_t len, bool plain)
 		for (int p = 0; p < 4; p++)
 			r->pillar[p] = json_number_value(json_object_get(pillars, names[p]));
 		r->updates++;
+		top = json_object_get(json_object_get(json_object_get(o, "ranks"), "industry"),
+				      "top_percent");
+		r->industry_top = (int)json_integer_value(top);
 		snprintf(line, sizeof(line),
 			 "%-14.40s %-12.40s %6.2f  %+6.2f  cause=%.8s events=%lld", r->id,
 			 r->tenant, r->ssi, r->delta, str(o, "cause"),
@@ -108,6 +112,45 @@ static void take_score(struct view *v, const char *json, size_t len, bool plain)
 			ring_push(v->drops, &v->ndrops, &v->drops_head, line);
 	}
 	v->updates++;
+}
+
+/* An alert or a rank change: one line in the alerts box (and on stdout if plain). */
+static void take_notice(struct view *v, json_t *o, bool plain)
+{
+	char line[256];
+
+	if (strcmp(str(o, "type"), "alert") == 0) {
+		snprintf(line, sizeof(line), "ALERT %-14.40s %-16.20s %.200s", str(o, "user_id"),
+			 str(o, "rule"), str(o, "why"));
+		v->nalert++;
+	} else {
+		snprintf(line, sizeof(line), "RANK  %-14.40s %-4s %s %.40s: top %lld%% (band %lld%%)",
+			 str(o, "user_id"), str(o, "direction"), str(o, "segment"),
+			 str(o, "segment_value"),
+			 json_integer_value(json_object_get(o, "top_percent")),
+			 json_integer_value(json_object_get(o, "band")));
+		v->nrank++;
+	}
+	if (plain)
+		printf("%s\n", line);
+	ring_push(v->alerts, &v->nalerts, &v->alerts_head, line);
+}
+
+static void take_message(struct view *v, const char *json, size_t len, bool plain)
+{
+	json_error_t e;
+	json_t *o = json_loadb(json, len, 0, &e);
+	const char *type;
+
+	if (!o)
+		return;
+	type = str(o, "type");
+	if (strcmp(type, "score.updated") == 0)
+		take_score(v, o, plain);
+	else if (strcmp(type, "alert") == 0 || strcmp(type, "rank.changed") == 0)
+		take_notice(v, o, plain);
+	else if (strcmp(type, "leaderboard.changed") == 0)
+		v->nboard++;
 	json_decref(o);
 }
 
@@ -130,16 +173,20 @@ static void draw(struct view *v)
 	qsort(sorted, v->nrep, sizeof(*sorted), by_ssi);
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
 	printf("\033[H\033[2J");
-	printf("ssid live: %zu reps, %lu score updates, %lu dead letters        %s\n\n", v->nrep,
-	       v->updates, v->dead_letters, when);
-	printf(" #  %-14s %-12s %-12s %6s %6s %6s %6s %6s %7s\n", "rep", "tenant", "team", "SSI",
-	       "brand", "people", "insig.", "relat.", "last d");
+	printf("ssid live: %zu reps, %lu score updates, %lu alerts, %lu rank changes, %lu "
+	       "leaderboard changes, %lu dead letters   %s\n\n",
+	       v->nrep, v->updates, v->nalert, v->nrank, v->nboard, v->dead_letters, when);
+	printf(" #  %-14s %-12s %-12s %6s %6s %6s %6s %6s %7s %9s\n", "rep", "tenant", "team", "SSI",
+	       "brand", "people", "insig.", "relat.", "last d", "industry");
 	for (int i = 0; i < v->top && (size_t)i < v->nrep; i++) {
 		const struct rep *r = &sorted[i];
+		char top[16] = "-";
 
-		printf("%2d  %-14.14s %-12.12s %-12.12s %6.2f %6.2f %6.2f %6.2f %6.2f %+7.2f\n",
+		if (r->industry_top > 0)
+			snprintf(top, sizeof(top), "top %d%%", r->industry_top);
+		printf("%2d  %-14.14s %-12.12s %-12.12s %6.2f %6.2f %6.2f %6.2f %6.2f %+7.2f %9s\n",
 		       i + 1, r->id, r->tenant, r->team, r->ssi, r->pillar[0], r->pillar[1],
-		       r->pillar[2], r->pillar[3], r->delta);
+		       r->pillar[2], r->pillar[3], r->delta, top);
 	}
 	printf("\nLatest updates\n");
 	for (int i = 0; i < v->nrecent; i++)
@@ -147,6 +194,9 @@ static void draw(struct view *v)
 	printf("\nRecent drops of a point or more\n");
 	for (int i = 0; i < v->ndrops; i++)
 		printf("  %s\n", v->drops[(v->drops_head - 1 - i + RECENT) % RECENT]);
+	printf("\nLatest alerts and rank changes\n");
+	for (int i = 0; i < v->nalerts; i++)
+		printf("  %s\n", v->alerts[(v->alerts_head - 1 - i + RECENT) % RECENT]);
 	printf("\n(Ctrl-C to stop)\n");
 	fflush(stdout);
 	free(sorted);
@@ -271,7 +321,7 @@ int main(int argc, char **argv)
 			if (!m->err && strcmp(rd_kafka_topic_name(m->rkt), dlq) == 0)
 				v.dead_letters++;
 			else if (!m->err && m->payload)
-				take_score(&v, m->payload, m->len, plain);
+				take_message(&v, m->payload, m->len, plain);
 			rd_kafka_message_destroy(m);
 		}
 		if (!plain && time(NULL) != last_draw) {
