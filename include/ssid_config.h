@@ -86,6 +86,7 @@ struct ssid_config {
 	int rank_top_n;		    /* rank.top_n */
 	char *rank_bands;	    /* rank.bands */
 	int rank_board_interval_ms; /* rank.board_interval_ms (reloadable) */
+	int rank_network_per_batch; /* rank.network_per_batch */
 	int history_retention_days; /* history.retention_days */
 	int decay_max_per_pass;	    /* decay.max_per_pass (reloadable) */
 

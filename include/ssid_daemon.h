@@ -22,13 +22,13 @@ struct ssid_daemon_stats {
 	uint64_t duplicates;
 	uint64_t rejected;
 	uint64_t outputs;
-	uint64_t rank_changes; /* rank.changed delivered */
-	uint64_t alerts;       /* alert messages delivered */
-	uint64_t boards;       /* leaderboard.changed delivered */
-	uint64_t decayed;      /* reps rescored by the decay schedule */
+	uint64_t rank_changes;	 /* rank.changed delivered */
+	uint64_t alerts;	 /* alert messages delivered */
+	uint64_t boards;	 /* leaderboard.changed delivered */
+	uint64_t decayed;	 /* reps rescored by the decay schedule */
 	uint64_t model_rescored; /* reps rescored after a model change */
-	uint64_t rebuilds;     /* times Redis was found empty and partitions replayed */
-	uint64_t failures; /* batch attempts that failed and were retried */
+	uint64_t rebuilds;	 /* times Redis was found empty and partitions replayed */
+	uint64_t failures;	 /* batch attempts that failed and were retried */
 	uint64_t reloads;
 	int degraded; /* 1 while retrying */
 };

@@ -53,6 +53,9 @@ struct ssid_score_msg {
 	/* Where the rep stands, when ranks are kept (else has_ranks false). */
 	bool has_ranks;
 	struct ssid_rank_pos rank[SSID_RANK__COUNT];
+	bool has_network; /* the network rank, as of network_day */
+	struct ssid_rank_pos network;
+	int32_t network_day;
 };
 
 /* Append one score.updated object (no trailing newline). 0 or -ENOMEM. */

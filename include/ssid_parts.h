@@ -27,13 +27,13 @@
 
 struct ssid_part {
 	bool owned;
-	bool rebuilt;		       /* replayed from the window start by this process */
-	int64_t replay_from;	       /* first offset read again */
-	int64_t replay_until;	       /* offsets below it are a replay; 0: none */
-	int64_t position;	       /* next offset after the last durable message */
-	bool model_check;	       /* compare the roster's model version */
-	bool walking;		       /* model walk under way */
-	unsigned long long cursor;     /* ZSCAN cursor of the walk */
+	bool rebuilt;		   /* replayed from the window start by this process */
+	int64_t replay_from;	   /* first offset read again */
+	int64_t replay_until;	   /* offsets below it are a replay; 0: none */
+	int64_t position;	   /* next offset after the last durable message */
+	bool model_check;	   /* compare the roster's model version */
+	bool walking;		   /* model walk under way */
+	unsigned long long cursor; /* ZSCAN cursor of the walk */
 };
 
 /* Partitions indexed by number. Zero-initialise; release with ssid_parts_free. */

@@ -72,17 +72,17 @@ void ssid_batch_free(struct ssid_batch *b);
 rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b);
 
 struct ssid_batch_stats {
-	size_t events;	   /* messages in the batch */
-	size_t applied;	   /* events folded into a state */
-	size_t replayed;   /* skipped: at or below the user's mark */
-	size_t duplicates; /* skipped: event_id already seen */
-	size_t rejected;   /* sent to the dead-letter topic */
+	size_t events;		/* messages in the batch */
+	size_t applied;		/* events folded into a state */
+	size_t replayed;	/* skipped: at or below the user's mark */
+	size_t duplicates;	/* skipped: event_id already seen */
+	size_t rejected;	/* sent to the dead-letter topic */
 	size_t replay_rejected; /* rejected while rebuilding: not dead-lettered again */
-	size_t users;	   /* distinct users */
-	size_t outputs;	   /* score.updated messages delivered */
-	size_t rank_changes; /* rank.changed messages delivered */
-	size_t alerts;	     /* alert messages delivered */
-	size_t boards;	     /* leaderboard.changed messages delivered */
+	size_t users;		/* distinct users */
+	size_t outputs;		/* score.updated messages delivered */
+	size_t rank_changes;	/* rank.changed messages delivered */
+	size_t alerts;		/* alert messages delivered */
+	size_t boards;		/* leaderboard.changed messages delivered */
 };
 
 struct ssid_pipeline_opts {
@@ -98,6 +98,14 @@ struct ssid_pipeline_opts {
 	struct ssid_boards *boards; /* borrowed; NULL: no leaderboard.changed */
 	struct ssid_rank_bands bands;
 	struct ssi_alert_rules alerts; /* rules all disabled: no alerts */
+	/*
+	 * Network ranks (ssid_network): recomputed at most once a day per rep,
+	 * for at most network_per_batch reps per batch (the others show the
+	 * last one computed); a connection of its own. NULL: none.
+	 */
+	struct ssid_redis *network;
+	int network_per_batch;
+	int min_members;
 	int history_retention_days;
 };
 

@@ -11,7 +11,9 @@
  *   a  the alert rules' state (ssi_alert encoding)
  *   k  the rep's percentile per segment kind when p was delivered:
  *      "v1 global industry tenant team", 0 for none or hidden
- * p, h, a and k describe what was delivered, so they are written together
+ *   n  the rep's network rank as last computed (ssid_network), at most once
+ *      a day: "v1 day present hidden rank of top_percent avg_total_cp"
+ * p, h, a, k and n describe what was delivered, so they are written together
  * and only after delivery; s is written before, with the marks that make a
  * replayed event a no-op.
  *
@@ -65,14 +67,16 @@ struct ssid_user {
 	char published_model[SSI_MODEL_VERSION_MAX + 1]; /* "" when unknown (v1) */
 	struct ssi_history history; /* h; history_status < 0: unreadable, kept */
 	int history_status;
-	struct ssi_alert_state alert;	      /* a (fresh when absent or unreadable) */
+	struct ssi_alert_state alert;	     /* a (fresh when absent or unreadable) */
 	int published_top[SSID_RANK__COUNT]; /* k */
-	int32_t partition;		      /* where its events come from */
-	int64_t due_ms;			      /* next decay, SSID_DUE_NEVER */
-	const struct ssid_net_op *net; /* written with the state; borrowed */
+	int32_t network_day;		     /* n: UTC day it was computed, -1 never */
+	struct ssid_rank_pos network;	     /* n */
+	int32_t partition;		     /* where its events come from */
+	int64_t due_ms;			     /* next decay, SSID_DUE_NEVER */
+	const struct ssid_net_op *net;	     /* written with the state; borrowed */
 	size_t nnet;
 	bool save_state;     /* ssid_store_save writes field s (and the net ops) */
-	bool save_published; /* ssid_store_save writes fields p (from published), h, a, k */
+	bool save_published; /* ssid_store_save writes fields p (from published), h, a, k, n */
 	bool save_due;	     /* ssid_store_save puts due_ms into partition's schedule */
 };
 
@@ -112,8 +116,8 @@ int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, s
  * earliest first. ids is replaced by a NULL-terminated array the caller
  * frees with ssid_store_ids_free, *n their count. 0, -EIO or -ENOMEM.
  */
-int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max,
-		   char ***ids, size_t *n);
+int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
+		   size_t *n);
 /*
  * One step of a walk over partition's whole roster (ZSCAN: every member
  * present throughout is seen at least once). *cursor starts at 0 and is 0

@@ -124,11 +124,11 @@ static void take_notice(struct view *v, json_t *o, bool plain)
 			 str(o, "rule"), str(o, "why"));
 		v->nalert++;
 	} else {
-		snprintf(line, sizeof(line), "RANK  %-14.40s %-4s %s %.40s: top %lld%% (band %lld%%)",
-			 str(o, "user_id"), str(o, "direction"), str(o, "segment"),
-			 str(o, "segment_value"),
-			 json_integer_value(json_object_get(o, "top_percent")),
-			 json_integer_value(json_object_get(o, "band")));
+		snprintf(
+		    line, sizeof(line), "RANK  %-14.40s %-4s %s %.40s: top %lld%% (band %lld%%)",
+		    str(o, "user_id"), str(o, "direction"), str(o, "segment"),
+		    str(o, "segment_value"), json_integer_value(json_object_get(o, "top_percent")),
+		    json_integer_value(json_object_get(o, "band")));
 		v->nrank++;
 	}
 	if (plain)
@@ -176,8 +176,8 @@ static void draw(struct view *v)
 	printf("ssid live: %zu reps, %lu score updates, %lu alerts, %lu rank changes, %lu "
 	       "leaderboard changes, %lu dead letters   %s\n\n",
 	       v->nrep, v->updates, v->nalert, v->nrank, v->nboard, v->dead_letters, when);
-	printf(" #  %-14s %-12s %-12s %6s %6s %6s %6s %6s %7s %9s\n", "rep", "tenant", "team", "SSI",
-	       "brand", "people", "insig.", "relat.", "last d", "industry");
+	printf(" #  %-14s %-12s %-12s %6s %6s %6s %6s %6s %7s %9s\n", "rep", "tenant", "team",
+	       "SSI", "brand", "people", "insig.", "relat.", "last d", "industry");
 	for (int i = 0; i < v->top && (size_t)i < v->nrep; i++) {
 		const struct rep *r = &sorted[i];
 		char top[16] = "-";

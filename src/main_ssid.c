@@ -43,12 +43,9 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"check-config", no_argument, NULL, 'n'},
-	    {"rebuild", no_argument, NULL, 'r'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'n'},
+	    {"rebuild", no_argument, NULL, 'r'},      {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	bool check_only = false, rebuild = false;

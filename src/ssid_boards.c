@@ -9,9 +9,9 @@ struct board {
 	enum ssid_rank_kind kind;
 	char *tenant, *team; /* the segment values that name it */
 	struct ssid_rank_coalesce co;
-	bool due;			/* read it at the next collect */
-	bool known;			/* last[] holds what was delivered */
-	struct ssid_rank_entry *last;	/* top_n entries */
+	bool due;		      /* read it at the next collect */
+	bool known;		      /* last[] holds what was delivered */
+	struct ssid_rank_entry *last; /* top_n entries */
 	size_t nlast;
 	struct ssid_rank_entry *fresh; /* read by the last collect */
 	struct ssid_rank_board read;
@@ -137,8 +137,8 @@ static int grow(struct ssid_boards *bs)
 	return 0;
 }
 
-static struct board *board_new(struct ssid_boards *bs, enum ssid_rank_kind kind,
-			       const char *tenant, const char *team)
+static struct board *board_new(struct ssid_boards *bs, enum ssid_rank_kind kind, const char *tenant,
+			       const char *team)
 {
 	struct board *b = calloc(1, sizeof(*b));
 
@@ -169,7 +169,8 @@ int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
 		      const char *const segment[SSI_SEG__COUNT], int64_t now_ms)
 {
 	const char *tenant = segment[SSI_SEG_TENANT] ? segment[SSI_SEG_TENANT] : "";
-	const char *team = kind == SSID_RANK_TEAM && segment[SSI_SEG_TEAM] ? segment[SSI_SEG_TEAM] : "";
+	const char *team =
+	    kind == SSID_RANK_TEAM && segment[SSI_SEG_TEAM] ? segment[SSI_SEG_TEAM] : "";
 	size_t slot;
 
 	if ((kind != SSID_RANK_TENANT && kind != SSID_RANK_TEAM) || !tenant[0] ||

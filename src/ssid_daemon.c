@@ -46,14 +46,15 @@ struct ssid_daemon {
 	struct ssid_batch batch;
 	struct ssid_rank *rank;
 	struct ssid_boards *boards;
+	struct ssid_redis *network; /* connection for network ranks */
 	struct ssi_alert_rules alert_rules;
 	struct ssid_rank_bands bands;
 
 	struct ssid_parts parts;
-	char epoch[32];	       /* the Redis sentinel seen last ("" before the first look) */
+	char epoch[32];		/* the Redis sentinel seen last ("" before the first look) */
 	bool rebuild_on_assign; /* replay newly assigned partitions from the window start */
 	int64_t rebuild_started, rebuild_logged; /* monotonic ms */
-	int64_t last_decay_clock, next_decay;	  /* scoring clock; monotonic ms */
+	int64_t last_decay_clock, next_decay;	 /* scoring clock; monotonic ms */
 
 	atomic_int stop, reload;
 	bool paused;	  /* partitions paused while a batch waits for retry */
@@ -277,6 +278,7 @@ void ssid_daemon_free(struct ssid_daemon *d)
 	ssid_pipeline_free(d->pipe);
 	ssid_boards_free(d->boards);
 	ssid_rank_free(d->rank);
+	ssid_redis_free(d->network);
 	ssid_parts_free(&d->parts);
 	if (d->consumer)
 		rd_kafka_destroy(d->consumer);
@@ -678,7 +680,8 @@ static void commit_batch(struct ssid_daemon *d)
 	if (!offsets)
 		return;
 	for (int i = 0; i < offsets->cnt; i++)
-		ssid_parts_advance(&d->parts, offsets->elems[i].partition, offsets->elems[i].offset - 1);
+		ssid_parts_advance(&d->parts, offsets->elems[i].partition,
+				   offsets->elems[i].offset - 1);
 	err = rd_kafka_offsets_store(d->consumer, offsets);
 	if (err)
 		log_warn("storing offsets: %s", rd_kafka_err2str(err));
@@ -830,8 +833,8 @@ static int rescore(struct ssid_daemon *d, int32_t partition, char **ids, size_t 
 	int r = ssid_pipeline_rescore(d->pipe, ids, n, partition, cause, now, &bs);
 
 	if (r < 0)
-		log_warn("%s rescoring of partition %d: %s", ssid_cause_name(cause),
-			 (int)partition, ssid_pipeline_errstr(d->pipe));
+		log_warn("%s rescoring of partition %d: %s", ssid_cause_name(cause), (int)partition,
+			 ssid_pipeline_errstr(d->pipe));
 	else
 		count_rescore(d, &bs, cause);
 	return r;
@@ -861,7 +864,8 @@ static void decay_pass(struct ssid_daemon *d)
 			continue;
 		r = ssid_store_due(d->store, (int32_t)i, now, budget, &ids, &n);
 		if (r < 0)
-			log_warn("decay schedule of partition %zu: %s", i, ssid_store_errstr(d->store));
+			log_warn("decay schedule of partition %zu: %s", i,
+				 ssid_store_errstr(d->store));
 		else if (n > 0)
 			r = rescore(d, (int32_t)i, ids, n, SSID_CAUSE_DECAY, now);
 		ssid_store_ids_free(ids);
@@ -1122,6 +1126,8 @@ static int start(struct ssid_daemon *d)
 	if (r == 0)
 		r = ssid_boards_new(&d->boards, d->rank, d->cfg.rank_top_n,
 				    d->cfg.rank_board_interval_ms);
+	if (r == 0)
+		r = ssid_redis_new(&d->network, &so);
 	if (r < 0)
 		return EX_OSERR;
 	po = (struct ssid_pipeline_opts){
@@ -1138,6 +1144,9 @@ static int start(struct ssid_daemon *d)
 	    .bands = d->bands,
 	    .alerts = d->alert_rules,
 	    .history_retention_days = d->cfg.history_retention_days,
+	    .network = d->network,
+	    .network_per_batch = d->cfg.rank_network_per_batch,
+	    .min_members = d->cfg.rank_min_members,
 	};
 	r = ssid_pipeline_new(&d->pipe, &po, d->model);
 	if (r < 0)
@@ -1148,9 +1157,10 @@ static int start(struct ssid_daemon *d)
 		return 0;
 	r = ssid_store_sentinel(d->store, d->epoch, sizeof(d->epoch));
 	if (r == 1 || d->rebuild_on_assign) {
-		log_notice("%s: assigned partitions are replayed from the start of the %d-day window",
-			   r == 1 ? "redis holds no ssid data yet" : "rebuild requested",
-			   d->model->window_days);
+		log_notice(
+		    "%s: assigned partitions are replayed from the start of the %d-day window",
+		    r == 1 ? "redis holds no ssid data yet" : "rebuild requested",
+		    d->model->window_days);
 		d->rebuild_on_assign = true;
 	}
 	warm_output_topics(d);

@@ -118,7 +118,6 @@ const char *ssid_cause_name(enum ssid_cause c)
 	return "event";
 }
 
-
 /* Append a string literal: its length is known at compile time. */
 #define put_lit(b, lit) ssid_buf_append((b), (lit), sizeof(lit) - 1)
 
@@ -161,8 +160,11 @@ static void put_tail(struct ssid_buf *b, int64_t as_of_ms, const char *model_ver
 	put_lit(b, "}");
 }
 
-/* A segment's position: hidden under the privacy floor, else rank and averages. */
-static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r)
+/*
+ * A segment's position: hidden under the privacy floor, else rank and
+ * averages; as_of_day >= 0 says the day it was computed (network ranks).
+ */
+static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int32_t as_of_day)
 {
 	struct ssi_score avg = {.total = 0};
 
@@ -177,11 +179,18 @@ static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r)
 		avg.pillar[p] = (int)lround(r->avg_pillar[p] * 100);
 	put_lit(b, ",\"average_pillars\":");
 	put_pillars(b, &avg);
+	if (as_of_day >= 0) {
+		char day[SSI_TIME_BUFLEN];
+
+		ssi_time_format((int64_t)as_of_day * SSI_MS_PER_DAY, day);
+		ssid_buf_printf(b, ",\"as_of_day\":\"%.10s\"", day);
+	}
 	put_lit(b, "}");
 }
 
-static void put_ranks(struct ssid_buf *b, const struct ssid_rank_pos *rank)
+static void put_ranks(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
+	const struct ssid_rank_pos *rank = m->rank;
 	bool first = true;
 
 	put_lit(b, ",\"ranks\":{");
@@ -192,7 +201,14 @@ static void put_ranks(struct ssid_buf *b, const struct ssid_rank_pos *rank)
 			put_lit(b, ",");
 		first = false;
 		put_key(b, ssid_rank_kind_name((enum ssid_rank_kind)k));
-		put_rank_pos(b, &rank[k]);
+		put_rank_pos(b, &rank[k], -1);
+	}
+	if (m->has_network && m->network.present) {
+		if (!first)
+			put_lit(b, ",");
+		put_key(b, "network");
+		/* Computed at most daily: say as of which day. */
+		put_rank_pos(b, &m->network, m->network_day);
 	}
 	put_lit(b, "}");
 }
@@ -229,9 +245,8 @@ int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 		put_points(b, m->score.total);
 	}
 	if (m->has_ranks)
-		put_ranks(b, m->rank);
-	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d", ssid_cause_name(m->cause),
-			m->events);
+		put_ranks(b, m);
+	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d", ssid_cause_name(m->cause), m->events);
 	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }
@@ -309,7 +324,8 @@ int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
 	for (int i = 0; i < a->nlosses; i++) {
 		const struct ssi_var_info *vi = ssi_var_info(a->loss[i].var);
 
-		ssid_buf_printf(b, "%s{\"variable\":\"%s\",\"pillar\":\"%s\",\"lost\":", i ? "," : "",
+		ssid_buf_printf(b,
+				"%s{\"variable\":\"%s\",\"pillar\":\"%s\",\"lost\":", i ? "," : "",
 				vi->name, ssi_pillar_name(vi->pillar));
 		put_points(b, a->loss[i].lost_cp);
 		put_lit(b, "}");
@@ -321,8 +337,8 @@ int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
 		put_lit(b, "{");
 		put_key(b, "text");
 		ssid_buf_json_string(b, a->action[i].text, strlen(a->action[i].text));
-		ssid_buf_printf(b, ",\"pillar\":\"%s\",\"gain\":",
-				ssi_pillar_name(a->action[i].pillar));
+		ssid_buf_printf(
+		    b, ",\"pillar\":\"%s\",\"gain\":", ssi_pillar_name(a->action[i].pillar));
 		put_points(b, a->action[i].gain);
 		put_lit(b, "}");
 	}

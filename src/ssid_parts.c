@@ -46,7 +46,8 @@ int ssid_parts_assign(struct ssid_parts *ps, int32_t partition)
 
 void ssid_parts_revoke(struct ssid_parts *ps, int32_t partition)
 {
-	struct ssid_part *p = partition >= 0 && (size_t)partition < ps->n ? &ps->p[partition] : NULL;
+	struct ssid_part *p =
+	    partition >= 0 && (size_t)partition < ps->n ? &ps->p[partition] : NULL;
 
 	if (!p)
 		return;
@@ -58,7 +59,8 @@ void ssid_parts_revoke(struct ssid_parts *ps, int32_t partition)
 
 bool ssid_parts_is_replay(const struct ssid_parts *ps, int32_t partition, int64_t offset)
 {
-	return partition >= 0 && (size_t)partition < ps->n && offset < ps->p[partition].replay_until;
+	return partition >= 0 && (size_t)partition < ps->n &&
+	       offset < ps->p[partition].replay_until;
 }
 
 void ssid_parts_advance(struct ssid_parts *ps, int32_t partition, int64_t offset)

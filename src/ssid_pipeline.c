@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ssi_score.h"
+#include "ssid_network.h"
 #include "ssid_out.h"
 #include "ssid_pipeline.h"
 
@@ -16,7 +17,7 @@
 struct user_work {
 	uint32_t first, last; /* message list in offset order, via next[] */
 	int applied;
-	bool replay; /* some event is a rebuild's replay: publish no alert or crossing */
+	bool replay;	 /* some event is a rebuild's replay: publish no alert or crossing */
 	size_t net_from; /* its connection changes start here in p->net */
 	bool publish;
 	enum ssid_cause cause;
@@ -563,6 +564,36 @@ static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *
 }
 
 /*
+ * Network ranks cost O(connections) each (ssid_network.h): refresh those
+ * older than today, a bounded number per batch.
+ */
+static int network_step(struct ssid_pipeline *p, int64_t now_ms)
+{
+	int32_t today = (int32_t)(now_ms / SSI_MS_PER_DAY);
+	int budget = p->o.network_per_batch;
+
+	if (!p->o.network)
+		return 0;
+	for (uint32_t u = 0; u < p->nusers && budget > 0; u++) {
+		struct ssid_user *user = &p->users[u];
+		int r;
+
+		if (!p->work[u].has_ranks || user->network_day == today)
+			continue;
+		r = ssid_network_rank(p->o.network, user->id, p->o.min_members, &user->network,
+				      NULL);
+		if (r < 0) {
+			snprintf(p->err, sizeof(p->err), "redis (network rank): %s",
+				 ssid_redis_errstr(p->o.network));
+			return r == -ENOMEM ? r : -EIO;
+		}
+		user->network_day = today;
+		budget--;
+	}
+	return 0;
+}
+
+/*
  * Move every published rep in its segments (two round trips for the
  * batch) and keep where each now stands for its score.updated.
  */
@@ -660,7 +691,7 @@ static int rank_crossings(struct ssid_pipeline *p, uint32_t u)
 
 static enum ssi_alert_cause alert_cause(enum ssid_cause c)
 {
-	return c == SSID_CAUSE_DECAY ? SSI_ALERT_CAUSE_DECAY
+	return c == SSID_CAUSE_DECAY   ? SSI_ALERT_CAUSE_DECAY
 	       : c == SSID_CAUSE_MODEL ? SSI_ALERT_CAUSE_MODEL
 				       : SSI_ALERT_CAUSE_EVENT;
 }
@@ -691,8 +722,7 @@ static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, 
 	int n;
 
 	if (user->history_status == 0 && user->history.n > 0) {
-		int max = ssi_history_max_since(&user->history,
-						today - p->o.alerts.drop_days + 1);
+		int max = ssi_history_max_since(&user->history, today - p->o.alerts.drop_days + 1);
 
 		in.max_total = max >= 0 ? max : -1;
 	}
@@ -833,6 +863,9 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 		msg.segment[s] = user->state.segment[s];
 	if (w->has_ranks)
 		memcpy(msg.rank, w->rank, sizeof(msg.rank));
+	msg.has_network = w->has_ranks && user->network_day >= 0;
+	msg.network = user->network;
+	msg.network_day = user->network_day;
 	ssid_buf_reset(&p->out);
 	r = ssid_out_score_updated(&p->out, &msg);
 	if (r < 0)
@@ -1011,6 +1044,8 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		return r;
 	ssid_failpoint("after_state_save");
 	r = rank_step(p);
+	if (r == 0)
+		r = network_step(p, now_ms);
 	if (r == 0)
 		r = derive_step(p, now_ms);
 	if (r < 0)

@@ -1,5 +1,6 @@
 /* ssid_store: pipelined per-user records in Redis over hiredis 0.14. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ void ssid_user_init(struct ssid_user *u, const char *id)
 	ssi_history_init(&u->history);
 	ssi_alert_state_init(&u->alert);
 	u->due_ms = SSID_DUE_NEVER;
+	u->network_day = -1;
 }
 
 void ssid_user_clear(struct ssid_user *u)
@@ -143,7 +145,43 @@ static void tops_parse(const redisReply *r, int *top)
 		top[k] = t[k] >= 0 && t[k] <= 100 ? t[k] : 0;
 }
 
-enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F__COUNT };
+/* "v1 day present hidden rank of top_percent avg_total_cp" */
+static int network_format(const struct ssid_user *u, char *buf, size_t len)
+{
+	const struct ssid_rank_pos *r = &u->network;
+
+	return snprintf(buf, len, "v1 %d %d %d %lld %lld %d %ld", (int)u->network_day, r->present,
+			r->hidden, (long long)r->rank, (long long)r->of, r->top_percent,
+			lround(r->avg_total * 100));
+}
+
+static void network_parse(const redisReply *r, struct ssid_user *u)
+{
+	char tmp[128];
+	int day, present, hidden, top, n = 0;
+	long long rank, of;
+	long avg;
+
+	u->network_day = -1;
+	memset(&u->network, 0, sizeof(u->network));
+	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(tmp))
+		return;
+	memcpy(tmp, r->str, r->len);
+	tmp[r->len] = '\0';
+	if (sscanf(tmp, "v1 %d %d %d %lld %lld %d %ld%n", &day, &present, &hidden, &rank, &of, &top,
+		   &avg, &n) != 7 ||
+	    (size_t)n != r->len || day < 0)
+		return;
+	u->network_day = day;
+	u->network.present = present != 0;
+	u->network.hidden = hidden != 0;
+	u->network.rank = rank;
+	u->network.of = of;
+	u->network.top_percent = top;
+	u->network.avg_total = (double)avg / 100.0;
+}
+
+enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F__COUNT };
 
 /*
  * A history or alert state that does not decode is not a reason to stop
@@ -161,8 +199,8 @@ static int take_record(struct ssid_user *u, redisReply *r)
 	ssi_state_clear(&u->state);
 	u->has_state = f[F_STATE]->type == REDIS_REPLY_STRING;
 	if (u->has_state) {
-		u->load_status = ssi_state_decode(&u->state, (const uint8_t *)f[F_STATE]->str,
-						  f[F_STATE]->len);
+		u->load_status =
+		    ssi_state_decode(&u->state, (const uint8_t *)f[F_STATE]->str, f[F_STATE]->len);
 		if (u->load_status == -ENOMEM)
 			return -ENOMEM;
 	}
@@ -177,10 +215,11 @@ static int take_record(struct ssid_user *u, redisReply *r)
 			return -ENOMEM;
 	}
 	if (f[F_ALERT]->type != REDIS_REPLY_STRING ||
-	    ssi_alert_state_decode(&u->alert, (const uint8_t *)f[F_ALERT]->str,
-				   f[F_ALERT]->len) < 0)
+	    ssi_alert_state_decode(&u->alert, (const uint8_t *)f[F_ALERT]->str, f[F_ALERT]->len) <
+		0)
 		ssi_alert_state_init(&u->alert);
 	tops_parse(f[F_TOPS], u->published_top);
+	network_parse(f[F_NETWORK], u);
 	return 0;
 }
 
@@ -223,8 +262,8 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	c = ssid_redis_context(s->rd);
 	for (size_t i = 0; i < n; i++) {
 		int klen = ssid_store_key(s, users[i].id, key, sizeof(key));
-		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k"};
-		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1};
+		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k", "n"};
+		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1, 1};
 
 		if (redisAppendCommandArgv(c, 2 + F__COUNT, argv, argl) != REDIS_OK)
 			return ssid_redis_fail(s->rd, -EIO, "HMGET");
@@ -235,10 +274,10 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 /* Queue the HSET of what users[i] asks to save; *sent counts commands. */
 static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
 {
-	char key[512], pub[160], tops[64];
+	char key[512], pub[160], tops[64], net[128];
 	uint8_t alert[SSI_ALERT_ENCODED_MAX];
-	const char *argv[12] = {"HSET", key};
-	size_t argl[12] = {4, 0};
+	const char *argv[14] = {"HSET", key};
+	size_t argl[14] = {4, 0};
 	int argc = 2;
 	long len;
 
@@ -267,6 +306,12 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
 		if (len < 0)
 			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
+		if (u->network_day >= 0) {
+			argv[argc] = "n";
+			argl[argc++] = 1;
+			argv[argc] = net;
+			argl[argc++] = (size_t)network_format(u, net, sizeof(net));
+		}
 		argv[argc] = "a";
 		argl[argc++] = 1;
 		argv[argc] = (const char *)alert;
@@ -404,8 +449,8 @@ static int command_ids(struct ssid_store *s, redisReply *r, const char *what, ch
 	return rc;
 }
 
-int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max,
-		   char ***ids, size_t *n)
+int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
+		   size_t *n)
 {
 	char key[512];
 
@@ -447,8 +492,8 @@ int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long lon
 
 int ssid_store_model_get(struct ssid_store *s, int32_t partition, char *buf, size_t len)
 {
-	redisReply *r = ssid_store_command(s, "GET %smv:%d", ssid_redis_key_prefix(s->rd),
-					   (int)partition);
+	redisReply *r =
+	    ssid_store_command(s, "GET %smv:%d", ssid_redis_key_prefix(s->rd), (int)partition);
 	int rc;
 
 	if (!r)
@@ -509,7 +554,8 @@ int ssid_store_sentinel(struct ssid_store *s, char *buf, size_t len)
 	new_epoch(epoch, sizeof(epoch));
 	if (redisAppendCommand(c, "HSETNX %s epoch %s", key, epoch) != REDIS_OK ||
 	    redisAppendCommand(c, "HGET %s epoch", key) != REDIS_OK ||
-	    redisGetReply(c, (void **)&set) != REDIS_OK || redisGetReply(c, (void **)&get) != REDIS_OK)
+	    redisGetReply(c, (void **)&set) != REDIS_OK ||
+	    redisGetReply(c, (void **)&get) != REDIS_OK)
 		rc = ssid_redis_fail(s->rd, -EIO, "sentinel");
 	else if (set->type != REDIS_REPLY_INTEGER || get->type != REDIS_REPLY_STRING) {
 		ssid_redis_set_error(s->rd, "sentinel: unexpected reply");

@@ -17,5 +17,7 @@ Suite *gen_suite(void);
 Suite *history_suite(void);
 Suite *alert_suite(void);
 Suite *poison_parse_suite(void);
+Suite *parts_suite(void);
+Suite *out_suite(void);
 
 #endif

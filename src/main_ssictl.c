@@ -1,0 +1,29 @@
+/*
+ * ssictl: the operators' and backends' command line over what ssid keeps
+ * (scores, ranks, leaderboards, history, alerts). Everything but signal
+ * wiring lives in src/ssid_ctl.c, so the tests run the same code.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ssid_ctl.h"
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	ssid_ctl_request_stop();
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+
+	/* alerts --follow stops cleanly on SIGINT/SIGTERM; other commands are short. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return ssid_ctl_run(argc, argv, stdout, stderr);
+}

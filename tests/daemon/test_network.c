@@ -1,0 +1,425 @@
+/*
+ * ssid_network against a real redis-server: network ranks checked against a
+ * plain in-test oracle over random networks (unknown connections, the rep in
+ * their own set, ties, the privacy floor), integer-encoded sets, a 30,000
+ * connection network and what it costs (round trips, ZMSCORE calls counted
+ * by the server), and errors. The global sorted set is written by ssid_rank.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+#include <hiredis/hiredis.h>
+
+#include "fixture.h"
+#include "ssid_network.h"
+#include "ssid_rank.h"
+#include "suites.h"
+
+TCase *network_tcase(void);
+
+static struct fx_redis redis;
+
+static void setup(void)
+{
+	char dir[PATH_MAX];
+
+	fx_setup();
+	memset(&redis, 0, sizeof(redis));
+	ck_assert_msg(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
+		      "redis-server did not start (see %s/redis.log)", dir);
+}
+
+static void teardown(void)
+{
+	if (redis.proc.pid > 0 && !redis.proc.exited)
+		fx_redis_stop(&redis);
+	fx_teardown();
+}
+
+static struct ssid_redis_opts opts(void)
+{
+	return (struct ssid_redis_opts){
+	    .host = "127.0.0.1",
+	    .port = redis.port,
+	    .connect_timeout_ms = 5000,
+	    .command_timeout_ms = 30000,
+	    .key_prefix = "ssi:",
+	};
+}
+
+static struct ssid_redis *net_open(void)
+{
+	struct ssid_redis_opts o = opts();
+	struct ssid_redis *rd = NULL;
+
+	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
+	return rd;
+}
+
+static redisContext *peek_open(void)
+{
+	redisContext *c = redisConnect("127.0.0.1", redis.port);
+
+	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", redis.port);
+	return c;
+}
+
+static void peek_ok(redisContext *c, redisReply *reply)
+{
+	ck_assert_msg(reply, "redis: %s", c->errstr);
+	ck_assert_msg(reply->type != REDIS_REPLY_ERROR, "redis: %s", reply->str);
+	freeReplyObject(reply);
+}
+
+static long long command_calls(redisContext *c, const char *cmd)
+{
+	redisReply *reply = redisCommand(c, "INFO commandstats");
+	char needle[64];
+	const char *at;
+	long long calls = 0;
+
+	ck_assert_ptr_nonnull(reply);
+	snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+	at = strstr(reply->str, needle);
+	if (at)
+		calls = strtoll(at + strlen(needle), NULL, 10);
+	freeReplyObject(reply);
+	return calls;
+}
+
+/* Rank reps ids[0..n) with totals[] in the global segment, through ssid_rank,
+ * in batches. */
+static void rank_reps(char (*ids)[24], const int *totals, size_t n)
+{
+	struct ssid_redis_opts o = opts();
+	struct ssid_rank *r = NULL;
+	struct ssid_rank_change *ch = calloc(n ? n : 1, sizeof(*ch));
+
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_int_eq(ssid_rank_new(&r, &o, NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		int rest = totals[i];
+
+		ch[i].user_id = ids[i];
+		for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+			ch[i].score.pillar[p] = rest > 2500 ? 2500 : rest;
+			rest -= ch[i].score.pillar[p];
+		}
+		ch[i].score.total = totals[i];
+	}
+	for (size_t at = 0; at < n; at += 10000) {
+		size_t k = n - at < 10000 ? n - at : 10000;
+
+		ck_assert_msg(ssid_rank_apply(r, ch + at, k) == 0, "%s", ssid_rank_errstr(r));
+	}
+	ssid_rank_free(r);
+	free(ch);
+}
+
+/* SADD members[0..n) to user's connection set, pipelined. */
+static void connect_all(redisContext *c, const char *user, char (*members)[24], size_t n)
+{
+	char key[256];
+
+	snprintf(key, sizeof(key), "ssi:net:{%s}", user);
+	for (size_t i = 0; i < n; i++)
+		redisAppendCommand(c, "SADD %s %s", key, members[i]);
+	for (size_t i = 0; i < n; i++) {
+		redisReply *reply = NULL;
+
+		ck_assert_int_eq(redisGetReply(c, (void **)&reply), REDIS_OK);
+		peek_ok(c, reply);
+	}
+}
+
+/* The oracle: what the network position must be. */
+static void oracle(int own, const int *known_totals, size_t nknown, int min_members,
+		   struct ssid_rank_pos *want)
+{
+	int64_t of = 1 + (int64_t)nknown, higher = 0;
+	double sum = own;
+
+	memset(want, 0, sizeof(*want));
+	want->present = true;
+	want->of = of;
+	for (size_t i = 0; i < nknown; i++) {
+		higher += known_totals[i] > own;
+		sum += known_totals[i];
+	}
+	if (of < min_members) {
+		want->hidden = true;
+		return;
+	}
+	want->rank = higher + 1;
+	want->top_percent = (int)ceil(100.0 * (double)want->rank / (double)of);
+	want->avg_total = round(sum / (double)of) / 100.0;
+}
+
+static void check_pos(const struct ssid_rank_pos *got, const struct ssid_rank_pos *want,
+		      const char *who)
+{
+	ck_assert_msg(
+	    got->present == want->present && got->hidden == want->hidden && got->of == want->of &&
+		got->rank == want->rank && got->top_percent == want->top_percent &&
+		fabs(got->avg_total - want->avg_total) < 1e-9,
+	    "%s: got present %d hidden %d rank %lld of %lld top %d avg %.2f; "
+	    "want present %d hidden %d rank %lld of %lld top %d avg %.2f",
+	    who, got->present, got->hidden, (long long)got->rank, (long long)got->of,
+	    got->top_percent, got->avg_total, want->present, want->hidden, (long long)want->rank,
+	    (long long)want->of, want->top_percent, want->avg_total);
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		ck_assert(got->avg_pillar[p] == 0.0);
+}
+
+START_TEST (network_small_exact) {
+	char ids[6][24] = {"me", "a", "b", "c", "d", "loner"};
+	int totals[6] = {5000, 6000, 5000, 5000, 4000, 7000};
+	char conns[6][24] = {"a", "b", "c", "d", "me", "stranger"};
+	redisContext *c = peek_open();
+	struct ssid_redis *rd = net_open();
+	struct ssid_network_stats st;
+	struct ssid_rank_pos pos;
+	char key[64];
+
+	rank_reps(ids, totals, 6);
+	connect_all(c, "me", conns, 6);
+	ck_assert_int_eq(ssid_network_key(rd, "me", key, sizeof(key)), 12);
+	ck_assert_str_eq(key, "ssi:net:{me}");
+
+	/* me 50.00; a 60.00 higher; b, c 50.00 equal (not higher); d lower; stranger
+	 * unknown. */
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 5, &pos, &st), 0);
+	ck_assert(pos.present && !pos.hidden);
+	ck_assert_int_eq(pos.rank, 2);
+	ck_assert_int_eq(pos.of, 5);
+	ck_assert_int_eq(pos.top_percent, 40);
+	ck_assert(pos.avg_total == 50.0);
+	ck_assert_int_eq(st.scanned, 6);
+	ck_assert_int_eq(st.connections, 5); /* the rep's own id left out */
+	ck_assert_int_eq(st.known, 4);
+	ck_assert_int_eq(st.round_trips, 2);
+
+	/* The privacy floor: 5 members under a floor of 6 are hidden, size kept. */
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 6, &pos, NULL), 0);
+	ck_assert(pos.present && pos.hidden);
+	ck_assert_int_eq(pos.of, 5);
+	ck_assert_int_eq(pos.rank, 0);
+	ck_assert_int_eq(pos.top_percent, 0);
+	ck_assert(pos.avg_total == 0.0);
+
+	/* No connection set: a network of one. */
+	ck_assert_int_eq(ssid_network_rank(rd, "loner", 1, &pos, &st), 0);
+	ck_assert(pos.present && !pos.hidden);
+	ck_assert_int_eq(pos.rank, 1);
+	ck_assert_int_eq(pos.of, 1);
+	ck_assert_int_eq(pos.top_percent, 100);
+	ck_assert(pos.avg_total == 70.0);
+	ck_assert_int_eq(st.round_trips, 1);
+
+	/* A rep never ranked has no network position, whatever their set holds. */
+	connect_all(c, "ghost", conns, 6);
+	ck_assert_int_eq(ssid_network_rank(rd, "ghost", 1, &pos, NULL), 0);
+	ck_assert(!pos.present && !pos.hidden);
+	ck_assert_int_eq(pos.of, 0);
+
+	ssid_redis_free(rd);
+	redisFree(c);
+}
+END_TEST
+
+/* Random networks over 300 ranked reps, every rep checked against the oracle.
+ */
+START_TEST (network_random_oracle) {
+	enum { REPS = 300, EXTRA = 40 };
+	static char ids[REPS + EXTRA][24];
+	static int totals[REPS];
+	static char conns[REPS + EXTRA][24];
+	static int known[REPS + EXTRA];
+	struct t_rng rng = {.s = 0x5eed0001};
+	redisContext *c = peek_open();
+	struct ssid_redis *rd = net_open();
+
+	for (int i = 0; i < REPS + EXTRA; i++)
+		snprintf(ids[i], sizeof(ids[i]), "rep-%03d", i); /* the last EXTRA unranked */
+	for (int i = 0; i < REPS; i++)
+		totals[i] = (int)t_below(&rng, 41) * 250; /* coarse: many ties */
+	rank_reps(ids, totals, REPS);
+	for (int i = 0; i < REPS; i++) {
+		size_t n = 0, nknown = 0;
+		int floor = 1 + (int)t_below(&rng, 12);
+		struct ssid_rank_pos got, want;
+		bool in[REPS + EXTRA] = {0};
+
+		for (int j = 0, want_n = (int)t_below(&rng, 60); j < want_n; j++) {
+			int who = (int)t_below(&rng, REPS + EXTRA);
+
+			if (in[who])
+				continue;
+			in[who] = true;
+			memcpy(conns[n++], ids[who], sizeof(ids[who]));
+			if (who != i && who < REPS)
+				known[nknown++] = totals[who];
+		}
+		connect_all(c, ids[i], conns, n);
+		oracle(totals[i], known, nknown, floor, &want);
+		ck_assert_int_eq(ssid_network_rank(rd, ids[i], floor, &got, NULL), 0);
+		check_pos(&got, &want, ids[i]);
+	}
+	ssid_redis_free(rd);
+	redisFree(c);
+}
+END_TEST
+
+/* Numeric ids make an integer-encoded set; SSCAN hands it back whole. */
+START_TEST (network_intset) {
+	char ids[4][24] = {"1001", "1002", "1003", "1004"};
+	int totals[4] = {3000, 3100, 2900, 3000};
+	char conns[4][24] = {"1002", "1003", "1004", "99999"};
+	redisContext *c = peek_open();
+	struct ssid_redis *rd = net_open();
+	struct ssid_rank_pos pos;
+	redisReply *enc;
+
+	rank_reps(ids, totals, 4);
+	connect_all(c, "1001", conns, 4);
+	enc = redisCommand(c, "OBJECT ENCODING ssi:net:{1001}");
+	ck_assert_ptr_nonnull(enc);
+	ck_assert_str_eq(enc->str, "intset");
+	freeReplyObject(enc);
+	ck_assert_int_eq(ssid_network_rank(rd, "1001", 2, &pos, NULL), 0);
+	ck_assert_int_eq(pos.rank, 2);
+	ck_assert_int_eq(pos.of, 4);
+	ck_assert_int_eq(pos.top_percent, 50);
+	ck_assert(pos.avg_total == 30.0); /* (3000 + 3100 + 2900 + 3000) / 4 */
+	ssid_redis_free(rd);
+	redisFree(c);
+}
+END_TEST
+
+/*
+ * A 30,000-connection network, 20,000 of them known: exact, and the cost the
+ * header states: about one round trip per SSID_NETWORK_CHUNK connections,
+ * every ZMSCORE at most SSID_NETWORK_CHUNK members (the server's count of
+ * ZMSCORE calls is at least connections / chunk).
+ */
+START_TEST (network_large_cost) {
+	enum { CONNS = 30000, KNOWN = 20000 };
+	char(*ids)[24] = calloc(CONNS + 1, sizeof(*ids));
+	int *totals = calloc(CONNS + 1, sizeof(*totals));
+	struct t_rng rng = {.s = 0x5eed0002};
+	redisContext *c = peek_open();
+	struct ssid_redis *rd = net_open();
+	struct ssid_network_stats st;
+	struct ssid_rank_pos got, want;
+	struct timespec t0, t1;
+	long long zmscore_before, sscan_before;
+	double ms;
+
+	ck_assert(ids && totals);
+	snprintf(ids[0], sizeof(ids[0]), "hub");
+	totals[0] = 5555;
+	for (int i = 1; i <= CONNS; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "conn-%05d", i);
+		totals[i] = (int)t_below(&rng, 10001);
+	}
+	rank_reps(ids, totals, 1 + KNOWN); /* the hub and the first 20,000 connections */
+	connect_all(c, "hub", ids + 1, CONNS);
+	oracle(totals[0], totals + 1, KNOWN, 10, &want);
+	zmscore_before = command_calls(c, "zmscore");
+	sscan_before = command_calls(c, "sscan");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(ssid_network_rank(rd, "hub", 10, &got, &st), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	check_pos(&got, &want, "hub");
+	ck_assert_int_eq(st.connections, CONNS);
+	ck_assert_int_eq(st.known, KNOWN);
+	ck_assert_uint_ge(st.scanned, CONNS);
+	ck_assert_msg(st.round_trips <= 2 + 2 * (CONNS / SSID_NETWORK_CHUNK),
+		      "%llu round trips for %d connections", (unsigned long long)st.round_trips,
+		      CONNS);
+	ck_assert_int_ge(command_calls(c, "zmscore") - zmscore_before, CONNS / SSID_NETWORK_CHUNK);
+	/* Every round trip but the first carries the next SSCAN, except perhaps the
+	 * last. */
+	ck_assert_int_ge(command_calls(c, "sscan") - sscan_before, st.round_trips - 1);
+	ck_assert_int_le(command_calls(c, "sscan") - sscan_before, st.round_trips);
+	fprintf(stderr,
+		"network rank of %d connections (%d known): %.1f ms, %llu round trips, "
+		"%llu commands\n",
+		CONNS, KNOWN, ms, (unsigned long long)st.round_trips,
+		(unsigned long long)st.commands);
+	ssid_redis_free(rd);
+	redisFree(c);
+	free(ids);
+	free(totals);
+}
+END_TEST
+
+START_TEST (network_errors) {
+	char ids[1][24] = {"me"};
+	int totals[1] = {1234};
+	char long_id[SSI_ID_MAX + 2];
+	redisContext *c = peek_open();
+	struct ssid_redis *rd = net_open();
+	struct ssid_rank_pos pos;
+
+	rank_reps(ids, totals, 1);
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	ck_assert_int_eq(ssid_network_rank(rd, "", 1, &pos, NULL), -EINVAL);
+	ck_assert_int_eq(ssid_network_rank(rd, NULL, 1, &pos, NULL), -EINVAL);
+	ck_assert_int_eq(ssid_network_rank(rd, long_id, 1, &pos, NULL), -EINVAL);
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 0, &pos, NULL), -EINVAL);
+
+	/* A connection key of the wrong type is not ours: said, and nothing
+	 * half-read. */
+	peek_ok(c, redisCommand(c, "SET ssi:net:{me} oops"));
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
+	ck_assert_msg(strstr(ssid_redis_errstr(rd), "WRONGTYPE"), "%s", ssid_redis_errstr(rd));
+	peek_ok(c, redisCommand(c, "DEL ssi:net:{me}"));
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
+	ck_assert_int_eq(pos.of, 1);
+
+	/* A global score that is not a number. */
+	peek_ok(c, redisCommand(c, "ZADD ssi:rk:{g}:z inf me"));
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
+
+	/* Redis gone: -EIO, and the next call after it is back reconnects. */
+	ck_assert_int_eq(fx_redis_stop(&redis), 0);
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EIO);
+	redisFree(c);
+	{
+		char dir[PATH_MAX];
+
+		ck_assert_int_eq(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false),
+				 0);
+	}
+	rank_reps(ids, totals, 1);
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
+	ck_assert(pos.present && pos.rank == 1 && pos.of == 1);
+	ssid_redis_free(rd);
+}
+END_TEST
+
+/* The network tests run inside the ssictl suite (tests/daemon/test_ssictl.c).
+ */
+TCase *network_tcase(void)
+{
+	TCase *tc = tcase_create("network");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, network_small_exact);
+	tcase_add_test(tc, network_random_oracle);
+	tcase_add_test(tc, network_intset);
+	tcase_add_test(tc, network_large_cost);
+	tcase_add_test(tc, network_errors);
+	return tc;
+}
