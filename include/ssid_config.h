@@ -191,4 +191,11 @@ struct ssid_config_clock {
 /* Returns 0, or -EINVAL when spec is none of the three forms. */
 int ssid_config_parse_clock(const char *spec, struct ssid_config_clock *out);
 
+/*
+ * The clock's now in ms since the epoch: the fixed instant, the RFC 3339
+ * time in the file (re-read at every call, so tests move time by rewriting
+ * it; the real clock when it cannot be read), or the real clock.
+ */
+int64_t ssid_config_clock_now(const struct ssid_config_clock *clock);
+
 #endif

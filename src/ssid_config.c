@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ssi_time.h"
@@ -1204,4 +1205,29 @@ int ssid_config_parse_clock(const char *spec, struct ssid_config_clock *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int64_t ssid_config_clock_now(const struct ssid_config_clock *clock)
+{
+	struct timespec ts;
+	char buf[64];
+	ssize_t n;
+	int64_t ms;
+	int fd;
+
+	if (clock->kind == SSID_CONFIG_CLOCK_FIXED)
+		return clock->fixed_ms;
+	if (clock->kind == SSID_CONFIG_CLOCK_FILE) {
+		fd = open(clock->file, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+				n--;
+			if (n > 0 && ssi_time_parse(buf, (size_t)n, &ms) == 0)
+				return ms;
+		}
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -175,32 +175,6 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
 
 /* ---- configuration, clock, connections -------------------------------------- */
 
-/* The daemon's scoring clock (src/ssid_daemon.c): fixed, read from a file, or real. */
-static int64_t clock_now(const struct ssid_config_clock *ck)
-{
-	struct timespec ts;
-	char buf[64];
-	ssize_t n;
-	int64_t ms;
-	int fd;
-
-	if (ck->kind == SSID_CONFIG_CLOCK_FIXED)
-		return ck->fixed_ms;
-	if (ck->kind == SSID_CONFIG_CLOCK_FILE) {
-		fd = open(ck->file, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-				n--;
-			if (n > 0 && ssi_time_parse(buf, (size_t)n, &ms) == 0)
-				return ms;
-		}
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ssid's file, its clock and (for score) its model: errors read like ssid -n's. */
 static int load_config(struct ctl *c, bool need_model)
 {
@@ -218,7 +192,7 @@ static int load_config(struct ctl *c, bool need_model)
 	if (ssid_config_parse_clock(c->cfg.clock, &ck) < 0)
 		return fail(c, SSID_CTL_EXIT_CONFIG, "%s: clock: cannot use \"%s\"", c->config_path,
 			    c->cfg.clock);
-	c->now_ms = clock_now(&ck);
+	c->now_ms = ssid_config_clock_now(&ck);
 	if (need_model) {
 		r = ssi_model_load_file(&c->model, c->cfg.model_file, &me);
 		if (r < 0 && me.line > 0)

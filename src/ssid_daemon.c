@@ -82,31 +82,7 @@ static int64_t mono_ms(void)
 /* The scoring clock: real time, or a fixed/file-driven one for tests. */
 static int64_t now_ms(struct ssid_daemon *d)
 {
-	struct timespec ts;
-	char buf[64];
-	ssize_t n;
-	int fd;
-	int64_t ms;
-
-	switch (d->clock.kind) {
-	case SSID_CONFIG_CLOCK_FIXED:
-		return d->clock.fixed_ms;
-	case SSID_CONFIG_CLOCK_FILE:
-		fd = open(d->clock.file, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-				n--;
-			if (n > 0 && ssi_time_parse(buf, (size_t)n, &ms) == 0)
-				return ms;
-		}
-		break;
-	case SSID_CONFIG_CLOCK_SYSTEM:
-		break;
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ssid_config_clock_now(&d->clock);
 }
 
 static void on_signal(int sig)

@@ -842,6 +842,14 @@ static int produce_dlq(struct ssid_pipeline *p, struct delivery *d, const struct
 		       rkm->len > SSID_DLQ_VALUE_MAX ? SSID_DLQ_VALUE_MAX : rkm->len, h);
 }
 
+/* Produce the message just rendered into p->out (rendered: its status) under key. */
+static int produce_out(struct ssid_pipeline *p, struct delivery *d, const char *key, int rendered)
+{
+	if (rendered < 0)
+		return rendered;
+	return produce(p, d, p->o.output_topic, key, strlen(key), p->out.data, p->out.len, NULL);
+}
+
 static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u, int64_t now_ms)
 {
 	const struct ssid_user *user = &p->users[u];
@@ -857,7 +865,6 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 	    .events = w->applied,
 	    .has_ranks = w->has_ranks,
 	};
-	int r;
 
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
 		msg.segment[s] = user->state.segment[s];
@@ -867,11 +874,7 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 	msg.network = user->network;
 	msg.network_day = user->network_day;
 	ssid_buf_reset(&p->out);
-	r = ssid_out_score_updated(&p->out, &msg);
-	if (r < 0)
-		return r;
-	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data, p->out.len,
-		       NULL);
+	return produce_out(p, d, user->id, ssid_out_score_updated(&p->out, &msg));
 }
 
 static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const struct crossing *c,
@@ -888,8 +891,6 @@ static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const s
 	    .as_of_ms = now_ms,
 	    .model_version = p->model->version,
 	};
-	int r;
-
 	if (c->kind == SSID_RANK_INDUSTRY)
 		msg.segment_value = user->state.segment[SSI_SEG_INDUSTRY];
 	else if (c->kind == SSID_RANK_TENANT)
@@ -900,11 +901,7 @@ static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const s
 		msg.segment_value = value;
 	}
 	ssid_buf_reset(&p->out);
-	r = ssid_out_rank_changed(&p->out, &msg);
-	if (r < 0)
-		return r;
-	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data, p->out.len,
-		       NULL);
+	return produce_out(p, d, user->id, ssid_out_rank_changed(&p->out, &msg));
 }
 
 static int produce_alert(struct ssid_pipeline *p, struct delivery *d, const struct alert_out *a,
@@ -918,14 +915,8 @@ static int produce_alert(struct ssid_pipeline *p, struct delivery *d, const stru
 	    .as_of_ms = now_ms,
 	    .model_version = p->model->version,
 	};
-	int r;
-
 	ssid_buf_reset(&p->out);
-	r = ssid_out_alert(&p->out, &msg);
-	if (r < 0)
-		return r;
-	return produce(p, d, p->o.output_topic, user->id, strlen(user->id), p->out.data, p->out.len,
-		       NULL);
+	return produce_out(p, d, user->id, ssid_out_alert(&p->out, &msg));
 }
 
 /* Keyed by the board's tenant, so one tenant's boards stay in order. */
@@ -941,14 +932,8 @@ static int produce_board(struct ssid_pipeline *p, struct delivery *d,
 	    .as_of_ms = now_ms,
 	    .model_version = p->model->version,
 	};
-	int r;
-
 	ssid_buf_reset(&p->out);
-	r = ssid_out_leaderboard_changed(&p->out, &msg);
-	if (r < 0)
-		return r;
-	return produce(p, d, p->o.output_topic, bu->tenant, strlen(bu->tenant), p->out.data,
-		       p->out.len, NULL);
+	return produce_out(p, d, bu->tenant, ssid_out_leaderboard_changed(&p->out, &msg));
 }
 
 /* Wait for every report of this attempt, serving the caller's tick. */
