@@ -51,11 +51,12 @@ DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o)
 
 UNIT_TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 DAEMON_TEST_SRC := $(sort $(wildcard tests/daemon/*.c))
+FAULT_TEST_SRC := $(sort $(wildcard tests/fault/*.c))
 TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-asan check-valgrind check-format \
+.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-fault check-asan check-valgrind check-format \
 	format cppcheck fuzz bench demo install clean
 
 all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
@@ -95,12 +96,21 @@ $(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) \
 		$(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
 		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
 
+# The fault suite: ssid against a real Kafka broker (deploy/kafka-broker.sh).
+$(B)/tests/check_fault: $(FAULT_TEST_SRC) $(TEST_COMMON_SRC) \
+		$(wildcard tests/common/*.h tests/fault/*.h) $(B)/libssid.a $(B)/libssi.a \
+		| $(B)/tests $(B)/ssid
+	$(CC) $(CPPFLAGS) -Itests/common -Itests/fault $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
+		$(FAULT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
+		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+
 # --- the second README command ------------------------------------------------
 check:
 	@deploy/install-deps.sh test
-	$(MAKE) all $(B)/tests/check_unit $(B)/tests/check_daemon
+	$(MAKE) all $(B)/tests/check_unit $(B)/tests/check_daemon $(B)/tests/check_fault
 	$(MAKE) check-unit
 	$(MAKE) check-daemon
+	$(MAKE) check-fault
 	$(MAKE) check-format cppcheck check-systemd
 	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-demo
@@ -118,6 +128,11 @@ check-unit: $(B)/tests/check_unit
 
 check-daemon: $(B)/tests/check_daemon $(B)/ssid
 	CK_FORK=yes $(B)/tests/check_daemon
+
+# Fetches the broker's jars once (deploy/.cache), then runs against a broker it starts.
+check-fault: $(B)/tests/check_fault $(B)/ssid
+	deploy/kafka-broker.sh fetch
+	CK_FORK=yes $(B)/tests/check_fault
 
 check-asan:
 	$(MAKE) SAN=1 all

@@ -333,6 +333,10 @@ static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t 
 	rd_kafka_resp_err_t err;
 	bool any = false;
 
+	if (parts->cnt == 0) { /* cooperative rebalances hand out empty lists too */
+		rd_kafka_topic_partition_list_destroy(committed);
+		return;
+	}
 	err = rd_kafka_committed(d->consumer, committed, 10000);
 	for (int i = 0; i < parts->cnt && !err; i++)
 		parts->elems[i].offset = from;
@@ -399,8 +403,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (ssid_parts_assign(&d->parts, parts->elems[i].partition) < 0)
 				log_err("out of memory tracking partition %d",
 					(int)parts->elems[i].partition);
-		if (d->rebuild_on_assign)
+		/*
+		 * Only the first assignment: partitions that come later were
+		 * owned by an instance that already had this Redis, which
+		 * replayed them or will have its replay resumed from the
+		 * committed offsets.
+		 */
+		if (d->rebuild_on_assign && parts->cnt > 0) {
 			plan_rebuild(d, parts, false);
+			d->rebuild_on_assign = false;
+		}
 		if (cooperative)
 			error = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -567,6 +579,7 @@ static bool report_rebuild(struct ssid_daemon *d, int64_t now)
 	struct ssid_rebuild_progress pr;
 	double secs = (double)(now - d->rebuild_started) / 1000.0;
 	double rate;
+	char eta[32] = "ETA not known yet";
 
 	if (!ssid_parts_rebuild_progress(&d->parts, &pr)) {
 		if (d->rebuild_started && d->rebuild_logged >= 0) {
@@ -576,13 +589,12 @@ static bool report_rebuild(struct ssid_daemon *d, int64_t now)
 		return false;
 	}
 	rate = secs > 0 ? (double)pr.done / secs : 0;
-	ssid_notify_status("rebuilding: %lld events done, %lld to go, %.0f events/s, ETA %.0f s",
-			   (long long)pr.done, (long long)pr.left, rate,
-			   rate > 0 ? (double)pr.left / rate : -1.0);
-	log_notice("rebuild: %lld events done, %lld to go over %d partitions, %.0f events/s, "
-		   "ETA %.0f s",
-		   (long long)pr.done, (long long)pr.left, pr.partitions, rate,
-		   rate > 0 ? (double)pr.left / rate : -1.0);
+	if (pr.done > 0)
+		snprintf(eta, sizeof(eta), "ETA %.0f s", (double)pr.left / rate);
+	ssid_notify_status("rebuilding: %lld events done, %lld to go, %.0f events/s, %s",
+			   (long long)pr.done, (long long)pr.left, rate, eta);
+	log_notice("rebuild: %lld events done, %lld to go over %d partitions, %.0f events/s, %s",
+		   (long long)pr.done, (long long)pr.left, pr.partitions, rate, eta);
 	d->rebuild_logged = now;
 	return true;
 }

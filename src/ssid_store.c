@@ -458,8 +458,9 @@ int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size
 	*n = 0;
 	schedule_key(s, partition, key, sizeof(key));
 	return command_ids(s,
-			   ssid_store_command(s, "ZRANGE %s -inf %lld BYSCORE LIMIT 0 %zu", key,
-					      (long long)now_ms, max),
+			   /* hiredis' format knows no %zu: widen to long long. */
+			   ssid_store_command(s, "ZRANGE %s -inf %lld BYSCORE LIMIT 0 %llu", key,
+					      (long long)now_ms, (unsigned long long)max),
 			   "ZRANGE", ids, n);
 }
 
@@ -473,7 +474,8 @@ int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long lon
 	*ids = NULL;
 	*n = 0;
 	schedule_key(s, partition, key, sizeof(key));
-	r = ssid_store_command(s, "ZSCAN %s %llu COUNT %zu", key, *cursor, count);
+	r = ssid_store_command(s, "ZSCAN %s %llu COUNT %llu", key, *cursor,
+			       (unsigned long long)count);
 	if (!r)
 		return -EIO;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

@@ -1932,8 +1932,11 @@ void fx_poison_run_check_dead_letters(struct fx_kafka *k, const struct fx_stream
 			      off);
 		src = &s->ev[at];
 		p = pr->of[at];
-		ck_assert_msg(p && p->expect[0], "valid event at %s/%s was dead-lettered: %s", part,
-			      off, fx_msg_header(m, "ssi.reason", reason, sizeof(reason)));
+		if (!p || !p->expect[0]) {
+			ck_abort_msg("valid event at %s/%s was dead-lettered: %s", part, off,
+				     fx_msg_header(m, "ssi.reason", reason, sizeof(reason)));
+			continue; /* not reached; says so to the static analysers */
+		}
 		ck_assert_msg(!seen[at], "%s was dead-lettered twice", p->file);
 		seen[at] = true;
 		ck_assert_msg(
