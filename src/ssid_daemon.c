@@ -55,6 +55,7 @@ struct ssid_daemon {
 	bool rebuild_on_assign; /* replay newly assigned partitions from the window start */
 	int64_t rebuild_started, rebuild_logged; /* monotonic ms */
 	int64_t last_decay_clock, next_decay;	 /* scoring clock; monotonic ms */
+	int64_t last_commit;			 /* monotonic ms */
 
 	atomic_int stop, reload;
 	bool paused;	  /* partitions paused while a batch waits for retry */
@@ -677,6 +678,7 @@ static void commit_batch(struct ssid_daemon *d)
 	err = rd_kafka_commit(d->consumer, NULL, 1);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("commit: %s", rd_kafka_err2str(err));
+	d->last_commit = mono_ms();
 }
 
 static void enter_degraded(struct ssid_daemon *d, const char *why)
@@ -919,11 +921,31 @@ static void flush_boards(struct ssid_daemon *d)
 		count_rescore(d, &bs, SSID_CAUSE_DECAY);
 }
 
+/* How often stored offsets are offered for commit again while idle. */
+#define COMMIT_RETRY_MS 1000
+
+/*
+ * A commit the group refused during a rebalance ("generation id is not
+ * valid") is not retried by librdkafka, and with no new message no later
+ * batch would commit: the partition would show a lag that is not there.
+ * Committing the stored offsets again is a no-op when none is newer.
+ */
+static void commit_tick(struct ssid_daemon *d)
+{
+	int64_t now = mono_ms();
+
+	if (now - d->last_commit < COMMIT_RETRY_MS)
+		return;
+	d->last_commit = now;
+	rd_kafka_commit(d->consumer, NULL, 1);
+}
+
 /* Work that runs between batches: decay, model walk, coalesced leaderboards. */
 static void upkeep(struct ssid_daemon *d)
 {
 	if (d->paused || d->batch.n > 0)
 		return;
+	commit_tick(d);
 	decay_pass(d);
 	model_walk(d);
 	flush_boards(d);
