@@ -135,6 +135,22 @@ const char *ssi_profile_field_name(enum ssi_profile_field f);
 #define SSI_WINDOW_MAX_DAYS   400
 #define SSI_DEDUP_MAX	      64
 
+/*
+ * The saturation curve f(x) = 1 - 2^(-x / half) at whole x below
+ * SSI_SAT_TABLE, where most variables are evaluated: derived from a
+ * variable's half by ssi_model_default() and the loaders with the very
+ * expression the scorer uses, so reading it changes no score, only spares an
+ * exp2() call. The scorer uses a table only while its half equals the
+ * variable's current half (and is positive), so a model edited in memory
+ * after loading still scores right, merely slower.
+ */
+#define SSI_SAT_TABLE 64
+
+struct ssi_sat_table {
+	double half; /* the half f was computed for; 0: not filled */
+	double f[SSI_SAT_TABLE];
+};
+
 struct ssi_model {
 	char version[SSI_MODEL_VERSION_MAX + 1];
 	int window_days;	     /* rolling window, 1..SSI_WINDOW_MAX_DAYS */
@@ -150,6 +166,8 @@ struct ssi_model {
 	double seniority_weight[SSI_SEN__COUNT];
 	/* SEARCHES: what one search with filters counts for (one without: 1). */
 	double search_filter_weight;
+	/* Not in the file: derived from var[].half, see struct ssi_sat_table. */
+	struct ssi_sat_table sat[SSI_V__COUNT];
 };
 
 /* Where loading went wrong: key is a dotted path ("pillars.brand.articles.half"). */
@@ -173,5 +191,11 @@ int ssi_model_validate(const struct ssi_model *m, struct ssi_model_error *err);
 
 /* The built-in defaults, identical to config/model.json. */
 void ssi_model_default(struct ssi_model *m);
+
+/*
+ * Recompute m->sat from m->var[].half. The loaders and ssi_model_default()
+ * do this; call it after changing a half in memory to keep scoring fast.
+ */
+void ssi_model_derive(struct ssi_model *m);
 
 #endif

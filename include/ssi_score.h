@@ -30,6 +30,14 @@ void ssi_score(const struct ssi_state *st, const struct ssi_model *m, int64_t no
 int64_t ssi_score_next_change(const struct ssi_state *st, const struct ssi_model *m,
 			      int64_t now_ms);
 
+/*
+ * Both at once, as ssid needs them for every user it scores: *out as
+ * ssi_score() gives it, and the next change as ssi_score_next_change(),
+ * for little more than the cost of the second alone.
+ */
+int64_t ssi_score_and_next_change(const struct ssi_state *st, const struct ssi_model *m,
+				  int64_t now_ms, struct ssi_score *out);
+
 struct ssi_explain_var {
 	double x;	 /* the measured quantity (capped count, days, rate...) */
 	double fraction; /* f(x) in [0, 1] */

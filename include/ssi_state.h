@@ -54,24 +54,30 @@ struct ssi_mark {
 	int64_t offset;
 };
 
+/*
+ * The members every apply and score touches come first, the small ones
+ * before the arrays, so that a state out of cache costs few cache lines: the
+ * row array and the counts, marks and register keys in the first 200 bytes,
+ * then the filled part of recent[]; each segment string is one more line.
+ * (The encoding does not depend on this order.)
+ */
 struct ssi_state {
 	struct ssi_day_row *rows; /* ascending by day, unique; owned */
 	uint32_t nrows, rows_cap;
+	uint32_t nrecent;
+	uint32_t nmarks;
+	struct ssi_mark marks[SSI_MARKS_MAX];
 
-	struct ssi_profile profile;
+	struct ssi_lww segment_key[SSI_SEG__COUNT];
 	struct ssi_lww profile_key;
 
 	int32_t connections[SSI_SEN__COUNT]; /* may go negative transiently */
 	int32_t internal_connections;
-
-	char segment[SSI_SEG__COUNT][SSI_ID_MAX + 1]; /* "" when unknown */
-	struct ssi_lww segment_key[SSI_SEG__COUNT];
+	struct ssi_profile profile;
 
 	struct ssi_recent recent[SSI_DEDUP_MAX]; /* ascending by (at_ms, fp) */
-	uint32_t nrecent;
 
-	struct ssi_mark marks[SSI_MARKS_MAX];
-	uint32_t nmarks;
+	char segment[SSI_SEG__COUNT][SSI_ID_MAX + 1]; /* "" when unknown */
 };
 
 /* Initialise an empty state (no allocation). */
@@ -89,6 +95,22 @@ bool ssi_state_equal(const struct ssi_state *a, const struct ssi_state *b);
  * -ENOMEM when a day row could not be added (state unchanged).
  */
 int ssi_state_apply(struct ssi_state *st, const struct ssi_model *m, const struct ssi_event *ev);
+
+/*
+ * A hint that st is about to be applied to or scored: starts loading what
+ * every apply and score read (the first lines of the state; with rows, also
+ * its day rows, which needs st's first line already loaded). A caller
+ * walking many states out of cache, as ssid does over a batch's users,
+ * overlaps their misses by asking for the state two users ahead and for
+ * the rows of the next:
+ *
+ *	ssi_state_prefetch(&users[u + 2].state, false);
+ *	ssi_state_prefetch(&users[u + 1].state, true);
+ *
+ * Never changes anything and never faults; a waste of a few instructions
+ * when the state is already in cache.
+ */
+void ssi_state_prefetch(const struct ssi_state *st, bool rows);
 
 /* Drop day rows that have left the window ending at now_ms. */
 void ssi_state_prune(struct ssi_state *st, const struct ssi_model *m, int64_t now_ms);

@@ -23,6 +23,7 @@
 
 #include "ssi_json.h"
 #include "ssi_model.h"
+#include "ssi_score_priv.h" /* ssi_var_table */
 
 /* A model file is a few kilobytes; anything this large is the wrong file. */
 #define MODEL_FILE_MAX (1024 * 1024)
@@ -37,7 +38,7 @@ static const char *const pillar_names[SSI_PILLAR__COUNT] = {
     [SSI_RELATIONSHIPS] = "relationships",
 };
 
-static const struct ssi_var_info var_table[SSI_V__COUNT] = {
+const struct ssi_var_info ssi_var_table[SSI_V__COUNT] = {
     [SSI_V_PROFILE_COMPLETENESS] = {"profile_completeness", SSI_BRAND, SSI_KIND_PROFILE, {-1, -1}},
     [SSI_V_ENDORSEMENTS] = {"endorsements",
 			    SSI_BRAND,
@@ -196,7 +197,7 @@ const struct ssi_var_info *ssi_var_info(enum ssi_variable v)
 {
 	if ((unsigned)v >= SSI_V__COUNT)
 		return NULL;
-	return &var_table[v];
+	return &ssi_var_table[v];
 }
 
 const char *ssi_pillar_name(enum ssi_pillar p)
@@ -216,6 +217,18 @@ const char *ssi_profile_field_name(enum ssi_profile_field f)
 void ssi_model_default(struct ssi_model *m)
 {
 	*m = default_model;
+	ssi_model_derive(m);
+}
+
+void ssi_model_derive(struct ssi_model *m)
+{
+	for (int v = 0; v < SSI_V__COUNT; v++) {
+		struct ssi_sat_table *t = &m->sat[v];
+
+		t->half = m->var[v].half;
+		for (int x = 0; x < SSI_SAT_TABLE; x++)
+			t->f[x] = ssi_saturate(x, t->half);
+	}
 }
 
 /* --- the file's shape ------------------------------------------------------ */
@@ -405,7 +418,7 @@ static const struct member *const internal_members[] = {&m_weight, &m_half, NULL
 /* The keys a variable takes follow from its kind; searches alone adds filter_weight. */
 static const struct member *const *members_of(enum ssi_variable v)
 {
-	switch (var_table[v].kind) {
+	switch (ssi_var_table[v].kind) {
 	case SSI_KIND_PROFILE:
 		return profile_members;
 	case SSI_KIND_COUNT:
@@ -503,7 +516,7 @@ static bool variable_in_pillar(const char *key, const void *pillar)
 	enum ssi_pillar p = *(const enum ssi_pillar *)pillar;
 
 	for (int v = 0; v < SSI_V__COUNT; v++)
-		if (var_table[v].pillar == p && strcmp(var_table[v].name, key) == 0)
+		if (ssi_var_table[v].pillar == p && strcmp(ssi_var_table[v].name, key) == 0)
 			return true;
 	return false;
 }
@@ -675,12 +688,12 @@ static int visit_members(struct walk *w, json_t *obj, const struct member *const
 static int visit_variable(struct walk *w, json_t *pillar, enum ssi_variable v)
 {
 	const struct member *const *members = members_of(v);
-	size_t mark = path_push(w, var_table[v].name);
+	size_t mark = path_push(w, ssi_var_table[v].name);
 	json_t *obj = NULL;
 	int ret;
 
 	if (pillar) {
-		ret = get_object(w, pillar, var_table[v].name, &obj);
+		ret = get_object(w, pillar, ssi_var_table[v].name, &obj);
 		if (ret < 0)
 			return ret;
 		ret = reject_unknown_keys(w, obj, member_known, members);
@@ -707,13 +720,13 @@ static int reject_misplaced_variables(struct walk *w, json_t *pillars)
 		if (!json_is_object(obj))
 			continue;
 		for (int v = 0; v < SSI_V__COUNT; v++) {
-			if (var_table[v].pillar == (enum ssi_pillar)p ||
-			    !json_object_get(obj, var_table[v].name))
+			if (ssi_var_table[v].pillar == (enum ssi_pillar)p ||
+			    !json_object_get(obj, ssi_var_table[v].name))
 				continue;
 			path_push(w, pillar_names[p]);
-			path_push(w, var_table[v].name);
+			path_push(w, ssi_var_table[v].name);
 			return fail(w, "belongs to pillar %s, not %s",
-				    pillar_names[var_table[v].pillar], pillar_names[p]);
+				    pillar_names[ssi_var_table[v].pillar], pillar_names[p]);
 		}
 	}
 	return 0;
@@ -735,7 +748,7 @@ static int visit_pillar(struct walk *w, json_t *pillars, enum ssi_pillar p)
 			return ret;
 	}
 	for (int v = 0; v < SSI_V__COUNT; v++) {
-		if (var_table[v].pillar != p)
+		if (ssi_var_table[v].pillar != p)
 			continue;
 		ret = visit_variable(w, obj, (enum ssi_variable)v);
 		if (ret < 0)
@@ -880,6 +893,7 @@ int ssi_model_load_buffer(struct ssi_model *m, const char *json, size_t len,
 	if (ret < 0)
 		return ret;
 	/* Only a wholly valid model replaces the caller's, so a bad reload changes nothing. */
+	ssi_model_derive(&loaded);
 	*m = loaded;
 	return 0;
 }

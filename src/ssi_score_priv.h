@@ -2,7 +2,26 @@
 #ifndef SSI_SCORE_PRIV_H
 #define SSI_SCORE_PRIV_H
 
+#include <math.h>
+
 #include "ssi_score.h"
+
+/*
+ * The fixed facts about every variable (ssi_model.c), for the scoring loop
+ * to read without a call per variable; ssi_var_info() returns its entries.
+ */
+extern const struct ssi_var_info ssi_var_table[SSI_V__COUNT];
+
+/*
+ * A counted variable's fraction of its weight: 1 - 2^(-x/half), so every
+ * unit adds less than the one before and the half-th unit brings half.
+ * Shared by the scorer and the model's precomputed tables, which must
+ * agree to the last bit.
+ */
+static inline double ssi_saturate(double x, double half)
+{
+	return x <= 0 ? 0.0 : 1.0 - exp2(-x / half);
+}
 
 /* Evaluate every variable and the pillar totals in one pass. */
 void ssi_score_vars(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,

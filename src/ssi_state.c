@@ -5,8 +5,13 @@
  * see the header for why each piece is built the way it is.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "ssi_state.h"
 #include "ssi_time.h"
@@ -162,34 +167,44 @@ static bool is_duplicate(const struct ssi_state *st, uint64_t fp)
 
 /*
  * Keep the `keep` greatest (at, fp) keys. Keeping the greatest rather than
- * the latest to arrive makes the set a function of the events alone.
+ * the latest to arrive makes the set a function of the events alone. The
+ * new key is inserted with one pass of shifts (no memmove call): events
+ * mostly arrive in time order, so it usually goes last and the oldest drops.
  */
 static void remember(struct ssi_state *st, int keep, const struct ssi_event *ev)
 {
-	uint32_t pos;
+	struct ssi_recent *r = st->recent;
+	int64_t at = ev->occurred_at_ms;
+	uint64_t fp = ev->fingerprint;
+	uint32_t n = st->nrecent, pos;
 
 	if (keep <= 0)
 		return;
-	while (st->nrecent > (uint32_t)keep) {
-		memmove(st->recent, st->recent + 1, (st->nrecent - 1) * sizeof(st->recent[0]));
-		st->nrecent--;
+	if (n > (uint32_t)keep) { /* the model now keeps fewer: drop the oldest */
+		uint32_t drop = n - (uint32_t)keep;
+
+		for (uint32_t i = 0; i + drop < n; i++)
+			r[i] = r[i + drop];
+		n = (uint32_t)keep;
 	}
-	if (st->nrecent == (uint32_t)keep) {
-		if (key_cmp(ev->occurred_at_ms, ev->fingerprint, st->recent[0].at_ms,
-			    st->recent[0].fp) < 0)
+	if (n == (uint32_t)keep) {
+		/* Full: the oldest goes, unless the new key is older still. */
+		if (key_cmp(at, fp, r[0].at_ms, r[0].fp) < 0) {
+			st->nrecent = n;
 			return;
-		memmove(st->recent, st->recent + 1, (st->nrecent - 1) * sizeof(st->recent[0]));
-		st->nrecent--;
+		}
+		for (pos = 0; pos + 1 < n && key_cmp(at, fp, r[pos + 1].at_ms, r[pos + 1].fp) >= 0;
+		     pos++)
+			r[pos] = r[pos + 1];
+	} else {
+		for (pos = n; pos > 0 && key_cmp(at, fp, r[pos - 1].at_ms, r[pos - 1].fp) < 0;
+		     pos--)
+			r[pos] = r[pos - 1];
+		n++;
 	}
-	pos = st->nrecent;
-	while (pos > 0 && key_cmp(ev->occurred_at_ms, ev->fingerprint, st->recent[pos - 1].at_ms,
-				  st->recent[pos - 1].fp) < 0)
-		pos--;
-	memmove(st->recent + pos + 1, st->recent + pos,
-		(st->nrecent - pos) * sizeof(st->recent[0]));
-	st->recent[pos].at_ms = ev->occurred_at_ms;
-	st->recent[pos].fp = ev->fingerprint;
-	st->nrecent++;
+	r[pos].at_ms = at;
+	r[pos].fp = fp;
+	st->nrecent = n;
 }
 
 /* Index of the row for day, or of where it would be inserted. */
@@ -261,12 +276,38 @@ static void connection_apply(struct ssi_state *st, const struct ssi_event *ev)
 		st->internal_connections += step;
 }
 
+/*
+ * A segment value, up to and including its NUL: the bytes after it mean
+ * nothing, and copying all SSI_ID_MAX + 1 of them cost cache lines. Values
+ * are short, so with SSE2 the copy goes 16 bytes at a time until a block
+ * holds the NUL (one pass instead of strnlen and memcpy calls).
+ */
+static void copy_segment(char dst[SSI_ID_MAX + 1], const char src[SSI_ID_MAX + 1])
+{
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+
+	/* Whole blocks only within the buffer: 0..127, then byte 128. */
+	for (size_t i = 0; i + 16 <= SSI_ID_MAX; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(src + i));
+
+		_mm_storeu_si128((__m128i *)(dst + i), v);
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)))
+			return;
+	}
+	dst[SSI_ID_MAX] = src[SSI_ID_MAX];
+#else
+	memcpy(dst, src, strnlen(src, SSI_ID_MAX) + 1);
+#endif
+}
+_Static_assert(SSI_ID_MAX % 16 == 0, "copy_segment's blocks tile the value");
+
 static void segments_apply(struct ssi_state *st, const struct ssi_event *ev)
 {
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
 		if (ev->segment[s][0] == '\0' || !lww_newer(&st->segment_key[s], ev))
 			continue;
-		memcpy(st->segment[s], ev->segment[s], sizeof(st->segment[s]));
+		copy_segment(st->segment[s], ev->segment[s]);
 		st->segment_key[s].at_ms = ev->occurred_at_ms;
 		st->segment_key[s].fp = ev->fingerprint;
 	}
@@ -276,6 +317,14 @@ int ssi_state_apply(struct ssi_state *st, const struct ssi_model *m, const struc
 {
 	int counter;
 
+	/*
+	 * A state out of cache costs two misses in a row: the state, then its
+	 * rows. Ask for the newest row (where most events land) before the
+	 * duplicate scan, whose branches on recent[] would otherwise hold the
+	 * row's load back until recent[] has arrived too.
+	 */
+	if (st->nrows > 0)
+		__builtin_prefetch(&st->rows[st->nrows - 1], 1);
 	if (is_duplicate(st, ev->fingerprint))
 		return 0;
 
@@ -298,6 +347,36 @@ int ssi_state_apply(struct ssi_state *st, const struct ssi_model *m, const struc
 	segments_apply(st, ev);
 	remember(st, m->dedup_recent, ev);
 	return 1;
+}
+
+/* Bytes of a state every apply and score touch (see the member order). */
+#define HOT_BYTES offsetof(struct ssi_state, recent[8])
+/* Row lines asked for at most: the first ones (score starts there) and the newest. */
+#define ROW_LINES_MAX 8
+#define LINE	      64
+
+void ssi_state_prefetch(const struct ssi_state *st, bool rows)
+{
+	const char *p = (const char *)st;
+
+	if (!rows) {
+		for (size_t off = 0; off < HOT_BYTES; off += LINE)
+			__builtin_prefetch(p + off, 1);
+		__builtin_prefetch(p + HOT_BYTES - 1, 1);
+		for (int s = 0; s < SSI_SEG__COUNT; s++)
+			__builtin_prefetch(st->segment[s], 1);
+		return;
+	}
+	if (st->nrows > 0) {
+		const char *first = (const char *)st->rows;
+		const char *end = (const char *)(st->rows + st->nrows);
+		size_t lines = 0;
+
+		__builtin_prefetch(end - 1, 1);
+		for (const char *q = first; q < end && lines < ROW_LINES_MAX - 1;
+		     q += LINE, lines++)
+			__builtin_prefetch(q, 1);
+	}
 }
 
 void ssi_state_prune(struct ssi_state *st, const struct ssi_model *m, int64_t now_ms)
@@ -325,6 +404,12 @@ int64_t ssi_state_mark_get(const struct ssi_state *st, int32_t partition)
 void ssi_state_mark_set(struct ssi_state *st, int32_t partition, int64_t offset)
 {
 	uint32_t i = 0;
+
+	/* The usual case: the partition set last is set again. */
+	if (st->nmarks > 0 && st->marks[st->nmarks - 1].partition == partition) {
+		st->marks[st->nmarks - 1].offset = offset;
+		return;
+	}
 
 	while (i < st->nmarks && st->marks[i].partition != partition)
 		i++;

@@ -450,7 +450,10 @@ static void score_user(struct ssid_pipeline *p, uint32_t u, enum ssid_cause caus
 	struct ssid_user *user = &p->users[u];
 	struct user_work *w = &p->work[u];
 
-	ssi_score(&user->state, p->model, now_ms, &w->score);
+	/* The score and the decay schedule in one pass over the state. */
+	user->due_ms = ssi_score_and_next_change(&user->state, p->model, now_ms, &w->score);
+	if (user->due_ms < now_ms)
+		user->due_ms = now_ms;
 	w->cause = cause;
 	if (model_changed(p, user)) {
 		/* Always published: every output names the model it was scored by. */
@@ -462,9 +465,6 @@ static void score_user(struct ssid_pipeline *p, uint32_t u, enum ssid_cause caus
 		w->publish =
 		    !user->has_published || moved(&w->score, &user->published, p->o.epsilon);
 	}
-	user->due_ms = ssi_score_next_change(&user->state, p->model, now_ms);
-	if (user->due_ms < now_ms)
-		user->due_ms = now_ms;
 }
 
 /* Remember an applied connection event's change to the rep's connection set. */
@@ -487,6 +487,28 @@ static int note_connection(struct ssid_pipeline *p, const struct ssi_event *ev)
 	    .connection_id = ev->attrs.connection.connection_id,
 	};
 	return 0;
+}
+
+/*
+ * A batch's users are visited in turn and their states, rows and messages
+ * are mostly out of cache: ask for the first message and the state of the
+ * user two ahead, and for the rows of the next (whose state was asked for
+ * one user ago), so their cache misses overlap this user's work.
+ */
+static void prefetch_users(const struct ssid_pipeline *p, const struct ssid_batch *b, uint32_t u)
+{
+	if (u + 2 < p->nusers) {
+		uint32_t first = p->work[u + 2].first;
+
+		ssi_state_prefetch(&p->users[u + 2].state, false);
+		if (first != NO_MSG) {
+			__builtin_prefetch(b->msg[first].rkm);
+			__builtin_prefetch(&b->msg[first].ev);
+			__builtin_prefetch(b->msg[first].ev.segment);
+		}
+	}
+	if (u + 1 < p->nusers)
+		ssi_state_prefetch(&p->users[u + 1].state, true);
 }
 
 static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u, int64_t now_ms,
@@ -1079,6 +1101,7 @@ int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now
 	if (r < 0)
 		return r;
 	for (uint32_t u = 0; u < p->nusers; u++) {
+		prefetch_users(p, b, u);
 		if (p->users[u].load_status < 0) {
 			reject_unreadable(p, b, u);
 			continue;

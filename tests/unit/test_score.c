@@ -1,5 +1,6 @@
 /* ssi_score: the formula, caps, rates, rounding and the next change. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "suites.h"
@@ -207,6 +208,301 @@ START_TEST (next_change_skips_days_that_do_not_matter) {
 }
 END_TEST
 
+/* --- the optimised evaluation against the formula, on random states -------- */
+
+/* Each counter's daily cap, from the public variable table (sessions: none). */
+static int reference_cap(const struct ssi_model *m, int c)
+{
+	for (int v = 0; v < SSI_V__COUNT; v++) {
+		const struct ssi_var_info *vi = ssi_var_info((enum ssi_variable)v);
+
+		if (vi->kind == SSI_KIND_ACTIVE_DAYS && vi->counter[0] == c)
+			return SSI_COUNT_MAX;
+		if ((vi->kind == SSI_KIND_COUNT || vi->kind == SSI_KIND_RATE) &&
+		    (vi->counter[0] == c || vi->counter[1] == c))
+			return m->var[v].daily_cap;
+	}
+	ck_abort_msg("counter %d belongs to no variable", c);
+	return 0;
+}
+
+static double reference_saturate(double x, double half)
+{
+	return x <= 0 ? 0.0 : 1.0 - exp2(-x / half);
+}
+
+/*
+ * The score as the README states the formula, computed the plain way: every
+ * counter of every row, every variable in order, lround per pillar. The
+ * engine evaluates it with vector sums and skips what is zero; the two must
+ * agree to the last bit of every variable's points.
+ */
+static void reference_score(const struct ssi_state *s, const struct ssi_model *m, int64_t now_ms,
+			    double points[SSI_V__COUNT], struct ssi_score *out)
+{
+	int32_t first_day = ssi_time_day(now_ms) - m->window_days + 1;
+	double count[SSI_C__COUNT] = {0}, pillar[SSI_PILLAR__COUNT] = {0};
+	const struct ssi_profile *pr = &s->profile;
+	const double *w = m->profile_field;
+	int active_days = 0;
+
+	for (uint32_t r = 0; r < s->nrows; r++) {
+		if (s->rows[r].day < first_day)
+			continue;
+		for (int c = 0; c < SSI_C__COUNT; c++) {
+			int cap = reference_cap(m, c);
+
+			count[c] += s->rows[r].count[c] < cap ? s->rows[r].count[c] : cap;
+		}
+		active_days += s->rows[r].count[SSI_C_SESSION] > 0;
+	}
+	for (int v = 0; v < SSI_V__COUNT; v++) {
+		const struct ssi_var_info *vi = ssi_var_info((enum ssi_variable)v);
+		const struct ssi_var_params *p = &m->var[v];
+		double f = 0, x = 0, hits, volume, rate;
+
+		switch (vi->kind) {
+		case SSI_KIND_PROFILE:
+			f = w[SSI_PF_PHOTO] * pr->photo +
+			    w[SSI_PF_BACKGROUND_PHOTO] * pr->background_photo +
+			    w[SSI_PF_HEADLINE] * pr->headline + w[SSI_PF_SUMMARY] * pr->summary +
+			    w[SSI_PF_EXPERIENCE] * pr->experience +
+			    w[SSI_PF_SKILLS] * (pr->skills >= m->skills_target
+						    ? 1.0
+						    : (double)pr->skills / m->skills_target) +
+			    w[SSI_PF_FEATURED_MEDIA] *
+				(pr->featured_media >= m->featured_media_target
+				     ? 1.0
+				     : (double)pr->featured_media / m->featured_media_target);
+			break;
+		case SSI_KIND_COUNT:
+			x = count[vi->counter[0]];
+			if (vi->counter[1] >= 0)
+				x += m->search_filter_weight * count[vi->counter[1]];
+			f = reference_saturate(x, p->half);
+			break;
+		case SSI_KIND_ACTIVE_DAYS:
+			f = reference_saturate(active_days, p->half);
+			break;
+		case SSI_KIND_RATE:
+			hits = count[vi->counter[0]];
+			volume = count[vi->counter[1]] > hits ? count[vi->counter[1]] : hits;
+			rate = (hits + p->prior * p->prior_weight) / (volume + p->prior_weight);
+			f = (rate > 1.0 ? 1.0 : rate) * reference_saturate(volume, p->half);
+			break;
+		case SSI_KIND_CONNECTIONS:
+			for (int k = 0; k < SSI_SEN__COUNT; k++)
+				if (s->connections[k] > 0)
+					x += m->seniority_weight[k] * s->connections[k];
+			f = reference_saturate(x, p->half);
+			break;
+		case SSI_KIND_INTERNAL:
+			f = reference_saturate(
+			    s->internal_connections > 0 ? s->internal_connections : 0, p->half);
+			break;
+		}
+		points[v] = p->weight * f;
+		pillar[vi->pillar] += points[v];
+	}
+	out->total = 0;
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		long cp = lround(pillar[p] * 100.0);
+
+		out->pillar[p] = cp < 0 ? 0 : cp > 2500 ? 2500 : (int)cp;
+		out->total += out->pillar[p];
+	}
+}
+
+/* A day's count: mostly small, sometimes at or past a daily cap. */
+static uint8_t random_count(struct t_rng *r)
+{
+	switch (t_below(r, 4)) {
+	case 0:
+		return SSI_COUNT_MAX;
+	case 1:
+		return (uint8_t)(1 + t_below(r, 60));
+	default:
+		return (uint8_t)(1 + t_below(r, 4));
+	}
+}
+
+/*
+ * A valid state (ascending unique days, masks matching counts) of up to 400
+ * rows, sparse or dense, around the window ending at now_ms; rows may also
+ * lie before the window.
+ */
+static void random_state(struct ssi_state *s, struct t_rng *r, int64_t now_ms, int window_days)
+{
+	int32_t today = ssi_time_day(now_ms);
+	int32_t day = today - window_days - 20 + (int32_t)t_below(r, (uint64_t)window_days + 20);
+	bool dense = t_below(r, 3) == 0;
+	uint32_t want = t_below(r, 5) == 0 ? 0 : (uint32_t)t_below(r, dense ? 401 : 40);
+
+	ssi_state_init(s);
+	s->rows = calloc(want + 1, sizeof(*s->rows));
+	ck_assert_ptr_nonnull(s->rows);
+	s->rows_cap = want + 1;
+	for (uint32_t i = 0; i < want && day <= today; i++) {
+		struct ssi_day_row *row = &s->rows[s->nrows++];
+		int n = dense ? SSI_C__COUNT : 1 + (int)t_below(r, 4);
+
+		row->day = day;
+		for (int k = 0; k < n; k++) {
+			int c = dense ? k : (int)t_below(r, SSI_C__COUNT);
+
+			row->count[c] = random_count(r);
+			row->mask |= 1u << c;
+		}
+		day += 1 + (dense ? 0 : (int32_t)t_below(r, 5));
+	}
+	if (t_below(r, 3) > 0) {
+		s->profile.photo = t_below(r, 2);
+		s->profile.background_photo = t_below(r, 2);
+		s->profile.headline = t_below(r, 2);
+		s->profile.summary = t_below(r, 2);
+		s->profile.experience = t_below(r, 2);
+		s->profile.skills = (uint8_t)t_below(r, 256);
+		s->profile.featured_media = (uint8_t)t_below(r, 8);
+		s->profile_key.at_ms = now_ms - T_DAY;
+		s->profile_key.fp = t_rand(r);
+	}
+	if (t_below(r, 2) == 0)
+		for (int k = 0; k < SSI_SEN__COUNT; k++)
+			s->connections[k] = (int32_t)t_below(r, 900) - 100;
+	if (t_below(r, 2) == 0)
+		s->internal_connections = (int32_t)t_below(r, 120) - 20;
+	ck_assert_uint_gt(ssi_state_encoded_size(s), 0); /* the decoder would accept it */
+}
+
+/*
+ * The default model, or one with other halves, caps, window and weights,
+ * with or without its saturation tables derived again.
+ */
+static void random_model(struct ssi_model *m, struct t_rng *r)
+{
+	ssi_model_default(m);
+	if (t_below(r, 2) == 0)
+		return;
+	m->window_days = 1 + (int)t_below(r, SSI_WINDOW_MAX_DAYS);
+	for (int v = 0; v < SSI_V__COUNT; v++) {
+		m->var[v].half = 0.5 + (double)t_below(r, 600) / 4;
+		m->var[v].daily_cap = 1 + (int)t_below(r, SSI_COUNT_MAX);
+	}
+	m->search_filter_weight = 1 + (double)t_below(r, 40) / 8;
+	for (int k = 0; k < SSI_SEN__COUNT; k++)
+		m->seniority_weight[k] = (double)t_below(r, 50) / 10;
+	m->skills_target = 1 + (int)t_below(r, 20);
+	m->featured_media_target = 1 + (int)t_below(r, 6);
+	ck_assert_int_eq(ssi_model_validate(m, NULL), 0);
+	/* Half the time the saturation tables still hold the default halves. */
+	if (t_below(r, 2) == 0)
+		ssi_model_derive(m);
+}
+
+START_TEST (score_is_the_plain_formula) {
+	struct t_rng r = {20261120};
+
+	for (int i = 0; i < 3000; i++) {
+		struct ssi_model m;
+		struct ssi_state s;
+		struct ssi_score got, want;
+		struct ssi_explain ex;
+		double points[SSI_V__COUNT];
+		int64_t now = T_NOW + (int64_t)t_below(&r, 40 * T_DAY) - 20 * T_DAY;
+
+		random_model(&m, &r);
+		random_state(&s, &r, now, m.window_days);
+		reference_score(&s, &m, now, points, &want);
+		ssi_score(&s, &m, now, &got);
+		ck_assert_mem_eq(&got, &want, sizeof(got));
+		ck_assert_int_eq(ssi_explain(&s, &m, now, &ex), 0);
+		ck_assert_mem_eq(&ex.score, &want, sizeof(want));
+		for (int v = 0; v < SSI_V__COUNT; v++)
+			ck_assert_msg(ex.var[v].points == points[v], "case %d, %s: %.17g != %.17g",
+				      i, ssi_var_info((enum ssi_variable)v)->name, ex.var[v].points,
+				      points[v]);
+		ssi_state_clear(&s);
+	}
+}
+END_TEST
+
+/* next_change by its definition: rescore at each instant a counted day leaves. */
+static int64_t reference_next_change(const struct ssi_state *s, const struct ssi_model *m,
+				     int64_t now_ms)
+{
+	int32_t first_day = ssi_time_day(now_ms) - m->window_days + 1;
+	struct ssi_score now, then;
+
+	ssi_score(s, m, now_ms, &now);
+	for (uint32_t r = 0; r < s->nrows; r++) {
+		int64_t t = ssi_time_day_start(s->rows[r].day + m->window_days);
+
+		if (s->rows[r].day < first_day)
+			continue;
+		ssi_score(s, m, t, &then);
+		if (memcmp(then.pillar, now.pillar, sizeof(now.pillar)) != 0)
+			return t;
+	}
+	return INT64_MAX;
+}
+
+/* Random states, including out-of-order rows the incremental search must not trust. */
+START_TEST (next_change_is_the_first_instant_the_score_moves) {
+	struct t_rng r = {777};
+	int later = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct ssi_model m;
+		struct ssi_state s;
+		struct ssi_score sc, both;
+		int64_t now = T_NOW + (int64_t)t_below(&r, 40 * T_DAY) - 20 * T_DAY;
+		int64_t want, first = INT64_MAX;
+
+		random_model(&m, &r);
+		random_state(&s, &r, now, m.window_days);
+		if (s.nrows > 2 && t_below(&r, 10) == 0) {
+			struct ssi_day_row first_row = s.rows[0];
+
+			s.rows[0] = s.rows[s.nrows - 1];
+			s.rows[s.nrows - 1] = first_row;
+		}
+		want = reference_next_change(&s, &m, now);
+		ck_assert_int_eq(ssi_score_next_change(&s, &m, now), want);
+		ssi_score(&s, &m, now, &sc);
+		ck_assert_int_eq(ssi_score_and_next_change(&s, &m, now, &both), want);
+		ck_assert_mem_eq(&both, &sc, sizeof(sc));
+		/* Count the cases where the first counted day leaving changes nothing. */
+		for (uint32_t k = 0; k < s.nrows && first == INT64_MAX; k++)
+			if (s.rows[k].day >= ssi_time_day(now) - m.window_days + 1)
+				first = ssi_time_day_start(s.rows[k].day + m.window_days);
+		later += want != INT64_MAX && want > first;
+		ssi_state_clear(&s);
+	}
+	ck_assert_int_gt(later, 10); /* the search past the first candidate was exercised */
+}
+END_TEST
+
+/* 300 days of 255 sessions and searches: sums past what 16 bits can hold. */
+START_TEST (long_windows_sum_past_16_bits) {
+	struct ssi_explain ex;
+
+	model.window_days = SSI_WINDOW_MAX_DAYS;
+	model.var[SSI_V_SEARCHES].daily_cap = SSI_COUNT_MAX;
+	st.rows = calloc(300, sizeof(*st.rows));
+	ck_assert_ptr_nonnull(st.rows);
+	st.nrows = st.rows_cap = 300;
+	for (int32_t r = 0; r < 300; r++) {
+		st.rows[r].day = ssi_time_day(T_NOW) - 299 + r;
+		st.rows[r].count[SSI_C_SESSION] = SSI_COUNT_MAX;
+		st.rows[r].count[SSI_C_SEARCH] = SSI_COUNT_MAX;
+		st.rows[r].mask = (1u << SSI_C_SESSION) | (1u << SSI_C_SEARCH);
+	}
+	ck_assert_int_eq(ssi_explain(&st, &model, T_NOW, &ex), 0);
+	ck_assert_double_eq(ex.var[SSI_V_SEARCHES].x, 300.0 * SSI_COUNT_MAX);
+	ck_assert_double_eq(ex.var[SSI_V_ACTIVE_DAYS].x, 300);
+}
+END_TEST
+
 START_TEST (format_two_decimals) {
 	char buf[16];
 
@@ -238,6 +534,9 @@ Suite *score_suite(void)
 	tcase_add_test(tc, window_edges);
 	tcase_add_test(tc, next_change_skips_days_that_do_not_matter);
 	tcase_add_test(tc, format_two_decimals);
+	tcase_add_test(tc, score_is_the_plain_formula);
+	tcase_add_test(tc, next_change_is_the_first_instant_the_score_moves);
+	tcase_add_test(tc, long_windows_sum_past_16_bits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -179,6 +179,78 @@ START_TEST (dedup_keeps_the_latest_keys) {
 }
 END_TEST
 
+START_TEST (dedup_in_time_order_drops_the_oldest) {
+	struct ssi_event ev;
+
+	model.dedup_recent = 3;
+	for (int i = 0; i < 6; i++) {
+		/* The usual order: each event newer than the last. */
+		t_event(&ev, SSI_EV_MESSAGE_SENT, T_NOW + i * T_HOUR, (uint64_t)i);
+		ck_assert_int_eq(ssi_state_apply(&st, &model, &ev), 1);
+	}
+	ck_assert_uint_eq(st.nrecent, 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(st.recent[i].at_ms, T_NOW + (3 + i) * T_HOUR);
+
+	/* Full, and a key between the two oldest: the oldest goes, the new one is first. */
+	t_event(&ev, SSI_EV_MESSAGE_SENT, T_NOW + 3 * T_HOUR + 1, 10);
+	ck_assert_int_eq(ssi_state_apply(&st, &model, &ev), 1);
+	ck_assert_uint_eq(st.nrecent, 3);
+	ck_assert_int_eq(st.recent[0].at_ms, T_NOW + 3 * T_HOUR + 1);
+	ck_assert_int_eq(st.recent[1].at_ms, T_NOW + 4 * T_HOUR);
+	ck_assert_int_eq(st.recent[2].at_ms, T_NOW + 5 * T_HOUR);
+
+	/* A model that keeps fewer: the state shrinks to the newest keys. */
+	model.dedup_recent = 2;
+	t_event(&ev, SSI_EV_MESSAGE_SENT, T_NOW + 4 * T_HOUR + 1, 11);
+	ck_assert_int_eq(ssi_state_apply(&st, &model, &ev), 1);
+	ck_assert_uint_eq(st.nrecent, 2);
+	ck_assert_int_eq(st.recent[0].at_ms, T_NOW + 4 * T_HOUR + 1);
+	ck_assert_int_eq(st.recent[1].at_ms, T_NOW + 5 * T_HOUR);
+	ck_assert_uint_gt(ssi_state_encoded_size(&st), 0); /* still ascending */
+}
+END_TEST
+
+START_TEST (shorter_segment_replaces_a_longer_one) {
+	struct ssi_event ev;
+	struct ssi_state back;
+	uint8_t buf[SSI_STATE_ENCODED_MAX];
+	long len;
+
+	t_event(&ev, SSI_EV_SESSION_STARTED, T_NOW - T_HOUR, 1);
+	strcpy(ev.segment[SSI_SEG_TENANT], "a-rather-long-tenant-name");
+	ssi_state_apply(&st, &model, &ev);
+	t_event(&ev, SSI_EV_SESSION_STARTED, T_NOW, 2);
+	strcpy(ev.segment[SSI_SEG_TENANT], "acme");
+	ssi_state_apply(&st, &model, &ev);
+	ck_assert_str_eq(st.segment[SSI_SEG_TENANT], "acme");
+
+	len = ssi_state_encode(&st, buf, sizeof(buf));
+	ck_assert_int_gt(len, 0);
+	ssi_state_init(&back);
+	ck_assert_int_eq(ssi_state_decode(&back, buf, (size_t)len), 0);
+	ck_assert(ssi_state_equal(&back, &st));
+	ck_assert_str_eq(back.segment[SSI_SEG_TENANT], "acme");
+	ssi_state_clear(&back);
+}
+END_TEST
+
+START_TEST (segment_values_of_every_length) {
+	struct ssi_event ev;
+
+	/* Longest first, so each value lands on the remains of a longer one. */
+	for (int len = SSI_ID_MAX; len >= 1; len--) {
+		t_event(&ev, SSI_EV_SESSION_STARTED, T_NOW - len * T_HOUR / 256, (uint64_t)len);
+		for (int i = 0; i < len; i++)
+			ev.segment[SSI_SEG_TEAM][i] = (char)('a' + (len + i) % 26);
+		ev.segment[SSI_SEG_TEAM][len] = '\0';
+		ck_assert_int_eq(ssi_state_apply(&st, &model, &ev), 1);
+		ck_assert_str_eq(st.segment[SSI_SEG_TEAM], ev.segment[SSI_SEG_TEAM]);
+		ck_assert_uint_gt(ssi_state_encoded_size(&st), 0);
+	}
+}
+END_TEST
+
 START_TEST (prune_drops_days_outside_the_window) {
 	uint64_t seq = 1;
 
@@ -205,6 +277,24 @@ START_TEST (marks_keep_the_most_recent_partitions) {
 	ck_assert_int_eq(ssi_state_mark_get(&st, 1), -1);
 	ck_assert_int_eq(ssi_state_mark_get(&st, 9), 7);
 	ck_assert_int_eq(ssi_state_mark_get(&st, 2), 102);
+}
+END_TEST
+
+START_TEST (mark_set_again_moves_it_last) {
+	ssi_state_mark_set(&st, 3, 10);
+	ssi_state_mark_set(&st, 3, 11);
+	ck_assert_uint_eq(st.nmarks, 1);
+	ck_assert_int_eq(ssi_state_mark_get(&st, 3), 11);
+	ssi_state_mark_set(&st, 5, 1);
+	ssi_state_mark_set(&st, 5, 2);
+	ck_assert_uint_eq(st.nmarks, 2);
+	ck_assert_int_eq(st.marks[1].partition, 5);
+	ck_assert_int_eq(st.marks[1].offset, 2);
+	ssi_state_mark_set(&st, 3, 12);
+	ck_assert_uint_eq(st.nmarks, 2);
+	ck_assert_int_eq(st.marks[0].partition, 5);
+	ck_assert_int_eq(st.marks[1].partition, 3);
+	ck_assert_int_eq(ssi_state_mark_get(&st, 3), 12);
 }
 END_TEST
 
@@ -238,8 +328,12 @@ Suite *state_suite(void)
 	tcase_add_test(tc, connections_add_and_remove);
 	tcase_add_test(tc, duplicate_is_ignored);
 	tcase_add_test(tc, dedup_keeps_the_latest_keys);
+	tcase_add_test(tc, dedup_in_time_order_drops_the_oldest);
+	tcase_add_test(tc, shorter_segment_replaces_a_longer_one);
+	tcase_add_test(tc, segment_values_of_every_length);
 	tcase_add_test(tc, prune_drops_days_outside_the_window);
 	tcase_add_test(tc, marks_keep_the_most_recent_partitions);
+	tcase_add_test(tc, mark_set_again_moves_it_last);
 	tcase_add_test(tc, copy_is_deep_and_equal);
 	suite_add_tcase(s, tc);
 	return s;
