@@ -48,8 +48,8 @@ void ssid_daemon_free(struct ssid_daemon *d);
 int ssid_daemon_run(struct ssid_daemon *d);
 
 /*
- * Replay every partition this daemon is assigned from the start of the
- * model window (ssid --rebuild), once, before live processing: see
+ * Replay the partitions of this daemon's first assignment from the start
+ * of their retained logs (ssid --rebuild), then go on live: see
  * ssid_parts.h. Call before ssid_daemon_run.
  */
 void ssid_daemon_set_rebuild(struct ssid_daemon *d);

@@ -67,6 +67,7 @@ struct ssid_rank_msg {
 	enum ssid_rank_kind kind;
 	const char *segment_value; /* "software"; "tenant/team" for a team; NULL global */
 	struct ssid_rank_crossing crossing;
+	int from_top_percent;		 /* the percentile before */
 	const struct ssid_rank_pos *pos; /* after */
 	enum ssid_cause cause;
 	int64_t as_of_ms;

@@ -5,7 +5,7 @@
  * the rules are testable on their own.
  *
  * Rebuild. When Redis has lost ssid's data (or on `ssid --rebuild`), an
- * owned partition is read again from the first offset of the model window
+ * owned partition is read again from the start of its retained log
  * ("from") up to the offset the group had committed ("until"): those
  * messages were processed before, so they are a replay; their rejections
  * are not dead-lettered again and their alerts are not published. The
@@ -27,7 +27,6 @@
 
 struct ssid_part {
 	bool owned;
-	bool rebuilt;		   /* replayed from the window start by this process */
 	int64_t replay_from;	   /* first offset read again */
 	int64_t replay_until;	   /* offsets below it are a replay; 0: none */
 	int64_t position;	   /* next offset after the last durable message */

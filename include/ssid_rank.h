@@ -90,6 +90,13 @@ enum ssid_rank_kind {
 struct ssid_rank_opts {
 	int min_members; /* privacy floor k: smaller segments are hidden */
 	int top_n;	 /* leaderboard length */
+	/*
+	 * Kinds (bit 1 << kind) whose position before the batch is not read:
+	 * their result.before stays empty, and their board flags assume the
+	 * rep may have been on the board. A caller that keeps percentiles of
+	 * its own saves a ZCOUNT per rep and kind (0: read them all).
+	 */
+	unsigned no_before;
 };
 
 void ssid_rank_opts_default(struct ssid_rank_opts *o);

@@ -126,12 +126,15 @@ int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size
 int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,
 		      size_t count, char ***ids, size_t *n);
 /*
- * The model version partition's roster was last fully rescored under
- * ("<prefix>mv:<partition>"): get copies it into buf (1, or 0 when none),
- * set records it. -EIO.
+ * Per-partition markers "<prefix><what>:<partition>": "mv" the model
+ * version the partition's roster was last fully rescored under, "rb" the
+ * sentinel epoch under which the partition was last replayed. get copies
+ * the value into buf (1, or 0 when none); set records it. -EIO.
  */
-int ssid_store_model_get(struct ssid_store *s, int32_t partition, char *buf, size_t len);
-int ssid_store_model_set(struct ssid_store *s, int32_t partition, const char *version);
+int ssid_store_partition_get(struct ssid_store *s, const char *what, int32_t partition, char *buf,
+			     size_t len);
+int ssid_store_partition_set(struct ssid_store *s, const char *what, int32_t partition,
+			     const char *value);
 void ssid_store_ids_free(char **ids);
 
 /*

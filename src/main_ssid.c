@@ -29,7 +29,7 @@ static void usage(FILE *out)
 		     "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 		     "  -n, --check-config   validate the configuration and the model, then exit\n"
 		     "  -r, --rebuild        replay the assigned partitions from the start of the\n"
-		     "                       model window into Redis (progress in the log), then\n"
+		     "                       retained log into Redis (progress in the log), then\n"
 		     "                       go on live; replayed events count once and publish\n"
 		     "                       no alerts or dead letters again\n"
 		     "  -V, --version        print the version and exit\n"

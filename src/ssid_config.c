@@ -200,7 +200,7 @@ static const struct config_key config_keys[] = {
     STRING_KEY("rank.bands", rank_bands, "1,5,10,15,25,50", false, valid_bands,
 	       "strictly increasing percentages in 1..100, comma-separated",
 	       "percentile bands: crossing one publishes rank.changed"),
-    INT_KEY("rank.network_per_batch", rank_network_per_batch, "500", 0, 1000000, false,
+    INT_KEY("rank.network_per_batch", rank_network_per_batch, "20", 0, 1000000, false,
 	    "network ranks recomputed per batch (each costs a scan of the rep's connections; "
 	    "at most once a day per rep); 0: no network rank in score.updated"),
     DURATION_KEY("rank.board_interval_ms", rank_board_interval_ms, "1000", 0, 3600000, true,

@@ -51,8 +51,8 @@ struct ssid_daemon {
 	struct ssid_rank_bands bands;
 
 	struct ssid_parts parts;
-	char epoch[32];		/* the Redis sentinel seen last ("" before the first look) */
-	bool rebuild_on_assign; /* replay newly assigned partitions from the window start */
+	char epoch[32];	     /* the Redis sentinel seen last ("" before the first look) */
+	bool rebuild_forced; /* ssid --rebuild: replay the first assignment whatever Redis holds */
 	int64_t rebuild_started, rebuild_logged; /* monotonic ms */
 	int64_t last_decay_clock, next_decay;	 /* scoring clock; monotonic ms */
 	int64_t last_commit;			 /* monotonic ms */
@@ -320,59 +320,80 @@ static void log_partitions(const char *what, const rd_kafka_topic_partition_list
 }
 
 /*
- * Make parts start from the first offset of the model window and remember
- * that what lies below the group's committed offset is a replay (see
- * ssid_parts.h). Partitions with nothing to replay keep their committed
- * offset; with seek, they are put back there (a batch in hand is dropped
- * and must be read again). Blocking broker queries: fine in the rebalance
- * callback and on the rare rebuild.
+ * Whether partition has been replayed into this Redis already: the marker
+ * "<prefix>rb:<partition>" holds the sentinel epoch of the last replay.
+ * Missing or older means this Redis has never seen the partition's past
+ * (it was emptied, or is new). Unknown (Redis away) counts as done: the
+ * epoch check before every batch catches a Redis that lost its data.
  */
-static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t *parts, bool seek)
+static bool replayed_in_epoch(struct ssid_daemon *d, int32_t partition)
 {
-	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
-	int64_t from = now_ms(d) - (int64_t)d->model->window_days * SSI_MS_PER_DAY;
+	char epoch[sizeof(d->epoch)] = "";
+	int r = ssid_store_partition_get(d->store, "rb", partition, epoch, sizeof(epoch));
+
+	if (r < 0)
+		log_warn("rebuild marker of partition %d: %s", (int)partition,
+			 ssid_store_errstr(d->store));
+	return r < 0 || (r == 1 && strcmp(epoch, d->epoch) == 0);
+}
+
+/*
+ * Choose where parts start. A partition this Redis has not replayed yet
+ * (or every one, with force) starts at the beginning of its retained log,
+ * and what lies below the group's committed offset is marked as a replay
+ * (see ssid_parts.h). From the log's start rather than the window's:
+ * profile and connection events are state, never too old, so a profile set
+ * long ago must be read again; windowed events older than the window are
+ * rejected within the replay and not dead-lettered. Other partitions keep
+ * their committed offset. With seek the consumer is moved there now (a
+ * batch in hand is dropped and read again); without, the offsets go to the
+ * assignment. Blocking broker queries: fine in the rebalance callback and
+ * on the rare rebuild.
+ */
+static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t *parts, bool force,
+			 bool seek)
+{
+	rd_kafka_topic_partition_list_t *committed;
 	rd_kafka_resp_err_t err;
 	bool any = false;
 
-	if (parts->cnt == 0) { /* cooperative rebalances hand out empty lists too */
-		rd_kafka_topic_partition_list_destroy(committed);
+	if (parts->cnt == 0) /* cooperative rebalances hand out empty lists too */
 		return;
-	}
+	committed = rd_kafka_topic_partition_list_copy(parts);
 	err = rd_kafka_committed(d->consumer, committed, 10000);
-	for (int i = 0; i < parts->cnt && !err; i++)
-		parts->elems[i].offset = from;
-	if (!err)
-		err = rd_kafka_offsets_for_times(d->consumer, parts, 10000);
+	if (err)
+		log_err("rebuild: cannot read the committed offsets (%s); partitions continue "
+			"from them as they are",
+			rd_kafka_err2str(err));
 	for (int i = 0; i < parts->cnt; i++) {
-		struct ssid_part *p = ssid_parts_get(&d->parts, parts->elems[i].partition);
-		int64_t until = err ? -1 : committed->elems[i].offset;
-		int64_t start = err ? -1 : parts->elems[i].offset;
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		struct ssid_part *p = ssid_parts_get(&d->parts, tp->partition);
+		int64_t until = err ? -1 : committed->elems[i].offset, lo = -1, hi = -1;
+		bool want = !err && p && (force || !replayed_in_epoch(d, tp->partition));
 
-		if (!seek && p && p->rebuilt) {
-			parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* done once already */
-			continue;
+		if (want && rd_kafka_query_watermark_offsets(d->consumer, tp->topic, tp->partition,
+							     &lo, &hi, 10000) != 0) {
+			log_err("rebuild: no watermarks for partition %d", (int)tp->partition);
+			want = false;
 		}
-		if (!p || until <= 0 || start < 0 || start >= until) {
+		if (want && ssid_store_partition_set(d->store, "rb", tp->partition, d->epoch) < 0)
+			log_warn("rebuild marker of partition %d: %s", (int)tp->partition,
+				 ssid_store_errstr(d->store));
+		if (!want || until <= 0 || lo < 0 || lo >= until) {
 			/* Nothing to replay: where the group left off. */
-			parts->elems[i].offset = until >= 0 ? until : RD_KAFKA_OFFSET_INVALID;
+			tp->offset = until >= 0 ? until
+				     : seek	? RD_KAFKA_OFFSET_BEGINNING
+						: RD_KAFKA_OFFSET_INVALID;
 			continue;
 		}
-		p->rebuilt = true;
-		p->replay_from = p->position = start;
+		p->replay_from = p->position = lo;
 		p->replay_until = until;
+		tp->offset = lo;
 		any = true;
 	}
-	if (err)
-		log_err("rebuild: cannot find the window's first offsets (%s); partitions continue "
-			"from their committed offsets",
-			rd_kafka_err2str(err));
 	if (seek) {
-		rd_kafka_error_t *error;
+		rd_kafka_error_t *error = rd_kafka_seek_partitions(d->consumer, parts, 10000);
 
-		for (int i = 0; i < parts->cnt; i++)
-			if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
-				parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-		error = rd_kafka_seek_partitions(d->consumer, parts, 10000);
 		if (error) {
 			log_err("rebuild: seek: %s", rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
@@ -404,16 +425,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (ssid_parts_assign(&d->parts, parts->elems[i].partition) < 0)
 				log_err("out of memory tracking partition %d",
 					(int)parts->elems[i].partition);
-		/*
-		 * Only the first assignment: partitions that come later were
-		 * owned by an instance that already had this Redis, which
-		 * replayed them or will have its replay resumed from the
-		 * committed offsets.
-		 */
-		if (d->rebuild_on_assign && parts->cnt > 0) {
-			plan_rebuild(d, parts, false);
-			d->rebuild_on_assign = false;
-		}
+		plan_rebuild(d, parts, d->rebuild_forced, false);
+		if (parts->cnt > 0)
+			d->rebuild_forced = false; /* once: the first assignment */
 		if (cooperative)
 			error = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -726,7 +740,7 @@ static void leave_degraded(struct ssid_daemon *d)
 /*
  * Whether Redis still holds what this daemon wrote: a new epoch in the
  * sentinel means it restarted empty (or was flushed), and the owned
- * partitions are replayed from the window start. Returns 0, 1 when a
+ * partitions are replayed from the start of their logs. Returns 0, 1 when a
  * rebuild was started (the batch in hand was dropped: it is read again),
  * or -EIO.
  */
@@ -743,18 +757,11 @@ static int check_epoch(struct ssid_daemon *d)
 		return 0;
 	snprintf(d->epoch, sizeof(d->epoch), "%s", epoch);
 	ssid_log_fields(LOG_WARNING, fields,
-			"redis lost ssid's data (sentinel epoch changed): rebuilding the owned "
-			"partitions from the start of the %d-day window",
-			d->model->window_days);
+			"redis lost ssid's data (sentinel epoch changed): replaying the owned "
+			"partitions from the start of their logs");
 	ssid_batch_clear(&d->batch);
 	if (rd_kafka_assignment(d->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
-		for (int i = 0; i < parts->cnt; i++) {
-			struct ssid_part *p = ssid_parts_get(&d->parts, parts->elems[i].partition);
-
-			if (p)
-				p->rebuilt = false;
-		}
-		plan_rebuild(d, parts, true);
+		plan_rebuild(d, parts, true, true);
 		rd_kafka_topic_partition_list_destroy(parts);
 	}
 	pthread_mutex_lock(&d->lock);
@@ -791,7 +798,7 @@ static int attempt_batch(struct ssid_daemon *d)
 
 void ssid_daemon_set_rebuild(struct ssid_daemon *d)
 {
-	d->rebuild_on_assign = true;
+	d->rebuild_forced = true;
 }
 
 /* How often the decay schedule is looked at when the clock runs by itself. */
@@ -884,7 +891,8 @@ static void model_walk(struct ssid_daemon *d)
 		if (!p->owned || (!p->model_check && !p->walking))
 			continue;
 		if (p->model_check) {
-			r = ssid_store_model_get(d->store, (int32_t)i, version, sizeof(version));
+			r = ssid_store_partition_get(d->store, "mv", (int32_t)i, version,
+						     sizeof(version));
 			if (r < 0)
 				return;
 			p->model_check = false;
@@ -901,7 +909,7 @@ static void model_walk(struct ssid_daemon *d)
 			r = rescore(d, (int32_t)i, ids, n, SSID_CAUSE_MODEL, now_ms(d));
 		ssid_store_ids_free(ids);
 		if (r == 0 && p->cursor == 0) {
-			r = ssid_store_model_set(d->store, (int32_t)i, d->model->version);
+			r = ssid_store_partition_set(d->store, "mv", (int32_t)i, d->model->version);
 			if (r == 0) {
 				p->walking = false;
 				log_info("model %s: partition %zu rescored", d->model->version, i);
@@ -1131,8 +1139,12 @@ static int start(struct ssid_daemon *d)
 	if (r < 0)
 		return EX_OSERR;
 	r = ssid_rank_new(&d->rank, &so,
-			  &(struct ssid_rank_opts){.min_members = d->cfg.rank_min_members,
-						   .top_n = d->cfg.rank_top_n});
+			  &(struct ssid_rank_opts){
+			      .min_members = d->cfg.rank_min_members,
+			      .top_n = d->cfg.rank_top_n,
+			      /* band crossings come from field k; boards are tenant and team */
+			      .no_before = 1u << SSID_RANK_GLOBAL | 1u << SSID_RANK_INDUSTRY,
+			  });
 	if (r == 0)
 		r = ssid_boards_new(&d->boards, d->rank, d->cfg.rank_top_n,
 				    d->cfg.rank_board_interval_ms);
@@ -1166,13 +1178,13 @@ static int start(struct ssid_daemon *d)
 	if (r < 0)
 		return 0;
 	r = ssid_store_sentinel(d->store, d->epoch, sizeof(d->epoch));
-	if (r == 1 || d->rebuild_on_assign) {
+	if (r == 1)
 		log_notice(
-		    "%s: assigned partitions are replayed from the start of the %d-day window",
-		    r == 1 ? "redis holds no ssid data yet" : "rebuild requested",
-		    d->model->window_days);
-		d->rebuild_on_assign = true;
-	}
+		    "redis holds no ssid data yet: each partition is replayed from the start "
+		    "of its log when first assigned");
+	if (d->rebuild_forced)
+		log_notice("rebuild requested: the assigned partitions are replayed from the start "
+			   "of their logs");
 	warm_output_topics(d);
 	log_notice("ready: consuming %s, scores to %s, dead letters to %s, model %s",
 		   d->cfg.input_topic, d->cfg.output_topic, d->cfg.dlq_topic, d->model->version);

@@ -274,8 +274,8 @@ int ssid_out_rank_changed(struct ssid_buf *b, const struct ssid_rank_msg *m)
 			",\"direction\":\"%s\",\"band\":%d,\"from_top_percent\":%d,"
 			"\"top_percent\":%d,\"rank\":%lld,\"of\":%lld,\"cause\":\"%s\"",
 			m->crossing.direction > 0 ? "up" : "down", m->crossing.band,
-			m->crossing.from ? m->crossing.from : 100, m->pos->top_percent,
-			(long long)m->pos->rank, (long long)m->pos->of, ssid_cause_name(m->cause));
+			m->from_top_percent, m->pos->top_percent, (long long)m->pos->rank,
+			(long long)m->pos->of, ssid_cause_name(m->cause));
 	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }

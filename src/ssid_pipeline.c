@@ -527,6 +527,8 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 		const rd_kafka_message_t *rkm = b->msg[i].rkm;
 		int r;
 
+		/* A retried replay batch finds its events applied: still a replay. */
+		w->replay |= b->msg[i].replay;
 		if (rkm->offset <= ssi_state_mark_get(&user->state, rkm->partition)) {
 			stats->replayed++;
 			continue;
@@ -542,7 +544,6 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 			w->applied++;
 		ssi_state_mark_set(&user->state, rkm->partition, rkm->offset);
 		user->save_state = true;
-		w->replay |= b->msg[i].replay;
 		user->partition = rkm->partition;
 	}
 	if (user->save_state)
@@ -908,6 +909,7 @@ static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const s
 	    .user_id = user->id,
 	    .kind = c->kind,
 	    .crossing = c->c,
+	    .from_top_percent = user->published_top[c->kind],
 	    .pos = &p->work[c->user].rank[c->kind],
 	    .cause = p->work[c->user].cause,
 	    .as_of_ms = now_ms,
@@ -1141,6 +1143,12 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 		if (user->load_status < 0 || !user->has_state) {
 			user->load_status = user->load_status < 0 ? user->load_status : -ENOENT;
 			continue;
+		}
+		/* An alert explains the fall against the state before days aged out. */
+		if (user->has_published && alerts_enabled(p)) {
+			if (ssi_state_copy(&p->work[u].before, &user->state) < 0)
+				return -ENOMEM;
+			p->work[u].has_before = true;
 		}
 		ssi_state_prune(&user->state, p->model, now_ms);
 		score_user(p, u, cause, now_ms);

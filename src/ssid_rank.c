@@ -616,7 +616,7 @@ static int plan(const struct ssid_rank *r, struct batch *b)
 			}
 			w->old_seg[k] = o;
 			w->new_seg[k] = nw;
-			if (o != NONE)
+			if (o != NONE && !(r->ro.no_before & (1u << k)))
 				b->seg[o].need_before = true;
 			if (nw != NONE)
 				b->seg[nw].need_after = true;
@@ -686,7 +686,7 @@ static int append_positions(struct ssid_rank *r, struct batch *b, bool after)
 			const char *argv[4] = {"ZCOUNT", NULL, min, "+inf"};
 			size_t argl[4] = {6, 0, 0, 4};
 
-			if (s == NONE)
+			if (s == NONE || (!after && (r->ro.no_before & (1u << k))))
 				continue;
 			argv[1] = b->seg[s].zkey;
 			argl[1] = b->seg[s].zlen;
@@ -860,7 +860,8 @@ static int take_positions(struct ssid_rank *r, struct batch *b, struct cursor *c
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			struct work *w = &b->w[i];
 
-			if ((after ? w->new_seg[k] : w->old_seg[k]) == NONE)
+			if ((after ? w->new_seg[k] : w->old_seg[k]) == NONE ||
+			    (!after && (r->ro.no_before & (1u << k))))
 				continue;
 			rc = take_int(r, cu, after ? &w->higher_after[k] : &w->higher_before[k]);
 			if (rc < 0)
@@ -974,7 +975,7 @@ static void fill_results(const struct ssid_rank *r, struct batch *b)
 			size_t o = w->old_seg[k], nw = w->new_seg[k];
 			bool stayed = o != NONE && o == nw, near_before, near_after;
 
-			if (o != NONE)
+			if (o != NONE && !(r->ro.no_before & (1u << k)))
 				pos_fill(r, &res->before, b->seg[o].size_before,
 					 b->seg[o].agg_before, w->higher_before[k]);
 			if (nw != NONE)
@@ -983,6 +984,7 @@ static void fill_results(const struct ssid_rank *r, struct batch *b)
 			res->moved = o != NONE && nw != NONE && o != nw;
 			if (w->unchanged)
 				continue;
+			/* Unread: higher_before stays 0, "maybe on the board". */
 			near_before = o != NONE && w->higher_before[k] < top;
 			near_after = nw != NONE && w->higher_after[k] < top;
 			if (stayed) {

@@ -492,10 +492,11 @@ int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long lon
 	return rc;
 }
 
-int ssid_store_model_get(struct ssid_store *s, int32_t partition, char *buf, size_t len)
+int ssid_store_partition_get(struct ssid_store *s, const char *what, int32_t partition, char *buf,
+			     size_t len)
 {
-	redisReply *r =
-	    ssid_store_command(s, "GET %smv:%d", ssid_redis_key_prefix(s->rd), (int)partition);
+	redisReply *r = ssid_store_command(s, "GET %s%s:%d", ssid_redis_key_prefix(s->rd), what,
+					   (int)partition);
 	int rc;
 
 	if (!r)
@@ -510,10 +511,11 @@ int ssid_store_model_get(struct ssid_store *s, int32_t partition, char *buf, siz
 	return rc;
 }
 
-int ssid_store_model_set(struct ssid_store *s, int32_t partition, const char *version)
+int ssid_store_partition_set(struct ssid_store *s, const char *what, int32_t partition,
+			     const char *value)
 {
-	redisReply *r = ssid_store_command(s, "SET %smv:%d %s", ssid_redis_key_prefix(s->rd),
-					   (int)partition, version);
+	redisReply *r = ssid_store_command(s, "SET %s%s:%d %s", ssid_redis_key_prefix(s->rd), what,
+					   (int)partition, value);
 	int rc;
 
 	if (!r)

@@ -16,6 +16,7 @@ Suite *integration_suite(void);
 Suite *poison_suite(void);
 /* The ssid binary: crashes, signals, exit codes, sd_notify. */
 Suite *process_suite(void);
-Suite *ssictl_suite(void); /* ssictl and network rank against redis-server and the mock cluster */
+Suite *ssictl_suite(void);   /* ssictl and network rank against redis-server and the mock cluster */
+Suite *insights_suite(void); /* ranks, boards, alerts, decay, history, rebuild, model change */
 
 #endif

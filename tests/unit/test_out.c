@@ -98,6 +98,7 @@ START_TEST (test_rank_changed) {
 	    .kind = SSID_RANK_TEAM,
 	    .segment_value = "acme/emea",
 	    .crossing = {.direction = 1, .band = 5, .from = 10, .to = 5},
+	    .from_top_percent = 7,
 	    .pos = &p,
 	    .cause = SSID_CAUSE_EVENT,
 	    .as_of_ms = AS_OF_MS,
@@ -112,7 +113,7 @@ START_TEST (test_rank_changed) {
 	ck_assert_str_eq(json_string_value(json_object_get(o, "segment_value")), "acme/emea");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "direction")), "up");
 	ck_assert_int_eq((int)num(o, "band", NULL), 5);
-	ck_assert_int_eq((int)num(o, "from_top_percent", NULL), 10);
+	ck_assert_int_eq((int)num(o, "from_top_percent", NULL), 7);
 	ck_assert_int_eq((int)num(o, "top_percent", NULL), 4);
 	ck_assert_int_eq((int)num(o, "rank", NULL), 4);
 	ck_assert_int_eq((int)num(o, "of", NULL), 100);
