@@ -118,10 +118,12 @@ static void take_score(struct view *v, json_t *o, bool plain)
 static void take_notice(struct view *v, json_t *o, bool plain)
 {
 	char line[256];
+	char why[180]; /* the ring keeps 256-byte lines: cut the sentence first */
 
 	if (strcmp(str(o, "type"), "alert") == 0) {
-		snprintf(line, sizeof(line), "ALERT %-14.40s %-16.20s %.200s", str(o, "user_id"),
-			 str(o, "rule"), str(o, "why"));
+		snprintf(why, sizeof(why), "%s", str(o, "why"));
+		snprintf(line, sizeof(line), "ALERT %-14.40s %-16.20s %s", str(o, "user_id"),
+			 str(o, "rule"), why);
 		v->nalert++;
 	} else {
 		snprintf(
