@@ -56,7 +56,8 @@ TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-fault check-asan check-valgrind check-format \
+.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-fault check-asan check-valgrind \
+	valgrind-unit valgrind-daemon test-binaries check-format \
 	format cppcheck fuzz bench demo install clean
 
 all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
@@ -104,16 +105,18 @@ $(B)/tests/check_fault: $(FAULT_TEST_SRC) $(TEST_COMMON_SRC) \
 		$(FAULT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
 		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
 
+# Every test binary of this build ($(B)).
+test-binaries: $(B)/tests/check_unit $(B)/tests/check_daemon $(B)/tests/check_fault
+
 # --- the second README command ------------------------------------------------
 check:
 	@deploy/install-deps.sh test
-	$(MAKE) all $(B)/tests/check_unit $(B)/tests/check_daemon $(B)/tests/check_fault
+	$(MAKE) -j2 all test-binaries
 	$(MAKE) check-unit
-	$(MAKE) check-daemon
-	$(MAKE) check-fault
+	@# Mostly waiting on brokers, Redis and timeouts: side by side on two cores.
+	$(MAKE) -j2 check-daemon check-fault
 	$(MAKE) check-format cppcheck check-systemd
-	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
-	$(MAKE) check-demo
+	$(MAKE) -j2 fuzz check-demo FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 
@@ -135,13 +138,20 @@ check-fault: $(B)/tests/check_fault $(B)/ssid
 	CK_FORK=yes $(B)/tests/check_fault
 
 check-asan:
-	$(MAKE) SAN=1 all
-	$(MAKE) SAN=1 check-unit check-daemon
+	$(MAKE) -j2 SAN=1 all test-binaries
+	$(MAKE) -j2 SAN=1 check-unit check-daemon
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
-check-valgrind: $(B)/tests/check_unit $(B)/tests/check_daemon
-	CK_FORK=no $(VALGRIND) $(B)/tests/check_unit
+# The generator's statistical tests (tag "statistical") draw millions of
+# events: 30 times slower under valgrind, they run natively and under ASan.
+check-valgrind:
+	$(MAKE) -j2 valgrind-unit valgrind-daemon
+
+valgrind-unit: $(B)/tests/check_unit
+	CK_FORK=no CK_EXCLUDE_TAGS=statistical $(VALGRIND) $(B)/tests/check_unit
+
+valgrind-daemon: $(B)/tests/check_daemon $(B)/ssid
 	CK_FORK=no $(VALGRIND) $(B)/tests/check_daemon
 
 FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)

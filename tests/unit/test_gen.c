@@ -706,6 +706,8 @@ Suite *gen_suite(void)
 	TCase *tc = tcase_create("gen");
 
 	tcase_set_timeout(tc, 60);
+	/* Millions of generated events: too slow under valgrind (ASan runs them). */
+	tcase_set_tags(tc, "statistical");
 	tcase_add_test(tc, test_config_rejected);
 	tcase_add_test(tc, test_same_seed_same_bytes);
 	tcase_add_test(tc, test_other_seed_other_bytes);
