@@ -82,6 +82,7 @@ struct ssid_config {
 	char *mock_cluster_bootstrap_file; /* mock_cluster.bootstrap_file, "" = none */
 
 	/* ranks, leaderboards, history */
+	bool rank_enabled;	    /* rank.enabled */
 	int rank_min_members;	    /* rank.min_members */
 	int rank_top_n;		    /* rank.top_n */
 	char *rank_bands;	    /* rank.bands */

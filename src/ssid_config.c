@@ -192,6 +192,9 @@ static const struct config_key config_keys[] = {
     STRING_KEY("mock_cluster.bootstrap_file", mock_cluster_bootstrap_file, "", false, NULL, NULL,
 	       "write the mock cluster's bootstrap servers to this file, for clients"),
 
+    BOOL_KEY("rank.enabled", rank_enabled, "yes", false,
+	     "keep live segment ranks, rank.changed, leaderboards and network ranks (about 10 "
+	     "Redis commands per published score); no: scores, alerts, decay and history only"),
     INT_KEY("rank.min_members", rank_min_members, "10", 1, 1000000, false,
 	    "privacy floor: a segment with fewer reps shows no rank, percentile, average or "
 	    "leaderboard"),

@@ -1138,6 +1138,8 @@ static int start(struct ssid_daemon *d)
 	r = ssid_store_new(&d->store, &so);
 	if (r < 0)
 		return EX_OSERR;
+	if (!d->cfg.rank_enabled)
+		goto no_ranks;
 	r = ssid_rank_new(&d->rank, &so,
 			  &(struct ssid_rank_opts){
 			      .min_members = d->cfg.rank_min_members,
@@ -1152,6 +1154,7 @@ static int start(struct ssid_daemon *d)
 		r = ssid_redis_new(&d->network, &so);
 	if (r < 0)
 		return EX_OSERR;
+no_ranks:
 	po = (struct ssid_pipeline_opts){
 	    .store = d->store,
 	    .producer = d->producer,

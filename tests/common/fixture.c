@@ -1114,8 +1114,13 @@ out:
 
 long fx_redis_user_keys(const struct fx_redis *r)
 {
+	return fx_redis_count_keys(r, "ssi:u:{*}");
+}
+
+long fx_redis_count_keys(const struct fx_redis *r, const char *pattern)
+{
 	redisContext *c = redis_connect(r->port);
-	redisReply *reply = c ? redisCommand(c, "KEYS ssi:u:{*}") : NULL;
+	redisReply *reply = c ? redisCommand(c, "KEYS %s", pattern) : NULL;
 	long n = reply && reply->type == REDIS_REPLY_ARRAY ? (long)reply->elements : -EIO;
 
 	if (reply)

@@ -199,6 +199,8 @@ int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_rec
 void fx_record_clear(struct fx_record *rec);
 /* How many "ssi:u:{...}" keys exist. */
 long fx_redis_user_keys(const struct fx_redis *r);
+/* How many keys match a KEYS pattern ("ssi:rk:*"); -EIO. */
+long fx_redis_count_keys(const struct fx_redis *r, const char *pattern);
 
 /* ---- ssid ---------------------------------------------------------------- */
 

@@ -121,6 +121,39 @@ START_TEST (test_happy_path) {
 }
 END_TEST
 
+/* rank.enabled = no: the same scores, and no rank anywhere, in Kafka or Redis. */
+START_TEST (test_ranks_disabled) {
+	struct t_rng rng = {.s = 0x4A4B01};
+	struct ssid_daemon_stats st;
+	struct fx_msgs out;
+	struct env e;
+
+	env_open(&e, "noranks", 12, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 200), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	env_start_daemon(&e, &(struct fx_conf){.extra = "rank.enabled = no\n"});
+	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
+	wait_events(&e, e.stream.n, &st);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+
+	fx_check_states(&e.redis, &e.stream, &e.model);
+	ck_assert_uint_eq(fx_check_outputs(&e.kafka, &e.stream, &e.model, true), st.outputs);
+	ck_assert_uint_eq(st.rank_changes + st.boards, 0);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.output, &out), 0);
+	ck_assert_uint_gt(out.n, 0);
+	for (size_t i = 0; i < out.n; i++) {
+		ck_assert_msg(fx_output_is_score(&out.m[i]) || strstr(out.m[i].value, "\"alert\""),
+			      "output %zu is neither a score nor an alert: %s", i, out.m[i].value);
+		ck_assert_msg(!strstr(out.m[i].value, "\"ranks\""), "output %zu has ranks: %s", i,
+			      out.m[i].value);
+	}
+	fx_msgs_free(&out);
+	ck_assert_int_eq(fx_redis_count_keys(&e.redis, "ssi:rk:*"), 0);
+	ck_assert_int_gt(fx_redis_count_keys(&e.redis, "ssi:dz:*"), 0);
+	env_close(&e);
+}
+END_TEST
+
 /* A malformed message and the reason code it must be dead-lettered with. */
 struct bad_event {
 	const char *json; /* NULL: use raw/len */
@@ -479,6 +512,7 @@ Suite *integration_suite(void)
 	tcase_add_test(tc, test_redis_restart);
 	tcase_add_test(tc, test_delivery_failure);
 	tcase_add_test(tc, test_reload_model);
+	tcase_add_test(tc, test_ranks_disabled);
 	suite_add_tcase(s, tc);
 	return s;
 }
