@@ -214,6 +214,29 @@ const char *fx_model_path(void)
 	return path;
 }
 
+void fx_write_model(const char *path, const char *version, double profile_weight)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(fx_model_path(), 0, &jerr);
+	json_t *brand;
+	char *text;
+
+	ck_assert_msg(root, "%s: %s", fx_model_path(), jerr.text);
+	brand = json_object_get(json_object_get(root, "pillars"), "brand");
+	ck_assert_ptr_nonnull(brand);
+	if (version)
+		json_object_set_new(root, "model_version", json_string(version));
+	json_object_set_new(json_object_get(brand, "profile_completeness"), "weight",
+			    json_real(profile_weight));
+	json_object_set_new(json_object_get(brand, "articles"), "weight",
+			    json_real(15.0 - profile_weight));
+	text = json_dumps(root, JSON_INDENT(2));
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fx_write_file(path, text, strlen(text)), 0);
+	free(text);
+	json_decref(root);
+}
+
 /* ---- processes ----------------------------------------------------------- */
 
 static bool env_name_matches(const char *entry, const char *name_or_pair)

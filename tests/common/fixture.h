@@ -64,6 +64,11 @@ char *fx_read_file(const char *path, size_t *len);
 bool fx_file_contains(const char *path, const char *needle);
 /* Absolute path of config/model.json (tests run from the repository root). */
 const char *fx_model_path(void);
+/*
+ * config/model.json written to path with another model_version (NULL: the
+ * same) and brand weight moved between profile completeness and articles.
+ */
+void fx_write_model(const char *path, const char *version, double profile_weight);
 
 /* ---- processes --------------------------------------------------------- */
 

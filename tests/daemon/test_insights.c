@@ -1682,30 +1682,6 @@ END_TEST
 
 /* ---- model change --------------------------------------------------------------- */
 
-/* config/model.json with another version and profile weight moved to articles. */
-static void write_model(const char *path, const char *version, double profile_weight)
-{
-	json_error_t jerr;
-	json_t *root = json_load_file(fx_model_path(), 0, &jerr);
-	json_t *brand;
-	char *text;
-
-	ck_assert_msg(root, "%s: %s", fx_model_path(), jerr.text);
-	brand = json_object_get(json_object_get(root, "pillars"), "brand");
-	ck_assert_ptr_nonnull(brand);
-	if (version)
-		json_object_set_new(root, "model_version", json_string(version));
-	json_object_set_new(json_object_get(brand, "profile_completeness"), "weight",
-			    json_real(profile_weight));
-	json_object_set_new(json_object_get(brand, "articles"), "weight",
-			    json_real(15.0 - profile_weight));
-	text = json_dumps(root, JSON_INDENT(2));
-	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(fx_write_file(path, text, strlen(text)), 0);
-	free(text);
-	json_decref(root);
-}
-
 /*
  * A new model on SIGHUP: the background walk rescores every rep with cause
  * "model" without any new event, and the 6-point fall fires no alert.
@@ -1730,12 +1706,12 @@ START_TEST (test_model_change) {
 			       FX_NOW_MS - (int64_t)(1 + t_below(&rng, 20)) * DAY, "");
 	}
 	fx_path(path, sizeof(path), "model.json");
-	write_model(path, NULL, 7);
+	fx_write_model(path, NULL, 7);
 	env_start(&e, &(struct run){.model_file = path});
 	produce_wave(&e, 0);
 
 	/* The profile is worth 1 point instead of 7: every rep loses 6 (alerts would say so). */
-	write_model(path, "ssi-test-insights-2", 1);
+	fx_write_model(path, "ssi-test-insights-2", 1);
 	ck_assert_int_eq(ssi_model_load_file(&second, path, NULL), 0);
 	for (int u = 0; u < N; u++) {
 		struct ssi_score a, b;

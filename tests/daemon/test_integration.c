@@ -365,29 +365,6 @@ START_TEST (test_delivery_failure) {
 }
 END_TEST
 
-/* config/model.json with another version and brand weights moved from profile to articles. */
-static void write_model(const char *path, const char *version, double profile_weight)
-{
-	json_error_t jerr;
-	json_t *root = json_load_file(fx_model_path(), 0, &jerr);
-	json_t *brand;
-	char *text;
-
-	ck_assert_msg(root, "%s: %s", fx_model_path(), jerr.text);
-	brand = json_object_get(json_object_get(root, "pillars"), "brand");
-	ck_assert_ptr_nonnull(brand);
-	json_object_set_new(root, "model_version", json_string(version));
-	json_object_set_new(json_object_get(brand, "profile_completeness"), "weight",
-			    json_real(profile_weight));
-	json_object_set_new(json_object_get(brand, "articles"), "weight",
-			    json_real(15.0 - profile_weight));
-	text = json_dumps(root, JSON_INDENT(2));
-	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(fx_write_file(path, text, strlen(text)), 0);
-	free(text);
-	json_decref(root);
-}
-
 static bool reloaded_once(const struct ssid_daemon_stats *st)
 {
 	return st->reloads == 1;
@@ -421,7 +398,7 @@ START_TEST (test_reload_model) {
 
 	env_open(&e, "reload", 10, false);
 	fx_path(model_path, sizeof(model_path), "model.json");
-	write_model(model_path, e.model.version, 7);
+	fx_write_model(model_path, e.model.version, 7);
 	env_start_daemon(&e, &(struct fx_conf){.model_file = model_path});
 	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 120), 0);
 	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
@@ -431,7 +408,7 @@ START_TEST (test_reload_model) {
 	output_ends(&e, before_reload);
 
 	/* A valid new model: the next outputs carry its version and its scores. */
-	write_model(model_path, "ssi-test-reload-2", 3);
+	fx_write_model(model_path, "ssi-test-reload-2", 3);
 	ck_assert_int_eq(ssi_model_load_file(&second, model_path, NULL), 0);
 	fx_daemon_reload(&e.daemon);
 	wait_stats(&e, reloaded_once, "reload", &st);
