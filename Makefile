@@ -3,7 +3,7 @@
 #   make            build the daemon, ssictl, ssi-loadgen and the libraries
 #   make demo       the one-command demo (installs what is missing)
 #   make check      the whole test suite (installs what is missing)
-#   make check-asan the unit tests under AddressSanitizer + UBSan
+#   make check-asan the unit, daemon and fault suites under AddressSanitizer + UBSan
 #   make bench      the benchmarks (not part of check)
 #   make fuzz       build the libFuzzer targets and run each briefly
 #   make install    DESTDIR=... PREFIX=/usr/local
@@ -139,7 +139,8 @@ check-fault: $(B)/tests/check_fault $(B)/ssid
 
 check-asan:
 	$(MAKE) -j2 SAN=1 all test-binaries
-	$(MAKE) -j2 SAN=1 check-unit check-daemon
+	deploy/kafka-broker.sh fetch
+	$(MAKE) -j2 SAN=1 check-unit check-daemon check-fault
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
