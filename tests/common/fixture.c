@@ -1135,6 +1135,34 @@ out:
 	return rc;
 }
 
+void fx_redis_setup(struct fx_redis *r)
+{
+	char dir[PATH_MAX];
+
+	fx_setup();
+	memset(r, 0, sizeof(*r));
+	ck_assert_msg(fx_redis_start(r, fx_path(dir, sizeof(dir), "redis"), false) == 0,
+		      "redis-server did not start (see %s/redis.log)", dir);
+}
+
+void fx_redis_teardown(struct fx_redis *r)
+{
+	if (r->proc.pid > 0 && !r->proc.exited)
+		fx_redis_stop(r);
+	fx_teardown();
+}
+
+struct ssid_redis_opts fx_redis_opts(const struct fx_redis *r)
+{
+	return (struct ssid_redis_opts){
+	    .host = "127.0.0.1",
+	    .port = r->port,
+	    .connect_timeout_ms = 5000,
+	    .command_timeout_ms = 30000,
+	    .key_prefix = "ssi:",
+	};
+}
+
 long fx_redis_user_keys(const struct fx_redis *r)
 {
 	return fx_redis_count_keys(r, "ssi:u:{*}");

@@ -30,6 +30,7 @@
 #include "ssi_state.h"
 #include "ssid_daemon.h"
 #include "ssid_kafka.h"
+#include "ssid_redis.h"
 #include "testutil.h"
 
 /* The scoring clock of every daemon under test: 2026-11-20T12:00:00Z. */
@@ -104,6 +105,16 @@ struct fx_redis {
 
 /* Start redis-server in dir (created if missing) and wait until it answers PING. */
 int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent);
+/*
+ * Per test: a fresh non-persistent server in <scratch>/redis (a Check
+ * failure if it does not start), and its stop, for suites that keep one
+ * server per test.
+ */
+void fx_redis_setup(struct fx_redis *r);
+void fx_redis_teardown(struct fx_redis *r);
+/* Connection options for the ssid_* Redis modules, prefix "ssi:". */
+struct ssid_redis_opts fx_redis_opts(const struct fx_redis *r);
+
 /* SIGTERM and wait for the exit (a persistent server writes its data first). */
 int fx_redis_stop(struct fx_redis *r);
 

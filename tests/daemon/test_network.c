@@ -27,35 +27,17 @@ static struct fx_redis redis;
 
 static void setup(void)
 {
-	char dir[PATH_MAX];
-
-	fx_setup();
-	memset(&redis, 0, sizeof(redis));
-	ck_assert_msg(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
-		      "redis-server did not start (see %s/redis.log)", dir);
+	fx_redis_setup(&redis);
 }
 
 static void teardown(void)
 {
-	if (redis.proc.pid > 0 && !redis.proc.exited)
-		fx_redis_stop(&redis);
-	fx_teardown();
-}
-
-static struct ssid_redis_opts opts(void)
-{
-	return (struct ssid_redis_opts){
-	    .host = "127.0.0.1",
-	    .port = redis.port,
-	    .connect_timeout_ms = 5000,
-	    .command_timeout_ms = 30000,
-	    .key_prefix = "ssi:",
-	};
+	fx_redis_teardown(&redis);
 }
 
 static struct ssid_redis *net_open(void)
 {
-	struct ssid_redis_opts o = opts();
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
 	struct ssid_redis *rd = NULL;
 
 	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
@@ -97,7 +79,7 @@ static long long command_calls(redisContext *c, const char *cmd)
  * in batches. */
 static void rank_reps(char (*ids)[24], const int *totals, size_t n)
 {
-	struct ssid_redis_opts o = opts();
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
 	struct ssid_rank *r = NULL;
 	struct ssid_rank_change *ch = calloc(n ? n : 1, sizeof(*ch));
 

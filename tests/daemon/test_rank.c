@@ -22,30 +22,17 @@ static struct fx_redis redis;
 
 static void setup(void)
 {
-	char dir[PATH_MAX];
-
-	fx_setup();
-	memset(&redis, 0, sizeof(redis));
-	ck_assert_msg(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
-		      "redis-server did not start (see %s/redis.log)", dir);
+	fx_redis_setup(&redis);
 }
 
 static void teardown(void)
 {
-	if (redis.proc.pid > 0 && !redis.proc.exited)
-		fx_redis_stop(&redis);
-	fx_teardown();
+	fx_redis_teardown(&redis);
 }
 
 static struct ssid_rank *rank_open(int min_members, int top_n)
 {
-	struct ssid_redis_opts so = {
-	    .host = "127.0.0.1",
-	    .port = redis.port,
-	    .connect_timeout_ms = 5000,
-	    .command_timeout_ms = 30000,
-	    .key_prefix = "ssi:",
-	};
+	struct ssid_redis_opts so = fx_redis_opts(&redis);
 	struct ssid_rank_opts ro = {.min_members = min_members, .top_n = top_n};
 	struct ssid_rank *r = NULL;
 

@@ -46,17 +46,6 @@ static struct fx_redis redis;
 static char conf_path[PATH_MAX];
 static struct ssi_model model;
 
-static struct ssid_redis_opts redis_opts(void)
-{
-	return (struct ssid_redis_opts){
-	    .host = "127.0.0.1",
-	    .port = redis.port,
-	    .connect_timeout_ms = 5000,
-	    .command_timeout_ms = 30000,
-	    .key_prefix = "ssi:",
-	};
-}
-
 /* ssid.conf for this server: the fixtures' clock, a Kafka nobody talks to,
  * floor 3. */
 static void write_conf(const char *path, int port, const char *extra)
@@ -79,13 +68,9 @@ static void write_conf(const char *path, int port, const char *extra)
 
 static void setup(void)
 {
-	char dir[PATH_MAX];
 	struct ssi_model_error me;
 
-	fx_setup();
-	memset(&redis, 0, sizeof(redis));
-	ck_assert_msg(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
-		      "redis-server did not start (see %s/redis.log)", dir);
+	fx_redis_setup(&redis);
 	fx_path(conf_path, sizeof(conf_path), "ssid.conf");
 	write_conf(conf_path, redis.port, NULL);
 	ck_assert_int_eq(ssi_model_load_file(&model, fx_model_path(), &me), 0);
@@ -93,9 +78,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (redis.proc.pid > 0 && !redis.proc.exited)
-		fx_redis_stop(&redis);
-	fx_teardown();
+	fx_redis_teardown(&redis);
 }
 
 /* ---- running ssictl -------------------------------------------------------
@@ -239,7 +222,7 @@ static struct ssi_score spread(int total)
 
 static void put_ranks(void)
 {
-	struct ssid_redis_opts o = redis_opts();
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
 	struct ssid_rank_change ch[NREPS];
 	struct ssid_rank *r = NULL;
 
@@ -320,7 +303,7 @@ static void build_state(struct ssi_state *st, const char *user, const char *tena
  * rank yet). */
 static void put_states(void)
 {
-	struct ssid_redis_opts o = redis_opts();
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
 	struct ssid_store *store = NULL;
 	struct ssid_user u[2];
 
@@ -346,7 +329,7 @@ static struct ssi_score pillars(int b, int p, int i, int r)
 /* r1's history: 50.00 five days ago, 51.00 three days ago, 55.00 today. */
 static void put_history(void)
 {
-	struct ssid_redis_opts o = redis_opts();
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
 	struct ssid_history *hs = NULL;
 	struct ssid_history_item it[3] = {
 	    {.user_id = "r1", .day = TODAY - 5, .score = pillars(2000, 1500, 1000, 500)},
