@@ -1,29 +1,53 @@
 #!/usr/bin/env bash
-# Install the Debian packages ssid needs to build, test or demo, but only the
-# ones that are missing, so a second run is instant and offline.
-#   deploy/install-deps.sh [build|test|demo|fuzz|all]
+# Install the Debian (bookworm) packages a make target needs, but only the
+# ones that are missing, so a second run is instant and offline. Always with
+# --no-install-recommends: every package the project uses is named here.
+#   deploy/install-deps.sh [build|demo|test|fuzz|bench|broker|fresh|all]
+#
+#   build   make: the compiler, make, pkg-config and the libraries' headers
+#   demo    make demo: build + redis-server (redis-cli comes with it) and kcat,
+#           which the demo suggests for reading its topics
+#   fuzz    make fuzz: build + clang and its compiler runtime (libFuzzer,
+#           ASan/UBSan runtimes and <sanitizer/*.h>, not pulled by clang
+#           without recommends)
+#   broker  deploy/kafka-broker.sh: Java 17, Maven (fetches the broker's jars)
+#           and kcat (asks the broker whether it is ready)
+#   test    make check: build + fuzz + broker + redis-server, cppcheck,
+#           clang-format, valgrind, systemd (systemd-analyze) and procps
+#           (pgrep in the demo check, /bin/kill named by the unit)
+#   bench   make bench: build + broker + redis-server
+#   fresh   make check-fresh, on the host: debootstrap and git
+#   all     every group above
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config librdkafka-dev libhiredis-dev libjansson-dev
 	    libsystemd-dev check libsubunit-dev)
-test_pkgs=(redis-server kcat cppcheck clang-format valgrind systemd)
-fuzz_pkgs=(clang)
 demo_pkgs=(redis-server kcat)
+fuzz_pkgs=(clang libclang-rt-14-dev)
+broker_pkgs=(openjdk-17-jre-headless maven kcat)
+test_pkgs=(redis-server cppcheck clang-format valgrind systemd procps
+	   "${fuzz_pkgs[@]}" "${broker_pkgs[@]}")
+bench_pkgs=(redis-server "${broker_pkgs[@]}")
+fresh_pkgs=(debootstrap git)
 
-want=("${build_pkgs[@]}")
+want=()
 case "${1:-all}" in
-build) ;;
-test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-demo) want+=("${demo_pkgs[@]}") ;;
-fuzz) want+=("${fuzz_pkgs[@]}") ;;
-all) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}" "${demo_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|demo|fuzz|all]" >&2; exit 64 ;;
+build) want+=("${build_pkgs[@]}") ;;
+demo) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
+fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+broker) want+=("${broker_pkgs[@]}") ;;
+test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+fresh) want+=("${fresh_pkgs[@]}") ;;
+all) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}"
+	    "${fresh_pkgs[@]}") ;;
+*) echo "usage: $0 [build|demo|test|fuzz|bench|broker|fresh|all]" >&2; exit 64 ;;
 esac
 
 missing=()
 for p in "${want[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
+		case " ${missing[*]} " in *" $p "*) ;; *) missing+=("$p") ;; esac
 	fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
