@@ -6,6 +6,7 @@
 #   make check-asan the unit, daemon and fault suites under AddressSanitizer + UBSan
 #   make bench      the benchmarks (not part of check)
 #   make fuzz       build the libFuzzer targets and run each briefly
+#   make check-fresh the README's two commands in a fresh bookworm chroot (root; not part of check)
 #   make install    DESTDIR=... PREFIX=/usr/local
 #
 # Out-of-tree: everything lands in $(B) (build/ by default, build/asan for SAN=1).
@@ -58,7 +59,7 @@ PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
 .PHONY: all deps check check-demo check-systemd check-unit check-daemon check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon test-binaries check-format \
-	format cppcheck fuzz bench demo install clean
+	format cppcheck fuzz bench demo install clean check-fresh
 
 all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
 
@@ -215,3 +216,8 @@ clean:
 # --- the first README command -------------------------------------------------
 demo:
 	@deploy/demo.sh
+
+# --- the two README commands on a fresh machine ---------------------------------
+# debootstrap + chroot, as root; see tests/fresh/check-fresh.sh. Not part of check.
+check-fresh:
+	tests/fresh/check-fresh.sh
