@@ -1,66 +1,50 @@
 /*
  * ssid_rank: where each rep stands in their segments (global, industry,
- * tenant, team within a tenant), segment averages, percentile bands and
- * leaderboards, kept in Redis a batch at a time.
+ * tenant, team within a tenant), segment averages and leaderboards, kept in
+ * memory by the instance that owns the reps' Kafka partitions and shared
+ * through Redis once per batch. README "Ranks" tells the story.
  *
- * Design
- *
- * Ranking. Equal totals share a rank (standard competition ranking): a rep's
- * rank is 1 + the number of members of the segment with a strictly higher
- * total, so totals 90, 80, 80, 70 rank 1, 2, 2, 4. top_percent is
- * ceil(100 * rank / size), from 1 (best) to 100. A segment with fewer than
- * min_members reps (the privacy floor, default 10) shows no rank, percentile,
- * average or leaderboard: the position is flagged hidden.
+ * Ranking. Equal totals share a rank (standard competition ranking): rank =
+ * 1 + the number of members with a strictly higher total; top_percent =
+ * ceil(100 * rank / size). A segment with fewer than min_members reps is
+ * hidden. The arithmetic is ssi_rank's (pure); this module keeps the data.
  *
  * Segments. Every scored rep is in the global segment; in the industry and
  * tenant segments of their industry and tenant when known (non-empty); and in
- * the team segment when both tenant and team are known, a team being scoped
- * by its tenant. The network segment (a rep's 1st-degree connections who are
- * known users) is not kept here: it is one segment per rep, not a shared set,
- * so it cannot be maintained by ZADD on a shared key. Its extension point is
- * the segment kind enum and segment_tag() in ssid_rank.c; it would be ranked
- * by ZMSCORE of the rep's known connections in the global sorted set.
+ * the team segment when both tenant and team are known. A segment's field
+ * name is "g", "i:<industry>", "t:<tenant>" or "m:<tenant>:<team>", with
+ * '%', ':', '{', '}', spaces and control bytes of the values written %XX.
  *
- * Key layout, prefix P (redis.key_prefix, e.g. "ssi:"). <seg> is the segment's
- * hash tag: "g" for global, "i:<industry>", "t:<tenant>", "m:<tenant>:<team>",
- * with '%', ':', '{', '}', spaces and control bytes of the values written %XX
- * so that the tag is unambiguous and stays one Redis Cluster slot:
- *   P rk:{<seg>}:z      sorted set: member user id, score total (centipoints)
- *   P rk:{<seg>}:a      hash: n (members), t (sum of totals), b p i r (sums of
- *                       the pillars), all integers in centipoints
- *   P rk:u:{<user_id>}  hash: what this module last applied for the rep:
- *                       s "v1 total b p i r", t tenant, m team, i industry
- *                       ("" when unknown); same slot as the rep's record
- * Averages are sum / n, maintained by HINCRBY of deltas and never by scanning
- * a segment: a rep's contribution is moved when their tenant, team or industry
- * changes and withdrawn when they are removed.
+ * Design. A rep belongs to the partition its events come from, and a
+ * partition has one owner. Per partition N, two hashes in one hash slot:
+ *   P rk:{pN}:u   field user id -> rank record (ssi_rank_record encoding):
+ *                 the score and segments the rep is counted with
+ *   P rk:{pN}:s   field segment -> the partition's aggregate of that segment
+ *                 (ssi_rankagg encoding: members, sums, histogram of totals,
+ *                 top rank.top_n members)
+ *   P rk:{pN}:v   a counter moved by every write of the partition
+ *   P rk:parts    set of the partitions that have rank data
+ * The owner loads rk:{pN}:u when it first meets the partition (HSCAN),
+ * rebuilds the aggregates from it, and from then on updates both in memory:
+ * a rep's rank in a segment is 1 + the members strictly above in the sum of
+ * every partition's histogram, a Fenwick query. Each batch writes the
+ * changed records and the changed segments of each partition it touched in
+ * one MULTI/EXEC per partition (one slot: Redis Cluster safe), so Redis work
+ * grows with partitions and segments touched, not with reps x segments.
+ * Partitions owned by other instances are read every refresh_ms (only
+ * those whose version moved), so while events flow a rank may lag other
+ * instances' changes by at most refresh_ms, and at rest it is exact.
  *
- * Idempotence and cost. The per-rep record makes ssid_rank_apply idempotent:
- * deltas are computed from what Redis says was last applied, never from the
- * caller's belief, so a batch retried after a failure whose writes did land
- * changes nothing. A batch takes two round trips: (1) HMGET the reps'
- * records; (2) one MULTI/EXEC holding the reads of the positions before the
- * batch, the writes (one ZADD and one ZREM per segment with all of the
- * batch's members, HINCRBY per segment of the batch's summed deltas, one
- * HSET or DEL per rep) and the reads of the positions after it (ZCOUNT per
- * rep and segment; ZCARD and HMGET per distinct segment). The transaction
- * makes before and after consistent snapshots and applies all or nothing. A
- * rep must have one writer at a time, as for its state: the consumer owning
- * its Kafka partition (records are not WATCHed: Redis checks every watched
- * key against the others, 350 ms for 10,000 keys). The EXEC of a
- * 10,000-rep batch keeps Redis busy about 90 ms; split bigger batches.
- * Leaderboards are read by ssid_rank_boards, one round trip for any number
- * of boards. The transaction spans segments, so it needs one Redis node (as
- * ssid_store's single connection does): the hash tags keep each segment's
- * keys together for a future per-slot split.
+ * Idempotence. The in-memory record says what is counted for a rep, so
+ * applying the same score twice changes nothing; a record and its aggregates
+ * are written in one transaction, so Redis never holds one without the other.
  *
- * ssid_rank has its own ssid_redis connection, opened on first use from the
- * daemon's ssid_redis_opts; any error drops it and the next call reconnects.
- * Library code: no logging, errors in ssid_rank_errstr.
+ * Library code: no logging, errors in ssid_rank_errstr. Its own ssid_redis
+ * connection; any Redis error drops it and the next call reconnects.
  *
  * Limits: user ids and segment values up to SSI_ID_MAX bytes, each rep at
- * most once per batch; top_n up to SSID_RANK_TOP_MAX; up to
- * SSID_RANK_BANDS_MAX percentile bands.
+ * most once per apply; top_n up to SSID_RANK_TOP_MAX; a rep's events come
+ * from one partition (a rep met in another owned partition is moved there).
  */
 #ifndef SSID_RANK_H
 #define SSID_RANK_H
@@ -70,6 +54,7 @@
 #include <stdint.h>
 
 #include "ssi_event.h"
+#include "ssi_rank.h"
 #include "ssi_score.h"
 #include "ssid_redis.h"
 
@@ -84,24 +69,19 @@ enum ssid_rank_kind {
 #define SSID_RANK_DEFAULT_MIN_MEMBERS 10
 #define SSID_RANK_DEFAULT_TOP_N	      10
 #define SSID_RANK_DEFAULT_INTERVAL_MS 1000
-#define SSID_RANK_TOP_MAX	      1000
+#define SSID_RANK_DEFAULT_REFRESH_MS  1000
+#define SSID_RANK_TOP_MAX	      SSI_RANK_TOP_KEEP
 #define SSID_RANK_BANDS_MAX	      16
 
 struct ssid_rank_opts {
-	int min_members; /* privacy floor k: smaller segments are hidden */
-	int top_n;	 /* leaderboard length */
-	/*
-	 * Kinds (bit 1 << kind) whose position before the batch is not read:
-	 * their result.before stays empty, and their board flags assume the
-	 * rep may have been on the board. A caller that keeps percentiles of
-	 * its own saves a ZCOUNT per rep and kind (0: read them all).
-	 */
-	unsigned no_before;
+	int min_members;    /* privacy floor k: smaller segments are hidden */
+	int top_n;	    /* leaderboard length, and the top list each aggregate keeps */
+	int64_t refresh_ms; /* read other instances' partitions at most this often */
 };
 
 void ssid_rank_opts_default(struct ssid_rank_opts *o);
 
-/* A rep's position in one segment, before or after a batch. */
+/* A rep's position in one segment, before or after a change. */
 struct ssid_rank_pos {
 	bool present; /* the rep is a member of a segment of this kind */
 	bool hidden;  /* present, but the segment is below the privacy floor */
@@ -112,13 +92,16 @@ struct ssid_rank_pos {
 	double avg_pillar[SSI_PILLAR__COUNT];
 };
 
+/* pos from ssi_rank's place (present). */
+void ssid_rank_pos_set(struct ssid_rank_pos *pos, const struct ssi_rank_place *pl);
+
 struct ssid_rank_result {
-	struct ssid_rank_pos before, after;
+	struct ssid_rank_pos before, after; /* just before this rep's change; after the call */
 	bool moved; /* before and after are in different segments */
 	/*
-	 * The leaderboard of the segment before the batch (old_segment) and of
-	 * the segment after it (segment) may have changed because of this rep:
-	 * read it again (ssid_rank_boards) when the kind has a board.
+	 * The leaderboard of the segment before the change (old_segment) and
+	 * of the segment after it (segment) may have changed because of this
+	 * rep: read it again (ssid_rank_boards) when the kind has a board.
 	 */
 	bool board_old, board_new;
 };
@@ -126,20 +109,23 @@ struct ssid_rank_result {
 struct ssid_rank_change {
 	/* in */
 	const char *user_id;
+	int32_t partition;		     /* where the rep's events come from */
 	const char *segment[SSI_SEG__COUNT]; /* tenant, team, industry; NULL or "" unknown */
 	bool removed;			     /* the rep leaves every segment; score unused */
 	struct ssi_score score;		     /* the rep's current score */
 	/* out */
-	int status; /* 0, or -EBADMSG: the stored record is unreadable, change skipped */
+	int status; /* 0, or -EINVAL: a score out of range, change skipped */
 	bool had_record;
-	struct ssi_score old_score; /* what was applied before, when had_record */
-	char old_segment[SSI_SEG__COUNT][SSI_ID_MAX + 1]; /* as applied before, "" unknown */
+	struct ssi_score old_score; /* what was counted before, when had_record */
+	char old_segment[SSI_SEG__COUNT][SSI_ID_MAX + 1]; /* as counted before, "" unknown */
 	struct ssid_rank_result result[SSID_RANK__COUNT];
 };
 
 struct ssid_rank_stats {
 	uint64_t round_trips; /* pipelines sent and read back */
 	uint64_t commands;    /* Redis commands sent, MULTI/EXEC included */
+	uint64_t loaded;      /* rank records read when partitions were first met */
+	uint64_t refreshes;   /* other instances' partitions read again */
 };
 
 struct ssid_rank;
@@ -154,19 +140,44 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 
 /*
  * Apply changes[0..n) (each user_id at most once) and fill their outputs.
- * 0; -EINVAL for a bad change (errstr names it), -EIO for Redis, -EBADMSG
- * for an aggregate that is not ours, -ENOMEM.
+ * A partition met for the first time is loaded first. With persist, the
+ * changed records and aggregates are written before returning (one round
+ * trip); without (a replay), they wait for ssid_rank_flush. 0; -EINVAL for
+ * a bad change (errstr names it), -EIO for Redis, -EBADMSG for stored data
+ * that is not ours, -ENOMEM. On an error nothing is half-applied in memory
+ * that a retry would count twice.
  */
-int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n);
+int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n,
+		    bool persist);
+
+/* Write what apply left unwritten. 0, -EIO, -ENOMEM. */
+int ssid_rank_flush(struct ssid_rank *r);
 
 /*
- * The sorted-set key of a segment of kind given a rep's segment values, as
- * snprintf (the length it needs); -ENOENT when the rep has no such segment.
+ * Read the partitions this instance does not own, if refresh_ms passed since
+ * the last read (always with force), and write what waits. now_ms is
+ * monotonic. 0, -EIO, -EBADMSG, -ENOMEM.
  */
-int ssid_rank_segment_key(const struct ssid_rank *r, enum ssid_rank_kind kind,
-			  const char *const segment[SSI_SEG__COUNT], char *buf, size_t len);
+int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force);
+
+/* The partition was revoked: write what waits, then forget it (it becomes another's). */
+void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition);
+/* Redis lost its data: forget everything, own and others'. */
+void ssid_rank_reset(struct ssid_rank *r);
+
+/* A segment's field name (see above) as snprintf; -ENOENT when the rep has no such segment. */
+int ssid_rank_segment_field(enum ssid_rank_kind kind, const char *const segment[SSI_SEG__COUNT],
+			    char *buf, size_t len);
 
 const char *ssid_rank_kind_name(enum ssid_rank_kind kind);
+
+/* ---- the stored layout, read by ssictl and network ranks ------------------ */
+
+/* "<prefix>rk:{p<partition>}:u", ":s", ":v", and "<prefix>rk:parts", as snprintf. */
+int ssid_rank_key_records(const char *prefix, int32_t partition, char *buf, size_t len);
+int ssid_rank_key_aggs(const char *prefix, int32_t partition, char *buf, size_t len);
+int ssid_rank_key_version(const char *prefix, int32_t partition, char *buf, size_t len);
+int ssid_rank_key_parts(const char *prefix, char *buf, size_t len);
 
 /* ---- leaderboards ------------------------------------------------------- */
 

@@ -193,13 +193,18 @@ static const struct config_key config_keys[] = {
 	       "write the mock cluster's bootstrap servers to this file, for clients"),
 
     BOOL_KEY("rank.enabled", rank_enabled, "yes", false,
-	     "keep live segment ranks, rank.changed, leaderboards and network ranks (about 10 "
-	     "Redis commands per published score); no: scores, alerts, decay and history only"),
+	     "keep live segment ranks, rank.changed, leaderboards and network ranks (in memory "
+	     "per owned partition, one Redis transaction per partition per batch); no: scores, "
+	     "alerts, decay and history only"),
     INT_KEY("rank.min_members", rank_min_members, "10", 1, 1000000, false,
 	    "privacy floor: a segment with fewer reps shows no rank, percentile, average or "
 	    "leaderboard"),
-    INT_KEY("rank.top_n", rank_top_n, "10", 1, 1000, false,
-	    "length of the team and tenant leaderboards in leaderboard.changed"),
+    INT_KEY("rank.top_n", rank_top_n, "10", 1, 100, false,
+	    "length of the team and tenant leaderboards in leaderboard.changed, and of the top "
+	    "list kept per segment and partition"),
+    DURATION_KEY("rank.refresh_ms", rank_refresh_ms, "1000", 10, 3600000, false,
+		 "read the ranks of partitions other instances own at most this often: the most a "
+		 "rank may lag their changes"),
     STRING_KEY("rank.bands", rank_bands, "1,5,10,15,25,50", false, valid_bands,
 	       "strictly increasing percentages in 1..100, comma-separated",
 	       "percentile bands: crossing one publishes rank.changed"),

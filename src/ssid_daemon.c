@@ -438,8 +438,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions(err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost",
 			       parts);
 		ssid_batch_drop_partitions(&d->batch, parts);
-		for (int i = 0; i < parts->cnt; i++)
+		for (int i = 0; i < parts->cnt; i++) {
 			ssid_parts_revoke(&d->parts, parts->elems[i].partition);
+			if (d->rank)
+				ssid_rank_drop_partition(d->rank, parts->elems[i].partition);
+		}
 		/*
 		 * Asynchronous: a synchronous commit from inside
 		 * rd_kafka_consumer_close() can wait forever. The offsets were
@@ -760,6 +763,8 @@ static int check_epoch(struct ssid_daemon *d)
 			"redis lost ssid's data (sentinel epoch changed): replaying the owned "
 			"partitions from the start of their logs");
 	ssid_batch_clear(&d->batch);
+	if (d->rank)
+		ssid_rank_reset(d->rank); /* nothing it remembers is in Redis any more */
 	if (rd_kafka_assignment(d->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
 		plan_rebuild(d, parts, true, true);
 		rd_kafka_topic_partition_list_destroy(parts);
@@ -948,7 +953,18 @@ static void commit_tick(struct ssid_daemon *d)
 	rd_kafka_commit(d->consumer, NULL, 1);
 }
 
-/* Work that runs between batches: decay, model walk, coalesced leaderboards. */
+/*
+ * Read the ranks other instances wrote, and write what replays left
+ * unwritten, at most every rank.refresh_ms. A failure is retried at the next
+ * turn; the batch path reports Redis trouble.
+ */
+static void refresh_ranks(struct ssid_daemon *d)
+{
+	if (d->rank && ssid_rank_refresh(d->rank, mono_ms(), false) < 0)
+		log_debug("ranks: %s", ssid_rank_errstr(d->rank));
+}
+
+/* Work that runs between batches: decay, model walk, ranks, coalesced leaderboards. */
 static void upkeep(struct ssid_daemon *d)
 {
 	if (d->paused || d->batch.n > 0)
@@ -956,6 +972,7 @@ static void upkeep(struct ssid_daemon *d)
 	commit_tick(d);
 	decay_pass(d);
 	model_walk(d);
+	refresh_ranks(d);
 	flush_boards(d);
 }
 
@@ -1144,8 +1161,7 @@ static int start(struct ssid_daemon *d)
 			  &(struct ssid_rank_opts){
 			      .min_members = d->cfg.rank_min_members,
 			      .top_n = d->cfg.rank_top_n,
-			      /* band crossings come from field k; boards are tenant and team */
-			      .no_before = 1u << SSID_RANK_GLOBAL | 1u << SSID_RANK_INDUSTRY,
+			      .refresh_ms = d->cfg.rank_refresh_ms,
 			  });
 	if (r == 0)
 		r = ssid_boards_new(&d->boards, d->rank, d->cfg.rank_top_n,

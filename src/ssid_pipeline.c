@@ -529,6 +529,7 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 
 		/* A retried replay batch finds its events applied: still a replay. */
 		w->replay |= b->msg[i].replay;
+		user->partition = rkm->partition;
 		if (rkm->offset <= ssi_state_mark_get(&user->state, rkm->partition)) {
 			stats->replayed++;
 			continue;
@@ -544,7 +545,6 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 			w->applied++;
 		ssi_state_mark_set(&user->state, rkm->partition, rkm->offset);
 		user->save_state = true;
-		user->partition = rkm->partition;
 	}
 	if (user->save_state)
 		ssi_state_prune(&user->state, p->model, now_ms);
@@ -617,12 +617,14 @@ static int network_step(struct ssid_pipeline *p, int64_t now_ms)
 }
 
 /*
- * Move every published rep in its segments (two round trips for the
- * batch) and keep where each now stands for its score.updated.
+ * Move every published rep in its segments (in memory; one round trip for
+ * the batch writes each touched partition) and keep where each now stands
+ * for its score.updated.
  */
 static int rank_step(struct ssid_pipeline *p)
 {
 	size_t n = 0;
+	bool replay = true;
 	int r;
 
 	if (!p->o.rank)
@@ -634,14 +636,17 @@ static int rank_step(struct ssid_pipeline *p)
 			continue;
 		memset(c, 0, sizeof(*c));
 		c->user_id = p->users[u].id;
+		c->partition = p->users[u].partition;
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			c->segment[s] = p->users[u].state.segment[s];
 		c->score = p->work[u].score;
+		replay &= p->work[u].replay;
 		p->change_user[n++] = u;
 	}
 	if (n == 0)
 		return 0;
-	r = ssid_rank_apply(p->o.rank, p->changes, n);
+	/* A replay publishes no rank: its records are written in bulk, at the next refresh. */
+	r = ssid_rank_apply(p->o.rank, p->changes, n, !replay);
 	if (r < 0) {
 		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 		return r == -EINVAL ? -EIO : r;

@@ -1,6 +1,5 @@
-/* ssid_rank: segment ranks, averages and leaderboards in Redis; see ssid_rank.h. */
+/* ssid_rank: segment ranks kept in memory per owned partition, shared through Redis; see ssid_rank.h. */
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,153 +9,294 @@
 
 #include "ssid_rank.h"
 
-#define NONE SIZE_MAX
+#define NONE UINT32_MAX
+/* Records per HSCAN step when a partition is loaded. */
+#define LOAD_CHUNK "1000"
 
-/* A segment's aggregate hash: members, sum of totals, sums of the pillars. */
-enum { AGG_N, AGG_TOTAL, AGG_PILLAR0, AGG__COUNT = AGG_PILLAR0 + SSI_PILLAR__COUNT };
-static const char *const agg_field[AGG__COUNT] = {"n", "t", "b", "p", "i", "r"};
-/* The rep's record: applied score, then tenant, team, industry (enum ssi_segment order). */
-static const char *const seg_field[SSI_SEG__COUNT] = {"t", "m", "i"};
+/* What one rep is counted with, in memory. */
+struct rec {
+	struct rec *next; /* hash chain */
+	char *id;
+	uint64_t hash;
+	int32_t part;
+	bool dirty; /* to be written */
+	struct ssi_rank_record r;
+	uint32_t seg[SSID_RANK__COUNT];	 /* segment index, NONE when not a member */
+	uint32_t slot[SSID_RANK__COUNT]; /* place in that segment's share's members */
+};
+
+/* One owned partition's share of a segment. */
+struct share {
+	int32_t part;
+	bool dirty;
+	struct ssi_rankagg agg; /* no top list: built when written */
+	struct rec **member;
+	uint32_t nmember, cap;
+};
+
+struct seg {
+	struct seg *next; /* hash chain */
+	char *field;
+	uint64_t hash;
+	enum ssid_rank_kind kind;
+	struct ssi_rankagg all; /* every partition: owned ones live, others as last read */
+	struct share *share;	/* owned partitions */
+	uint32_t nshare, cap;
+};
+
+struct remote_entry {
+	uint32_t seg;
+	struct ssi_rankagg agg; /* with the owner's top list */
+};
+
+struct part {
+	int32_t id;
+	bool local;
+	/* owned */
+	bool full;		/* rewrite every aggregate (just loaded) */
+	uint32_t *dirty_seg;	/* segments whose share changed */
+	uint32_t ndirty, dcap;
+	char **gone;		/* records to delete */
+	uint32_t ngone, gcap;
+	bool any_dirty_record;
+	/* another instance's, as last read */
+	long long version;
+	struct remote_entry *e;
+	uint32_t ne;
+};
+
+/* A growable byte buffer for encodings; argv points into it by offset. */
+struct bytes {
+	uint8_t *p;
+	size_t len, cap;
+};
 
 struct ssid_rank {
 	struct ssid_redis *rd;
 	struct ssid_rank_opts ro;
 	struct ssid_rank_stats stats;
+	struct rec **rtab;
+	size_t rcap, nrec;
+	struct seg **segv; /* by index */
+	uint32_t nseg, segcap;
+	uint32_t *stab; /* hash buckets of segment indexes + 1 */
+	size_t scap;
+	struct part *parts;
+	uint32_t nparts, pcap;
+	int64_t refreshed_ms;
+	bool refreshed;
+	/* scratch */
+	struct bytes enc;
+	const char **argv;
+	size_t *argl;
+	size_t argcap;
+	size_t *argoff; /* offsets into enc, resolved before sending */
 };
 
-/* ---- growable strings for keys ------------------------------------------ */
-
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_putn(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->p, cap);
-
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-/*
- * Segment values go inside a hash tag and are joined with ':', so the bytes
- * that would end the tag, split a team from its tenant or hurt readability
- * in redis-cli are written %XX: two different segments never share a key.
- */
-static void sb_put_escaped(struct sb *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch <= ' ' || ch == 0x7f || ch == '%' || ch == ':' || ch == '{' || ch == '}') {
-			char hex[4];
-
-			snprintf(hex, sizeof(hex), "%%%02X", ch);
-			sb_putn(b, hex, 3);
-		} else {
-			sb_putn(b, (const char *)&ch, 1);
-		}
-	}
-}
+/* ---- names -------------------------------------------------------------- */
 
 static bool known(const char *s)
 {
 	return s && s[0];
 }
 
-/*
- * The hash tag naming the segment of kind a rep with these values is in.
- * This is the one place that says what a segment is: a network segment would
- * be added here (and to the enum) if it were a shared set.
- */
-static int segment_tag(struct sb *b, enum ssid_rank_kind kind,
-		       const char *const segment[SSI_SEG__COUNT])
+/* Appends into buf[len] as snprintf would; returns the new length. */
+static size_t put(char *buf, size_t len, size_t at, const char *s, size_t n)
 {
+	if (at < len) {
+		size_t room = len - at - 1;
+
+		memcpy(buf + at, s, n < room ? n : room);
+		buf[at + (n < room ? n : room)] = '\0';
+	}
+	return at + n;
+}
+
+static size_t put_escaped(char *buf, size_t len, size_t at, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char hex[4];
+
+		if (c <= ' ' || c == 0x7f || c == '%' || c == ':' || c == '{' || c == '}') {
+			snprintf(hex, sizeof(hex), "%%%02X", c);
+			at = put(buf, len, at, hex, 3);
+		} else
+			at = put(buf, len, at, (const char *)&c, 1);
+	}
+	return at;
+}
+
+int ssid_rank_segment_field(enum ssid_rank_kind kind, const char *const segment[SSI_SEG__COUNT],
+			    char *buf, size_t len)
+{
+	size_t at = 0;
+
+	if (buf && len)
+		buf[0] = '\0';
 	switch (kind) {
 	case SSID_RANK_GLOBAL:
-		sb_puts(b, "g");
-		return 0;
+		at = put(buf, len, at, "g", 1);
+		break;
 	case SSID_RANK_INDUSTRY:
 		if (!known(segment[SSI_SEG_INDUSTRY]))
 			return -ENOENT;
-		sb_puts(b, "i:");
-		sb_put_escaped(b, segment[SSI_SEG_INDUSTRY]);
-		return 0;
+		at = put(buf, len, at, "i:", 2);
+		at = put_escaped(buf, len, at, segment[SSI_SEG_INDUSTRY]);
+		break;
 	case SSID_RANK_TENANT:
 		if (!known(segment[SSI_SEG_TENANT]))
 			return -ENOENT;
-		sb_puts(b, "t:");
-		sb_put_escaped(b, segment[SSI_SEG_TENANT]);
-		return 0;
+		at = put(buf, len, at, "t:", 2);
+		at = put_escaped(buf, len, at, segment[SSI_SEG_TENANT]);
+		break;
 	case SSID_RANK_TEAM:
 		if (!known(segment[SSI_SEG_TENANT]) || !known(segment[SSI_SEG_TEAM]))
 			return -ENOENT;
-		sb_puts(b, "m:");
-		sb_put_escaped(b, segment[SSI_SEG_TENANT]);
-		sb_puts(b, ":");
-		sb_put_escaped(b, segment[SSI_SEG_TEAM]);
-		return 0;
-	case SSID_RANK__COUNT:
+		at = put(buf, len, at, "m:", 2);
+		at = put_escaped(buf, len, at, segment[SSI_SEG_TENANT]);
+		at = put(buf, len, at, ":", 1);
+		at = put_escaped(buf, len, at, segment[SSI_SEG_TEAM]);
 		break;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
+	return (int)at;
 }
 
-/* "<prefix>rk:{<tag>}:<suffix>" into a fresh string; -ENOENT, -ENOMEM. */
-static int segment_key_new(const struct ssid_rank *r, enum ssid_rank_kind kind,
-			   const char *const segment[SSI_SEG__COUNT], const char *suffix,
-			   char **out, size_t *len)
+int ssid_rank_key_records(const char *prefix, int32_t partition, char *buf, size_t len)
 {
-	struct sb b = {0};
-	int rc;
-
-	sb_puts(&b, ssid_redis_key_prefix(r->rd));
-	sb_puts(&b, "rk:{");
-	rc = segment_tag(&b, kind, segment);
-	sb_puts(&b, "}:");
-	sb_puts(&b, suffix);
-	if (rc == 0 && b.oom)
-		rc = -ENOMEM;
-	if (rc < 0) {
-		free(b.p);
-		return rc;
-	}
-	*out = b.p;
-	*len = b.len;
-	return 0;
+	return snprintf(buf, len, "%srk:{p%d}:u", prefix, (int)partition);
 }
 
-/* ---- lifecycle and connection -------------------------------------------- */
+int ssid_rank_key_aggs(const char *prefix, int32_t partition, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%srk:{p%d}:s", prefix, (int)partition);
+}
+
+int ssid_rank_key_version(const char *prefix, int32_t partition, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%srk:{p%d}:v", prefix, (int)partition);
+}
+
+int ssid_rank_key_parts(const char *prefix, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%srk:parts", prefix);
+}
+
+const char *ssid_rank_kind_name(enum ssid_rank_kind kind)
+{
+	static const char *const names[SSID_RANK__COUNT] = {"global", "industry", "tenant", "team"};
+
+	return kind >= 0 && kind < SSID_RANK__COUNT ? names[kind] : "?";
+}
+
+void ssid_rank_pos_set(struct ssid_rank_pos *pos, const struct ssi_rank_place *pl)
+{
+	memset(pos, 0, sizeof(*pos));
+	pos->present = true;
+	pos->hidden = pl->hidden;
+	pos->of = pl->of;
+	if (pl->hidden)
+		return;
+	pos->rank = pl->rank;
+	pos->top_percent = pl->top_percent;
+	pos->avg_total = pl->avg_total;
+	memcpy(pos->avg_pillar, pl->avg_pillar, sizeof(pos->avg_pillar));
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
 
 void ssid_rank_opts_default(struct ssid_rank_opts *o)
 {
 	o->min_members = SSID_RANK_DEFAULT_MIN_MEMBERS;
 	o->top_n = SSID_RANK_DEFAULT_TOP_N;
+	o->refresh_ms = SSID_RANK_DEFAULT_REFRESH_MS;
+}
+
+static void part_free_remote(struct part *p)
+{
+	for (uint32_t i = 0; i < p->ne; i++)
+		ssi_rankagg_clear(&p->e[i].agg);
+	free(p->e);
+	p->e = NULL;
+	p->ne = 0;
+	p->version = -1;
+}
+
+static void part_free_pending(struct part *p)
+{
+	for (uint32_t i = 0; i < p->ngone; i++)
+		free(p->gone[i]);
+	p->ngone = 0;
+	p->ndirty = 0;
+	p->full = false;
+	p->any_dirty_record = false;
+}
+
+static void forget_all(struct ssid_rank *r)
+{
+	for (size_t i = 0; i < r->rcap; i++) {
+		struct rec *rc = r->rtab ? r->rtab[i] : NULL;
+
+		while (rc) {
+			struct rec *next = rc->next;
+
+			free(rc->id);
+			free(rc);
+			rc = next;
+		}
+		if (r->rtab)
+			r->rtab[i] = NULL;
+	}
+	r->nrec = 0;
+	for (uint32_t i = 0; i < r->nseg; i++) {
+		struct seg *g = r->segv[i];
+
+		for (uint32_t s = 0; s < g->nshare; s++) {
+			ssi_rankagg_clear(&g->share[s].agg);
+			free(g->share[s].member);
+		}
+		free(g->share);
+		ssi_rankagg_clear(&g->all);
+		free(g->field);
+		free(g);
+	}
+	r->nseg = 0;
+	if (r->stab)
+		memset(r->stab, 0, r->scap * sizeof(*r->stab));
+	for (uint32_t i = 0; i < r->nparts; i++) {
+		part_free_remote(&r->parts[i]);
+		part_free_pending(&r->parts[i]);
+		free(r->parts[i].dirty_seg);
+		free(r->parts[i].gone);
+	}
+	r->nparts = 0;
+	r->refreshed = false;
 }
 
 void ssid_rank_free(struct ssid_rank *r)
 {
 	if (!r)
 		return;
+	forget_all(r);
+	free(r->rtab);
+	free(r->segv);
+	free(r->stab);
+	free(r->parts);
+	free(r->enc.p);
+	free(r->argv);
+	free(r->argl);
+	free(r->argoff);
 	ssid_redis_free(r->rd);
 	free(r);
 }
@@ -166,19 +306,20 @@ int ssid_rank_new(struct ssid_rank **out, const struct ssid_redis_opts *o,
 {
 	struct ssid_rank *r;
 
-	if (ro && (ro->min_members < 1 || ro->top_n < 1 || ro->top_n > SSID_RANK_TOP_MAX))
+	if (ro && (ro->min_members < 1 || ro->top_n < 1 || ro->top_n > SSID_RANK_TOP_MAX ||
+		   ro->refresh_ms < 0))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	if (ssid_redis_new(&r->rd, o) < 0) {
-		ssid_rank_free(r);
-		return -ENOMEM;
-	}
 	if (ro)
 		r->ro = *ro;
 	else
 		ssid_rank_opts_default(&r->ro);
+	if (ssid_redis_new(&r->rd, o) < 0) {
+		free(r);
+		return -ENOMEM;
+	}
 	*out = r;
 	return 0;
 }
@@ -193,7 +334,340 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 	*out = r->stats;
 }
 
-static int append(struct ssid_rank *r, int argc, const char **argv, const size_t *argl)
+/* ---- tables --------------------------------------------------------------- */
+
+static int grow(void **v, uint32_t *cap, uint32_t need, size_t size)
+{
+	uint32_t c = *cap ? *cap : 4;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	n = realloc(*v, (size_t)c * size);
+	if (!n)
+		return -ENOMEM;
+	*v = n;
+	*cap = c;
+	return 0;
+}
+
+static struct rec *rec_find(const struct ssid_rank *r, const char *id)
+{
+	uint64_t h;
+
+	if (!r->rcap)
+		return NULL;
+	h = hash_str(id);
+	for (struct rec *rc = r->rtab[h & (r->rcap - 1)]; rc; rc = rc->next)
+		if (rc->hash == h && strcmp(rc->id, id) == 0)
+			return rc;
+	return NULL;
+}
+
+static int rec_table_grow(struct ssid_rank *r)
+{
+	size_t cap = r->rcap ? r->rcap * 2 : 1024;
+	struct rec **tab;
+
+	if (r->nrec < r->rcap)
+		return 0;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->rcap; i++) {
+		struct rec *rc = r->rtab[i];
+
+		while (rc) {
+			struct rec *next = rc->next;
+
+			rc->next = tab[rc->hash & (cap - 1)];
+			tab[rc->hash & (cap - 1)] = rc;
+			rc = next;
+		}
+	}
+	free(r->rtab);
+	r->rtab = tab;
+	r->rcap = cap;
+	return 0;
+}
+
+/* A new record for id in partition part, counted nowhere yet. */
+static struct rec *rec_new(struct ssid_rank *r, const char *id, int32_t part)
+{
+	struct rec *rc;
+
+	if (rec_table_grow(r) < 0)
+		return NULL;
+	rc = calloc(1, sizeof(*rc));
+	if (!rc || !(rc->id = strdup(id))) {
+		free(rc);
+		return NULL;
+	}
+	rc->hash = hash_str(id);
+	rc->part = part;
+	for (int k = 0; k < SSID_RANK__COUNT; k++)
+		rc->seg[k] = rc->slot[k] = NONE;
+	rc->next = r->rtab[rc->hash & (r->rcap - 1)];
+	r->rtab[rc->hash & (r->rcap - 1)] = rc;
+	r->nrec++;
+	return rc;
+}
+
+static void rec_unlink(struct ssid_rank *r, struct rec *rc)
+{
+	struct rec **pp = &r->rtab[rc->hash & (r->rcap - 1)];
+
+	while (*pp != rc)
+		pp = &(*pp)->next;
+	*pp = rc->next;
+	r->nrec--;
+	free(rc->id);
+	free(rc);
+}
+
+static enum ssid_rank_kind kind_of_field(const char *field)
+{
+	switch (field[0]) {
+	case 'i':
+		return SSID_RANK_INDUSTRY;
+	case 't':
+		return SSID_RANK_TENANT;
+	case 'm':
+		return SSID_RANK_TEAM;
+	default:
+		return SSID_RANK_GLOBAL;
+	}
+}
+
+static int seg_table_grow(struct ssid_rank *r)
+{
+	size_t cap = r->scap ? r->scap * 2 : 256;
+	uint32_t *tab;
+
+	if (r->nseg * 2 < r->scap)
+		return 0;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < r->nseg; i++) {
+		size_t at = r->segv[i]->hash & (cap - 1);
+
+		while (tab[at])
+			at = (at + 1) & (cap - 1);
+		tab[at] = i + 1;
+	}
+	free(r->stab);
+	r->stab = tab;
+	r->scap = cap;
+	return 0;
+}
+
+/* The segment named field: its index, created when create; NONE when absent or out of memory. */
+static uint32_t seg_lookup(struct ssid_rank *r, const char *field, bool create)
+{
+	uint64_t h = hash_str(field);
+	struct seg *g;
+	size_t at;
+
+	if (r->scap) {
+		for (at = h & (r->scap - 1); r->stab[at]; at = (at + 1) & (r->scap - 1)) {
+			g = r->segv[r->stab[at] - 1];
+			if (g->hash == h && strcmp(g->field, field) == 0)
+				return r->stab[at] - 1;
+		}
+	}
+	if (!create || seg_table_grow(r) < 0 ||
+	    grow((void **)&r->segv, &r->segcap, r->nseg + 1, sizeof(*r->segv)) < 0)
+		return NONE;
+	g = calloc(1, sizeof(*g));
+	if (!g || !(g->field = strdup(field))) {
+		free(g);
+		return NONE;
+	}
+	g->hash = h;
+	g->kind = kind_of_field(field);
+	ssi_rankagg_init(&g->all);
+	r->segv[r->nseg] = g;
+	for (at = h & (r->scap - 1); r->stab[at]; at = (at + 1) & (r->scap - 1))
+		;
+	r->stab[at] = ++r->nseg;
+	return r->nseg - 1;
+}
+
+static struct part *part_find(struct ssid_rank *r, int32_t id)
+{
+	for (uint32_t i = 0; i < r->nparts; i++)
+		if (r->parts[i].id == id)
+			return &r->parts[i];
+	return NULL;
+}
+
+static struct part *part_get(struct ssid_rank *r, int32_t id)
+{
+	struct part *p = part_find(r, id);
+
+	if (p)
+		return p;
+	if (grow((void **)&r->parts, &r->pcap, r->nparts + 1, sizeof(*r->parts)) < 0)
+		return NULL;
+	p = &r->parts[r->nparts++];
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->version = -1;
+	return p;
+}
+
+static struct share *share_find(struct seg *g, int32_t part)
+{
+	for (uint32_t i = 0; i < g->nshare; i++)
+		if (g->share[i].part == part)
+			return &g->share[i];
+	return NULL;
+}
+
+static struct share *share_get(struct seg *g, int32_t part)
+{
+	struct share *s = share_find(g, part);
+
+	if (s)
+		return s;
+	if (grow((void **)&g->share, &g->cap, g->nshare + 1, sizeof(*g->share)) < 0)
+		return NULL;
+	s = &g->share[g->nshare++];
+	memset(s, 0, sizeof(*s));
+	s->part = part;
+	ssi_rankagg_init(&s->agg);
+	return s;
+}
+
+static int mark_dirty(struct ssid_rank *r, uint32_t segi, struct share *s)
+{
+	struct part *p;
+
+	if (s->dirty)
+		return 0;
+	p = part_find(r, s->part);
+	if (!p || grow((void **)&p->dirty_seg, &p->dcap, p->ndirty + 1, sizeof(*p->dirty_seg)) < 0)
+		return -ENOMEM;
+	p->dirty_seg[p->ndirty++] = segi;
+	s->dirty = true;
+	return 0;
+}
+
+/* Count rc (its record's score) in segment segi of its partition. */
+static int count_in(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k, uint32_t segi)
+{
+	struct seg *g = r->segv[segi];
+	struct share *s = share_get(g, rc->part);
+	int e;
+
+	if (!s || grow((void **)&s->member, &s->cap, s->nmember + 1, sizeof(*s->member)) < 0)
+		return -ENOMEM;
+	e = ssi_rankagg_add(&s->agg, &rc->r.score, +1);
+	if (e == 0)
+		e = ssi_rankagg_add(&g->all, &rc->r.score, +1);
+	if (e < 0)
+		return e;
+	s->member[s->nmember] = rc;
+	rc->seg[k] = segi;
+	rc->slot[k] = s->nmember++;
+	return mark_dirty(r, segi, s);
+}
+
+static int count_out(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k)
+{
+	struct seg *g = r->segv[rc->seg[k]];
+	struct share *s = share_find(g, rc->part);
+	struct rec *last;
+	int e;
+
+	if (!s)
+		return -EINVAL;
+	e = ssi_rankagg_add(&s->agg, &rc->r.score, -1);
+	if (e == 0)
+		e = ssi_rankagg_add(&g->all, &rc->r.score, -1);
+	if (e < 0)
+		return e;
+	last = s->member[--s->nmember];
+	s->member[rc->slot[k]] = last;
+	last->slot[k] = rc->slot[k];
+	e = mark_dirty(r, rc->seg[k], s);
+	rc->seg[k] = rc->slot[k] = NONE;
+	return e;
+}
+
+static int count_all(struct ssid_rank *r, struct rec *rc, bool in)
+{
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		const char *seg[SSI_SEG__COUNT] = {rc->r.segment[0], rc->r.segment[1],
+						   rc->r.segment[2]};
+		char field[4 * SSI_ID_MAX + 8];
+		uint32_t segi;
+		int e;
+
+		if (!in) {
+			if (rc->seg[k] != NONE && (e = count_out(r, rc, k)) < 0)
+				return e;
+			continue;
+		}
+		if (ssid_rank_segment_field(k, seg, field, sizeof(field)) < 0)
+			continue;
+		segi = seg_lookup(r, field, true);
+		if (segi == NONE)
+			return -ENOMEM;
+		e = count_in(r, rc, k, segi);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+/* ---- Redis plumbing ------------------------------------------------------- */
+
+static int bytes_reserve(struct bytes *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	uint8_t *p;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int argv_reserve(struct ssid_rank *r, size_t n)
+{
+	const char **argv;
+	size_t *argl, *off, cap = r->argcap ? r->argcap : 64;
+
+	if (n <= r->argcap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	argv = realloc(r->argv, cap * sizeof(*argv));
+	if (argv)
+		r->argv = argv;
+	argl = realloc(r->argl, cap * sizeof(*argl));
+	if (argl)
+		r->argl = argl;
+	off = realloc(r->argoff, cap * sizeof(*off));
+	if (off)
+		r->argoff = off;
+	if (!argv || !argl || !off)
+		return -ENOMEM;
+	r->argcap = cap;
+	return 0;
+}
+
+static int send_argv(struct ssid_rank *r, int argc, const char **argv, const size_t *argl)
 {
 	if (redisAppendCommandArgv(ssid_redis_context(r->rd), argc, argv, argl) != REDIS_OK)
 		return ssid_redis_fail(r->rd, -ENOMEM, "%s: cannot queue", argv[0]);
@@ -201,756 +675,467 @@ static int append(struct ssid_rank *r, int argc, const char **argv, const size_t
 	return 0;
 }
 
-/* ---- parsing ------------------------------------------------------------- */
-
-static bool parse_int64(const char *s, size_t len, int64_t *out)
+static int send_fmt(struct ssid_rank *r, int argc, ...)
 {
-	char tmp[32], *end;
-	long long v;
+	const char *argv[8];
+	size_t argl[8];
+	va_list ap;
 
-	if (len == 0 || len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	errno = 0;
-	v = strtoll(tmp, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool score_valid(const struct ssi_score *sc)
-{
-	int sum = 0;
-
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		if (sc->pillar[p] < 0 || sc->pillar[p] > 2500)
-			return false;
-		sum += sc->pillar[p];
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++) {
+		argv[i] = va_arg(ap, const char *);
+		argl[i] = strlen(argv[i]);
 	}
-	return sc->total == sum;
+	va_end(ap);
+	return send_argv(r, argc, argv, argl);
 }
 
-static int score_format(const struct ssi_score *sc, char *buf, size_t len)
+/* Expect a status, QUEUED or any non-error reply. */
+static int take_ok(void *ctx, size_t i, struct redisReply *reply, int rc)
 {
-	return snprintf(buf, len, "v1 %d %d %d %d %d", sc->total, sc->pillar[0], sc->pillar[1],
-			sc->pillar[2], sc->pillar[3]);
-}
+	struct ssid_rank *r = ctx;
 
-static bool score_parse(const char *str, size_t len, struct ssi_score *sc)
-{
-	char tmp[96];
-	int used = 0;
-
-	if (len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, str, len);
-	tmp[len] = '\0';
-	if (sscanf(tmp, "v1 %d %d %d %d %d%n", &sc->total, &sc->pillar[0], &sc->pillar[1],
-		   &sc->pillar[2], &sc->pillar[3], &used) != 5 ||
-	    (size_t)used != len)
-		return false;
-	return score_valid(sc);
-}
-
-/* A nil or integer reply (ZCARD, ZCOUNT, a field of HMGET) as a count. */
-static bool reply_int(const redisReply *reply, int64_t *out)
-{
-	if (reply->type == REDIS_REPLY_INTEGER) {
-		*out = reply->integer;
-		return true;
+	(void)i;
+	if (reply->type == REDIS_REPLY_ERROR && rc == 0) {
+		ssid_redis_set_error(r->rd, "rank write: %.*s", (int)reply->len, reply->str);
+		return -EIO;
 	}
-	if (reply->type == REDIS_REPLY_NIL) {
-		*out = 0;
-		return true;
+	if (reply->type == REDIS_REPLY_NIL && rc == 0) {
+		ssid_redis_set_error(r->rd, "rank write: transaction aborted");
+		return -EIO;
 	}
-	return reply->type == REDIS_REPLY_STRING && parse_int64(reply->str, reply->len, out);
+	return rc;
 }
 
-/* ---- one batch ------------------------------------------------------------ */
+/* ---- loading an owned partition ------------------------------------------ */
 
-struct seg {
-	char *zkey, *akey;
-	size_t zlen, alen;
-	int64_t delta[AGG__COUNT];
-	size_t *add, nadd, cap_add; /* changes ZADDed: joining or rescored */
-	size_t *rem, nrem, cap_rem; /* changes ZREMed: leaving */
-	bool need_before, need_after;
-	int64_t size_before, size_after;
-	int64_t agg_before[AGG__COUNT], agg_after[AGG__COUNT];
-};
-
-struct work {
-	char *rkey; /* the rep's record */
-	size_t rlen;
-	bool unchanged; /* the record already says this: nothing to write */
-	size_t old_seg[SSID_RANK__COUNT], new_seg[SSID_RANK__COUNT];
-	int64_t higher_before[SSID_RANK__COUNT], higher_after[SSID_RANK__COUNT];
-};
-
-struct batch {
-	struct ssid_rank_change *ch;
-	size_t n;
-	struct work *w;
-	struct seg *seg;
-	size_t nseg, cap_seg;
-	size_t *slot; /* open addressing over seg by zkey: index + 1, 0 free */
-	size_t nslot;
-};
-
-static void batch_free(struct batch *b)
+static int load_record(struct ssid_rank *r, int32_t part, const redisReply *f, const redisReply *v)
 {
-	for (size_t i = 0; i < b->nseg; i++) {
-		free(b->seg[i].zkey);
-		free(b->seg[i].akey);
-		free(b->seg[i].add);
-		free(b->seg[i].rem);
+	struct ssi_rank_record rec;
+	struct rec *rc;
+	char id[SSI_ID_MAX + 1];
+
+	if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len == 0 ||
+	    f->len > SSI_ID_MAX || memchr(f->str, '\0', f->len))
+		return -EBADMSG;
+	memcpy(id, f->str, f->len);
+	id[f->len] = '\0';
+	if (rec_find(r, id))
+		return 0; /* HSCAN may repeat a field; another owned partition keeps its own */
+	if (ssi_rank_record_decode(&rec, (const uint8_t *)v->str, v->len) < 0) {
+		/* Damaged: dropped, counted again at the rep's next score. */
+		struct part *p = part_find(r, part);
+
+		if (grow((void **)&p->gone, &p->gcap, p->ngone + 1, sizeof(*p->gone)) < 0 ||
+		    !(p->gone[p->ngone] = strdup(id)))
+			return -ENOMEM;
+		p->ngone++;
+		return 0;
 	}
-	free(b->seg);
-	free(b->slot);
-	if (b->w)
-		for (size_t i = 0; i < b->n; i++)
-			free(b->w[i].rkey);
-	free(b->w);
+	rc = rec_new(r, id, part);
+	if (!rc)
+		return -ENOMEM;
+	rc->r = rec;
+	r->stats.loaded++;
+	return count_all(r, rc, true);
 }
 
-static uint64_t hash_bytes(const char *s, size_t len)
+static int load_partition(struct ssid_rank *r, struct part *p)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	char key[256], parts_key[256], num[16];
+	unsigned long long cursor = 0;
+	int rc;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
+	/* What was read of it as another's goes: its records are the truth now. */
+	for (uint32_t i = 0; i < p->ne; i++)
+		if (ssi_rankagg_merge(&r->segv[p->e[i].seg]->all, &p->e[i].agg, -1) < 0)
+			return -ENOMEM;
+	part_free_remote(p);
+	p->local = true;
+	ssid_rank_key_records(ssid_redis_key_prefix(r->rd), p->id, key, sizeof(key));
+	ssid_rank_key_parts(ssid_redis_key_prefix(r->rd), parts_key, sizeof(parts_key));
+	snprintf(num, sizeof(num), "%d", (int)p->id);
+	rc = send_fmt(r, 3, "SADD", parts_key, num);
+	if (rc == 0) {
+		r->stats.round_trips++;
+		rc = ssid_redis_read_replies(r->rd, 1, "SADD rank partitions", take_ok, r);
+	}
+	do {
+		char cur[32];
+		redisReply *reply = NULL;
+
+		snprintf(cur, sizeof(cur), "%llu", cursor);
+		if (rc == 0)
+			rc = send_fmt(r, 5, "HSCAN", key, cur, "COUNT", LOAD_CHUNK);
+		if (rc < 0)
+			break;
+		r->stats.round_trips++;
+		if (ssid_redis_next_reply(r->rd, &reply, "HSCAN rank records") < 0)
+			return -EIO;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		    reply->element[0]->type != REDIS_REPLY_STRING ||
+		    reply->element[1]->type != REDIS_REPLY_ARRAY ||
+		    reply->element[1]->elements % 2) {
+			ssid_redis_set_error(r->rd, "HSCAN %s: unexpected reply", key);
+			rc = -EBADMSG;
+		} else {
+			const redisReply *kv = reply->element[1];
+
+			cursor = strtoull(reply->element[0]->str, NULL, 10);
+			for (size_t i = 0; i + 1 < kv->elements && rc == 0; i += 2)
+				rc = load_record(r, p->id, kv->element[i], kv->element[i + 1]);
+			if (rc == -EBADMSG)
+				ssid_redis_set_error(r->rd, "%s: a field that is not a user id", key);
+		}
+		freeReplyObject(reply);
+	} while (rc == 0 && cursor != 0);
+	if (rc == 0)
+		p->full = true; /* rewrite its aggregates from the records just read */
+	return rc;
 }
 
-/* The index of the batch's segment of kind for these values, added when new. */
-static int seg_lookup(const struct ssid_rank *r, struct batch *b, enum ssid_rank_kind kind,
-		      const char *const segment[SSI_SEG__COUNT], size_t *out)
+/* Forget an owned partition's records and shares (they stay in Redis). */
+static void unload_partition(struct ssid_rank *r, struct part *p)
 {
-	struct seg *s;
-	char *zkey;
-	size_t zlen, at;
-	int rc = segment_key_new(r, kind, segment, "z", &zkey, &zlen);
+	for (uint32_t i = 0; i < r->nseg; i++) {
+		struct seg *g = r->segv[i];
+		struct share *s = share_find(g, p->id);
 
+		if (!s)
+			continue;
+		if (g->kind == SSID_RANK_GLOBAL)
+			for (uint32_t m = 0; m < s->nmember; m++)
+				rec_unlink(r, s->member[m]);
+		ssi_rankagg_merge(&g->all, &s->agg, -1);
+		ssi_rankagg_clear(&s->agg);
+		free(s->member);
+		*s = g->share[--g->nshare];
+	}
+	part_free_pending(p);
+	p->local = false;
+	p->version = -1;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/* Encode into r->enc; the argument at index ai gets its offset and length. */
+static int put_encoded(struct ssid_rank *r, size_t ai, const void *what, bool agg)
+{
+	size_t need = agg ? ssi_rankagg_encode(what, NULL, 0) : ssi_rank_record_encode(what, NULL, 0);
+
+	if (bytes_reserve(&r->enc, need) < 0)
+		return -ENOMEM;
+	if (agg)
+		ssi_rankagg_encode(what, r->enc.p + r->enc.len, need);
+	else
+		ssi_rank_record_encode(what, r->enc.p + r->enc.len, need);
+	r->argoff[ai] = r->enc.len;
+	r->argl[ai] = need;
+	r->argv[ai] = NULL;
+	r->enc.len += need;
+	return 0;
+}
+
+static void resolve(struct ssid_rank *r, size_t argc)
+{
+	for (size_t i = 0; i < argc; i++)
+		if (!r->argv[i])
+			r->argv[i] = (const char *)r->enc.p + r->argoff[i];
+}
+
+static int set_arg(struct ssid_rank *r, size_t ai, const char *s)
+{
+	r->argv[ai] = s;
+	r->argl[ai] = strlen(s);
+	return 0;
+}
+
+/* The share written for a partition, with the best top_n of its members. */
+static int share_encodable(struct ssid_rank *r, struct share *s)
+{
+	ssi_rank_top_clear(&s->agg.top);
+	for (uint32_t m = 0; m < s->nmember; m++)
+		if (ssi_rank_top_offer(&s->agg.top, (size_t)r->ro.top_n, s->member[m]->id,
+				       s->member[m]->r.score.total) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Queue one partition's MULTI ... EXEC; *sent counts the replies to read. */
+static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
+{
+	const char *prefix = ssid_redis_key_prefix(r->rd);
+	char rkey[256], akey[256], vkey[256];
+	size_t argc;
+	int rc;
+
+	ssid_rank_key_records(prefix, p->id, rkey, sizeof(rkey));
+	ssid_rank_key_aggs(prefix, p->id, akey, sizeof(akey));
+	ssid_rank_key_version(prefix, p->id, vkey, sizeof(vkey));
+	rc = send_fmt(r, 1, "MULTI");
+	(*sent)++;
+	if (rc == 0 && p->full) {
+		rc = send_fmt(r, 2, "DEL", akey);
+		(*sent)++;
+		for (uint32_t i = 0; i < r->nseg && rc == 0; i++) {
+			struct share *s = share_find(r->segv[i], p->id);
+
+			if (s)
+				rc = mark_dirty(r, i, s);
+		}
+	}
+	/* Records: every dirty member of the partition's global share. */
+	if (rc == 0 && p->any_dirty_record) {
+		uint32_t g = seg_lookup(r, "g", false);
+		struct share *s = g == NONE ? NULL : share_find(r->segv[g], p->id);
+
+		r->enc.len = 0;
+		argc = 2;
+		for (uint32_t m = 0; s && m < s->nmember && rc == 0; m++) {
+			struct rec *rc2 = s->member[m];
+
+			if (!rc2->dirty)
+				continue;
+			rc = argv_reserve(r, argc + 2);
+			if (rc == 0) {
+				set_arg(r, argc, rc2->id);
+				rc = put_encoded(r, argc + 1, &rc2->r, false);
+			}
+			argc += 2;
+		}
+		if (rc == 0 && argc > 2) {
+			set_arg(r, 0, "HSET");
+			set_arg(r, 1, rkey);
+			resolve(r, argc);
+			rc = send_argv(r, (int)argc, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
+	if (rc == 0 && p->ngone > 0) {
+		rc = argv_reserve(r, p->ngone + 2);
+		if (rc == 0) {
+			set_arg(r, 0, "HDEL");
+			set_arg(r, 1, rkey);
+			for (uint32_t i = 0; i < p->ngone; i++)
+				set_arg(r, 2 + i, p->gone[i]);
+			rc = send_argv(r, (int)p->ngone + 2, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
+	/* Aggregates: set the non-empty dirty shares, delete the empty ones. */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		r->enc.len = 0;
+		argc = 2;
+		for (uint32_t i = 0; i < p->ndirty && rc == 0; i++) {
+			struct seg *g = r->segv[p->dirty_seg[i]];
+			struct share *s = share_find(g, p->id);
+			bool empty = !s || s->agg.n == 0;
+
+			if (empty != (pass == 1))
+				continue;
+			rc = argv_reserve(r, argc + 2);
+			if (rc == 0)
+				set_arg(r, argc++, g->field);
+			if (rc == 0 && pass == 0) {
+				rc = share_encodable(r, s);
+				if (rc == 0)
+					rc = put_encoded(r, argc++, &s->agg, true);
+			}
+		}
+		if (rc == 0 && argc > 2) {
+			set_arg(r, 0, pass == 0 ? "HSET" : "HDEL");
+			set_arg(r, 1, akey);
+			resolve(r, argc);
+			rc = send_argv(r, (int)argc, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
+	if (rc == 0) {
+		rc = send_fmt(r, 2, "INCR", vkey);
+		(*sent)++;
+	}
+	if (rc == 0) {
+		rc = send_fmt(r, 1, "EXEC");
+		(*sent)++;
+	}
+	return rc;
+}
+
+/* The partition's pending writes are in Redis: clear its flags. */
+static void written(struct ssid_rank *r, struct part *p)
+{
+	uint32_t g = seg_lookup(r, "g", false);
+	struct share *s = g == NONE ? NULL : share_find(r->segv[g], p->id);
+
+	for (uint32_t m = 0; s && m < s->nmember; m++)
+		s->member[m]->dirty = false;
+	for (uint32_t i = 0; i < p->ndirty; i++) {
+		struct share *d = share_find(r->segv[p->dirty_seg[i]], p->id);
+
+		if (d)
+			d->dirty = false;
+	}
+	part_free_pending(p);
+}
+
+static bool pending(const struct part *p)
+{
+	return p->local && (p->full || p->ndirty || p->ngone || p->any_dirty_record);
+}
+
+int ssid_rank_flush(struct ssid_rank *r)
+{
+	size_t sent = 0;
+	int rc = 0;
+	bool any = false;
+
+	for (uint32_t i = 0; i < r->nparts; i++)
+		any |= pending(&r->parts[i]);
+	if (!any)
+		return 0;
+	rc = ssid_redis_connect(r->rd);
+	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
+		if (pending(&r->parts[i]))
+			rc = queue_partition(r, &r->parts[i], &sent);
+	if (rc < 0)
+		return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "rank write: out of memory") : rc;
+	r->stats.round_trips++;
+	rc = ssid_redis_read_replies(r->rd, sent, "rank write", take_ok, r);
 	if (rc < 0)
 		return rc;
-	at = hash_bytes(zkey, zlen) & (b->nslot - 1);
-	for (; b->slot[at]; at = (at + 1) & (b->nslot - 1)) {
-		s = &b->seg[b->slot[at] - 1];
-		if (s->zlen == zlen && memcmp(s->zkey, zkey, zlen) == 0) {
-			free(zkey);
-			*out = b->slot[at] - 1;
-			return 0;
-		}
-	}
-	if (b->nseg == b->cap_seg) {
-		size_t cap = b->cap_seg ? b->cap_seg * 2 : 64;
-		struct seg *grown = realloc(b->seg, cap * sizeof(*grown));
-
-		if (!grown) {
-			free(zkey);
-			return -ENOMEM;
-		}
-		b->seg = grown;
-		b->cap_seg = cap;
-	}
-	s = &b->seg[b->nseg];
-	memset(s, 0, sizeof(*s));
-	s->zkey = zkey;
-	s->zlen = zlen;
-	rc = segment_key_new(r, kind, segment, "a", &s->akey, &s->alen);
-	if (rc < 0) {
-		free(zkey);
-		return rc;
-	}
-	b->slot[at] = ++b->nseg;
-	*out = b->nseg - 1;
+	for (uint32_t i = 0; i < r->nparts; i++)
+		if (pending(&r->parts[i]))
+			written(r, &r->parts[i]);
 	return 0;
 }
 
-static int push_index(size_t **v, size_t *n, size_t *cap, size_t i)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 8;
-		size_t *grown = realloc(*v, c * sizeof(*grown));
+/* ---- applying changes ----------------------------------------------------- */
 
-		if (!grown)
-			return -ENOMEM;
-		*v = grown;
-		*cap = c;
-	}
-	(*v)[(*n)++] = i;
-	return 0;
-}
-
-static int cmp_user_id(const void *a, const void *b)
-{
-	const struct ssid_rank_change *const *x = a, *const *y = b;
-
-	return strcmp((*x)->user_id, (*y)->user_id);
-}
-
-/* Reject what Redis would store wrongly or the engine never produces. */
 static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
 {
-	const struct ssid_rank_change **sorted;
-
 	for (size_t i = 0; i < n; i++) {
-		size_t len = ch[i].user_id ? strlen(ch[i].user_id) : 0;
+		const struct ssid_rank_change *c = &ch[i];
 
-		if (len == 0 || len > SSI_ID_MAX) {
-			ssid_redis_set_error(r->rd, "change %zu: user id of %zu bytes", i, len);
+		if (!c->user_id || !c->user_id[0] || strlen(c->user_id) > SSI_ID_MAX ||
+		    c->partition < 0) {
+			ssid_redis_set_error(r->rd, "change %zu: bad user id or partition", i);
 			return -EINVAL;
 		}
-		for (int g = 0; g < SSI_SEG__COUNT; g++)
-			if (ch[i].segment[g] && strlen(ch[i].segment[g]) > SSI_ID_MAX) {
-				ssid_redis_set_error(r->rd, "change %zu (%s): %s too long", i,
-						     ch[i].user_id,
-						     ssi_segment_name((enum ssi_segment)g));
+		for (int s = 0; s < SSI_SEG__COUNT; s++)
+			if (c->segment[s] && strlen(c->segment[s]) > SSI_ID_MAX) {
+				ssid_redis_set_error(r->rd, "change %zu: segment value too long", i);
 				return -EINVAL;
 			}
-		if (!ch[i].removed && !score_valid(&ch[i].score)) {
-			ssid_redis_set_error(
-			    r->rd,
-			    "change %zu (%s): score out of range or total %d is not the sum "
-			    "of the pillars",
-			    i, ch[i].user_id, ch[i].score.total);
-			return -EINVAL;
-		}
-	}
-	/* One rep twice would make the deltas of the second count from a stale record. */
-	sorted = malloc(n * sizeof(*sorted));
-	if (!sorted)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = &ch[i];
-	qsort(sorted, n, sizeof(*sorted), cmp_user_id);
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(sorted[i - 1]->user_id, sorted[i]->user_id) == 0) {
-			ssid_redis_set_error(r->rd, "rep %s appears twice in the batch",
-					     sorted[i]->user_id);
-			free(sorted);
-			return -EINVAL;
-		}
-	free(sorted);
-	return 0;
-}
-
-static int batch_init(const struct ssid_rank *r, struct batch *b, struct ssid_rank_change *ch,
-		      size_t n)
-{
-	memset(b, 0, sizeof(*b));
-	b->ch = ch;
-	b->n = n;
-	b->w = calloc(n, sizeof(*b->w));
-	/* A rep touches at most 2 segments per kind; keep the table under half full. */
-	b->nslot = 16;
-	while (b->nslot < 4 * SSID_RANK__COUNT * n)
-		b->nslot *= 2;
-	b->slot = calloc(b->nslot, sizeof(*b->slot));
-	if (!b->w || !b->slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct sb k = {0};
-
-		sb_puts(&k, ssid_redis_key_prefix(r->rd));
-		sb_puts(&k, "rk:u:{");
-		sb_puts(&k, ch[i].user_id);
-		sb_puts(&k, "}");
-		if (k.oom) {
-			free(k.p);
-			return -ENOMEM;
-		}
-		b->w[i].rkey = k.p;
-		b->w[i].rlen = k.len;
 	}
 	return 0;
 }
 
-/* What the record says was applied for the rep; a foreign record skips the rep. */
-static int take_record(struct ssid_rank_change *c, const redisReply *reply)
+static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_rank_kind k,
+		  struct ssid_rank_pos *pos, int64_t *above)
 {
-	const redisReply *s;
+	const struct seg *g;
+	struct ssi_rank_place pl;
 
-	c->status = 0;
-	c->had_record = false;
-	memset(&c->old_score, 0, sizeof(c->old_score));
-	memset(c->old_segment, 0, sizeof(c->old_segment));
-	if (reply->type == REDIS_REPLY_ERROR) {
-		c->status = -EBADMSG; /* WRONGTYPE: someone else's key */
-		return 0;
-	}
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 + SSI_SEG__COUNT)
-		return -EIO;
-	s = reply->element[0];
-	if (s->type == REDIS_REPLY_NIL) {
-		for (int g = 0; g < SSI_SEG__COUNT; g++)
-			if (reply->element[1 + g]->type != REDIS_REPLY_NIL)
-				c->status = -EBADMSG;
-		return 0;
-	}
-	if (s->type != REDIS_REPLY_STRING || !score_parse(s->str, s->len, &c->old_score)) {
-		c->status = -EBADMSG;
-		return 0;
-	}
-	for (int g = 0; g < SSI_SEG__COUNT; g++) {
-		const redisReply *v = reply->element[1 + g];
-
-		if (v->type == REDIS_REPLY_NIL)
-			continue;
-		if (v->type != REDIS_REPLY_STRING || v->len > SSI_ID_MAX ||
-		    memchr(v->str, '\0', v->len)) {
-			memset(c->old_segment, 0, sizeof(c->old_segment));
-			c->status = -EBADMSG;
-			return 0;
-		}
-		memcpy(c->old_segment[g], v->str, v->len);
-		c->old_segment[g][v->len] = '\0';
-	}
-	c->had_record = true;
-	return 0;
+	memset(pos, 0, sizeof(*pos));
+	*above = -1;
+	if (!rc || rc->seg[k] == NONE)
+		return;
+	g = r->segv[rc->seg[k]];
+	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->r.score.total);
+	ssi_rankagg_place(&g->all, rc->r.score.total, r->ro.min_members, &pl);
+	ssid_rank_pos_set(pos, &pl);
 }
 
-/*
- * Round trip 1: what was last applied for each rep. No WATCH: Redis checks
- * each watched key against all the others (quadratic in the batch, 350 ms
- * for 10,000 keys), and one rep has one writer anyway, the consumer that owns
- * its Kafka partition, as for its state in ssid_store.
- */
-static int read_records(struct ssid_rank *r, struct batch *b)
+static bool same_record(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
 {
-	redisReply *reply = NULL;
+	if (memcmp(&a->score, &c->score, sizeof(a->score)) != 0)
+		return false;
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		if (strcmp(a->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+			return false;
+	return true;
+}
+
+/* Make sure every partition the changes name is owned and loaded. */
+static int load_needed(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+{
 	int rc = 0;
 
-	for (size_t i = 0; i < b->n && rc == 0; i++) {
-		const char *hmget[2 + 1 + SSI_SEG__COUNT] = {"HMGET", b->w[i].rkey, "s"};
-		size_t hl[2 + 1 + SSI_SEG__COUNT] = {5, b->w[i].rlen, 1};
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct part *p = part_find(r, ch[i].partition);
 
-		for (int g = 0; g < SSI_SEG__COUNT; g++) {
-			hmget[3 + g] = seg_field[g];
-			hl[3 + g] = 1;
-		}
-		rc = append(r, 3 + SSI_SEG__COUNT, hmget, hl);
-	}
-	if (rc < 0)
-		return rc;
-	r->stats.round_trips++;
-	for (size_t i = 0; i < b->n; i++) {
-		int taken;
-
-		if (ssid_redis_next_reply(r->rd, &reply, "HMGET record") < 0)
-			return -EIO;
-		taken = take_record(&b->ch[i], reply);
-		if (rc == 0)
-			rc = taken;
-		freeReplyObject(reply);
-	}
-	if (rc < 0)
-		return ssid_redis_fail(r->rd, rc, "HMGET record: unexpected reply");
-	return 0;
-}
-
-static bool scores_equal(const struct ssi_score *a, const struct ssi_score *b)
-{
-	if (a->total != b->total)
-		return false;
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		if (a->pillar[p] != b->pillar[p])
-			return false;
-	return true;
-}
-
-static bool record_unchanged(const struct ssid_rank_change *c)
-{
-	if (!c->had_record || c->removed || !scores_equal(&c->old_score, &c->score))
-		return false;
-	for (int g = 0; g < SSI_SEG__COUNT; g++)
-		if (strcmp(c->old_segment[g], c->segment[g] ? c->segment[g] : "") != 0)
-			return false;
-	return true;
-}
-
-static void add_score(int64_t delta[AGG__COUNT], const struct ssi_score *sc, int sign)
-{
-	delta[AGG_TOTAL] += sign * sc->total;
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		delta[AGG_PILLAR0 + p] += sign * sc->pillar[p];
-}
-
-/*
- * Which segments each rep leaves, joins or stays in, and the batch's summed
- * deltas per segment: one ZADD, one ZREM and a few HINCRBY per segment,
- * however many reps of the batch are in it.
- */
-static int plan(const struct ssid_rank *r, struct batch *b)
-{
-	int rc;
-
-	for (size_t i = 0; i < b->n; i++) {
-		struct ssid_rank_change *c = &b->ch[i];
-		struct work *w = &b->w[i];
-		const char *old_values[SSI_SEG__COUNT];
-
-		for (int g = 0; g < SSI_SEG__COUNT; g++)
-			old_values[g] = c->old_segment[g];
-		for (int k = 0; k < SSID_RANK__COUNT; k++) {
-			w->old_seg[k] = w->new_seg[k] = NONE;
-			w->higher_before[k] = w->higher_after[k] = 0;
-		}
-		if (c->status < 0)
+		if (p && p->local)
 			continue;
-		w->unchanged = record_unchanged(c);
-		for (int k = 0; k < SSID_RANK__COUNT; k++) {
-			size_t o = NONE, nw = NONE;
-
-			if (c->had_record) {
-				rc = seg_lookup(r, b, (enum ssid_rank_kind)k, old_values, &o);
-				if (rc < 0 && rc != -ENOENT)
-					return rc;
-			}
-			if (!c->removed) {
-				rc = seg_lookup(r, b, (enum ssid_rank_kind)k, c->segment, &nw);
-				if (rc < 0 && rc != -ENOENT)
-					return rc;
-			}
-			w->old_seg[k] = o;
-			w->new_seg[k] = nw;
-			if (o != NONE && !(r->ro.no_before & (1u << k)))
-				b->seg[o].need_before = true;
-			if (nw != NONE)
-				b->seg[nw].need_after = true;
-			if (w->unchanged)
-				continue;
-			if (o != NONE && o == nw) {
-				add_score(b->seg[o].delta, &c->score, +1);
-				add_score(b->seg[o].delta, &c->old_score, -1);
-				rc = push_index(&b->seg[o].add, &b->seg[o].nadd, &b->seg[o].cap_add,
-						i);
-				if (rc < 0)
-					return rc;
-				continue;
-			}
-			if (o != NONE) {
-				b->seg[o].delta[AGG_N]--;
-				add_score(b->seg[o].delta, &c->old_score, -1);
-				rc = push_index(&b->seg[o].rem, &b->seg[o].nrem, &b->seg[o].cap_rem,
-						i);
-				if (rc < 0)
-					return rc;
-			}
-			if (nw != NONE) {
-				b->seg[nw].delta[AGG_N]++;
-				add_score(b->seg[nw].delta, &c->score, +1);
-				rc = push_index(&b->seg[nw].add, &b->seg[nw].nadd,
-						&b->seg[nw].cap_add, i);
-				if (rc < 0)
-					return rc;
-			}
-		}
-	}
-	return 0;
-}
-
-/* ZCARD and the aggregates of every segment flagged, then each rep's ZCOUNT. */
-static int append_positions(struct ssid_rank *r, struct batch *b, bool after)
-{
-	char min[24];
-	int rc;
-
-	for (size_t s = 0; s < b->nseg; s++) {
-		struct seg *g = &b->seg[s];
-		const char *zcard[2] = {"ZCARD", g->zkey};
-		size_t zl[2] = {5, g->zlen};
-		const char *hmget[2 + AGG__COUNT] = {"HMGET", g->akey};
-		size_t hl[2 + AGG__COUNT] = {5, g->alen};
-
-		if (!(after ? g->need_after : g->need_before))
-			continue;
-		for (int f = 0; f < AGG__COUNT; f++) {
-			hmget[2 + f] = agg_field[f];
-			hl[2 + f] = 1;
-		}
-		rc = append(r, 2, zcard, zl);
+		p = part_get(r, ch[i].partition);
+		if (!p)
+			return -ENOMEM;
+		rc = ssid_redis_connect(r->rd);
 		if (rc == 0)
-			rc = append(r, 2 + AGG__COUNT, hmget, hl);
+			rc = load_partition(r, p);
 		if (rc < 0)
-			return rc;
+			unload_partition(r, p);
 	}
-	for (size_t i = 0; i < b->n; i++) {
-		const struct ssid_rank_change *c = &b->ch[i];
-		int total = after ? c->score.total : c->old_score.total;
-
-		for (int k = 0; k < SSID_RANK__COUNT; k++) {
-			size_t s = after ? b->w[i].new_seg[k] : b->w[i].old_seg[k];
-			const char *argv[4] = {"ZCOUNT", NULL, min, "+inf"};
-			size_t argl[4] = {6, 0, 0, 4};
-
-			if (s == NONE || (!after && (r->ro.no_before & (1u << k))))
-				continue;
-			argv[1] = b->seg[s].zkey;
-			argl[1] = b->seg[s].zlen;
-			argl[2] = (size_t)snprintf(min, sizeof(min), "(%d", total);
-			rc = append(r, 4, argv, argl);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-/* One ZADD or ZREM with all of a segment's members of the batch. */
-static int append_members(struct ssid_rank *r, const struct batch *b, const struct seg *g, bool add)
-{
-	size_t n = add ? g->nadd : g->nrem;
-	const size_t *idx = add ? g->add : g->rem;
-	size_t per = add ? 2 : 1, argc = 2 + per * n;
-	const char **argv = malloc(argc * sizeof(*argv));
-	size_t *argl = malloc(argc * sizeof(*argl));
-	char(*num)[16] = add ? malloc(n * sizeof(*num)) : NULL;
-	int rc = -ENOMEM;
-
-	if (!argv || !argl || (add && !num))
-		goto out;
-	argv[0] = add ? "ZADD" : "ZREM";
-	argl[0] = 4;
-	argv[1] = g->zkey;
-	argl[1] = g->zlen;
-	for (size_t j = 0; j < n; j++) {
-		const struct ssid_rank_change *c = &b->ch[idx[j]];
-		size_t at = 2 + per * j;
-
-		if (add) {
-			argl[at] = (size_t)snprintf(num[j], sizeof(num[j]), "%d", c->score.total);
-			argv[at++] = num[j];
-		}
-		argv[at] = c->user_id;
-		argl[at] = strlen(c->user_id);
-	}
-	rc = append(r, (int)argc, argv, argl);
-out:
-	free(argv);
-	free(argl);
-	free(num);
 	return rc;
 }
 
-static int append_writes(struct ssid_rank *r, struct batch *b)
+/* Note that rc's record must be deleted from its partition's hash. */
+static int note_gone(struct ssid_rank *r, const struct rec *rc)
 {
-	char num[24], score[96];
-	int rc;
+	struct part *p = part_find(r, rc->part);
 
-	for (size_t s = 0; s < b->nseg; s++) {
-		const struct seg *g = &b->seg[s];
-
-		if (g->nrem && (rc = append_members(r, b, g, false)) < 0)
-			return rc;
-		if (g->nadd && (rc = append_members(r, b, g, true)) < 0)
-			return rc;
-		for (int f = 0; f < AGG__COUNT; f++) {
-			const char *argv[4] = {"HINCRBY", g->akey, agg_field[f], num};
-			size_t argl[4] = {7, g->alen, 1, 0};
-
-			if (g->delta[f] == 0)
-				continue;
-			argl[3] =
-			    (size_t)snprintf(num, sizeof(num), "%lld", (long long)g->delta[f]);
-			rc = append(r, 4, argv, argl);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	for (size_t i = 0; i < b->n; i++) {
-		const struct ssid_rank_change *c = &b->ch[i];
-		const char *argv[4 + 2 * SSI_SEG__COUNT] = {"HSET", b->w[i].rkey, "s", score};
-		size_t argl[4 + 2 * SSI_SEG__COUNT] = {4, b->w[i].rlen, 1, 0};
-
-		if (c->status < 0 || b->w[i].unchanged)
-			continue;
-		if (c->removed) {
-			argv[0] = "DEL";
-			argl[0] = 3;
-			rc = append(r, 2, argv, argl);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		argl[3] = (size_t)score_format(&c->score, score, sizeof(score));
-		for (int g = 0; g < SSI_SEG__COUNT; g++) {
-			const char *v = c->segment[g] ? c->segment[g] : "";
-
-			argv[4 + 2 * g] = seg_field[g];
-			argl[4 + 2 * g] = 1;
-			argv[5 + 2 * g] = v;
-			argl[5 + 2 * g] = strlen(v);
-		}
-		rc = append(r, 4 + 2 * SSI_SEG__COUNT, argv, argl);
-		if (rc < 0)
-			return rc;
-	}
+	if (grow((void **)&p->gone, &p->gcap, p->ngone + 1, sizeof(*p->gone)) < 0 ||
+	    !(p->gone[p->ngone] = strdup(rc->id)))
+		return -ENOMEM;
+	p->ngone++;
 	return 0;
 }
 
-/* Walks EXEC's replies in the order the commands were queued. */
-struct cursor {
-	const redisReply *exec;
-	size_t at;
-};
-
-static const redisReply *cursor_next(struct ssid_rank *r, struct cursor *cu)
+static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *changed)
 {
-	const redisReply *reply;
+	struct rec *rc = rec_find(r, c->user_id);
+	int e;
 
-	if (cu->at >= cu->exec->elements) {
-		ssid_redis_set_error(r->rd, "EXEC: %zu replies, more expected", cu->exec->elements);
-		return NULL;
+	*changed = false;
+	c->had_record = rc != NULL;
+	if (rc) {
+		c->old_score = rc->r.score;
+		memcpy(c->old_segment, rc->r.segment, sizeof(c->old_segment));
 	}
-	reply = cu->exec->element[cu->at++];
-	if (reply->type == REDIS_REPLY_ERROR) {
-		/* Commands after this one did run: say so, the aggregates need a look. */
-		ssid_redis_set_error(r->rd, "EXEC: command %zu of the transaction: %s", cu->at - 1,
-				     reply->str);
-		return NULL;
+	if (c->removed) {
+		if (!rc)
+			return 0;
+		*changed = true;
+		e = count_all(r, rc, false);
+		if (e == 0)
+			e = note_gone(r, rc);
+		if (e == 0)
+			rec_unlink(r, rc);
+		return e;
 	}
-	return reply;
-}
-
-static int take_int(struct ssid_rank *r, struct cursor *cu, int64_t *out)
-{
-	const redisReply *reply = cursor_next(r, cu);
-
-	if (!reply)
-		return -EIO;
-	if (!reply_int(reply, out)) {
-		ssid_redis_set_error(r->rd, "EXEC: reply %zu is not a count", cu->at - 1);
-		return -EBADMSG;
+	if (!ssi_rank_score_valid(&c->score)) {
+		c->status = -EINVAL;
+		return 0;
 	}
-	return 0;
-}
-
-static int take_positions(struct ssid_rank *r, struct batch *b, struct cursor *cu, bool after)
-{
-	int rc;
-
-	for (size_t s = 0; s < b->nseg; s++) {
-		struct seg *g = &b->seg[s];
-		const redisReply *agg;
-
-		if (!(after ? g->need_after : g->need_before))
-			continue;
-		rc = take_int(r, cu, after ? &g->size_after : &g->size_before);
-		if (rc < 0)
-			return rc;
-		agg = cursor_next(r, cu);
-		if (!agg)
-			return -EIO;
-		if (agg->type != REDIS_REPLY_ARRAY || agg->elements != AGG__COUNT) {
-			ssid_redis_set_error(r->rd, "%s: unexpected HMGET reply", g->akey);
-			return -EBADMSG;
+	if (rc && rc->part == c->partition && same_record(&rc->r, c))
+		return 0;
+	*changed = true;
+	if (rc) {
+		e = count_all(r, rc, false);
+		if (e == 0 && rc->part != c->partition) {
+			e = note_gone(r, rc);
+			rc->part = c->partition;
 		}
-		for (int f = 0; f < AGG__COUNT; f++)
-			if (!reply_int(agg->element[f],
-				       after ? &g->agg_after[f] : &g->agg_before[f])) {
-				ssid_redis_set_error(r->rd, "%s: field %s is not an integer",
-						     g->akey, agg_field[f]);
-				return -EBADMSG;
-			}
-	}
-	for (size_t i = 0; i < b->n; i++)
-		for (int k = 0; k < SSID_RANK__COUNT; k++) {
-			struct work *w = &b->w[i];
-
-			if ((after ? w->new_seg[k] : w->old_seg[k]) == NONE ||
-			    (!after && (r->ro.no_before & (1u << k))))
-				continue;
-			rc = take_int(r, cu, after ? &w->higher_after[k] : &w->higher_before[k]);
-			if (rc < 0)
-				return rc;
-		}
-	return 0;
-}
-
-/*
- * Round trip 2: positions before, writes, positions after, all in one
- * MULTI/EXEC so that before and after are consistent snapshots and the
- * aggregates move together with the records: a connection lost before
- * EXEC applies nothing, so a retried batch never counts twice.
- */
-static int transact(struct ssid_rank *r, struct batch *b)
-{
-	const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-	size_t multi_len[1] = {5}, exec_len[1] = {4};
-	uint64_t first = r->stats.commands;
-	size_t queued, writes_from, writes_to;
-	redisReply *reply = NULL;
-	struct cursor cu;
-	int rc;
-
-	rc = append(r, 1, multi, multi_len);
-	if (rc == 0)
-		rc = append_positions(r, b, false);
-	writes_from = (size_t)(r->stats.commands - first - 1);
-	if (rc == 0)
-		rc = append_writes(r, b);
-	writes_to = (size_t)(r->stats.commands - first - 1);
-	if (rc == 0)
-		rc = append_positions(r, b, true);
-	queued = (size_t)(r->stats.commands - first - 1);
-	if (rc == 0)
-		rc = append(r, 1, exec, exec_len);
-	if (rc < 0)
-		return rc;
-	r->stats.round_trips++;
-	for (size_t i = 0; i < queued + 1; i++) {
-		if (ssid_redis_next_reply(r->rd, &reply, "MULTI") < 0)
-			return -EIO;
-		/* A command refused while queueing makes EXEC refuse them all. */
-		if (reply->type == REDIS_REPLY_ERROR) {
-			rc = ssid_redis_fail(r->rd, -EIO, "MULTI: command %zu refused: %s", i,
-					     reply->str);
-			freeReplyObject(reply);
-			return rc;
-		}
-		freeReplyObject(reply);
-	}
-	if (ssid_redis_next_reply(r->rd, &reply, "EXEC") < 0)
-		return -EIO;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != queued) {
-		rc = ssid_redis_fail(r->rd, -EIO, "EXEC: %s",
-				     reply->type == REDIS_REPLY_ERROR ? reply->str
-								      : "unexpected reply");
-		freeReplyObject(reply);
-		return rc;
-	}
-	cu.exec = reply;
-	cu.at = 0;
-	rc = take_positions(r, b, &cu, false);
-	for (size_t i = writes_from; i < writes_to && rc == 0; i++)
-		if (!cursor_next(r, &cu))
-			rc = -EIO;
-	if (rc == 0)
-		rc = take_positions(r, b, &cu, true);
-	freeReplyObject(reply);
-	return rc;
-}
-
-static void pos_fill(const struct ssid_rank *r, struct ssid_rank_pos *pos, int64_t size,
-		     const int64_t agg[AGG__COUNT], int64_t higher)
-{
-	pos->present = true;
-	pos->of = size;
-	if (size < r->ro.min_members) {
-		pos->hidden = true;
-		return;
-	}
-	pos->rank = higher + 1;
-	pos->top_percent = (int)((100 * pos->rank + size - 1) / size);
-	if (agg[AGG_N] <= 0)
-		return;
-	pos->avg_total = round((double)agg[AGG_TOTAL] / (double)agg[AGG_N]) / 100.0;
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		pos->avg_pillar[p] =
-		    round((double)agg[AGG_PILLAR0 + p] / (double)agg[AGG_N]) / 100.0;
+		if (e < 0)
+			return e;
+	} else if (!(rc = rec_new(r, c->user_id, c->partition)))
+		return -ENOMEM;
+	rc->r.score = c->score;
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		snprintf(rc->r.segment[s], sizeof(rc->r.segment[s]), "%s",
+			 c->segment[s] ? c->segment[s] : "");
+	rc->dirty = true;
+	part_find(r, rc->part)->any_dirty_record = true;
+	return count_all(r, rc, true);
 }
 
 /*
@@ -958,358 +1143,377 @@ static void pos_fill(const struct ssid_rank *r, struct ssid_rank_pos *pos, int64
  * within the top_n before or after; joining or leaving can also lift the
  * privacy floor, which is always within the top_n unless k > top_n.
  */
-static void fill_results(const struct ssid_rank *r, struct batch *b)
+static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c, const int64_t *above_before,
+			const int64_t *above_after, bool changed)
 {
 	int64_t top = r->ro.top_n;
 	bool floor_beyond_board = r->ro.min_members > r->ro.top_n;
 
-	for (size_t i = 0; i < b->n; i++) {
-		struct ssid_rank_change *c = &b->ch[i];
-		const struct work *w = &b->w[i];
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		struct ssid_rank_result *res = &c->result[k];
+		bool o = res->before.present, nw = res->after.present;
+		bool near_before = o && above_before[k] < top, near_after = nw && above_after[k] < top;
+		bool stayed;
+		char f1[4 * SSI_ID_MAX + 8], f2[4 * SSI_ID_MAX + 8];
+		const char *oldseg[SSI_SEG__COUNT] = {c->old_segment[0], c->old_segment[1],
+						      c->old_segment[2]};
 
+		res->moved = false;
+		res->board_old = res->board_new = false;
+		if (o && nw) {
+			ssid_rank_segment_field(k, oldseg, f1, sizeof(f1));
+			ssid_rank_segment_field(k, c->segment, f2, sizeof(f2));
+			res->moved = strcmp(f1, f2) != 0;
+		}
+		if (!changed)
+			continue;
+		stayed = o && nw && !res->moved;
+		if (stayed) {
+			res->board_old = res->board_new = near_before || near_after;
+			continue;
+		}
+		res->board_old = o && (near_before || floor_beyond_board);
+		res->board_new = nw && (near_after || floor_beyond_board);
+	}
+}
+
+int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
+{
+	int64_t(*above)[SSID_RANK__COUNT];
+	bool *changed;
+	int rc = validate(r, changes, n);
+
+	if (rc < 0 || n == 0)
+		return rc;
+	rc = load_needed(r, changes, n);
+	if (rc < 0)
+		return rc;
+	above = malloc(n * sizeof(*above));
+	changed = malloc(n * sizeof(*changed));
+	if (!above || !changed) {
+		free(above);
+		free(changed);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct ssid_rank_change *c = &changes[i];
+		int64_t a;
+
+		c->status = 0;
+		c->had_record = false;
+		memset(c->old_segment, 0, sizeof(c->old_segment));
+		memset(&c->old_score, 0, sizeof(c->old_score));
 		memset(c->result, 0, sizeof(c->result));
+		for (int k = 0; k < SSID_RANK__COUNT; k++) {
+			place(r, rec_find(r, c->user_id), k, &c->result[k].before, &a);
+			above[i][k] = a;
+		}
+		rc = apply_one(r, c, &changed[i]);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct ssid_rank_change *c = &changes[i];
+		const struct rec *rec = rec_find(r, c->user_id);
+		int64_t after[SSID_RANK__COUNT];
+
 		if (c->status < 0)
 			continue;
-		for (int k = 0; k < SSID_RANK__COUNT; k++) {
-			struct ssid_rank_result *res = &c->result[k];
-			size_t o = w->old_seg[k], nw = w->new_seg[k];
-			bool stayed = o != NONE && o == nw, near_before, near_after;
-
-			if (o != NONE && !(r->ro.no_before & (1u << k)))
-				pos_fill(r, &res->before, b->seg[o].size_before,
-					 b->seg[o].agg_before, w->higher_before[k]);
-			if (nw != NONE)
-				pos_fill(r, &res->after, b->seg[nw].size_after,
-					 b->seg[nw].agg_after, w->higher_after[k]);
-			res->moved = o != NONE && nw != NONE && o != nw;
-			if (w->unchanged)
-				continue;
-			/* Unread: higher_before stays 0, "maybe on the board". */
-			near_before = o != NONE && w->higher_before[k] < top;
-			near_after = nw != NONE && w->higher_after[k] < top;
-			if (stayed) {
-				res->board_old = res->board_new = near_before || near_after;
-				continue;
-			}
-			res->board_old = o != NONE && (near_before || floor_beyond_board);
-			res->board_new = nw != NONE && (near_after || floor_beyond_board);
-		}
+		for (int k = 0; k < SSID_RANK__COUNT; k++)
+			place(r, rec, k, &c->result[k].after, &after[k]);
+		board_flags(r, c, above[i], after, changed[i]);
 	}
+	free(above);
+	free(changed);
+	if (rc == -ENOMEM) {
+		/* Counted in some segments and not others: start again from Redis. */
+		forget_all(r);
+		return ssid_redis_fail(r->rd, rc, "ranks: out of memory");
+	}
+	if (rc == 0 && persist)
+		rc = ssid_rank_flush(r);
+	return rc;
 }
 
-int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n)
+/* ---- other instances' partitions ------------------------------------------ */
+
+struct versions {
+	struct ssid_rank *r;
+	int32_t *ids;
+	long long *v;
+};
+
+static int take_version(void *ctx, size_t i, struct redisReply *reply, int rc)
 {
-	struct batch b;
+	struct versions *vs = ctx;
+
+	if (reply->type == REDIS_REPLY_NIL)
+		vs->v[i] = 0;
+	else if (reply->type == REDIS_REPLY_STRING)
+		vs->v[i] = strtoll(reply->str, NULL, 10);
+	else if (rc == 0) {
+		ssid_redis_set_error(vs->r->rd, "rank version: unexpected reply");
+		return -EBADMSG;
+	}
+	return rc;
+}
+
+/* Replace what was read of partition p with the hash in reply. */
+static int take_remote(struct ssid_rank *r, struct part *p, const redisReply *reply, long long version)
+{
+	struct remote_entry *e;
+	uint32_t ne = 0;
+	int rc = 0;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2) {
+		ssid_redis_set_error(r->rd, "rank aggregates of partition %d: unexpected reply",
+				     (int)p->id);
+		return -EBADMSG;
+	}
+	e = calloc(reply->elements / 2 + 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i + 1 < reply->elements && rc == 0; i += 2) {
+		const redisReply *f = reply->element[i], *v = reply->element[i + 1];
+		char field[4 * SSI_ID_MAX + 8];
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    f->len == 0 || f->len >= sizeof(field) || memchr(f->str, '\0', f->len)) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(field, f->str, f->len);
+		field[f->len] = '\0';
+		ssi_rankagg_init(&e[ne].agg);
+		rc = ssi_rankagg_decode(&e[ne].agg, (const uint8_t *)v->str, v->len);
+		if (rc < 0)
+			break;
+		e[ne].seg = seg_lookup(r, field, true);
+		if (e[ne].seg == NONE) {
+			ssi_rankagg_clear(&e[ne].agg);
+			rc = -ENOMEM;
+			break;
+		}
+		ne++;
+	}
+	if (rc < 0) {
+		for (uint32_t i = 0; i < ne; i++)
+			ssi_rankagg_clear(&e[i].agg);
+		free(e);
+		if (rc != -ENOMEM)
+			ssid_redis_set_error(r->rd, "rank aggregates of partition %d: unreadable",
+					     (int)p->id);
+		return rc == -ENOMEM ? rc : -EBADMSG;
+	}
+	for (uint32_t i = 0; i < p->ne; i++)
+		ssi_rankagg_merge(&r->segv[p->e[i].seg]->all, &p->e[i].agg, -1);
+	for (uint32_t i = 0; i < ne; i++)
+		if (ssi_rankagg_merge(&r->segv[e[i].seg]->all, &e[i].agg, +1) < 0)
+			rc = -ENOMEM;
+	part_free_remote(p);
+	p->e = e;
+	p->ne = ne;
+	p->version = version;
+	r->stats.refreshes++;
+	return rc;
+}
+
+static int read_partition_list(struct ssid_rank *r, int32_t **ids, size_t *n)
+{
+	char key[256];
+	redisReply *reply = NULL;
 	int rc;
 
-	if (n == 0)
-		return 0;
-	rc = validate(r, changes, n);
+	*ids = NULL;
+	*n = 0;
+	ssid_rank_key_parts(ssid_redis_key_prefix(r->rd), key, sizeof(key));
+	rc = send_fmt(r, 2, "SMEMBERS", key);
 	if (rc < 0)
 		return rc;
-	rc = batch_init(r, &b, changes, n);
-	if (rc == 0)
-		rc = ssid_redis_connect(r->rd);
-	if (rc == 0)
-		rc = read_records(r, &b);
-	if (rc == 0)
-		rc = plan(r, &b);
-	if (rc == 0)
-		rc = transact(r, &b);
-	if (rc == -ENOMEM)
-		ssid_redis_fail(r->rd, rc, "out of memory");
-	else if (rc == -EBADMSG || rc == -EIO)
-		ssid_redis_fail(r->rd, rc, "%s", ssid_redis_errstr(r->rd));
-	if (rc == 0)
-		fill_results(r, &b);
-	batch_free(&b);
-	return rc;
-}
-
-int ssid_rank_segment_key(const struct ssid_rank *r, enum ssid_rank_kind kind,
-			  const char *const segment[SSI_SEG__COUNT], char *buf, size_t len)
-{
-	char *key;
-	size_t klen;
-	int rc = segment_key_new(r, kind, segment, "z", &key, &klen);
-
-	if (rc < 0)
-		return rc;
-	rc = snprintf(buf, len, "%s", key);
-	free(key);
-	return rc;
-}
-
-const char *ssid_rank_kind_name(enum ssid_rank_kind kind)
-{
-	static const char *const names[SSID_RANK__COUNT] = {"global", "industry", "tenant", "team"};
-
-	return kind >= 0 && kind < SSID_RANK__COUNT ? names[kind] : "?";
-}
-
-/* ---- leaderboards ------------------------------------------------------ */
-
-/* ZREVRANGE ... WITHSCORES: member, score, member, score... best first. */
-static int take_board(struct ssid_rank *r, struct ssid_rank_board *bd, const redisReply *range)
-{
-	if (range->type != REDIS_REPLY_ARRAY || range->elements % 2 ||
-	    range->elements / 2 > (size_t)r->ro.top_n)
+	r->stats.round_trips++;
+	if (ssid_redis_next_reply(r->rd, &reply, "SMEMBERS rank partitions") < 0)
 		return -EIO;
-	bd->n = 0;
-	if (bd->hidden)
-		return 0;
-	for (size_t j = 0; j < range->elements / 2; j++) {
-		const redisReply *member = range->element[2 * j],
-				 *score = range->element[2 * j + 1];
-		struct ssid_rank_entry *e = &bd->entry[j];
-		int64_t total;
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(reply);
+		ssid_redis_set_error(r->rd, "%s: unexpected reply", key);
+		return -EBADMSG;
+	}
+	*ids = calloc(reply->elements + 1, sizeof(**ids));
+	if (!*ids) {
+		freeReplyObject(reply);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+		char *end;
+		long v;
 
-		if (member->type != REDIS_REPLY_STRING || member->len == 0 ||
-		    member->len > SSI_ID_MAX || memchr(member->str, '\0', member->len) ||
-		    score->type != REDIS_REPLY_STRING ||
-		    !parse_int64(score->str, score->len, &total) || total < 0 || total > 10000) {
-			ssid_redis_set_error(r->rd, "leaderboard entry %zu is not ours", j);
-			return -EBADMSG;
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		v = strtol(e->str, &end, 10);
+		if (*end || v < 0 || v > INT32_MAX)
+			continue;
+		(*ids)[(*n)++] = (int32_t)v;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
+/* Read the others' partitions whose version moved since last read. */
+static int read_remote(struct ssid_rank *r)
+{
+	struct versions vs = {r, NULL, NULL};
+	size_t n = 0, nr = 0, sent = 0;
+	char key[256];
+	int rc = read_partition_list(r, &vs.ids, &n);
+
+	if (rc < 0)
+		return rc;
+	/* Keep only the others'. */
+	for (size_t i = 0; i < n; i++) {
+		struct part *p = part_find(r, vs.ids[i]);
+
+		if (!p || !p->local)
+			vs.ids[nr++] = vs.ids[i];
+	}
+	vs.v = calloc(nr + 1, sizeof(*vs.v));
+	if (!vs.v) {
+		free(vs.ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr && rc == 0; i++) {
+		ssid_rank_key_version(ssid_redis_key_prefix(r->rd), vs.ids[i], key, sizeof(key));
+		rc = send_fmt(r, 2, "GET", key);
+	}
+	if (rc == 0 && nr > 0) {
+		r->stats.round_trips++;
+		rc = ssid_redis_read_replies(r->rd, nr, "rank versions", take_version, &vs);
+	}
+	for (size_t i = 0; i < nr && rc == 0; i++) {
+		struct part *p = part_get(r, vs.ids[i]);
+
+		if (!p) {
+			rc = -ENOMEM;
+			break;
 		}
-		memcpy(e->user_id, member->str, member->len);
-		e->user_id[member->len] = '\0';
-		e->total = (int)total;
-		e->rank = j > 0 && bd->entry[j - 1].total == e->total ? bd->entry[j - 1].rank
-								      : (int64_t)j + 1;
+		if (p->version == vs.v[i])
+			continue;
+		ssid_rank_key_aggs(ssid_redis_key_prefix(r->rd), vs.ids[i], key, sizeof(key));
+		rc = send_fmt(r, 2, "HGETALL", key);
+		sent++;
+	}
+	if (rc == 0 && sent > 0)
+		r->stats.round_trips++;
+	for (size_t i = 0; i < nr && sent > 0; i++) {
+		struct part *p = part_find(r, vs.ids[i]);
+		redisReply *reply = NULL;
+		int t;
+
+		if (!p || p->version == vs.v[i])
+			continue;
+		sent--;
+		if (ssid_redis_next_reply(r->rd, &reply, "HGETALL rank aggregates") < 0) {
+			rc = -EIO;
+			break;
+		}
+		t = rc == 0 ? take_remote(r, p, reply, vs.v[i]) : 0;
+		if (rc == 0)
+			rc = t;
+		freeReplyObject(reply);
+	}
+	free(vs.ids);
+	free(vs.v);
+	return rc;
+}
+
+int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
+{
+	int rc;
+
+	if (!force && r->refreshed && now_ms - r->refreshed_ms < r->ro.refresh_ms)
+		return 0;
+	rc = ssid_redis_connect(r->rd);
+	if (rc == 0)
+		rc = ssid_rank_flush(r);
+	if (rc == 0)
+		rc = read_remote(r);
+	if (rc == 0) {
+		r->refreshed = true;
+		r->refreshed_ms = now_ms;
+	}
+	return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "ranks: out of memory") : rc;
+}
+
+void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = part_find(r, partition);
+
+	if (!p || !p->local)
+		return;
+	/* Best effort: what does not reach Redis the next owner cannot know. */
+	if (pending(p))
+		(void)ssid_rank_flush(r);
+	unload_partition(r, p);
+}
+
+void ssid_rank_reset(struct ssid_rank *r)
+{
+	forget_all(r);
+}
+
+/* ---- leaderboards ---------------------------------------------------------- */
+
+static int board_read(struct ssid_rank *r, struct ssid_rank_board *bd)
+{
+	char field[4 * SSI_ID_MAX + 8];
+	struct ssi_rank_top top = {0};
+	const struct seg *g;
+	uint32_t segi;
+	int rc = 0;
+
+	bd->hidden = false;
+	bd->of = 0;
+	bd->n = 0;
+	if (ssid_rank_segment_field(bd->kind, bd->segment, field, sizeof(field)) < 0) {
+		ssid_redis_set_error(r->rd, "board: no %s segment", ssid_rank_kind_name(bd->kind));
+		return -ENOENT;
+	}
+	segi = seg_lookup(r, field, false);
+	g = segi == NONE ? NULL : r->segv[segi];
+	bd->of = g ? g->all.n : 0;
+	bd->hidden = bd->of < r->ro.min_members;
+	if (!g || bd->hidden)
+		return 0;
+	for (uint32_t s = 0; s < g->nshare && rc == 0; s++)
+		for (uint32_t m = 0; m < g->share[s].nmember && rc == 0; m++)
+			rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n, g->share[s].member[m]->id,
+						g->share[s].member[m]->r.score.total);
+	for (uint32_t i = 0; i < r->nparts && rc == 0; i++) {
+		const struct part *p = &r->parts[i];
+
+		for (uint32_t e = 0; !p->local && e < p->ne && rc == 0; e++)
+			for (size_t t = 0; p->e[e].seg == segi && t < p->e[e].agg.top.n && rc == 0; t++)
+				rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n,
+							p->e[e].agg.top.m[t].user_id,
+							p->e[e].agg.top.m[t].total);
+	}
+	for (size_t j = 0; j < top.n && rc == 0; j++) {
+		struct ssid_rank_entry *e = &bd->entry[j];
+
+		snprintf(e->user_id, sizeof(e->user_id), "%s", top.m[j].user_id);
+		e->total = top.m[j].total;
+		e->rank = (int64_t)ssi_hist_above(&g->all.hist, e->total) + 1;
 		bd->n++;
 	}
-	return 0;
+	ssi_rank_top_clear(&top);
+	return rc;
 }
 
 int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t n)
 {
-	char stop[16];
-	int rc = 0;
-
 	for (size_t i = 0; i < n; i++) {
-		char probe[1];
+		int rc = board_read(r, &boards[i]);
 
-		boards[i].hidden = false;
-		boards[i].of = 0;
-		boards[i].n = 0;
-		if (ssid_rank_segment_key(r, boards[i].kind, boards[i].segment, probe,
-					  sizeof(probe)) < 0) {
-			ssid_redis_set_error(r->rd, "board %zu: no %s segment", i,
-					     ssid_rank_kind_name(boards[i].kind));
-			return -ENOENT;
-		}
+		if (rc < 0)
+			return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "boards: out of memory") : rc;
 	}
-	if (n == 0)
-		return 0;
-	rc = ssid_redis_connect(r->rd);
-	snprintf(stop, sizeof(stop), "%d", r->ro.top_n - 1);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *zkey;
-		size_t zlen;
-
-		rc = segment_key_new(r, boards[i].kind, boards[i].segment, "z", &zkey, &zlen);
-		if (rc == 0) {
-			const char *zcard[2] = {"ZCARD", zkey};
-			size_t zl[2] = {5, zlen};
-			const char *range[5] = {"ZREVRANGE", zkey, "0", stop, "WITHSCORES"};
-			size_t rl[5] = {9, zlen, 1, strlen(stop), 10};
-
-			rc = append(r, 2, zcard, zl);
-			if (rc == 0)
-				rc = append(r, 5, range, rl);
-			free(zkey);
-		}
-	}
-	if (rc < 0)
-		return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "out of memory") : rc;
-	r->stats.round_trips++;
-	for (size_t i = 0; i < n; i++) {
-		redisReply *card = NULL, *range = NULL;
-		int taken = 0;
-
-		if (ssid_redis_next_reply(r->rd, &card, "ZCARD") < 0)
-			return -EIO;
-		if (ssid_redis_next_reply(r->rd, &range, "ZREVRANGE") < 0) {
-			freeReplyObject(card);
-			return -EIO;
-		}
-		if (card->type != REDIS_REPLY_INTEGER)
-			taken = -EIO;
-		else {
-			boards[i].of = card->integer;
-			boards[i].hidden = card->integer < r->ro.min_members;
-			taken = take_board(r, &boards[i], range);
-		}
-		if (taken == -EIO)
-			ssid_redis_set_error(r->rd, "board %zu: unexpected reply", i);
-		if (rc == 0)
-			rc = taken;
-		freeReplyObject(card);
-		freeReplyObject(range);
-	}
-	return rc;
-}
-
-static size_t index_of(const char *user_id, const struct ssid_rank_entry *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].user_id, user_id) == 0)
-			return i;
-	return NONE;
-}
-
-/* The next entry of v from *at on that the other list also holds. */
-static const struct ssid_rank_entry *next_common(const struct ssid_rank_entry *v, size_t n,
-						 size_t *at, const struct ssid_rank_entry *other,
-						 size_t nother)
-{
-	for (; *at < n; (*at)++)
-		if (index_of(v[*at].user_id, other, nother) != NONE)
-			return &v[(*at)++];
-	return NULL;
-}
-
-unsigned ssid_rank_board_diff(const struct ssid_rank_entry *a, size_t na,
-			      const struct ssid_rank_entry *b, size_t nb)
-{
-	unsigned flags = 0;
-	size_t ia = 0, ib = 0;
-
-	for (size_t i = 0; i < na; i++) {
-		size_t j = index_of(a[i].user_id, b, nb);
-
-		if (j == NONE)
-			flags |= SSID_RANK_BOARD_MEMBERS;
-		else if (a[i].total != b[j].total)
-			flags |= SSID_RANK_BOARD_SCORES;
-	}
-	for (size_t j = 0; j < nb; j++)
-		if (index_of(b[j].user_id, a, na) == NONE)
-			flags |= SSID_RANK_BOARD_MEMBERS;
-	/* Order is about the members both lists hold: compare their two sequences. */
-	for (;;) {
-		const struct ssid_rank_entry *x = next_common(a, na, &ia, b, nb);
-		const struct ssid_rank_entry *y = next_common(b, nb, &ib, a, na);
-
-		if (!x || !y)
-			break;
-		if (strcmp(x->user_id, y->user_id) != 0) {
-			flags |= SSID_RANK_BOARD_ORDER;
-			break;
-		}
-	}
-	return flags;
-}
-
-void ssid_rank_coalesce_init(struct ssid_rank_coalesce *c, int64_t interval_ms)
-{
-	memset(c, 0, sizeof(*c));
-	c->interval_ms = interval_ms;
-}
-
-static bool coalesce_elapsed(const struct ssid_rank_coalesce *c, int64_t now_ms)
-{
-	return !c->published || now_ms - c->last_ms >= c->interval_ms;
-}
-
-static void coalesce_publish(struct ssid_rank_coalesce *c, int64_t now_ms)
-{
-	c->published = true;
-	c->pending = false;
-	c->last_ms = now_ms;
-}
-
-bool ssid_rank_coalesce_offer(struct ssid_rank_coalesce *c, int64_t now_ms)
-{
-	if (!coalesce_elapsed(c, now_ms)) {
-		c->pending = true;
-		return false;
-	}
-	coalesce_publish(c, now_ms);
-	return true;
-}
-
-bool ssid_rank_coalesce_due(struct ssid_rank_coalesce *c, int64_t now_ms)
-{
-	if (!c->pending || !coalesce_elapsed(c, now_ms))
-		return false;
-	coalesce_publish(c, now_ms);
-	return true;
-}
-
-int64_t ssid_rank_coalesce_next(const struct ssid_rank_coalesce *c)
-{
-	return c->pending ? c->last_ms + c->interval_ms : INT64_MAX;
-}
-
-/* ---- percentile bands ---------------------------------------------------- */
-
-void ssid_rank_bands_default(struct ssid_rank_bands *b)
-{
-	static const int defaults[] = {1, 5, 10, 15, 25, 50};
-
-	b->n = sizeof(defaults) / sizeof(defaults[0]);
-	memcpy(b->top, defaults, sizeof(defaults));
-}
-
-int ssid_rank_bands_parse(struct ssid_rank_bands *b, const char *text)
-{
-	struct ssid_rank_bands parsed = {0};
-	const char *p = text;
-
-	for (;;) {
-		char *end;
-		long v;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		errno = 0;
-		v = strtol(p, &end, 10);
-		if (errno || v < 1 || v > 100 || parsed.n == SSID_RANK_BANDS_MAX ||
-		    (parsed.n > 0 && v <= parsed.top[parsed.n - 1]))
-			return -EINVAL;
-		parsed.top[parsed.n++] = (int)v;
-		p = end;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			break;
-		if (*p++ != ',')
-			return -EINVAL;
-	}
-	*b = parsed;
 	return 0;
-}
-
-int ssid_rank_band_of(const struct ssid_rank_bands *b, int top_percent)
-{
-	if (top_percent <= 0)
-		return 0;
-	for (size_t i = 0; i < b->n; i++)
-		if (top_percent <= b->top[i])
-			return b->top[i];
-	return 0;
-}
-
-int ssid_rank_band_crossing(const struct ssid_rank_bands *b, int old_top, int new_top,
-			    struct ssid_rank_crossing *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (old_top <= 0 || new_top <= 0)
-		return 0;
-	out->from = ssid_rank_band_of(b, old_top);
-	out->to = ssid_rank_band_of(b, new_top);
-	if (out->from == out->to)
-		return 0;
-	/* 0 is "outside every band", the worst place to be. */
-	if (out->to != 0 && (out->from == 0 || out->to < out->from)) {
-		out->direction = +1;
-		out->band = out->to;
-	} else {
-		out->direction = -1;
-		out->band = out->from;
-	}
-	return out->direction;
 }
