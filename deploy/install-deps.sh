@@ -4,7 +4,8 @@
 # --no-install-recommends: every package the project uses is named here.
 #   deploy/install-deps.sh [build|demo|test|fuzz|bench|broker|fresh|all]
 #
-#   build   make: the compiler, make, pkg-config and the libraries' headers
+#   build   make: the compiler and the C library's headers (gcc only recommends
+#           them), make, pkg-config and the libraries' headers
 #   demo    make demo: build + redis-server (redis-cli comes with it) and kcat,
 #           which the demo suggests for reading its topics
 #   fuzz    make fuzz: build + clang and its compiler runtime (libFuzzer,
@@ -20,7 +21,7 @@
 #   all     every group above
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config librdkafka-dev libhiredis-dev libjansson-dev
+build_pkgs=(gcc libc6-dev make pkg-config librdkafka-dev libhiredis-dev libjansson-dev
 	    libsystemd-dev check libsubunit-dev)
 demo_pkgs=(redis-server kcat)
 fuzz_pkgs=(clang libclang-rt-14-dev)

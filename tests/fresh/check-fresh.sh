@@ -12,8 +12,9 @@
 # networking is shared with the host, so the suites' Kafka brokers and
 # redis-servers run inside on free ports as usual; a policy-rc.d keeps
 # packages from starting their services (redis-server on 6379) there.
-# /proc, /sys, /dev and a private /dev/shm are mounted for the chroot and
-# unmounted on every exit path, after every process inside has been stopped.
+# /proc, /sys, /dev (and /dev/pts) and a private /dev/shm are mounted for
+# the chroot and unmounted on every exit path, after every process inside has
+# been stopped.
 #
 # Environment:
 #   FRESH_STEPS          steps to run, in order (default "demo check")
@@ -129,6 +130,10 @@ mount_all() {
 	do_mount "$root/sys" -t sysfs sysfs
 	do_mount "$root/dev" --bind /dev
 	do_mount "$root/dev/shm" -t tmpfs -o mode=1777,nosuid,nodev shm
+	# Not required, but apt and dpkg log through a pty when there is one.
+	if [ -c /dev/pts/ptmx ]; then
+		do_mount "$root/dev/pts" --bind /dev/pts
+	fi
 }
 
 mounts_under_work() {
