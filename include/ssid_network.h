@@ -2,42 +2,44 @@
  * ssid_network: a rep's network rank, LinkedIn's "rank in your network".
  *
  * A rep's network segment is the rep plus their 1st-degree connections who
- * are known users, that is members of the global sorted set
- * "<prefix>rk:{g}:z" that ssid_rank keeps (see ssid_rank.h). Ranks follow
- * ssid_rank's rule: competition ranking, rank = 1 + the number of members
- * with a strictly higher total, top_percent = ceil(100 * rank / size), and
- * a segment under the privacy floor (min_members) is hidden.
+ * are known users, that is reps with a rank record (ssid_rank.h: the hashes
+ * "<prefix>rk:{p<N>}:u" of every partition N, read through ssid_rank_read).
+ * Ranks follow ssid_rank's rule, computed by ssi_rank_place_of: competition
+ * ranking, rank = 1 + the number of members with a strictly higher total,
+ * top_percent = ceil(100 * rank / size), and a segment under the privacy
+ * floor (min_members) is hidden.
  *
  * Where the connections are: the Redis set "<prefix>net:{<user_id>}" holds
  * the ids of the rep's connections (the daemon SADDs attrs.connection_id on
  * connection_added and SREMs it on connection_removed; ssid_network_key
- * names the key). The hash tag keeps it in the slot of the rep's record.
+ * names the key).
  *
  * Why it is computed on demand. Every rep has a network of their own, so
- * there is no shared sorted set to ZADD into: keeping network ranks current
- * on every score change would cost, for each changed rep, an update of every
+ * there is no shared aggregate to keep: keeping network ranks current on
+ * every score change would cost, for each changed rep, an update of every
  * network the rep is in (up to 30,000 for a well-connected rep). Instead a
  * network rank is computed when asked for (ssictl rank, or a caller on its
- * own schedule), from the connection set and the global sorted set, and an
+ * own schedule), from the connection set and the reps' rank records, and an
  * event never costs O(network).
  *
- * What one call costs, for a rep with C connections:
- *   - Redis: one ZSCORE, then SSCAN of the set in chunks of about
- *     SSID_NETWORK_CHUNK ids, each chunk looked up with ZMSCORE (at most
- *     SSID_NETWORK_CHUNK members per ZMSCORE) in the global sorted set:
- *     O(C) work in all, and no single command runs longer than a chunk's,
- *     so Redis is never blocked for the whole network.
- *   - Round trips: 1 + about C / SSID_NETWORK_CHUNK: the ZMSCOREs of a chunk
- *     travel in the same pipeline as the SSCAN of the next one. 30,000
- *     connections take about 31 round trips.
+ * What one call costs, for a rep with C connections and P partitions with
+ * rank data (every command names one key, so one hash slot):
+ *   - Redis: SMEMBERS of the partition list (taken once per call), one HGET
+ *     of the rep's record per partition, then SSCAN of the set in chunks of
+ *     about SSID_NETWORK_CHUNK ids, the new ids of each chunk looked up with
+ *     one HMGET per partition (at most SSID_NETWORK_CHUNK fields each):
+ *     O(C * P) work in all, and no single command runs longer than a
+ *     chunk's, so Redis is never blocked for the whole network.
+ *   - Round trips: 2 + 2 per chunk (its SSCAN, then its HMGETs): 30,000
+ *     connections take about 62. Commands: 2 + P + per chunk 1 + P.
  *   - Client memory: one chunk's reply at a time, plus 8 bytes per distinct
  *     connection (a table of 64-bit fingerprints) to skip the members SSCAN
  *     may return twice when the set is resized during the scan.
  * The result is not a snapshot: a score or a connection that changes during
  * the scan is seen either before or after its change.
  *
- * Averages: the network's average total comes from the same ZMSCORE replies;
- * pillar averages would need each member's record, so avg_pillar is left 0.
+ * Averages: the network's average total comes from the connections' totals;
+ * pillar averages are not computed (avg_pillar is left 0).
  *
  * Library code: no logging; errors in ssid_redis_errstr of the connection.
  */
@@ -50,7 +52,7 @@
 #include "ssid_rank.h"
 #include "ssid_redis.h"
 
-/* Ids asked for per SSCAN, and most members per ZMSCORE. */
+/* Ids asked for per SSCAN, and most fields per HMGET. */
 #define SSID_NETWORK_CHUNK 1000
 
 /* What a call did, for tests and for sizing. */
@@ -59,20 +61,20 @@ struct ssid_network_stats {
 	uint64_t commands;    /* Redis commands sent */
 	uint64_t scanned;     /* ids SSCAN returned, repeats included */
 	uint64_t connections; /* distinct connections, the rep left out */
-	uint64_t known;	      /* of those, known users (in the global sorted set) */
+	uint64_t known;	      /* of those, known users (with a rank record) */
 };
 
 /* "<prefix>net:{<user_id>}" into buf, as snprintf (the length it needs). */
 int ssid_network_key(const struct ssid_redis *rd, const char *user_id, char *buf, size_t len);
 
 /*
- * The network position of user_id into out: present false when the rep is
- * not in the global sorted set (never scored); else of = 1 + the known
- * connections, hidden when of < min_members, else rank, top_percent and
- * avg_total. stats may be NULL. Returns 0; -EINVAL for an empty or too long
- * user id or min_members < 1; -EIO (connection dropped), -EBADMSG (a key
- * of the wrong type or a score that is not a number: connection dropped,
- * errstr says which), -EACCES or -ENOMEM.
+ * The network position of user_id into out: present false when the rep has
+ * no rank record (never ranked); else of = 1 + the known connections, hidden
+ * when of < min_members, else rank, top_percent and avg_total. stats may be
+ * NULL. Returns 0; -EINVAL for an empty or too long user id or min_members
+ * < 1; -EIO (connection dropped), -EBADMSG (a key of the wrong type or a
+ * rank record this build cannot read; errstr says which, the connection
+ * stays usable), -EACCES or -ENOMEM.
  */
 int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_members,
 		      struct ssid_rank_pos *out, struct ssid_network_stats *stats);

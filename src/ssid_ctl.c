@@ -20,6 +20,7 @@
 
 #include "ssi_history.h"
 #include "ssi_model.h"
+#include "ssi_rank.h"
 #include "ssi_score.h"
 #include "ssi_state.h"
 #include "ssi_time.h"
@@ -29,6 +30,7 @@
 #include "ssid_kafka.h"
 #include "ssid_network.h"
 #include "ssid_rank.h"
+#include "ssid_rank_read.h"
 #include "ssid_redis.h"
 #include "ssid_store.h"
 
@@ -85,10 +87,12 @@ struct ctl {
 	struct ssi_model model;
 	int64_t now_ms;
 	struct ssid_redis_opts ro;
-	struct ssid_redis *rd;	   /* ranks, records, networks */
+	struct ssid_redis *rd;	   /* ranks, networks */
 	struct ssid_store *store;  /* users' records (u:{...}) */
-	struct ssid_rank *rank;	   /* segment keys and leaderboards */
 	struct ssid_history *hist; /* histories */
+	int32_t *parts;		   /* the partitions with rank data, read once */
+	size_t nparts;
+	bool parts_read;
 };
 
 /* The help text, exit codes included: the contract scripts rely on. */
@@ -235,8 +239,6 @@ static int redis_error(struct ctl *c, int rc, const char *errstr)
  */
 static int open_redis(struct ctl *c)
 {
-	struct ssid_rank_opts rko = {.min_members = c->cfg.rank_min_members,
-				     .top_n = c->opts & OPT_N ? c->n : SSID_RANK_DEFAULT_TOP_N};
 	int r;
 
 	c->ro = (struct ssid_redis_opts){
@@ -252,40 +254,12 @@ static int open_redis(struct ctl *c)
 	    .key_prefix = c->cfg.redis_key_prefix,
 	};
 	if (ssid_redis_new(&c->rd, &c->ro) < 0 || ssid_store_new(&c->store, &c->ro) < 0 ||
-	    ssid_rank_new(&c->rank, &c->ro, &rko) < 0 ||
 	    ssid_history_new(&c->hist, &c->ro, c->cfg.history_retention_days) < 0)
 		return fail(c, SSID_CTL_EXIT_SOFTWARE, "out of memory");
 	r = ssid_redis_ping(c->rd);
 	if (r < 0)
 		return redis_error(c, r, ssid_redis_errstr(c->rd));
 	return 0;
-}
-
-/* One command on the shared connection; NULL (connection dropped) on a transport error. */
-static redisReply *rcmd(struct ctl *c, int argc, const char **argv)
-{
-	redisReply *reply;
-
-	if (ssid_redis_connect(c->rd) < 0)
-		return NULL;
-	reply = redisCommandArgv(ssid_redis_context(c->rd), argc, argv, NULL);
-	if (!reply)
-		ssid_redis_fail(c->rd, -EIO, "%s", argv[0]);
-	return reply;
-}
-
-/* Queue one command of a pipeline on the shared connection. */
-static int rappend(struct ctl *c, int argc, const char **argv)
-{
-	if (redisAppendCommandArgv(ssid_redis_context(c->rd), argc, argv, NULL) != REDIS_OK)
-		return ssid_redis_fail(c->rd, -ENOMEM, "%s: cannot queue", argv[0]);
-	return 0;
-}
-
-/* The next reply of a pipeline; -EIO and the connection dropped on a transport error. */
-static int rnext(struct ctl *c, redisReply **out, const char *what)
-{
-	return ssid_redis_next_reply(c->rd, out, what);
 }
 
 /* ---- shared bits --------------------------------------------------------- */
@@ -361,19 +335,6 @@ struct published {
 	char model[SSI_MODEL_VERSION_MAX + 1];
 };
 
-/* Pillars in range and adding up to the total, as every writer of scores guarantees. */
-static bool score_valid(const struct ssi_score *s)
-{
-	int sum = 0;
-
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		if (s->pillar[p] < 0 || s->pillar[p] > SSI_HISTORY_PILLAR_MAX)
-			return false;
-		sum += s->pillar[p];
-	}
-	return sum == s->total;
-}
-
 /* Field p in either format ssid_store writes; false for anything else. */
 static bool published_parse(const char *str, size_t len, struct published *p)
 {
@@ -399,7 +360,7 @@ static bool published_parse(const char *str, size_t len, struct published *p)
 	} else if (v != 1 || (size_t)n != len) {
 		return false;
 	}
-	return score_valid(s);
+	return ssi_rank_score_valid(s); /* pillars in range, adding up to the total */
 }
 
 /* ---- users and their rank records ------------------------------------------ */
@@ -437,100 +398,104 @@ static int check_user_id(struct ctl *c, const char *user)
 	return 0;
 }
 
-/* What ssid_rank last applied for a rep: score and segments. */
+/* What ssid_rank counts a rep with, and its segments as ssid_rank's functions take them. */
 struct rank_record {
-	struct ssi_score score;
-	char seg[SSI_SEG__COUNT][SSI_ID_MAX + 1];
+	struct ssi_rank_record r;
 	const char *segp[SSI_SEG__COUNT];
 };
 
-/* A string field of a record into buf ("" when absent); false when it cannot be ours. */
-static bool copy_field(const redisReply *r, char *buf, size_t cap)
+/* The partitions with rank data (ssid_rank_read), once per command; 0 or an exit code. */
+static int read_parts(struct ctl *c)
 {
-	if (r->type == REDIS_REPLY_NIL) {
-		buf[0] = '\0';
-		return true;
-	}
-	if (r->type != REDIS_REPLY_STRING || r->len >= cap || memchr(r->str, '\0', r->len))
-		return false;
-	memcpy(buf, r->str, r->len);
-	buf[r->len] = '\0';
-	return true;
+	int r;
+
+	if (c->parts_read)
+		return 0;
+	r = ssid_rank_read_partitions(c->rd, &c->parts, &c->nparts);
+	if (r < 0)
+		return redis_error(c, r, ssid_redis_errstr(c->rd));
+	c->parts_read = true;
+	return 0;
 }
 
-/* Read "P rk:u:{user}"; 0 or an exit code (unknown user, not ranked, unreadable). */
+/* The rep's rank record; 0 or an exit code (unknown user, not ranked, unreadable). */
 static int read_rank_record(struct ctl *c, const char *user, struct rank_record *rec)
 {
-	static const char *const fields[SSI_SEG__COUNT] = {"t", "m", "i"};
-	char *key = NULL;
-	redisReply *reply;
-	int r = 0;
+	int r = read_parts(c);
 
 	memset(rec, 0, sizeof(*rec));
-	if (asprintf(&key, "%srk:u:{%s}", ssid_redis_key_prefix(c->rd), user) < 0)
-		return fail(c, SSID_CTL_EXIT_SOFTWARE, "out of memory");
-	reply = rcmd(c, 6, (const char *[]){"HMGET", key, "s", "t", "m", "i"});
-	free(key);
-	if (!reply)
-		return redis_error(c, -EIO, ssid_redis_errstr(c->rd));
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-		r = fail(c, SSID_CTL_EXIT_UNREADABLE, "rank record of '%s': %s", user,
-			 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-		goto out;
-	}
-	if (reply->element[0]->type == REDIS_REPLY_NIL) {
+	if (r != 0)
+		return r;
+	r = ssid_rank_read_record(c->rd, c->parts, c->nparts, user, &rec->r, NULL);
+	for (int i = 0; i < SSI_SEG__COUNT; i++)
+		rec->segp[i] = rec->r.segment[i];
+	if (r == -EBADMSG)
+		return fail(c, SSID_CTL_EXIT_UNREADABLE, "rank record of '%s' is unreadable", user);
+	if (r < 0)
+		return redis_error(c, r, ssid_redis_errstr(c->rd));
+	if (r == 0) {
 		int exists = user_exists(c, user);
 
 		if (exists < 0)
-			r = -exists;
-		else if (exists)
-			r = fail(c, SSID_CTL_EXIT_UNKNOWN_USER, "user '%s' has not been ranked yet",
-				 user);
-		else
-			r = unknown_user(c, user);
-		goto out;
+			return -exists;
+		if (exists)
+			return fail(c, SSID_CTL_EXIT_UNKNOWN_USER,
+				    "user '%s' has not been ranked yet", user);
+		return unknown_user(c, user);
 	}
-	{
-		const redisReply *s = reply->element[0];
-		struct published p;
-
-		if (s->type != REDIS_REPLY_STRING || !published_parse(s->str, s->len, &p)) {
-			r = fail(c, SSID_CTL_EXIT_UNREADABLE, "rank record of '%s' is unreadable",
-				 user);
-			goto out;
-		}
-		rec->score = p.score;
-	}
-	for (int i = 0; i < SSI_SEG__COUNT; i++) {
-		if (!copy_field(reply->element[1 + i], rec->seg[i], sizeof(rec->seg[i]))) {
-			r = fail(c, SSID_CTL_EXIT_UNREADABLE,
-				 "rank record of '%s': field %s is unreadable", user, fields[i]);
-			goto out;
-		}
-		rec->segp[i] = rec->seg[i];
-	}
-out:
-	freeReplyObject(reply);
-	return r;
+	return 0;
 }
 
-/* The sorted-set key of a rep's segment of kind (malloc'd), NULL when not in one. */
-static char *segment_key(struct ctl *c, enum ssid_rank_kind kind,
-			 const char *const seg[SSI_SEG__COUNT], bool *oom)
+/*
+ * The aggregate of a segment over every partition (the best top_keep
+ * members listed); *in false when the rep has no segment of kind. 0 or an
+ * exit code.
+ */
+static int read_segment(struct ctl *c, enum ssid_rank_kind kind,
+			const char *const seg[SSI_SEG__COUNT], size_t top_keep,
+			struct ssi_rankagg *agg, bool *in)
 {
-	int n = ssid_rank_segment_key(c->rank, kind, seg, NULL, 0);
-	char *key;
+	int r = ssid_rank_read_segment(c->rd, c->parts, c->nparts, kind, seg, top_keep, agg);
+
+	*in = r != -ENOENT;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return redis_error(c, r, ssid_redis_errstr(c->rd));
+	return 0;
+}
+
+/* Whether a record counts in the segment named field of kind (ssid_rank's field names). */
+static bool record_in(const struct ssi_rank_record *rec, enum ssid_rank_kind kind,
+		      const char *field)
+{
+	const char *seg[SSI_SEG__COUNT];
+	char buf[8 * SSI_ID_MAX];
+	int len;
+
+	for (int i = 0; i < SSI_SEG__COUNT; i++)
+		seg[i] = rec->segment[i];
+	len = ssid_rank_segment_field(kind, seg, buf, sizeof(buf));
+	return len >= 0 && (size_t)len < sizeof(buf) && strcmp(buf, field) == 0;
+}
+
+/* The field name of a segment (malloc'd); NULL with *oom false when there is none. */
+static char *segment_field(enum ssid_rank_kind kind, const char *const seg[SSI_SEG__COUNT],
+			   bool *oom)
+{
+	int n = ssid_rank_segment_field(kind, seg, NULL, 0);
+	char *field;
 
 	*oom = false;
 	if (n < 0)
 		return NULL;
-	key = malloc((size_t)n + 1);
-	if (!key) {
+	field = malloc((size_t)n + 1);
+	if (!field) {
 		*oom = true;
 		return NULL;
 	}
-	ssid_rank_segment_key(c->rank, kind, seg, key, (size_t)n + 1);
-	return key;
+	ssid_rank_segment_field(kind, seg, field, (size_t)n + 1);
+	return field;
 }
 
 /* How a segment is named for people: "software", "acme/emea-west"; "" for global. */
@@ -565,39 +530,6 @@ static const char *missing_why(enum ssid_rank_kind kind)
 	default:
 		return "not ranked";
 	}
-}
-
-/* An integer, nil (0) or integer string reply (ZCOUNT, HMGET of counters) as a number. */
-static bool reply_int64(const redisReply *r, int64_t *out)
-{
-	char tmp[32], *end;
-
-	if (r->type == REDIS_REPLY_INTEGER) {
-		*out = r->integer;
-		return true;
-	}
-	if (r->type == REDIS_REPLY_NIL) {
-		*out = 0;
-		return true;
-	}
-	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, r->str, r->len);
-	tmp[r->len] = '\0';
-	errno = 0;
-	*out = strtoll(tmp, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-/* A sorted-set score ssid_rank wrote: integer centipoints 0..10000. */
-static bool reply_total(const redisReply *r, int *out)
-{
-	int64_t v;
-
-	if (r->type != REDIS_REPLY_STRING || !reply_int64(r, &v) || v < 0 || v > 10000)
-		return false;
-	*out = (int)v;
-	return true;
 }
 
 /* ---- score ----------------------------------------------------------------- */
@@ -812,105 +744,34 @@ struct seg_pos {
 	struct ssid_rank_pos pos;
 };
 
-/* Fill pos from ZCARD, ZSCORE, ZCOUNT of higher totals and the :a hash, like ssid_rank. */
-static int take_position(struct ctl *c, struct seg_pos *sp, redisReply *const rep[4])
-{
-	int64_t agg[2 + SSI_PILLAR__COUNT], higher, size;
-	struct ssid_rank_pos *pos = &sp->pos;
-	int total;
-
-	if (rep[0]->type != REDIS_REPLY_INTEGER || !reply_int64(rep[2], &higher) ||
-	    rep[3]->type != REDIS_REPLY_ARRAY || rep[3]->elements != 2 + SSI_PILLAR__COUNT)
-		return -EBADMSG;
-	size = rep[0]->integer;
-	if (rep[1]->type == REDIS_REPLY_NIL)
-		return 0; /* not in the sorted set its record names: shown as absent */
-	if (!reply_total(rep[1], &total))
-		return -EBADMSG;
-	for (size_t i = 0; i < rep[3]->elements; i++)
-		if (!reply_int64(rep[3]->element[i], &agg[i]))
-			return -EBADMSG;
-	pos->present = true;
-	pos->of = size;
-	sp->has_pillars = true;
-	if (size < c->cfg.rank_min_members) {
-		pos->hidden = true;
-		return 0;
-	}
-	pos->rank = higher + 1;
-	pos->top_percent = (int)((100 * pos->rank + size - 1) / size);
-	if (agg[0] > 0) {
-		pos->avg_total = round((double)agg[1] / (double)agg[0]) / 100.0;
-		for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-			pos->avg_pillar[p] = round((double)agg[2 + p] / (double)agg[0]) / 100.0;
-	}
-	return 0;
-}
-
-/* The rep's position in each of their segments: one round trip, then the network. */
+/*
+ * The rep's position in each of their segments from the segments'
+ * aggregates (one round trip each), ranked by ssi_rank; then the network.
+ */
 static int read_positions(struct ctl *c, const char *user, const struct rank_record *rec,
 			  struct seg_pos sp[SEG__COUNT])
 {
-	char *zkey[SSID_RANK__COUNT] = {0}, higher[16];
-	int r = 0;
+	struct ssi_rankagg agg;
+	int total = rec->r.score.total, r = 0;
 
 	memset(sp, 0, SEG__COUNT * sizeof(*sp));
-	snprintf(higher, sizeof(higher), "(%d", rec->score.total);
+	ssi_rankagg_init(&agg);
 	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		bool oom;
+		struct ssi_rank_place pl;
 
-		zkey[k] = segment_key(c, (enum ssid_rank_kind)k, rec->segp, &oom);
-		if (oom)
-			r = -ENOMEM;
-		if (!zkey[k])
+		r = read_segment(c, (enum ssid_rank_kind)k, rec->segp, 0, &agg, &sp[k].in);
+		if (r != 0 || !sp[k].in)
 			continue;
-		sp[k].in = true;
 		segment_value((enum ssid_rank_kind)k, rec->segp, sp[k].value, sizeof(sp[k].value));
-		{
-			char *akey = strdup(zkey[k]);
-
-			if (!akey) {
-				r = -ENOMEM;
-				break;
-			}
-			akey[strlen(akey) - 1] = 'a'; /* "...:z" -> "...:a" (ssid_rank.h) */
-			r = rappend(c, 2, (const char *[]){"ZCARD", zkey[k]});
-			if (r == 0)
-				r = rappend(c, 3, (const char *[]){"ZSCORE", zkey[k], user});
-			if (r == 0)
-				r = rappend(c, 4,
-					    (const char *[]){"ZCOUNT", zkey[k], higher, "+inf"});
-			if (r == 0)
-				r = rappend(
-				    c, 8,
-				    (const char *[]){"HMGET", akey, "n", "t", "b", "p", "i", "r"});
-			free(akey);
-		}
+		if (ssi_hist_get(&agg.hist, total) == 0)
+			continue; /* not counted in the segment its record names: shown as absent */
+		ssi_rankagg_place(&agg, total, c->cfg.rank_min_members, &pl);
+		ssid_rank_pos_set(&sp[k].pos, &pl);
+		sp[k].has_pillars = true;
 	}
-	if (r < 0) /* commands may be queued whose replies nobody will read */
-		ssid_redis_fail(c->rd, r, "out of memory");
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		redisReply *rep[4] = {0};
-		int taken;
-
-		if (!sp[k].in)
-			continue;
-		for (int i = 0; i < 4 && r == 0; i++)
-			r = rnext(c, &rep[i], "rank");
-		if (r == 0) {
-			taken = take_position(c, &sp[k], rep);
-			if (taken < 0)
-				r = ssid_redis_fail(c->rd, taken,
-						    "segment %s: not ssid_rank's data",
-						    seg_kind_name(k));
-		}
-		for (int i = 0; i < 4; i++)
-			freeReplyObject(rep[i]);
-	}
-	for (int k = 0; k < SSID_RANK__COUNT; k++)
-		free(zkey[k]);
-	if (r < 0)
-		return redis_error(c, r, ssid_redis_errstr(c->rd));
+	ssi_rankagg_clear(&agg);
+	if (r != 0)
+		return r;
 	sp[SEG_NETWORK].in = true;
 	r = ssid_network_rank(c->rd, user, c->cfg.rank_min_members, &sp[SEG_NETWORK].pos, NULL);
 	if (r < 0)
@@ -976,7 +837,7 @@ static int cmd_rank(struct ctl *c, const char *user)
 		json_t *o = json_object(), *segs = json_object();
 
 		json_object_set_new(o, "user_id", json_string(user));
-		json_object_set_new(o, "ssi", points_json(rec.score.total));
+		json_object_set_new(o, "ssi", points_json(rec.r.score.total));
 		json_object_set_new(o, "min_members", json_integer(c->cfg.rank_min_members));
 		for (int k = 0; k < SEG__COUNT; k++)
 			json_object_set_new(segs, seg_kind_name(k), position_json(&sp[k]));
@@ -1010,145 +871,163 @@ static int cmd_rank(struct ctl *c, const char *user)
 
 /* ---- around ------------------------------------------------------------------ */
 
+/*
+ * One segment of around. Its size, ranks and whether the rep is counted
+ * come from the segment's aggregate; its neighbours from one walk over every
+ * record, keeping in member order (ssi_rank_member_before) the K closest
+ * members before the rep and the K closest after.
+ */
 struct window {
 	bool in, hidden, found;
 	char value[2 * SSI_ID_MAX + 2];
-	int64_t of, pos; /* the segment's size; the rep's 0-based place in Redis' order */
-	int64_t start;	 /* the first entry's place */
+	char *field; /* ssid_rank's name of the segment */
+	struct ssi_rankagg agg;
+	struct ssi_rank_member self;
+	struct ssi_rank_member *before; /* K slots, best first */
+	size_t nbefore;
+	struct ssi_rank_top after; /* best first */
 	struct ssid_rank_entry *entry;
 	size_t n;
 };
 
-/* Release the entries of n windows. */
 static void windows_free(struct window *w, int n)
 {
-	for (int k = 0; k < n; k++)
+	for (int k = 0; k < n; k++) {
+		free(w[k].field);
+		ssi_rankagg_clear(&w[k].agg);
+		free(w[k].before);
+		ssi_rank_top_clear(&w[k].after);
 		free(w[k].entry);
+	}
 }
 
-/* Round 1: ZCARD and ZREVRANK of the rep per segment. */
-static int around_places(struct ctl *c, const char *user, char *const zkey[],
-			 struct window w[SSID_RANK__COUNT])
+/* Whether user is already kept in a window (HSCAN may return a record twice). */
+static bool window_has(const struct window *w, const char *user)
 {
+	for (size_t i = 0; i < w->nbefore; i++)
+		if (strcmp(w->before[i].user_id, user) == 0)
+			return true;
+	for (size_t i = 0; i < w->after.n; i++)
+		if (strcmp(w->after.m[i].user_id, user) == 0)
+			return true;
+	return false;
+}
+
+/* Offer a member of the segment other than the rep to its window of k either side. */
+static int window_offer(struct window *w, size_t k, const struct ssi_rank_member *m)
+{
+	size_t at;
+
+	if (!ssi_rank_member_before(m, &w->self)) {
+		if (w->after.n == k && !ssi_rank_member_before(m, &w->after.m[k - 1]))
+			return 0;
+		return window_has(w, m->user_id)
+			   ? 0
+			   : ssi_rank_top_offer(&w->after, k, m->user_id, m->total);
+	}
+	/* Before the rep: the k closest are the k last in order. */
+	if (w->nbefore == k && !ssi_rank_member_before(&w->before[0], m))
+		return 0;
+	if (window_has(w, m->user_id))
+		return 0;
+	if (w->nbefore == k) {
+		memmove(w->before, w->before + 1, (k - 1) * sizeof(*w->before));
+		w->nbefore--;
+	}
+	for (at = w->nbefore; at > 0 && ssi_rank_member_before(m, &w->before[at - 1]); at--)
+		w->before[at] = w->before[at - 1];
+	w->before[at] = *m;
+	w->nbefore++;
+	return 0;
+}
+
+struct around_walk {
+	struct window *w;
+	size_t k;
+};
+
+static int around_take(void *ctx, const char *user_id, const struct ssi_rank_record *rec)
+{
+	struct around_walk *aw = ctx;
+	struct ssi_rank_member m;
+
+	if (strcmp(user_id, aw->w[0].self.user_id) == 0)
+		return 0;
+	snprintf(m.user_id, sizeof(m.user_id), "%s", user_id);
+	m.total = rec->score.total;
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		struct window *w = &aw->w[k];
+		int r;
+
+		if (!w->before || !record_in(rec, (enum ssid_rank_kind)k, w->field))
+			continue;
+		r = window_offer(w, aw->k, &m);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The rep and its neighbours as ranked entries: rank = 1 + members strictly above. */
+static int window_entries(struct window *w)
+{
+	size_t n = w->nbefore + 1 + w->after.n, j = 0;
+
+	w->entry = calloc(n, sizeof(*w->entry));
+	if (!w->entry)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct ssi_rank_member *m = i < w->nbefore ? &w->before[i]
+						  : i == w->nbefore
+						      ? &w->self
+						      : &w->after.m[i - w->nbefore - 1];
+
+		snprintf(w->entry[j].user_id, sizeof(w->entry[j].user_id), "%s", m->user_id);
+		w->entry[j].total = m->total;
+		w->entry[j].rank = 1 + (int64_t)ssi_hist_above(&w->agg.hist, m->total);
+		j++;
+	}
+	w->n = j;
+	return 0;
+}
+
+/* The windows of every segment of the rep: the aggregates, then one walk over every record. */
+static int read_windows(struct ctl *c, const char *user, const struct rank_record *rec,
+			struct window w[SSID_RANK__COUNT])
+{
+	struct around_walk aw = {.w = w, .k = (size_t)c->k};
+	bool walk = false, oom;
 	int r = 0;
 
+	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
+		struct ssi_rank_place pl;
+
+		snprintf(w[k].self.user_id, sizeof(w[k].self.user_id), "%s", user);
+		w[k].self.total = rec->r.score.total;
+		r = read_segment(c, (enum ssid_rank_kind)k, rec->segp, 0, &w[k].agg, &w[k].in);
+		if (r != 0 || !w[k].in)
+			continue;
+		segment_value((enum ssid_rank_kind)k, rec->segp, w[k].value, sizeof(w[k].value));
+		ssi_rankagg_place(&w[k].agg, w[k].self.total, c->cfg.rank_min_members, &pl);
+		w[k].hidden = pl.hidden;
+		w[k].found = ssi_hist_get(&w[k].agg.hist, w[k].self.total) > 0;
+		if (w[k].hidden || !w[k].found)
+			continue;
+		w[k].field = segment_field((enum ssid_rank_kind)k, rec->segp, &oom);
+		w[k].before = calloc((size_t)c->k, sizeof(*w[k].before));
+		if (!w[k].field || !w[k].before)
+			return fail(c, SSID_CTL_EXIT_SOFTWARE, "out of memory");
+		walk = true;
+	}
+	if (r != 0 || !walk)
+		return r;
+	r = ssid_rank_read_each(c->rd, c->parts, c->nparts, around_take, &aw);
 	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++)
-		if (zkey[k]) {
-			r = rappend(c, 2, (const char *[]){"ZCARD", zkey[k]});
-			if (r == 0)
-				r = rappend(c, 3, (const char *[]){"ZREVRANK", zkey[k], user});
-		}
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		redisReply *card = NULL, *place = NULL;
-
-		if (!zkey[k])
-			continue;
-		r = rnext(c, &card, "ZCARD");
-		if (r == 0)
-			r = rnext(c, &place, "ZREVRANK");
-		if (r == 0 &&
-		    (card->type != REDIS_REPLY_INTEGER ||
-		     (place->type != REDIS_REPLY_INTEGER && place->type != REDIS_REPLY_NIL)))
-			r = ssid_redis_fail(c->rd, -EBADMSG, "segment %s: not ssid_rank's data",
-					    seg_kind_name(k));
-		if (r == 0) {
-			w[k].of = card->integer;
-			w[k].hidden = card->integer < c->cfg.rank_min_members;
-			w[k].found = place->type == REDIS_REPLY_INTEGER;
-			w[k].pos = w[k].found ? place->integer : 0;
-		}
-		freeReplyObject(card);
-		freeReplyObject(place);
-	}
-	return r;
-}
-
-/* Round 2: ZREVRANGE of the K places either side. */
-static int around_ranges(struct ctl *c, char *const zkey[], struct window w[SSID_RANK__COUNT])
-{
-	int r = 0;
-
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		char start[24], stop[24];
-
-		if (!zkey[k] || w[k].hidden || !w[k].found)
-			continue;
-		w[k].start = w[k].pos > c->k ? w[k].pos - c->k : 0;
-		snprintf(start, sizeof(start), "%lld", (long long)w[k].start);
-		snprintf(stop, sizeof(stop), "%lld", (long long)(w[k].pos + c->k));
-		r = rappend(c, 5,
-			    (const char *[]){"ZREVRANGE", zkey[k], start, stop, "WITHSCORES"});
-	}
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		redisReply *range = NULL;
-		size_t n;
-
-		if (!zkey[k] || w[k].hidden || !w[k].found)
-			continue;
-		r = rnext(c, &range, "ZREVRANGE");
-		if (r < 0)
-			break;
-		n = range->type == REDIS_REPLY_ARRAY ? range->elements / 2 : 0;
-		w[k].entry = calloc(n ? n : 1, sizeof(*w[k].entry));
-		if (!w[k].entry)
-			r = ssid_redis_fail(c->rd, -ENOMEM, "out of memory");
-		if (range->type != REDIS_REPLY_ARRAY || range->elements % 2)
-			r = -EBADMSG;
-		for (size_t j = 0; j < n && r == 0; j++) {
-			const redisReply *m = range->element[2 * j];
-			struct ssid_rank_entry *e = &w[k].entry[j];
-
-			if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > SSI_ID_MAX ||
-			    !reply_total(range->element[2 * j + 1], &e->total))
-				r = -EBADMSG;
-			else
-				memcpy(e->user_id, m->str, m->len);
-			w[k].n = j + 1;
-		}
-		if (r == -EBADMSG)
-			r = ssid_redis_fail(c->rd, r, "segment %s: not ssid_rank's data",
-					    seg_kind_name(k));
-		freeReplyObject(range);
-	}
-	return r;
-}
-
-/*
- * Round 3: the first entry's rank (1 + members strictly higher); the others
- * follow from their places, equal totals sharing a rank.
- */
-static int around_ranks(struct ctl *c, char *const zkey[], struct window w[SSID_RANK__COUNT])
-{
-	int r = 0;
-
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		char higher[16];
-
-		if (!zkey[k] || w[k].n == 0)
-			continue;
-		snprintf(higher, sizeof(higher), "(%d", w[k].entry[0].total);
-		r = rappend(c, 4, (const char *[]){"ZCOUNT", zkey[k], higher, "+inf"});
-	}
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		redisReply *count = NULL;
-
-		if (!zkey[k] || w[k].n == 0)
-			continue;
-		r = rnext(c, &count, "ZCOUNT");
-		if (r < 0)
-			break;
-		if (count->type != REDIS_REPLY_INTEGER)
-			r = ssid_redis_fail(c->rd, -EBADMSG, "ZCOUNT: unexpected reply");
-		else
-			for (size_t j = 0; j < w[k].n; j++)
-				w[k].entry[j].rank =
-				    j == 0 ? count->integer + 1
-				    : w[k].entry[j].total == w[k].entry[j - 1].total
-					? w[k].entry[j - 1].rank
-					: w[k].start + (int64_t)j + 1;
-		freeReplyObject(count);
-	}
-	return r;
+		if (w[k].before)
+			r = window_entries(&w[k]);
+	if (r < 0)
+		return redis_error(c, r, ssid_redis_errstr(c->rd));
+	return 0;
 }
 
 /* Ranked entries in JSON; "self" marks the rep when there is one (around). */
@@ -1205,40 +1084,22 @@ static void segment_title(struct ctl *c, int kind, const char *value)
 	}
 }
 
-/* around: the neighbours of the rep in each segment, in three round trips. */
+/* around: the neighbours of the rep in each segment. */
 static int cmd_around(struct ctl *c, const char *user)
 {
 	struct rank_record rec;
 	struct window w[SSID_RANK__COUNT];
-	char *zkey[SSID_RANK__COUNT] = {0};
 	int r;
 
 	memset(w, 0, sizeof(w));
-	r = read_rank_record(c, user, &rec);
-	if (r != 0)
-		return r;
-	for (int k = 0; k < SSID_RANK__COUNT && r == 0; k++) {
-		bool oom;
-
-		zkey[k] = segment_key(c, (enum ssid_rank_kind)k, rec.segp, &oom);
-		if (oom)
-			r = -ENOMEM;
-		w[k].in = zkey[k] != NULL;
-		if (w[k].in)
-			segment_value((enum ssid_rank_kind)k, rec.segp, w[k].value,
-				      sizeof(w[k].value));
-	}
-	if (r == 0)
-		r = around_places(c, user, zkey, w);
-	if (r == 0)
-		r = around_ranges(c, zkey, w);
-	if (r == 0)
-		r = around_ranks(c, zkey, w);
 	for (int k = 0; k < SSID_RANK__COUNT; k++)
-		free(zkey[k]);
-	if (r < 0) {
+		ssi_rankagg_init(&w[k].agg);
+	r = read_rank_record(c, user, &rec);
+	if (r == 0)
+		r = read_windows(c, user, &rec, w);
+	if (r != 0) {
 		windows_free(w, SSID_RANK__COUNT);
-		return redis_error(c, r, ssid_redis_errstr(c->rd));
+		return r;
 	}
 	if (c->json) {
 		json_t *o = json_object(), *segs = json_object();
@@ -1258,7 +1119,7 @@ static int cmd_around(struct ctl *c, const char *user)
 			if (w[k].hidden) {
 				json_object_set_new(s, "hidden", json_true());
 			} else {
-				json_object_set_new(s, "of", json_integer(w[k].of));
+				json_object_set_new(s, "of", json_integer(w[k].agg.n));
 				json_object_set_new(s, "entries",
 						    entries_json(w[k].entry, w[k].n, user));
 			}
@@ -1281,7 +1142,7 @@ static int cmd_around(struct ctl *c, const char *user)
 			fprintf(c->out, ": hidden (fewer than %d members)\n",
 				c->cfg.rank_min_members);
 		else {
-			fprintf(c->out, ": %lld reps\n", (long long)w[k].of);
+			fprintf(c->out, ": %lld reps\n", (long long)w[k].agg.n);
 			entries_text(c, w[k].entry, w[k].n, user);
 		}
 	}
@@ -1292,7 +1153,92 @@ static int cmd_around(struct ctl *c, const char *user)
 
 /* ---- top ------------------------------------------------------------------- */
 
-/* top: one leaderboard through ssid_rank_boards, the daemon's own reader. */
+/* A walk collecting the best members of one segment, for boards longer than the stored lists. */
+struct top_walk {
+	enum ssid_rank_kind kind;
+	const char *field;
+	size_t keep;
+	struct ssi_rank_top top;
+};
+
+static int top_take(void *ctx, const char *user_id, const struct ssi_rank_record *rec)
+{
+	struct top_walk *tw = ctx;
+	const struct ssi_rank_top *t = &tw->top;
+	struct ssi_rank_member m;
+
+	if (tw->kind != SSID_RANK_GLOBAL && !record_in(rec, tw->kind, tw->field))
+		return 0;
+	snprintf(m.user_id, sizeof(m.user_id), "%s", user_id);
+	m.total = rec->score.total;
+	if (t->n == tw->keep && !ssi_rank_member_before(&m, &t->m[t->n - 1]))
+		return 0;
+	for (size_t i = 0; i < t->n; i++) /* HSCAN may return a record twice */
+		if (strcmp(t->m[i].user_id, user_id) == 0)
+			return 0;
+	return ssi_rank_top_offer(&tw->top, tw->keep, user_id, m.total);
+}
+
+/*
+ * The best n members of bd's segment into bd->entry (allocated) and its
+ * size: the partitions' stored top lists (rank.top_n long) when they reach
+ * that far, else a walk over every record. Ranks are 1 + the members
+ * strictly above. 0 or an exit code.
+ */
+static int read_board(struct ctl *c, struct ssid_rank_board *bd, size_t n)
+{
+	size_t stored = (size_t)c->cfg.rank_top_n, want;
+	struct top_walk tw = {.kind = bd->kind, .keep = n};
+	const struct ssi_rank_top *list;
+	struct ssi_rankagg agg;
+	char *field = NULL;
+	bool in = false, oom;
+	int r;
+
+	if (stored > SSI_RANK_TOP_KEEP)
+		stored = SSI_RANK_TOP_KEEP;
+	ssi_rankagg_init(&agg);
+	r = read_parts(c);
+	if (r == 0)
+		r = read_segment(c, bd->kind, bd->segment, n, &agg, &in);
+	bd->of = in ? agg.n : 0;
+	bd->hidden = bd->of < c->cfg.rank_min_members;
+	if (r != 0 || bd->of == 0 || bd->hidden)
+		goto out;
+	want = (uint64_t)agg.n < n ? (size_t)agg.n : n;
+	list = &agg.top;
+	if (n > stored || agg.top.n < want) {
+		field = segment_field(bd->kind, bd->segment, &oom);
+		tw.field = field;
+		r = field ? ssid_rank_read_each(c->rd, c->parts, c->nparts, top_take, &tw)
+			  : -ENOMEM;
+		if (r < 0) {
+			r = redis_error(c, r, ssid_redis_errstr(c->rd));
+			goto out;
+		}
+		list = &tw.top;
+	}
+	bd->n = list->n < n ? list->n : n;
+	bd->entry = calloc(bd->n ? bd->n : 1, sizeof(*bd->entry));
+	if (!bd->entry) {
+		r = fail(c, SSID_CTL_EXIT_SOFTWARE, "out of memory");
+		goto out;
+	}
+	for (size_t j = 0; j < bd->n; j++) {
+		struct ssid_rank_entry *e = &bd->entry[j];
+
+		snprintf(e->user_id, sizeof(e->user_id), "%s", list->m[j].user_id);
+		e->total = list->m[j].total;
+		e->rank = 1 + (int64_t)ssi_hist_above(&agg.hist, e->total);
+	}
+out:
+	ssi_rank_top_clear(&tw.top);
+	ssi_rankagg_clear(&agg);
+	free(field);
+	return r;
+}
+
+/* top: one leaderboard, from the segment's aggregates. */
 static int cmd_top(struct ctl *c, int argc, char **argv)
 {
 	struct ssid_rank_board bd;
@@ -1344,15 +1290,9 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
 	}
 	if (bd.kind != SSID_RANK_TEAM && argc > 2)
 		return usage_error(c, "top %s: too many arguments", kind_word);
-	bd.entry =
-	    calloc((size_t)(c->opts & OPT_N ? c->n : SSID_RANK_DEFAULT_TOP_N), sizeof(*bd.entry));
-	if (!bd.entry)
-		return fail(c, SSID_CTL_EXIT_SOFTWARE, "out of memory");
-	r = ssid_rank_boards(c->rank, &bd, 1);
-	if (r < 0) {
-		r = redis_error(c, r, ssid_rank_errstr(c->rank));
+	r = read_board(c, &bd, (size_t)(c->opts & OPT_N ? c->n : SSID_RANK_DEFAULT_TOP_N));
+	if (r != 0)
 		goto out;
-	}
 	segment_value(bd.kind, bd.segment, value, sizeof(value));
 	if (bd.of == 0) {
 		r = fail(c, SSID_CTL_EXIT_UNKNOWN_SEGMENT,
@@ -1984,7 +1924,7 @@ int ssid_ctl_run(int argc, char **argv, FILE *out, FILE *err)
 			return usage_error(&c, "%s does not apply to %s", opt_names[i], ci->name);
 	r = dispatch(&c, cmd, nargs, argv + optind + 1);
 	ssid_history_free(c.hist);
-	ssid_rank_free(c.rank);
+	free(c.parts);
 	ssid_store_free(c.store);
 	ssid_redis_free(c.rd);
 	ssid_config_free(&c.cfg);

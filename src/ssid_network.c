@@ -1,7 +1,5 @@
-/* ssid_network: network rank from a connection set and the global sorted set; see ssid_network.h.
- */
+/* ssid_network: network rank from a connection set and rank records; see ssid_network.h. */
 #include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +7,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "ssi_rank.h"
 #include "ssid_network.h"
+#include "ssid_rank_read.h"
 
 /* The one place that names the connection set, for the daemon and the tests. */
 int ssid_network_key(const struct ssid_redis *rd, const char *user_id, char *buf, size_t len)
@@ -86,118 +86,77 @@ struct scan {
 	struct ssid_network_stats st;
 	const char *user_id;
 	size_t user_len;
-	char *gkey, *nkey; /* the global sorted set, the rep's connection set */
-	size_t glen, nlen;
-	double own;	   /* the rep's total */
-	double sum;	   /* of the known connections' totals */
-	uint64_t higher;   /* known connections with a strictly higher total */
-	const char **argv; /* ZMSCORE key member... */
-	size_t *argl;	   /* their lengths */
+	char *nkey; /* the rep's connection set */
+	size_t nlen;
+	int32_t *parts; /* the partitions with rank data, read once */
+	size_t nparts;
+	int own;	  /* the rep's total */
+	int64_t sum;	  /* of the known connections' totals */
+	uint64_t higher;  /* known connections with a strictly higher total */
+	const char **ids; /* new connections of the chunk, not looked up yet */
+	int *totals;	  /* their totals */
+	size_t nids;
 	struct seen seen;
 };
 
-/* Queue one command of the pipeline, counted. */
-static int append(struct scan *sc, int argc, const char **argv, const size_t *argl)
+/* Look the pending ids up: one HMGET per partition, one round trip (ssid_rank_read's cost). */
+static int lookup(struct scan *sc)
 {
-	if (redisAppendCommandArgv(ssid_redis_context(sc->rd), argc, argv, argl) != REDIS_OK)
-		return ssid_redis_fail(sc->rd, -ENOMEM, "%s: cannot queue", argv[0]);
-	sc->st.commands++;
-	return 0;
-}
+	int rc;
 
-/* Queue the SSCAN of the next chunk from cursor. */
-static int append_sscan(struct scan *sc, const char *cursor, size_t cursor_len)
-{
-	char count[16];
-	const char *argv[5] = {"SSCAN", sc->nkey, cursor, "COUNT", count};
-	size_t argl[5] = {5, sc->nlen, cursor_len, 5, 0};
-
-	argl[4] = (size_t)snprintf(count, sizeof(count), "%d", SSID_NETWORK_CHUNK);
-	return append(sc, 5, argv, argl);
-}
-
-/* A sorted-set score reply as a finite number; false for anything else. */
-static bool parse_score(const redisReply *r, double *out)
-{
-	char tmp[64], *end;
-
-	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, r->str, r->len);
-	tmp[r->len] = '\0';
-	errno = 0;
-	*out = strtod(tmp, &end);
-	return errno == 0 && *end == '\0' && isfinite(*out);
+	if (sc->nids == 0)
+		return 0;
+	sc->st.round_trips++;
+	sc->st.commands += sc->nparts;
+	rc = ssid_rank_read_totals(sc->rd, sc->parts, sc->nparts, sc->ids, sc->nids, sc->totals);
+	for (size_t i = 0; rc == 0 && i < sc->nids; i++) {
+		if (sc->totals[i] < 0)
+			continue;
+		sc->st.known++;
+		sc->sum += sc->totals[i];
+		sc->higher += sc->totals[i] > sc->own;
+	}
+	sc->nids = 0;
+	return rc;
 }
 
 /*
- * Queue ZMSCOREs (at most SSID_NETWORK_CHUNK members each) for the members
- * of one SSCAN reply not counted yet, the rep excepted. Returns how many
- * commands were queued, or -errno.
+ * The members of one SSCAN reply not counted yet, the rep excepted, looked
+ * up at most SSID_NETWORK_CHUNK at a time. An id no rep can have (a NUL
+ * inside, too long) is a connection but never a known one.
  */
-static int queue_lookups(struct scan *sc, const redisReply *members, size_t *queued)
+static int take_members(struct scan *sc, const redisReply *members)
 {
-	size_t argc = 2;
 	int rc;
 
-	*queued = 0;
-	sc->argv[0] = "ZMSCORE";
-	sc->argl[0] = 7;
-	sc->argv[1] = sc->gkey;
-	sc->argl[1] = sc->glen;
 	for (size_t i = 0; i < members->elements; i++) {
 		const redisReply *m = members->element[i];
 
-		if (m->type != REDIS_REPLY_STRING)
-			return ssid_redis_fail(sc->rd, -EBADMSG, "SSCAN %s: not a set member",
-					       sc->nkey);
+		if (m->type != REDIS_REPLY_STRING) {
+			ssid_redis_set_error(sc->rd, "SSCAN %s: not a set member", sc->nkey);
+			return -EBADMSG;
+		}
 		sc->st.scanned++;
 		if (m->len == sc->user_len && memcmp(m->str, sc->user_id, m->len) == 0)
 			continue;
 		rc = seen_add(&sc->seen, fingerprint(m->str, m->len));
-		if (rc < 0)
-			return ssid_redis_fail(sc->rd, rc, "out of memory");
+		if (rc < 0) {
+			ssid_redis_set_error(sc->rd, "out of memory");
+			return rc;
+		}
 		if (rc == 0)
 			continue;
 		sc->st.connections++;
-		sc->argv[argc] = m->str;
-		sc->argl[argc++] = m->len;
-		if (argc == 2 + SSID_NETWORK_CHUNK) {
-			rc = append(sc, (int)argc, sc->argv, sc->argl);
+		if (m->len == 0 || m->len > SSI_ID_MAX || memchr(m->str, '\0', m->len))
+			continue;
+		sc->ids[sc->nids++] = m->str; /* hiredis NUL-terminates bulk strings */
+		if (sc->nids == SSID_NETWORK_CHUNK) {
+			rc = lookup(sc);
 			if (rc < 0)
 				return rc;
-			(*queued)++;
-			argc = 2;
 		}
 	}
-	if (argc > 2) {
-		rc = append(sc, (int)argc, sc->argv, sc->argl);
-		if (rc < 0)
-			return rc;
-		(*queued)++;
-	}
-	return 0;
-}
-
-/* Fold one ZMSCORE reply into the counts. */
-static int take_lookup(struct scan *sc, const redisReply *r)
-{
-	if (r->type != REDIS_REPLY_ARRAY)
-		return ssid_redis_fail(sc->rd, -EBADMSG, "ZMSCORE %s: %s", sc->gkey,
-				       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-	for (size_t i = 0; i < r->elements; i++) {
-		double v;
-
-		if (r->element[i]->type == REDIS_REPLY_NIL)
-			continue;
-		if (!parse_score(r->element[i], &v))
-			return ssid_redis_fail(sc->rd, -EBADMSG, "ZMSCORE %s: not a score",
-					       sc->gkey);
-		sc->st.known++;
-		sc->sum += v;
-		sc->higher += v > sc->own;
-	}
-	return 0;
+	return lookup(sc);
 }
 
 /* An SSCAN reply: [cursor, [member...]]. */
@@ -208,89 +167,50 @@ static bool sscan_shape(const redisReply *r)
 	       r->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
-/*
- * The scan proper, the rep's ZSCORE and the first SSCAN already queued:
- * each round trip reads one SSCAN chunk's lookups and the next chunk.
- */
-static int run(struct scan *sc, bool *present)
+/* The scan proper: each chunk is one round trip for its SSCAN and one for its lookups. */
+static int run(struct scan *sc)
 {
-	redisReply *own = NULL, *chunk = NULL;
-	int rc;
+	char cursor[32] = "0";
+	size_t cursor_len = 1;
+	int rc = 0;
 
-	sc->st.round_trips++;
-	rc = ssid_redis_next_reply(sc->rd, &own, "ZSCORE");
-	if (rc < 0)
-		return rc;
-	rc = ssid_redis_next_reply(sc->rd, &chunk, "SSCAN");
-	if (rc < 0) {
-		freeReplyObject(own);
-		return rc;
-	}
-	*present = own->type != REDIS_REPLY_NIL;
-	if (*present && !parse_score(own, &sc->own))
-		rc = ssid_redis_fail(sc->rd, -EBADMSG, "ZSCORE %s: %s", sc->gkey,
-				     own->type == REDIS_REPLY_ERROR ? own->str : "not a score");
-	freeReplyObject(own);
-	while (rc == 0 && *present) {
-		size_t queued = 0;
-		bool more;
+	do {
+		char count[16];
+		const char *argv[5] = {"SSCAN", sc->nkey, cursor, "COUNT", count};
+		size_t argl[5] = {5, sc->nlen, cursor_len, 5, 0};
+		redisReply *chunk = NULL;
 
-		if (!sscan_shape(chunk)) {
-			rc = ssid_redis_fail(sc->rd, -EBADMSG, "SSCAN %s: %s", sc->nkey,
+		argl[4] = (size_t)snprintf(count, sizeof(count), "%d", SSID_NETWORK_CHUNK);
+		if (redisAppendCommandArgv(ssid_redis_context(sc->rd), 5, argv, argl) != REDIS_OK)
+			return ssid_redis_fail(sc->rd, -ENOMEM, "SSCAN: cannot queue");
+		sc->st.commands++;
+		sc->st.round_trips++;
+		rc = ssid_redis_next_reply(sc->rd, &chunk, "SSCAN");
+		if (rc < 0)
+			return rc;
+		if (!sscan_shape(chunk) || chunk->element[0]->len >= sizeof(cursor)) {
+			ssid_redis_set_error(sc->rd, "SSCAN %s: %s", sc->nkey,
 					     chunk->type == REDIS_REPLY_ERROR ? chunk->str
 									      : "unexpected reply");
-			break;
+			rc = -EBADMSG;
+		} else {
+			cursor_len = chunk->element[0]->len;
+			memcpy(cursor, chunk->element[0]->str, cursor_len);
+			cursor[cursor_len] = '\0';
+			rc = take_members(sc, chunk->element[1]);
 		}
-		more = !(chunk->element[0]->len == 1 && chunk->element[0]->str[0] == '0');
-		rc = queue_lookups(sc, chunk->element[1], &queued);
-		if (rc == 0 && more)
-			rc = append_sscan(sc, chunk->element[0]->str, chunk->element[0]->len);
-		/* hiredis has copied the members into its output buffer. */
 		freeReplyObject(chunk);
-		chunk = NULL;
-		if (rc < 0 || (queued == 0 && !more))
-			break;
-		sc->st.round_trips++;
-		for (size_t i = 0; i < queued; i++) {
-			redisReply *r = NULL;
-
-			rc = ssid_redis_next_reply(sc->rd, &r, "ZMSCORE");
-			if (rc < 0)
-				return rc;
-			rc = take_lookup(sc, r);
-			freeReplyObject(r);
-			if (rc < 0)
-				return rc;
-		}
-		if (!more)
-			break;
-		rc = ssid_redis_next_reply(sc->rd, &chunk, "SSCAN");
-	}
-	freeReplyObject(chunk);
+	} while (rc == 0 && strcmp(cursor, "0") != 0);
 	return rc;
 }
 
-/* The global sorted set's key (ssid_rank.h) or the rep's connection set's, allocated. */
-static char *key_new(const struct ssid_redis *rd, const char *user_id, bool network, size_t *len)
-{
-	char *key = NULL;
-	int n = network ? asprintf(&key, "%snet:{%s}", ssid_redis_key_prefix(rd), user_id)
-			: asprintf(&key, "%srk:{g}:z", ssid_redis_key_prefix(rd));
-
-	if (n < 0)
-		return NULL;
-	*len = (size_t)n;
-	return key;
-}
-
-/* Count, among known connections, the higher totals and the sum, then apply ssid_rank's rules. */
+/* The rep's total, then the known connections' totals: higher ones counted, all summed. */
 int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_members,
 		      struct ssid_rank_pos *out, struct ssid_network_stats *stats)
 {
 	struct scan sc = {.rd = rd, .user_id = user_id};
-	bool present = false;
-	int64_t of;
-	int rc;
+	struct ssi_rank_record rec;
+	int found = 0, rc;
 
 	memset(out, 0, sizeof(*out));
 	if (stats)
@@ -298,41 +218,42 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 	sc.user_len = user_id ? strlen(user_id) : 0;
 	if (sc.user_len == 0 || sc.user_len > SSI_ID_MAX || min_members < 1)
 		return -EINVAL;
-	sc.gkey = key_new(rd, user_id, false, &sc.glen);
-	sc.nkey = key_new(rd, user_id, true, &sc.nlen);
-	sc.argv = malloc((2 + SSID_NETWORK_CHUNK) * sizeof(*sc.argv));
-	sc.argl = malloc((2 + SSID_NETWORK_CHUNK) * sizeof(*sc.argl));
-	rc = sc.gkey && sc.nkey && sc.argv && sc.argl ? 0 : -ENOMEM;
-	if (rc == 0)
-		rc = ssid_redis_connect(rd);
+	rc = ssid_network_key(rd, user_id, NULL, 0);
+	sc.nlen = rc > 0 ? (size_t)rc : 0;
+	sc.nkey = malloc(sc.nlen + 1);
+	if (sc.nkey)
+		ssid_network_key(rd, user_id, sc.nkey, sc.nlen + 1);
+	sc.ids = malloc(SSID_NETWORK_CHUNK * sizeof(*sc.ids));
+	sc.totals = malloc(SSID_NETWORK_CHUNK * sizeof(*sc.totals));
+	rc = sc.nkey && sc.ids && sc.totals ? ssid_redis_connect(rd) : -ENOMEM;
 	if (rc == 0) {
-		const char *argv[3] = {"ZSCORE", sc.gkey, user_id};
-		size_t argl[3] = {6, sc.glen, sc.user_len};
-
-		rc = append(&sc, 3, argv, argl);
-		if (rc == 0)
-			rc = append_sscan(&sc, "0", 1);
-		if (rc == 0)
-			rc = run(&sc, &present);
+		sc.st.round_trips++;
+		sc.st.commands++;
+		rc = ssid_rank_read_partitions(rd, &sc.parts, &sc.nparts);
 	}
-	if (rc == 0 && present) {
-		of = 1 + (int64_t)sc.st.known;
-		out->present = true;
-		out->of = of;
-		if (of < min_members) {
-			out->hidden = true;
-		} else {
-			out->rank = 1 + (int64_t)sc.higher;
-			out->top_percent = (int)((100 * out->rank + of - 1) / of);
-			out->avg_total = round((sc.sum + sc.own) / (double)of) / 100.0;
-		}
+	if (rc == 0 && sc.nparts > 0) {
+		sc.st.round_trips++;
+		sc.st.commands += sc.nparts;
+		rc = found = ssid_rank_read_record(rd, sc.parts, sc.nparts, user_id, &rec, NULL);
+	}
+	if (rc > 0) {
+		sc.own = rec.score.total;
+		rc = run(&sc);
+	}
+	if (rc == 0 && found) {
+		int64_t sum[SSI_RANK_SUMS] = {sc.sum + sc.own};
+		struct ssi_rank_place pl;
+
+		ssi_rank_place_of((int64_t)sc.higher, 1 + (int64_t)sc.st.known, sum, min_members,
+				  &pl);
+		ssid_rank_pos_set(out, &pl);
 	}
 	if (stats)
 		*stats = sc.st;
 	free(sc.seen.slot);
-	free(sc.argv);
-	free(sc.argl);
-	free(sc.gkey);
+	free(sc.parts);
+	free(sc.ids);
+	free(sc.totals);
 	free(sc.nkey);
-	return rc;
+	return rc < 0 ? rc : 0;
 }

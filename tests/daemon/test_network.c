@@ -2,8 +2,9 @@
  * ssid_network against a real redis-server: network ranks checked against a
  * plain in-test oracle over random networks (unknown connections, the rep in
  * their own set, ties, the privacy floor), integer-encoded sets, a 30,000
- * connection network and what it costs (round trips, ZMSCORE calls counted
- * by the server), and errors. The global sorted set is written by ssid_rank.
+ * connection network and what it costs (round trips and commands, SSCAN,
+ * HGET and HMGET calls counted by the server), and errors. The rank records
+ * are written by ssid_rank, spread over RANK_PARTS partitions.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,6 +23,9 @@
 #include "suites.h"
 
 TCase *network_tcase(void);
+
+/* Ranked reps go to partition i % RANK_PARTS, as if their events came from there. */
+#define RANK_PARTS 3
 
 static struct fx_redis redis;
 
@@ -76,7 +80,7 @@ static long long command_calls(redisContext *c, const char *cmd)
 }
 
 /* Rank reps ids[0..n) with totals[] in the global segment, through ssid_rank,
- * in batches. */
+ * in batches; rep i in partition i % RANK_PARTS. */
 static void rank_reps(char (*ids)[24], const int *totals, size_t n)
 {
 	struct ssid_redis_opts o = fx_redis_opts(&redis);
@@ -89,6 +93,7 @@ static void rank_reps(char (*ids)[24], const int *totals, size_t n)
 		int rest = totals[i];
 
 		ch[i].user_id = ids[i];
+		ch[i].partition = (int32_t)(i % RANK_PARTS);
 		for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
 			ch[i].score.pillar[p] = rest > 2500 ? 2500 : rest;
 			rest -= ch[i].score.pillar[p];
@@ -98,7 +103,7 @@ static void rank_reps(char (*ids)[24], const int *totals, size_t n)
 	for (size_t at = 0; at < n; at += 10000) {
 		size_t k = n - at < 10000 ? n - at : 10000;
 
-		ck_assert_msg(ssid_rank_apply(r, ch + at, k) == 0, "%s", ssid_rank_errstr(r));
+		ck_assert_msg(ssid_rank_apply(r, ch + at, k, true) == 0, "%s", ssid_rank_errstr(r));
 	}
 	ssid_rank_free(r);
 	free(ch);
@@ -185,7 +190,9 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(st.scanned, 6);
 	ck_assert_int_eq(st.connections, 5); /* the rep's own id left out */
 	ck_assert_int_eq(st.known, 4);
-	ck_assert_int_eq(st.round_trips, 2);
+	/* The partitions, the rep's record, one SSCAN chunk, its lookups. */
+	ck_assert_int_eq(st.round_trips, 4);
+	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1 + RANK_PARTS);
 
 	/* The privacy floor: 5 members under a floor of 6 are hidden, size kept. */
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 6, &pos, NULL), 0);
@@ -202,13 +209,17 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(pos.of, 1);
 	ck_assert_int_eq(pos.top_percent, 100);
 	ck_assert(pos.avg_total == 70.0);
-	ck_assert_int_eq(st.round_trips, 1);
+	ck_assert_int_eq(st.round_trips, 3); /* an empty SSCAN, nothing to look up */
+	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1);
 
-	/* A rep never ranked has no network position, whatever their set holds. */
+	/* A rep never ranked has no network position, whatever their set holds:
+	 * their set is not even read. */
 	connect_all(c, "ghost", conns, 6);
-	ck_assert_int_eq(ssid_network_rank(rd, "ghost", 1, &pos, NULL), 0);
+	ck_assert_int_eq(ssid_network_rank(rd, "ghost", 1, &pos, &st), 0);
 	ck_assert(!pos.present && !pos.hidden);
 	ck_assert_int_eq(pos.of, 0);
+	ck_assert_int_eq(st.round_trips, 2);
+	ck_assert_int_eq(st.scanned, 0);
 
 	ssid_redis_free(rd);
 	redisFree(c);
@@ -286,9 +297,10 @@ END_TEST
 
 /*
  * A 30,000-connection network, 20,000 of them known: exact, and the cost the
- * header states: about one round trip per SSID_NETWORK_CHUNK connections,
- * every ZMSCORE at most SSID_NETWORK_CHUNK members (the server's count of
- * ZMSCORE calls is at least connections / chunk).
+ * header states, checked against the server's own counts: the partition
+ * list once, one HGET per partition for the rep's record, then per SSCAN
+ * chunk one round trip for the SSCAN and one for its lookups (one HMGET per
+ * partition, at most SSID_NETWORK_CHUNK ids each).
  */
 START_TEST (network_large_cost) {
 	enum { CONNS = 30000, KNOWN = 20000 };
@@ -300,7 +312,7 @@ START_TEST (network_large_cost) {
 	struct ssid_network_stats st;
 	struct ssid_rank_pos got, want;
 	struct timespec t0, t1;
-	long long zmscore_before, sscan_before;
+	long long hmget, sscan, hget, smembers;
 	double ms;
 
 	ck_assert(ids && totals);
@@ -313,29 +325,37 @@ START_TEST (network_large_cost) {
 	rank_reps(ids, totals, 1 + KNOWN); /* the hub and the first 20,000 connections */
 	connect_all(c, "hub", ids + 1, CONNS);
 	oracle(totals[0], totals + 1, KNOWN, 10, &want);
-	zmscore_before = command_calls(c, "zmscore");
-	sscan_before = command_calls(c, "sscan");
+	hmget = -command_calls(c, "hmget");
+	sscan = -command_calls(c, "sscan");
+	hget = -command_calls(c, "hget");
+	smembers = -command_calls(c, "smembers");
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(ssid_network_rank(rd, "hub", 10, &got, &st), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	hmget += command_calls(c, "hmget");
+	sscan += command_calls(c, "sscan");
+	hget += command_calls(c, "hget");
+	smembers += command_calls(c, "smembers");
 	check_pos(&got, &want, "hub");
 	ck_assert_int_eq(st.connections, CONNS);
 	ck_assert_int_eq(st.known, KNOWN);
 	ck_assert_uint_ge(st.scanned, CONNS);
-	ck_assert_msg(st.round_trips <= 2 + 2 * (CONNS / SSID_NETWORK_CHUNK),
-		      "%llu round trips for %d connections", (unsigned long long)st.round_trips,
-		      CONNS);
-	ck_assert_int_ge(command_calls(c, "zmscore") - zmscore_before, CONNS / SSID_NETWORK_CHUNK);
-	/* Every round trip but the first carries the next SSCAN, except perhaps the
-	 * last. */
-	ck_assert_int_ge(command_calls(c, "sscan") - sscan_before, st.round_trips - 1);
-	ck_assert_int_le(command_calls(c, "sscan") - sscan_before, st.round_trips);
+	ck_assert_int_eq(smembers, 1);
+	ck_assert_int_eq(hget, RANK_PARTS);
+	/* Lookups of at most a chunk each, one HMGET per partition per lookup. */
+	ck_assert_int_eq(hmget % RANK_PARTS, 0);
+	ck_assert_int_ge(hmget / RANK_PARTS, CONNS / SSID_NETWORK_CHUNK);
+	ck_assert_int_le(hmget / RANK_PARTS, sscan + (long long)st.scanned / SSID_NETWORK_CHUNK);
+	ck_assert_msg(sscan <= 2 + 2 * (CONNS / SSID_NETWORK_CHUNK), "%lld SSCANs", sscan);
+	/* The stats say what the server saw. */
+	ck_assert_int_eq(st.commands, smembers + hget + sscan + hmget);
+	ck_assert_int_eq(st.round_trips, 2 + sscan + hmget / RANK_PARTS);
 	fprintf(stderr,
-		"network rank of %d connections (%d known): %.1f ms, %llu round trips, "
-		"%llu commands\n",
-		CONNS, KNOWN, ms, (unsigned long long)st.round_trips,
+		"network rank of %d connections (%d known, %d partitions): %.1f ms, "
+		"%llu round trips, %llu commands\n",
+		CONNS, KNOWN, RANK_PARTS, ms, (unsigned long long)st.round_trips,
 		(unsigned long long)st.commands);
 	ssid_redis_free(rd);
 	redisFree(c);
@@ -369,9 +389,32 @@ START_TEST (network_errors) {
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
 	ck_assert_int_eq(pos.of, 1);
 
-	/* A global score that is not a number. */
-	peek_ok(c, redisCommand(c, "ZADD ssi:rk:{g}:z inf me"));
-	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
+	/* A rank record that is not one, the rep's own, then a connection's. */
+	{
+		char key[64];
+
+		ck_assert_int_lt(ssid_rank_key_records("ssi:", 0, key, sizeof(key)),
+				 (int)sizeof(key));
+		redisReply *good = redisCommand(c, "HGET %s me", key);
+
+		ck_assert(good && good->type == REDIS_REPLY_STRING);
+		peek_ok(c, redisCommand(c, "HSET %s me %s", key, "not a record"));
+		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
+		ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'me'"), "%s",
+			      ssid_redis_errstr(rd));
+		peek_ok(c, redisCommand(c, "HSET %s me %b", key, good->str, good->len));
+		freeReplyObject(good);
+		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
+		peek_ok(c, redisCommand(c, "HSET %s friend %s", key, "RR\x01junk"));
+		peek_ok(c, redisCommand(c, "SADD ssi:net:{me} friend"));
+		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
+		ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'friend'"), "%s",
+			      ssid_redis_errstr(rd));
+		/* Read whole: the connection serves the next call. */
+		peek_ok(c, redisCommand(c, "HDEL %s friend", key));
+		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
+		ck_assert(pos.present && pos.of == 1);
+	}
 
 	/* Redis gone: -EIO, and the next call after it is back reconnects. */
 	ck_assert_int_eq(fx_redis_stop(&redis), 0);

@@ -17,7 +17,8 @@
  *   r5   globex/-      retail    50      5       hidden    hidden  -
  *   r6   -/-           -         40      6       -         -       -
  * Networks: r1 knows r2 r4 r6, "stranger" (no user) and lists itself; r2
- * knows r1 r3 r4; r5 knows r6.
+ * knows r1 r3 r4; r5 knows r6. Rep i's events come from partition i % 2, so
+ * most segments are spread over both partitions' aggregates.
  */
 #include <errno.h>
 #include <limits.h>
@@ -230,12 +231,13 @@ static void put_ranks(void)
 	ck_assert_int_eq(ssid_rank_new(&r, &o, NULL), 0);
 	for (size_t i = 0; i < NREPS; i++) {
 		ch[i].user_id = reps[i].id;
+		ch[i].partition = (int32_t)(i % 2);
 		ch[i].segment[SSI_SEG_TENANT] = reps[i].tenant;
 		ch[i].segment[SSI_SEG_TEAM] = reps[i].team;
 		ch[i].segment[SSI_SEG_INDUSTRY] = reps[i].industry;
 		ch[i].score = spread(reps[i].total);
 	}
-	ck_assert_msg(ssid_rank_apply(r, ch, NREPS) == 0, "%s", ssid_rank_errstr(r));
+	ck_assert_msg(ssid_rank_apply(r, ch, NREPS, true) == 0, "%s", ssid_rank_errstr(r));
 	ssid_rank_free(r);
 }
 
@@ -736,6 +738,47 @@ START_TEST (ctl_top) {
 }
 END_TEST
 
+/*
+ * A board longer than the top lists ssid stores (rank.top_n) is read by a
+ * walk over every record: the same board, ties in the same order, with the
+ * same ranks, whichever way it is read.
+ */
+START_TEST (ctl_top_walk) {
+	static const char *const boards[][5] = {
+	    {"top", "global", "-n", "5", NULL},		 {"top", "global", "-n", "6", NULL},
+	    {"top", "tenant", "acme", NULL, NULL},	 {"top", "team", "acme/emea", NULL, NULL},
+	    {"top", "industry", "software", NULL, NULL}, {"--json", "top", "global", NULL, NULL},
+	};
+	char short_conf[PATH_MAX];
+	struct run stored, walked;
+
+	populate();
+	fx_path(short_conf, sizeof(short_conf), "short.conf");
+	write_conf(short_conf, redis.port, "rank.top_n = 1\n");
+	for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
+		ctl_conf(&stored, NULL, boards[i][0], boards[i][1], boards[i][2], boards[i][3],
+			 boards[i][4], NULL);
+		ctl_conf(&walked, short_conf, boards[i][0], boards[i][1], boards[i][2],
+			 boards[i][3], boards[i][4], NULL);
+		expect_rc(&stored, 0);
+		expect_out(&walked, stored.out);
+		run_free(&stored);
+		run_free(&walked);
+	}
+	/* More than there are members: all of them, from the walk. */
+	ctl(&stored, "top", "global", "-n", "100");
+	expect_out(&stored, "global: top 6 of 6 reps\n"
+			    "     rank  user    SSI\n"
+			    "        1  r1    80.00\n"
+			    "        2  r3    70.00\n"
+			    "        2  r2    70.00\n"
+			    "        4  r4    60.00\n"
+			    "        5  r5    50.00\n"
+			    "        6  r6    40.00\n");
+	run_free(&stored);
+}
+END_TEST
+
 START_TEST (ctl_history) {
 	struct run r;
 	json_t *j, *d;
@@ -775,10 +818,17 @@ START_TEST (ctl_history) {
 }
 END_TEST
 
+/* A key of ssid_rank's layout (ssid_rank.h) for partition part. */
+static void rank_key(char key[128], int (*fn)(const char *, int32_t, char *, size_t), int32_t part)
+{
+	ck_assert_int_lt(fn("ssi:", part, key, 128), 128);
+}
+
 /* Unknown users exit 2, unknown segments 3, unreadable data 4. */
 START_TEST (ctl_unknown_and_unreadable) {
 	static const char *const user_cmds[] = {"score", "rank", "around", "history"};
 	redisContext *c;
+	char key[128];
 	struct run r;
 
 	/* An empty Redis: not even the global segment exists. */
@@ -808,14 +858,49 @@ START_TEST (ctl_unknown_and_unreadable) {
 	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "the stored history of 'bob' is unreadable");
 	run_free(&r);
 	c = peek_open();
-	peek(c, "HSET ssi:rk:u:{r9} s %s", "v1 12");
+	/* A rank record this build cannot read: r9's in partition 0. */
+	rank_key(key, ssid_rank_key_records, 0);
+	peek(c, "HSET %s r9 %s", key, "v1 12");
 	ctl(&r, "rank", "r9");
 	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "rank record of 'r9' is unreadable");
 	run_free(&r);
-	/* A member someone else put in a segment, with a score ssid never writes. */
-	peek(c, "ZADD ssi:rk:{i:software}:z 65.5 intruder");
+	/* Only what reads every record meets one: around, and top beyond the stored lists. */
+	ctl(&r, "rank", "r2");
+	expect_rc(&r, 0);
+	run_free(&r);
+	ctl(&r, "top", "global");
+	expect_rc(&r, 0);
+	run_free(&r);
 	ctl(&r, "around", "r2");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "not ssid_rank's data");
+	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "data not written by ssid: rank record 'r9'");
+	run_free(&r);
+	ctl(&r, "top", "global", "-n", "11");
+	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "data not written by ssid: rank record 'r9'");
+	run_free(&r);
+	peek(c, "HDEL %s r9", key);
+	/* A segment's aggregate someone else wrote, in partition 1. */
+	rank_key(key, ssid_rank_key_aggs, 1);
+	{
+		const char *seg[SSI_SEG__COUNT] = {[SSI_SEG_INDUSTRY] = "software"};
+		char field[64];
+
+		ck_assert_int_eq(
+		    ssid_rank_segment_field(SSID_RANK_INDUSTRY, seg, field, sizeof(field)), 10);
+		peek(c, "HSET %s %s %s", key, field, "SA garbage");
+	}
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const cmds[][3] = {
+		    {"rank", "r2", NULL}, {"around", "r2", NULL}, {"top", "industry", "software"}};
+
+		ctl(&r, cmds[i][0], cmds[i][1], cmds[i][2]);
+		expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "segment 'i:software' in ssi:rk:{p1}:s");
+		run_free(&r);
+	}
+	/* The partition list itself. */
+	ck_assert_int_lt(ssid_rank_key_parts("ssi:", key, 128), 128);
+	peek(c, "SADD %s not-a-partition", key);
+	ctl(&r, "top", "global");
+	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "not a partition");
 	run_free(&r);
 	redisFree(c);
 }
@@ -1131,6 +1216,7 @@ Suite *ssictl_suite(void)
 	tcase_add_test(tc, ctl_rank_json);
 	tcase_add_test(tc, ctl_around);
 	tcase_add_test(tc, ctl_top);
+	tcase_add_test(tc, ctl_top_walk);
 	tcase_add_test(tc, ctl_history);
 	tcase_add_test(tc, ctl_unknown_and_unreadable);
 	tcase_add_test(tc, ctl_config_and_redis_errors);
