@@ -114,7 +114,6 @@ struct ssid_rank_change {
 	bool removed;			     /* the rep leaves every segment; score unused */
 	struct ssi_score score;		     /* the rep's current score */
 	/* out */
-	int status; /* 0, or -EINVAL: a score out of range, change skipped */
 	bool had_record;
 	struct ssi_score old_score; /* what was counted before, when had_record */
 	char old_segment[SSI_SEG__COUNT][SSI_ID_MAX + 1]; /* as counted before, "" unknown */
@@ -159,6 +158,14 @@ int ssid_rank_flush(struct ssid_rank *r);
  * monotonic. 0, -EIO, -EBADMSG, -ENOMEM.
  */
 int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force);
+
+/*
+ * Where a rep with total would stand in the segment of kind given its
+ * segment values, in this instance's view (others' partitions as last
+ * refreshed). 0, -ENOENT (no such segment for these values), -EINVAL.
+ */
+int ssid_rank_place(const struct ssid_rank *r, enum ssid_rank_kind kind,
+		    const char *const segment[SSI_SEG__COUNT], int total, struct ssid_rank_pos *pos);
 
 /* The partition was revoked: write what waits, then forget it (it becomes another's). */
 void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition);

@@ -654,8 +654,6 @@ static int rank_step(struct ssid_pipeline *p)
 	for (size_t i = 0; i < n; i++) {
 		struct user_work *w = &p->work[p->change_user[i]];
 
-		if (p->changes[i].status < 0)
-			continue;
 		w->has_ranks = true;
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
 			w->rank[k] = p->changes[i].result[k].after;

@@ -464,20 +464,30 @@ static int seg_table_grow(struct ssid_rank *r)
 	return 0;
 }
 
+/* The index of the segment named field, NONE when absent. */
+static uint32_t seg_find(const struct ssid_rank *r, const char *field)
+{
+	uint64_t h = hash_str(field);
+
+	for (size_t at = h & (r->scap - 1); r->scap && r->stab[at]; at = (at + 1) & (r->scap - 1)) {
+		const struct seg *g = r->segv[r->stab[at] - 1];
+
+		if (g->hash == h && strcmp(g->field, field) == 0)
+			return r->stab[at] - 1;
+	}
+	return NONE;
+}
+
 /* The segment named field: its index, created when create; NONE when absent or out of memory. */
 static uint32_t seg_lookup(struct ssid_rank *r, const char *field, bool create)
 {
 	uint64_t h = hash_str(field);
+	uint32_t found = seg_find(r, field);
 	struct seg *g;
 	size_t at;
 
-	if (r->scap) {
-		for (at = h & (r->scap - 1); r->stab[at]; at = (at + 1) & (r->scap - 1)) {
-			g = r->segv[r->stab[at] - 1];
-			if (g->hash == h && strcmp(g->field, field) == 0)
-				return r->stab[at] - 1;
-		}
-	}
+	if (found != NONE)
+		return found;
 	if (!create || seg_table_grow(r) < 0 ||
 	    grow((void **)&r->segv, &r->segcap, r->nseg + 1, sizeof(*r->segv)) < 0)
 		return NONE;
@@ -886,7 +896,7 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 	}
 	/* Records: every dirty member of the partition's global share. */
 	if (rc == 0 && p->any_dirty_record) {
-		uint32_t g = seg_lookup(r, "g", false);
+		uint32_t g = seg_find(r, "g");
 		struct share *s = g == NONE ? NULL : share_find(r->segv[g], p->id);
 
 		r->enc.len = 0;
@@ -964,7 +974,7 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 /* The partition's pending writes are in Redis: clear its flags. */
 static void written(struct ssid_rank *r, struct part *p)
 {
-	uint32_t g = seg_lookup(r, "g", false);
+	uint32_t g = seg_find(r, "g");
 	struct share *s = g == NONE ? NULL : share_find(r->segv[g], p->id);
 
 	for (uint32_t m = 0; s && m < s->nmember; m++)
@@ -1011,6 +1021,37 @@ int ssid_rank_flush(struct ssid_rank *r)
 
 /* ---- applying changes ----------------------------------------------------- */
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether a user id comes twice (hashes sorted, equal ones compared). */
+static int find_repeat(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+{
+	uint64_t *h = malloc(n * sizeof(*h));
+	int rc = 0;
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		h[i] = hash_str(ch[i].user_id);
+	qsort(h, n, sizeof(*h), cmp_u64);
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (h[i] == h[i - 1])
+			for (size_t a = 0; a < n && rc == 0; a++)
+				for (size_t b = a + 1; b < n && rc == 0; b++)
+					if (strcmp(ch[a].user_id, ch[b].user_id) == 0) {
+						ssid_redis_set_error(r->rd, "user %s comes twice",
+								     ch[a].user_id);
+						rc = -EINVAL;
+					}
+	free(h);
+	return rc;
+}
+
 static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -1021,13 +1062,18 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 			ssid_redis_set_error(r->rd, "change %zu: bad user id or partition", i);
 			return -EINVAL;
 		}
+		if (!c->removed && !ssi_rank_score_valid(&c->score)) {
+			ssid_redis_set_error(r->rd, "change %zu (%s): score out of range", i,
+					     c->user_id);
+			return -EINVAL;
+		}
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			if (c->segment[s] && strlen(c->segment[s]) > SSI_ID_MAX) {
 				ssid_redis_set_error(r->rd, "change %zu: segment value too long", i);
 				return -EINVAL;
 			}
 	}
-	return 0;
+	return find_repeat(r, ch, n);
 }
 
 static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_rank_kind k,
@@ -1112,10 +1158,6 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 			rec_unlink(r, rc);
 		return e;
 	}
-	if (!ssi_rank_score_valid(&c->score)) {
-		c->status = -EINVAL;
-		return 0;
-	}
 	if (rc && rc->part == c->partition && same_record(&rc->r, c))
 		return 0;
 	*changed = true;
@@ -1195,28 +1237,25 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		free(changed);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	/* Positions before the call, all of them before anything moves. */
+	for (size_t i = 0; i < n; i++) {
 		struct ssid_rank_change *c = &changes[i];
-		int64_t a;
+		const struct rec *rec = rec_find(r, c->user_id);
 
-		c->status = 0;
 		c->had_record = false;
 		memset(c->old_segment, 0, sizeof(c->old_segment));
 		memset(&c->old_score, 0, sizeof(c->old_score));
 		memset(c->result, 0, sizeof(c->result));
-		for (int k = 0; k < SSID_RANK__COUNT; k++) {
-			place(r, rec_find(r, c->user_id), k, &c->result[k].before, &a);
-			above[i][k] = a;
-		}
-		rc = apply_one(r, c, &changed[i]);
+		for (int k = 0; k < SSID_RANK__COUNT; k++)
+			place(r, rec, k, &c->result[k].before, &above[i][k]);
 	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = apply_one(r, &changes[i], &changed[i]);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct ssid_rank_change *c = &changes[i];
 		const struct rec *rec = rec_find(r, c->user_id);
 		int64_t after[SSID_RANK__COUNT];
 
-		if (c->status < 0)
-			continue;
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
 			place(r, rec, k, &c->result[k].after, &after[k]);
 		board_flags(r, c, above[i], after, changed[i]);
@@ -1476,7 +1515,7 @@ static int board_read(struct ssid_rank *r, struct ssid_rank_board *bd)
 		ssid_redis_set_error(r->rd, "board: no %s segment", ssid_rank_kind_name(bd->kind));
 		return -ENOENT;
 	}
-	segi = seg_lookup(r, field, false);
+	segi = seg_find(r, field);
 	g = segi == NONE ? NULL : r->segv[segi];
 	bd->of = g ? g->all.n : 0;
 	bd->hidden = bd->of < r->ro.min_members;
@@ -1515,5 +1554,26 @@ int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t
 		if (rc < 0)
 			return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "boards: out of memory") : rc;
 	}
+	return 0;
+}
+
+int ssid_rank_place(const struct ssid_rank *r, enum ssid_rank_kind kind,
+		    const char *const segment[SSI_SEG__COUNT], int total, struct ssid_rank_pos *pos)
+{
+	char field[4 * SSI_ID_MAX + 8];
+	struct ssi_rank_place pl;
+	struct ssi_rankagg empty;
+	uint32_t segi;
+
+	memset(pos, 0, sizeof(*pos));
+	if (total < 0 || total > SSI_RANK_MAX_TOTAL)
+		return -EINVAL;
+	if (ssid_rank_segment_field(kind, segment, field, sizeof(field)) < 0)
+		return -ENOENT;
+	segi = seg_find(r, field);
+	ssi_rankagg_init(&empty);
+	ssi_rankagg_place(segi == NONE ? &empty : &r->segv[segi]->all, total, r->ro.min_members,
+			  &pl);
+	ssid_rank_pos_set(pos, &pl);
 	return 0;
 }

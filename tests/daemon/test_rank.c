@@ -1,8 +1,10 @@
 /*
  * ssid_rank against a real redis-server: ranks, sizes, percentiles and
- * averages checked against a plain in-test model of the segments, privacy
- * floor, leaderboards, band crossings, coalescing, errors, and the number of
- * round trips and commands a 10,000-rep batch costs (INFO commandstats).
+ * averages checked against a plain in-test model of the segments (one
+ * instance, and three instances sharing the partitions and trading them),
+ * what is stored per partition, privacy floor, leaderboards, band
+ * crossings, coalescing, errors, and the commands a 10,000-rep batch costs
+ * (INFO commandstats).
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include "fixture.h"
+#include "ssi_rank.h"
 #include "ssid_rank.h"
 #include "suites.h"
 
@@ -33,7 +36,7 @@ static void teardown(void)
 static struct ssid_rank *rank_open(int min_members, int top_n)
 {
 	struct ssid_redis_opts so = fx_redis_opts(&redis);
-	struct ssid_rank_opts ro = {.min_members = min_members, .top_n = top_n};
+	struct ssid_rank_opts ro = {.min_members = min_members, .top_n = top_n, .refresh_ms = 0};
 	struct ssid_rank *r = NULL;
 
 	ck_assert_int_eq(ssid_rank_new(&r, &so, &ro), 0);
@@ -81,6 +84,60 @@ static long long command_calls(redisContext *c, const char *cmd)
 		calls = strtoll(at + strlen(needle), NULL, 10);
 	freeReplyObject(reply);
 	return calls;
+}
+
+/*
+ * The stored aggregate of segment field in partition part (empty when the
+ * field is absent), decoded; *present says whether the field exists.
+ */
+static void stored_agg(redisContext *c, int32_t part, const char *field, struct ssi_rankagg *out,
+		       bool *present)
+{
+	char key[64];
+	redisReply *reply;
+
+	ssid_rank_key_aggs("ssi:", part, key, sizeof(key));
+	reply = redisCommand(c, "HGET %s %s", key, field);
+	ck_assert_ptr_nonnull(reply);
+	ssi_rankagg_init(out);
+	*present = reply->type == REDIS_REPLY_STRING;
+	if (*present)
+		ck_assert_int_eq(
+		    ssi_rankagg_decode(out, (const uint8_t *)reply->str, reply->len), 0);
+	freeReplyObject(reply);
+}
+
+/* Members (sum 0) or a sum (1 total, 2.. pillars) of a segment, stored over parts partitions. */
+static long long stored_sum(redisContext *c, int parts, const char *field, int sum)
+{
+	long long v = 0;
+
+	for (int32_t p = 0; p < parts; p++) {
+		struct ssi_rankagg a;
+		bool present;
+
+		stored_agg(c, p, field, &a, &present);
+		v += sum == 0 ? a.n : a.sum[sum - 1];
+		ssi_rankagg_clear(&a);
+	}
+	return v;
+}
+
+static bool stored_record(redisContext *c, int32_t part, const char *id, struct ssi_rank_record *rec)
+{
+	char key[64];
+	redisReply *reply;
+	bool found;
+
+	ssid_rank_key_records("ssi:", part, key, sizeof(key));
+	reply = redisCommand(c, "HGET %s %s", key, id);
+	ck_assert_ptr_nonnull(reply);
+	found = reply->type == REDIS_REPLY_STRING;
+	if (found)
+		ck_assert_int_eq(
+		    ssi_rank_record_decode(rec, (const uint8_t *)reply->str, reply->len), 0);
+	freeReplyObject(reply);
+	return found;
 }
 
 static void change_set(struct ssid_rank_change *c, const char *id, const char *tenant,
@@ -240,18 +297,20 @@ static size_t model_board(const struct model_rep *reps, size_t n, int kind, cons
 	if (*hidden)
 		return 0;
 	qsort(all, members, sizeof(all[0]), cmp_entry);
+	for (size_t e = 0; e < members; e++)
+		all[e].rank = e > 0 && all[e].total == all[e - 1].total ? all[e - 1].rank
+									: (int64_t)e + 1;
 	if (members > (size_t)top_n)
 		members = (size_t)top_n;
 	memcpy(out, all, members * sizeof(all[0]));
 	return members;
 }
 
-/* Sums the model gives for a segment, against the aggregate hash in Redis. */
-static void check_aggregates(redisContext *c, const struct model_rep *reps, size_t n, int kind,
-			     const char *model_seg, const char *agg_key)
+/* Sums the model gives for a segment, against the aggregates stored over parts partitions. */
+static void check_aggregates(redisContext *c, const struct model_rep *reps, size_t n, int parts,
+			     int kind, const char *model_seg, const char *field)
 {
-	static const char *const field[] = {"n", "t", "b", "p", "i", "r"};
-	long long want[6] = {0};
+	long long want[1 + SSI_RANK_SUMS] = {0};
 	char theirs[64];
 
 	for (size_t j = 0; j < n; j++) {
@@ -263,14 +322,12 @@ static void check_aggregates(redisContext *c, const struct model_rep *reps, size
 		for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 			want[2 + p] += reps[j].score.pillar[p];
 	}
-	for (int f = 0; f < 6; f++) {
-		long long got = peek_int(c, "HGET %s %s", agg_key, field[f]);
+	for (int f = 0; f <= SSI_RANK_SUMS; f++) {
+		long long got = stored_sum(c, parts, field, f);
 
-		ck_assert_msg(got == want[f], "%s field %s is %lld, expected %lld", agg_key,
-			      field[f], got, want[f]);
+		ck_assert_msg(got == want[f], "%s sum %d is %lld, expected %lld", field, f, got,
+			      want[f]);
 	}
-	snprintf(theirs, sizeof(theirs), "%.*sz", (int)strlen(agg_key) - 1, agg_key);
-	ck_assert_int_eq(peek_int(c, "ZCARD %s", theirs, NULL), want[0]);
 }
 
 /* ---- ranks, sizes, percentiles ------------------------------------------- */
@@ -289,12 +346,11 @@ START_TEST (test_ranks_with_ties) {
 		/* Even reps in team emea, odd ones in apac. */
 		change_total(&ch[i], id[i], "acme", i % 2 ? "apac" : "emea", "software", total[i]);
 	}
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 12), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 12, true), 0);
 	for (int i = 0; i < 12; i++) {
 		for (int k = SSID_RANK_GLOBAL; k <= SSID_RANK_TENANT; k++) {
 			const struct ssid_rank_pos *a = &ch[i].result[k].after;
 
-			ck_assert_int_eq(ch[i].status, 0);
 			ck_assert(!ch[i].had_record);
 			ck_assert(!ch[i].result[k].before.present);
 			ck_assert(a->present && !a->hidden);
@@ -318,7 +374,7 @@ START_TEST (test_ranks_with_ties) {
 		}
 	}
 	/* Re-applying the same scores moves nothing: before equals after. */
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 12), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 12, true), 0);
 	for (int i = 0; i < 12; i++)
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			const struct ssid_rank_result *res = &ch[i].result[k];
@@ -331,7 +387,7 @@ START_TEST (test_ranks_with_ties) {
 		}
 	/* A rep without tenant or industry is only in the global segment. */
 	change_total(&ch[0], "loner", "", "red", NULL, 10000);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.rank, 1);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.of, 13);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.top_percent, 8);
@@ -352,7 +408,7 @@ START_TEST (test_averages) {
 	change_set(&ch[0], "a", "acme", "red", "software", 1000, 500, 250, 250);
 	change_set(&ch[1], "b", "acme", "red", "software", 2000, 1000, 0, 0);
 	change_set(&ch[2], "c", "beta", "red", "retail", 100, 100, 100, 100);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 3), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 3, true), 0);
 	p = &ch[0].result[SSID_RANK_TENANT].after;
 	ck_assert_int_eq(cents(p->avg_total), 2500);
 	ck_assert_int_eq(cents(p->avg_pillar[SSI_BRAND]), 1500);
@@ -365,16 +421,16 @@ START_TEST (test_averages) {
 
 	/* An update moves the sums by the delta: (2501 + 3000) / 2 = 2750.5, rounded up. */
 	change_set(&ch[0], "a", "acme", "red", "software", 1500, 500, 250, 251);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	p = &ch[0].result[SSID_RANK_TENANT].after;
 	ck_assert_int_eq(cents(p->avg_total), 2751);
 	ck_assert_int_eq(cents(p->avg_pillar[SSI_RELATIONSHIPS]), 126);
 	ck_assert_int_eq(cents(ch[0].result[SSID_RANK_TENANT].before.avg_total), 2500);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:acme}:a", "t"), 5501);
+	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 1), 5501);
 
 	/* b changes tenant: its whole contribution moves from acme to beta. */
 	change_set(&ch[0], "b", "beta", "blue", "software", 2000, 1000, 0, 0);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_TENANT].moved);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
 	ck_assert(!ch[0].result[SSID_RANK_INDUSTRY].moved);
@@ -383,40 +439,40 @@ START_TEST (test_averages) {
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].before.of, 2);
 	ck_assert_int_eq(cents(ch[0].result[SSID_RANK_TENANT].after.avg_total), 1700);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].after.of, 2);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:acme}:a", "n"), 1);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:acme}:a", "t"), 2501);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:beta}:a", "t"), 3400);
-	ck_assert_int_eq(peek_int(c, "ZCARD %s", "ssi:rk:{m:acme:red}:z", NULL), 1);
-	ck_assert_int_eq(peek_int(c, "ZCARD %s", "ssi:rk:{m:beta:blue}:z", NULL), 1);
+	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 0), 1);
+	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 1), 2501);
+	ck_assert_int_eq(stored_sum(c, 1, "t:beta", 1), 3400);
+	ck_assert_int_eq(stored_sum(c, 1, "m:acme:red", 0), 1);
+	ck_assert_int_eq(stored_sum(c, 1, "m:beta:blue", 0), 1);
 
 	/* a changes team within its tenant: the tenant does not move. */
 	change_set(&ch[0], "a", "acme", "green", "software", 1500, 500, 250, 251);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TENANT].moved);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{m:acme:red}:a", "n"), 0);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{m:acme:red}:a", "t"), 0);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{m:acme:green}:a", "t"), 2501);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:acme}:a", "t"), 2501);
+	/* An emptied segment's field is deleted. */
+	ck_assert_int_eq(peek_int(c, "HEXISTS %s %s", "ssi:rk:{p0}:s", "m:acme:red"), 0);
+	ck_assert_int_eq(stored_sum(c, 1, "m:acme:green", 1), 2501);
+	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 1), 2501);
 
 	/* Removal withdraws c everywhere; its record goes too. */
 	memset(&ch[0], 0, sizeof(ch[0]));
 	ch[0].user_id = "c";
 	ch[0].removed = true;
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_GLOBAL].before.present);
 	ck_assert(!ch[0].result[SSID_RANK_GLOBAL].after.present);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:beta}:a", "n"), 1);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{t:beta}:a", "t"), 3000);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{i:retail}:a", "n"), 0);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{g}:a", "n"), 2);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{g}:a", "t"), 5501);
-	ck_assert_int_eq(peek_int(c, "ZCARD %s", "ssi:rk:{g}:z", NULL), 2);
-	ck_assert_int_eq(peek_int(c, "EXISTS %s", "ssi:rk:u:{c}", NULL), 0);
+	ck_assert_int_eq(stored_sum(c, 1, "t:beta", 0), 1);
+	ck_assert_int_eq(stored_sum(c, 1, "t:beta", 1), 3000);
+	ck_assert_int_eq(stored_sum(c, 1, "i:retail", 0), 0);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 2);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 1), 5501);
+	ck_assert_int_eq(peek_int(c, "HLEN %s", "ssi:rk:{p0}:u", NULL), 2);
+	ck_assert_int_eq(peek_int(c, "HEXISTS %s %s", "ssi:rk:{p0}:u", "c"), 0);
 	/* Removing a rep that is not there changes nothing. */
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(!ch[0].had_record);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{g}:a", "n"), 2);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 2);
 	redisFree(c);
 	ssid_rank_free(r);
 }
@@ -428,27 +484,146 @@ END_TEST
  * in Redis against the model's sums, leaderboards against the model's, and
  * every board that changed flagged by some change of the batch.
  */
-static void random_against_model(int min_members, int top_n, uint64_t seed)
+#define MODEL_PARTS 5
+#define MODEL_INSTANCES_MAX 3
+
+/* Positions of changes ch[0..n) (reps who[]) against the model before and after them. */
+static void check_changes(const struct ssid_rank_change *ch, const size_t *who, size_t n,
+			  const struct model_rep *before, const struct model_rep *after,
+			  int min_members, const char *when)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < SSID_RANK__COUNT; k++) {
+			struct ssid_rank_pos want;
+
+			ck_assert(ch[i].had_record == before[who[i]].present);
+			model_pos(before, MODEL_REPS, who[i], k, min_members, &want);
+			check_pos(&ch[i].result[k].before, &want, after[who[i]].id, k, when);
+			model_pos(after, MODEL_REPS, who[i], k, min_members, &want);
+			check_pos(&ch[i].result[k].after, &want, after[who[i]].id, k, when);
+		}
+}
+
+/* Every team and tenant board: r agrees with the model, and a change was flagged. */
+static void check_boards(struct ssid_rank *r, const struct ssid_rank_change *ch, const size_t *who,
+			 size_t n, const struct model_rep *before, const struct model_rep *after,
+			 int min_members, int top_n, bool flags)
+{
+	static const char *const tenants[] = {"", "acme", "beta", "gamma"};
+	static const char *const teams[] = {"", "red", "blue"};
+
+	for (int k = SSID_RANK_TENANT; k <= SSID_RANK_TEAM; k++)
+		for (size_t t = 1; t < 4; t++)
+			for (size_t m = k == SSID_RANK_TEAM ? 1 : 0; m < (k == SSID_RANK_TEAM ? 3u : 1u);
+			     m++) {
+				struct ssid_rank_entry old_top[MODEL_REPS], new_top[MODEL_REPS],
+				    got[SSID_RANK_TOP_MAX];
+				struct ssid_rank_board bd = {.kind = (enum ssid_rank_kind)k,
+							     .entry = got};
+				char seg[64];
+				size_t nold, nnew;
+				bool flagged = false, old_hidden, new_hidden;
+
+				if (k == SSID_RANK_TEAM)
+					snprintf(seg, sizeof(seg), "team|%s|%s", tenants[t], teams[m]);
+				else
+					snprintf(seg, sizeof(seg), "tenant|%s", tenants[t]);
+				nold = model_board(before, MODEL_REPS, k, seg, min_members, top_n,
+						   old_top, &old_hidden);
+				nnew = model_board(after, MODEL_REPS, k, seg, min_members, top_n,
+						   new_top, &new_hidden);
+				bd.segment[SSI_SEG_TENANT] = tenants[t];
+				bd.segment[SSI_SEG_TEAM] = teams[m];
+				ck_assert_int_eq(ssid_rank_boards(r, &bd, 1), 0);
+				ck_assert(bd.hidden == new_hidden);
+				ck_assert_uint_eq(bd.n, nnew);
+				ck_assert_uint_eq(ssid_rank_board_diff(got, bd.n, new_top, nnew), 0);
+				for (size_t e = 0; e < bd.n; e++)
+					ck_assert_int_eq(got[e].rank, new_top[e].rank);
+				if (!flags || (old_hidden == new_hidden &&
+					       ssid_rank_board_diff(old_top, nold, new_top, nnew) == 0))
+					continue;
+				for (size_t i = 0; i < n; i++) {
+					const struct ssid_rank_result *res = &ch[i].result[k];
+					char o[64], w[64];
+
+					if (res->board_old &&
+					    model_segment(&before[who[i]], k, o, sizeof(o)) &&
+					    strcmp(o, seg) == 0)
+						flagged = true;
+					if (res->board_new &&
+					    model_segment(&after[who[i]], k, w, sizeof(w)) &&
+					    strcmp(w, seg) == 0)
+						flagged = true;
+				}
+				ck_assert_msg(flagged, "board %s changed unflagged", seg);
+			}
+}
+
+/* At rest: every instance places every rep as the model does. */
+static void check_at_rest(struct ssid_rank **inst, int ninst, const struct model_rep *reps,
+			  int min_members, int top_n)
+{
+	for (int x = 0; x < ninst; x++) {
+		ck_assert_msg(ssid_rank_refresh(inst[x], 0, true) == 0, "%s",
+			      ssid_rank_errstr(inst[x]));
+		for (size_t j = 0; j < MODEL_REPS; j++)
+			for (int k = 0; k < SSID_RANK__COUNT && reps[j].present; k++) {
+				const char *seg[SSI_SEG__COUNT] = {reps[j].seg[0], reps[j].seg[1],
+								   reps[j].seg[2]};
+				struct ssid_rank_pos got, want;
+				int rc = ssid_rank_place(inst[x], k, seg, reps[j].score.total, &got);
+
+				model_pos(reps, MODEL_REPS, j, k, min_members, &want);
+				ck_assert_int_eq(rc, want.present ? 0 : -ENOENT);
+				if (rc == 0)
+					check_pos(&got, &want, reps[j].id, k, "at rest");
+			}
+		check_boards(inst[x], NULL, NULL, 0, reps, reps, min_members, top_n, false);
+	}
+}
+
+/*
+ * Random batches of new scores, ties, moves, unknown segments and removals
+ * over MODEL_PARTS partitions owned by ninst instances, a partition moving
+ * to another instance now and then. Each instance's batch is checked
+ * against the model before and after it (the instance refreshed first, as
+ * the daemon does between batches), and after each round every instance,
+ * refreshed, must place every rep as the model does (exact at rest), and
+ * agree on every board; finally the stored aggregates add up to the model.
+ */
+static void random_against_model(int min_members, int top_n, uint64_t seed, int ninst)
 {
 	static const char *const tenants[] = {"", "acme", "beta", "gamma"};
 	static const char *const teams[] = {"", "red", "blue"};
 	static const char *const industries[] = {"", "software", "retail"};
 	static const int tie_values[] = {0, 500, 1250, 2500};
-	struct model_rep reps[MODEL_REPS], before[MODEL_REPS];
-	struct ssid_rank *r = rank_open(min_members, top_n);
+	struct model_rep reps[MODEL_REPS], cur[MODEL_REPS], before[MODEL_REPS];
+	struct ssid_rank *inst[MODEL_INSTANCES_MAX];
+	int owner[MODEL_PARTS];
 	redisContext *c = peek_open();
 	struct t_rng rng = {.s = seed};
-	struct ssid_rank_change ch[24];
-	size_t who[24];
+	struct ssid_rank_change ch[24], grp[24];
+	size_t who[24], gwho[24];
 
+	for (int x = 0; x < ninst; x++)
+		inst[x] = rank_open(min_members, top_n);
+	for (int p = 0; p < MODEL_PARTS; p++)
+		owner[p] = p % ninst;
 	memset(reps, 0, sizeof(reps));
 	for (size_t j = 0; j < MODEL_REPS; j++)
 		snprintf(reps[j].id, sizeof(reps[j].id), "rep-%02zu", j);
+	memcpy(cur, reps, sizeof(reps));
 	for (int round = 0; round < 60; round++) {
 		size_t n = 1 + (size_t)t_below(&rng, 24);
 		bool taken[MODEL_REPS] = {false};
 
-		memcpy(before, reps, sizeof(reps));
+		if (ninst > 1 && t_below(&rng, 3) == 0) {
+			int p = (int)t_below(&rng, MODEL_PARTS), from = owner[p];
+
+			ssid_rank_drop_partition(inst[from], p);
+			owner[p] = (from + 1 + (int)t_below(&rng, (uint64_t)ninst - 1)) % ninst;
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct model_rep *m;
 
@@ -459,6 +634,7 @@ static void random_against_model(int min_members, int top_n, uint64_t seed)
 			m = &reps[who[i]];
 			memset(&ch[i], 0, sizeof(ch[i]));
 			ch[i].user_id = m->id;
+			ch[i].partition = (int32_t)(who[i] % MODEL_PARTS);
 			if (m->present && t_below(&rng, 10) == 0) {
 				m->present = false;
 				ch[i].removed = true;
@@ -482,105 +658,86 @@ static void random_against_model(int min_members, int top_n, uint64_t seed)
 			for (int g = 0; g < SSI_SEG__COUNT; g++)
 				ch[i].segment[g] = m->seg[g];
 		}
-		ck_assert_msg(ssid_rank_apply(r, ch, n) == 0, "round %d: %s", round,
-			      ssid_rank_errstr(r));
-		for (size_t i = 0; i < n; i++)
-			for (int k = 0; k < SSID_RANK__COUNT; k++) {
-				struct ssid_rank_pos want;
+		/* Each instance applies the changes of the partitions it owns. */
+		for (int x = 0; x < ninst; x++) {
+			size_t gn = 0;
 
-				ck_assert_int_eq(ch[i].status, 0);
-				ck_assert(ch[i].had_record == before[who[i]].present);
-				model_pos(before, MODEL_REPS, who[i], k, min_members, &want);
-				check_pos(&ch[i].result[k].before, &want, reps[who[i]].id, k,
-					  "before");
-				model_pos(reps, MODEL_REPS, who[i], k, min_members, &want);
-				check_pos(&ch[i].result[k].after, &want, reps[who[i]].id, k,
-					  "after");
-			}
-		/* Every board of the model: Redis agrees, and a change was flagged. */
-		for (int k = SSID_RANK_TENANT; k <= SSID_RANK_TEAM; k++)
-			for (size_t t = 1; t < 4; t++)
-				for (size_t m = k == SSID_RANK_TEAM ? 1 : 0;
-				     m < (k == SSID_RANK_TEAM ? 3u : 1u); m++) {
-					struct ssid_rank_entry old_top[MODEL_REPS],
-					    new_top[MODEL_REPS], got[SSID_RANK_TOP_MAX];
-					struct ssid_rank_board bd = {.kind = (enum ssid_rank_kind)k,
-								     .entry = got};
-					char seg[64];
-					size_t nold, nnew;
-					bool flagged = false, old_hidden, new_hidden;
-
-					if (k == SSID_RANK_TEAM)
-						snprintf(seg, sizeof(seg), "team|%s|%s", tenants[t],
-							 teams[m]);
-					else
-						snprintf(seg, sizeof(seg), "tenant|%s", tenants[t]);
-					nold = model_board(before, MODEL_REPS, k, seg, min_members,
-							   top_n, old_top, &old_hidden);
-					nnew = model_board(reps, MODEL_REPS, k, seg, min_members,
-							   top_n, new_top, &new_hidden);
-					bd.segment[SSI_SEG_TENANT] = tenants[t];
-					bd.segment[SSI_SEG_TEAM] = teams[m];
-					ck_assert_int_eq(ssid_rank_boards(r, &bd, 1), 0);
-					ck_assert(bd.hidden == new_hidden);
-					ck_assert_uint_eq(bd.n, nnew);
-					ck_assert_uint_eq(
-					    ssid_rank_board_diff(got, bd.n, new_top, nnew), 0);
-					if (old_hidden == new_hidden &&
-					    ssid_rank_board_diff(old_top, nold, new_top, nnew) == 0)
-						continue;
-					for (size_t i = 0; i < n; i++) {
-						const struct ssid_rank_result *res =
-						    &ch[i].result[k];
-						char o[64], w[64];
-
-						if (res->board_old &&
-						    model_segment(&before[who[i]], k, o,
-								  sizeof(o)) &&
-						    strcmp(o, seg) == 0)
-							flagged = true;
-						if (res->board_new &&
-						    model_segment(&reps[who[i]], k, w, sizeof(w)) &&
-						    strcmp(w, seg) == 0)
-							flagged = true;
-					}
-					ck_assert_msg(flagged,
-						      "round %d: board %s changed unflagged", round,
-						      seg);
-				}
-		/* Every few rounds, replay the batch: nothing may move (idempotence). */
-		if (round % 10 == 9) {
-			ck_assert_int_eq(ssid_rank_apply(r, ch, n), 0);
 			for (size_t i = 0; i < n; i++)
-				for (int k = 0; k < SSID_RANK__COUNT; k++) {
-					struct ssid_rank_pos want;
-
-					model_pos(reps, MODEL_REPS, who[i], k, min_members, &want);
-					check_pos(&ch[i].result[k].after, &want, reps[who[i]].id, k,
-						  "after replay");
-					ck_assert(!ch[i].result[k].board_old);
-					ck_assert(!ch[i].result[k].board_new);
+				if (owner[ch[i].partition] == x) {
+					grp[gn] = ch[i];
+					gwho[gn++] = who[i];
 				}
+			if (gn == 0)
+				continue;
+			memcpy(before, cur, sizeof(cur));
+			for (size_t i = 0; i < gn; i++)
+				cur[gwho[i]] = reps[gwho[i]];
+			ck_assert_int_eq(ssid_rank_refresh(inst[x], 0, true), 0);
+			ck_assert_msg(ssid_rank_apply(inst[x], grp, gn, true) == 0, "round %d: %s",
+				      round, ssid_rank_errstr(inst[x]));
+			check_changes(grp, gwho, gn, before, cur, min_members, "batch");
+			check_boards(inst[x], grp, gwho, gn, before, cur, min_members, top_n, true);
+			/* Now and then the same batch again: nothing may move (idempotence). */
+			if (round % 10 == 9) {
+				ck_assert_int_eq(ssid_rank_apply(inst[x], grp, gn, true), 0);
+				check_changes(grp, gwho, gn, cur, cur, min_members, "again");
+				for (size_t i = 0; i < gn; i++)
+					for (int k = 0; k < SSID_RANK__COUNT; k++)
+						ck_assert(!grp[i].result[k].board_old &&
+							  !grp[i].result[k].board_new);
+			}
 		}
+		check_at_rest(inst, ninst, reps, min_members, top_n);
 	}
-	check_aggregates(c, reps, MODEL_REPS, SSID_RANK_GLOBAL, "global", "ssi:rk:{g}:a");
-	check_aggregates(c, reps, MODEL_REPS, SSID_RANK_TENANT, "tenant|beta", "ssi:rk:{t:beta}:a");
-	check_aggregates(c, reps, MODEL_REPS, SSID_RANK_TEAM, "team|acme|red",
-			 "ssi:rk:{m:acme:red}:a");
-	check_aggregates(c, reps, MODEL_REPS, SSID_RANK_INDUSTRY, "industry|retail",
-			 "ssi:rk:{i:retail}:a");
+	check_aggregates(c, reps, MODEL_REPS, MODEL_PARTS, SSID_RANK_GLOBAL, "global", "g");
+	check_aggregates(c, reps, MODEL_REPS, MODEL_PARTS, SSID_RANK_TENANT, "tenant|beta",
+			 "t:beta");
+	check_aggregates(c, reps, MODEL_REPS, MODEL_PARTS, SSID_RANK_TEAM, "team|acme|red",
+			 "m:acme:red");
+	check_aggregates(c, reps, MODEL_REPS, MODEL_PARTS, SSID_RANK_INDUSTRY, "industry|retail",
+			 "i:retail");
+	/* A new instance that owns everything rebuilds the same view from the records alone. */
+	{
+		struct ssid_rank *fresh = rank_open(min_members, top_n);
+		struct ssid_rank_change probe[MODEL_PARTS];
+		char ids[MODEL_PARTS][16];
+
+		/* Removing reps that do not exist loads each partition and changes nothing. */
+		for (int p = 0; p < MODEL_PARTS; p++) {
+			memset(&probe[p], 0, sizeof(probe[p]));
+			snprintf(ids[p], sizeof(ids[p]), "nobody-%d", p);
+			probe[p].user_id = ids[p];
+			probe[p].partition = p;
+			probe[p].removed = true;
+		}
+		for (int x = 0; x < ninst; x++)
+			ssid_rank_free(inst[x]);
+		ck_assert_int_eq(ssid_rank_apply(fresh, probe, MODEL_PARTS, true), 0);
+		check_at_rest(&fresh, 1, reps, min_members, top_n);
+		ssid_rank_free(fresh);
+	}
 	redisFree(c);
-	ssid_rank_free(r);
 }
 
 START_TEST (test_random_against_model) {
-	random_against_model(3, 4, 20261120);
+	random_against_model(3, 4, 20261120, 1);
 }
 END_TEST
 
 /* A privacy floor above the board length: joins and leaves can show a board. */
 START_TEST (test_random_floor_beyond_board) {
-	random_against_model(6, 2, 77);
+	random_against_model(6, 2, 77, 1);
+}
+END_TEST
+
+/* Three instances sharing five partitions, trading them now and then. */
+START_TEST (test_random_three_instances) {
+	random_against_model(3, 4, 4242, 3);
+}
+END_TEST
+
+START_TEST (test_random_three_instances_floor) {
+	random_against_model(5, 3, 99, 3);
 }
 END_TEST
 
@@ -597,7 +754,7 @@ START_TEST (test_privacy_floor) {
 		snprintf(id[i], sizeof(id[i]), "p%d", i);
 		change_total(&ch[i], id[i], "acme", "small", NULL, 1000 * (i + 1));
 	}
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 9), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 9, true), 0);
 	for (int i = 0; i < 9; i++)
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			const struct ssid_rank_pos *a = &ch[i].result[k].after;
@@ -620,14 +777,14 @@ START_TEST (test_privacy_floor) {
 	ck_assert_uint_eq(bd.n, 0);
 
 	/* The tenth member lifts the floor: everyone shows, and so does the board. */
-	ck_assert_int_eq(ssid_rank_apply(r, &ch[9], 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch[9], 1, true), 0);
 	ck_assert(ch[9].result[SSID_RANK_TEAM].before.present == false);
 	ck_assert(!ch[9].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.rank, 1);
 	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.top_percent, 10);
 	ck_assert_int_eq(cents(ch[9].result[SSID_RANK_TEAM].after.avg_total), 5500);
 	ck_assert(ch[9].result[SSID_RANK_TEAM].board_new);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 9), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 9, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TEAM].after.rank, 10);
 	ck_assert_int_eq(ssid_rank_boards(r, &bd, 1), 0);
@@ -639,11 +796,11 @@ START_TEST (test_privacy_floor) {
 	memset(&ch[0], 0, sizeof(ch[0]));
 	ch[0].user_id = "p0";
 	ch[0].removed = true;
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].before.hidden);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_old);
 	change_total(&ch[1], "p1", "acme", "small", NULL, 2001);
-	ck_assert_int_eq(ssid_rank_apply(r, &ch[1], 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch[1], 1, true), 0);
 	ck_assert(ch[1].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[1].result[SSID_RANK_TEAM].after.of, 9);
 	ssid_rank_free(r);
@@ -774,11 +931,11 @@ START_TEST (test_boards) {
 
 	for (int i = 0; i < 8; i++)
 		change_total(&ch[i], ids[i], "acme", i < 7 ? "red" : "blue", NULL, totals[i]);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 8), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 8, true), 0);
 	ssid_rank_get_stats(r, &st0);
 	ck_assert_int_eq(ssid_rank_boards(r, bd, 3), 0);
 	ssid_rank_get_stats(r, &st1);
-	ck_assert_uint_eq(st1.round_trips - st0.round_trips, 1);
+	ck_assert_uint_eq(st1.round_trips - st0.round_trips, 0); /* from memory */
 	/* Ties share rank 1 and are listed d, c, b (descending ids, Redis' order). */
 	ck_assert(!bd[0].hidden);
 	ck_assert_int_eq(bd[0].of, 7);
@@ -799,14 +956,14 @@ START_TEST (test_boards) {
 
 	/* g climbs from 7th to 6th: outside the top 5 before and after, no board moved. */
 	change_total(&ch[0], "g", "acme", "red", NULL, 2500);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TEAM].before.rank, 7);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TEAM].after.rank, 6);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].board_old);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].board_new);
 	/* g enters the top 5. */
 	change_total(&ch[0], "g", "acme", "red", NULL, 4000);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_new);
 	ck_assert(ch[0].result[SSID_RANK_TENANT].board_new);
 	memcpy(e1, e0, sizeof(e0));
@@ -815,7 +972,7 @@ START_TEST (test_boards) {
 	ck_assert_uint_eq(ssid_rank_board_diff(e1, 5, e0, 5), SSID_RANK_BOARD_MEMBERS);
 	/* d moves to team blue: both boards of the team kind are flagged. */
 	change_total(&ch[0], "d", "acme", "blue", NULL, 7000);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_old);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_new);
@@ -886,6 +1043,11 @@ static int64_t rank_in(const int *sorted, size_t n, int total)
 	return (int64_t)lo + 1;
 }
 
+/*
+ * 10,000 reps over 4 partitions in one call: one round trip to write them,
+ * one MULTI per partition holding one HSET of records and one of
+ * aggregates, whatever the number of reps; positions exact.
+ */
 START_TEST (test_big_batch_round_trips) {
 	struct ssid_rank *r = rank_open(SSID_RANK_DEFAULT_MIN_MEMBERS, SSID_RANK_DEFAULT_TOP_N);
 	struct ssid_rank_change *ch = calloc(BIG, sizeof(*ch));
@@ -897,8 +1059,8 @@ START_TEST (test_big_batch_round_trips) {
 	redisContext *c = peek_open();
 	struct t_rng rng = {.s = 10000};
 	struct ssid_rank_stats st0, st1;
-	long long zadd0, zcount0, hset0, hincr0, exec0;
-	const long long segments = 1 + 20 + 100 + 8;
+	long long hset0, exec0, multi0, total0;
+	const int parts = 4;
 
 	ck_assert(ch && id && sorted && bd && entries);
 	for (int t = 0; t < 20; t++)
@@ -909,11 +1071,11 @@ START_TEST (test_big_batch_round_trips) {
 		snprintf(industry[i], sizeof(industry[i]), "i%d", i);
 	for (int pass = 0; pass < 2; pass++) {
 		ssid_rank_get_stats(r, &st0);
-		zadd0 = command_calls(c, "zadd");
-		zcount0 = command_calls(c, "zcount");
 		hset0 = command_calls(c, "hset");
-		hincr0 = command_calls(c, "hincrby");
 		exec0 = command_calls(c, "exec");
+		multi0 = command_calls(c, "multi");
+		total0 = hset0 + exec0 + multi0 + command_calls(c, "del") + command_calls(c, "incr") +
+			 command_calls(c, "hdel") + command_calls(c, "sadd") + command_calls(c, "hscan");
 		for (int i = 0; i < BIG; i++) {
 			snprintf(id[i], sizeof(id[i]), "big-%05d", i);
 			/* The second pass changes every total, so that every rep is written. */
@@ -923,27 +1085,27 @@ START_TEST (test_big_batch_round_trips) {
 
 			change_total(&ch[i], id[i], tenant[i % 20], team[(i / 20) % 5],
 				     industry[i % 8], total);
+			ch[i].partition = i % parts;
 			sorted[i] = ch[i].score.total;
 		}
-		ck_assert_msg(ssid_rank_apply(r, ch, BIG) == 0, "%s", ssid_rank_errstr(r));
+		ck_assert_msg(ssid_rank_apply(r, ch, BIG, true) == 0, "%s", ssid_rank_errstr(r));
 		ssid_rank_get_stats(r, &st1);
-		/* Two round trips for the whole batch, however many reps. */
-		ck_assert_uint_eq(st1.round_trips - st0.round_trips, 2);
-		/* One ZADD per segment, one HSET per rep, one ZCOUNT per rep and segment. */
-		ck_assert_int_eq(command_calls(c, "zadd") - zadd0, segments);
-		ck_assert_int_eq(command_calls(c, "hset") - hset0, BIG);
-		ck_assert_int_eq(command_calls(c, "zcount") - zcount0, (pass + 1) * 4LL * BIG);
-		ck_assert_int_le(command_calls(c, "hincrby") - hincr0, segments * 6);
-		ck_assert_int_eq(command_calls(c, "exec") - exec0, 1);
-		/* The client's own count agrees with the server's, bar the MULTI queueing. */
+		/*
+		 * The first pass meets the partitions: per partition an SADD and
+		 * an HSCAN of its (empty) records; then one round trip writes all.
+		 */
+		ck_assert_uint_eq(st1.round_trips - st0.round_trips, pass == 0 ? 1 + 2 * parts : 1);
+		ck_assert_int_eq(command_calls(c, "multi") - multi0, parts);
+		ck_assert_int_eq(command_calls(c, "exec") - exec0, parts);
+		/* Per partition: one HSET of its records, one of its aggregates. */
+		ck_assert_int_eq(command_calls(c, "hset") - hset0, 2 * parts);
+		/* The client's count is the server's. */
 		ck_assert_uint_eq(st1.commands - st0.commands,
-				  1 /* MULTI */ + BIG /* HMGET records */ +
-				      (uint64_t)(command_calls(c, "exec") - exec0) +
-				      (uint64_t)(command_calls(c, "zadd") - zadd0) +
-				      (uint64_t)(command_calls(c, "hset") - hset0) +
-				      (uint64_t)(command_calls(c, "zcount") - zcount0) +
-				      (uint64_t)(command_calls(c, "hincrby") - hincr0) +
-				      (uint64_t)(pass + 1) * 2 * segments /* ZCARD, HMGET */);
+				  (uint64_t)(command_calls(c, "hset") + command_calls(c, "exec") +
+					     command_calls(c, "multi") + command_calls(c, "del") +
+					     command_calls(c, "incr") + command_calls(c, "hdel") +
+					     command_calls(c, "sadd") + command_calls(c, "hscan") -
+					     total0));
 		qsort(sorted, BIG, sizeof(*sorted), cmp_int_desc);
 		for (int i = 0; i < BIG; i++) {
 			const struct ssid_rank_pos *g = &ch[i].result[SSID_RANK_GLOBAL].after;
@@ -955,7 +1117,8 @@ START_TEST (test_big_batch_round_trips) {
 			ck_assert_int_eq(ch[i].result[SSID_RANK_INDUSTRY].after.of, BIG / 8);
 		}
 	}
-	/* Every team's leaderboard in one round trip. */
+	ck_assert_int_eq(peek_int(c, "HLEN %s", "ssi:rk:{p0}:u", NULL), BIG / parts);
+	/* Every team's leaderboard from memory: no round trip. */
 	for (int b = 0; b < 100; b++) {
 		bd[b].kind = SSID_RANK_TEAM;
 		bd[b].segment[SSI_SEG_TENANT] = tenant[b / 5];
@@ -965,7 +1128,7 @@ START_TEST (test_big_batch_round_trips) {
 	ssid_rank_get_stats(r, &st0);
 	ck_assert_int_eq(ssid_rank_boards(r, bd, 100), 0);
 	ssid_rank_get_stats(r, &st1);
-	ck_assert_uint_eq(st1.round_trips - st0.round_trips, 1);
+	ck_assert_uint_eq(st1.round_trips - st0.round_trips, 0);
 	for (int b = 0; b < 100; b++) {
 		ck_assert_uint_eq(bd[b].n, SSID_RANK_DEFAULT_TOP_N);
 		for (size_t j = 1; j < bd[b].n; j++)
@@ -991,52 +1154,68 @@ START_TEST (test_invalid_changes) {
 
 	change_total(&ch[0], "x", "acme", "red", NULL, 100);
 	change_total(&ch[1], "x", "acme", "red", NULL, 200);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 2), -EINVAL);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 2, true), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(ssid_rank_errstr(r), "twice"));
 	change_total(&ch[1], "y", "acme", "red", NULL, 200);
 	ch[1].score.total = 201;
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 2), -EINVAL);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 2, true), -EINVAL);
 	change_total(&ch[1], "y", "acme", "red", NULL, 200);
 	ch[1].score.pillar[SSI_BRAND] = 2600;
 	ch[1].score.pillar[SSI_PEOPLE] = -2400;
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 2), -EINVAL);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 2, true), -EINVAL);
 	memset(long_id, 'a', sizeof(long_id) - 1);
 	long_id[sizeof(long_id) - 1] = '\0';
 	change_total(&ch[1], long_id, "acme", "red", NULL, 200);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 2), -EINVAL);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 2, true), -EINVAL);
 	change_total(&ch[1], "y", long_id, "red", NULL, 200);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 2), -EINVAL);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 2, true), -EINVAL);
 	change_total(&ch[1], "", "acme", "red", NULL, 200);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 2), -EINVAL);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 2, true), -EINVAL);
 	/* Nothing was sent for any of them. */
 	ssid_rank_get_stats(r, &st);
 	ck_assert_uint_eq(st.commands, 0);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 0), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 0, true), 0);
 	ssid_rank_free(r);
 }
 END_TEST
 
+/* A damaged record is dropped when its partition is loaded, and deleted at the next write. */
 START_TEST (test_unreadable_record) {
 	struct ssid_rank *r = rank_open(1, 10);
 	redisContext *c = peek_open();
-	struct ssid_rank_change ch[3];
+	struct ssid_rank_change ch[2];
+	struct ssid_rank_stats st;
 	redisReply *reply;
 
-	reply = redisCommand(c, "HSET ssi:rk:u:{bad} s garbage");
+	change_total(&ch[0], "kept", "acme", "red", NULL, 300);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ssid_rank_free(r);
+	reply = redisCommand(c, "HSET ssi:rk:{p0}:u bad garbage");
 	freeReplyObject(reply);
-	reply = redisCommand(c, "SET ssi:rk:u:{str} x");
-	freeReplyObject(reply);
+	r = rank_open(1, 10);
+	change_total(&ch[0], "good", "acme", "red", NULL, 200);
+	change_total(&ch[1], "bad", "acme", "red", NULL, 100);
+	ch[1].partition = 1;
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ssid_rank_get_stats(r, &st);
+	ck_assert_uint_eq(st.loaded, 1); /* kept */
+	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.of, 2);
+	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.rank, 2);
+	ck_assert_int_eq(peek_int(c, "HEXISTS %s %s", "ssi:rk:{p0}:u", "bad"), 0);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 1), 500);
+	/* The damaged rep counts again from its next score. */
 	change_total(&ch[0], "bad", "acme", "red", NULL, 100);
-	change_total(&ch[1], "good", "acme", "red", NULL, 200);
-	change_total(&ch[2], "str", "acme", "red", NULL, 300);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 3), 0);
-	ck_assert_int_eq(ch[0].status, -EBADMSG);
-	ck_assert_int_eq(ch[2].status, -EBADMSG);
-	ck_assert(!ch[0].result[SSID_RANK_GLOBAL].after.present);
-	ck_assert_int_eq(ch[1].status, 0);
-	ck_assert_int_eq(ch[1].result[SSID_RANK_GLOBAL].after.of, 1);
-	ck_assert_int_eq(peek_int(c, "HGET %s %s", "ssi:rk:{g}:a", "t"), 200);
-	ck_assert_int_eq(peek_int(c, "ZSCORE %s %s", "ssi:rk:{g}:z", "bad"), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert(!ch[0].had_record);
+	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.of, 3);
+	/* A key of the wrong type is an error of the call, nothing is counted. */
+	reply = redisCommand(c, "SET ssi:rk:{p7}:u x");
+	freeReplyObject(reply);
+	ch[1].partition = 7;
+	ck_assert_int_eq(ssid_rank_apply(r, &ch[1], 1, true), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(ssid_rank_errstr(r), "ssi:rk:{p7}:u"));
+	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.of, 3);
 	redisFree(c);
 	ssid_rank_free(r);
 }
@@ -1048,32 +1227,47 @@ START_TEST (test_key_layout) {
 	const char *odd[SSI_SEG__COUNT] = {"a:b{c}", "x y%", "soft"};
 	const char *plain[SSI_SEG__COUNT] = {"acme", "", "retail"};
 	struct ssid_rank_change ch;
+	struct ssi_rank_record rec;
+	struct ssi_rankagg agg;
 	char key[256];
-	redisReply *reply;
+	bool present;
 
-	ck_assert_int_eq(ssid_rank_segment_key(r, SSID_RANK_TEAM, odd, key, sizeof(key)),
-			 (int)strlen("ssi:rk:{m:a%3Ab%7Bc%7D:x%20y%25}:z"));
-	ck_assert_str_eq(key, "ssi:rk:{m:a%3Ab%7Bc%7D:x%20y%25}:z");
-	ck_assert_int_gt(ssid_rank_segment_key(r, SSID_RANK_GLOBAL, plain, key, sizeof(key)), 0);
-	ck_assert_str_eq(key, "ssi:rk:{g}:z");
-	ck_assert_int_gt(ssid_rank_segment_key(r, SSID_RANK_INDUSTRY, plain, key, sizeof(key)), 0);
-	ck_assert_str_eq(key, "ssi:rk:{i:retail}:z");
-	ck_assert_int_gt(ssid_rank_segment_key(r, SSID_RANK_TENANT, plain, key, sizeof(key)), 0);
-	ck_assert_str_eq(key, "ssi:rk:{t:acme}:z");
-	ck_assert_int_eq(ssid_rank_segment_key(r, SSID_RANK_TEAM, plain, key, sizeof(key)),
-			 -ENOENT);
+	ck_assert_int_eq(ssid_rank_segment_field(SSID_RANK_TEAM, odd, key, sizeof(key)),
+			 (int)strlen("m:a%3Ab%7Bc%7D:x%20y%25"));
+	ck_assert_str_eq(key, "m:a%3Ab%7Bc%7D:x%20y%25");
+	ck_assert_int_gt(ssid_rank_segment_field(SSID_RANK_GLOBAL, plain, key, sizeof(key)), 0);
+	ck_assert_str_eq(key, "g");
+	ck_assert_int_gt(ssid_rank_segment_field(SSID_RANK_INDUSTRY, plain, key, sizeof(key)), 0);
+	ck_assert_str_eq(key, "i:retail");
+	ck_assert_int_gt(ssid_rank_segment_field(SSID_RANK_TENANT, plain, key, sizeof(key)), 0);
+	ck_assert_str_eq(key, "t:acme");
+	ck_assert_int_eq(ssid_rank_segment_field(SSID_RANK_TEAM, plain, key, sizeof(key)), -ENOENT);
+	ssid_rank_key_records("ssi:", 12, key, sizeof(key));
+	ck_assert_str_eq(key, "ssi:rk:{p12}:u");
+	ssid_rank_key_aggs("ssi:", 12, key, sizeof(key));
+	ck_assert_str_eq(key, "ssi:rk:{p12}:s");
+	ssid_rank_key_version("ssi:", 12, key, sizeof(key));
+	ck_assert_str_eq(key, "ssi:rk:{p12}:v");
+	ssid_rank_key_parts("ssi:", key, sizeof(key));
+	ck_assert_str_eq(key, "ssi:rk:parts");
 
 	change_set(&ch, "rep-1", "a:b{c}", "x y%", NULL, 100, 200, 300, 400);
-	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1), 0);
-	ck_assert_int_eq(peek_int(c, "ZSCORE %s %s", "ssi:rk:{m:a%3Ab%7Bc%7D:x%20y%25}:z", "rep-1"),
-			 1000);
-	reply = redisCommand(c, "HMGET ssi:rk:u:{rep-1} s t m i");
-	ck_assert_int_eq(reply->type, REDIS_REPLY_ARRAY);
-	ck_assert_str_eq(reply->element[0]->str, "v1 1000 100 200 300 400");
-	ck_assert_str_eq(reply->element[1]->str, "a:b{c}");
-	ck_assert_str_eq(reply->element[2]->str, "x y%");
-	ck_assert_str_eq(reply->element[3]->str, "");
-	freeReplyObject(reply);
+	ch.partition = 3;
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
+	ck_assert(stored_record(c, 3, "rep-1", &rec));
+	ck_assert_int_eq(rec.score.total, 1000);
+	ck_assert_int_eq(rec.score.pillar[SSI_RELATIONSHIPS], 400);
+	ck_assert_str_eq(rec.segment[SSI_SEG_TENANT], "a:b{c}");
+	ck_assert_str_eq(rec.segment[SSI_SEG_TEAM], "x y%");
+	ck_assert_str_eq(rec.segment[SSI_SEG_INDUSTRY], "");
+	stored_agg(c, 3, "m:a%3Ab%7Bc%7D:x%20y%25", &agg, &present);
+	ck_assert(present);
+	ck_assert_int_eq(agg.n, 1);
+	ck_assert_uint_eq(agg.top.n, 1);
+	ck_assert_str_eq(agg.top.m[0].user_id, "rep-1");
+	ssi_rankagg_clear(&agg);
+	ck_assert_int_eq(peek_int(c, "SISMEMBER %s %s", "ssi:rk:parts", "3"), 1);
+	ck_assert_int_eq(peek_int(c, "GET %s", "ssi:rk:{p3}:v", NULL), 1);
 	redisFree(c);
 	ssid_rank_free(r);
 }
@@ -1085,16 +1279,17 @@ START_TEST (test_redis_down_then_back) {
 	char dir[PATH_MAX];
 
 	change_total(&ch, "u", "acme", "red", NULL, 100);
-	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
 	ck_assert_int_eq(fx_redis_stop(&redis), 0);
 	change_total(&ch, "u", "acme", "red", NULL, 200);
-	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1), -EIO);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), -EIO);
 	ck_assert_str_ne(ssid_rank_errstr(r), "");
-	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1), -EIO);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), -EIO);
 	ck_assert_ptr_nonnull(strstr(ssid_rank_errstr(r), "connect"));
 	ck_assert_int_eq(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false), 0);
-	/* A fresh, empty server: the rep is new there. */
-	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1), 0);
+	/* A fresh, empty server (the daemon sees its new epoch and resets): the rep is new there. */
+	ssid_rank_reset(r);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
 	ck_assert(!ch.had_record);
 	ck_assert_int_eq(ch.result[SSID_RANK_TENANT].after.of, 1);
 	ssid_rank_free(r);
@@ -1129,6 +1324,8 @@ Suite *rank_suite(void)
 	tcase_add_test(redis_tc, test_averages);
 	tcase_add_test(redis_tc, test_random_against_model);
 	tcase_add_test(redis_tc, test_random_floor_beyond_board);
+	tcase_add_test(redis_tc, test_random_three_instances);
+	tcase_add_test(redis_tc, test_random_three_instances_floor);
 	tcase_add_test(redis_tc, test_privacy_floor);
 	tcase_add_test(redis_tc, test_boards);
 	tcase_add_test(redis_tc, test_big_batch_round_trips);
