@@ -10,6 +10,7 @@ Suite *log_suite(void);
 /* Daemon modules against a real redis-server. */
 Suite *history_store_suite(void);
 Suite *rank_suite(void);
+Suite *rank_read_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */
 Suite *integration_suite(void);
 /* The poison corpus (tests/poison) through a running ssid. */
