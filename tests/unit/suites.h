@@ -19,5 +19,6 @@ Suite *alert_suite(void);
 Suite *poison_parse_suite(void);
 Suite *parts_suite(void);
 Suite *out_suite(void);
+Suite *rank_engine_suite(void);
 
 #endif
