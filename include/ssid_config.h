@@ -86,6 +86,7 @@ struct ssid_config {
 	int rank_min_members;	    /* rank.min_members */
 	int rank_top_n;		    /* rank.top_n */
 	int rank_refresh_ms;	    /* rank.refresh_ms */
+	int cache_max_mb;	    /* cache.max_mb */
 	char *rank_bands;	    /* rank.bands */
 	int rank_board_interval_ms; /* rank.board_interval_ms (reloadable) */
 	int rank_network_per_batch; /* rank.network_per_batch */

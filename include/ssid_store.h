@@ -23,7 +23,8 @@
  * written with the state); ssid_network ranks a rep among them.
  *
  * The inactivity-decay schedule is one sorted set per input partition,
- * "<prefix>dz:<partition>": member user id, score the instant (ms) the
+ * "<prefix>dz:<partition>" (one ZADD per partition per save): member user
+ * id, score the instant (ms) the
  * rep's score next changes on its own, +inf when it never will. Every rep
  * with a state is in the set of the partition its events come from, so the
  * set is also the partition's roster (model rescoring walks it), and it
@@ -43,6 +44,7 @@
 #include "ssi_history.h"
 #include "ssi_score.h"
 #include "ssi_state.h"
+#include "ssid_cache.h"
 #include "ssid_rank.h"
 #include "ssid_redis.h"
 
@@ -71,7 +73,7 @@ struct ssid_user {
 	int published_top[SSID_RANK__COUNT]; /* k */
 	int32_t network_day;		     /* n: UTC day it was computed, -1 never */
 	struct ssid_rank_pos network;	     /* n */
-	int32_t partition;		     /* where its events come from */
+	int32_t partition;		     /* where its events come from; -1 unknown */
 	int64_t due_ms;			     /* next decay, SSID_DUE_NEVER */
 	const struct ssid_net_op *net;	     /* written with the state; borrowed */
 	size_t nnet;
@@ -90,6 +92,17 @@ struct ssid_store;
 /* Allocate a store (copies opts); does not connect yet. 0 or -ENOMEM. */
 int ssid_store_new(struct ssid_store **out, const struct ssid_redis_opts *opts);
 void ssid_store_free(struct ssid_store *s);
+
+/*
+ * Keep the records of reps read or written (at most max_bytes of them, 0:
+ * none) so that loading them again reads no Redis (ssid_cache.h says when
+ * that is safe). A rep is cached under users[i].partition, which load and
+ * save need set (>= 0) to cache it. 0 or -ENOMEM.
+ */
+int ssid_store_cache(struct ssid_store *s, size_t max_bytes);
+/* Forget the cached reps of partition (revoked), or all of them (< 0). */
+void ssid_store_forget(struct ssid_store *s, int32_t partition);
+void ssid_store_cache_stats(const struct ssid_store *s, struct ssid_cache_stats *out);
 
 /* Connect if not connected; 0 when Redis answers PING. */
 int ssid_store_ping(struct ssid_store *s);

@@ -213,6 +213,9 @@ static const struct config_key config_keys[] = {
 	    "at most once a day per rep); 0: no network rank in score.updated"),
     DURATION_KEY("rank.board_interval_ms", rank_board_interval_ms, "1000", 0, 3600000, true,
 		 "at most one leaderboard.changed per board per this interval"),
+    INT_KEY("cache.max_mb", cache_max_mb, "256", 0, 1048576, false,
+	    "memory for owned reps' records, so a rep written in an earlier batch is not read "
+	    "back from Redis (MiB; 0: read every rep every batch)"),
     INT_KEY("history.retention_days", history_retention_days, "400", 1, 1000, false,
 	    "days of daily score snapshots kept per rep"),
     INT_KEY("decay.max_per_pass", decay_max_per_pass, "5000", 1, 1000000, true,

@@ -440,6 +440,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		ssid_batch_drop_partitions(&d->batch, parts);
 		for (int i = 0; i < parts->cnt; i++) {
 			ssid_parts_revoke(&d->parts, parts->elems[i].partition);
+			ssid_store_forget(d->store, parts->elems[i].partition);
 			if (d->rank)
 				ssid_rank_drop_partition(d->rank, parts->elems[i].partition);
 		}
@@ -763,8 +764,9 @@ static int check_epoch(struct ssid_daemon *d)
 			"redis lost ssid's data (sentinel epoch changed): replaying the owned "
 			"partitions from the start of their logs");
 	ssid_batch_clear(&d->batch);
+	ssid_store_forget(d->store, -1); /* nothing cached is in Redis any more */
 	if (d->rank)
-		ssid_rank_reset(d->rank); /* nothing it remembers is in Redis any more */
+		ssid_rank_reset(d->rank);
 	if (rd_kafka_assignment(d->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
 		plan_rebuild(d, parts, true, true);
 		rd_kafka_topic_partition_list_destroy(parts);
@@ -1153,6 +1155,8 @@ static int start(struct ssid_daemon *d)
 	if (r < 0)
 		goto config_error;
 	r = ssid_store_new(&d->store, &so);
+	if (r == 0)
+		r = ssid_store_cache(d->store, (size_t)d->cfg.cache_max_mb << 20);
 	if (r < 0)
 		return EX_OSERR;
 	if (!d->cfg.rank_enabled)
@@ -1238,6 +1242,10 @@ static void shutdown_cleanly(struct ssid_daemon *d)
 		log_warn("stopping with %zu events not durable: they will be consumed again",
 			 d->batch.n);
 	ssid_batch_clear(&d->batch);
+	if (d->rank && ssid_rank_flush(d->rank) < 0)
+		log_warn("stopping with rank records not written (%s): each rep's next score "
+			 "writes its own again",
+			 ssid_rank_errstr(d->rank));
 	err = rd_kafka_commit(d->consumer, NULL, 0);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("final commit: %s", rd_kafka_err2str(err));

@@ -399,6 +399,7 @@ static void group_by_user(struct ssid_pipeline *p, struct ssid_batch *b, int64_t
 			continue;
 		u = user_slot(p, msg->ev.user_id);
 		msg->user = u;
+		p->users[u].partition = msg->rkm->partition;
 		if (p->work[u].first == NO_MSG)
 			p->work[u].first = (uint32_t)i;
 		else
@@ -529,7 +530,6 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 
 		/* A retried replay batch finds its events applied: still a replay. */
 		w->replay |= b->msg[i].replay;
-		user->partition = rkm->partition;
 		if (rkm->offset <= ssi_state_mark_get(&user->state, rkm->partition)) {
 			stats->replayed++;
 			continue;
@@ -1042,19 +1042,18 @@ static int store_step(struct ssid_pipeline *p, int r)
 }
 
 /*
- * Everything after the users are loaded and scored: save their states and
- * schedules, move them in their segments, derive crossings, alerts and
- * history, publish, and record what was delivered.
+ * Everything after the users are loaded and scored: move them in their
+ * segments, derive crossings, alerts and history, publish, and only then
+ * write their records (state, marks, schedule and what was delivered) in one
+ * round trip. Until that write nothing of the batch is in Redis but ranks,
+ * which are idempotent, so a failure anywhere runs the batch again from the
+ * same records.
  */
 static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		  struct ssid_batch_stats *stats)
 {
 	int r;
 
-	r = store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
-	if (r < 0)
-		return r;
-	ssid_failpoint("after_state_save");
 	r = rank_step(p);
 	if (r == 0)
 		r = network_step(p, now_ms);
@@ -1062,6 +1061,7 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		r = derive_step(p, now_ms);
 	if (r < 0)
 		return r;
+	ssid_failpoint("before_delivery");
 
 	r = produce_all(p, b, now_ms, stats);
 	if (r < 0)
@@ -1071,8 +1071,6 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 	for (size_t u = 0; u < p->nusers; u++) {
 		struct ssid_user *user = &p->users[u];
 
-		user->save_state = false;
-		user->save_due = false;
 		user->save_published = p->work[u].publish && user->load_status == 0;
 		if (!user->save_published)
 			continue;
@@ -1134,7 +1132,7 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
-		user_slot(p, ids[i]);
+		p->users[user_slot(p, ids[i])].partition = partition;
 	stats->users = p->nusers;
 	r = store_step(p, ssid_store_load(p->o.store, p->users, p->nusers));
 	if (r < 0)
@@ -1155,7 +1153,6 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 		}
 		ssi_state_prune(&user->state, p->model, now_ms);
 		score_user(p, u, cause, now_ms);
-		user->partition = partition;
 		user->save_state = user->save_due = true;
 	}
 	return finish(p, NULL, now_ms, stats);

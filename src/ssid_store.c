@@ -15,8 +15,9 @@
 
 struct ssid_store {
 	struct ssid_redis *rd;
-	uint8_t *enc;  /* scratch for encoding one state */
-	uint8_t *henc; /* ... one history */
+	struct ssid_cache *cache; /* NULL: every load reads Redis */
+	uint8_t *enc;		  /* scratch for encoding one state */
+	uint8_t *henc;		  /* ... one history */
 };
 
 void ssid_store_free(struct ssid_store *s)
@@ -24,6 +25,7 @@ void ssid_store_free(struct ssid_store *s)
 	if (!s)
 		return;
 	ssid_redis_free(s->rd);
+	ssid_cache_free(s->cache);
 	free(s->enc);
 	free(s->henc);
 	free(s);
@@ -45,9 +47,28 @@ int ssid_store_new(struct ssid_store **out, const struct ssid_redis_opts *opts)
 	return 0;
 }
 
-bool ssid_store_connected(const struct ssid_store *s)
+int ssid_store_cache(struct ssid_store *s, size_t max_bytes)
 {
-	return ssid_redis_connected(s->rd);
+	ssid_cache_free(s->cache);
+	s->cache = NULL;
+	return max_bytes ? ssid_cache_new(&s->cache, max_bytes) : 0;
+}
+
+void ssid_store_forget(struct ssid_store *s, int32_t partition)
+{
+	if (!s->cache)
+		return;
+	if (partition < 0)
+		ssid_cache_clear(s->cache);
+	else
+		ssid_cache_drop_partition(s->cache, partition);
+}
+
+void ssid_store_cache_stats(const struct ssid_store *s, struct ssid_cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s->cache)
+		ssid_cache_get_stats(s->cache, out);
 }
 
 const char *ssid_store_errstr(const struct ssid_store *s)
@@ -74,6 +95,7 @@ void ssid_user_init(struct ssid_user *u, const char *id)
 	ssi_alert_state_init(&u->alert);
 	u->due_ms = SSID_DUE_NEVER;
 	u->network_day = -1;
+	u->partition = -1;
 }
 
 void ssid_user_clear(struct ssid_user *u)
@@ -128,15 +150,15 @@ static int tops_format(const int *top, char *buf, size_t len)
 	return snprintf(buf, len, "v1 %d %d %d %d", top[0], top[1], top[2], top[3]);
 }
 
-static void tops_parse(const redisReply *r, int *top)
+static void tops_parse(const struct ssid_cache_field *r, int *top)
 {
 	char tmp[64];
 	int t[SSID_RANK__COUNT], n = 0;
 
 	memset(top, 0, SSID_RANK__COUNT * sizeof(*top));
-	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(tmp))
+	if (!r->has || r->len >= sizeof(tmp))
 		return;
-	memcpy(tmp, r->str, r->len);
+	memcpy(tmp, r->p, r->len);
 	tmp[r->len] = '\0';
 	if (sscanf(tmp, "v1 %d %d %d %d%n", &t[0], &t[1], &t[2], &t[3], &n) != 4 ||
 	    (size_t)n != r->len)
@@ -155,7 +177,7 @@ static int network_format(const struct ssid_user *u, char *buf, size_t len)
 			lround(r->avg_total * 100));
 }
 
-static void network_parse(const redisReply *r, struct ssid_user *u)
+static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 {
 	char tmp[128];
 	int day, present, hidden, top, n = 0;
@@ -164,9 +186,9 @@ static void network_parse(const redisReply *r, struct ssid_user *u)
 
 	u->network_day = -1;
 	memset(&u->network, 0, sizeof(u->network));
-	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(tmp))
+	if (!r->has || r->len >= sizeof(tmp))
 		return;
-	memcpy(tmp, r->str, r->len);
+	memcpy(tmp, r->p, r->len);
 	tmp[r->len] = '\0';
 	if (sscanf(tmp, "v1 %d %d %d %lld %lld %d %ld%n", &day, &present, &hidden, &rank, &of, &top,
 		   &avg, &n) != 7 ||
@@ -188,39 +210,59 @@ enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F__COUNT };
  * scoring the rep: the history is kept as it is (not overwritten), the
  * alert state starts afresh.
  */
-static int take_record(struct ssid_user *u, redisReply *r)
+static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 {
-	redisReply **f;
-
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != F__COUNT)
-		return -EIO;
-	f = r->element;
 	u->load_status = 0;
 	ssi_state_clear(&u->state);
-	u->has_state = f[F_STATE]->type == REDIS_REPLY_STRING;
+	u->has_state = f[F_STATE].has;
 	if (u->has_state) {
-		u->load_status =
-		    ssi_state_decode(&u->state, (const uint8_t *)f[F_STATE]->str, f[F_STATE]->len);
+		u->load_status = ssi_state_decode(&u->state, f[F_STATE].p, f[F_STATE].len);
 		if (u->load_status == -ENOMEM)
 			return -ENOMEM;
 	}
-	u->has_published = f[F_PUBLISHED]->type == REDIS_REPLY_STRING &&
-			   published_parse(f[F_PUBLISHED]->str, f[F_PUBLISHED]->len, u);
+	u->has_published =
+	    f[F_PUBLISHED].has && published_parse(f[F_PUBLISHED].p, f[F_PUBLISHED].len, u);
 	u->history_status = 0;
 	ssi_history_clear(&u->history);
-	if (f[F_HISTORY]->type == REDIS_REPLY_STRING) {
-		u->history_status = ssi_history_decode(
-		    &u->history, (const uint8_t *)f[F_HISTORY]->str, f[F_HISTORY]->len);
+	if (f[F_HISTORY].has) {
+		u->history_status = ssi_history_decode(&u->history, f[F_HISTORY].p, f[F_HISTORY].len);
 		if (u->history_status == -ENOMEM)
 			return -ENOMEM;
 	}
-	if (f[F_ALERT]->type != REDIS_REPLY_STRING ||
-	    ssi_alert_state_decode(&u->alert, (const uint8_t *)f[F_ALERT]->str, f[F_ALERT]->len) <
-		0)
+	if (!f[F_ALERT].has || ssi_alert_state_decode(&u->alert, f[F_ALERT].p, f[F_ALERT].len) < 0)
 		ssi_alert_state_init(&u->alert);
-	tops_parse(f[F_TOPS], u->published_top);
-	network_parse(f[F_NETWORK], u);
+	tops_parse(&f[F_TOPS], u->published_top);
+	network_parse(&f[F_NETWORK], u);
 	return 0;
+}
+
+/* An HMGET reply as fields; false when it is not one. */
+static bool reply_fields(const redisReply *r, struct ssid_cache_field *f)
+{
+	memset(f, 0, SSID_CACHE_FIELDS * sizeof(*f));
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != F__COUNT)
+		return false;
+	for (int i = 0; i < F__COUNT; i++) {
+		f[i].has = r->element[i]->type == REDIS_REPLY_STRING;
+		f[i].p = f[i].has ? r->element[i]->str : NULL;
+		f[i].len = f[i].has ? r->element[i]->len : 0;
+	}
+	return true;
+}
+
+/* A record read from Redis: taken, and cached for the rep's partition. */
+static int take_record(struct ssid_store *s, struct ssid_user *u, redisReply *r)
+{
+	struct ssid_cache_field f[SSID_CACHE_FIELDS];
+	int rc;
+
+	if (!reply_fields(r, f))
+		return -EIO;
+	rc = take_fields(u, f);
+	if (rc == 0 && s->cache && u->partition >= 0 &&
+	    ssid_cache_put(s->cache, u->id, u->partition, f, true) < 0)
+		rc = -ENOMEM;
+	return rc;
 }
 
 /*
@@ -231,7 +273,8 @@ struct replies {
 	struct ssid_store *s;
 	const char *what;
 	struct ssid_user *users;
-	bool take_records; /* HMGET: fill users from the replies */
+	const size_t *index; /* HMGET: reply i is for users[index[i]] */
+	bool take_records;   /* HMGET: fill users from the replies */
 };
 
 static int take_reply(void *ctx, size_t i, redisReply *r, int rc)
@@ -243,32 +286,69 @@ static int take_reply(void *ctx, size_t i, redisReply *r, int rc)
 		return -EIO;
 	}
 	if (rs->take_records && rc == 0)
-		return take_record(&rs->users[i], r);
+		return take_record(rs->s, &rs->users[rs->index[i]], r);
 	return rc;
 }
 
 int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 {
 	struct replies rs = {.s = s, .what = "HMGET", .users = users, .take_records = true};
+	size_t *index, sent = 0;
 	redisContext *c;
 	char key[512];
-	int rc;
+	int rc = 0;
 
 	if (n == 0)
 		return 0;
-	rc = ssid_redis_connect(s->rd);
-	if (rc < 0)
-		return rc;
+	index = malloc(n * sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct ssid_cache_field f[SSID_CACHE_FIELDS];
+
+		if (s->cache && ssid_cache_get(s->cache, users[i].id, f))
+			rc = take_fields(&users[i], f);
+		else
+			index[sent++] = i;
+	}
+	if (rc == 0 && sent > 0)
+		rc = ssid_redis_connect(s->rd);
 	c = ssid_redis_context(s->rd);
-	for (size_t i = 0; i < n; i++) {
-		int klen = ssid_store_key(s, users[i].id, key, sizeof(key));
+	for (size_t j = 0; j < sent && rc == 0; j++) {
+		int klen = ssid_store_key(s, users[index[j]].id, key, sizeof(key));
 		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k", "n"};
 		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1, 1};
 
 		if (redisAppendCommandArgv(c, 2 + F__COUNT, argv, argl) != REDIS_OK)
-			return ssid_redis_fail(s->rd, -EIO, "HMGET");
+			rc = ssid_redis_fail(s->rd, -EIO, "HMGET");
 	}
-	return ssid_redis_read_replies(s->rd, n, "HMGET", take_reply, &rs);
+	rs.index = index;
+	if (rc == 0 && sent > 0)
+		rc = ssid_redis_read_replies(s->rd, sent, "HMGET", take_reply, &rs);
+	free(index);
+	return rc;
+}
+
+/*
+ * What an HSET writes, into the cache at once: if the write fails, the
+ * caller drops the batch's reps from the cache (Redis is the truth).
+ */
+static int cache_written(struct ssid_store *s, const struct ssid_user *u, int argc,
+			 const char *const *argv, const size_t *argl)
+{
+	static const char names[F__COUNT] = {'s', 'p', 'h', 'a', 'k', 'n'};
+	struct ssid_cache_field f[SSID_CACHE_FIELDS] = {{0}};
+
+	if (!s->cache || u->partition < 0)
+		return 0;
+	for (int i = 2; i + 1 < argc; i += 2)
+		for (int k = 0; k < F__COUNT; k++)
+			if (argv[i][0] == names[k]) {
+				f[k].p = argv[i + 1];
+				f[k].len = argl[i + 1];
+				f[k].has = true;
+			}
+	return ssid_cache_put(s->cache, u->id, u->partition, f, false);
 }
 
 /* Queue the HSET of what users[i] asks to save; *sent counts commands. */
@@ -330,7 +410,7 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 	if (redisAppendCommandArgv(ssid_redis_context(s->rd), argc, argv, argl) != REDIS_OK)
 		return ssid_redis_fail(s->rd, -EIO, "HSET");
 	(*sent)++;
-	return 0;
+	return cache_written(s, u, argc, argv, argl);
 }
 
 static int schedule_key(const struct ssid_store *s, int32_t partition, char *buf, size_t len)
@@ -338,24 +418,53 @@ static int schedule_key(const struct ssid_store *s, int32_t partition, char *buf
 	return snprintf(buf, len, "%sdz:%d", ssid_redis_key_prefix(s->rd), (int)partition);
 }
 
-/* Queue the ZADD of u's next decay into its partition's schedule. */
-static int append_due(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
+/*
+ * Queue one ZADD per partition with the next decay of every rep of users
+ * that asks for it (save_due): one command per partition per batch.
+ */
+static int append_due(struct ssid_store *s, const struct ssid_user *users, size_t n, size_t *sent)
 {
-	char key[512], due[32];
-	const char *argv[4] = {"ZADD", key, due, u->id};
-	size_t argl[4] = {4, 0, 0, strlen(u->id)};
+	const char **argv = malloc((2 + 2 * n) * sizeof(*argv));
+	size_t *argl = malloc((2 + 2 * n) * sizeof(*argl));
+	char(*due)[24] = malloc(n * sizeof(*due));
+	bool *done = calloc(n, sizeof(*done));
+	char key[512];
+	int rc = argv && argl && due && done ? 0 : -ENOMEM;
 
-	if (!u->save_due)
-		return 0;
-	argl[1] = (size_t)schedule_key(s, u->partition, key, sizeof(key));
-	if (u->due_ms == SSID_DUE_NEVER)
-		argl[2] = (size_t)snprintf(due, sizeof(due), "+inf");
-	else
-		argl[2] = (size_t)snprintf(due, sizeof(due), "%lld", (long long)u->due_ms);
-	if (redisAppendCommandArgv(ssid_redis_context(s->rd), 4, argv, argl) != REDIS_OK)
-		return ssid_redis_fail(s->rd, -EIO, "ZADD");
-	(*sent)++;
-	return 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		int argc = 2;
+
+		if (!users[i].save_due || done[i])
+			continue;
+		argv[0] = "ZADD";
+		argl[0] = 4;
+		argv[1] = key;
+		argl[1] = (size_t)schedule_key(s, users[i].partition, key, sizeof(key));
+		for (size_t j = i; j < n; j++) {
+			const struct ssid_user *u = &users[j];
+
+			if (!u->save_due || done[j] || u->partition != users[i].partition)
+				continue;
+			done[j] = true;
+			if (u->due_ms == SSID_DUE_NEVER)
+				argl[argc] = (size_t)snprintf(due[j], sizeof(due[j]), "+inf");
+			else
+				argl[argc] = (size_t)snprintf(due[j], sizeof(due[j]), "%lld",
+							      (long long)u->due_ms);
+			argv[argc++] = due[j];
+			argv[argc] = u->id;
+			argl[argc++] = strlen(u->id);
+		}
+		if (redisAppendCommandArgv(ssid_redis_context(s->rd), argc, argv, argl) != REDIS_OK)
+			rc = ssid_redis_fail(s->rd, -EIO, "ZADD");
+		else
+			(*sent)++;
+	}
+	free(argv);
+	free(argl);
+	free(due);
+	free(done);
+	return rc == -ENOMEM ? ssid_redis_fail(s->rd, rc, "ZADD: out of memory") : rc;
 }
 
 /* Queue the SADD/SREM of u's connection changes, in order. */
@@ -386,18 +495,19 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 	int rc;
 
 	rc = ssid_redis_connect(s->rd);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = append_hset(s, &users[i], &sent);
 		if (rc == 0)
 			rc = append_net(s, &users[i], &sent);
-		if (rc == 0)
-			rc = append_due(s, &users[i], &sent);
-		if (rc < 0)
-			return rc;
 	}
-	return ssid_redis_read_replies(s->rd, sent, "HSET", take_reply, &rs);
+	if (rc == 0)
+		rc = append_due(s, users, n, &sent);
+	if (rc == 0)
+		rc = ssid_redis_read_replies(s->rd, sent, "HSET", take_reply, &rs);
+	if (rc < 0 && s->cache)
+		for (size_t i = 0; i < n; i++)
+			ssid_cache_drop(s->cache, users[i].id);
+	return rc;
 }
 
 void ssid_store_ids_free(char **ids)

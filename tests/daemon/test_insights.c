@@ -32,6 +32,7 @@
 #include "ssi_time.h"
 #include "ssid_log.h"
 #include "ssid_rank.h"
+#include "ssid_rank_read.h"
 #include "ssid_store.h"
 #include "suites.h"
 
@@ -1582,7 +1583,6 @@ START_TEST (test_redis_emptied) {
 	struct env e;
 	char attrs[256], key[64];
 	size_t profiles, downs, first, alerts_before, nbad = 0;
-	redisContext *c;
 
 	env_open(&e, "empty", N, false);
 	for (int u = 0; u < N; u++)
@@ -1643,20 +1643,37 @@ START_TEST (test_redis_emptied) {
 	/* Every event counted once, every score right, ranks rebuilt. */
 	fx_check_states(&e.redis, &e.stream, &e.model);
 	fx_check_outputs(&e.kafka, &e.stream, &e.model, false);
-	c = redis_open(&e);
-	ck_assert_int_eq(rint_cmd(c, "ZCARD ssi:rk:{g}:z"), N);
-	for (int u = 0; u < N; u++) {
-		struct ssi_score want;
-		redisReply *r;
+	{
+		struct ssid_redis_opts so = fx_redis_opts(&e.redis);
+		struct ssid_redis *rd = NULL;
+		struct ssi_rankagg global;
+		const char *none[SSI_SEG__COUNT] = {NULL, NULL, NULL};
+		int32_t *parts = NULL;
+		size_t nparts = 0;
 
-		ref_score(&e, u, e.stream.n, &e.model, FX_NOW_MS, &want);
-		r = rcmd(c, "ZSCORE ssi:rk:{g}:z %s", fx_user_id(&e.stream, u, key, sizeof(key)));
-		ck_assert_msg(r->type == REDIS_REPLY_STRING && atoi(r->str) == want.total,
-			      "%s ranks with %s, its total is %d", key,
-			      r->type == REDIS_REPLY_STRING ? r->str : "nothing", want.total);
-		freeReplyObject(r);
+		ck_assert_int_eq(ssid_redis_new(&rd, &so), 0);
+		ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), 0);
+		ssi_rankagg_init(&global);
+		ck_assert_int_eq(ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, none, 10,
+							&global),
+				 0);
+		ck_assert_int_eq(global.n, N);
+		ssi_rankagg_clear(&global);
+		for (int u = 0; u < N; u++) {
+			struct ssi_score want;
+			struct ssi_rank_record rec;
+
+			ref_score(&e, u, e.stream.n, &e.model, FX_NOW_MS, &want);
+			fx_user_id(&e.stream, u, key, sizeof(key));
+			ck_assert_msg(ssid_rank_read_record(rd, parts, nparts, key, &rec, NULL) == 1,
+				      "%s has no rank record", key);
+			ck_assert_msg(rec.score.total == want.total,
+				      "%s ranks with %d, its total is %d", key, rec.score.total,
+				      want.total);
+		}
+		free(parts);
+		ssid_redis_free(rd);
 	}
-	redisFree(c);
 
 	/* The replayed past fired no alert again, and no dead letter went twice. */
 	outs_read(&e, &os);

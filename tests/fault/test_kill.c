@@ -4,8 +4,8 @@
  * kills come when the group's committed offsets pass a random fraction of
  * the stream (so at whatever point of a batch ssid happens to be); the
  * others at the two worst moments the daemon names, SSID_FAILPOINT
- * after_state_save (states written, nothing delivered or committed) and
- * after_delivery (outputs delivered, "published" not yet recorded). After
+ * before_delivery (ranks written, nothing delivered, saved or committed) and
+ * after_delivery (outputs delivered, records not yet saved). After
  * each kill ssid is started again; at the end every user's state must be
  * the engine's over the same events: nothing lost, nothing counted twice.
  */
@@ -31,7 +31,7 @@ static const char *kill_failpoint(int i)
 	switch (i) {
 	case 2:
 	case 7:
-		return "after_state_save";
+		return "before_delivery";
 	case 4:
 	case 10:
 		return "after_delivery";

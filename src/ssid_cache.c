@@ -1,0 +1,237 @@
+/* ssid_cache: owned reps' stored fields in memory; see ssid_cache.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ssid_cache.h"
+
+struct entry {
+	struct entry *chain;	   /* hash bucket */
+	struct entry *older, *newer; /* age list, for eviction */
+	uint64_t hash;
+	int32_t partition;
+	char *id;
+	void *val[SSID_CACHE_FIELDS];
+	size_t len[SSID_CACHE_FIELDS];
+	bool has[SSID_CACHE_FIELDS];
+	size_t bytes;
+};
+
+struct ssid_cache {
+	size_t max_bytes;
+	struct entry **tab;
+	size_t cap;
+	struct entry *oldest, *newest;
+	struct ssid_cache_stats st;
+};
+
+/* What an entry costs besides its values: the entry, its id, the allocator. */
+#define ENTRY_OVERHEAD (sizeof(struct entry) + 64)
+
+static uint64_t hash_id(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+int ssid_cache_new(struct ssid_cache **out, size_t max_bytes)
+{
+	struct ssid_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->max_bytes = max_bytes;
+	*out = c;
+	return 0;
+}
+
+static void entry_free(struct entry *e)
+{
+	for (int i = 0; i < SSID_CACHE_FIELDS; i++)
+		free(e->val[i]);
+	free(e->id);
+	free(e);
+}
+
+static struct entry **slot_of(struct ssid_cache *c, uint64_t hash, const char *id)
+{
+	struct entry **pp;
+
+	if (!c->cap)
+		return NULL;
+	for (pp = &c->tab[hash & (c->cap - 1)]; *pp; pp = &(*pp)->chain)
+		if ((*pp)->hash == hash && strcmp((*pp)->id, id) == 0)
+			return pp;
+	return pp;
+}
+
+static void unlink_entry(struct ssid_cache *c, struct entry **pp)
+{
+	struct entry *e = *pp;
+
+	*pp = e->chain;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		c->newest = e->older;
+	c->st.entries--;
+	c->st.bytes -= e->bytes;
+	entry_free(e);
+}
+
+void ssid_cache_drop(struct ssid_cache *c, const char *id)
+{
+	struct entry **pp = slot_of(c, hash_id(id), id);
+
+	if (pp && *pp)
+		unlink_entry(c, pp);
+}
+
+void ssid_cache_clear(struct ssid_cache *c)
+{
+	while (c->oldest)
+		ssid_cache_drop(c, c->oldest->id);
+}
+
+void ssid_cache_free(struct ssid_cache *c)
+{
+	if (!c)
+		return;
+	ssid_cache_clear(c);
+	free(c->tab);
+	free(c);
+}
+
+void ssid_cache_drop_partition(struct ssid_cache *c, int32_t partition)
+{
+	struct entry *e = c->oldest;
+
+	while (e) {
+		struct entry *next = e->newer;
+
+		if (e->partition == partition)
+			ssid_cache_drop(c, e->id);
+		e = next;
+	}
+}
+
+bool ssid_cache_get(struct ssid_cache *c, const char *id, struct ssid_cache_field *f)
+{
+	struct entry **pp = slot_of(c, hash_id(id), id);
+	struct entry *e = pp ? *pp : NULL;
+
+	if (!e) {
+		c->st.misses++;
+		return false;
+	}
+	for (int i = 0; i < SSID_CACHE_FIELDS; i++) {
+		f[i].p = e->val[i];
+		f[i].len = e->len[i];
+		f[i].has = e->has[i];
+	}
+	c->st.hits++;
+	return true;
+}
+
+static int grow_table(struct ssid_cache *c)
+{
+	size_t cap = c->cap ? c->cap * 2 : 4096;
+	struct entry **tab;
+
+	if (c->st.entries < c->cap)
+		return 0;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->cap; i++)
+		while (c->tab[i]) {
+			struct entry *e = c->tab[i];
+
+			c->tab[i] = e->chain;
+			e->chain = tab[e->hash & (cap - 1)];
+			tab[e->hash & (cap - 1)] = e;
+		}
+	free(c->tab);
+	c->tab = tab;
+	c->cap = cap;
+	return 0;
+}
+
+static void evict(struct ssid_cache *c, const struct entry *keep)
+{
+	while (c->st.bytes > c->max_bytes && c->oldest && c->oldest != keep) {
+		ssid_cache_drop(c, c->oldest->id);
+		c->st.evictions++;
+	}
+}
+
+int ssid_cache_put(struct ssid_cache *c, const char *id, int32_t partition,
+		   const struct ssid_cache_field *f, bool whole)
+{
+	uint64_t h = hash_id(id);
+	struct entry **pp, *e;
+
+	if (c->max_bytes == 0)
+		return 0;
+	if (grow_table(c) < 0) {
+		ssid_cache_drop(c, id);
+		return -ENOMEM;
+	}
+	pp = slot_of(c, h, id);
+	e = *pp;
+	if (!e) {
+		if (!whole)
+			return 0;
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->id = strdup(id))) {
+			free(e);
+			return -ENOMEM;
+		}
+		e->hash = h;
+		e->bytes = ENTRY_OVERHEAD + strlen(id);
+		*pp = e;
+		e->older = c->newest;
+		if (c->newest)
+			c->newest->newer = e;
+		else
+			c->oldest = e;
+		c->newest = e;
+		c->st.entries++;
+		c->st.bytes += e->bytes;
+	}
+	e->partition = partition;
+	for (int i = 0; i < SSID_CACHE_FIELDS; i++) {
+		void *v = NULL;
+
+		if (!f[i].has && !whole)
+			continue;
+		if (f[i].has && !(v = malloc(f[i].len ? f[i].len : 1))) {
+			ssid_cache_drop(c, id);
+			return -ENOMEM;
+		}
+		if (f[i].has)
+			memcpy(v, f[i].p, f[i].len);
+		c->st.bytes -= e->len[i];
+		e->bytes -= e->len[i];
+		free(e->val[i]);
+		e->val[i] = v;
+		e->len[i] = f[i].has ? f[i].len : 0;
+		e->has[i] = f[i].has;
+		c->st.bytes += e->len[i];
+		e->bytes += e->len[i];
+	}
+	evict(c, e);
+	return 0;
+}
+
+void ssid_cache_get_stats(const struct ssid_cache *c, struct ssid_cache_stats *out)
+{
+	*out = c->st;
+}
