@@ -104,8 +104,8 @@ struct ssi_rank_place {
  * percent and averages from n and the sums. Pure arithmetic; hidden when
  * of < min_members.
  */
-void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUMS],
-		       int min_members, struct ssi_rank_place *out);
+void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUMS], int min_members,
+		       struct ssi_rank_place *out);
 /* The same for a total in an aggregate. */
 void ssi_rankagg_place(const struct ssi_rankagg *a, int total, int min_members,
 		       struct ssi_rank_place *out);

@@ -2,12 +2,13 @@
  * ssid_history: reps' daily score histories (ssi_history) in Redis, written
  * a batch at a time over a connection of its own.
  *
- * Where: field "h" of the rep's hash "<prefix>u:{<user_id>}", next to the
- * state (s) and the published score (p) that ssid_store keeps there. One key
+ * Where: fields "h" and "d" (below) of the rep's hash "<prefix>u:{<user_id>}",
+ * next to the state (s) and the published score (p) that ssid_store keeps
+ * there; ssid_store writes them with the rep's record. One key
  * per rep rather than a key per day or per rep and day: the rep's data stays
  * in one Redis Cluster slot and goes away with one DEL, and the history can
- * later ride on the daemon's existing per-batch HMGET and HSET of the hash
- * for no extra round trip at all. The hash already holds the state, which is
+ * rides on the daemon's per-batch read and write of the hash for no extra
+ * round trip at all. The hash already holds the state, which is
  * larger than the small-hash listpack limit, so the extra field changes
  * neither its encoding nor its overhead.
  *
@@ -38,8 +39,19 @@
 #include "ssi_score.h"
 #include "ssid_redis.h"
 
-/* The hash field holding the encoded history. */
-#define SSID_HISTORY_FIELD "h"
+/*
+ * The hash fields: "h" the encoded history, rewritten at most once per rep
+ * per day; "d" its latest entry, "v1 day brand people insights
+ * relationships", written with every score. A reader takes h and then d
+ * over it (d wins for its day).
+ */
+#define SSID_HISTORY_FIELD     "h"
+#define SSID_HISTORY_DAY_FIELD "d"
+
+/* The latest entry of h as field d's value, as snprintf; -ENOENT when h is empty. */
+int ssid_history_day_format(const struct ssi_history *h, char *buf, size_t len);
+/* Lay field d's value over h. 0, -EBADMSG (h unchanged), -ENOMEM. */
+int ssid_history_day_merge(struct ssi_history *h, const char *value, size_t len);
 
 /* One rep's score of one day, and what became of it. */
 struct ssid_history_item {

@@ -97,7 +97,7 @@ void ssid_rank_pos_set(struct ssid_rank_pos *pos, const struct ssi_rank_place *p
 
 struct ssid_rank_result {
 	struct ssid_rank_pos before, after; /* just before this rep's change; after the call */
-	bool moved; /* before and after are in different segments */
+	bool moved;			    /* before and after are in different segments */
 	/*
 	 * The leaderboard of the segment before the change (old_segment) and
 	 * of the segment after it (segment) may have changed because of this
@@ -146,8 +146,7 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
  * that is not ours, -ENOMEM. On an error nothing is half-applied in memory
  * that a retry would count twice.
  */
-int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n,
-		    bool persist);
+int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist);
 
 /* Write what apply left unwritten. 0, -EIO, -ENOMEM. */
 int ssid_rank_flush(struct ssid_rank *r);
@@ -165,7 +164,8 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force);
  * refreshed). 0, -ENOENT (no such segment for these values), -EINVAL.
  */
 int ssid_rank_place(const struct ssid_rank *r, enum ssid_rank_kind kind,
-		    const char *const segment[SSI_SEG__COUNT], int total, struct ssid_rank_pos *pos);
+		    const char *const segment[SSI_SEG__COUNT], int total,
+		    struct ssid_rank_pos *pos);
 
 /* The partition was revoked: write what waits, then forget it (it becomes another's). */
 void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition);

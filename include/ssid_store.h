@@ -7,7 +7,9 @@
  *   p  the score last delivered to the output topic:
  *      "v2 total b p i r as_of_ms model_version" ("v1 total b p i r" from
  *      older builds is still read)
- *   h  the daily score history (ssi_history encoding, see ssid_history.h)
+ *   h  the daily score history (ssi_history encoding, see ssid_history.h),
+ *      rewritten at most once per rep per day
+ *   d  its latest entry, written with every delivered score (ssid_history.h)
  *   a  the alert rules' state (ssi_alert encoding)
  *   k  the rep's percentile per segment kind when p was delivered:
  *      "v1 global industry tenant team", 0 for none or hidden
@@ -67,8 +69,10 @@ struct ssid_user {
 	struct ssi_score published;
 	int64_t published_ms;				 /* as_of of p; 0 when unknown (v1) */
 	char published_model[SSI_MODEL_VERSION_MAX + 1]; /* "" when unknown (v1) */
-	struct ssi_history history; /* h; history_status < 0: unreadable, kept */
+	struct ssi_history
+	    history; /* h with d laid over it; history_status < 0: unreadable, kept */
 	int history_status;
+	int32_t history_fresh_from;	     /* days before it are final in field h */
 	struct ssi_alert_state alert;	     /* a (fresh when absent or unreadable) */
 	int published_top[SSID_RANK__COUNT]; /* k */
 	int32_t network_day;		     /* n: UTC day it was computed, -1 never */

@@ -307,8 +307,8 @@ static double average(int64_t sum, int64_t n)
 	return round((double)sum / (double)n) / 100.0;
 }
 
-void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUMS],
-		       int min_members, struct ssi_rank_place *out)
+void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUMS], int min_members,
+		       struct ssi_rank_place *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->of = of;
@@ -326,8 +326,7 @@ void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUM
 void ssi_rankagg_place(const struct ssi_rankagg *a, int total, int min_members,
 		       struct ssi_rank_place *out)
 {
-	ssi_rank_place_of((int64_t)ssi_hist_above(&a->hist, total), a->n, a->sum, min_members,
-			  out);
+	ssi_rank_place_of((int64_t)ssi_hist_above(&a->hist, total), a->n, a->sum, min_members, out);
 }
 
 /* ---- encodings ------------------------------------------------------------ */

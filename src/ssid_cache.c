@@ -6,7 +6,7 @@
 #include "ssid_cache.h"
 
 struct entry {
-	struct entry *chain;	   /* hash bucket */
+	struct entry *chain;	     /* hash bucket */
 	struct entry *older, *newer; /* age list, for eviction */
 	uint64_t hash;
 	int32_t partition;

@@ -20,6 +20,7 @@ struct rep {
 	size_t first, count; /* a run of the sorted item order */
 	bool write;
 	size_t blob_off, blob_len; /* in the batch's arena */
+	char day[64];		   /* field d: the latest entry */
 };
 
 /* One item's place in the batch, sorted by rep. */
@@ -79,6 +80,39 @@ const char *ssid_history_errstr(const struct ssid_history *hs)
 int ssid_history_ping(struct ssid_history *hs)
 {
 	return ssid_redis_ping(hs->rd);
+}
+
+int ssid_history_day_format(const struct ssi_history *h, char *buf, size_t len)
+{
+	const struct ssi_history_entry *e;
+
+	if (h->n == 0)
+		return -ENOENT;
+	e = &h->entries[h->n - 1];
+	return snprintf(buf, len, "v1 %d %d %d %d %d", (int)e->day, e->score.pillar[0],
+			e->score.pillar[1], e->score.pillar[2], e->score.pillar[3]);
+}
+
+int ssid_history_day_merge(struct ssi_history *h, const char *value, size_t len)
+{
+	struct ssi_score sc = {0};
+	char tmp[96];
+	int day, used = 0, rc;
+
+	if (len >= sizeof(tmp))
+		return -EBADMSG;
+	memcpy(tmp, value, len);
+	tmp[len] = '\0';
+	if (sscanf(tmp, "v1 %d %d %d %d %d%n", &day, &sc.pillar[0], &sc.pillar[1], &sc.pillar[2],
+		   &sc.pillar[3], &used) != 5 ||
+	    (size_t)used != len)
+		return -EBADMSG;
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		sc.total += sc.pillar[p];
+	if (!ssi_history_snapshot_is_valid(day, &sc))
+		return -EBADMSG;
+	rc = ssi_history_record(h, day, &sc);
+	return rc == -ENOMEM ? rc : rc < 0 ? -EBADMSG : 0;
 }
 
 /* The rep's hash, named exactly as ssid_store names it. */
@@ -184,6 +218,7 @@ static int rep_update(struct batch *b, struct rep *r, struct ssi_history *h)
 		return (int)len;
 	r->blob_off = b->arena_len;
 	r->blob_len = (size_t)len;
+	ssid_history_day_format(h, r->day, sizeof(r->day));
 	b->arena_len += (size_t)len;
 	return 0;
 }
@@ -192,10 +227,16 @@ static int rep_update(struct batch *b, struct rep *r, struct ssi_history *h)
 static int take_history(struct ssid_history *hs, struct batch *b, struct rep *r,
 			const redisReply *reply, struct ssi_history *h)
 {
-	ssi_history_clear(h);
-	if (reply->type == REDIS_REPLY_STRING) {
-		int ret = ssi_history_decode(h, (const uint8_t *)reply->str, reply->len);
+	const redisReply *hr =
+	    reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 ? reply->element[0] : reply;
 
+	ssi_history_clear(h);
+	if (hr->type == REDIS_REPLY_STRING) {
+		int ret = ssi_history_decode(h, (const uint8_t *)hr->str, hr->len);
+
+		if (ret == 0 && reply->element[1]->type == REDIS_REPLY_STRING)
+			ret = ssid_history_day_merge(h, reply->element[1]->str,
+						     reply->element[1]->len);
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0) {
@@ -203,10 +244,15 @@ static int take_history(struct ssid_history *hs, struct batch *b, struct rep *r,
 				b->items[b->order[r->first + k].item].status = ret;
 			return 0;
 		}
-	} else if (reply->type != REDIS_REPLY_NIL) {
-		ssid_redis_set_error(hs->rd, "HGET %s: %s", rep_user(b, r),
-				     reply->type == REDIS_REPLY_ERROR ? reply->str
-								      : "unexpected reply");
+	} else if (hr->type == REDIS_REPLY_NIL && reply != hr &&
+		   reply->element[1]->type == REDIS_REPLY_STRING) {
+		int ret = ssid_history_day_merge(h, reply->element[1]->str, reply->element[1]->len);
+
+		if (ret == -ENOMEM)
+			return ret;
+	} else if (hr->type != REDIS_REPLY_NIL) {
+		ssid_redis_set_error(hs->rd, "HMGET %s: %s", rep_user(b, r),
+				     hr->type == REDIS_REPLY_ERROR ? hr->str : "unexpected reply");
 		return -EIO;
 	}
 	return rep_update(b, r, h);
@@ -235,7 +281,7 @@ static int read_histories(struct ssid_history *hs, struct batch *b)
 
 	ssi_history_init(&reads.h);
 	ssi_history_set_retention(&reads.h, hs->retention_days);
-	rc = ssid_redis_read_replies(hs->rd, b->nreps, "HGET", take_read, &reads);
+	rc = ssid_redis_read_replies(hs->rd, b->nreps, "HMGET", take_read, &reads);
 	ssi_history_clear(&reads.h);
 	return rc;
 }
@@ -246,11 +292,11 @@ static int send_reads(struct ssid_history *hs, const struct batch *b)
 
 	for (size_t i = 0; i < b->nreps; i++) {
 		size_t klen = format_key(hs, rep_user(b, &b->reps[i]));
-		const char *argv[] = {"HGET", hs->key, SSID_HISTORY_FIELD};
-		size_t argl[] = {4, klen, strlen(SSID_HISTORY_FIELD)};
+		const char *argv[] = {"HMGET", hs->key, SSID_HISTORY_FIELD, SSID_HISTORY_DAY_FIELD};
+		size_t argl[] = {5, klen, 1, 1};
 
-		if (redisAppendCommandArgv(c, 3, argv, argl) != REDIS_OK)
-			return ssid_redis_fail(hs->rd, -EIO, "HGET");
+		if (redisAppendCommandArgv(c, 4, argv, argl) != REDIS_OK)
+			return ssid_redis_fail(hs->rd, -EIO, "HMGET");
 	}
 	return 0;
 }
@@ -284,10 +330,11 @@ static int write_histories(struct ssid_history *hs, const struct batch *b)
 		klen = format_key(hs, rep_user(b, r));
 		/* hiredis copies the arguments into its output buffer right here. */
 		if (redisAppendCommandArgv(
-			c, 4,
+			c, 6,
 			(const char *[]){"HSET", hs->key, SSID_HISTORY_FIELD,
-					 (const char *)b->arena + r->blob_off},
-			(size_t[]){4, klen, strlen(SSID_HISTORY_FIELD), r->blob_len}) != REDIS_OK)
+					 (const char *)b->arena + r->blob_off,
+					 SSID_HISTORY_DAY_FIELD, r->day},
+			(size_t[]){4, klen, 1, r->blob_len, 1, strlen(r->day)}) != REDIS_OK)
 			return ssid_redis_fail(hs->rd, -EIO, "HSET");
 		sent++;
 	}
@@ -333,20 +380,26 @@ int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_h
 	if (rc < 0)
 		return rc;
 	klen = format_key(hs, user_id);
-	reply = redisCommandArgv(ssid_redis_context(hs->rd), 3,
-				 (const char *[]){"HGET", hs->key, SSID_HISTORY_FIELD},
-				 (size_t[]){4, klen, strlen(SSID_HISTORY_FIELD)});
+	reply = redisCommandArgv(
+	    ssid_redis_context(hs->rd), 4,
+	    (const char *[]){"HMGET", hs->key, SSID_HISTORY_FIELD, SSID_HISTORY_DAY_FIELD},
+	    (size_t[]){5, klen, 1, 1});
 	if (!reply)
-		return ssid_redis_fail(hs->rd, -EIO, "HGET");
-	if (reply->type == REDIS_REPLY_STRING) {
-		rc = ssi_history_decode(out, (const uint8_t *)reply->str, reply->len);
-		if (rc == 0)
-			rc = 1;
-	} else if (reply->type != REDIS_REPLY_NIL) {
-		ssid_redis_set_error(hs->rd, "HGET: %s",
+		return ssid_redis_fail(hs->rd, -EIO, "HMGET");
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+		ssid_redis_set_error(hs->rd, "HMGET: %s",
 				     reply->type == REDIS_REPLY_ERROR ? reply->str
 								      : "unexpected reply");
 		rc = -EIO;
+	} else {
+		const redisReply *h = reply->element[0], *d = reply->element[1];
+
+		if (h->type == REDIS_REPLY_STRING)
+			rc = ssi_history_decode(out, (const uint8_t *)h->str, h->len);
+		if (rc == 0 && d->type == REDIS_REPLY_STRING)
+			rc = ssid_history_day_merge(out, d->str, d->len);
+		if (rc == 0)
+			rc = h->type == REDIS_REPLY_STRING || d->type == REDIS_REPLY_STRING;
 	}
 	freeReplyObject(reply);
 	return rc;

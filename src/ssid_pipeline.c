@@ -601,7 +601,8 @@ static int network_step(struct ssid_pipeline *p, int64_t now_ms)
 		struct ssid_user *user = &p->users[u];
 		int r;
 
-		if (!p->work[u].has_ranks || user->network_day == today)
+		/* A replay's ranks reach Redis later: network ranks read them there. */
+		if (!p->work[u].has_ranks || p->work[u].replay || user->network_day == today)
 			continue;
 		r = ssid_network_rank(p->o.network, user->id, p->o.min_members, &user->network,
 				      NULL);

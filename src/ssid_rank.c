@@ -1,4 +1,5 @@
-/* ssid_rank: segment ranks kept in memory per owned partition, shared through Redis; see ssid_rank.h. */
+/* ssid_rank: segment ranks kept in memory per owned partition, shared through Redis; see
+ * ssid_rank.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,10 +54,10 @@ struct part {
 	int32_t id;
 	bool local;
 	/* owned */
-	bool full;		/* rewrite every aggregate (just loaded) */
-	uint32_t *dirty_seg;	/* segments whose share changed */
+	bool full;	     /* rewrite every aggregate (just loaded) */
+	uint32_t *dirty_seg; /* segments whose share changed */
 	uint32_t ndirty, dcap;
-	char **gone;		/* records to delete */
+	char **gone; /* records to delete */
 	uint32_t ngone, gcap;
 	bool any_dirty_record;
 	/* another instance's, as last read */
@@ -795,7 +796,8 @@ static int load_partition(struct ssid_rank *r, struct part *p)
 			for (size_t i = 0; i + 1 < kv->elements && rc == 0; i += 2)
 				rc = load_record(r, p->id, kv->element[i], kv->element[i + 1]);
 			if (rc == -EBADMSG)
-				ssid_redis_set_error(r->rd, "%s: a field that is not a user id", key);
+				ssid_redis_set_error(r->rd, "%s: a field that is not a user id",
+						     key);
 		}
 		freeReplyObject(reply);
 	} while (rc == 0 && cursor != 0);
@@ -831,7 +833,8 @@ static void unload_partition(struct ssid_rank *r, struct part *p)
 /* Encode into r->enc; the argument at index ai gets its offset and length. */
 static int put_encoded(struct ssid_rank *r, size_t ai, const void *what, bool agg)
 {
-	size_t need = agg ? ssi_rankagg_encode(what, NULL, 0) : ssi_rank_record_encode(what, NULL, 0);
+	size_t need =
+	    agg ? ssi_rankagg_encode(what, NULL, 0) : ssi_rank_record_encode(what, NULL, 0);
 
 	if (bytes_reserve(&r->enc, need) < 0)
 		return -ENOMEM;
@@ -894,6 +897,18 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 				rc = mark_dirty(r, i, s);
 		}
 	}
+	/* Deleted first: a damaged record dropped at load may be written anew below. */
+	if (rc == 0 && p->ngone > 0) {
+		rc = argv_reserve(r, p->ngone + 2);
+		if (rc == 0) {
+			set_arg(r, 0, "HDEL");
+			set_arg(r, 1, rkey);
+			for (uint32_t i = 0; i < p->ngone; i++)
+				set_arg(r, 2 + i, p->gone[i]);
+			rc = send_argv(r, (int)p->ngone + 2, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
 	/* Records: every dirty member of the partition's global share. */
 	if (rc == 0 && p->any_dirty_record) {
 		uint32_t g = seg_find(r, "g");
@@ -918,17 +933,6 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 			set_arg(r, 1, rkey);
 			resolve(r, argc);
 			rc = send_argv(r, (int)argc, r->argv, r->argl);
-			(*sent)++;
-		}
-	}
-	if (rc == 0 && p->ngone > 0) {
-		rc = argv_reserve(r, p->ngone + 2);
-		if (rc == 0) {
-			set_arg(r, 0, "HDEL");
-			set_arg(r, 1, rkey);
-			for (uint32_t i = 0; i < p->ngone; i++)
-				set_arg(r, 2 + i, p->gone[i]);
-			rc = send_argv(r, (int)p->ngone + 2, r->argv, r->argl);
 			(*sent)++;
 		}
 	}
@@ -1069,7 +1073,8 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 		}
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			if (c->segment[s] && strlen(c->segment[s]) > SSI_ID_MAX) {
-				ssid_redis_set_error(r->rd, "change %zu: segment value too long", i);
+				ssid_redis_set_error(r->rd, "change %zu: segment value too long",
+						     i);
 				return -EINVAL;
 			}
 	}
@@ -1185,8 +1190,8 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
  * within the top_n before or after; joining or leaving can also lift the
  * privacy floor, which is always within the top_n unless k > top_n.
  */
-static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c, const int64_t *above_before,
-			const int64_t *above_after, bool changed)
+static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
+			const int64_t *above_before, const int64_t *above_after, bool changed)
 {
 	int64_t top = r->ro.top_n;
 	bool floor_beyond_board = r->ro.min_members > r->ro.top_n;
@@ -1194,7 +1199,8 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c, c
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
 		struct ssid_rank_result *res = &c->result[k];
 		bool o = res->before.present, nw = res->after.present;
-		bool near_before = o && above_before[k] < top, near_after = nw && above_after[k] < top;
+		bool near_before = o && above_before[k] < top,
+		     near_after = nw && above_after[k] < top;
 		bool stayed;
 		char f1[4 * SSI_ID_MAX + 8], f2[4 * SSI_ID_MAX + 8];
 		const char *oldseg[SSI_SEG__COUNT] = {c->old_segment[0], c->old_segment[1],
@@ -1296,7 +1302,8 @@ static int take_version(void *ctx, size_t i, struct redisReply *reply, int rc)
 }
 
 /* Replace what was read of partition p with the hash in reply. */
-static int take_remote(struct ssid_rank *r, struct part *p, const redisReply *reply, long long version)
+static int take_remote(struct ssid_rank *r, struct part *p, const redisReply *reply,
+		       long long version)
 {
 	struct remote_entry *e;
 	uint32_t ne = 0;
@@ -1314,8 +1321,8 @@ static int take_remote(struct ssid_rank *r, struct part *p, const redisReply *re
 		const redisReply *f = reply->element[i], *v = reply->element[i + 1];
 		char field[4 * SSI_ID_MAX + 8];
 
-		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-		    f->len == 0 || f->len >= sizeof(field) || memchr(f->str, '\0', f->len)) {
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len == 0 ||
+		    f->len >= sizeof(field) || memchr(f->str, '\0', f->len)) {
 			rc = -EBADMSG;
 			break;
 		}
@@ -1523,13 +1530,15 @@ static int board_read(struct ssid_rank *r, struct ssid_rank_board *bd)
 		return 0;
 	for (uint32_t s = 0; s < g->nshare && rc == 0; s++)
 		for (uint32_t m = 0; m < g->share[s].nmember && rc == 0; m++)
-			rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n, g->share[s].member[m]->id,
-						g->share[s].member[m]->r.score.total);
+			rc =
+			    ssi_rank_top_offer(&top, (size_t)r->ro.top_n, g->share[s].member[m]->id,
+					       g->share[s].member[m]->r.score.total);
 	for (uint32_t i = 0; i < r->nparts && rc == 0; i++) {
 		const struct part *p = &r->parts[i];
 
 		for (uint32_t e = 0; !p->local && e < p->ne && rc == 0; e++)
-			for (size_t t = 0; p->e[e].seg == segi && t < p->e[e].agg.top.n && rc == 0; t++)
+			for (size_t t = 0; p->e[e].seg == segi && t < p->e[e].agg.top.n && rc == 0;
+			     t++)
 				rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n,
 							p->e[e].agg.top.m[t].user_id,
 							p->e[e].agg.top.m[t].total);
@@ -1552,7 +1561,8 @@ int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t
 		int rc = board_read(r, &boards[i]);
 
 		if (rc < 0)
-			return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "boards: out of memory") : rc;
+			return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "boards: out of memory")
+					     : rc;
 	}
 	return 0;
 }

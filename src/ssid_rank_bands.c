@@ -1,4 +1,5 @@
-/* ssid_rank_bands: the pure parts of ranks: board diffs, coalescing, percentile bands; see ssid_rank.h. */
+/* ssid_rank_bands: the pure parts of ranks: board diffs, coalescing, percentile bands; see
+ * ssid_rank.h. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "ssid_history.h"
 #include "ssid_store.h"
 
 struct ssid_store {
@@ -203,7 +204,7 @@ static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 	u->network.avg_total = (double)avg / 100.0;
 }
 
-enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F__COUNT };
+enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F__COUNT };
 
 /*
  * A history or alert state that does not decode is not a reason to stop
@@ -225,9 +226,23 @@ static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 	u->history_status = 0;
 	ssi_history_clear(&u->history);
 	if (f[F_HISTORY].has) {
-		u->history_status = ssi_history_decode(&u->history, f[F_HISTORY].p, f[F_HISTORY].len);
+		u->history_status =
+		    ssi_history_decode(&u->history, f[F_HISTORY].p, f[F_HISTORY].len);
 		if (u->history_status == -ENOMEM)
 			return -ENOMEM;
+	}
+	/* Days before this one are final in h; the latest may be d's only. */
+	u->history_fresh_from = u->history_status == 0 && u->history.n > 0
+				    ? u->history.entries[u->history.n - 1].day + 1
+				    : 0;
+	/* Today's entry, written beside h with every score (ssid_history.h). */
+	if (u->history_status == 0 && f[F_DAY].has) {
+		int rc = ssid_history_day_merge(&u->history, f[F_DAY].p, f[F_DAY].len);
+
+		if (rc == -ENOMEM)
+			return -ENOMEM;
+		if (rc == 0 && u->history.entries[u->history.n - 1].day < u->history_fresh_from)
+			u->history_fresh_from = u->history.entries[u->history.n - 1].day;
 	}
 	if (!f[F_ALERT].has || ssi_alert_state_decode(&u->alert, f[F_ALERT].p, f[F_ALERT].len) < 0)
 		ssi_alert_state_init(&u->alert);
@@ -316,8 +331,8 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	c = ssid_redis_context(s->rd);
 	for (size_t j = 0; j < sent && rc == 0; j++) {
 		int klen = ssid_store_key(s, users[index[j]].id, key, sizeof(key));
-		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k", "n"};
-		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1, 1};
+		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k", "n", "d"};
+		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1, 1, 1};
 
 		if (redisAppendCommandArgv(c, 2 + F__COUNT, argv, argl) != REDIS_OK)
 			rc = ssid_redis_fail(s->rd, -EIO, "HMGET");
@@ -336,7 +351,7 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 static int cache_written(struct ssid_store *s, const struct ssid_user *u, int argc,
 			 const char *const *argv, const size_t *argl)
 {
-	static const char names[F__COUNT] = {'s', 'p', 'h', 'a', 'k', 'n'};
+	static const char names[F__COUNT] = {'s', 'p', 'h', 'a', 'k', 'n', 'd'};
 	struct ssid_cache_field f[SSID_CACHE_FIELDS] = {{0}};
 
 	if (!s->cache || u->partition < 0)
@@ -354,10 +369,10 @@ static int cache_written(struct ssid_store *s, const struct ssid_user *u, int ar
 /* Queue the HSET of what users[i] asks to save; *sent counts commands. */
 static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
 {
-	char key[512], pub[160], tops[64], net[128];
+	char key[512], pub[160], tops[64], net[128], day[64];
 	uint8_t alert[SSI_ALERT_ENCODED_MAX];
-	const char *argv[14] = {"HSET", key};
-	size_t argl[14] = {4, 0};
+	const char *argv[2 + 2 * F__COUNT] = {"HSET", key};
+	size_t argl[2 + 2 * F__COUNT] = {4, 0};
 	int argc = 2;
 	long len;
 
@@ -397,13 +412,23 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		argv[argc] = (const char *)alert;
 		argl[argc++] = (size_t)len;
 		if (u->history_status == 0 && u->history.n > 0) {
-			len = ssi_history_encode(&u->history, s->henc, SSI_HISTORY_ENCODED_MAX);
-			if (len < 0)
-				return ssid_redis_fail(s->rd, (int)len, "encode history");
-			argv[argc] = "h";
+			const struct ssi_history *h = &u->history;
+
+			/* The whole history once a day: when a day before the latest is not final
+			 * in h. */
+			if (h->n > 1 && h->entries[h->n - 2].day >= u->history_fresh_from) {
+				len = ssi_history_encode(h, s->henc, SSI_HISTORY_ENCODED_MAX);
+				if (len < 0)
+					return ssid_redis_fail(s->rd, (int)len, "encode history");
+				argv[argc] = SSID_HISTORY_FIELD;
+				argl[argc++] = 1;
+				argv[argc] = (const char *)s->henc;
+				argl[argc++] = (size_t)len;
+			}
+			argv[argc] = SSID_HISTORY_DAY_FIELD;
 			argl[argc++] = 1;
-			argv[argc] = (const char *)s->henc;
-			argl[argc++] = (size_t)len;
+			argv[argc] = day;
+			argl[argc++] = (size_t)ssid_history_day_format(h, day, sizeof(day));
 		}
 	}
 	/* hiredis copies the arguments into its output buffer right here. */

@@ -15,6 +15,7 @@ int main(void)
 	srunner_add_suite(sr, notify_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, history_store_suite());
+	srunner_add_suite(sr, store_suite());
 	srunner_add_suite(sr, rank_suite());
 	srunner_add_suite(sr, rank_read_suite());
 	srunner_add_suite(sr, integration_suite());

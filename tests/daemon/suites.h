@@ -9,6 +9,7 @@ Suite *notify_suite(void);
 Suite *log_suite(void);
 /* Daemon modules against a real redis-server. */
 Suite *history_store_suite(void);
+Suite *store_suite(void);
 Suite *rank_suite(void);
 Suite *rank_read_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */

@@ -1654,9 +1654,9 @@ START_TEST (test_redis_emptied) {
 		ck_assert_int_eq(ssid_redis_new(&rd, &so), 0);
 		ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), 0);
 		ssi_rankagg_init(&global);
-		ck_assert_int_eq(ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, none, 10,
-							&global),
-				 0);
+		ck_assert_int_eq(
+		    ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, none, 10, &global),
+		    0);
 		ck_assert_int_eq(global.n, N);
 		ssi_rankagg_clear(&global);
 		for (int u = 0; u < N; u++) {
@@ -1665,7 +1665,8 @@ START_TEST (test_redis_emptied) {
 
 			ref_score(&e, u, e.stream.n, &e.model, FX_NOW_MS, &want);
 			fx_user_id(&e.stream, u, key, sizeof(key));
-			ck_assert_msg(ssid_rank_read_record(rd, parts, nparts, key, &rec, NULL) == 1,
+			ck_assert_msg(ssid_rank_read_record(rd, parts, nparts, key, &rec, NULL) ==
+					  1,
 				      "%s has no rank record", key);
 			ck_assert_msg(rec.score.total == want.total,
 				      "%s ranks with %d, its total is %d", key, rec.score.total,

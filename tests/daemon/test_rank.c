@@ -102,8 +102,8 @@ static void stored_agg(redisContext *c, int32_t part, const char *field, struct 
 	ssi_rankagg_init(out);
 	*present = reply->type == REDIS_REPLY_STRING;
 	if (*present)
-		ck_assert_int_eq(
-		    ssi_rankagg_decode(out, (const uint8_t *)reply->str, reply->len), 0);
+		ck_assert_int_eq(ssi_rankagg_decode(out, (const uint8_t *)reply->str, reply->len),
+				 0);
 	freeReplyObject(reply);
 }
 
@@ -123,7 +123,8 @@ static long long stored_sum(redisContext *c, int parts, const char *field, int s
 	return v;
 }
 
-static bool stored_record(redisContext *c, int32_t part, const char *id, struct ssi_rank_record *rec)
+static bool stored_record(redisContext *c, int32_t part, const char *id,
+			  struct ssi_rank_record *rec)
 {
 	char key[64];
 	redisReply *reply;
@@ -298,8 +299,8 @@ static size_t model_board(const struct model_rep *reps, size_t n, int kind, cons
 		return 0;
 	qsort(all, members, sizeof(all[0]), cmp_entry);
 	for (size_t e = 0; e < members; e++)
-		all[e].rank = e > 0 && all[e].total == all[e - 1].total ? all[e - 1].rank
-									: (int64_t)e + 1;
+		all[e].rank =
+		    e > 0 && all[e].total == all[e - 1].total ? all[e - 1].rank : (int64_t)e + 1;
 	if (members > (size_t)top_n)
 		members = (size_t)top_n;
 	memcpy(out, all, members * sizeof(all[0]));
@@ -484,7 +485,7 @@ END_TEST
  * in Redis against the model's sums, leaderboards against the model's, and
  * every board that changed flagged by some change of the batch.
  */
-#define MODEL_PARTS 5
+#define MODEL_PARTS	    5
 #define MODEL_INSTANCES_MAX 3
 
 /* Positions of changes ch[0..n) (reps who[]) against the model before and after them. */
@@ -514,8 +515,8 @@ static void check_boards(struct ssid_rank *r, const struct ssid_rank_change *ch,
 
 	for (int k = SSID_RANK_TENANT; k <= SSID_RANK_TEAM; k++)
 		for (size_t t = 1; t < 4; t++)
-			for (size_t m = k == SSID_RANK_TEAM ? 1 : 0; m < (k == SSID_RANK_TEAM ? 3u : 1u);
-			     m++) {
+			for (size_t m = k == SSID_RANK_TEAM ? 1 : 0;
+			     m < (k == SSID_RANK_TEAM ? 3u : 1u); m++) {
 				struct ssid_rank_entry old_top[MODEL_REPS], new_top[MODEL_REPS],
 				    got[SSID_RANK_TOP_MAX];
 				struct ssid_rank_board bd = {.kind = (enum ssid_rank_kind)k,
@@ -525,7 +526,8 @@ static void check_boards(struct ssid_rank *r, const struct ssid_rank_change *ch,
 				bool flagged = false, old_hidden, new_hidden;
 
 				if (k == SSID_RANK_TEAM)
-					snprintf(seg, sizeof(seg), "team|%s|%s", tenants[t], teams[m]);
+					snprintf(seg, sizeof(seg), "team|%s|%s", tenants[t],
+						 teams[m]);
 				else
 					snprintf(seg, sizeof(seg), "tenant|%s", tenants[t]);
 				nold = model_board(before, MODEL_REPS, k, seg, min_members, top_n,
@@ -537,11 +539,13 @@ static void check_boards(struct ssid_rank *r, const struct ssid_rank_change *ch,
 				ck_assert_int_eq(ssid_rank_boards(r, &bd, 1), 0);
 				ck_assert(bd.hidden == new_hidden);
 				ck_assert_uint_eq(bd.n, nnew);
-				ck_assert_uint_eq(ssid_rank_board_diff(got, bd.n, new_top, nnew), 0);
+				ck_assert_uint_eq(ssid_rank_board_diff(got, bd.n, new_top, nnew),
+						  0);
 				for (size_t e = 0; e < bd.n; e++)
 					ck_assert_int_eq(got[e].rank, new_top[e].rank);
-				if (!flags || (old_hidden == new_hidden &&
-					       ssid_rank_board_diff(old_top, nold, new_top, nnew) == 0))
+				if (!flags ||
+				    (old_hidden == new_hidden &&
+				     ssid_rank_board_diff(old_top, nold, new_top, nnew) == 0))
 					continue;
 				for (size_t i = 0; i < n; i++) {
 					const struct ssid_rank_result *res = &ch[i].result[k];
@@ -572,7 +576,8 @@ static void check_at_rest(struct ssid_rank **inst, int ninst, const struct model
 				const char *seg[SSI_SEG__COUNT] = {reps[j].seg[0], reps[j].seg[1],
 								   reps[j].seg[2]};
 				struct ssid_rank_pos got, want;
-				int rc = ssid_rank_place(inst[x], k, seg, reps[j].score.total, &got);
+				int rc =
+				    ssid_rank_place(inst[x], k, seg, reps[j].score.total, &got);
 
 				model_pos(reps, MODEL_REPS, j, k, min_members, &want);
 				ck_assert_int_eq(rc, want.present ? 0 : -ENOENT);
@@ -1074,8 +1079,9 @@ START_TEST (test_big_batch_round_trips) {
 		hset0 = command_calls(c, "hset");
 		exec0 = command_calls(c, "exec");
 		multi0 = command_calls(c, "multi");
-		total0 = hset0 + exec0 + multi0 + command_calls(c, "del") + command_calls(c, "incr") +
-			 command_calls(c, "hdel") + command_calls(c, "sadd") + command_calls(c, "hscan");
+		total0 = hset0 + exec0 + multi0 + command_calls(c, "del") +
+			 command_calls(c, "incr") + command_calls(c, "hdel") +
+			 command_calls(c, "sadd") + command_calls(c, "hscan");
 		for (int i = 0; i < BIG; i++) {
 			snprintf(id[i], sizeof(id[i]), "big-%05d", i);
 			/* The second pass changes every total, so that every rep is written. */
@@ -1287,7 +1293,8 @@ START_TEST (test_redis_down_then_back) {
 	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), -EIO);
 	ck_assert_ptr_nonnull(strstr(ssid_rank_errstr(r), "connect"));
 	ck_assert_int_eq(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false), 0);
-	/* A fresh, empty server (the daemon sees its new epoch and resets): the rep is new there. */
+	/* A fresh, empty server (the daemon sees its new epoch and resets): the rep is new there.
+	 */
 	ssid_rank_reset(r);
 	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
 	ck_assert(!ch.had_record);

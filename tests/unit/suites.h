@@ -20,5 +20,6 @@ Suite *poison_parse_suite(void);
 Suite *parts_suite(void);
 Suite *out_suite(void);
 Suite *rank_engine_suite(void);
+Suite *cache_suite(void);
 
 #endif

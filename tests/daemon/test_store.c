@@ -1,0 +1,242 @@
+/*
+ * ssid_store against a real redis-server, counted with INFO commandstats:
+ * reps cached after a load or a save are not read again, a revoked
+ * partition or a failed write makes them read again, and the decay
+ * schedule costs one ZADD per partition per save.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <hiredis/hiredis.h>
+
+#include "fixture.h"
+#include "ssid_history.h"
+#include "ssid_store.h"
+#include "suites.h"
+
+#define REPS 100
+
+static struct fx_redis redis;
+
+static void setup(void)
+{
+	fx_redis_setup(&redis);
+}
+
+static void teardown(void)
+{
+	fx_redis_teardown(&redis);
+}
+
+static long long calls(const char *cmd)
+{
+	redisContext *c = redisConnect("127.0.0.1", redis.port);
+	redisReply *reply;
+	char needle[64];
+	const char *at;
+	long long n = 0;
+
+	ck_assert(c && !c->err);
+	reply = redisCommand(c, "INFO commandstats");
+	ck_assert(reply && reply->type == REDIS_REPLY_STRING);
+	snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+	at = strstr(reply->str, needle);
+	if (at)
+		n = strtoll(at + strlen(needle), NULL, 10);
+	freeReplyObject(reply);
+	redisFree(c);
+	return n;
+}
+
+static void users_init(struct ssid_user *u, char (*id)[16])
+{
+	for (int i = 0; i < REPS; i++) {
+		snprintf(id[i], sizeof(id[i]), "rep-%03d", i);
+		ssid_user_init(&u[i], id[i]);
+		u[i].partition = i % 2;
+	}
+}
+
+static void users_clear(struct ssid_user *u)
+{
+	for (int i = 0; i < REPS; i++)
+		ssid_user_clear(&u[i]);
+}
+
+/* Load every rep and count the HMGETs it took. */
+static long long load_all(struct ssid_store *s, struct ssid_user *u, char (*id)[16])
+{
+	long long before = calls("hmget");
+
+	users_clear(u);
+	users_init(u, id);
+	ck_assert_msg(ssid_store_load(s, u, REPS) == 0, "%s", ssid_store_errstr(s));
+	return calls("hmget") - before;
+}
+
+START_TEST (test_cache_saves_reads) {
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	struct ssid_user u[REPS];
+	char id[REPS][16], dir[PATH_MAX];
+	struct ssid_cache_stats st;
+	struct ssid_store *s = NULL;
+	long long zadd;
+
+	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+	ck_assert_int_eq(ssid_store_cache(s, 1 << 20), 0);
+	users_init(u, id);
+	ck_assert_int_eq(load_all(s, u, id), REPS); /* nobody is known yet */
+	for (int i = 0; i < REPS; i++) {
+		ssi_state_mark_set(&u[i].state, u[i].partition, 10 + i);
+		u[i].save_state = u[i].save_due = u[i].save_published = true;
+		u[i].published.total = u[i].published.pillar[0] = i;
+		u[i].due_ms = 1000 + i;
+	}
+	zadd = calls("zadd");
+	ck_assert_int_eq(ssid_store_save(s, u, REPS), 0);
+	ck_assert_int_eq(calls("zadd") - zadd, 2); /* one per partition */
+
+	/* Read back from memory, exactly as written. */
+	ck_assert_int_eq(load_all(s, u, id), 0);
+	for (int i = 0; i < REPS; i++) {
+		ck_assert_int_eq(u[i].load_status, 0);
+		ck_assert_int_eq(ssi_state_mark_get(&u[i].state, i % 2), 10 + i);
+		ck_assert(u[i].has_published);
+		ck_assert_int_eq(u[i].published.total, i);
+	}
+	ssid_store_cache_stats(s, &st);
+	ck_assert_uint_eq(st.entries, REPS);
+
+	/* Partition 1 was revoked: its reps are read again, partition 0's are not. */
+	ssid_store_forget(s, 1);
+	ck_assert_int_eq(load_all(s, u, id), REPS / 2);
+	for (int i = 0; i < REPS; i++)
+		ck_assert_int_eq(ssi_state_mark_get(&u[i].state, i % 2), 10 + i);
+
+	/* A write that fails drops what it wrote: Redis, restarted empty, is the truth. */
+	ck_assert_int_eq(fx_redis_stop(&redis), 0);
+	for (int i = 0; i < REPS; i++) {
+		ssi_state_mark_set(&u[i].state, u[i].partition, 500);
+		u[i].save_state = true;
+	}
+	ck_assert_int_lt(ssid_store_save(s, u, REPS), 0);
+	ck_assert_int_eq(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false), 0);
+	ck_assert_int_eq(load_all(s, u, id), REPS);
+	for (int i = 0; i < REPS; i++)
+		ck_assert(!u[i].has_state);
+
+	/* Redis lost its data: everything is forgotten. */
+	ck_assert_int_eq(load_all(s, u, id), 0);
+	ssid_store_forget(s, -1);
+	ck_assert_int_eq(load_all(s, u, id), REPS);
+	users_clear(u);
+	ssid_store_free(s);
+}
+END_TEST
+
+/* Without a cache every load reads every rep. */
+START_TEST (test_no_cache) {
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	struct ssid_user u[REPS];
+	char id[REPS][16];
+	struct ssid_store *s = NULL;
+
+	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+	users_init(u, id);
+	ck_assert_int_eq(load_all(s, u, id), REPS);
+	ck_assert_int_eq(load_all(s, u, id), REPS);
+	users_clear(u);
+	ssid_store_free(s);
+}
+END_TEST
+
+static bool field_exists(const char *id, const char *field)
+{
+	redisContext *c = redisConnect("127.0.0.1", redis.port);
+	redisReply *reply = redisCommand(c, "HEXISTS ssi:u:{%s} %s", id, field);
+	bool yes = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+
+	freeReplyObject(reply);
+	redisFree(c);
+	return yes;
+}
+
+/* Save u (loaded first, so its history is what Redis holds) with score total on day. */
+static void save_day(struct ssid_store *s, const char *id, int32_t day, int total)
+{
+	struct ssid_user u;
+	struct ssi_score sc = {.pillar = {total, 0, 0, 0}, .total = total};
+
+	ssid_user_init(&u, id);
+	u.partition = 0;
+	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
+	ck_assert_int_eq(ssi_history_record(&u.history, day, &sc) >= 0, 1);
+	u.save_published = true;
+	u.published = sc;
+	ck_assert_int_eq(ssid_store_save(s, &u, 1), 0);
+	ssid_user_clear(&u);
+}
+
+/*
+ * The history: today's entry (field d) with every score, the whole history
+ * (h) once a day, when a day before the latest is not final in it yet; a
+ * reader lays d over h. With and without the cache.
+ */
+START_TEST (test_history_once_a_day) {
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	struct ssid_history *hs = NULL;
+	struct ssi_history h;
+	struct ssi_score got;
+
+	for (int cached = 0; cached < 2; cached++) {
+		struct ssid_store *s = NULL;
+		const char *id = cached ? "cached" : "plain";
+		long long hset;
+
+		ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+		ck_assert_int_eq(ssid_store_cache(s, cached ? 1 << 20 : 0), 0);
+		save_day(s, id, 100, 1000);
+		ck_assert(field_exists(id, SSID_HISTORY_DAY_FIELD));
+		ck_assert(!field_exists(id, SSID_HISTORY_FIELD));
+		save_day(s, id, 100, 1100); /* the same day again: d only */
+		ck_assert(!field_exists(id, SSID_HISTORY_FIELD));
+		hset = calls("hset");
+		save_day(s, id, 101, 1200); /* a new day: day 100's last value goes into h */
+		ck_assert_int_eq(calls("hset") - hset, 1);
+		ck_assert(field_exists(id, SSID_HISTORY_FIELD));
+		save_day(s, id, 101, 1300);
+		save_day(s, id, 102, 1400);
+		/* What any reader sees: every day's last value. */
+		ck_assert_int_eq(ssid_history_new(&hs, &o, 400), 0);
+		ssi_history_init(&h);
+		ck_assert_int_eq(ssid_history_load(hs, id, &h), 1);
+		ck_assert_uint_eq(h.n, 3);
+		ck_assert_int_eq(ssi_history_at(&h, 100, &got), 0);
+		ck_assert_int_eq(got.total, 1100);
+		ck_assert_int_eq(ssi_history_at(&h, 101, &got), 0);
+		ck_assert_int_eq(got.total, 1300);
+		ck_assert_int_eq(ssi_history_at(&h, 102, &got), 0);
+		ck_assert_int_eq(got.total, 1400);
+		ssi_history_clear(&h);
+		ssid_history_free(hs);
+		ssid_store_free(s);
+	}
+}
+END_TEST
+
+Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("redis");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_cache_saves_reads);
+	tcase_add_test(tc, test_no_cache);
+	tcase_add_test(tc, test_history_once_a_day);
+	suite_add_tcase(s, tc);
+	return s;
+}
