@@ -231,7 +231,14 @@ make_base() {
 
 # What a fresh install has that a debootstrap root lacks or must not have.
 configure_root() {
+	# This network's settings: its DNS resolver, and the CA certificates
+	# added locally (a network that inspects TLS needs them for Maven
+	# Central); ca-certificates picks them up when make check installs it.
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+		mkdir -p "$root/usr/local/share/ca-certificates"
+		cp -L /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	fi
 	[ -s "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
 		>"$root/etc/hosts"
 	# The apt sources of a fresh bookworm install.
