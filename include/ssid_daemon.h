@@ -54,9 +54,6 @@ int ssid_daemon_run(struct ssid_daemon *d);
  */
 void ssid_daemon_set_rebuild(struct ssid_daemon *d);
 
-/* Async-signal-safe requests to every daemon in the process (signals). */
-void ssid_daemon_request_stop(void);
-void ssid_daemon_request_reload(void);
 /* Thread-safe requests to one daemon (tests run several in a process). */
 void ssid_daemon_stop(struct ssid_daemon *d);
 void ssid_daemon_reload(struct ssid_daemon *d);

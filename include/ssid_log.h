@@ -57,7 +57,6 @@ bool ssid_log_journal_stream_matches(const char *journal_stream, int fd);
 const char *ssid_log_level_name(int level);
 
 void ssid_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ssid_logv(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
  * With extra journal fields: fields is a NULL-terminated array of

@@ -110,7 +110,6 @@ void ssid_store_cache_stats(const struct ssid_store *s, struct ssid_cache_stats 
 
 /* Connect if not connected; 0 when Redis answers PING. */
 int ssid_store_ping(struct ssid_store *s);
-bool ssid_store_connected(const struct ssid_store *s);
 /* The last error, for logs and status ("Connection refused"). */
 const char *ssid_store_errstr(const struct ssid_store *s);
 

@@ -108,16 +108,6 @@ int ssid_daemon_install_signals(void)
 	return 0;
 }
 
-void ssid_daemon_request_stop(void)
-{
-	sig_stop = 1;
-}
-
-void ssid_daemon_request_reload(void)
-{
-	sig_reload = 1;
-}
-
 void ssid_daemon_stop(struct ssid_daemon *d)
 {
 	atomic_store(&d->stop, 1);

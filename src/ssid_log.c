@@ -261,11 +261,6 @@ void ssid_log_fields(int level, const char *const fields[], const char *fmt, ...
 	va_end(ap);
 }
 
-void ssid_logv(int level, const char *fmt, va_list ap)
-{
-	ssid_log_fieldsv(level, NULL, fmt, ap);
-}
-
 void ssid_log(int level, const char *fmt, ...)
 {
 	va_list ap;
