@@ -162,6 +162,16 @@ void ssid_store_ids_free(char **ids);
  */
 int ssid_store_sentinel(struct ssid_store *s, char *buf, size_t len);
 
+/* Field p, the last delivered score, in any format a build of ssid wrote. */
+struct ssid_published {
+	struct ssi_score score;
+	int64_t as_of_ms;		       /* 0 when not recorded (v1) */
+	char model[SSI_MODEL_VERSION_MAX + 1]; /* "" when not recorded (v1) */
+};
+
+/* Parse field p; false for anything else (pillars out of range or not adding up). */
+bool ssid_store_published_parse(const char *str, size_t len, struct ssid_published *out);
+
 /* Run one command and return the reply (freeReplyObject it); tools and tests. */
 void *ssid_store_command(struct ssid_store *s, const char *fmt, ...);
 

@@ -328,41 +328,6 @@ static void date_of(int32_t day, char buf[SSI_TIME_BUFLEN])
 	buf[10] = '\0';
 }
 
-/* "v1 total b p i r" (and, from newer builds, "v2 ... as_of_ms model"). */
-struct published {
-	struct ssi_score score;
-	int64_t as_of_ms; /* 0 when not recorded */
-	char model[SSI_MODEL_VERSION_MAX + 1];
-};
-
-/* Field p in either format ssid_store writes; false for anything else. */
-static bool published_parse(const char *str, size_t len, struct published *p)
-{
-	struct ssi_score *s = &p->score;
-	char tmp[192];
-	long long ms;
-	int v, n = 0, m = 0;
-
-	memset(p, 0, sizeof(*p));
-	if (len >= sizeof(tmp) || memchr(str, '\0', len))
-		return false;
-	memcpy(tmp, str, len);
-	tmp[len] = '\0';
-	if (sscanf(tmp, "v%d %d %d %d %d %d%n", &v, &s->total, &s->pillar[0], &s->pillar[1],
-		   &s->pillar[2], &s->pillar[3], &n) != 6)
-		return false;
-	if (v == 2) {
-		if (sscanf(tmp + n, " %lld %n", &ms, &m) != 1 || m == 0 ||
-		    strlen(tmp + n + m) > SSI_MODEL_VERSION_MAX)
-			return false;
-		p->as_of_ms = ms;
-		snprintf(p->model, sizeof(p->model), "%s", tmp + n + m);
-	} else if (v != 1 || (size_t)n != len) {
-		return false;
-	}
-	return ssi_rank_score_valid(s); /* pillars in range, adding up to the total */
-}
-
 /* ---- users and their rank records ------------------------------------------ */
 
 /* Whether user_id has a record (P u:{id}): 1, 0, or an exit code's negation. */
@@ -536,7 +501,7 @@ static const char *missing_why(enum ssid_rank_kind kind)
 
 /* score as aligned "key  value" lines. */
 static void score_text(struct ctl *c, const char *user, const struct ssi_state *st,
-		       const struct ssi_score *sc, const struct published *pub, int pub_state)
+		       const struct ssi_score *sc, const struct ssid_published *pub, int pub_state)
 {
 	static const char *const seg_label[SSI_SEG__COUNT] = {"tenant", "team", "industry"};
 	char when[SSI_TIME_BUFLEN], b[16];
@@ -651,7 +616,7 @@ static int cmd_score(struct ctl *c, const char *user)
 	struct ssi_state st;
 	struct ssi_score sc;
 	struct ssi_explain ex;
-	struct published pub;
+	struct ssid_published pub;
 	redisReply *reply;
 	int r = 0, pub_state = 0;
 
@@ -683,7 +648,9 @@ static int cmd_score(struct ctl *c, const char *user)
 	}
 	if (reply->element[1]->type == REDIS_REPLY_STRING)
 		pub_state =
-		    published_parse(reply->element[1]->str, reply->element[1]->len, &pub) ? 1 : -1;
+		    ssid_store_published_parse(reply->element[1]->str, reply->element[1]->len, &pub)
+			? 1
+			: -1;
 	ssi_score(&st, &c->model, c->now_ms, &sc);
 	if ((c->opts & OPT_EXPLAIN) && ssi_explain(&st, &c->model, c->now_ms, &ex) < 0) {
 		r = fail(c, SSID_CTL_EXIT_SOFTWARE, "out of memory");

@@ -115,19 +115,18 @@ static int published_format(const struct ssid_user *u, char *buf, size_t len)
 			u->published_model);
 }
 
-static bool published_parse(const char *str, size_t len, struct ssid_user *u)
+bool ssid_store_published_parse(const char *str, size_t len, struct ssid_published *out)
 {
-	struct ssi_score *sc = &u->published;
-	char tmp[160];
+	struct ssi_score *sc = &out->score;
+	char tmp[192];
 	long long ms = 0;
 	int n = 0, v;
 
-	if (len >= sizeof(tmp))
+	memset(out, 0, sizeof(*out));
+	if (len >= sizeof(tmp) || memchr(str, '\0', len))
 		return false;
 	memcpy(tmp, str, len);
 	tmp[len] = '\0';
-	u->published_ms = 0;
-	u->published_model[0] = '\0';
 	if (sscanf(tmp, "v%d %d %d %d %d %d%n", &v, &sc->total, &sc->pillar[0], &sc->pillar[1],
 		   &sc->pillar[2], &sc->pillar[3], &n) != 6)
 		return false;
@@ -137,12 +136,26 @@ static bool published_parse(const char *str, size_t len, struct ssid_user *u)
 		if (sscanf(tmp + n, " %lld %n", &ms, &m) != 1 || m == 0 ||
 		    strlen(tmp + n + m) > SSI_MODEL_VERSION_MAX)
 			return false;
-		u->published_ms = ms;
-		strcpy(u->published_model, tmp + n + m);
+		out->as_of_ms = ms;
+		snprintf(out->model, sizeof(out->model), "%s", tmp + n + m);
 	} else if (v != 1 || (size_t)n != len) {
 		return false;
 	}
-	return sc->total == sc->pillar[0] + sc->pillar[1] + sc->pillar[2] + sc->pillar[3];
+	return ssi_rank_score_valid(sc);
+}
+
+static bool published_parse(const char *str, size_t len, struct ssid_user *u)
+{
+	struct ssid_published pub;
+
+	u->published_ms = 0;
+	u->published_model[0] = '\0';
+	if (!ssid_store_published_parse(str, len, &pub))
+		return false;
+	u->published = pub.score;
+	u->published_ms = pub.as_of_ms;
+	memcpy(u->published_model, pub.model, sizeof(u->published_model));
+	return true;
 }
 
 /* "v1 g i t m": percentiles per rank kind at the last delivery. */

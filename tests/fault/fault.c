@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "fault.h"
+#include "ssid_store.h"
 
 struct fx_broker fault_broker;
 pid_t fault_main_pid;
@@ -404,20 +405,15 @@ static void build_reference(const struct fault_env *e, struct fault_result *res)
 	}
 }
 
-/* Field p: "v1 total b p i r", or "v2 total b p i r as_of_ms model_version". */
+/* Field p in any format ssid_store writes. */
 static bool parse_published(const char *s, struct ssi_score *sc)
 {
-	long long as_of;
-	int n = 0;
+	struct ssid_published pub;
 
-	if (sscanf(s, "v1 %d %d %d %d %d%n", &sc->total, &sc->pillar[0], &sc->pillar[1],
-		   &sc->pillar[2], &sc->pillar[3], &n) == 5 &&
-	    s[n] == '\0')
-		return true;
-	n = 0;
-	return sscanf(s, "v2 %d %d %d %d %d %lld %*s%n", &sc->total, &sc->pillar[0], &sc->pillar[1],
-		      &sc->pillar[2], &sc->pillar[3], &as_of, &n) == 6 &&
-	       n > 0 && s[n] == '\0';
+	if (!ssid_store_published_parse(s, strlen(s), &pub))
+		return false;
+	*sc = pub.score;
+	return true;
 }
 
 static redisContext *redis_open(const struct fx_redis *r)
@@ -781,6 +777,7 @@ void fault_assert(struct fault_result *res)
 		      res->dlq_missing, res->dlq_twice, why);
 	ck_assert_msg(res->decay_wrong == 0, "decay schedule: %zu users misplaced; %s",
 		      res->decay_wrong, why);
+	ck_assert_msg(res->ranks_wrong == 0, "ranks: %zu wrong; %s", res->ranks_wrong, why);
 	for (size_t u = 0; res->ref && u < res->users; u++)
 		ssi_state_clear(&res->ref[u]);
 	free(res->ref);

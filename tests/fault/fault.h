@@ -134,6 +134,7 @@ struct fault_result {
 	size_t outputs_other; /* other types in the output topic, other users' scores */
 	size_t dead_letters, dlq_wrong, dlq_missing, dlq_twice;
 	size_t decay_wrong; /* users in no dz set, in another partition's, or in several */
+	size_t ranks_wrong; /* rank records and segment aggregates that are not the oracle's */
 	char first_problem[512];
 	/* Internal: the reference, its score, and the score of every prefix of a user's events. */
 	struct ssi_state *ref;
@@ -174,5 +175,11 @@ void fault_report(const char *test, const struct fault_result *res, const char *
 		  double outage_s, double recovery_s);
 /* The Check assertions over res (after fault_report), then free its internals. */
 void fault_assert(struct fault_result *res);
+
+/*
+ * With every ssid stopped: ranks stored in Redis against an oracle over the
+ * reference scores (fault_check_states builds the reference first).
+ */
+void fault_check_ranks(const struct fault_env *e, struct fault_result *res);
 
 #endif

@@ -131,6 +131,7 @@ START_TEST (test_group_kill_and_add) {
 	fault_stop_cleanly(&d, log_d);
 
 	fault_check_states(&e, &res, true);
+	fault_check_ranks(&e, &res);
 	fault_check_outputs(&e, &res);
 	fault_check_dead_letters(&e, &res);
 	fault_check_decay_schedule_follows_partitions(&e, &res);

@@ -109,6 +109,7 @@ START_TEST (test_kill9_restart) {
 	fault_stop_cleanly(&p, e.log_path);
 
 	fault_check_states(&e, &res, true);
+	fault_check_ranks(&e, &res);
 	fault_check_outputs(&e, &res);
 	fault_check_dead_letters(&e, &res);
 	snprintf(fault, sizeof(fault),

@@ -143,6 +143,7 @@ static void redis_outage(const char *tag, bool come_back_empty)
 
 	/* After a rebuild a user's "published" score may be absent; if present it is right. */
 	fault_check_states(&e, &res, !come_back_empty);
+	fault_check_ranks(&e, &res);
 	fault_check_outputs(&e, &res);
 	fault_check_dead_letters(&e, &res);
 	snprintf(fault, sizeof(fault), "redis-server stopped, back %s",
