@@ -57,11 +57,11 @@ static void check_segment(struct ssid_redis *rd, const int32_t *parts, size_t np
 			want_sum[1 + p] += sc->pillar[p];
 	}
 	if (got.n != want_n)
-		rank_problem(res, "segment %s: %lld members stored, the oracle has %lld",
+		rank_problem(res, "segment %.120s: %lld members stored, the oracle has %lld",
 			     m[0].field, got.n, want_n);
 	for (int k = 0; k < SSI_RANK_SUMS; k++)
 		if (got.sum[k] != want_sum[k])
-			rank_problem(res, "segment %s: a sum is %lld, the oracle's %lld",
+			rank_problem(res, "segment %.120s: a sum is %lld, the oracle's %lld",
 				     m[0].field, got.sum[k], want_sum[k]);
 	/* Every member's rank: 1 + members strictly above, against the plain count. */
 	for (size_t i = 0; i < n; i++) {
@@ -72,7 +72,7 @@ static void check_segment(struct ssid_redis *rd, const int32_t *parts, size_t np
 			above += res->want[m[j].user].total > mine;
 		if ((long long)ssi_hist_above(&got.hist, mine) != above)
 			rank_problem(res,
-				     "segment %s: a rep ranks below %lld, the oracle says %lld",
+				     "segment %.120s: a rep ranks below %lld, the oracle says %lld",
 				     m[0].field, (long long)ssi_hist_above(&got.hist, mine), above);
 	}
 	ssi_rankagg_clear(&got);
