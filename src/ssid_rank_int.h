@@ -1,0 +1,125 @@
+/*
+ * ssid_rank's insides, shared by its two files: ssid_rank.c keeps ranks in
+ * memory (records, segments, histograms, boards), ssid_rank_sync.c moves
+ * them to and from Redis (loading a partition, writing what changed,
+ * reading other instances' partitions). Not for other modules.
+ */
+#ifndef SSID_RANK_INT_H
+#define SSID_RANK_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ssid_rank.h"
+
+#define NONE UINT32_MAX
+
+/* What one rep is counted with, in memory. */
+struct rec {
+	struct rec *next; /* hash chain */
+	char *id;
+	uint64_t hash;
+	int32_t part;
+	bool dirty; /* to be written */
+	struct ssi_rank_record r;
+	uint32_t seg[SSID_RANK__COUNT];	 /* segment index, NONE when not a member */
+	uint32_t slot[SSID_RANK__COUNT]; /* place in that segment's share's members */
+};
+
+/* One owned partition's share of a segment. */
+struct share {
+	int32_t part;
+	bool dirty;
+	struct ssi_rankagg agg; /* no top list: built when written */
+	struct rec **member;
+	uint32_t nmember, cap;
+};
+
+struct seg {
+	char *field;
+	uint64_t hash;
+	enum ssid_rank_kind kind;
+	struct ssi_rankagg all; /* every partition: owned ones live, others as last read */
+	struct share *share;	/* owned partitions */
+	uint32_t nshare, cap;
+};
+
+struct remote_entry {
+	uint32_t seg;
+	struct ssi_rankagg agg; /* with the owner's top list */
+};
+
+struct part {
+	int32_t id;
+	bool local;
+	/* owned */
+	bool full;	     /* rewrite every aggregate (just loaded) */
+	uint32_t *dirty_seg; /* segments whose share changed */
+	uint32_t ndirty, dcap;
+	char **gone; /* records to delete */
+	uint32_t ngone, gcap;
+	bool any_dirty_record;
+	/* another instance's, as last read */
+	long long version;
+	struct remote_entry *e;
+	uint32_t ne;
+};
+
+/* A growable byte buffer for encodings; argv points into it by offset. */
+struct bytes {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+struct ssid_rank {
+	struct ssid_redis *rd;
+	struct ssid_rank_opts ro;
+	struct ssid_rank_stats stats;
+	struct rec **rtab;
+	size_t rcap, nrec;
+	struct seg **segv; /* by index */
+	uint32_t nseg, segcap;
+	uint32_t *stab; /* hash buckets of segment indexes + 1 */
+	size_t scap;
+	struct part *parts;
+	uint32_t nparts, pcap;
+	int64_t refreshed_ms;
+	bool refreshed;
+	/* scratch */
+	struct bytes enc;
+	const char **argv;
+	size_t *argl;
+	size_t argcap;
+	size_t *argoff; /* offsets into enc, resolved before sending */
+};
+
+/* ssid_rank.c */
+uint64_t rank_hash_str(const char *s);
+int rank_grow(void **v, uint32_t *cap, uint32_t need, size_t size);
+struct rec *rank_rec_find(const struct ssid_rank *r, const char *id);
+/* A new record for id in partition part, counted nowhere yet; NULL: out of memory. */
+struct rec *rank_rec_new(struct ssid_rank *r, const char *id, int32_t part);
+void rank_rec_unlink(struct ssid_rank *r, struct rec *rc);
+/* Count rc in (in) or out of every segment its record names. 0, -ENOMEM, -ERANGE. */
+int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in);
+uint32_t rank_seg_find(const struct ssid_rank *r, const char *field);
+uint32_t rank_seg_lookup(struct ssid_rank *r, const char *field, bool create);
+struct part *rank_part_find(struct ssid_rank *r, int32_t id);
+struct part *rank_part_get(struct ssid_rank *r, int32_t id);
+struct share *rank_share_find(struct seg *g, int32_t part);
+int rank_mark_dirty(struct ssid_rank *r, uint32_t segi, struct share *s);
+void rank_forget_all(struct ssid_rank *r);
+/* Forget what was read of another's partition, and what waits to be written of an owned one. */
+void rank_part_free_remote(struct part *p);
+void rank_part_free_pending(struct part *p);
+
+/* ssid_rank_sync.c */
+/* Read an owned partition's records and count them. 0, -EIO, -EBADMSG, -ENOMEM. */
+int rank_load_partition(struct ssid_rank *r, struct part *p);
+/* Forget an owned partition's records and shares (they stay in Redis). */
+void rank_unload_partition(struct ssid_rank *r, struct part *p);
+/* Whether an owned partition has something to write. */
+bool rank_pending(const struct part *p);
+
+#endif

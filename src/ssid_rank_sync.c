@@ -1,0 +1,628 @@
+/* ssid_rank_sync: ssid_rank's ranks to and from Redis; see ssid_rank.h and ssid_rank_int.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ssid_rank_int.h"
+
+/* Records per HSCAN step when a partition is loaded. */
+#define LOAD_CHUNK "1000"
+
+/* ---- Redis plumbing ------------------------------------------------------- */
+
+static int bytes_reserve(struct bytes *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	uint8_t *p;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int argv_reserve(struct ssid_rank *r, size_t n)
+{
+	const char **argv;
+	size_t *argl, *off, cap = r->argcap ? r->argcap : 64;
+
+	if (n <= r->argcap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	argv = realloc(r->argv, cap * sizeof(*argv));
+	if (argv)
+		r->argv = argv;
+	argl = realloc(r->argl, cap * sizeof(*argl));
+	if (argl)
+		r->argl = argl;
+	off = realloc(r->argoff, cap * sizeof(*off));
+	if (off)
+		r->argoff = off;
+	if (!argv || !argl || !off)
+		return -ENOMEM;
+	r->argcap = cap;
+	return 0;
+}
+
+static int send_argv(struct ssid_rank *r, int argc, const char **argv, const size_t *argl)
+{
+	if (redisAppendCommandArgv(ssid_redis_context(r->rd), argc, argv, argl) != REDIS_OK)
+		return ssid_redis_fail(r->rd, -ENOMEM, "%s: cannot queue", argv[0]);
+	r->stats.commands++;
+	return 0;
+}
+
+static int send_fmt(struct ssid_rank *r, int argc, ...)
+{
+	const char *argv[8];
+	size_t argl[8];
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++) {
+		argv[i] = va_arg(ap, const char *);
+		argl[i] = strlen(argv[i]);
+	}
+	va_end(ap);
+	return send_argv(r, argc, argv, argl);
+}
+
+/* Expect a status, QUEUED or any non-error reply. */
+static int take_ok(void *ctx, size_t i, struct redisReply *reply, int rc)
+{
+	struct ssid_rank *r = ctx;
+
+	(void)i;
+	if (reply->type == REDIS_REPLY_ERROR && rc == 0) {
+		ssid_redis_set_error(r->rd, "rank write: %.*s", (int)reply->len, reply->str);
+		return -EIO;
+	}
+	if (reply->type == REDIS_REPLY_NIL && rc == 0) {
+		ssid_redis_set_error(r->rd, "rank write: transaction aborted");
+		return -EIO;
+	}
+	return rc;
+}
+
+/* ---- loading an owned partition ------------------------------------------ */
+
+static int load_record(struct ssid_rank *r, int32_t part, const redisReply *f, const redisReply *v)
+{
+	struct ssi_rank_record rec;
+	struct rec *rc;
+	char id[SSI_ID_MAX + 1];
+
+	if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len == 0 ||
+	    f->len > SSI_ID_MAX || memchr(f->str, '\0', f->len))
+		return -EBADMSG;
+	memcpy(id, f->str, f->len);
+	id[f->len] = '\0';
+	if (rank_rec_find(r, id))
+		return 0; /* HSCAN may repeat a field; another owned partition keeps its own */
+	if (ssi_rank_record_decode(&rec, (const uint8_t *)v->str, v->len) < 0) {
+		/* Damaged: dropped, counted again at the rep's next score. */
+		struct part *p = rank_part_find(r, part);
+
+		if (rank_grow((void **)&p->gone, &p->gcap, p->ngone + 1, sizeof(*p->gone)) < 0 ||
+		    !(p->gone[p->ngone] = strdup(id)))
+			return -ENOMEM;
+		p->ngone++;
+		return 0;
+	}
+	rc = rank_rec_new(r, id, part);
+	if (!rc)
+		return -ENOMEM;
+	rc->r = rec;
+	r->stats.loaded++;
+	return rank_count_all(r, rc, true);
+}
+
+int rank_load_partition(struct ssid_rank *r, struct part *p)
+{
+	char key[256], parts_key[256], num[16];
+	unsigned long long cursor = 0;
+	int rc;
+
+	/* What was read of it as another's goes: its records are the truth now. */
+	for (uint32_t i = 0; i < p->ne; i++)
+		if (ssi_rankagg_merge(&r->segv[p->e[i].seg]->all, &p->e[i].agg, -1) < 0)
+			return -ENOMEM;
+	rank_part_free_remote(p);
+	p->local = true;
+	ssid_rank_key_records(ssid_redis_key_prefix(r->rd), p->id, key, sizeof(key));
+	ssid_rank_key_parts(ssid_redis_key_prefix(r->rd), parts_key, sizeof(parts_key));
+	snprintf(num, sizeof(num), "%d", (int)p->id);
+	rc = send_fmt(r, 3, "SADD", parts_key, num);
+	if (rc == 0) {
+		r->stats.round_trips++;
+		rc = ssid_redis_read_replies(r->rd, 1, "SADD rank partitions", take_ok, r);
+	}
+	do {
+		char cur[32];
+		redisReply *reply = NULL;
+
+		snprintf(cur, sizeof(cur), "%llu", cursor);
+		if (rc == 0)
+			rc = send_fmt(r, 5, "HSCAN", key, cur, "COUNT", LOAD_CHUNK);
+		if (rc < 0)
+			break;
+		r->stats.round_trips++;
+		if (ssid_redis_next_reply(r->rd, &reply, "HSCAN rank records") < 0)
+			return -EIO;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		    reply->element[0]->type != REDIS_REPLY_STRING ||
+		    reply->element[1]->type != REDIS_REPLY_ARRAY ||
+		    reply->element[1]->elements % 2) {
+			ssid_redis_set_error(r->rd, "HSCAN %s: unexpected reply", key);
+			rc = -EBADMSG;
+		} else {
+			const redisReply *kv = reply->element[1];
+
+			cursor = strtoull(reply->element[0]->str, NULL, 10);
+			for (size_t i = 0; i + 1 < kv->elements && rc == 0; i += 2)
+				rc = load_record(r, p->id, kv->element[i], kv->element[i + 1]);
+			if (rc == -EBADMSG)
+				ssid_redis_set_error(r->rd, "%s: a field that is not a user id",
+						     key);
+		}
+		freeReplyObject(reply);
+	} while (rc == 0 && cursor != 0);
+	if (rc == 0)
+		p->full = true; /* rewrite its aggregates from the records just read */
+	return rc;
+}
+
+/* Forget an owned partition's records and shares (they stay in Redis). */
+void rank_unload_partition(struct ssid_rank *r, struct part *p)
+{
+	for (uint32_t i = 0; i < r->nseg; i++) {
+		struct seg *g = r->segv[i];
+		struct share *s = rank_share_find(g, p->id);
+
+		if (!s)
+			continue;
+		if (g->kind == SSID_RANK_GLOBAL)
+			for (uint32_t m = 0; m < s->nmember; m++)
+				rank_rec_unlink(r, s->member[m]);
+		ssi_rankagg_merge(&g->all, &s->agg, -1);
+		ssi_rankagg_clear(&s->agg);
+		free(s->member);
+		*s = g->share[--g->nshare];
+	}
+	rank_part_free_pending(p);
+	p->local = false;
+	p->version = -1;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/* Encode into r->enc; the argument at index ai gets its offset and length. */
+static int put_encoded(struct ssid_rank *r, size_t ai, const void *what, bool agg)
+{
+	size_t need =
+	    agg ? ssi_rankagg_encode(what, NULL, 0) : ssi_rank_record_encode(what, NULL, 0);
+
+	if (bytes_reserve(&r->enc, need) < 0)
+		return -ENOMEM;
+	if (agg)
+		ssi_rankagg_encode(what, r->enc.p + r->enc.len, need);
+	else
+		ssi_rank_record_encode(what, r->enc.p + r->enc.len, need);
+	r->argoff[ai] = r->enc.len;
+	r->argl[ai] = need;
+	r->argv[ai] = NULL;
+	r->enc.len += need;
+	return 0;
+}
+
+static void resolve(struct ssid_rank *r, size_t argc)
+{
+	for (size_t i = 0; i < argc; i++)
+		if (!r->argv[i])
+			r->argv[i] = (const char *)r->enc.p + r->argoff[i];
+}
+
+static int set_arg(struct ssid_rank *r, size_t ai, const char *s)
+{
+	r->argv[ai] = s;
+	r->argl[ai] = strlen(s);
+	return 0;
+}
+
+/* The share written for a partition, with the best top_n of its members. */
+static int share_encodable(struct ssid_rank *r, struct share *s)
+{
+	ssi_rank_top_clear(&s->agg.top);
+	for (uint32_t m = 0; m < s->nmember; m++)
+		if (ssi_rank_top_offer(&s->agg.top, (size_t)r->ro.top_n, s->member[m]->id,
+				       s->member[m]->r.score.total) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Queue one partition's MULTI ... EXEC; *sent counts the replies to read. */
+static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
+{
+	const char *prefix = ssid_redis_key_prefix(r->rd);
+	char rkey[256], akey[256], vkey[256];
+	size_t argc;
+	int rc;
+
+	ssid_rank_key_records(prefix, p->id, rkey, sizeof(rkey));
+	ssid_rank_key_aggs(prefix, p->id, akey, sizeof(akey));
+	ssid_rank_key_version(prefix, p->id, vkey, sizeof(vkey));
+	rc = send_fmt(r, 1, "MULTI");
+	(*sent)++;
+	if (rc == 0 && p->full) {
+		rc = send_fmt(r, 2, "DEL", akey);
+		(*sent)++;
+		for (uint32_t i = 0; i < r->nseg && rc == 0; i++) {
+			struct share *s = rank_share_find(r->segv[i], p->id);
+
+			if (s)
+				rc = rank_mark_dirty(r, i, s);
+		}
+	}
+	/* Deleted first: a damaged record dropped at load may be written anew below. */
+	if (rc == 0 && p->ngone > 0) {
+		rc = argv_reserve(r, p->ngone + 2);
+		if (rc == 0) {
+			set_arg(r, 0, "HDEL");
+			set_arg(r, 1, rkey);
+			for (uint32_t i = 0; i < p->ngone; i++)
+				set_arg(r, 2 + i, p->gone[i]);
+			rc = send_argv(r, (int)p->ngone + 2, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
+	/* Records: every dirty member of the partition's global share. */
+	if (rc == 0 && p->any_dirty_record) {
+		uint32_t g = rank_seg_find(r, "g");
+		struct share *s = g == NONE ? NULL : rank_share_find(r->segv[g], p->id);
+
+		r->enc.len = 0;
+		argc = 2;
+		for (uint32_t m = 0; s && m < s->nmember && rc == 0; m++) {
+			struct rec *rc2 = s->member[m];
+
+			if (!rc2->dirty)
+				continue;
+			rc = argv_reserve(r, argc + 2);
+			if (rc == 0) {
+				set_arg(r, argc, rc2->id);
+				rc = put_encoded(r, argc + 1, &rc2->r, false);
+			}
+			argc += 2;
+		}
+		if (rc == 0 && argc > 2) {
+			set_arg(r, 0, "HSET");
+			set_arg(r, 1, rkey);
+			resolve(r, argc);
+			rc = send_argv(r, (int)argc, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
+	/* Aggregates: set the non-empty dirty shares, delete the empty ones. */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		r->enc.len = 0;
+		argc = 2;
+		for (uint32_t i = 0; i < p->ndirty && rc == 0; i++) {
+			struct seg *g = r->segv[p->dirty_seg[i]];
+			struct share *s = rank_share_find(g, p->id);
+			bool empty = !s || s->agg.n == 0;
+
+			if (empty != (pass == 1))
+				continue;
+			rc = argv_reserve(r, argc + 2);
+			if (rc == 0)
+				set_arg(r, argc++, g->field);
+			if (rc == 0 && pass == 0) {
+				rc = share_encodable(r, s);
+				if (rc == 0)
+					rc = put_encoded(r, argc++, &s->agg, true);
+			}
+		}
+		if (rc == 0 && argc > 2) {
+			set_arg(r, 0, pass == 0 ? "HSET" : "HDEL");
+			set_arg(r, 1, akey);
+			resolve(r, argc);
+			rc = send_argv(r, (int)argc, r->argv, r->argl);
+			(*sent)++;
+		}
+	}
+	if (rc == 0) {
+		rc = send_fmt(r, 2, "INCR", vkey);
+		(*sent)++;
+	}
+	if (rc == 0) {
+		rc = send_fmt(r, 1, "EXEC");
+		(*sent)++;
+	}
+	return rc;
+}
+
+/* The partition's pending writes are in Redis: clear its flags. */
+static void written(struct ssid_rank *r, struct part *p)
+{
+	uint32_t g = rank_seg_find(r, "g");
+	struct share *s = g == NONE ? NULL : rank_share_find(r->segv[g], p->id);
+
+	for (uint32_t m = 0; s && m < s->nmember; m++)
+		s->member[m]->dirty = false;
+	for (uint32_t i = 0; i < p->ndirty; i++) {
+		struct share *d = rank_share_find(r->segv[p->dirty_seg[i]], p->id);
+
+		if (d)
+			d->dirty = false;
+	}
+	rank_part_free_pending(p);
+}
+
+bool rank_pending(const struct part *p)
+{
+	return p->local && (p->full || p->ndirty || p->ngone || p->any_dirty_record);
+}
+
+int ssid_rank_flush(struct ssid_rank *r)
+{
+	size_t sent = 0;
+	int rc = 0;
+	bool any = false;
+
+	for (uint32_t i = 0; i < r->nparts; i++)
+		any |= rank_pending(&r->parts[i]);
+	if (!any)
+		return 0;
+	rc = ssid_redis_connect(r->rd);
+	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
+		if (rank_pending(&r->parts[i]))
+			rc = queue_partition(r, &r->parts[i], &sent);
+	if (rc < 0)
+		return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "rank write: out of memory") : rc;
+	r->stats.round_trips++;
+	rc = ssid_redis_read_replies(r->rd, sent, "rank write", take_ok, r);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < r->nparts; i++)
+		if (rank_pending(&r->parts[i]))
+			written(r, &r->parts[i]);
+	return 0;
+}
+
+/* ---- other instances' partitions ------------------------------------------ */
+
+struct versions {
+	struct ssid_rank *r;
+	int32_t *ids;
+	long long *v;
+};
+
+static int take_version(void *ctx, size_t i, struct redisReply *reply, int rc)
+{
+	struct versions *vs = ctx;
+
+	if (reply->type == REDIS_REPLY_NIL)
+		vs->v[i] = 0;
+	else if (reply->type == REDIS_REPLY_STRING)
+		vs->v[i] = strtoll(reply->str, NULL, 10);
+	else if (rc == 0) {
+		ssid_redis_set_error(vs->r->rd, "rank version: unexpected reply");
+		return -EBADMSG;
+	}
+	return rc;
+}
+
+/* Replace what was read of partition p with the hash in reply. */
+static int take_remote(struct ssid_rank *r, struct part *p, const redisReply *reply,
+		       long long version)
+{
+	struct remote_entry *e;
+	uint32_t ne = 0;
+	int rc = 0;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2) {
+		ssid_redis_set_error(r->rd, "rank aggregates of partition %d: unexpected reply",
+				     (int)p->id);
+		return -EBADMSG;
+	}
+	e = calloc(reply->elements / 2 + 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i + 1 < reply->elements && rc == 0; i += 2) {
+		const redisReply *f = reply->element[i], *v = reply->element[i + 1];
+		char field[4 * SSI_ID_MAX + 8];
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len == 0 ||
+		    f->len >= sizeof(field) || memchr(f->str, '\0', f->len)) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(field, f->str, f->len);
+		field[f->len] = '\0';
+		ssi_rankagg_init(&e[ne].agg);
+		rc = ssi_rankagg_decode(&e[ne].agg, (const uint8_t *)v->str, v->len);
+		if (rc < 0)
+			break;
+		e[ne].seg = rank_seg_lookup(r, field, true);
+		if (e[ne].seg == NONE) {
+			ssi_rankagg_clear(&e[ne].agg);
+			rc = -ENOMEM;
+			break;
+		}
+		ne++;
+	}
+	if (rc < 0) {
+		for (uint32_t i = 0; i < ne; i++)
+			ssi_rankagg_clear(&e[i].agg);
+		free(e);
+		if (rc != -ENOMEM)
+			ssid_redis_set_error(r->rd, "rank aggregates of partition %d: unreadable",
+					     (int)p->id);
+		return rc == -ENOMEM ? rc : -EBADMSG;
+	}
+	for (uint32_t i = 0; i < p->ne; i++)
+		ssi_rankagg_merge(&r->segv[p->e[i].seg]->all, &p->e[i].agg, -1);
+	for (uint32_t i = 0; i < ne; i++)
+		if (ssi_rankagg_merge(&r->segv[e[i].seg]->all, &e[i].agg, +1) < 0)
+			rc = -ENOMEM;
+	rank_part_free_remote(p);
+	p->e = e;
+	p->ne = ne;
+	p->version = version;
+	r->stats.refreshes++;
+	return rc;
+}
+
+static int read_partition_list(struct ssid_rank *r, int32_t **ids, size_t *n)
+{
+	char key[256];
+	redisReply *reply = NULL;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	ssid_rank_key_parts(ssid_redis_key_prefix(r->rd), key, sizeof(key));
+	rc = send_fmt(r, 2, "SMEMBERS", key);
+	if (rc < 0)
+		return rc;
+	r->stats.round_trips++;
+	if (ssid_redis_next_reply(r->rd, &reply, "SMEMBERS rank partitions") < 0)
+		return -EIO;
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(reply);
+		ssid_redis_set_error(r->rd, "%s: unexpected reply", key);
+		return -EBADMSG;
+	}
+	*ids = calloc(reply->elements + 1, sizeof(**ids));
+	if (!*ids) {
+		freeReplyObject(reply);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+		char *end;
+		long v;
+
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		v = strtol(e->str, &end, 10);
+		if (*end || v < 0 || v > INT32_MAX)
+			continue;
+		(*ids)[(*n)++] = (int32_t)v;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
+/* Read the others' partitions whose version moved since last read. */
+static int read_remote(struct ssid_rank *r)
+{
+	struct versions vs = {r, NULL, NULL};
+	size_t n = 0, nr = 0, sent = 0;
+	char key[256];
+	int rc = read_partition_list(r, &vs.ids, &n);
+
+	if (rc < 0)
+		return rc;
+	/* Keep only the others'. */
+	for (size_t i = 0; i < n; i++) {
+		struct part *p = rank_part_find(r, vs.ids[i]);
+
+		if (!p || !p->local)
+			vs.ids[nr++] = vs.ids[i];
+	}
+	vs.v = calloc(nr + 1, sizeof(*vs.v));
+	if (!vs.v) {
+		free(vs.ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr && rc == 0; i++) {
+		ssid_rank_key_version(ssid_redis_key_prefix(r->rd), vs.ids[i], key, sizeof(key));
+		rc = send_fmt(r, 2, "GET", key);
+	}
+	if (rc == 0 && nr > 0) {
+		r->stats.round_trips++;
+		rc = ssid_redis_read_replies(r->rd, nr, "rank versions", take_version, &vs);
+	}
+	for (size_t i = 0; i < nr && rc == 0; i++) {
+		struct part *p = rank_part_get(r, vs.ids[i]);
+
+		if (!p) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (p->version == vs.v[i])
+			continue;
+		ssid_rank_key_aggs(ssid_redis_key_prefix(r->rd), vs.ids[i], key, sizeof(key));
+		rc = send_fmt(r, 2, "HGETALL", key);
+		sent++;
+	}
+	if (rc == 0 && sent > 0)
+		r->stats.round_trips++;
+	for (size_t i = 0; i < nr && sent > 0; i++) {
+		struct part *p = rank_part_find(r, vs.ids[i]);
+		redisReply *reply = NULL;
+		int t;
+
+		if (!p || p->version == vs.v[i])
+			continue;
+		sent--;
+		if (ssid_redis_next_reply(r->rd, &reply, "HGETALL rank aggregates") < 0) {
+			rc = -EIO;
+			break;
+		}
+		t = rc == 0 ? take_remote(r, p, reply, vs.v[i]) : 0;
+		if (rc == 0)
+			rc = t;
+		freeReplyObject(reply);
+	}
+	free(vs.ids);
+	free(vs.v);
+	return rc;
+}
+
+int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
+{
+	int rc;
+
+	if (!force && r->refreshed && now_ms - r->refreshed_ms < r->ro.refresh_ms)
+		return 0;
+	rc = ssid_redis_connect(r->rd);
+	if (rc == 0)
+		rc = ssid_rank_flush(r);
+	if (rc == 0)
+		rc = read_remote(r);
+	if (rc == 0) {
+		r->refreshed = true;
+		r->refreshed_ms = now_ms;
+	}
+	return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "ranks: out of memory") : rc;
+}
+
+void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = rank_part_find(r, partition);
+
+	if (!p || !p->local)
+		return;
+	/* Best effort: what does not reach Redis the next owner cannot know. */
+	if (rank_pending(p))
+		(void)ssid_rank_flush(r);
+	rank_unload_partition(r, p);
+}
+
+void ssid_rank_reset(struct ssid_rank *r)
+{
+	rank_forget_all(r);
+}
