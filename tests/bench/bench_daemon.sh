@@ -113,6 +113,7 @@ done
 
 work=""
 broker_dir=""
+bin=""
 ssid_pid=""
 ssid_log=""
 redis_pid=""
@@ -219,7 +220,7 @@ proc_status_kb() {
 }
 
 bench() {
-	"$build/bench_consume" -b "$bootstrap" "$@"
+	"$bin/bench_consume" -b "$bootstrap" "$@"
 }
 
 # Sum of the high watermarks of a topic (its end offset, all partitions).
@@ -231,7 +232,7 @@ topic_messages() {
 # librdkafka's retry notices (a fresh broker loads its coordinators) are
 # noise unless the run fails.
 run_loadgen() {
-	"$@" 2>>"$work/loadgen.log" || {
+	"${@/#$build\//$bin/}" 2>>"$work/loadgen.log" || {
 		tail -n 20 "$work/loadgen.log" >&2
 		die "ssi-loadgen failed"
 	}
@@ -328,7 +329,7 @@ write_conf() {
 	{
 		printf '%s\n' "kafka.bootstrap.servers = $bootstrap" "kafka.group.id = $group" \
 			"input.topic = $topic" "redis.host = 127.0.0.1" "redis.port = $redis_port" \
-			"model.file = $repo/config/model.json" "clock = fixed:$clock" "$@"
+			"model.file = $bin/model.json" "clock = fixed:$clock" "$@"
 		tr ';' '\n' <<<"$extra_config" | sed 's/^[[:space:]]*//' | grep -v '^$' || true
 	} >"$file"
 }
@@ -344,8 +345,9 @@ ssid_start() {
 	local conf=$1
 	ssid_log=$2
 	shift 2
+	: >"$ssid_log" # there before the stamping subshell opens it
 	ssid_start_at=$EPOCHREALTIME
-	"$build/ssid" --config "$conf" "$@" 2> >(stamp_lines >"$ssid_log") &
+	"$bin/ssid" --config "$conf" "$@" 2> >(stamp_lines >"$ssid_log") &
 	ssid_pid=$!
 }
 
@@ -397,7 +399,7 @@ throughput_run() {
 			>"$work/perf.log" 2>&1 &
 		perf_pid=$!
 	fi
-	"$build/bench_consume" -b "$bootstrap" wait-committed "$group" "$topic" "$timeout" \
+	"$bin/bench_consume" -b "$bootstrap" wait-committed "$group" "$topic" "$timeout" \
 		>"$work/$name.run.kv" &
 	wait_while_ssid_runs $!
 	# Redis first: ssid with ranks keeps reading the others' partitions
@@ -484,7 +486,7 @@ latency_step() {
 		--start "$live_start" --end "$clock" --activity "$live_activity" --no-clock-cap
 		--rate "$rate" --duration "$live_seconds" -q)
 	cpu_before=$(cpu_seconds "$ssid_pid")
-	"$build/bench_consume" -b "$bootstrap" trace-committed "$group" ssi.events "$timeout" \
+	"$bin/bench_consume" -b "$bootstrap" trace-committed "$group" ssi.events "$timeout" \
 		"$work/$tag.trace" &
 	tracer_pid=$!
 	background_pids+=("$tracer_pid")
@@ -492,7 +494,7 @@ latency_step() {
 	t0=$EPOCHREALTIME
 	run_loadgen "${live_cmd[@]}"
 	t1=$EPOCHREALTIME
-	"$build/bench_consume" -b "$bootstrap" wait-committed "$group" ssi.events "$timeout" \
+	"$bin/bench_consume" -b "$bootstrap" wait-committed "$group" ssi.events "$timeout" \
 		>"$work/$tag.kv" &
 	local waiter=$!
 	background_pids+=("$waiter")
@@ -507,7 +509,7 @@ latency_step() {
 	ssid_live_cpu=$(calc '%.2f' "$(cpu_seconds "$ssid_pid") - $cpu_before")
 	local latency_cmd=("$build/bench_latency" -b "$bootstrap" ssi.events "$(kv "$work/$tag-in.kv" ends)"
 		ssi.scores "$(kv "$work/$tag-out.kv" ends)" "$work/$tag.trace")
-	"${latency_cmd[@]}" >"$work/$tag.latency.kv"
+	"${latency_cmd[@]/#$build\//$bin/}" >"$work/$tag.latency.kv"
 	lat() { kv "$work/$tag.latency.kv" "$1"; }
 	local live_n
 	live_n=$(lat inputs)
@@ -545,6 +547,13 @@ latency_step() {
 # ==============================================================================
 
 work=$(mktemp -d /tmp/ssid-bench.XXXXXX)
+run_started=$SECONDS
+# The programs and the model this run measures, copied: a `make` elsewhere
+# during the run must not change ssid between the runs compared.
+bin=$work/bin
+mkdir "$bin"
+cp "$build/ssid" "$build/ssi-loadgen" "$build/bench_consume" "$build/bench_latency" \
+	config/model.json "$bin/"
 cores=$(nproc)
 # Other work on the machine skews every figure below, latency most.
 read -r load_1m _ </proc/loadavg
@@ -578,7 +587,7 @@ printf 'setup: Kafka %s at %s, in %s s; a new redis-server (%s) for each ssid ru
 # which takes seconds a long-running cluster never spends again: have a
 # throwaway group pay for it, so that ssid's start-up is timed as in real
 # life.
-"$build/bench_consume" -b "$bootstrap" wait-committed "bench-warmup-$$" ssi.events.dlq 120 \
+"$bin/bench_consume" -b "$bootstrap" wait-committed "bench-warmup-$$" ssi.events.dlq 120 \
 	>/dev/null 2>&1 || die "the broker's group coordinator did not come up"
 
 # preload TOPIC USERS EVENTS SEED: the stream, written once per topic
@@ -737,6 +746,7 @@ redis_stop
 # (ranks on, fresh group, fresh Redis). Per-event and per-rep costs should
 # not grow with the number of reps.
 if [ "$scale" = 1 ]; then
+	scale_started=$SECONDS
 	printf '\nscaling: %s events per user, ranks on\n' "$scale_epu"
 	for n_users in $scale_users; do
 		topic=ssi.scale.$n_users
@@ -747,6 +757,7 @@ if [ "$scale" = 1 ]; then
 		ssid_stop
 		redis_stop
 	done
+	fig[scale.s]=$((SECONDS - scale_started))
 fi
 
 # --- summary ----------------------------------------------------------------------------------
@@ -755,7 +766,8 @@ on_off() { printf '%s / %s' "$1" "$2"; }
 printf '\n## Summary (one run, %s)\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%s cores, %s; %s.\n' "$cores" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
 	"${reproduce}"
-printf 'Every ssid run: a fresh consumer group and a new, empty redis-server; on and off consume the same preloaded topic.\n\n'
+printf 'Every ssid run: a fresh consumer group and a new, empty redis-server; on and off consume the same preloaded topic. The run took %s s%s.\n\n' \
+	"$((SECONDS - run_started))" "${fig[scale.s]:+ (the scaling runs ${fig[scale.s]} s)}"
 printf '| figure | value | how |\n| --- | --- | --- |\n'
 printf '| end to end, ranks on, events/s (%s events / %s users, %d partitions) | %s events/s (%s s from process start; %s events/s from partition assignment) | `ssid --config on.conf` until `bench_consume wait-committed` sees the end offsets committed |\n' \
 	"$(commas "$events")" "$(commas "$users")" "$partitions" "$(commas "${fig[on.rate]}")" \
