@@ -57,7 +57,7 @@ TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-fault check-asan check-valgrind \
+.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-cluster check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon test-binaries check-format \
 	format cppcheck fuzz bench demo install clean check-fresh
 
@@ -132,6 +132,18 @@ check-unit: $(B)/tests/check_unit
 
 check-daemon: $(B)/tests/check_daemon $(B)/ssid
 	CK_FORK=yes $(B)/tests/check_daemon
+
+# The daemon suites that touch Redis, each against one-node Redis Clusters
+# (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
+# ssid or ssictl whose keys span hash slots fails with CROSSSLOT. The network
+# tests run in the ssictl suite. Stops at the first suite that fails.
+CLUSTER_SUITES = history_store rank integration poison process ssictl insights
+check-cluster: $(B)/tests/check_daemon $(B)/ssid
+	@for s in $(CLUSTER_SUITES); do \
+		echo "check-cluster: suite $$s"; \
+		SSID_TEST_REDIS_CLUSTER=1 CK_FORK=yes CK_RUN_SUITE=$$s $(B)/tests/check_daemon \
+			|| exit 1; \
+	done
 
 # Fetches the broker's jars once (deploy/.cache), then runs against a broker it starts.
 check-fault: $(B)/tests/check_fault $(B)/ssid

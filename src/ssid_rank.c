@@ -152,8 +152,10 @@ void rank_part_free_pending(struct part *p)
 		free(p->gone[i]);
 	p->ngone = 0;
 	p->ndirty = 0;
+	for (uint32_t i = 0; i < p->ndrec; i++)
+		p->drec[i]->dirty = false;
+	p->ndrec = 0;
 	p->full = false;
-	p->any_dirty_record = false;
 }
 
 void rank_forget_all(struct ssid_rank *r)
@@ -178,6 +180,7 @@ void rank_forget_all(struct ssid_rank *r)
 		for (uint32_t s = 0; s < g->nshare; s++) {
 			ssi_rankagg_clear(&g->share[s].agg);
 			free(g->share[s].member);
+			ssi_rank_top_clear(&g->share[s].top);
 		}
 		free(g->share);
 		ssi_rankagg_clear(&g->all);
@@ -192,6 +195,7 @@ void rank_forget_all(struct ssid_rank *r)
 		rank_part_free_pending(&r->parts[i]);
 		free(r->parts[i].dirty_seg);
 		free(r->parts[i].gone);
+		free(r->parts[i].drec);
 	}
 	r->nparts = 0;
 	r->refreshed = false;
@@ -328,10 +332,38 @@ struct rec *rank_rec_new(struct ssid_rank *r, const char *id, int32_t part)
 	return rc;
 }
 
+/* rc is not to be written after all: off its partition's list. */
+static void undirty(struct ssid_rank *r, struct rec *rc)
+{
+	struct part *p = rank_part_find(r, rc->part);
+
+	for (uint32_t i = 0; rc->dirty && p && i < p->ndrec; i++)
+		if (p->drec[i] == rc) {
+			p->drec[i] = p->drec[--p->ndrec];
+			break;
+		}
+	rc->dirty = false;
+}
+
+/* rc is to be written with its partition's next write. 0, -ENOMEM. */
+static int make_dirty(struct ssid_rank *r, struct rec *rc)
+{
+	struct part *p = rank_part_find(r, rc->part);
+
+	if (rc->dirty)
+		return 0;
+	if (rank_grow((void **)&p->drec, &p->drcap, p->ndrec + 1, sizeof(*p->drec)) < 0)
+		return -ENOMEM;
+	p->drec[p->ndrec++] = rc;
+	rc->dirty = true;
+	return 0;
+}
+
 void rank_rec_unlink(struct ssid_rank *r, struct rec *rc)
 {
 	struct rec **pp = &r->rtab[rc->hash & (r->rcap - 1)];
 
+	undirty(r, rc);
 	while (*pp != rc)
 		pp = &(*pp)->next;
 	*pp = rc->next;
@@ -480,6 +512,64 @@ int rank_mark_dirty(struct ssid_rank *r, uint32_t segi, struct share *s)
 	return 0;
 }
 
+/* How many of a share's best members are kept: the board's and a margin. */
+static size_t top_keep(const struct ssid_rank *r)
+{
+	return (size_t)r->ro.top_n + 32;
+}
+
+static struct ssi_rank_member as_member(const struct rec *rc)
+{
+	struct ssi_rank_member m = {.total = rc->r.score.total};
+
+	snprintf(m.user_id, sizeof(m.user_id), "%s", rc->id);
+	return m;
+}
+
+/* A member counted in: into the list if it belongs there. */
+static int top_enter(const struct ssid_rank *r, struct share *s, const struct rec *rc)
+{
+	struct ssi_rank_member m;
+
+	if (!s->top_ok)
+		return 0;
+	m = as_member(rc);
+	/* Exact so far: a newcomer belongs when it beats the last, or all members are listed. */
+	if (s->top.n + 1 == s->nmember ||
+	    (s->top.n > 0 && ssi_rank_member_before(&m, &s->top.m[s->top.n - 1])))
+		return ssi_rank_top_offer(&s->top, top_keep(r), m.user_id, m.total);
+	return 0;
+}
+
+/* A member counted out: off the list, which stays the exact best of the rest. */
+static void top_leave(struct share *s, const struct rec *rc)
+{
+	for (size_t i = 0; s->top_ok && i < s->top.n; i++)
+		if (strcmp(s->top.m[i].user_id, rc->id) == 0) {
+			memmove(&s->top.m[i], &s->top.m[i + 1],
+				(s->top.n - i - 1) * sizeof(*s->top.m));
+			s->top.n--;
+			return;
+		}
+}
+
+int rank_share_top(const struct ssid_rank *r, struct share *s)
+{
+	size_t want = (size_t)r->ro.top_n < s->nmember ? (size_t)r->ro.top_n : s->nmember;
+
+	if (s->top_ok && s->top.n >= want)
+		return 0;
+	s->top.n = 0;
+	for (uint32_t m = 0; m < s->nmember; m++)
+		if (ssi_rank_top_offer(&s->top, top_keep(r), s->member[m]->id,
+				       s->member[m]->r.score.total) < 0) {
+			s->top_ok = false;
+			return -ENOMEM;
+		}
+	s->top_ok = true;
+	return 0;
+}
+
 /* Count rc (its record's score) in segment segi of its partition. */
 static int count_in(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k, uint32_t segi)
 {
@@ -497,6 +587,9 @@ static int count_in(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k, 
 	s->member[s->nmember] = rc;
 	rc->seg[k] = segi;
 	rc->slot[k] = s->nmember++;
+	e = top_enter(r, s, rc);
+	if (e < 0)
+		s->top_ok = false;
 	return rank_mark_dirty(r, segi, s);
 }
 
@@ -514,6 +607,7 @@ static int count_out(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k)
 		e = ssi_rankagg_add(&g->all, &rc->r.score, -1);
 	if (e < 0)
 		return e;
+	top_leave(s, rc);
 	last = s->member[--s->nmember];
 	s->member[rc->slot[k]] = last;
 	last->slot[k] = rc->slot[k];
@@ -694,6 +788,7 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 	if (rc) {
 		e = rank_count_all(r, rc, false);
 		if (e == 0 && rc->part != c->partition) {
+			undirty(r, rc);
 			e = note_gone(r, rc);
 			rc->part = c->partition;
 		}
@@ -705,9 +800,8 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
 		snprintf(rc->r.segment[s], sizeof(rc->r.segment[s]), "%s",
 			 c->segment[s] ? c->segment[s] : "");
-	rc->dirty = true;
-	rank_part_find(r, rc->part)->any_dirty_record = true;
-	return rank_count_all(r, rc, true);
+	e = make_dirty(r, rc);
+	return e < 0 ? e : rank_count_all(r, rc, true);
 }
 
 /*
@@ -826,11 +920,14 @@ static int board_read(struct ssid_rank *r, struct ssid_rank_board *bd)
 	bd->hidden = bd->of < r->ro.min_members;
 	if (!g || bd->hidden)
 		return 0;
-	for (uint32_t s = 0; s < g->nshare && rc == 0; s++)
-		for (uint32_t m = 0; m < g->share[s].nmember && rc == 0; m++)
-			rc =
-			    ssi_rank_top_offer(&top, (size_t)r->ro.top_n, g->share[s].member[m]->id,
-					       g->share[s].member[m]->r.score.total);
+	for (uint32_t s = 0; s < g->nshare && rc == 0; s++) {
+		const struct share *sh = &g->share[s];
+
+		rc = rank_share_top(r, &g->share[s]);
+		for (size_t t = 0; t < sh->top.n && rc == 0; t++)
+			rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n, sh->top.m[t].user_id,
+						sh->top.m[t].total);
+	}
 	for (uint32_t i = 0; i < r->nparts && rc == 0; i++) {
 		const struct part *p = &r->parts[i];
 

@@ -27,11 +27,20 @@ struct rec {
 	uint32_t slot[SSID_RANK__COUNT]; /* place in that segment's share's members */
 };
 
-/* One owned partition's share of a segment. */
+/*
+ * One owned partition's share of a segment. top holds the best of its
+ * members, exactly the best top.n of them while top_ok: a member counted in
+ * is offered when it beats the list's last, a member counted out is taken
+ * off; the list is built again from every member only when it falls below
+ * what must be shown (rank_share_top), so a batch costs no scan of a
+ * segment's members.
+ */
 struct share {
 	int32_t part;
 	bool dirty;
-	struct ssi_rankagg agg; /* no top list: built when written */
+	bool top_ok;
+	struct ssi_rankagg agg; /* its top list is what is written: the best top_n */
+	struct ssi_rank_top top;
 	struct rec **member;
 	uint32_t nmember, cap;
 };
@@ -59,7 +68,8 @@ struct part {
 	uint32_t ndirty, dcap;
 	char **gone; /* records to delete */
 	uint32_t ngone, gcap;
-	bool any_dirty_record;
+	struct rec **drec; /* records to write (rec.dirty) */
+	uint32_t ndrec, drcap;
 	/* another instance's, as last read */
 	long long version;
 	struct remote_entry *e;
@@ -110,6 +120,8 @@ struct part *rank_part_get(struct ssid_rank *r, int32_t id);
 struct share *rank_share_find(struct seg *g, int32_t part);
 int rank_mark_dirty(struct ssid_rank *r, uint32_t segi, struct share *s);
 void rank_forget_all(struct ssid_rank *r);
+/* The share's best members, built again if need be. 0, -ENOMEM. */
+int rank_share_top(const struct ssid_rank *r, struct share *s);
 /* Forget what was read of another's partition, and what waits to be written of an owned one. */
 void rank_part_free_remote(struct part *p);
 void rank_part_free_pending(struct part *p);

@@ -207,18 +207,27 @@ void rank_unload_partition(struct ssid_rank *r, struct part *p)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* Encode into r->enc; the argument at index ai gets its offset and length. */
+static size_t encode(const void *what, bool agg, uint8_t *buf, size_t cap)
+{
+	return agg ? ssi_rankagg_encode(what, buf, cap) : ssi_rank_record_encode(what, buf, cap);
+}
+
+/*
+ * Encode into r->enc; the argument at index ai gets its offset and length.
+ * One pass into the room left, a second only when it did not fit.
+ */
 static int put_encoded(struct ssid_rank *r, size_t ai, const void *what, bool agg)
 {
-	size_t need =
-	    agg ? ssi_rankagg_encode(what, NULL, 0) : ssi_rank_record_encode(what, NULL, 0);
+	size_t need;
 
-	if (bytes_reserve(&r->enc, need) < 0)
+	if (bytes_reserve(&r->enc, 512) < 0)
 		return -ENOMEM;
-	if (agg)
-		ssi_rankagg_encode(what, r->enc.p + r->enc.len, need);
-	else
-		ssi_rank_record_encode(what, r->enc.p + r->enc.len, need);
+	need = encode(what, agg, r->enc.p + r->enc.len, r->enc.cap - r->enc.len);
+	if (need > r->enc.cap - r->enc.len) {
+		if (bytes_reserve(&r->enc, need) < 0)
+			return -ENOMEM;
+		encode(what, agg, r->enc.p + r->enc.len, need);
+	}
 	r->argoff[ai] = r->enc.len;
 	r->argl[ai] = need;
 	r->argv[ai] = NULL;
@@ -243,10 +252,14 @@ static int set_arg(struct ssid_rank *r, size_t ai, const char *s)
 /* The share written for a partition, with the best top_n of its members. */
 static int share_encodable(struct ssid_rank *r, struct share *s)
 {
+	size_t n;
+
+	if (rank_share_top(r, s) < 0)
+		return -ENOMEM;
+	n = s->top.n < (size_t)r->ro.top_n ? s->top.n : (size_t)r->ro.top_n;
 	ssi_rank_top_clear(&s->agg.top);
-	for (uint32_t m = 0; m < s->nmember; m++)
-		if (ssi_rank_top_offer(&s->agg.top, (size_t)r->ro.top_n, s->member[m]->id,
-				       s->member[m]->r.score.total) < 0)
+	for (size_t i = 0; i < n; i++)
+		if (ssi_rank_top_offer(&s->agg.top, n, s->top.m[i].user_id, s->top.m[i].total) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -286,18 +299,13 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 			(*sent)++;
 		}
 	}
-	/* Records: every dirty member of the partition's global share. */
-	if (rc == 0 && p->any_dirty_record) {
-		uint32_t g = rank_seg_find(r, "g");
-		struct share *s = g == NONE ? NULL : rank_share_find(r->segv[g], p->id);
-
+	/* Records: those changed since the last write. */
+	if (rc == 0 && p->ndrec > 0) {
 		r->enc.len = 0;
 		argc = 2;
-		for (uint32_t m = 0; s && m < s->nmember && rc == 0; m++) {
-			struct rec *rc2 = s->member[m];
+		for (uint32_t m = 0; m < p->ndrec && rc == 0; m++) {
+			struct rec *rc2 = p->drec[m];
 
-			if (!rc2->dirty)
-				continue;
 			rc = argv_reserve(r, argc + 2);
 			if (rc == 0) {
 				set_arg(r, argc, rc2->id);
@@ -355,11 +363,6 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 /* The partition's pending writes are in Redis: clear its flags. */
 static void written(struct ssid_rank *r, struct part *p)
 {
-	uint32_t g = rank_seg_find(r, "g");
-	struct share *s = g == NONE ? NULL : rank_share_find(r->segv[g], p->id);
-
-	for (uint32_t m = 0; s && m < s->nmember; m++)
-		s->member[m]->dirty = false;
 	for (uint32_t i = 0; i < p->ndirty; i++) {
 		struct share *d = rank_share_find(r->segv[p->dirty_seg[i]], p->id);
 
@@ -371,7 +374,7 @@ static void written(struct ssid_rank *r, struct part *p)
 
 bool rank_pending(const struct part *p)
 {
-	return p->local && (p->full || p->ndirty || p->ngone || p->any_dirty_record);
+	return p->local && (p->full || p->ndirty || p->ngone || p->ndrec);
 }
 
 int ssid_rank_flush(struct ssid_rank *r)

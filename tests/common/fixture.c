@@ -448,10 +448,78 @@ static bool redis_answers(int port)
 	return ok;
 }
 
-/* Start the server on r->port and wait for PING; -EADDRINUSE when it exited at once. */
+/* SSID_TEST_REDIS_CLUSTER set, to anything but "" or "0". */
+static bool cluster_wanted(void)
+{
+	const char *v = getenv("SSID_TEST_REDIS_CLUSTER");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The integer field name of a CLUSTER INFO reply, or -1. */
+static long cluster_info_field(const char *info, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *at = info; (at = strstr(at, name)); at += n)
+		if ((at == info || at[-1] == '\n') && at[n] == ':')
+			return strtol(at + n + 1, NULL, 10);
+	return -1;
+}
+
+/*
+ * The node on r->port made a one-node cluster: every slot its own, unless
+ * its nodes.conf gave them back on a restart, then cluster_state:ok (a node
+ * says ok at the earliest 2 s after it started).
+ */
+static int redis_cluster_ready(const struct fx_redis *r, int64_t deadline)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *info = NULL, *add;
+	int rc = -ETIMEDOUT;
+
+	if (!c)
+		return -ECONNREFUSED;
+	while (!fx_expired(deadline)) {
+		info = redisCommand(c, "CLUSTER INFO");
+		if (!info || info->type != REDIS_REPLY_STRING) {
+			rc = -EIO;
+			break;
+		}
+		if (strstr(info->str, "cluster_state:ok\r\n")) {
+			rc = 0;
+			break;
+		}
+		if (cluster_info_field(info->str, "cluster_slots_assigned") == 0) {
+			bool ok;
+
+			add = redisCommand(c, "CLUSTER ADDSLOTSRANGE 0 16383");
+			ok = add && add->type == REDIS_REPLY_STATUS;
+			if (add)
+				freeReplyObject(add);
+			if (!ok) {
+				rc = -EIO;
+				break;
+			}
+		}
+		freeReplyObject(info);
+		info = NULL;
+		fx_pause();
+	}
+	if (info)
+		freeReplyObject(info);
+	redisFree(c);
+	return rc;
+}
+
+/*
+ * Start the server on r->port and wait for PING (and a cluster node for
+ * cluster_state:ok); -EADDRINUSE when it exited at once.
+ */
 static int redis_spawn(struct fx_redis *r)
 {
-	char port[16], log[PATH_MAX + 16];
+	char port[16], bus[16], nodes[PATH_MAX + 16], log[PATH_MAX + 16];
+	/* A plain server's arguments end at the NULL that stands for --cluster-enabled. */
 	const char *argv[] = {"redis-server",
 			      "--port",
 			      port,
@@ -467,12 +535,28 @@ static int redis_spawn(struct fx_redis *r)
 			      "always",
 			      "--daemonize",
 			      "no",
+			      r->cluster ? "--cluster-enabled" : NULL,
+			      "yes",
+			      "--cluster-config-file",
+			      nodes,
+			      "--cluster-port",
+			      bus,
+			      "--cluster-node-timeout",
+			      "5000",
 			      NULL};
 	int64_t deadline = fx_deadline(FX_WAIT_MS);
 	int rc;
 
 	snprintf(port, sizeof(port), "%d", r->port);
 	snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+	if (r->cluster) {
+		/* The bus port is port + 10000 unless set: past 65535 for most free ports. */
+		rc = free_port();
+		if (rc < 0)
+			return rc;
+		snprintf(bus, sizeof(bus), "%d", rc);
+		snprintf(nodes, sizeof(nodes), "%s/nodes.conf", r->dir);
+	}
 	rc = fx_spawn(&r->proc, argv, NULL, log, log);
 	if (rc < 0)
 		return rc;
@@ -485,6 +569,13 @@ static int redis_spawn(struct fx_redis *r)
 		}
 		fx_pause();
 	}
+	if (r->cluster) {
+		rc = redis_cluster_ready(r, deadline);
+		if (rc < 0) {
+			proc_kill(&r->proc);
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -494,11 +585,15 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
 	int rc;
 
 	r->persistent = persistent;
+	r->cluster = cluster_wanted();
 	if (dir != r->dir)
 		snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	/* Another process may take the free port before redis binds it: pick again. */
+	/*
+	 * Another process may take the free port before redis binds it: pick
+	 * again (a cluster node picks its bus port on each spawn).
+	 */
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (pick_port) {
 			rc = free_port();
@@ -507,7 +602,7 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
 			r->port = rc;
 		}
 		rc = redis_spawn(r);
-		if (rc != -EADDRINUSE || !pick_port)
+		if (rc != -EADDRINUSE || !(pick_port || r->cluster))
 			return rc;
 	}
 	return rc;

@@ -100,10 +100,21 @@ struct fx_redis {
 	struct fx_proc proc;
 	int port; /* chosen on the first start, kept on restarts */
 	bool persistent;
+	bool cluster; /* a one-node cluster (SSID_TEST_REDIS_CLUSTER=1) */
 	char dir[PATH_MAX];
 };
 
-/* Start redis-server in dir (created if missing) and wait until it answers PING. */
+/*
+ * Start redis-server in dir (created if missing) and wait until it answers PING.
+ *
+ * With SSID_TEST_REDIS_CLUSTER=1 (not 0 or empty) in the environment, the
+ * server is a one-node cluster: cluster-enabled, its nodes.conf in dir (a
+ * restart in the same dir comes back with its slots), all 16384 slots
+ * assigned to it, and this waits for cluster_state:ok too. Such a node
+ * refuses, with CROSSSLOT, any command or MULTI/EXEC whose keys span hash
+ * slots, and has database 0 only (redis.db must stay 0). hiredis talks to it
+ * as to a plain server: every slot is local, nothing is ever MOVED.
+ */
 int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent);
 /*
  * Per test: a fresh non-persistent server in <scratch>/redis (a Check
