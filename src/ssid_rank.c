@@ -160,6 +160,8 @@ void rank_part_free_pending(struct part *p)
 
 void rank_forget_all(struct ssid_rank *r)
 {
+	for (uint32_t i = 0; i < r->nparts; i++)
+		rank_part_free_pending(&r->parts[i]); /* before the records it names go */
 	for (size_t i = 0; i < r->rcap; i++) {
 		struct rec *rc = r->rtab ? r->rtab[i] : NULL;
 
@@ -192,7 +194,6 @@ void rank_forget_all(struct ssid_rank *r)
 		memset(r->stab, 0, r->scap * sizeof(*r->stab));
 	for (uint32_t i = 0; i < r->nparts; i++) {
 		rank_part_free_remote(&r->parts[i]);
-		rank_part_free_pending(&r->parts[i]);
 		free(r->parts[i].dirty_seg);
 		free(r->parts[i].gone);
 		free(r->parts[i].drec);

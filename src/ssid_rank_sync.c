@@ -186,6 +186,7 @@ int rank_load_partition(struct ssid_rank *r, struct part *p)
 /* Forget an owned partition's records and shares (they stay in Redis). */
 void rank_unload_partition(struct ssid_rank *r, struct part *p)
 {
+	rank_part_free_pending(p); /* before the records it names go */
 	for (uint32_t i = 0; i < r->nseg; i++) {
 		struct seg *g = r->segv[i];
 		struct share *s = rank_share_find(g, p->id);
@@ -197,10 +198,10 @@ void rank_unload_partition(struct ssid_rank *r, struct part *p)
 				rank_rec_unlink(r, s->member[m]);
 		ssi_rankagg_merge(&g->all, &s->agg, -1);
 		ssi_rankagg_clear(&s->agg);
+		ssi_rank_top_clear(&s->top);
 		free(s->member);
 		*s = g->share[--g->nshare];
 	}
-	rank_part_free_pending(p);
 	p->local = false;
 	p->version = -1;
 }
