@@ -60,7 +60,7 @@ void ssid_parts_model_changed(struct ssid_parts *ps);
 
 struct ssid_rebuild_progress {
 	int partitions; /* owned partitions still replaying */
-	int64_t done;	/* messages replayed */
+	int64_t done;	/* messages replayed, finished partitions included */
 	int64_t left;	/* messages still to replay */
 };
 

@@ -86,11 +86,16 @@ bool ssid_parts_rebuild_progress(const struct ssid_parts *ps, struct ssid_rebuil
 		const struct ssid_part *p = &ps->p[i];
 		int64_t pos;
 
-		if (!p->owned || p->replay_until <= 0 || p->position >= p->replay_until)
+		if (!p->owned || p->replay_until <= 0)
 			continue;
 		pos = p->position > p->replay_from ? p->position : p->replay_from;
-		out->partitions++;
+		if (pos > p->replay_until)
+			pos = p->replay_until;
+		/* A partition already replayed still counts in what is done. */
 		out->done += pos - p->replay_from;
+		if (pos >= p->replay_until)
+			continue;
+		out->partitions++;
 		out->left += p->replay_until - pos;
 	}
 	return out->partitions > 0;

@@ -17,7 +17,8 @@
 struct user_work {
 	uint32_t first, last; /* message list in offset order, via next[] */
 	int applied;
-	bool replay;	 /* some event is a rebuild's replay: publish no alert or crossing */
+	bool replay; /* some event is a rebuild's replay: publish no alert or crossing */
+	bool live;   /* some event is not: the score is published (else recorded as delivered) */
 	size_t net_from; /* its connection changes start here in p->net */
 	bool publish;
 	enum ssid_cause cause;
@@ -530,6 +531,7 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 
 		/* A retried replay batch finds its events applied: still a replay. */
 		w->replay |= b->msg[i].replay;
+		w->live |= !b->msg[i].replay;
 		if (rkm->offset <= ssi_state_mark_get(&user->state, rkm->partition)) {
 			stats->replayed++;
 			continue;
@@ -641,7 +643,7 @@ static int rank_step(struct ssid_pipeline *p)
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			c->segment[s] = p->users[u].state.segment[s];
 		c->score = p->work[u].score;
-		replay &= p->work[u].replay;
+		replay &= p->work[u].replay && !p->work[u].live;
 		p->change_user[n++] = u;
 	}
 	if (n == 0)
@@ -658,7 +660,8 @@ static int rank_step(struct ssid_pipeline *p)
 		w->has_ranks = true;
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
 			w->rank[k] = p->changes[i].result[k].after;
-		r = touch_boards(p, &p->changes[i]);
+		/* Boards, like scores, were published when the replayed events were first read. */
+		r = w->replay && !w->live ? 0 : touch_boards(p, &p->changes[i]);
 		if (r < 0)
 			return r;
 	}
@@ -1005,8 +1008,10 @@ static int produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t no
 		r = produce_dlq(p, d, &b->msg[i]);
 		stats->rejected++;
 	}
+	/* A replay's scores were delivered when its events were first read. */
 	for (size_t u = 0; u < p->nusers && r == 0; u++)
-		if (p->work[u].publish && p->users[u].load_status == 0) {
+		if (p->work[u].publish && (p->work[u].live || !p->work[u].replay) &&
+		    p->users[u].load_status == 0) {
 			r = produce_score(p, d, (uint32_t)u, now_ms);
 			stats->outputs++;
 		}
