@@ -643,6 +643,55 @@ int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in)
 	return 0;
 }
 
+/*
+ * Only rc's score changed: it stays a member of the same shares, whose
+ * counts move from the old total to the new (no segment name is built, no
+ * member list touched).
+ */
+static int rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_score *sc)
+{
+	const struct ssi_score old = rc->r.score;
+
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		struct seg *g;
+		struct share *s;
+		int e;
+
+		if (rc->seg[k] == NONE)
+			continue;
+		g = r->segv[rc->seg[k]];
+		s = rank_share_find(g, rc->part);
+		e = ssi_rankagg_add(&s->agg, &old, -1);
+		if (e == 0)
+			e = ssi_rankagg_add(&g->all, &old, -1);
+		if (e == 0)
+			e = ssi_rankagg_add(&s->agg, sc, +1);
+		if (e == 0)
+			e = ssi_rankagg_add(&g->all, sc, +1);
+		if (e < 0)
+			return e;
+		top_leave(s, rc); /* by id */
+		rc->r.score = *sc;
+		e = top_enter(r, s, rc);
+		rc->r.score = old;
+		if (e < 0)
+			s->top_ok = false;
+		e = rank_mark_dirty(r, rc->seg[k], s);
+		if (e < 0)
+			return e;
+	}
+	rc->r.score = *sc;
+	return make_dirty(r, rc);
+}
+
+static bool same_segments(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
+{
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		if (strcmp(a->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+			return false;
+	return true;
+}
+
 /* ---- applying changes ----------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -786,6 +835,8 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 	if (rc && rc->part == c->partition && same_record(&rc->r, c))
 		return 0;
 	*changed = true;
+	if (rc && rc->part == c->partition && same_segments(&rc->r, c))
+		return rescore_in_place(r, rc, &c->score);
 	if (rc) {
 		e = rank_count_all(r, rc, false);
 		if (e == 0 && rc->part != c->partition) {
