@@ -11,6 +11,8 @@
 #
 # Out-of-tree: everything lands in $(B) (build/ by default, build/asan for SAN=1).
 
+empty :=
+space := $(empty) $(empty)
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
@@ -50,14 +52,11 @@ DAEMON_SRC := $(sort $(wildcard src/ssid_*.c))
 ENGINE_OBJ := $(ENGINE_SRC:src/%.c=$(B)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o)
 
-UNIT_TEST_SRC := $(sort $(wildcard tests/unit/*.c))
-DAEMON_TEST_SRC := $(sort $(wildcard tests/daemon/*.c))
-FAULT_TEST_SRC := $(sort $(wildcard tests/fault/*.c))
 TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-demo check-systemd check-unit check-daemon check-cluster check-fault check-asan check-valgrind \
+.PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon test-binaries check-format \
 	format cppcheck fuzz bench demo install clean check-fresh
 
@@ -66,9 +65,14 @@ all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
 deps:
 	@deploy/install-deps.sh build
 
-$(B)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(B)/obj
+# Header dependencies come from the compiler (-MMD). Engine objects see
+# jansson's flags only; check-engine refuses any include that does I/O.
+$(ENGINE_OBJ): PKG_CFLAGS = $(shell pkg-config --cflags jansson 2>/dev/null)
+$(B)/obj/%.o: src/%.c | $(B)/obj
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard $(B)/obj/*.d)
 
 $(B)/obj $(B)/tests:
 	@mkdir -p $@
@@ -84,27 +88,22 @@ $(B)/%: src/main_%.c $(B)/libssid.a $(B)/libssi.a
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libssid.a $(B)/libssi.a \
 		$(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-# Check test binaries: one per tier, each test file contributes suites.
-$(B)/tests/check_unit: $(UNIT_TEST_SRC) $(TEST_COMMON_SRC) \
-		$(wildcard tests/common/*.h tests/unit/*.h) $(B)/libssid.a $(B)/libssi.a | $(B)/tests
-	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
-		$(UNIT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) \
-		$(CHECK_LIBS) -lm -lpthread
+# Check test binaries: one per tier (unit, daemon, fault), each test file
+# contributes suites; the daemon and fault tiers run the ssid binary.
+TEST_INCLUDES_unit := -Itests/unit -Itests/daemon
+TEST_INCLUDES_daemon := -Itests/unit -Itests/daemon
+TEST_INCLUDES_fault := -Itests/fault
+TEST_NEEDS_unit :=
+TEST_NEEDS_daemon := $(B)/ssid
+TEST_NEEDS_fault := $(B)/ssid
 
-$(B)/tests/check_daemon: $(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) \
-		$(wildcard tests/common/*.h tests/daemon/*.h) $(B)/libssid.a $(B)/libssi.a \
-		| $(B)/tests $(B)/ssid
-	$(CC) $(CPPFLAGS) -Itests/common -Itests/unit -Itests/daemon $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
-		$(DAEMON_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
-		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
-
-# The fault suite: ssid against a real Kafka broker (deploy/kafka-broker.sh).
-$(B)/tests/check_fault: $(FAULT_TEST_SRC) $(TEST_COMMON_SRC) \
-		$(wildcard tests/common/*.h tests/fault/*.h) $(B)/libssid.a $(B)/libssi.a \
-		| $(B)/tests $(B)/ssid
-	$(CC) $(CPPFLAGS) -Itests/common -Itests/fault $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
-		$(FAULT_TEST_SRC) $(TEST_COMMON_SRC) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) \
-		$(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+.SECONDEXPANSION:
+$(B)/tests/check_%: $$(sort $$(wildcard tests/$$*/*.c)) $(TEST_COMMON_SRC) \
+		$$(wildcard tests/common/*.h tests/$$*/*.h) $(B)/libssid.a $(B)/libssi.a \
+		| $(B)/tests $$(TEST_NEEDS_$$*)
+	$(CC) $(CPPFLAGS) -Itests/common $(TEST_INCLUDES_$*) $(PKG_CFLAGS) $(CFLAGS) \
+		-Wno-missing-prototypes -o $@ $(sort $(wildcard tests/$*/*.c)) $(TEST_COMMON_SRC) \
+		$(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
 
 # Every test binary of this build ($(B)).
 test-binaries: $(B)/tests/check_unit $(B)/tests/check_daemon $(B)/tests/check_fault
@@ -116,13 +115,24 @@ check:
 	$(MAKE) check-unit
 	@# Mostly waiting on brokers, Redis and timeouts: side by side on two cores.
 	$(MAKE) -j2 check-daemon check-fault
-	$(MAKE) check-format cppcheck check-systemd
+	$(MAKE) check-format check-engine cppcheck check-systemd
 	$(MAKE) -j2 fuzz check-demo FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 
 check-systemd:
 	tests/systemd/check-unit.sh
+
+# The engine (src/ssi_*, include/ssi_*) does no I/O: it may include only the
+# C library's pure headers, jansson, pthread (per-thread arenas) and SSE2.
+ENGINE_HEADERS_OK := assert ctype emmintrin errno float inttypes jansson limits math pthread \
+	sanitizer/asan_interface stdarg stdatomic stdbool stddef stdint stdio stdlib string
+check-engine:
+	@bad=$$(grep -Ho '^#include <[^>]*>' src/ssi_*.c src/ssi_*.h include/ssi_*.h | \
+		sed 's/#include <\(.*\)\.h>$$/\1/' | \
+		grep -v -E ':($(subst $(space),|,$(strip $(ENGINE_HEADERS_OK))))$$' || true); \
+	if [ -n "$$bad" ]; then echo "the engine includes what does I/O:"; echo "$$bad"; exit 1; fi; \
+	echo "engine includes: ok"
 
 check-demo: all
 	tests/demo/check-demo.sh

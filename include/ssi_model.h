@@ -178,11 +178,11 @@ struct ssi_model_error {
 };
 
 /*
- * Load and validate a model from a JSON file or buffer. Every key is
- * required and unknown keys are rejected, so a typo cannot silently fall back
- * to a default. Returns 0, -EINVAL (with *err) or another -errno for I/O.
+ * Load and validate a model from a JSON buffer (ssid_file_load_model reads
+ * one from a file). Every key is required and unknown keys are rejected, so
+ * a typo cannot silently fall back to a default. Returns 0 or -EINVAL (with
+ * *err).
  */
-int ssi_model_load_file(struct ssi_model *m, const char *path, struct ssi_model_error *err);
 int ssi_model_load_buffer(struct ssi_model *m, const char *json, size_t len,
 			  struct ssi_model_error *err);
 

@@ -9,7 +9,6 @@
  * the same checks and name the same dotted keys in their errors.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -26,7 +24,6 @@
 #include "ssi_score_priv.h" /* ssi_var_table */
 
 /* A model file is a few kilobytes; anything this large is the wrong file. */
-#define MODEL_FILE_MAX (1024 * 1024)
 
 /* How far a sum of weights or shares may drift from its target. */
 #define SUM_TOLERANCE 1e-6
@@ -896,77 +893,4 @@ int ssi_model_load_buffer(struct ssi_model *m, const char *json, size_t len,
 	ssi_model_derive(&loaded);
 	*m = loaded;
 	return 0;
-}
-
-/* Read all of path, refusing files past MODEL_FILE_MAX. */
-static int read_whole_file(const char *path, char **out, size_t *out_len)
-{
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t new_cap = cap > 0 ? cap * 2 : 16384;
-			char *grown;
-
-			if (cap > MODEL_FILE_MAX) {
-				ret = -EFBIG;
-				goto fail;
-			}
-			if (new_cap > MODEL_FILE_MAX + 1)
-				new_cap = MODEL_FILE_MAX + 1;
-			grown = realloc(buf, new_cap);
-			if (!grown) {
-				ret = -ENOMEM;
-				goto fail;
-			}
-			buf = grown;
-			cap = new_cap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	*out = buf;
-	*out_len = len;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
-int ssi_model_load_file(struct ssi_model *m, const char *path, struct ssi_model_error *err)
-{
-	struct ssi_model_error scratch = {0};
-	char *buf = NULL;
-	size_t len = 0;
-	int ret;
-
-	if (!err)
-		err = &scratch;
-	error_clear(err);
-	ret = read_whole_file(path, &buf, &len);
-	if (ret < 0) {
-		snprintf(err->message, sizeof(err->message), "cannot read %s: %s", path,
-			 ret == -EFBIG ? "larger than 1 MiB" : strerrordesc_np(-ret));
-		return ret;
-	}
-	ret = ssi_model_load_buffer(m, buf, len, err);
-	free(buf);
-	return ret;
 }

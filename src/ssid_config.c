@@ -19,12 +19,13 @@
 
 #include "ssi_time.h"
 #include "ssid_config.h"
+#include "ssid_file.h"
 #include "ssid_rank.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A configuration file is a few kilobytes; anything this big is a mistake. */
-#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_FILE_MAX SSID_FILE_MAX
 /* Longest value quoted back in an error message. */
 #define QUOTED_VALUE_MAX 64
 /* Kafka's own limit on topic names. */
@@ -928,60 +929,13 @@ int ssid_config_parse_buffer(struct ssid_config *cfg, const char *name, const ch
 	return r;
 }
 
-/* read() until EOF: the file may be a pipe or grow while being read. */
-static int read_file(int fd, char **out, size_t *out_len)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *bigger;
-
-			if (cap > CONFIG_FILE_MAX) {
-				free(buf);
-				return -EFBIG;
-			}
-			bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		free(buf);
-		return -EFBIG;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
 int ssid_config_load(struct ssid_config *cfg, const char *path, struct ssid_config_error *err)
 {
 	char *text = NULL;
 	size_t len = 0;
 	char errbuf[128];
-	int fd, r;
+	const char *failed = "read";
+	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (err) {
@@ -992,21 +946,15 @@ int ssid_config_load(struct ssid_config *cfg, const char *path, struct ssid_conf
 		set_error(err, 0, NULL, "no configuration file given");
 		return -EINVAL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		set_error(err, 0, NULL, "cannot open: %s", strerror_r(-r, errbuf, sizeof(errbuf)));
-		return r;
-	}
-	r = read_file(fd, &text, &len);
-	close(fd);
+	r = ssid_file_read(path, CONFIG_FILE_MAX, &text, &len, &failed);
 	if (r == -EFBIG) {
 		set_error(err, 0, NULL, "larger than %d bytes: not a configuration file",
 			  CONFIG_FILE_MAX);
 		return r;
 	}
 	if (r < 0) {
-		set_error(err, 0, NULL, "cannot read: %s", strerror_r(-r, errbuf, sizeof(errbuf)));
+		set_error(err, 0, NULL, "cannot %s: %s", failed,
+			  strerror_r(-r, errbuf, sizeof(errbuf)));
 		return r;
 	}
 	r = ssid_config_parse_buffer(cfg, path, text, len, err);

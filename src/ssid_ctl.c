@@ -33,6 +33,7 @@
 #include "ssid_rank_read.h"
 #include "ssid_redis.h"
 #include "ssid_store.h"
+#include "ssid_file.h"
 
 #define KAFKA_TIMEOUT_MS 10000
 #define AROUND_MAX	 1000
@@ -198,7 +199,7 @@ static int load_config(struct ctl *c, bool need_model)
 			    c->cfg.clock);
 	c->now_ms = ssid_config_clock_now(&ck);
 	if (need_model) {
-		r = ssi_model_load_file(&c->model, c->cfg.model_file, &me);
+		r = ssid_file_load_model(&c->model, c->cfg.model_file, &me);
 		if (r < 0 && me.line > 0)
 			return fail(c, SSID_CTL_EXIT_CONFIG, "%s:%d: %s", c->cfg.model_file,
 				    me.line, me.message);

@@ -32,6 +32,7 @@
 #include "ssid_pipeline.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
+#include "ssid_file.h"
 
 static volatile sig_atomic_t sig_stop, sig_reload;
 
@@ -138,7 +139,7 @@ static int load_model(const char *path, struct ssi_model **out, char *err, size_
 
 	if (!m)
 		return -ENOMEM;
-	r = ssi_model_load_file(m, path, &me);
+	r = ssid_file_load_model(m, path, &me);
 	if (r < 0) {
 		if (me.line > 0)
 			snprintf(err, errlen, "%s:%d: %s", path, me.line, me.message);

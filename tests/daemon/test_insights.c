@@ -35,6 +35,7 @@
 #include "ssid_rank_read.h"
 #include "ssid_store.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 #define MAX_REPS 48
 #define DAY	 SSI_MS_PER_DAY
@@ -68,7 +69,7 @@ static void env_open(struct env *e, const char *tag, int users, bool persistent_
 
 	ck_assert_int_le(users, MAX_REPS);
 	memset(e, 0, sizeof(*e));
-	ck_assert_int_eq(ssi_model_load_file(&e->model, fx_model_path(), NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
 	ck_assert_msg(
 	    fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), persistent_redis) == 0,
 	    "redis-server did not start (see %s/redis.log)", dir);
@@ -1730,7 +1731,7 @@ START_TEST (test_model_change) {
 
 	/* The profile is worth 1 point instead of 7: every rep loses 6 (alerts would say so). */
 	fx_write_model(path, "ssi-test-insights-2", 1);
-	ck_assert_int_eq(ssi_model_load_file(&second, path, NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&second, path, NULL), 0);
 	for (int u = 0; u < N; u++) {
 		struct ssi_score a, b;
 

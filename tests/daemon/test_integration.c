@@ -12,6 +12,7 @@
 
 #include "fixture.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 /* Everything one test runs against; torn down by env_close. */
 struct env {
@@ -28,7 +29,7 @@ static void env_open(struct env *e, const char *tag, int users, bool persistent_
 	char dir[PATH_MAX];
 
 	memset(e, 0, sizeof(*e));
-	ck_assert_int_eq(ssi_model_load_file(&e->model, fx_model_path(), NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
 	ck_assert_msg(
 	    fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), persistent_redis) == 0,
 	    "redis-server did not start (see %s/redis.log)", dir);
@@ -409,7 +410,7 @@ START_TEST (test_reload_model) {
 
 	/* A valid new model: the next outputs carry its version and its scores. */
 	fx_write_model(model_path, "ssi-test-reload-2", 3);
-	ck_assert_int_eq(ssi_model_load_file(&second, model_path, NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&second, model_path, NULL), 0);
 	fx_daemon_reload(&e.daemon);
 	wait_stats(&e, reloaded_once, "reload", &st);
 	first = e.stream.n;

@@ -14,6 +14,7 @@
 
 #include "fixture.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 #define POISON_USERS 8
 
@@ -43,7 +44,7 @@ START_TEST (test_poison_corpus) {
 	struct ssi_model model;
 	char dir[PATH_MAX], conf[4096], err[1024];
 
-	ck_assert_int_eq(ssi_model_load_file(&model, fx_model_path(), NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&model, fx_model_path(), NULL), 0);
 	ck_assert_msg(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
 		      "redis-server did not start (see %s/redis.log)", dir);
 	ck_assert_int_eq(fx_kafka_start(&kafka, "poison", 4), 0);

@@ -20,6 +20,7 @@
 
 #include "fixture.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 struct env {
 	struct fx_redis redis;
@@ -37,7 +38,7 @@ static void env_open(struct env *e, const char *tag, int users, const struct fx_
 	memset(e, 0, sizeof(*e));
 	ck_assert_msg(access(fx_ssid_path(), X_OK) == 0, "%s is missing: build it first",
 		      fx_ssid_path());
-	ck_assert_int_eq(ssi_model_load_file(&e->model, fx_model_path(), NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
 	ck_assert_msg(fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
 		      "redis-server did not start (see %s/redis.log)", dir);
 	ck_assert_int_eq(fx_kafka_start(&e->kafka, tag, 4), 0);

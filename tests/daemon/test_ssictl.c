@@ -40,6 +40,7 @@
 #include "ssid_rank.h"
 #include "ssid_store.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 #define TODAY ((int32_t)(FX_NOW_MS / SSI_MS_PER_DAY)) /* 2026-11-20 */
 
@@ -74,7 +75,7 @@ static void setup(void)
 	fx_redis_setup(&redis);
 	fx_path(conf_path, sizeof(conf_path), "ssid.conf");
 	write_conf(conf_path, redis.port, NULL);
-	ck_assert_int_eq(ssi_model_load_file(&model, fx_model_path(), &me), 0);
+	ck_assert_int_eq(ssid_file_load_model(&model, fx_model_path(), &me), 0);
 }
 
 static void teardown(void)

@@ -17,6 +17,7 @@
 
 #include "fault.h"
 #include "ssid_store.h"
+#include "ssid_file.h"
 
 struct fx_broker fault_broker;
 pid_t fault_main_pid;
@@ -71,7 +72,7 @@ void fault_env_open(struct fault_env *e, const char *tag, const struct fault_opt
 	memset(e, 0, sizeof(*e));
 	ck_assert_msg(access(fx_ssid_path(), X_OK) == 0, "%s is missing: build it first",
 		      fx_ssid_path());
-	ck_assert_int_eq(ssi_model_load_file(&e->model, fx_model_path(), NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
 	ck_assert_msg(
 	    fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), o->persistent_redis) == 0,
 	    "redis-server did not start (see %s/redis.log)", dir);

@@ -17,6 +17,7 @@
 
 #include "ssi_model.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 #ifndef SSI_TEST_MODEL_PATH
 #define SSI_TEST_MODEL_PATH "config/model.json"
@@ -190,7 +191,7 @@ START_TEST (default_equals_file) {
 
 	memset(&from_file, 0, sizeof(from_file));
 	ssi_model_default(&builtin);
-	r = ssi_model_load_file(&from_file, SSI_TEST_MODEL_PATH, &err);
+	r = ssid_file_load_model(&from_file, SSI_TEST_MODEL_PATH, &err);
 	ck_assert_msg(r == 0, "%s: %s (line %d): %s", SSI_TEST_MODEL_PATH, err.key, err.line,
 		      err.message);
 	assert_models_equal(&from_file, &builtin);
@@ -715,11 +716,11 @@ START_TEST (missing_file) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
-	ck_assert_int_eq(ssi_model_load_file(&m, path, &err), -ENOENT);
+	ck_assert_int_eq(ssid_file_load_model(&m, path, &err), -ENOENT);
 	ck_assert_str_eq(err.key, "");
 	ck_assert_int_eq(err.line, 0);
 	ck_assert_ptr_nonnull(strstr(err.message, path));
-	ck_assert_int_eq(ssi_model_load_file(&m, path, NULL), -ENOENT);
+	ck_assert_int_eq(ssid_file_load_model(&m, path, NULL), -ENOENT);
 }
 END_TEST
 
@@ -727,7 +728,7 @@ START_TEST (directory_is_not_a_model) {
 	struct ssi_model m;
 	struct ssi_model_error err;
 
-	ck_assert_int_eq(ssi_model_load_file(&m, "/", &err), -EISDIR);
+	ck_assert_int_eq(ssid_file_load_model(&m, "/", &err), -EISDIR);
 	ck_assert_str_eq(err.key, "");
 	ck_assert_ptr_nonnull(strstr(err.message, "/"));
 }

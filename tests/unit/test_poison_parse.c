@@ -16,6 +16,7 @@
 #include "ssi_json.h"
 #include "ssi_model.h"
 #include "suites.h"
+#include "ssid_file.h"
 
 /* Reason code families the README documents: each must be exercised. */
 static const char *const documented_codes[] = {
@@ -31,7 +32,7 @@ struct corpus_env {
 
 static void corpus_open(struct corpus_env *c)
 {
-	ck_assert_int_eq(ssi_model_load_file(&c->model, fx_model_path(), NULL), 0);
+	ck_assert_int_eq(ssid_file_load_model(&c->model, fx_model_path(), NULL), 0);
 	ck_assert_int_eq(fx_poison_load(&c->corpus, FX_POISON_DIR, c->model.max_event_bytes), 0);
 }
 
