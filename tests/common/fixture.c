@@ -1187,15 +1187,15 @@ void fx_record_clear(struct fx_record *rec)
 	rec->has_state = rec->has_published = false;
 }
 
-/* "v2 total b p i r as_of_ms model_version" (ssid_store.h). */
+/* Field p as ssid_store writes it now (v2, with the time and model). */
 static bool parse_published(const char *s, struct ssi_score *sc)
 {
-	long long as_of;
-	int n = 0;
+	struct ssid_published pub;
 
-	return sscanf(s, "v2 %d %d %d %d %d %lld %n", &sc->total, &sc->pillar[0], &sc->pillar[1],
-		      &sc->pillar[2], &sc->pillar[3], &as_of, &n) == 6 &&
-	       n > 0 && s[n] != '\0';
+	if (!ssid_store_published_parse(s, strlen(s), &pub) || !pub.model[0])
+		return false;
+	*sc = pub.score;
+	return true;
 }
 
 int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
