@@ -944,8 +944,12 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		rank_forget_all(r);
 		return ssid_redis_fail(r->rd, rc, "ranks: out of memory");
 	}
+	/*
+	 * Records with every batch; aggregates, which only other instances and
+	 * ssictl read, at most every half refresh_ms (they read every half too).
+	 */
 	if (rc == 0 && persist)
-		rc = ssid_rank_flush(r);
+		rc = rank_write(r, rank_now_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2);
 	return rc;
 }
 

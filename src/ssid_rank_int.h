@@ -96,6 +96,7 @@ struct ssid_rank {
 	uint32_t nparts, pcap;
 	int64_t refreshed_ms;
 	bool refreshed;
+	int64_t aggs_written_ms; /* monotonic: aggregates last written */
 	/* scratch */
 	struct bytes enc;
 	const char **argv;
@@ -133,5 +134,12 @@ int rank_load_partition(struct ssid_rank *r, struct part *p);
 void rank_unload_partition(struct ssid_rank *r, struct part *p);
 /* Whether an owned partition has something to write. */
 bool rank_pending(const struct part *p);
+/*
+ * Write what waits: changed records always, the aggregates too with aggs
+ * (one MULTI per partition then). 0, -EIO, -ENOMEM.
+ */
+int rank_write(struct ssid_rank *r, bool aggs);
+/* Monotonic milliseconds. */
+int64_t rank_now_ms(void);
 
 #endif

@@ -4,10 +4,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "ssid_rank_int.h"
+
+int64_t rank_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Records per HSCAN step when a partition is loaded. */
 #define LOAD_CHUNK "1000"
@@ -265,8 +274,11 @@ static int share_encodable(struct ssid_rank *r, struct share *s)
 	return 0;
 }
 
-/* Queue one partition's MULTI ... EXEC; *sent counts the replies to read. */
-static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
+/*
+ * Queue one partition's writes; *sent counts the replies to read. Records
+ * always; with aggs its aggregates too, all in one MULTI ... EXEC.
+ */
+static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_t *sent)
 {
 	const char *prefix = ssid_redis_key_prefix(r->rd);
 	char rkey[256], akey[256], vkey[256];
@@ -276,9 +288,12 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 	ssid_rank_key_records(prefix, p->id, rkey, sizeof(rkey));
 	ssid_rank_key_aggs(prefix, p->id, akey, sizeof(akey));
 	ssid_rank_key_version(prefix, p->id, vkey, sizeof(vkey));
-	rc = send_fmt(r, 1, "MULTI");
-	(*sent)++;
-	if (rc == 0 && p->full) {
+	rc = 0;
+	if (aggs) {
+		rc = send_fmt(r, 1, "MULTI");
+		(*sent)++;
+	}
+	if (rc == 0 && aggs && p->full) {
 		rc = send_fmt(r, 2, "DEL", akey);
 		(*sent)++;
 		for (uint32_t i = 0; i < r->nseg && rc == 0; i++) {
@@ -323,7 +338,7 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 		}
 	}
 	/* Aggregates: set the non-empty dirty shares, delete the empty ones. */
-	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+	for (int pass = 0; aggs && pass < 2 && rc == 0; pass++) {
 		r->enc.len = 0;
 		argc = 2;
 		for (uint32_t i = 0; i < p->ndirty && rc == 0; i++) {
@@ -350,27 +365,36 @@ static int queue_partition(struct ssid_rank *r, struct part *p, size_t *sent)
 			(*sent)++;
 		}
 	}
-	if (rc == 0) {
+	if (rc == 0 && aggs) {
 		rc = send_fmt(r, 2, "INCR", vkey);
 		(*sent)++;
 	}
-	if (rc == 0) {
+	if (rc == 0 && aggs) {
 		rc = send_fmt(r, 1, "EXEC");
 		(*sent)++;
 	}
 	return rc;
 }
 
-/* The partition's pending writes are in Redis: clear its flags. */
-static void written(struct ssid_rank *r, struct part *p)
+/* The partition's pending writes are in Redis: clear their flags. */
+static void written(struct ssid_rank *r, struct part *p, bool aggs)
 {
+	for (uint32_t i = 0; i < p->ngone; i++)
+		free(p->gone[i]);
+	p->ngone = 0;
+	for (uint32_t i = 0; i < p->ndrec; i++)
+		p->drec[i]->dirty = false;
+	p->ndrec = 0;
+	if (!aggs)
+		return;
 	for (uint32_t i = 0; i < p->ndirty; i++) {
 		struct share *d = rank_share_find(r->segv[p->dirty_seg[i]], p->id);
 
 		if (d)
 			d->dirty = false;
 	}
-	rank_part_free_pending(p);
+	p->ndirty = 0;
+	p->full = false;
 }
 
 bool rank_pending(const struct part *p)
@@ -378,7 +402,7 @@ bool rank_pending(const struct part *p)
 	return p->local && (p->full || p->ndirty || p->ngone || p->ndrec);
 }
 
-int ssid_rank_flush(struct ssid_rank *r)
+int rank_write(struct ssid_rank *r, bool aggs)
 {
 	size_t sent = 0;
 	int rc = 0;
@@ -391,17 +415,26 @@ int ssid_rank_flush(struct ssid_rank *r)
 	rc = ssid_redis_connect(r->rd);
 	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
 		if (rank_pending(&r->parts[i]))
-			rc = queue_partition(r, &r->parts[i], &sent);
+			rc = queue_partition(r, &r->parts[i], aggs, &sent);
 	if (rc < 0)
 		return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "rank write: out of memory") : rc;
+	if (sent == 0)
+		return 0;
 	r->stats.round_trips++;
 	rc = ssid_redis_read_replies(r->rd, sent, "rank write", take_ok, r);
 	if (rc < 0)
 		return rc;
 	for (uint32_t i = 0; i < r->nparts; i++)
 		if (rank_pending(&r->parts[i]))
-			written(r, &r->parts[i]);
+			written(r, &r->parts[i], aggs);
+	if (aggs)
+		r->aggs_written_ms = rank_now_ms();
 	return 0;
+}
+
+int ssid_rank_flush(struct ssid_rank *r)
+{
+	return rank_write(r, true);
 }
 
 /* ---- other instances' partitions ------------------------------------------ */
@@ -600,7 +633,8 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
 {
 	int rc;
 
-	if (!force && r->refreshed && now_ms - r->refreshed_ms < r->ro.refresh_ms)
+	/* Half the bound each way: written within it, read within it. */
+	if (!force && r->refreshed && now_ms - r->refreshed_ms < r->ro.refresh_ms / 2)
 		return 0;
 	rc = ssid_redis_connect(r->rd);
 	if (rc == 0)

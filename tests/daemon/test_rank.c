@@ -1279,6 +1279,37 @@ START_TEST (test_key_layout) {
 }
 END_TEST
 
+/*
+ * Records go to Redis with every batch; aggregates, which only other
+ * instances and ssictl read, at most every half refresh_ms and at a refresh.
+ */
+START_TEST (test_aggregates_written_lazily) {
+	struct ssid_redis_opts so = fx_redis_opts(&redis);
+	struct ssid_rank_opts ro = {.min_members = 1, .top_n = 10, .refresh_ms = 3600000};
+	struct ssid_rank *r = NULL;
+	redisContext *c = peek_open();
+	struct ssid_rank_change ch;
+	struct ssi_rank_record rec;
+
+	ck_assert_int_eq(ssid_rank_new(&r, &so, &ro), 0);
+	/* The first write of a partition is due (nothing was written yet). */
+	change_total(&ch, "a", "acme", "red", NULL, 100);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 1);
+	change_total(&ch, "b", "acme", "red", NULL, 300);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
+	ck_assert(stored_record(c, 0, "b", &rec));
+	ck_assert_int_eq(rec.score.total, 300);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 1);		   /* not yet */
+	ck_assert_int_eq(ch.result[SSID_RANK_GLOBAL].after.of, 2); /* in memory, at once */
+	ck_assert_int_eq(ssid_rank_refresh(r, 0, true), 0);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 2);
+	ck_assert_int_eq(stored_sum(c, 1, "g", 1), 400);
+	redisFree(c);
+	ssid_rank_free(r);
+}
+END_TEST
+
 START_TEST (test_redis_down_then_back) {
 	struct ssid_rank *r = rank_open(1, 10);
 	struct ssid_rank_change ch;
@@ -1340,6 +1371,7 @@ Suite *rank_suite(void)
 	tcase_add_test(redis_tc, test_unreadable_record);
 	tcase_add_test(redis_tc, test_key_layout);
 	tcase_add_test(redis_tc, test_redis_down_then_back);
+	tcase_add_test(redis_tc, test_aggregates_written_lazily);
 	suite_add_tcase(s, redis_tc);
 	tcase_add_test(pure, test_band_crossings);
 	tcase_add_test(pure, test_board_diff);
