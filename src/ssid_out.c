@@ -130,6 +130,26 @@ static void put_points(struct ssid_buf *b, int cp)
 	ssid_buf_append(b, num, (size_t)n);
 }
 
+/* A decimal integer, without printf: these go into every score.updated. */
+static void put_int(struct ssid_buf *b, long long v)
+{
+	char rev[24];
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	int n = 0;
+
+	do {
+		rev[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		rev[n++] = '-';
+	if (!buf_grow(b, (size_t)n))
+		return;
+	while (n > 0)
+		b->data[b->len++] = rev[--n];
+	b->data[b->len] = '\0';
+}
+
 static void put_key(struct ssid_buf *b, const char *key)
 {
 	ssid_buf_json_string(b, key, strlen(key));
@@ -172,8 +192,13 @@ static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int3
 		put_lit(b, "{\"hidden\":true}");
 		return;
 	}
-	ssid_buf_printf(b, "{\"rank\":%lld,\"of\":%lld,\"top_percent\":%d,\"average\":",
-			(long long)r->rank, (long long)r->of, r->top_percent);
+	put_lit(b, "{\"rank\":");
+	put_int(b, r->rank);
+	put_lit(b, ",\"of\":");
+	put_int(b, r->of);
+	put_lit(b, ",\"top_percent\":");
+	put_int(b, r->top_percent);
+	put_lit(b, ",\"average\":");
 	put_points(b, (int)lround(r->avg_total * 100));
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		avg.pillar[p] = (int)lround(r->avg_pillar[p] * 100);

@@ -810,9 +810,11 @@ static int note_gone(struct ssid_rank *r, const struct rec *rc)
 	return 0;
 }
 
-static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *changed)
+/* *slot: the rep's record before (found by the caller), and after (NULL: removed). */
+static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *changed,
+		     struct rec **slot)
 {
-	struct rec *rc = rank_rec_find(r, c->user_id);
+	struct rec *rc = *slot;
 	int e;
 
 	*changed = false;
@@ -828,8 +830,10 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 		e = rank_count_all(r, rc, false);
 		if (e == 0)
 			e = note_gone(r, rc);
-		if (e == 0)
+		if (e == 0) {
 			rank_rec_unlink(r, rc);
+			*slot = NULL;
+		}
 		return e;
 	}
 	if (rc && rc->part == c->partition && same_record(&rc->r, c))
@@ -846,7 +850,7 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 		}
 		if (e < 0)
 			return e;
-	} else if (!(rc = rank_rec_new(r, c->user_id, c->partition)))
+	} else if (!(rc = *slot = rank_rec_new(r, c->user_id, c->partition)))
 		return -ENOMEM;
 	rc->r.score = c->score;
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
@@ -899,6 +903,7 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
 int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
 {
 	int64_t(*above)[SSID_RANK__COUNT];
+	struct rec **recs;
 	bool *changed;
 	int rc = validate(r, changes, n);
 
@@ -909,15 +914,17 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		return rc;
 	above = malloc(n * sizeof(*above));
 	changed = malloc(n * sizeof(*changed));
-	if (!above || !changed) {
+	recs = malloc(n * sizeof(*recs));
+	if (!above || !changed || !recs) {
 		free(above);
 		free(changed);
+		free(recs);
 		return -ENOMEM;
 	}
 	/* Positions before the call, all of them before anything moves. */
 	for (size_t i = 0; i < n; i++) {
 		struct ssid_rank_change *c = &changes[i];
-		const struct rec *rec = rank_rec_find(r, c->user_id);
+		const struct rec *rec = recs[i] = rank_rec_find(r, c->user_id);
 
 		c->had_record = false;
 		memset(c->old_segment, 0, sizeof(c->old_segment));
@@ -927,10 +934,10 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 			place(r, rec, k, &c->result[k].before, &above[i][k]);
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = apply_one(r, &changes[i], &changed[i]);
+		rc = apply_one(r, &changes[i], &changed[i], &recs[i]);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct ssid_rank_change *c = &changes[i];
-		const struct rec *rec = rank_rec_find(r, c->user_id);
+		const struct rec *rec = recs[i];
 		int64_t after[SSID_RANK__COUNT];
 
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
@@ -939,6 +946,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	}
 	free(above);
 	free(changed);
+	free(recs);
 	if (rc == -ENOMEM) {
 		/* Counted in some segments and not others: start again from Redis. */
 		rank_forget_all(r);
