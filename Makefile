@@ -116,7 +116,8 @@ check:
 	@# Mostly waiting on brokers, Redis and timeouts: side by side on two cores.
 	$(MAKE) -j2 check-daemon check-fault
 	$(MAKE) check-format check-engine cppcheck check-systemd
-	$(MAKE) -j2 fuzz check-demo FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+	@# The fuzzers, the demo and the one-node-cluster run wait mostly on I/O.
+	$(MAKE) -j3 fuzz check-demo check-cluster FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 
@@ -147,7 +148,7 @@ check-daemon: $(B)/tests/check_daemon $(B)/ssid
 # (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
 # ssid or ssictl whose keys span hash slots fails with CROSSSLOT. The network
 # tests run in the ssictl suite. Stops at the first suite that fails.
-CLUSTER_SUITES = history_store rank integration poison process ssictl insights
+CLUSTER_SUITES = history_store store rank rank_read integration poison process ssictl insights
 check-cluster: $(B)/tests/check_daemon $(B)/ssid
 	@for s in $(CLUSTER_SUITES); do \
 		echo "check-cluster: suite $$s"; \

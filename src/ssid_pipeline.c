@@ -1084,7 +1084,12 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		user->published_ms = now_ms;
 		snprintf(user->published_model, sizeof(user->published_model), "%s",
 			 p->model->version);
-		memcpy(user->published_top, p->work[u].top, sizeof(user->published_top));
+		/*
+		 * A replay's percentiles are taken while its segments are still
+		 * filling: they are no reference for the next live score's.
+		 */
+		if (p->work[u].live || !p->work[u].replay)
+			memcpy(user->published_top, p->work[u].top, sizeof(user->published_top));
 	}
 	return store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
 }
