@@ -164,6 +164,7 @@ cleanup() {
 		stop_leftovers 0 >/dev/null
 	fi
 	unmount_all
+	rm -f "$tarball.tmp.$$"
 	if [ -n "$(mounts_under_work)" ]; then
 		note "mounts are left under $work; not removing it:"
 		mounts_under_work >&2
@@ -192,13 +193,15 @@ show_tail() {
 	tail -n "${2:-30}" "$1" | sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/^/  | /' >&2
 }
 
-# Runs $1 with bash in the clone inside the chroot, with a clean environment,
+# Runs $3 with bash in the clone inside the chroot, with a clean environment,
 # no terminal and no stdin, in the background under `timeout` (its own process
-# group); sets bg_pid.
+# group); sets bg_pid. SIGINT and SIGQUIT get their default actions inside,
+# as under a terminal, however check-fresh itself was started (nohup, a
+# script's background job).
 start_in_chroot() {
 	local limit=$1 signal=$2 cmd=$3 log=$4
 	timeout -s "$signal" -k 60 "$limit" \
-		chroot "$root" /usr/bin/env -i \
+		chroot "$root" /usr/bin/env -i --default-signal=INT,QUIT \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 TERM=dumb \
 		/bin/bash -c "cd /root/ssid && $cmd" </dev/null >"$log" 2>&1 &
