@@ -167,6 +167,13 @@ int ssid_rank_place(const struct ssid_rank *r, enum ssid_rank_kind kind,
 		    const char *const segment[SSI_SEG__COUNT], int total,
 		    struct ssid_rank_pos *pos);
 
+/*
+ * The partition was assigned here: its records are read (and its aggregates
+ * rewritten from them) at the next refresh at the latest, even if none of
+ * its reps changes, so that what a dead owner left half-written is mended.
+ */
+void ssid_rank_assign(struct ssid_rank *r, int32_t partition);
+
 /* The partition was revoked: write what waits, then forget it (it becomes another's). */
 void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition);
 /* Redis lost its data: forget everything, own and others'. */

@@ -412,10 +412,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_partitions("assigned", parts);
-		for (int i = 0; i < parts->cnt; i++)
+		for (int i = 0; i < parts->cnt; i++) {
 			if (ssid_parts_assign(&d->parts, parts->elems[i].partition) < 0)
 				log_err("out of memory tracking partition %d",
 					(int)parts->elems[i].partition);
+			if (d->rank)
+				ssid_rank_assign(d->rank, parts->elems[i].partition);
+		}
 		plan_rebuild(d, parts, d->rebuild_forced, false);
 		if (parts->cnt > 0)
 			d->rebuild_forced = false; /* once: the first assignment */
@@ -759,6 +762,8 @@ static int check_epoch(struct ssid_daemon *d)
 	if (d->rank)
 		ssid_rank_reset(d->rank);
 	if (rd_kafka_assignment(d->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+		for (int i = 0; d->rank && i < parts->cnt; i++)
+			ssid_rank_assign(d->rank, parts->elems[i].partition);
 		plan_rebuild(d, parts, true, true);
 		rd_kafka_topic_partition_list_destroy(parts);
 	}

@@ -777,6 +777,24 @@ static bool same_record(const struct ssi_rank_record *a, const struct ssid_rank_
 }
 
 /* Make sure every partition the changes name is owned and loaded. */
+int rank_own(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = rank_part_get(r, partition);
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->wanted = true;
+	if (p->local)
+		return 0;
+	rc = ssid_redis_connect(r->rd);
+	if (rc == 0)
+		rc = rank_load_partition(r, p);
+	if (rc < 0)
+		rank_unload_partition(r, p);
+	return rc;
+}
+
 static int load_needed(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
 {
 	int rc = 0;
@@ -784,18 +802,18 @@ static int load_needed(struct ssid_rank *r, const struct ssid_rank_change *ch, s
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct part *p = rank_part_find(r, ch[i].partition);
 
-		if (p && p->local)
-			continue;
-		p = rank_part_get(r, ch[i].partition);
-		if (!p)
-			return -ENOMEM;
-		rc = ssid_redis_connect(r->rd);
-		if (rc == 0)
-			rc = rank_load_partition(r, p);
-		if (rc < 0)
-			rank_unload_partition(r, p);
+		if (!p || !p->local)
+			rc = rank_own(r, ch[i].partition);
 	}
 	return rc;
+}
+
+void ssid_rank_assign(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = rank_part_get(r, partition);
+
+	if (p)
+		p->wanted = true;
 }
 
 /* Note that rc's record must be deleted from its partition's hash. */

@@ -62,6 +62,7 @@ struct remote_entry {
 struct part {
 	int32_t id;
 	bool local;
+	bool wanted; /* assigned here: loaded at the next refresh if not yet */
 	/* owned */
 	bool full;	     /* rewrite every aggregate (just loaded) */
 	uint32_t *dirty_seg; /* segments whose share changed */
@@ -126,6 +127,9 @@ int rank_share_top(const struct ssid_rank *r, struct share *s);
 /* Forget what was read of another's partition, and what waits to be written of an owned one. */
 void rank_part_free_remote(struct part *p);
 void rank_part_free_pending(struct part *p);
+
+/* Own partition: load it now unless loaded. 0, -EIO, -EBADMSG, -ENOMEM. */
+int rank_own(struct ssid_rank *r, int32_t partition);
 
 /* ssid_rank_sync.c */
 /* Read an owned partition's records and count them. 0, -EIO, -EBADMSG, -ENOMEM. */

@@ -637,6 +637,10 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
 	if (!force && r->refreshed && now_ms - r->refreshed_ms < r->ro.refresh_ms / 2)
 		return 0;
 	rc = ssid_redis_connect(r->rd);
+	/* Partitions assigned here and not met yet: their records, then their aggregates. */
+	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
+		if (r->parts[i].wanted && !r->parts[i].local)
+			rc = rank_own(r, r->parts[i].id);
 	if (rc == 0)
 		rc = ssid_rank_flush(r);
 	if (rc == 0)
@@ -652,12 +656,15 @@ void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition)
 {
 	struct part *p = rank_part_find(r, partition);
 
+	if (p)
+		p->wanted = false;
 	if (!p || !p->local)
 		return;
 	/* Best effort: what does not reach Redis the next owner cannot know. */
 	if (rank_pending(p))
 		(void)ssid_rank_flush(r);
 	rank_unload_partition(r, p);
+	p->wanted = false;
 }
 
 void ssid_rank_reset(struct ssid_rank *r)
