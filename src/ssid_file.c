@@ -11,26 +11,30 @@
 int ssid_file_read(const char *path, size_t max, char **out, size_t *len, const char **failed)
 {
 	size_t cap = 4096, n = 0;
-	char *buf;
+	char *buf = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r = 0;
 
 	if (failed)
 		*failed = fd < 0 ? "open" : "read";
 	if (fd < 0)
 		return -errno;
-	buf = malloc(cap);
-	while (buf) {
+	for (;;) {
 		ssize_t got;
 
-		if (n + 1 >= cap) {
-			char *bigger = cap > max + 1 ? NULL : realloc(buf, cap * 2);
+		if (!buf || n + 1 >= cap) {
+			char *bigger;
 
-			if (!bigger) {
-				r = cap > max + 1 ? -EFBIG : -ENOMEM;
+			if (buf && cap > max + 1) {
+				r = -EFBIG;
 				break;
 			}
+			bigger = realloc(buf, buf ? cap * 2 : cap);
+			if (!bigger) {
+				r = -ENOMEM;
+				break;
+			}
+			cap = buf ? cap * 2 : cap;
 			buf = bigger;
-			cap *= 2;
 		}
 		got = read(fd, buf + n, cap - n - 1);
 		if (got < 0 && errno == EINTR)
@@ -42,8 +46,6 @@ int ssid_file_read(const char *path, size_t max, char **out, size_t *len, const 
 		n += (size_t)got;
 	}
 	close(fd);
-	if (!buf)
-		return -ENOMEM;
 	if (r < 0) {
 		free(buf);
 		return r;

@@ -218,7 +218,11 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 	sc.user_len = user_id ? strlen(user_id) : 0;
 	if (sc.user_len == 0 || sc.user_len > SSI_ID_MAX || min_members < 1)
 		return -EINVAL;
-	rc = ssid_network_key(rd, user_id, NULL, 0);
+	{
+		char probe[1];
+
+		rc = ssid_network_key(rd, user_id, probe, sizeof(probe)); /* the length it needs */
+	}
 	sc.nlen = rc > 0 ? (size_t)rc : 0;
 	sc.nkey = malloc(sc.nlen + 1);
 	if (sc.nkey)
