@@ -1,7 +1,8 @@
 /*
- * ssid_rank's insides, shared by its two files: ssid_rank.c keeps ranks in
- * memory (records, segments, histograms, boards), ssid_rank_sync.c moves
- * them to and from Redis (loading a partition, writing what changed,
+ * ssid_rank's insides, shared by its three files: ssid_rank.c keeps ranks in
+ * memory (records, segments, histograms, top lists), ssid_rank_apply.c
+ * applies changes to them and reads positions and boards, ssid_rank_sync.c
+ * moves them to and from Redis (loading a partition, writing what changed,
  * reading other instances' partitions). Not for other modules.
  */
 #ifndef SSID_RANK_INT_H
@@ -128,6 +129,13 @@ int rank_share_top(const struct ssid_rank *r, struct share *s);
 void rank_part_free_remote(struct part *p);
 void rank_part_free_pending(struct part *p);
 
+/* rc is to be written with its partition's next write; rc is not, after all. */
+int rank_make_dirty(struct ssid_rank *r, struct rec *rc);
+void rank_undirty(struct ssid_rank *r, struct rec *rc);
+/* Only rc's score changed: move it within its shares. 0, -ERANGE, -ENOMEM. */
+int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_score *sc);
+
+/* ssid_rank_apply.c */
 /* Own partition: load it now unless loaded. 0, -EIO, -EBADMSG, -ENOMEM. */
 int rank_own(struct ssid_rank *r, int32_t partition);
 

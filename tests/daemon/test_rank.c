@@ -705,7 +705,7 @@ static void random_against_model(int min_members, int top_n, uint64_t seed, int 
 	{
 		struct ssid_rank *fresh = rank_open(min_members, top_n);
 		struct ssid_rank_change probe[MODEL_PARTS];
-		char ids[MODEL_PARTS][16];
+		char ids[MODEL_PARTS][32];
 
 		/* Removing reps that do not exist loads each partition and changes nothing. */
 		for (int p = 0; p < MODEL_PARTS; p++) {

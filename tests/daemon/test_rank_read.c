@@ -41,7 +41,7 @@ static void teardown(void)
 /* ---- the reps and their oracle ----------------------------------------------- */
 
 struct rep {
-	char id[24];
+	char id[32];
 	int32_t partition;
 	const char *seg[SSI_SEG__COUNT];
 	struct ssi_score score;

@@ -219,7 +219,7 @@ START_TEST (rank_agg_encoding) {
 
 		for (int i = 0; i < n; i++) {
 			struct ssi_score s = score_of((int)t_below(&rng, SSI_RANK_VALUES));
-			char id[16];
+			char id[32];
 
 			snprintf(id, sizeof(id), "u%d-%d", round, i);
 			ck_assert_int_eq(ssi_rankagg_add(&a, &s, 1), 0);

@@ -1,0 +1,389 @@
+/* ssid_rank_apply: changes applied to the ranks in memory, positions and boards read from them; see
+ * ssid_rank.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ssid_rank_int.h"
+
+static bool same_segments(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
+{
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		if (strcmp(a->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+			return false;
+	return true;
+}
+
+/* ---- applying changes ----------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether a user id comes twice (hashes sorted, equal ones compared). */
+static int find_repeat(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+{
+	uint64_t *h = malloc(n * sizeof(*h));
+	int rc = 0;
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		h[i] = rank_hash_str(ch[i].user_id);
+	qsort(h, n, sizeof(*h), cmp_u64);
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (h[i] == h[i - 1])
+			for (size_t a = 0; a < n && rc == 0; a++)
+				for (size_t b = a + 1; b < n && rc == 0; b++)
+					if (strcmp(ch[a].user_id, ch[b].user_id) == 0) {
+						ssid_redis_set_error(r->rd, "user %s comes twice",
+								     ch[a].user_id);
+						rc = -EINVAL;
+					}
+	free(h);
+	return rc;
+}
+
+static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct ssid_rank_change *c = &ch[i];
+
+		if (!c->user_id || !c->user_id[0] || strlen(c->user_id) > SSI_ID_MAX ||
+		    c->partition < 0) {
+			ssid_redis_set_error(r->rd, "change %zu: bad user id or partition", i);
+			return -EINVAL;
+		}
+		if (!c->removed && !ssi_rank_score_valid(&c->score)) {
+			ssid_redis_set_error(r->rd, "change %zu (%s): score out of range", i,
+					     c->user_id);
+			return -EINVAL;
+		}
+		for (int s = 0; s < SSI_SEG__COUNT; s++)
+			if (c->segment[s] && strlen(c->segment[s]) > SSI_ID_MAX) {
+				ssid_redis_set_error(r->rd, "change %zu: segment value too long",
+						     i);
+				return -EINVAL;
+			}
+	}
+	return find_repeat(r, ch, n);
+}
+
+static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_rank_kind k,
+		  struct ssid_rank_pos *pos, int64_t *above)
+{
+	const struct seg *g;
+	struct ssi_rank_place pl;
+
+	memset(pos, 0, sizeof(*pos));
+	*above = -1;
+	if (!rc || rc->seg[k] == NONE)
+		return;
+	g = r->segv[rc->seg[k]];
+	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->r.score.total);
+	ssi_rankagg_place(&g->all, rc->r.score.total, r->ro.min_members, &pl);
+	ssid_rank_pos_set(pos, &pl);
+}
+
+static bool same_record(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
+{
+	if (memcmp(&a->score, &c->score, sizeof(a->score)) != 0)
+		return false;
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		if (strcmp(a->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+			return false;
+	return true;
+}
+
+/* Make sure every partition the changes name is owned and loaded. */
+int rank_own(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = rank_part_get(r, partition);
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->wanted = true;
+	if (p->local)
+		return 0;
+	rc = ssid_redis_connect(r->rd);
+	if (rc == 0)
+		rc = rank_load_partition(r, p);
+	if (rc < 0)
+		rank_unload_partition(r, p);
+	return rc;
+}
+
+static int load_needed(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct part *p = rank_part_find(r, ch[i].partition);
+
+		if (!p || !p->local)
+			rc = rank_own(r, ch[i].partition);
+	}
+	return rc;
+}
+
+void ssid_rank_assign(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = rank_part_get(r, partition);
+
+	if (p)
+		p->wanted = true;
+}
+
+/* Note that rc's record must be deleted from its partition's hash. */
+static int note_gone(struct ssid_rank *r, const struct rec *rc)
+{
+	struct part *p = rank_part_find(r, rc->part);
+
+	if (rank_grow((void **)&p->gone, &p->gcap, p->ngone + 1, sizeof(*p->gone)) < 0 ||
+	    !(p->gone[p->ngone] = strdup(rc->id)))
+		return -ENOMEM;
+	p->ngone++;
+	return 0;
+}
+
+/* *slot: the rep's record before (found by the caller), and after (NULL: removed). */
+static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *changed,
+		     struct rec **slot)
+{
+	struct rec *rc = *slot;
+	int e;
+
+	*changed = false;
+	c->had_record = rc != NULL;
+	if (rc) {
+		c->old_score = rc->r.score;
+		memcpy(c->old_segment, rc->r.segment, sizeof(c->old_segment));
+	}
+	if (c->removed) {
+		if (!rc)
+			return 0;
+		*changed = true;
+		e = rank_count_all(r, rc, false);
+		if (e == 0)
+			e = note_gone(r, rc);
+		if (e == 0) {
+			rank_rec_unlink(r, rc);
+			*slot = NULL;
+		}
+		return e;
+	}
+	if (rc && rc->part == c->partition && same_record(&rc->r, c))
+		return 0;
+	*changed = true;
+	if (rc && rc->part == c->partition && same_segments(&rc->r, c))
+		return rank_rescore_in_place(r, rc, &c->score);
+	if (rc) {
+		e = rank_count_all(r, rc, false);
+		if (e == 0 && rc->part != c->partition) {
+			rank_undirty(r, rc);
+			e = note_gone(r, rc);
+			rc->part = c->partition;
+		}
+		if (e < 0)
+			return e;
+	} else if (!(rc = *slot = rank_rec_new(r, c->user_id, c->partition)))
+		return -ENOMEM;
+	rc->r.score = c->score;
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		snprintf(rc->r.segment[s], sizeof(rc->r.segment[s]), "%s",
+			 c->segment[s] ? c->segment[s] : "");
+	e = rank_make_dirty(r, rc);
+	return e < 0 ? e : rank_count_all(r, rc, true);
+}
+
+/*
+ * A board is the top_n of its segment, so a rep can change it only by being
+ * within the top_n before or after; joining or leaving can also lift the
+ * privacy floor, which is always within the top_n unless k > top_n.
+ */
+static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
+			const int64_t *above_before, const int64_t *above_after, bool changed)
+{
+	int64_t top = r->ro.top_n;
+	bool floor_beyond_board = r->ro.min_members > r->ro.top_n;
+
+	for (int k = 0; k < SSID_RANK__COUNT; k++) {
+		struct ssid_rank_result *res = &c->result[k];
+		bool o = res->before.present, nw = res->after.present;
+		bool near_before = o && above_before[k] < top,
+		     near_after = nw && above_after[k] < top;
+		bool stayed;
+		char f1[4 * SSI_ID_MAX + 8], f2[4 * SSI_ID_MAX + 8];
+		const char *oldseg[SSI_SEG__COUNT] = {c->old_segment[0], c->old_segment[1],
+						      c->old_segment[2]};
+
+		res->moved = false;
+		res->board_old = res->board_new = false;
+		if (o && nw) {
+			ssid_rank_segment_field(k, oldseg, f1, sizeof(f1));
+			ssid_rank_segment_field(k, c->segment, f2, sizeof(f2));
+			res->moved = strcmp(f1, f2) != 0;
+		}
+		if (!changed)
+			continue;
+		stayed = o && nw && !res->moved;
+		if (stayed) {
+			res->board_old = res->board_new = near_before || near_after;
+			continue;
+		}
+		res->board_old = o && (near_before || floor_beyond_board);
+		res->board_new = nw && (near_after || floor_beyond_board);
+	}
+}
+
+int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
+{
+	int64_t(*above)[SSID_RANK__COUNT];
+	struct rec **recs;
+	bool *changed;
+	int rc = validate(r, changes, n);
+
+	if (rc < 0 || n == 0)
+		return rc;
+	rc = load_needed(r, changes, n);
+	if (rc < 0)
+		return rc;
+	above = malloc(n * sizeof(*above));
+	changed = malloc(n * sizeof(*changed));
+	recs = malloc(n * sizeof(*recs));
+	if (!above || !changed || !recs) {
+		free(above);
+		free(changed);
+		free(recs);
+		return -ENOMEM;
+	}
+	/* Positions before the call, all of them before anything moves. */
+	for (size_t i = 0; i < n; i++) {
+		struct ssid_rank_change *c = &changes[i];
+		const struct rec *rec = recs[i] = rank_rec_find(r, c->user_id);
+
+		c->had_record = false;
+		memset(c->old_segment, 0, sizeof(c->old_segment));
+		memset(&c->old_score, 0, sizeof(c->old_score));
+		memset(c->result, 0, sizeof(c->result));
+		for (int k = 0; k < SSID_RANK__COUNT; k++)
+			place(r, rec, k, &c->result[k].before, &above[i][k]);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = apply_one(r, &changes[i], &changed[i], &recs[i]);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct ssid_rank_change *c = &changes[i];
+		const struct rec *rec = recs[i];
+		int64_t after[SSID_RANK__COUNT];
+
+		for (int k = 0; k < SSID_RANK__COUNT; k++)
+			place(r, rec, k, &c->result[k].after, &after[k]);
+		board_flags(r, c, above[i], after, changed[i]);
+	}
+	free(above);
+	free(changed);
+	free(recs);
+	if (rc == -ENOMEM) {
+		/* Counted in some segments and not others: start again from Redis. */
+		rank_forget_all(r);
+		return ssid_redis_fail(r->rd, rc, "ranks: out of memory");
+	}
+	/*
+	 * Records with every batch; aggregates, which only other instances and
+	 * ssictl read, at most every half refresh_ms (they read every half too).
+	 */
+	if (rc == 0 && persist)
+		rc = rank_write(r, rank_now_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2);
+	return rc;
+}
+
+/* ---- leaderboards ---------------------------------------------------------- */
+
+static int board_read(struct ssid_rank *r, struct ssid_rank_board *bd)
+{
+	char field[4 * SSI_ID_MAX + 8];
+	struct ssi_rank_top top = {0};
+	const struct seg *g;
+	uint32_t segi;
+	int rc = 0;
+
+	bd->hidden = false;
+	bd->of = 0;
+	bd->n = 0;
+	if (ssid_rank_segment_field(bd->kind, bd->segment, field, sizeof(field)) < 0) {
+		ssid_redis_set_error(r->rd, "board: no %s segment", ssid_rank_kind_name(bd->kind));
+		return -ENOENT;
+	}
+	segi = rank_seg_find(r, field);
+	g = segi == NONE ? NULL : r->segv[segi];
+	bd->of = g ? g->all.n : 0;
+	bd->hidden = bd->of < r->ro.min_members;
+	if (!g || bd->hidden)
+		return 0;
+	for (uint32_t s = 0; s < g->nshare && rc == 0; s++) {
+		const struct share *sh = &g->share[s];
+
+		rc = rank_share_top(r, &g->share[s]);
+		for (size_t t = 0; t < sh->top.n && rc == 0; t++)
+			rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n, sh->top.m[t].user_id,
+						sh->top.m[t].total);
+	}
+	for (uint32_t i = 0; i < r->nparts && rc == 0; i++) {
+		const struct part *p = &r->parts[i];
+
+		for (uint32_t e = 0; !p->local && e < p->ne && rc == 0; e++)
+			for (size_t t = 0; p->e[e].seg == segi && t < p->e[e].agg.top.n && rc == 0;
+			     t++)
+				rc = ssi_rank_top_offer(&top, (size_t)r->ro.top_n,
+							p->e[e].agg.top.m[t].user_id,
+							p->e[e].agg.top.m[t].total);
+	}
+	for (size_t j = 0; j < top.n && rc == 0; j++) {
+		struct ssid_rank_entry *e = &bd->entry[j];
+
+		snprintf(e->user_id, sizeof(e->user_id), "%s", top.m[j].user_id);
+		e->total = top.m[j].total;
+		e->rank = (int64_t)ssi_hist_above(&g->all.hist, e->total) + 1;
+		bd->n++;
+	}
+	ssi_rank_top_clear(&top);
+	return rc;
+}
+
+int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = board_read(r, &boards[i]);
+
+		if (rc < 0)
+			return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "boards: out of memory")
+					     : rc;
+	}
+	return 0;
+}
+
+int ssid_rank_place(const struct ssid_rank *r, enum ssid_rank_kind kind,
+		    const char *const segment[SSI_SEG__COUNT], int total, struct ssid_rank_pos *pos)
+{
+	char field[4 * SSI_ID_MAX + 8];
+	struct ssi_rank_place pl;
+	struct ssi_rankagg empty;
+	uint32_t segi;
+
+	memset(pos, 0, sizeof(*pos));
+	if (total < 0 || total > SSI_RANK_MAX_TOTAL)
+		return -EINVAL;
+	if (ssid_rank_segment_field(kind, segment, field, sizeof(field)) < 0)
+		return -ENOENT;
+	segi = rank_seg_find(r, field);
+	ssi_rankagg_init(&empty);
+	ssi_rankagg_place(segi == NONE ? &empty : &r->segv[segi]->all, total, r->ro.min_members,
+			  &pl);
+	ssid_rank_pos_set(pos, &pl);
+	return 0;
+}
