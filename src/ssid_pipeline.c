@@ -627,7 +627,6 @@ static int network_step(struct ssid_pipeline *p, int64_t now_ms)
 static int rank_step(struct ssid_pipeline *p)
 {
 	size_t n = 0;
-	bool replay = true;
 	int r;
 
 	if (!p->o.rank)
@@ -643,13 +642,12 @@ static int rank_step(struct ssid_pipeline *p)
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			c->segment[s] = p->users[u].state.segment[s];
 		c->score = p->work[u].score;
-		replay &= p->work[u].replay && !p->work[u].live;
 		p->change_user[n++] = u;
 	}
 	if (n == 0)
 		return 0;
-	/* A replay publishes no rank: its records are written in bulk, at the next refresh. */
-	r = ssid_rank_apply(p->o.rank, p->changes, n, !replay);
+	/* Records with every batch, replays too: a kill mid-rebuild must not lose them. */
+	r = ssid_rank_apply(p->o.rank, p->changes, n, true);
 	if (r < 0) {
 		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 		return r == -EINVAL ? -EIO : r;
