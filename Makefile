@@ -58,7 +58,7 @@ PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
 .PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon test-binaries check-format \
-	format cppcheck fuzz bench demo install clean check-fresh
+	format cppcheck fuzz fuzz-run bench demo install clean check-fresh
 
 all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
 
@@ -203,7 +203,11 @@ build/fuzz/%: tests/fuzz/fuzz_%.c $(ENGINE_SRC) $(DAEMON_SRC)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(ENGINE_SRC) $(DAEMON_SRC) $(PKG_LIBS) -lm -lpthread
 
-fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+fuzz:
+	@deploy/install-deps.sh fuzz
+	$(MAKE) fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=build/fuzz/%)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
@@ -222,7 +226,9 @@ $(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssid.a $(B)/libssi.a
 $(B)/bench_consume $(B)/bench_latency: $(B)/%: tests/bench/%.c | $(B)/obj
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PKG_LIBS) -lm
 
-bench: all $(B)/bench_engine $(B)/bench_consume $(B)/bench_latency
+bench:
+	@deploy/install-deps.sh bench
+	$(MAKE) all $(B)/bench_engine $(B)/bench_consume $(B)/bench_latency
 	$(B)/bench_engine
 	BENCH_BUILD=$(B) tests/bench/bench_daemon.sh
 
