@@ -277,8 +277,9 @@ step_setup() {
 }
 
 # The live board prints "ssid live: N reps, M score updates, ..." every
-# second; the highest M seen so far.
+# second; the highest M seen so far (none before the log exists).
 demo_updates_seen() {
+	[ -f "$1" ] || return 0
 	sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1" |
 		sed -n 's/.*ssid live: [0-9]* reps, \([0-9]*\) score updates.*/\1/p' |
 		sort -n | tail -n 1
