@@ -95,18 +95,23 @@ static void usage(FILE *f)
 		"  78  bad configuration or model file\n");
 }
 
-/* A whole decimal number in lo..hi, nothing else: "5x" and "" are usage errors. */
-static bool parse_int(const char *s, int lo, int hi, int *out)
+/*
+ * The value (optarg) of a numeric option (opt, one of OPT_*): a whole
+ * decimal number in 1..hi, nothing else ("5x" and "" are usage errors,
+ * "what, 1 to hi").
+ */
+static int int_option(struct ctl *c, unsigned opt, const char *what, int hi, int *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
+	v = strtol(optarg, &end, 10);
+	if (errno || end == optarg || *end || v < 1 || v > hi)
+		return ssictl_usage_error(c, "%s, 1 to %d", what, hi);
 	*out = (int)v;
-	return true;
+	c->opts |= opt;
+	return 0;
 }
 
 /* Options anywhere on the line (getopt permutes); *done after --help or --version. */
@@ -118,12 +123,12 @@ static int parse_command_line(struct ctl *c, int argc, char **argv, bool *done)
 	    {"days", required_argument, NULL, 'd'},   {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
-	int opt;
+	int opt, r = 0;
 
 	*done = false;
 	optind = 0; /* a full rescan: ssictl_run may run more than once per process */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:jefd:k:n:hV", longopts, NULL)) != -1) {
+	while (r == 0 && (opt = getopt_long(argc, argv, ":c:jefd:k:n:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			c->config_path = optarg;
@@ -138,23 +143,15 @@ static int parse_command_line(struct ctl *c, int argc, char **argv, bool *done)
 			c->opts |= OPT_FOLLOW;
 			break;
 		case 'd':
-			if (!parse_int(optarg, 1, SSI_HISTORY_RETENTION_MAX, &c->days))
-				return ssictl_usage_error(c,
-							  "--days takes a number of days, 1 to %d",
-							  SSI_HISTORY_RETENTION_MAX);
-			c->opts |= OPT_DAYS;
+			r = int_option(c, OPT_DAYS, "--days takes a number of days",
+				       SSI_HISTORY_RETENTION_MAX, &c->days);
 			break;
 		case 'k':
-			if (!parse_int(optarg, 1, AROUND_MAX, &c->k))
-				return ssictl_usage_error(c, "-k takes a number of reps, 1 to %d",
-							  AROUND_MAX);
-			c->opts |= OPT_K;
+			r = int_option(c, OPT_K, "-k takes a number of reps", AROUND_MAX, &c->k);
 			break;
 		case 'n':
-			if (!parse_int(optarg, 1, SSID_RANK_TOP_MAX, &c->n))
-				return ssictl_usage_error(c, "-n takes a number of reps, 1 to %d",
-							  SSID_RANK_TOP_MAX);
-			c->opts |= OPT_N;
+			r = int_option(c, OPT_N, "-n takes a number of reps", SSID_RANK_TOP_MAX,
+				       &c->n);
 			break;
 		case 'h':
 			usage(c->out);
@@ -172,7 +169,7 @@ static int parse_command_line(struct ctl *c, int argc, char **argv, bool *done)
 			return ssictl_usage_error(c, "unknown option %s", argv[optind - 1]);
 		}
 	}
-	return 0;
+	return r;
 }
 
 /* Configuration first, then connections, then the command: so that exit codes say which failed. */

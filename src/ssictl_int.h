@@ -83,11 +83,17 @@ int ssictl_user_exists(struct ctl *c, const char *user);
 int ssictl_unknown_user(struct ctl *c, const char *user);
 int ssictl_check_user_id(struct ctl *c, const char *user);
 
-/* ssictl_out.c */
-__attribute__((format(printf, 3, 4))) int ssictl_fail(struct ctl *c, int code, const char *fmt,
-						      ...);
-/* SSICTL_EXIT_USAGE, after the message and a pointer to --help. */
-__attribute__((format(printf, 2, 3))) int ssictl_usage_error(struct ctl *c, const char *fmt, ...);
+/*
+ * ssictl_out.c. An error: "ssictl: " and the message on one line of c->err,
+ * then hint (a whole line, or ""); returns code. ssictl_fail for every exit
+ * code, ssictl_usage_error (SSICTL_EXIT_USAGE) for a bad command line.
+ */
+__attribute__((format(printf, 4, 5))) int ssictl_report(struct ctl *c, int code, const char *hint,
+							const char *fmt, ...);
+#define ssictl_fail(c, code, ...) ssictl_report((c), (code), "", __VA_ARGS__)
+#define ssictl_usage_error(c, ...)                                                                 \
+	ssictl_report((c), SSICTL_EXIT_USAGE, "Try 'ssictl --help'.\n", __VA_ARGS__)
+
 const char *ssictl_cp(int centipoints, char *buf, size_t len);
 json_t *ssictl_points_json(double centipoints);
 json_t *ssictl_score_json(const struct ssi_score *s);

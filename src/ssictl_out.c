@@ -10,37 +10,18 @@
 #include "ssi_score.h"
 #include "ssictl_int.h"
 
-/* "ssictl: " and the message, then tail; returns code. */
-__attribute__((format(printf, 4, 0))) static int say(struct ctl *c, int code, const char *tail,
-						     const char *fmt, va_list ap)
+int ssictl_report(struct ctl *c, int code, const char *hint, const char *fmt, ...)
 {
+	va_list ap;
+
 	fputs("ssictl: ", c->err);
+	va_start(ap, fmt);
 	vfprintf(c->err, fmt, ap);
-	fputs(tail, c->err);
+	va_end(ap);
+	fputc('\n', c->err);
+	fputs(hint, c->err);
 	fflush(c->err);
 	return code;
-}
-
-int ssictl_fail(struct ctl *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = say(c, code, "\n", fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-int ssictl_usage_error(struct ctl *c, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = say(c, SSICTL_EXIT_USAGE, "\nTry 'ssictl --help'.\n", fmt, ap);
-	va_end(ap);
-	return r;
 }
 
 /* Centipoints as the engine prints them ("61.07"), usable inside printf arguments. */

@@ -37,6 +37,7 @@
 #include "ssi_time.h"
 #include "ssictl.h"
 #include "ssid_history.h"
+#include "ssid_kafka.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
 #include "suites.h"
@@ -1202,6 +1203,37 @@ START_TEST (ctl_alerts_follow) {
 }
 END_TEST
 
+/*
+ * The one reader of the file through which ssictl, ssi-loadgen and ssi-watch
+ * find another process's embedded cluster (ssid_mock_read_bootstrap_file).
+ */
+START_TEST (ctl_bootstrap_file) {
+	static const struct {
+		const char *text, *want;
+		int rc;
+	} cases[] = {
+	    {"127.0.0.1:1,127.0.0.1:2\n", "127.0.0.1:1,127.0.0.1:2", 0},
+	    {"127.0.0.1:1", "127.0.0.1:1", 0},
+	    {"127.0.0.1:1\r\nignored\n", "127.0.0.1:1", 0},
+	    {"127.0.0.1:1 trailing\n", "127.0.0.1:1", 0},
+	    {"", NULL, -ENODATA},
+	    {"\n127.0.0.1:1\n", NULL, -ENODATA},
+	    {"127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", NULL, -EOVERFLOW},
+	};
+	char path[PATH_MAX], buf[32];
+
+	fx_path(path, sizeof(path), "bootstrap");
+	ck_assert_int_eq(ssid_mock_read_bootstrap_file(path, buf, sizeof(buf)), -ENOENT);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(fx_write_file(path, cases[i].text, strlen(cases[i].text)), 0);
+		ck_assert_int_eq(ssid_mock_read_bootstrap_file(path, buf, sizeof(buf)),
+				 cases[i].rc);
+		if (cases[i].want)
+			ck_assert_str_eq(buf, cases[i].want);
+	}
+}
+END_TEST
+
 TCase *network_tcase(void);
 
 Suite *ssictl_suite(void)
@@ -1224,6 +1256,7 @@ Suite *ssictl_suite(void)
 	tcase_add_test(tc, ctl_usage);
 	tcase_add_test(tc, ctl_alerts);
 	tcase_add_test(tc, ctl_alerts_follow);
+	tcase_add_test(tc, ctl_bootstrap_file);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, network_tcase());
 	return s;
