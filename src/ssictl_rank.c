@@ -21,6 +21,8 @@
 #include "ssid_redis.h"
 #include "ssictl_int.h"
 
+/* ---- reading rank data ---------------------------------------------------------- */
+
 /* The partitions with rank data (ssid_rank_read), once per command; 0 or an exit code. */
 int ssictl_read_parts(struct ctl *c)
 {
