@@ -49,8 +49,11 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 ENGINE_SRC := $(sort $(wildcard src/ssi_*.c))
 # The daemon's modules: Kafka, Redis, config, systemd glue.
 DAEMON_SRC := $(sort $(wildcard src/ssid_*.c))
+# ssictl's own files (one per command group): not the daemon's, so not in libssid.a.
+CTL_SRC := $(sort $(wildcard src/ssictl_*.c))
 ENGINE_OBJ := $(ENGINE_SRC:src/%.c=$(B)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o)
+CTL_OBJ := $(CTL_SRC:src/%.c=$(B)/obj/%.o)
 
 TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
@@ -84,26 +87,32 @@ $(B)/libssid.a: $(DAEMON_OBJ) | $(B)/obj
 	@rm -f $@
 	$(AR) rcs $@ $^ $(if $(DAEMON_OBJ),,/dev/null) 2>/dev/null || $(AR) rcs $@
 
+# A program links its own objects (prerequisites below), then the libraries.
 $(B)/%: src/main_%.c $(B)/libssid.a $(B)/libssi.a
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libssid.a $(B)/libssi.a \
-		$(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(B)/libssid.a \
+		$(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+$(B)/ssictl: $(CTL_OBJ)
 
 # Check test binaries: one per tier (unit, daemon, fault), each test file
-# contributes suites; the daemon and fault tiers run the ssid binary.
+# contributes suites; the daemon and fault tiers run the ssid binary, and the
+# daemon tier runs ssictl in-process (its objects, TEST_OBJ_daemon).
 TEST_INCLUDES_unit := -Itests/unit -Itests/daemon
 TEST_INCLUDES_daemon := -Itests/unit -Itests/daemon
 TEST_INCLUDES_fault := -Itests/fault
 TEST_NEEDS_unit :=
 TEST_NEEDS_daemon := $(B)/ssid
 TEST_NEEDS_fault := $(B)/ssid
+TEST_OBJ_daemon := $(CTL_OBJ)
 
 .SECONDEXPANSION:
 $(B)/tests/check_%: $$(sort $$(wildcard tests/$$*/*.c)) $(TEST_COMMON_SRC) \
 		$$(wildcard tests/common/*.h tests/$$*/*.h) $(B)/libssid.a $(B)/libssi.a \
-		| $(B)/tests $$(TEST_NEEDS_$$*)
+		$$(TEST_OBJ_$$*) | $(B)/tests $$(TEST_NEEDS_$$*)
 	$(CC) $(CPPFLAGS) -Itests/common $(TEST_INCLUDES_$*) $(PKG_CFLAGS) $(CFLAGS) \
 		-Wno-missing-prototypes -o $@ $(sort $(wildcard tests/$*/*.c)) $(TEST_COMMON_SRC) \
-		$(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+		$(TEST_OBJ_$*) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) \
+		-lm -lpthread
 
 # Every test binary of this build ($(B)).
 test-binaries: $(B)/tests/check_unit $(B)/tests/check_daemon $(B)/tests/check_fault

@@ -21,6 +21,7 @@
 
 #include "ssi_time.h"
 #include "ssid_gen.h"
+#include "ssid_kafka.h"
 
 #ifndef SSID_VERSION
 #define SSID_VERSION "unknown"
@@ -323,24 +324,15 @@ static int64_t clock_ns(clockid_t id)
 
 /*
  * ssid writes its mock cluster's address when it starts, which may be after
- * us, so give it a little time; it renames the file into place, so a line
- * that is there is whole.
+ * us, so give it a little time.
  */
-static int read_bootstrap_file(const char *path, char *buf, size_t len)
+static int wait_bootstrap_file(const char *path, char *buf, size_t len)
 {
 	for (int waited = 0; waited <= BOOTSTRAP_WAIT_S * 10 && !stop_requested; waited++) {
-		FILE *f = fopen(path, "re");
+		int r = ssid_mock_read_bootstrap_file(path, buf, len);
 
-		if (f) {
-			bool got = fgets(buf, (int)len, f) != NULL;
-
-			fclose(f);
-			buf[got ? strcspn(buf, " \t\r\n") : 0] = '\0';
-			if (buf[0] != '\0')
-				return 0;
-		} else if (errno != ENOENT) {
-			return -errno;
-		}
+		if (r != -ENOENT && r != -ENODATA)
+			return r;
 		nanosleep(&(struct timespec){0, 100 * NS_PER_MS}, NULL);
 	}
 	return -ENOENT;
@@ -685,7 +677,7 @@ int main(int argc, char **argv)
 		const char *servers = o.bootstrap;
 
 		if (o.bootstrap_file) {
-			r = read_bootstrap_file(o.bootstrap_file, bootstrap, sizeof(bootstrap));
+			r = wait_bootstrap_file(o.bootstrap_file, bootstrap, sizeof(bootstrap));
 			if (r < 0) {
 				fprintf(stderr, "ssi-loadgen: %s: %s\n", o.bootstrap_file,
 					r == -ENOENT ? "no bootstrap servers in it" : strerror(-r));

@@ -20,6 +20,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "ssid_kafka.h"
+
 #define MAX_REPS 20000 /* a demo view: linear lookups are fine at this size */
 #define RECENT	 8
 
@@ -204,20 +206,6 @@ static void draw(struct view *v)
 	free(sorted);
 }
 
-static int read_bootstrap(const char *file, char *buf, size_t len)
-{
-	FILE *f = fopen(file, "r");
-
-	if (!f || !fgets(buf, (int)len, f)) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return buf[0] ? 0 : -1;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: ssi-watch (--bootstrap HOST:PORT | --bootstrap-file FILE)\n"
@@ -254,7 +242,8 @@ int main(int argc, char **argv)
 			snprintf(bootstrap, sizeof(bootstrap), "%s", optarg);
 			break;
 		case 'B':
-			if (read_bootstrap(optarg, bootstrap, sizeof(bootstrap)) < 0) {
+			if (ssid_mock_read_bootstrap_file(optarg, bootstrap, sizeof(bootstrap)) <
+			    0) {
 				fprintf(stderr,
 					"ssi-watch: cannot read a bootstrap address from %s\n",
 					optarg);

@@ -1,18 +1,18 @@
 /*
  * ssictl: the operators' and backends' command line over what ssid keeps
  * (scores, ranks, leaderboards, history, alerts). Everything but signal
- * wiring lives in src/ssid_ctl.c, so the tests run the same code.
+ * wiring lives in src/ssictl_*.c (ssictl.h), so the tests run the same code.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ssid_ctl.h"
+#include "ssictl.h"
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	ssid_ctl_request_stop();
+	ssictl_request_stop();
 }
 
 int main(int argc, char **argv)
@@ -25,5 +25,5 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	return ssid_ctl_run(argc, argv, stdout, stderr);
+	return ssictl_run(argc, argv, stdout, stderr);
 }

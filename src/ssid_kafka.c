@@ -1,9 +1,10 @@
-/* ssid_kafka: librdkafka configuration and the embedded mock cluster. */
+/* ssid_kafka: librdkafka configuration and the embedded mock cluster; see ssid_kafka.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssid_file.h"
 #include "ssid_kafka.h"
 
 #include <librdkafka/rdkafka_mock.h>
@@ -151,7 +152,7 @@ struct ssid_mock {
 	rd_kafka_mock_cluster_t *mc;
 };
 
-static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void ssid_kafka_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
 	(void)level;
@@ -169,7 +170,7 @@ int ssid_mock_new(struct ssid_mock **out, int brokers, char *errstr, size_t errl
 		return -ENOMEM;
 	}
 	/* The holder only hosts the cluster: it has no broker to reach and nothing to say. */
-	rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
+	rd_kafka_conf_set_log_cb(conf, ssid_kafka_quiet_log);
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", "", errstr, errlen) != RD_KAFKA_CONF_OK) {
 		rd_kafka_conf_destroy(conf);
 		free(m);
@@ -205,6 +206,27 @@ int ssid_mock_topic(struct ssid_mock *m, const char *topic, int partitions)
 const char *ssid_mock_bootstraps(const struct ssid_mock *m)
 {
 	return rd_kafka_mock_cluster_bootstraps(m->mc);
+}
+
+int ssid_mock_read_bootstrap_file(const char *path, char *buf, size_t len)
+{
+	char *text;
+	size_t n;
+	int r = ssid_file_read(path, SSID_FILE_MAX, &text, &n, NULL);
+
+	if (r < 0)
+		return r;
+	n = strcspn(text, " \t\r\n");
+	if (n == 0) {
+		r = -ENODATA;
+	} else if (n >= len) {
+		r = -EOVERFLOW;
+	} else {
+		memcpy(buf, text, n);
+		buf[n] = '\0';
+	}
+	free(text);
+	return r;
 }
 
 rd_kafka_mock_cluster_t *ssid_mock_cluster(struct ssid_mock *m)

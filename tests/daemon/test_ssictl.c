@@ -1,5 +1,5 @@
 /*
- * ssictl (ssid_ctl_run, in-process) against a real redis-server and the
+ * ssictl (ssictl_run, in-process) against a real redis-server and the
  * mock cluster, over a known state written by the daemon's own modules:
  * states by ssid_store_save (built with ssi_state_apply), ranks by
  * ssid_rank_apply, histories by ssid_history_record_batch, connection sets
@@ -35,8 +35,9 @@
 #include "fixture.h"
 #include "ssi_history.h"
 #include "ssi_time.h"
-#include "ssid_ctl.h"
+#include "ssictl.h"
 #include "ssid_history.h"
+#include "ssid_kafka.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
 #include "suites.h"
@@ -120,7 +121,7 @@ static void ctl_conf(struct run *r, const char *conf, ...)
 	out = open_memstream(&r->out, &r->out_len);
 	err = open_memstream(&r->err, &r->err_len);
 	ck_assert(out && err);
-	r->rc = ssid_ctl_run(argc, argv, out, err);
+	r->rc = ssictl_run(argc, argv, out, err);
 	fclose(out);
 	fclose(err);
 }
@@ -834,36 +835,36 @@ START_TEST (ctl_unknown_and_unreadable) {
 
 	/* An empty Redis: not even the global segment exists. */
 	ctl(&r, "top", "global");
-	expect_err(&r, SSID_CTL_EXIT_UNKNOWN_SEGMENT, "unknown segment: global");
+	expect_err(&r, SSICTL_EXIT_UNKNOWN_SEGMENT, "unknown segment: global");
 	run_free(&r);
 	populate();
 	for (size_t i = 0; i < 4; i++) {
 		ctl(&r, user_cmds[i], "nobody");
-		expect_err(&r, SSID_CTL_EXIT_UNKNOWN_USER, "unknown user 'nobody'");
+		expect_err(&r, SSICTL_EXIT_UNKNOWN_USER, "unknown user 'nobody'");
 		run_free(&r);
 	}
 	ctl(&r, "rank", "alice");
-	expect_err(&r, SSID_CTL_EXIT_UNKNOWN_USER, "user 'alice' has not been ranked yet");
+	expect_err(&r, SSICTL_EXIT_UNKNOWN_USER, "user 'alice' has not been ranked yet");
 	run_free(&r);
 	ctl(&r, "top", "industry", "nowhere");
-	expect_err(&r, SSID_CTL_EXIT_UNKNOWN_SEGMENT, "unknown segment: industry nowhere");
+	expect_err(&r, SSICTL_EXIT_UNKNOWN_SEGMENT, "unknown segment: industry nowhere");
 	run_free(&r);
 	ctl(&r, "top", "team", "acme/nowhere");
-	expect_err(&r, SSID_CTL_EXIT_UNKNOWN_SEGMENT, "unknown segment: team acme/nowhere");
+	expect_err(&r, SSICTL_EXIT_UNKNOWN_SEGMENT, "unknown segment: team acme/nowhere");
 	run_free(&r);
 
 	ctl(&r, "score", "bob");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "the stored state of 'bob' is unreadable");
+	expect_err(&r, SSICTL_EXIT_UNREADABLE, "the stored state of 'bob' is unreadable");
 	run_free(&r);
 	ctl(&r, "history", "bob");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "the stored history of 'bob' is unreadable");
+	expect_err(&r, SSICTL_EXIT_UNREADABLE, "the stored history of 'bob' is unreadable");
 	run_free(&r);
 	c = peek_open();
 	/* A rank record this build cannot read: r9's in partition 0. */
 	rank_key(key, ssid_rank_key_records, 0);
 	peek(c, "HSET %s r9 %s", key, "v1 12");
 	ctl(&r, "rank", "r9");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "rank record of 'r9' is unreadable");
+	expect_err(&r, SSICTL_EXIT_UNREADABLE, "rank record of 'r9' is unreadable");
 	run_free(&r);
 	/* Only what reads every record meets one: around, and top beyond the stored lists. */
 	ctl(&r, "rank", "r2");
@@ -873,10 +874,10 @@ START_TEST (ctl_unknown_and_unreadable) {
 	expect_rc(&r, 0);
 	run_free(&r);
 	ctl(&r, "around", "r2");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "data not written by ssid: rank record 'r9'");
+	expect_err(&r, SSICTL_EXIT_UNREADABLE, "data not written by ssid: rank record 'r9'");
 	run_free(&r);
 	ctl(&r, "top", "global", "-n", "11");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "data not written by ssid: rank record 'r9'");
+	expect_err(&r, SSICTL_EXIT_UNREADABLE, "data not written by ssid: rank record 'r9'");
 	run_free(&r);
 	peek(c, "HDEL %s r9", key);
 	/* A segment's aggregate someone else wrote, in partition 1. */
@@ -894,14 +895,14 @@ START_TEST (ctl_unknown_and_unreadable) {
 		    {"rank", "r2", NULL}, {"around", "r2", NULL}, {"top", "industry", "software"}};
 
 		ctl(&r, cmds[i][0], cmds[i][1], cmds[i][2]);
-		expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "segment 'i:software' in ssi:rk:{p1}:s");
+		expect_err(&r, SSICTL_EXIT_UNREADABLE, "segment 'i:software' in ssi:rk:{p1}:s");
 		run_free(&r);
 	}
 	/* The partition list itself. */
 	ck_assert_int_lt(ssid_rank_key_parts("ssi:", key, 128), 128);
 	peek(c, "SADD %s not-a-partition", key);
 	ctl(&r, "top", "global");
-	expect_err(&r, SSID_CTL_EXIT_UNREADABLE, "not a partition");
+	expect_err(&r, SSICTL_EXIT_UNREADABLE, "not a partition");
 	run_free(&r);
 	redisFree(c);
 }
@@ -916,10 +917,10 @@ START_TEST (ctl_config_and_redis_errors) {
 	write_conf(bad, redis.port, "no.such.key = 1\n");
 	ctl_conf(&r, bad, "rank", "r1", (const char *)NULL);
 	snprintf(want, sizeof(want), "%s:9: no.such.key", bad);
-	expect_err(&r, SSID_CTL_EXIT_CONFIG, want);
+	expect_err(&r, SSICTL_EXIT_CONFIG, want);
 	run_free(&r);
 	ctl_conf(&r, "/nonexistent/ssid.conf", "rank", "r1", (const char *)NULL);
-	expect_err(&r, SSID_CTL_EXIT_CONFIG, "/nonexistent/ssid.conf");
+	expect_err(&r, SSICTL_EXIT_CONFIG, "/nonexistent/ssid.conf");
 	run_free(&r);
 	/* The model is read by score only. */
 	fx_path(no_model, sizeof(no_model), "nomodel.conf");
@@ -936,7 +937,7 @@ START_TEST (ctl_config_and_redis_errors) {
 		free(old);
 	}
 	ctl_conf(&r, no_model, "score", "r1", (const char *)NULL);
-	expect_err(&r, SSID_CTL_EXIT_CONFIG, "/nonexistent/model.json");
+	expect_err(&r, SSICTL_EXIT_CONFIG, "/nonexistent/model.json");
 	run_free(&r);
 	ctl_conf(&r, no_model, "rank", "r1", (const char *)NULL);
 	expect_rc(&r, 0);
@@ -949,7 +950,7 @@ START_TEST (ctl_config_and_redis_errors) {
 		static const char *const cmds[] = {"score", "rank", "history"};
 
 		ctl(&r, cmds[i], "r1");
-		expect_err(&r, SSID_CTL_EXIT_UNAVAILABLE, want);
+		expect_err(&r, SSICTL_EXIT_UNAVAILABLE, want);
 		run_free(&r);
 	}
 }
@@ -979,7 +980,7 @@ START_TEST (ctl_usage) {
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ctl_conf(&r, NULL, bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], NULL);
-		expect_err(&r, SSID_CTL_EXIT_USAGE, "Try 'ssictl --help'.");
+		expect_err(&r, SSICTL_EXIT_USAGE, "Try 'ssictl --help'.");
 		run_free(&r);
 	}
 	ctl(&r, "--help");
@@ -1086,7 +1087,7 @@ START_TEST (ctl_alerts) {
 		ck_assert_int_eq(fx_write_file(mock_conf, text, strlen(text)), 0);
 	}
 	ctl_conf(&r, mock_conf, "alerts", (const char *)NULL);
-	expect_err(&r, SSID_CTL_EXIT_UNAVAILABLE, "cannot read the mock cluster's address");
+	expect_err(&r, SSICTL_EXIT_UNAVAILABLE, "cannot read the mock cluster's address");
 	run_free(&r);
 	ck_assert_int_eq(fx_write_file(bs_file, k.bootstraps, strlen(k.bootstraps)), 0);
 	ctl_conf(&r2, mock_conf, "alerts", (const char *)NULL);
@@ -1099,7 +1100,7 @@ START_TEST (ctl_alerts) {
 		ck_assert_int_eq(fx_write_file(mock_conf, text, strlen(text)), 0);
 	}
 	ctl_conf(&r, mock_conf, "alerts", (const char *)NULL);
-	expect_err(&r, SSID_CTL_EXIT_CONFIG, "mock_cluster.bootstrap_file");
+	expect_err(&r, SSICTL_EXIT_CONFIG, "mock_cluster.bootstrap_file");
 	run_free(&r);
 	fx_kafka_free(&k);
 }
@@ -1119,7 +1120,7 @@ static void *follow_thread(void *arg)
 
 	f->rc = -1;
 	if (out && err)
-		f->rc = ssid_ctl_run(f->json ? 6 : 5, argv, out, err);
+		f->rc = ssictl_run(f->json ? 6 : 5, argv, out, err);
 	if (out)
 		fclose(out);
 	if (err)
@@ -1170,7 +1171,7 @@ static void follow_run(struct fx_kafka *k, bool json, const char *tag, const cha
 		alert_msg(m, sizeof(m), "u4", "score_drop", "2026-11-20T12:00:02.000Z",
 			  "SSI fell 6.10 below its 7-day maximum"));
 	out = wait_lines(f.out, 2);
-	ssid_ctl_request_stop();
+	ssictl_request_stop();
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(f.rc, 0);
 	ck_assert_msg(strcmp(out, want) == 0, "followed:\n%s\nwant:\n%s", out, want);
@@ -1202,6 +1203,37 @@ START_TEST (ctl_alerts_follow) {
 }
 END_TEST
 
+/*
+ * The one reader of the file through which ssictl, ssi-loadgen and ssi-watch
+ * find another process's embedded cluster (ssid_mock_read_bootstrap_file).
+ */
+START_TEST (ctl_bootstrap_file) {
+	static const struct {
+		const char *text, *want;
+		int rc;
+	} cases[] = {
+	    {"127.0.0.1:1,127.0.0.1:2\n", "127.0.0.1:1,127.0.0.1:2", 0},
+	    {"127.0.0.1:1", "127.0.0.1:1", 0},
+	    {"127.0.0.1:1\r\nignored\n", "127.0.0.1:1", 0},
+	    {"127.0.0.1:1 trailing\n", "127.0.0.1:1", 0},
+	    {"", NULL, -ENODATA},
+	    {"\n127.0.0.1:1\n", NULL, -ENODATA},
+	    {"127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", NULL, -EOVERFLOW},
+	};
+	char path[PATH_MAX], buf[32];
+
+	fx_path(path, sizeof(path), "bootstrap");
+	ck_assert_int_eq(ssid_mock_read_bootstrap_file(path, buf, sizeof(buf)), -ENOENT);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(fx_write_file(path, cases[i].text, strlen(cases[i].text)), 0);
+		ck_assert_int_eq(ssid_mock_read_bootstrap_file(path, buf, sizeof(buf)),
+				 cases[i].rc);
+		if (cases[i].want)
+			ck_assert_str_eq(buf, cases[i].want);
+	}
+}
+END_TEST
+
 TCase *network_tcase(void);
 
 Suite *ssictl_suite(void)
@@ -1224,6 +1256,7 @@ Suite *ssictl_suite(void)
 	tcase_add_test(tc, ctl_usage);
 	tcase_add_test(tc, ctl_alerts);
 	tcase_add_test(tc, ctl_alerts_follow);
+	tcase_add_test(tc, ctl_bootstrap_file);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, network_tcase());
 	return s;

@@ -1,7 +1,9 @@
 /*
- * ssid_ctl: ssictl, the operators' and backends' command line over what
- * ssid keeps in Redis and Kafka. src/main_ssictl.c only hands it argv and
- * the standard streams, so the tests run the very same code in-process.
+ * ssictl: the operators' and backends' command line over what ssid keeps in
+ * Redis and Kafka. Not part of the daemon library: src/ssictl_*.c (one file
+ * per command group, see src/ssictl_int.h) on top of libssid.a and libssi.a.
+ * src/main_ssictl.c only hands it argv and the standard streams, so the
+ * tests run the very same code in-process.
  *
  *   ssictl [-c CONFIG] [--json] COMMAND ...
  *     score USER [--explain]       the SSI and pillars now, segments, model,
@@ -30,33 +32,33 @@
  * (alerts --follow: one per alert, a line each). Errors go to err, one line
  * starting "ssictl: ".
  */
-#ifndef SSID_CTL_H
-#define SSID_CTL_H
+#ifndef SSICTL_H
+#define SSICTL_H
 
 #include <stdio.h>
 
 /* Exit codes: distinct per kind of failure, sysexits(3) where one fits. */
-enum ssid_ctl_exit {
-	SSID_CTL_EXIT_OK = 0,
-	SSID_CTL_EXIT_UNKNOWN_USER = 2,	   /* no record of the user (or no rank yet) */
-	SSID_CTL_EXIT_UNKNOWN_SEGMENT = 3, /* no ranked rep in the segment asked for */
-	SSID_CTL_EXIT_UNREADABLE = 4,	   /* stored data this build cannot read */
-	SSID_CTL_EXIT_USAGE = 64,	   /* EX_USAGE: bad command line */
-	SSID_CTL_EXIT_UNAVAILABLE = 69,	   /* EX_UNAVAILABLE: Redis or Kafka not answering */
-	SSID_CTL_EXIT_SOFTWARE = 70,	   /* EX_SOFTWARE: out of memory, internal error */
-	SSID_CTL_EXIT_CONFIG = 78,	   /* EX_CONFIG: configuration or model file */
+enum ssictl_exit {
+	SSICTL_EXIT_OK = 0,
+	SSICTL_EXIT_UNKNOWN_USER = 2,	 /* no record of the user (or no rank yet) */
+	SSICTL_EXIT_UNKNOWN_SEGMENT = 3, /* no ranked rep in the segment asked for */
+	SSICTL_EXIT_UNREADABLE = 4,	 /* stored data this build cannot read */
+	SSICTL_EXIT_USAGE = 64,		 /* EX_USAGE: bad command line */
+	SSICTL_EXIT_UNAVAILABLE = 69,	 /* EX_UNAVAILABLE: Redis or Kafka not answering */
+	SSICTL_EXIT_SOFTWARE = 70,	 /* EX_SOFTWARE: out of memory, internal error */
+	SSICTL_EXIT_CONFIG = 78,	 /* EX_CONFIG: configuration or model file */
 };
 
-#define SSID_CTL_DEFAULT_CONFIG "/etc/ssid/ssid.conf"
+#define SSICTL_DEFAULT_CONFIG "/etc/ssid/ssid.conf"
 
 /*
  * Run one ssictl command line (argv[0] is the program name) writing to out
  * and err; returns the exit code. Not reentrant (getopt): one at a time per
  * process.
  */
-int ssid_ctl_run(int argc, char **argv, FILE *out, FILE *err);
+int ssictl_run(int argc, char **argv, FILE *out, FILE *err);
 
 /* Make a running alerts --follow return 0; async-signal-safe, any thread. */
-void ssid_ctl_request_stop(void);
+void ssictl_request_stop(void);
 
 #endif
