@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssi_event.h"
 #include "ssi_time.h"
 #include "ssigen.h"
@@ -60,24 +61,16 @@ static bool followup_before(const struct followup *a, const struct followup *b)
 
 /*
  * Consequences wait here. The heap is bounded so that a huge activity
- * factor cannot grow it without limit: when full, the consequence is
- * dropped, as if the invitation had been ignored.
+ * factor cannot grow it without limit: when full (or out of memory), the
+ * consequence is dropped, as if the invitation had been ignored.
  */
 static void followup_push(struct ssigen *g, const struct followup *f)
 {
 	size_t i;
 
-	if (f->at_ms >= g->limit_ms || g->followups_len == g->followups_max)
+	if (f->at_ms >= g->limit_ms || g->followups_len == g->followups_max ||
+	    SSI_GROW(g->followups, &g->followups_cap, g->followups_len + 1, 1024) < 0)
 		return;
-	if (g->followups_len == g->followups_cap) {
-		size_t cap = g->followups_cap * 2;
-		struct followup *grown = realloc(g->followups, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		g->followups = grown;
-		g->followups_cap = cap;
-	}
 	i = g->followups_len++;
 	g->followups[i] = *f;
 	g->followups[i].seq = g->followup_seq++;
@@ -433,10 +426,8 @@ int ssigen_new(struct ssigen **out, const struct ssigen_config *cfg)
 	g->user_ids = calloc(g->nusers, USER_ID_SLOT);
 	g->user_id_len = calloc(g->nusers, 1);
 	g->heap = calloc(g->nusers, sizeof(*g->heap));
-	g->followups_cap = 1024;
 	g->followups_max = g->nusers * (size_t)8 > 4096 ? g->nusers * (size_t)8 : 4096;
-	g->followups = calloc(g->followups_cap, sizeof(*g->followups));
-	if (!g->users || !g->user_ids || !g->user_id_len || !g->heap || !g->followups) {
+	if (!g->users || !g->user_ids || !g->user_id_len || !g->heap) {
 		r = -ENOMEM;
 		goto fail;
 	}
