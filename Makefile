@@ -51,9 +51,12 @@ ENGINE_SRC := $(sort $(wildcard src/ssi_*.c))
 DAEMON_SRC := $(sort $(wildcard src/ssid_*.c))
 # ssictl's own files (one per command group): not the daemon's, so not in libssid.a.
 CTL_SRC := $(sort $(wildcard src/ssictl_*.c))
+# The activity-stream generator (ssi-loadgen, the tests, the benchmarks): pure, like the engine.
+GEN_SRC := $(sort $(wildcard src/ssigen_*.c))
 ENGINE_OBJ := $(ENGINE_SRC:src/%.c=$(B)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o)
 CTL_OBJ := $(CTL_SRC:src/%.c=$(B)/obj/%.o)
+GEN_OBJ := $(GEN_SRC:src/%.c=$(B)/obj/%.o)
 
 TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
@@ -63,14 +66,14 @@ PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 	valgrind-unit valgrind-daemon test-binaries check-format \
 	format cppcheck fuzz fuzz-run bench demo install clean check-fresh
 
-all: $(B)/libssi.a $(B)/libssid.a $(PROGRAMS)
+all: $(B)/libssi.a $(B)/libssid.a $(B)/libssigen.a $(PROGRAMS)
 
 deps:
 	@deploy/install-deps.sh build
 
-# Header dependencies come from the compiler (-MMD). Engine objects see
-# jansson's flags only; check-engine refuses any include that does I/O.
-$(ENGINE_OBJ): PKG_CFLAGS = $(shell pkg-config --cflags jansson 2>/dev/null)
+# Header dependencies come from the compiler (-MMD). Engine and generator
+# objects see jansson's flags only; check-engine refuses any include that does I/O.
+$(ENGINE_OBJ) $(GEN_OBJ): PKG_CFLAGS = $(shell pkg-config --cflags jansson 2>/dev/null)
 $(B)/obj/%.o: src/%.c | $(B)/obj
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -87,12 +90,19 @@ $(B)/libssid.a: $(DAEMON_OBJ) | $(B)/obj
 	@rm -f $@
 	$(AR) rcs $@ $^ $(if $(DAEMON_OBJ),,/dev/null) 2>/dev/null || $(AR) rcs $@
 
-# A program links its own objects (prerequisites below), then the libraries.
+$(B)/libssigen.a: $(GEN_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# A program links its own objects and libraries (prerequisites below), then
+# the daemon's and the engine's.
 $(B)/%: src/main_%.c $(B)/libssid.a $(B)/libssi.a
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(B)/libssid.a \
-		$(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(filter %.o %/libssigen.a,$^) \
+		$(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(B)/ssictl: $(CTL_OBJ)
+# ssi-loadgen: the generator, and ssid_kafka's bootstrap-file reader.
+$(B)/ssi-loadgen: $(B)/libssigen.a
 
 # Check test binaries: one per tier (unit, daemon, fault), each test file
 # contributes suites; the daemon and fault tiers run the ssid binary, and the
@@ -107,11 +117,12 @@ TEST_OBJ_daemon := $(CTL_OBJ)
 
 .SECONDEXPANSION:
 $(B)/tests/check_%: $$(sort $$(wildcard tests/$$*/*.c)) $(TEST_COMMON_SRC) \
-		$$(wildcard tests/common/*.h tests/$$*/*.h) $(B)/libssid.a $(B)/libssi.a \
-		$$(TEST_OBJ_$$*) | $(B)/tests $$(TEST_NEEDS_$$*)
+		$$(wildcard tests/common/*.h tests/$$*/*.h) $(B)/libssigen.a $(B)/libssid.a \
+		$(B)/libssi.a $$(TEST_OBJ_$$*) | $(B)/tests $$(TEST_NEEDS_$$*)
 	$(CC) $(CPPFLAGS) -Itests/common $(TEST_INCLUDES_$*) $(PKG_CFLAGS) $(CFLAGS) \
 		-Wno-missing-prototypes -o $@ $(sort $(wildcard tests/$*/*.c)) $(TEST_COMMON_SRC) \
-		$(TEST_OBJ_$*) $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) \
+		$(TEST_OBJ_$*) $(B)/libssigen.a $(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) \
+		$(CHECK_LIBS) \
 		-lm -lpthread
 
 # Every test binary of this build ($(B)).
@@ -135,14 +146,16 @@ check-systemd:
 
 # The engine (src/ssi_*, include/ssi_*) does no I/O: it may include only the
 # C library's pure headers, jansson, pthread (per-thread arenas) and SSE2.
+# Nor does the generator (src/ssigen_*, include/ssigen.h).
 ENGINE_HEADERS_OK := assert ctype emmintrin errno float inttypes jansson limits math pthread \
 	sanitizer/asan_interface stdarg stdatomic stdbool stddef stdint stdio stdlib string
 check-engine:
-	@bad=$$(grep -Ho '^#include <[^>]*>' src/ssi_*.c src/ssi_*.h include/ssi_*.h | \
+	@bad=$$(grep -Ho '^#include <[^>]*>' src/ssi_*.c src/ssi_*.h include/ssi_*.h \
+		src/ssigen_*.c src/ssigen_*.h include/ssigen.h | \
 		sed 's/#include <\(.*\)\.h>$$/\1/' | \
 		grep -v -E ':($(subst $(space),|,$(strip $(ENGINE_HEADERS_OK))))$$' || true); \
-	if [ -n "$$bad" ]; then echo "the engine includes what does I/O:"; echo "$$bad"; exit 1; fi; \
-	echo "engine includes: ok"
+	if [ -n "$$bad" ]; then echo "the engine or the generator includes what does I/O:"; echo "$$bad"; exit 1; fi; \
+	echo "engine and generator includes: ok"
 
 check-demo: all
 	tests/demo/check-demo.sh
@@ -227,9 +240,9 @@ fuzz-run: $(FUZZ_TARGETS:%=build/fuzz/%)
 	done
 
 # --- benchmarks ---------------------------------------------------------------
-$(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssid.a $(B)/libssi.a
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libssid.a $(B)/libssi.a \
-		$(LDFLAGS) $(PKG_LIBS) -lm
+$(B)/bench_engine: tests/bench/bench_engine.c $(B)/libssigen.a $(B)/libssid.a $(B)/libssi.a
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libssigen.a \
+		$(B)/libssid.a $(B)/libssi.a $(LDFLAGS) $(PKG_LIBS) -lm
 
 # The daemon's benchmark clients need only librdkafka and jansson.
 $(B)/bench_consume $(B)/bench_latency: $(B)/%: tests/bench/%.c | $(B)/obj

@@ -1,7 +1,8 @@
 /*
  * ssi-loadgen: feed ssid a realistic activity stream, to Kafka or as JSON
- * lines. The stream itself comes from ssid_gen; this file only paces it
- * against the wall clock and hands it to a librdkafka producer.
+ * lines. The stream itself comes from the generator library (ssigen.h,
+ * build/libssigen.a); this file only paces it against the wall clock and
+ * hands it to a librdkafka producer or a file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,8 +21,8 @@
 #include <unistd.h>
 
 #include "ssi_time.h"
-#include "ssid_gen.h"
 #include "ssid_kafka.h"
+#include "ssigen.h"
 
 #ifndef SSID_VERSION
 #define SSID_VERSION "unknown"
@@ -51,7 +52,7 @@ struct options {
 	const char *output;
 	const char *properties[MAX_PROPERTIES];
 	size_t nproperties;
-	struct ssid_gen_config gen;
+	struct ssigen_config gen;
 	bool seed_given;
 	bool start_given;
 	bool tenants_given;
@@ -523,7 +524,7 @@ static void wait_a_little(struct run *run, int64_t wait_ns)
 		nanosleep(&(struct timespec){0, (long)wait_ns}, NULL);
 }
 
-static int produce(struct run *run, const struct ssid_gen_event *ev)
+static int produce(struct run *run, const struct ssigen_event *ev)
 {
 	for (;;) {
 		rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -546,7 +547,7 @@ static int produce(struct run *run, const struct ssid_gen_event *ev)
 	}
 }
 
-static int write_line(struct run *run, const struct ssid_gen_event *ev)
+static int write_line(struct run *run, const struct ssigen_event *ev)
 {
 	if (fwrite(ev->json, 1, ev->len, run->out) != ev->len || putc('\n', run->out) == EOF)
 		return -errno;
@@ -554,13 +555,13 @@ static int write_line(struct run *run, const struct ssid_gen_event *ev)
 }
 
 /* Returns 0 at a normal end, -EPIPE when the reader left, or another -errno. */
-static int pump(struct run *run, struct ssid_gen *g, struct pacer *pacer)
+static int pump(struct run *run, struct ssigen *g, struct pacer *pacer)
 {
 	const struct options *o = run->o;
 	int64_t deadline = o->duration_s > 0
 			       ? run->started_ns + (int64_t)(o->duration_s * (double)NS_PER_S)
 			       : INT64_MAX;
-	struct ssid_gen_event ev;
+	struct ssigen_event ev;
 	int r;
 
 	while (!stop_requested && (o->count == 0 || run->sent < o->count)) {
@@ -568,7 +569,7 @@ static int pump(struct run *run, struct ssid_gen *g, struct pacer *pacer)
 
 		if (now >= deadline)
 			break;
-		r = ssid_gen_next(g, &ev);
+		r = ssigen_next(g, &ev);
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -631,7 +632,7 @@ int main(int argc, char **argv)
 	    .clock_cap = true,
 	};
 	struct run run = {.o = &o};
-	struct ssid_gen *g = NULL;
+	struct ssigen *g = NULL;
 	struct pacer pacer = {0};
 	struct sigaction sa;
 	char bootstrap[1024];
@@ -657,7 +658,7 @@ int main(int argc, char **argv)
 		o.gen.start_ms = wall_ms - (int64_t)(o.backfill_days * (double)SSI_MS_PER_DAY);
 	if (!o.seed_given && getrandom(&o.gen.seed, sizeof(o.gen.seed), 0) != sizeof(o.gen.seed))
 		o.gen.seed = (uint64_t)clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
-	r = ssid_gen_new(&g, &o.gen);
+	r = ssigen_new(&g, &o.gen);
 	if (r < 0) {
 		fprintf(stderr, "ssi-loadgen: cannot set up the generator: %s\n",
 			r == -EINVAL ? "check --users, --tenants, --teams, --start and --end"
@@ -739,6 +740,6 @@ out:
 		rd_kafka_destroy(run.rk);
 	if (run.out && run.out != stdout)
 		fclose(run.out);
-	ssid_gen_free(g);
+	ssigen_free(g);
 	return status;
 }

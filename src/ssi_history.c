@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssi_history.h"
 #include "ssi_wire.h"
 
@@ -168,18 +169,11 @@ int ssi_history_compact(struct ssi_history *h, int32_t today, int retention_days
 
 static int reserve_one(struct ssi_history *h)
 {
-	struct ssi_history_entry *grown;
-	uint32_t cap;
+	size_t cap = h->cap;
+	int r = SSI_GROW(h->entries, &cap, (size_t)h->n + 1, INITIAL_CAP);
 
-	if (h->n < h->cap)
-		return 0;
-	cap = h->cap ? h->cap * 2 : INITIAL_CAP;
-	grown = realloc(h->entries, (size_t)cap * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	h->entries = grown;
-	h->cap = cap;
-	return 0;
+	h->cap = (uint32_t)cap;
+	return r;
 }
 
 bool ssi_history_snapshot_is_valid(int32_t day, const struct ssi_score *score)

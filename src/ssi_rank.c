@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssi_rank.h"
 #include "ssi_wire.h"
 
@@ -82,20 +83,15 @@ static uint32_t sparse_find(const struct ssi_hist *h, int value)
 
 static int sparse_insert(struct ssi_hist *h, uint32_t at, int value, uint32_t count)
 {
-	if (h->n == h->cap) {
-		uint32_t cap = h->cap ? h->cap * 2 : 8;
-		uint16_t *val = realloc(h->val, cap * sizeof(*val));
-		uint32_t *cnt;
+	size_t cap = h->cap;
 
-		if (!val)
-			return -ENOMEM;
-		h->val = val;
-		cnt = realloc(h->cnt, cap * sizeof(*cnt));
-		if (!cnt)
-			return -ENOMEM;
-		h->cnt = cnt;
-		h->cap = cap;
-	}
+	/* Two arrays of one capacity: h->cap moves only once both have grown. */
+	if (SSI_GROW(h->val, &cap, (size_t)h->n + 1, 8) < 0)
+		return -ENOMEM;
+	cap = h->cap;
+	if (SSI_GROW(h->cnt, &cap, (size_t)h->n + 1, 8) < 0)
+		return -ENOMEM;
+	h->cap = (uint32_t)cap;
 	memmove(h->val + at + 1, h->val + at, (h->n - at) * sizeof(*h->val));
 	memmove(h->cnt + at + 1, h->cnt + at, (h->n - at) * sizeof(*h->cnt));
 	h->val[at] = (uint16_t)value;

@@ -13,6 +13,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "ssi_array.h"
 #include "ssi_state.h"
 #include "ssi_time.h"
 
@@ -231,15 +232,11 @@ static uint32_t row_search(const struct ssi_state *st, int32_t day, bool *found)
 
 static int row_insert(struct ssi_state *st, uint32_t pos, int32_t day)
 {
-	if (st->nrows == st->rows_cap) {
-		uint32_t cap = st->rows_cap ? st->rows_cap * 2 : 8;
-		struct ssi_day_row *rows = realloc(st->rows, cap * sizeof(*rows));
+	size_t cap = st->rows_cap;
 
-		if (!rows)
-			return -ENOMEM;
-		st->rows = rows;
-		st->rows_cap = cap;
-	}
+	if (SSI_GROW(st->rows, &cap, (size_t)st->nrows + 1, 8) < 0)
+		return -ENOMEM;
+	st->rows_cap = (uint32_t)cap;
 	memmove(st->rows + pos + 1, st->rows + pos, (st->nrows - pos) * sizeof(*st->rows));
 	memset(&st->rows[pos], 0, sizeof(st->rows[pos]));
 	st->rows[pos].day = day;

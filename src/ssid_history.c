@@ -1,11 +1,13 @@
 /* ssid_history: reps' score histories in Redis, pipelined per batch over hiredis 0.14. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 
+#include "ssi_array.h"
 #include "ssid_history.h"
 
 struct ssid_history {
@@ -176,19 +178,9 @@ static const char *rep_user(const struct batch *b, const struct rep *r)
 
 static int arena_reserve(struct batch *b, size_t more)
 {
-	uint8_t *grown;
-	size_t cap = b->arena_cap ? b->arena_cap : 4096;
-
-	if (b->arena_cap - b->arena_len >= more)
-		return 0;
-	while (cap - b->arena_len < more)
-		cap *= 2;
-	grown = realloc(b->arena, cap);
-	if (!grown)
+	if (more > SIZE_MAX - b->arena_len)
 		return -ENOMEM;
-	b->arena = grown;
-	b->arena_cap = cap;
-	return 0;
+	return SSI_GROW(b->arena, &b->arena_cap, b->arena_len + more, 4096);
 }
 
 /* Apply the rep's items to its stored history and keep the encoding if it changed. */

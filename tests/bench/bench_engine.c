@@ -23,7 +23,7 @@
 #include "ssi_json.h"
 #include "ssi_score.h"
 #include "ssi_time.h"
-#include "ssid_gen.h"
+#include "ssigen.h"
 #include "ssid_out.h"
 
 struct stream {
@@ -55,24 +55,24 @@ static void report(const char *stage, size_t n, double seconds)
 /* ~10 events per user spread over the 90-day window ending now. */
 static int make_stream(struct stream *s, size_t n, uint32_t users, uint64_t seed)
 {
-	struct ssid_gen_config cfg = {
+	struct ssigen_config cfg = {
 	    .seed = seed,
 	    .users = users,
 	    .tenants = users / 200 + 1,
 	    .start_ms = 1795132800000LL - 89 * SSI_MS_PER_DAY,
 	    .activity = (double)n / users / 2200.0,
 	};
-	struct ssid_gen *g = NULL;
-	struct ssid_gen_event *ev = malloc(sizeof(*ev));
+	struct ssigen *g = NULL;
+	struct ssigen_event *ev = malloc(sizeof(*ev));
 	size_t cap = n * 256, used = 0;
 	int r = -1;
 
 	s->bytes = malloc(cap);
 	s->off = malloc((n + 1) * sizeof(*s->off));
 	s->user = malloc(n * sizeof(*s->user));
-	if (!ev || !s->bytes || !s->off || !s->user || ssid_gen_new(&g, &cfg) < 0)
+	if (!ev || !s->bytes || !s->off || !s->user || ssigen_new(&g, &cfg) < 0)
 		goto out;
-	for (s->n = 0; s->n < n && ssid_gen_next(g, ev) == 1; s->n++) {
+	for (s->n = 0; s->n < n && ssigen_next(g, ev) == 1; s->n++) {
 		if (used + ev->len > cap) {
 			char *bigger = realloc(s->bytes, cap * 2);
 
@@ -90,7 +90,7 @@ static int make_stream(struct stream *s, size_t n, uint32_t users, uint64_t seed
 	s->off[s->n] = used;
 	r = 0;
 out:
-	ssid_gen_free(g);
+	ssigen_free(g);
 	free(ev);
 	return r;
 }

@@ -11,16 +11,16 @@
 
 #include "ssi_event.h"
 #include "ssi_time.h"
-#include "ssid_gen.h"
+#include "ssigen.h"
 #include "suites.h"
 
 /* Monday 2026-11-16 00:00:00 UTC. */
 #define MONDAY_MS 1794787200000LL
 #define HOUR_MS	  3600000LL
 
-static struct ssid_gen *make(uint64_t seed, uint32_t users, int64_t days, double bad_ratio)
+static struct ssigen *make(uint64_t seed, uint32_t users, int64_t days, double bad_ratio)
 {
-	struct ssid_gen_config cfg = {
+	struct ssigen_config cfg = {
 	    .seed = seed,
 	    .users = users,
 	    .tenants = 4,
@@ -29,16 +29,16 @@ static struct ssid_gen *make(uint64_t seed, uint32_t users, int64_t days, double
 	    .end_ms = days ? MONDAY_MS + days * SSI_MS_PER_DAY : 0,
 	    .bad_ratio = bad_ratio,
 	};
-	struct ssid_gen *g = NULL;
+	struct ssigen *g = NULL;
 
-	ck_assert_int_eq(ssid_gen_new(&g, &cfg), 0);
+	ck_assert_int_eq(ssigen_new(&g, &cfg), 0);
 	ck_assert_ptr_nonnull(g);
 	return g;
 }
 
-static int next(struct ssid_gen *g, struct ssid_gen_event *ev)
+static int next(struct ssigen *g, struct ssigen_event *ev)
 {
-	int r = ssid_gen_next(g, ev);
+	int r = ssigen_next(g, ev);
 
 	ck_assert_int_ge(r, 0);
 	return r;
@@ -65,47 +65,47 @@ static bool weekend(int32_t day)
 }
 
 START_TEST (test_config_rejected) {
-	struct ssid_gen_config ok = {.seed = 1, .users = 10, .start_ms = MONDAY_MS};
-	struct ssid_gen_config c;
-	struct ssid_gen *g = NULL;
+	struct ssigen_config ok = {.seed = 1, .users = 10, .start_ms = MONDAY_MS};
+	struct ssigen_config c;
+	struct ssigen *g = NULL;
 
 	c = ok;
 	c.users = 0;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
 	c.tenants = 11;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
 	c.bad_ratio = 1.5;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
 	c.bad_ratio = -0.1;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
 	c.end_ms = ok.start_ms;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
-	c.industries = SSID_GEN_INDUSTRIES_MAX + 1;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	c.industries = SSIGEN_INDUSTRIES_MAX + 1;
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
 	c.activity = -1;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	c = ok;
 	c.start_ms = -1;
-	ck_assert_int_eq(ssid_gen_new(&g, &c), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &c), -EINVAL);
 	ck_assert_ptr_null(g);
-	ck_assert_int_eq(ssid_gen_new(NULL, &ok), -EINVAL);
-	ck_assert_int_eq(ssid_gen_new(&g, &ok), 0);
-	ck_assert_uint_eq(ssid_gen_users(g), 10);
-	ck_assert_int_eq(ssid_gen_next(g, NULL), -EINVAL);
-	ssid_gen_free(g);
-	ssid_gen_free(NULL);
+	ck_assert_int_eq(ssigen_new(NULL, &ok), -EINVAL);
+	ck_assert_int_eq(ssigen_new(&g, &ok), 0);
+	ck_assert_uint_eq(ssigen_users(g), 10);
+	ck_assert_int_eq(ssigen_next(g, NULL), -EINVAL);
+	ssigen_free(g);
+	ssigen_free(NULL);
 }
 END_TEST
 
 START_TEST (test_same_seed_same_bytes) {
-	struct ssid_gen *a = make(7, 200, 0, 0.2), *b = make(7, 200, 0, 0.2);
-	struct ssid_gen_event ea, eb;
+	struct ssigen *a = make(7, 200, 0, 0.2), *b = make(7, 200, 0, 0.2);
+	struct ssigen_event ea, eb;
 
 	for (int i = 0; i < 30000; i++) {
 		ck_assert_int_eq(next(a, &ea), 1);
@@ -116,14 +116,14 @@ START_TEST (test_same_seed_same_bytes) {
 		ck_assert_str_eq(ea.key, eb.key);
 		ck_assert(memcmp(ea.json, eb.json, ea.len) == 0);
 	}
-	ssid_gen_free(a);
-	ssid_gen_free(b);
+	ssigen_free(a);
+	ssigen_free(b);
 }
 END_TEST
 
 START_TEST (test_other_seed_other_bytes) {
-	struct ssid_gen *a = make(7, 200, 0, 0), *b = make(8, 200, 0, 0);
-	struct ssid_gen_event ea, eb;
+	struct ssigen *a = make(7, 200, 0, 0), *b = make(8, 200, 0, 0);
+	struct ssigen_event ea, eb;
 	int differing = 0, same_time = 0;
 
 	for (int i = 0; i < 1000; i++) {
@@ -137,15 +137,15 @@ START_TEST (test_other_seed_other_bytes) {
 	/* Event ids carry the stream, so every payload differs; so do the times. */
 	ck_assert_int_eq(differing, 1000);
 	ck_assert_int_lt(same_time, 50);
-	ssid_gen_free(a);
-	ssid_gen_free(b);
+	ssigen_free(a);
+	ssigen_free(b);
 }
 END_TEST
 
 /* Spoiling events draws from its own stream: the traffic underneath is unchanged. */
 START_TEST (test_bad_ratio_keeps_traffic) {
-	struct ssid_gen *clean = make(11, 150, 0, 0), *spoiled = make(11, 150, 0, 0.3);
-	struct ssid_gen_event ec, es;
+	struct ssigen *clean = make(11, 150, 0, 0), *spoiled = make(11, 150, 0, 0.3);
+	struct ssigen_event ec, es;
 
 	for (int i = 0; i < 20000; i++) {
 		ck_assert_int_eq(next(clean, &ec), 1);
@@ -157,15 +157,15 @@ START_TEST (test_bad_ratio_keeps_traffic) {
 			ck_assert(memcmp(ec.json, es.json, ec.len) == 0);
 		}
 	}
-	ssid_gen_free(clean);
-	ssid_gen_free(spoiled);
+	ssigen_free(clean);
+	ssigen_free(spoiled);
 }
 END_TEST
 
 START_TEST (test_time_never_goes_back) {
 	int64_t end = MONDAY_MS + 10 * SSI_MS_PER_DAY;
-	struct ssid_gen *g = make(3, 400, 10, 0.1);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(3, 400, 10, 0.1);
+	struct ssigen_event ev;
 	int64_t last = MONDAY_MS;
 	long n = 0;
 
@@ -178,7 +178,7 @@ START_TEST (test_time_never_goes_back) {
 	/* 400 users over ten days: tens of thousands of events, then it stays over. */
 	ck_assert_int_gt(n, 40000);
 	ck_assert_int_eq(next(g, &ev), 0);
-	ssid_gen_free(g);
+	ssigen_free(g);
 }
 END_TEST
 
@@ -208,7 +208,7 @@ static const char *json_text(json_t *obj, const char *key)
 	return json_string_value(v);
 }
 
-static void check_attrs(const struct ssid_gen_event *ev, json_t *root)
+static void check_attrs(const struct ssigen_event *ev, json_t *root)
 {
 	json_t *attrs = json_object_get(root, "attrs");
 
@@ -254,8 +254,8 @@ static int compare_strings(const void *a, const void *b)
 /* Every good event is strict JSON with the contract's fields, and ids never repeat. */
 START_TEST (test_good_events_are_well_formed) {
 	enum { N = 40000 };
-	struct ssid_gen *g = make(5, 300, 0, 0);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(5, 300, 0, 0);
+	struct ssigen_event ev;
 	char **ids = calloc(N, sizeof(*ids));
 	int seen_type[SSI_EV__COUNT] = {0};
 
@@ -297,7 +297,7 @@ START_TEST (test_good_events_are_well_formed) {
 	for (int t = 0; t < SSI_EV__COUNT; t++)
 		ck_assert_msg(seen_type[t] > 0, "no %s",
 			      ssi_event_type_name((enum ssi_event_type)t));
-	ssid_gen_free(g);
+	ssigen_free(g);
 }
 END_TEST
 
@@ -306,8 +306,8 @@ END_TEST
  * every bad one away, for many different reasons.
  */
 START_TEST (test_parser_agrees) {
-	struct ssid_gen *g = make(9, 300, 0, 0.25);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(9, 300, 0, 0.25);
+	struct ssigen_event ev;
 	char codes[64][64];
 	int ncodes = 0, nbad = 0;
 
@@ -341,21 +341,21 @@ START_TEST (test_parser_agrees) {
 	}
 	ck_assert_int_gt(nbad, 9000);
 	ck_assert_int_ge(ncodes, 15);
-	ssid_gen_free(g);
+	ssigen_free(g);
 }
 END_TEST
 
 static double bad_share(double ratio, int n)
 {
-	struct ssid_gen *g = make(13, 100, 0, ratio);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(13, 100, 0, ratio);
+	struct ssigen_event ev;
 	int bad = 0;
 
 	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(next(g, &ev), 1);
 		bad += ev.bad;
 	}
-	ssid_gen_free(g);
+	ssigen_free(g);
 	return (double)bad / n;
 }
 
@@ -372,13 +372,13 @@ END_TEST
 struct week {
 	uint32_t users;
 	long *per_user;
-	struct ssid_gen *g;
+	struct ssigen *g;
 };
 
 /* Run a population over whole weeks starting on a Monday, counting per user. */
 static void run_weeks(struct week *w, uint64_t seed, uint32_t users, int weeks)
 {
-	struct ssid_gen_event ev;
+	struct ssigen_event ev;
 
 	w->users = users;
 	w->g = make(seed, users, 7 * weeks, 0);
@@ -388,15 +388,15 @@ static void run_weeks(struct week *w, uint64_t seed, uint32_t users, int weeks)
 		w->per_user[ev.user]++;
 }
 
-static double mean_of(const struct week *w, enum ssid_gen_persona p, int *members)
+static double mean_of(const struct week *w, enum ssigen_persona p, int *members)
 {
 	long total = 0;
 	int n = 0;
 
 	for (uint32_t u = 0; u < w->users; u++) {
-		struct ssid_gen_user_info info;
+		struct ssigen_user_info info;
 
-		ck_assert_int_eq(ssid_gen_user_info(w->g, u, &info), 0);
+		ck_assert_int_eq(ssigen_user_info(w->g, u, &info), 0);
 		if (info.persona != p)
 			continue;
 		total += w->per_user[u];
@@ -408,47 +408,47 @@ static double mean_of(const struct week *w, enum ssid_gen_persona p, int *member
 
 START_TEST (test_persona_mix) {
 	struct week w;
-	int counts[SSID_GEN_PERSONA__COUNT];
-	double mean[SSID_GEN_PERSONA__COUNT];
+	int counts[SSIGEN_PERSONA__COUNT];
+	double mean[SSIGEN_PERSONA__COUNT];
 
 	run_weeks(&w, 21, 2000, 1);
-	for (int p = 0; p < SSID_GEN_PERSONA__COUNT; p++)
-		mean[p] = mean_of(&w, (enum ssid_gen_persona)p, &counts[p]);
+	for (int p = 0; p < SSIGEN_PERSONA__COUNT; p++)
+		mean[p] = mean_of(&w, (enum ssigen_persona)p, &counts[p]);
 	/* Shares close to 35/20/20/15/2/8 per cent of 2000 users. */
-	ck_assert_int_ge(counts[SSID_GEN_PASSIVE], 620);
-	ck_assert_int_le(counts[SSID_GEN_PASSIVE], 780);
-	ck_assert_int_ge(counts[SSID_GEN_SOCIAL_SELLER], 240);
-	ck_assert_int_le(counts[SSID_GEN_SOCIAL_SELLER], 360);
-	ck_assert_int_ge(counts[SSID_GEN_SPAMMER], 20);
-	ck_assert_int_le(counts[SSID_GEN_SPAMMER], 70);
-	ck_assert_int_ge(counts[SSID_GEN_LAPSING], 110);
-	ck_assert_int_le(counts[SSID_GEN_LAPSING], 220);
+	ck_assert_int_ge(counts[SSIGEN_PASSIVE], 620);
+	ck_assert_int_le(counts[SSIGEN_PASSIVE], 780);
+	ck_assert_int_ge(counts[SSIGEN_SOCIAL_SELLER], 240);
+	ck_assert_int_le(counts[SSIGEN_SOCIAL_SELLER], 360);
+	ck_assert_int_ge(counts[SSIGEN_SPAMMER], 20);
+	ck_assert_int_le(counts[SSIGEN_SPAMMER], 70);
+	ck_assert_int_ge(counts[SSIGEN_LAPSING], 110);
+	ck_assert_int_le(counts[SSIGEN_LAPSING], 220);
 	/* Social sellers are far busier than passive users; bots beat everyone. */
-	ck_assert_double_gt(mean[SSID_GEN_SOCIAL_SELLER], 4 * mean[SSID_GEN_PASSIVE]);
-	ck_assert_double_gt(mean[SSID_GEN_SOCIAL_SELLER], mean[SSID_GEN_POSTER]);
-	ck_assert_double_gt(mean[SSID_GEN_SPAMMER], mean[SSID_GEN_SOCIAL_SELLER]);
-	ck_assert_double_gt(mean[SSID_GEN_PASSIVE], 5);
-	ssid_gen_free(w.g);
+	ck_assert_double_gt(mean[SSIGEN_SOCIAL_SELLER], 4 * mean[SSIGEN_PASSIVE]);
+	ck_assert_double_gt(mean[SSIGEN_SOCIAL_SELLER], mean[SSIGEN_POSTER]);
+	ck_assert_double_gt(mean[SSIGEN_SPAMMER], mean[SSIGEN_SOCIAL_SELLER]);
+	ck_assert_double_gt(mean[SSIGEN_PASSIVE], 5);
+	ssigen_free(w.g);
 	free(w.per_user);
 }
 END_TEST
 
 /* Humans work weekdays in office hours; bots do not care. */
 START_TEST (test_weekly_and_daily_rhythm) {
-	struct ssid_gen *g = make(17, 600, 28, 0);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(17, 600, 28, 0);
+	struct ssigen_event ev;
 	long weekday = 0, weekend_n = 0, office = 0, human_weekday = 0;
 	long bot_night = 0, bot_total = 0;
 
 	while (next(g, &ev) == 1) {
-		struct ssid_gen_user_info info;
+		struct ssigen_user_info info;
 		int32_t day;
 		int hour;
 
-		ck_assert_int_eq(ssid_gen_user_info(g, ev.user, &info), 0);
+		ck_assert_int_eq(ssigen_user_info(g, ev.user, &info), 0);
 		day = local_day(ev.occurred_at_ms, info.utc_offset_min);
 		hour = local_hour(ev.occurred_at_ms, info.utc_offset_min);
-		if (info.persona == SSID_GEN_SPAMMER) {
+		if (info.persona == SSIGEN_SPAMMER) {
 			bot_total++;
 			bot_night += hour < 6;
 		}
@@ -457,7 +457,7 @@ START_TEST (test_weekly_and_daily_rhythm) {
 			continue;
 		}
 		weekday++;
-		if (info.persona != SSID_GEN_SPAMMER) {
+		if (info.persona != SSIGEN_SPAMMER) {
 			human_weekday++;
 			office += hour >= 8 && hour < 18;
 		}
@@ -467,14 +467,14 @@ START_TEST (test_weekly_and_daily_rhythm) {
 	ck_assert_double_gt((double)office / (double)human_weekday, 0.7);
 	/* A bot spends about a quarter of its time between midnight and six. */
 	ck_assert_double_gt((double)bot_night / (double)bot_total, 0.18);
-	ssid_gen_free(g);
+	ssigen_free(g);
 }
 END_TEST
 
 /* Some days are bursts of three to five times the usual activity. */
 START_TEST (test_burst_days) {
-	struct ssid_gen *g = make(23, 200, 56, 0);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(23, 200, 56, 0);
+	struct ssigen_event ev;
 	static long per_day[200][57];
 	int bursts = 0, ordinary = 0;
 
@@ -485,12 +485,12 @@ START_TEST (test_burst_days) {
 		per_day[ev.user][d]++;
 	}
 	for (uint32_t u = 0; u < 200; u++) {
-		struct ssid_gen_user_info info;
+		struct ssigen_user_info info;
 		long sorted[56];
 		long median;
 
-		ck_assert_int_eq(ssid_gen_user_info(g, u, &info), 0);
-		if (info.persona != SSID_GEN_SOCIAL_SELLER)
+		ck_assert_int_eq(ssigen_user_info(g, u, &info), 0);
+		if (info.persona != SSIGEN_SOCIAL_SELLER)
 			continue;
 		for (int d = 0; d < 56; d++)
 			sorted[d] = weekend(ssi_time_day(MONDAY_MS) + d) ? 0 : per_day[u][d];
@@ -514,31 +514,31 @@ START_TEST (test_burst_days) {
 	/* About 7% of working days burst; neither never nor always. */
 	ck_assert_int_gt(bursts, ordinary / 40);
 	ck_assert_int_lt(bursts, ordinary / 5);
-	ssid_gen_free(g);
+	ssigen_free(g);
 }
 END_TEST
 
 /* Everybody's first event is a profile snapshot; lapsing users never come back. */
 START_TEST (test_first_profile_and_lapsing) {
-	struct ssid_gen *g = make(29, 500, 42, 0);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(29, 500, 42, 0);
+	struct ssigen_event ev;
 	bool seen[500] = {false};
 	int lapsed_in_span = 0;
 
 	while (next(g, &ev) == 1) {
-		struct ssid_gen_user_info info;
+		struct ssigen_user_info info;
 
-		ck_assert_int_eq(ssid_gen_user_info(g, ev.user, &info), 0);
+		ck_assert_int_eq(ssigen_user_info(g, ev.user, &info), 0);
 		if (!seen[ev.user])
 			ck_assert_int_eq(ev.type, SSI_EV_PROFILE_UPDATED);
 		seen[ev.user] = true;
 		ck_assert_int_lt(ev.occurred_at_ms, info.idle_from_ms);
 	}
 	for (uint32_t u = 0; u < 500; u++) {
-		struct ssid_gen_user_info info;
+		struct ssigen_user_info info;
 
-		ck_assert_int_eq(ssid_gen_user_info(g, u, &info), 0);
-		if (info.persona == SSID_GEN_LAPSING) {
+		ck_assert_int_eq(ssigen_user_info(g, u, &info), 0);
+		if (info.persona == SSIGEN_LAPSING) {
 			ck_assert_int_ne(info.idle_from_ms, INT64_MAX);
 			lapsed_in_span += info.idle_from_ms < MONDAY_MS + 42 * SSI_MS_PER_DAY;
 		} else {
@@ -547,8 +547,8 @@ START_TEST (test_first_profile_and_lapsing) {
 		}
 	}
 	ck_assert_int_gt(lapsed_in_span, 10);
-	ck_assert_int_eq(ssid_gen_user_info(g, 500, &(struct ssid_gen_user_info){0}), -EINVAL);
-	ssid_gen_free(g);
+	ck_assert_int_eq(ssigen_user_info(g, 500, &(struct ssigen_user_info){0}), -EINVAL);
+	ssigen_free(g);
 }
 END_TEST
 
@@ -573,8 +573,8 @@ static int compare_pairs(const void *x, const void *y)
  */
 START_TEST (test_network_and_consequences) {
 	enum { USERS = 300, MAX_PAIRS = 200000 };
-	struct ssid_gen *g = make(31, USERS, 21, 0);
-	struct ssid_gen_event ev;
+	struct ssigen *g = make(31, USERS, 21, 0);
+	struct ssigen_event ev;
 	struct pair *pairs = calloc(MAX_PAIRS, sizeof(*pairs));
 	long sent[USERS] = {0}, accepted[USERS] = {0}, inmails[USERS] = {0}, replies[USERS] = {0};
 	long known = 0, external = 0, mirrored = 0, total_accepted = 0, total_replies = 0;
@@ -632,7 +632,7 @@ START_TEST (test_network_and_consequences) {
 	/* Only a lapsed user or the end of the run leaves a connection one-sided. */
 	ck_assert_double_gt((double)mirrored / (double)npairs, 0.9);
 	free(pairs);
-	ssid_gen_free(g);
+	ssigen_free(g);
 }
 END_TEST
 
@@ -643,16 +643,16 @@ START_TEST (test_segments) {
 	    "retail",	 "telecommunications",	  "energy",	"education",
 	    "logistics", "professional-services", "media",	"government",
 	};
-	struct ssid_gen *g = make(37, 400, 1, 0);
+	struct ssigen *g = make(37, 400, 1, 0);
 	char tenants[8][64];
 	int ntenants = 0;
 
 	for (uint32_t u = 0; u < 400; u++) {
-		struct ssid_gen_user_info info;
+		struct ssigen_user_info info;
 		bool industry_known = false;
 		int t;
 
-		ck_assert_int_eq(ssid_gen_user_info(g, u, &info), 0);
+		ck_assert_int_eq(ssigen_user_info(g, u, &info), 0);
 		ck_assert_int_eq(strncmp(info.team, info.tenant, strlen(info.tenant)), 0);
 		ck_assert_int_eq(info.team[strlen(info.tenant)], '.');
 		for (size_t i = 0; i < 12; i++)
@@ -669,15 +669,15 @@ START_TEST (test_segments) {
 		}
 	}
 	ck_assert_int_eq(ntenants, 4);
-	ck_assert_str_eq(ssid_gen_persona_name(SSID_GEN_SOCIAL_SELLER), "social_seller");
-	ck_assert_ptr_null(ssid_gen_persona_name(SSID_GEN_PERSONA__COUNT));
-	ssid_gen_free(g);
+	ck_assert_str_eq(ssigen_persona_name(SSIGEN_SOCIAL_SELLER), "social_seller");
+	ck_assert_ptr_null(ssigen_persona_name(SSIGEN_PERSONA__COUNT));
+	ssigen_free(g);
 }
 END_TEST
 
 /* The activity factor scales the rate, and so the count over a fixed span. */
 START_TEST (test_activity_scales) {
-	struct ssid_gen_config cfg = {
+	struct ssigen_config cfg = {
 	    .seed = 41,
 	    .users = 100,
 	    .start_ms = MONDAY_MS,
@@ -686,14 +686,14 @@ START_TEST (test_activity_scales) {
 	long counts[2] = {0, 0};
 
 	for (int i = 0; i < 2; i++) {
-		struct ssid_gen *g = NULL;
-		struct ssid_gen_event ev;
+		struct ssigen *g = NULL;
+		struct ssigen_event ev;
 
 		cfg.activity = i ? 10 : 1;
-		ck_assert_int_eq(ssid_gen_new(&g, &cfg), 0);
+		ck_assert_int_eq(ssigen_new(&g, &cfg), 0);
 		while (next(g, &ev) == 1)
 			counts[i]++;
-		ssid_gen_free(g);
+		ssigen_free(g);
 	}
 	ck_assert_int_gt(counts[1], 8 * counts[0]);
 	ck_assert_int_lt(counts[1], 12 * counts[0]);
