@@ -180,12 +180,12 @@ size_t ssid_config_key_count(void);
 int ssid_config_key_info(size_t index, struct ssid_config_key_info *info);
 /*
  * The value of key index in cfg, written the way the table writes its
- * defaults: integers and durations in decimal, yes/no, the shortest number
- * that reads back the same, a choice's name, a string as it is (unquoted:
- * one with blanks at its ends or " #" reads back the same only in quotes).
- * For walking the table over a configuration (tests). snprintf semantics:
- * returns the length the whole text needs (buf may be NULL when len is 0),
- * -ENOENT when index is past the end, -EINVAL.
+ * defaults: integers and durations in decimal, yes/no, a number as %g (with
+ * more digits when that would not read back the same), a choice's name, a
+ * string as it is (unquoted: one with blanks at its ends or " #" reads back
+ * the same only in quotes). For walking the table over a configuration
+ * (tests). snprintf semantics: returns the length the whole text needs (buf
+ * may be NULL when len is 0); -ENOENT when index is past the end, -EINVAL.
  */
 int ssid_config_key_value(const struct ssid_config *cfg, size_t index, char *buf, size_t len);
 

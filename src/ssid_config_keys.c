@@ -268,10 +268,10 @@ int ssid_config_key_info(size_t index, struct ssid_config_key_info *info)
 	return 0;
 }
 
-/* The shortest text strtod reads back as d: "0.01", not "0.01000000000000000021". */
+/* %g ("0.01", "70"), with more digits only where strtod would not read back d. */
 static void format_double(double d, char *buf, size_t len)
 {
-	for (int precision = 1; precision <= 17; precision++) {
+	for (int precision = 6; precision <= 17; precision++) {
 		snprintf(buf, len, "%.*g", precision, d);
 		if (strtod(buf, NULL) == d)
 			return;

@@ -39,40 +39,25 @@ static char *read_whole_file(const char *path)
 	return text;
 }
 
+/* Every key of the table holds the default the table states, as the table writes it. */
 START_TEST (test_defaults) {
 	struct ssid_config cfg;
-	struct ssid_config_clock clock;
+	char value[SSID_CONFIG_MESSAGE_MAX];
+	size_t n = ssid_config_key_count();
 
 	ck_assert_int_eq(parse(&cfg, BOOT, NULL), 0);
 	ck_assert_str_eq(cfg.path, "t.conf");
-	ck_assert_str_eq(cfg.input_topic, "ssi.events");
-	ck_assert_str_eq(cfg.output_topic, "ssi.scores");
-	ck_assert_str_eq(cfg.dlq_topic, "ssi.events.dlq");
-	ck_assert_str_eq(cfg.redis_host, "127.0.0.1");
-	ck_assert_str_eq(cfg.redis_unix_socket, "");
-	ck_assert_str_eq(cfg.redis_user, "");
-	ck_assert_str_eq(cfg.redis_password, "");
-	ck_assert_str_eq(cfg.redis_key_prefix, "ssi:");
-	ck_assert_int_eq(cfg.redis_port, 6379);
-	ck_assert_int_eq(cfg.redis_db, 0);
-	ck_assert_int_eq(cfg.redis_connect_timeout_ms, 2000);
-	ck_assert_int_eq(cfg.redis_command_timeout_ms, 5000);
-	ck_assert(cfg.redis_keepalive);
-	ck_assert_int_eq(cfg.batch_max_events, 10000);
-	ck_assert_int_eq(cfg.batch_max_wait_ms, 20);
-	ck_assert_str_eq(cfg.model_file, "/etc/ssid/model.json");
-	ck_assert_double_eq(cfg.score_epsilon, 0.01);
-	ck_assert_int_eq(cfg.retry_backoff_min_ms, 100);
-	ck_assert_int_eq(cfg.retry_backoff_max_ms, 10000);
-	ck_assert_int_eq(cfg.shutdown_timeout_ms, 15000);
-	ck_assert_int_eq(cfg.status_interval_ms, 1000);
-	ck_assert_int_eq(cfg.log_level, LOG_INFO);
-	ck_assert_int_eq(cfg.mock_cluster_brokers, 0);
-	ck_assert_int_eq(cfg.mock_cluster_partitions, 4);
-	ck_assert_str_eq(cfg.mock_cluster_bootstrap_file, "");
-	ck_assert_str_eq(cfg.clock, "system");
-	ck_assert_int_eq(ssid_config_parse_clock(cfg.clock, &clock), 0);
-	ck_assert_int_eq(clock.kind, SSID_CONFIG_CLOCK_SYSTEM);
+	for (size_t i = 0; i < n; i++) {
+		struct ssid_config_key_info info;
+
+		ck_assert_int_eq(ssid_config_key_info(i, &info), 0);
+		ck_assert_int_eq(ssid_config_key_value(&cfg, i, value, sizeof(value)),
+				 (int)strlen(value));
+		ck_assert_msg(strcmp(value, info.default_value) == 0,
+			      "%s is \"%s\", the table says \"%s\"", info.name, value,
+			      info.default_value);
+	}
+	ck_assert_int_eq(ssid_config_key_value(&cfg, n, value, sizeof(value)), -ENOENT);
 	ck_assert_uint_eq(cfg.kafka.n, 1);
 	ck_assert_uint_eq(cfg.kafka_consumer.n, 0);
 	ck_assert_uint_eq(cfg.kafka_producer.n, 0);
@@ -83,33 +68,37 @@ START_TEST (test_defaults) {
 }
 END_TEST
 
+/* A value other than the default for every key it can, in every spelling a type allows. */
+#define EVERY_TYPE                                                                                 \
+	"input.topic = in.v2\n"                                                                    \
+	"output.topic = out_v2\n"                                                                  \
+	"dlq.topic = dead-letters\n"                                                               \
+	"redis.unix_socket = /run/redis/redis.sock\n"                                              \
+	"redis.user = scorer\n"                                                                    \
+	"redis.password = s3cr=t\n"                                                                \
+	"redis.db = 15\n"                                                                          \
+	"redis.key_prefix = t1:\n"                                                                 \
+	"redis.connect_timeout_ms = 1\n"                                                           \
+	"redis.command_timeout_ms = 600000\n"                                                      \
+	"redis.keepalive = off\n"                                                                  \
+	"batch.max_events = +1000000\n"                                                            \
+	"batch.max_wait_ms = 0\n"                                                                  \
+	"model.file = model.json\n"                                                                \
+	"score.epsilon = 1.5e1\n"                                                                  \
+	"retry.backoff_min_ms = 007\n"                                                             \
+	"retry.backoff_max_ms = 3600000\n"                                                         \
+	"shutdown.timeout_ms = 0\n"                                                                \
+	"status.interval_ms = 100\n"                                                               \
+	"log.level = warning\n"                                                                    \
+	"mock_cluster.brokers = 9\n"                                                               \
+	"mock_cluster.partitions = 256\n"                                                          \
+	"mock_cluster.bootstrap_file = /tmp/bootstraps\n"                                          \
+	"clock = fixed:2026-11-20T10:00:00.250+01:00\n"
+
 START_TEST (test_every_type_parses) {
 	struct ssid_config cfg;
 	struct ssid_config_error err;
-	const char *text = "input.topic = in.v2\n"
-			   "output.topic = out_v2\n"
-			   "dlq.topic = dead-letters\n"
-			   "redis.unix_socket = /run/redis/redis.sock\n"
-			   "redis.user = scorer\n"
-			   "redis.password = s3cr=t\n"
-			   "redis.db = 15\n"
-			   "redis.key_prefix = t1:\n"
-			   "redis.connect_timeout_ms = 1\n"
-			   "redis.command_timeout_ms = 600000\n"
-			   "redis.keepalive = off\n"
-			   "batch.max_events = +1000000\n"
-			   "batch.max_wait_ms = 0\n"
-			   "model.file = model.json\n"
-			   "score.epsilon = 1.5e1\n"
-			   "retry.backoff_min_ms = 007\n"
-			   "retry.backoff_max_ms = 3600000\n"
-			   "shutdown.timeout_ms = 0\n"
-			   "status.interval_ms = 100\n"
-			   "log.level = warning\n"
-			   "mock_cluster.brokers = 9\n"
-			   "mock_cluster.partitions = 256\n"
-			   "mock_cluster.bootstrap_file = /tmp/bootstraps\n"
-			   "clock = fixed:2026-11-20T10:00:00.250+01:00\n";
+	const char *text = EVERY_TYPE;
 	struct ssid_config_clock clock;
 
 	ck_assert_int_eq(parse(&cfg, text, &err), 0);
@@ -139,6 +128,46 @@ START_TEST (test_every_type_parses) {
 	ck_assert_int_eq(ssid_config_parse_clock(cfg.clock, &clock), 0);
 	ck_assert_int_eq(clock.kind, SSID_CONFIG_CLOCK_FIXED);
 	ck_assert_int_eq(clock.fixed_ms, 1795132800000LL + 9 * 3600000LL + 250);
+	ssid_config_free(&cfg);
+}
+END_TEST
+
+/*
+ * Every key that differs from its default, written back as "key = \"value\""
+ * from ssid_config_key_value, reads back the same configuration.
+ */
+START_TEST (test_key_value_round_trip) {
+	struct ssid_config cfg, again;
+	char text[4096], value[SSID_CONFIG_MESSAGE_MAX], diff[256];
+	size_t o = 0, written = 0;
+
+	ck_assert_int_eq(parse(&cfg,
+			       EVERY_TYPE
+			       "rank.enabled = no\nrank.bands = 2,20\ncache.max_mb = 0\n"
+			       "alert.score_drop.points = 2.5\nalert.score_drop.days = 3\n",
+			       NULL),
+			 0);
+	for (size_t i = 0; i < ssid_config_key_count(); i++) {
+		struct ssid_config_key_info info;
+
+		ck_assert_int_eq(ssid_config_key_info(i, &info), 0);
+		ck_assert_int_gt(ssid_config_key_value(&cfg, i, value, sizeof(value)), -1);
+		if (strcmp(value, info.default_value) == 0)
+			continue;
+		ck_assert_msg(!strpbrk(value, "\"\\\n"), "%s: %s needs escapes", info.name, value);
+		o +=
+		    (size_t)snprintf(text + o, sizeof(text) - o, "%s = \"%s\"\n", info.name, value);
+		ck_assert_uint_lt(o, sizeof(text));
+		written++;
+	}
+	ck_assert_uint_ge(written, 20);
+	ck_assert_int_eq(parse(&again, text, NULL), 0);
+	ck_assert_int_eq(ssid_config_reload_diff(&cfg, &again, diff, sizeof(diff)), 0);
+	ck_assert_int_eq(ssid_config_copy_reloadable(&again, &cfg), 0);
+	ck_assert_int_eq(ssid_config_key_value(NULL, 0, value, sizeof(value)), -EINVAL);
+	ck_assert_int_eq(ssid_config_key_value(&cfg, 0, NULL, 0),
+			 ssid_config_key_value(&cfg, 0, value, sizeof(value)));
+	ssid_config_free(&again);
 	ssid_config_free(&cfg);
 }
 END_TEST
@@ -854,6 +883,7 @@ Suite *config_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_type_parses);
+	tcase_add_test(tc, test_key_value_round_trip);
 	tcase_add_loop_test(tc, test_bool_spellings, 0,
 			    (int)(sizeof(bool_cases) / sizeof(bool_cases[0])));
 	tcase_add_loop_test(tc, test_log_levels, 0,
