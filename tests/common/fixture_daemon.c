@@ -1,0 +1,237 @@
+/*
+ * The fixture's ssid: the configuration for a test's cluster and server,
+ * the daemon in a thread of the test process, and the real binary (see
+ * fixture.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "fixture_int.h"
+#include "ssid_config.h"
+#include "ssid_log.h"
+
+/* ---- ssid ---------------------------------------------------------------- */
+
+struct fx_daemon_run {
+	struct ssid_daemon *d;
+	pthread_t thread;
+	atomic_bool returned;
+	int rc;
+	int log_fd;
+};
+
+/*
+ * The daemon thread still running, for the teardown: its shared block is on
+ * the heap, not the test's stack, since a CK_FORK=no failure longjmps out of
+ * the test before anything on its stack could be cleaned up.
+ */
+static struct fx_daemon_run *live_daemon;
+
+static int daemon_run_finish(struct fx_daemon_run *run);
+
+void fxi_daemon_finish_live(void)
+{
+	if (live_daemon)
+		daemon_run_finish(live_daemon);
+}
+
+/*
+ * The session timeout is as short as is safe with the mock cluster: a
+ * restarted ssid waits for its killed predecessor to time out, but the mock
+ * holds a group's first JoinGroup for 3 s and expires members that have been
+ * silent for a session meanwhile, so at 3000 ms a join sometimes never gets
+ * its answer (seen under valgrind).
+ */
+int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct fx_redis *r,
+		   const struct fx_conf *c)
+{
+	char batch[64] = "";
+	int n;
+
+	if (c && c->batch_max_events > 0)
+		snprintf(batch, sizeof(batch), "batch.max_events = %d\n", c->batch_max_events);
+	n = snprintf(buf, len,
+		     "# written by the daemon tests\n"
+		     "input.topic = %s\n"
+		     "output.topic = %s\n"
+		     "dlq.topic = %s\n"
+		     "redis.host = 127.0.0.1\n"
+		     "redis.port = %d\n"
+		     "redis.connect_timeout_ms = 1000\n"
+		     "redis.command_timeout_ms = 5000\n"
+		     "model.file = \"%s\"\n"
+		     "clock = %s\n"
+		     "%s"
+		     "batch.max_wait_ms = 20\n"
+		     "retry.backoff_min_ms = 20\n"
+		     "retry.backoff_max_ms = 200\n"
+		     "shutdown.timeout_ms = 20000\n"
+		     "status.interval_ms = 100\n"
+		     "log.level = info\n"
+		     "kafka.bootstrap.servers = %s\n"
+		     "kafka.group.id = %s\n"
+		     "kafka.consumer.session.timeout.ms = 6000\n"
+		     "kafka.consumer.heartbeat.interval.ms = 500\n"
+		     "%s",
+		     k->input, k->output, k->dlq, r->port,
+		     c && c->model_file ? c->model_file : fx_model_path(),
+		     c && c->clock ? c->clock : FX_CLOCK, batch, k->bootstraps, k->group,
+		     c && c->extra ? c->extra : "");
+	return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
+}
+
+int fx_config_file(char *path, size_t len, const char *name, const struct fx_kafka *k,
+		   const struct fx_redis *r, const struct fx_conf *c)
+{
+	char text[4096];
+	int rc = fx_config_text(text, sizeof(text), k, r, c);
+
+	if (rc < 0)
+		return rc;
+	fx_path(path, len, name);
+	return fx_write_file(path, text, strlen(text));
+}
+
+static void *daemon_thread(void *arg)
+{
+	struct fx_daemon_run *run = arg;
+
+	run->rc = ssid_daemon_run(run->d);
+	atomic_store(&run->returned, true);
+	return NULL;
+}
+
+int fx_daemon_start(struct fx_daemon *fd, const char *conf_text, char *err, size_t errlen)
+{
+	struct fx_daemon_run *run = calloc(1, sizeof(*run));
+	struct ssid_config cfg;
+	struct ssid_config_error ce;
+	char conf_path[PATH_MAX];
+	int r;
+
+	memset(fd, 0, sizeof(*fd));
+	if (!run)
+		return -ENOMEM;
+	run->log_fd = -1;
+	/* A file, not a buffer: a reload reads the configuration again from its path. */
+	fx_path(conf_path, sizeof(conf_path), "ssid-thread.conf");
+	r = fx_write_file(conf_path, conf_text, strlen(conf_text));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", conf_path, strerror(-r));
+		free(run);
+		return r;
+	}
+	r = ssid_config_load(&cfg, conf_path, &ce);
+	if (r < 0) {
+		ssid_config_format_error(&ce, err, errlen);
+		free(run);
+		return r;
+	}
+	r = ssid_daemon_new(&run->d, &cfg, err, errlen);
+	ssid_config_free(&cfg);
+	if (r < 0) {
+		free(run);
+		return r;
+	}
+	fx_path(fd->log_path, sizeof(fd->log_path), "ssid-thread.log");
+	run->log_fd = open(fd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (run->log_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", fd->log_path, strerror(errno));
+		goto fail;
+	}
+	ssid_log_set_fd(run->log_fd);
+	ssid_log_set_level(LOG_INFO);
+	r = -pthread_create(&run->thread, NULL, daemon_thread, run);
+	if (r < 0) {
+		snprintf(err, errlen, "pthread_create: %s", strerror(-r));
+		goto fail;
+	}
+	fd->run = live_daemon = run;
+	return 0;
+fail:
+	ssid_log_set_fd(-1);
+	if (run->log_fd >= 0)
+		close(run->log_fd);
+	ssid_daemon_free(run->d);
+	free(run);
+	return r;
+}
+
+void fx_daemon_stats(const struct fx_daemon *fd, struct ssid_daemon_stats *st)
+{
+	ssid_daemon_get_stats(fd->run->d, st);
+}
+
+void fx_daemon_reload(const struct fx_daemon *fd)
+{
+	ssid_daemon_reload(fd->run->d);
+}
+
+bool fx_daemon_returned(const struct fx_daemon *fd)
+{
+	return atomic_load(&fd->run->returned);
+}
+
+/* Stop, join (bounded) and free; a thread that will not end is left alone. */
+static int daemon_run_finish(struct fx_daemon_run *run)
+{
+	struct timespec until;
+	int r;
+
+	ssid_daemon_stop(run->d);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FX_WAIT_MS / 1000;
+	r = pthread_timedjoin_np(run->thread, NULL, &until);
+	if (r != 0)
+		return -r;
+	ssid_daemon_free(run->d);
+	ssid_log_set_fd(-1);
+	close(run->log_fd);
+	r = run->rc;
+	if (live_daemon == run)
+		live_daemon = NULL;
+	free(run);
+	return r;
+}
+
+int fx_daemon_stop(struct fx_daemon *fd)
+{
+	int r;
+
+	if (!fd->run)
+		return -ESRCH;
+	r = daemon_run_finish(fd->run);
+	if (r != -ETIMEDOUT)
+		fd->run = NULL;
+	return r;
+}
+
+int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
+		  const char *log_path)
+{
+	const char *argv[] = {fx_ssid_path(), "--config", conf_path, NULL};
+	/* Nothing from the test's own environment may steer ssid: only env. */
+	const char *base[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM",
+			      "SSID_FAILPOINT"};
+	const char *all[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		all[n++] = base[i];
+	for (size_t i = 0; env && env[i] && n < sizeof(all) / sizeof(all[0]) - 1; i++)
+		all[n++] = env[i];
+	all[n] = NULL;
+	if (access(argv[0], X_OK) < 0)
+		return -errno;
+	return fx_spawn(p, argv, all, log_path, log_path);
+}
