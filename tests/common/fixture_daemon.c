@@ -1,10 +1,11 @@
 /*
  * The fixture's ssid: the configuration for a test's cluster and server,
- * the daemon in a thread of the test process, and the real binary (see
- * fixture.h).
+ * the daemon in a thread of the test process, the real binary, and one
+ * test's world of server, cluster, stream and model (see fixture.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,11 +13,15 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <check.h>
 
 #include "fixture.h"
 #include "fixture_int.h"
 #include "ssid_config.h"
+#include "ssid_file.h"
 #include "ssid_log.h"
 
 /* ---- ssid ---------------------------------------------------------------- */
@@ -216,6 +221,23 @@ int fx_daemon_stop(struct fx_daemon *fd)
 	return r;
 }
 
+void fx_daemon_wait_events(const struct fx_daemon *fd, uint64_t n, struct ssid_daemon_stats *st)
+{
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+
+	for (;;) {
+		fx_daemon_stats(fd, st);
+		if (st->events >= n)
+			return;
+		ck_assert_msg(!fx_daemon_returned(fd), "ssid stopped (log: %s)", fd->log_path);
+		ck_assert_msg(!fx_expired(deadline),
+			      "ssid took in %llu of %llu events in %d ms (log: %s)",
+			      (unsigned long long)st->events, (unsigned long long)n, FX_WAIT_MS,
+			      fd->log_path);
+		fx_pause();
+	}
+}
+
 int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
 		  const char *log_path)
 {
@@ -234,4 +256,32 @@ int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const en
 	if (access(argv[0], X_OK) < 0)
 		return -errno;
 	return fx_spawn(p, argv, all, log_path, log_path);
+}
+
+void fx_ssid_stop_cleanly(struct fx_proc *p, const char *log_path)
+{
+	ck_assert_int_eq(fx_proc_signal(p, SIGTERM), 0);
+	ck_assert_msg(fx_proc_wait(p, FX_WAIT_MS) == 0, "ssid ignored SIGTERM for %d ms (log: %s)",
+		      FX_WAIT_MS, log_path);
+	ck_assert_msg(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0,
+		      "ssid ended with status 0x%x after SIGTERM (log: %s)", p->status, log_path);
+	ck_assert(fx_proc_group_gone(p));
+}
+
+/* ---- one test's world ---------------------------------------------------- */
+
+void fx_env_open(struct fx_env *e, const char *tag, int users, bool persistent_redis)
+{
+	memset(e, 0, sizeof(*e));
+	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
+	fx_redis_start_in_scratch(&e->redis, persistent_redis);
+	ck_assert_int_eq(fx_kafka_start(&e->kafka, tag, 4), 0);
+	fx_stream_init(&e->stream, tag, users);
+}
+
+void fx_env_close(struct fx_env *e)
+{
+	fx_stream_free(&e->stream);
+	fx_kafka_free(&e->kafka);
+	ck_assert_int_eq(fx_redis_stop(&e->redis), 0);
 }

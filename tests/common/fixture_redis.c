@@ -18,6 +18,7 @@
 
 #include "fixture.h"
 #include "fixture_int.h"
+#include "ssid_redis.h"
 #include "ssid_store.h"
 
 /* ---- redis-server -------------------------------------------------------- */
@@ -293,14 +294,19 @@ out:
 	return rc;
 }
 
-void fx_redis_setup(struct fx_redis *r)
+void fx_redis_start_in_scratch(struct fx_redis *r, bool persistent)
 {
 	char dir[PATH_MAX];
 
-	fx_setup();
 	memset(r, 0, sizeof(*r));
-	ck_assert_msg(fx_redis_start(r, fx_path(dir, sizeof(dir), "redis"), false) == 0,
+	ck_assert_msg(fx_redis_start(r, fx_path(dir, sizeof(dir), "redis"), persistent) == 0,
 		      "redis-server did not start (see %s/redis.log)", dir);
+}
+
+void fx_redis_setup(struct fx_redis *r)
+{
+	fx_setup();
+	fx_redis_start_in_scratch(r, false);
 }
 
 void fx_redis_teardown(struct fx_redis *r)
@@ -337,4 +343,47 @@ long fx_redis_count_keys(const struct fx_redis *r, const char *pattern)
 	if (c)
 		redisFree(c);
 	return n;
+}
+
+struct ssid_redis *fx_redis_client(const struct fx_redis *r)
+{
+	struct ssid_redis_opts o = fx_redis_opts(r);
+	struct ssid_redis *rd = NULL;
+
+	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
+	return rd;
+}
+
+redisContext *fx_redis_peek(const struct fx_redis *r)
+{
+	struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+
+	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", r->port);
+	redisSetTimeout(c, tv);
+	return c;
+}
+
+void fx_redis_peek_ok(redisContext *c, redisReply *reply)
+{
+	ck_assert_msg(reply, "redis: %s", c->errstr);
+	ck_assert_msg(reply->type != REDIS_REPLY_ERROR, "redis: %s", reply->str);
+	freeReplyObject(reply);
+}
+
+long long fx_redis_command_calls(redisContext *c, const char *cmd)
+{
+	redisReply *reply = redisCommand(c, "INFO commandstats");
+	char needle[64];
+	const char *at;
+	long long calls = 0;
+
+	ck_assert_msg(reply, "redis: %s", c->errstr);
+	ck_assert_int_eq(reply->type, REDIS_REPLY_STRING);
+	snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+	at = strstr(reply->str, needle);
+	if (at)
+		calls = strtoll(at + strlen(needle), NULL, 10);
+	freeReplyObject(reply);
+	return calls;
 }
