@@ -22,7 +22,9 @@ int main(void)
 	srunner_add_suite(sr, poison_suite());
 	srunner_add_suite(sr, process_suite());
 	srunner_add_suite(sr, ssictl_suite());
-	srunner_add_suite(sr, insights_suite());
+	srunner_add_suite(sr, ranks_e2e_suite());
+	srunner_add_suite(sr, decay_alerts_suite());
+	srunner_add_suite(sr, rebuild_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
