@@ -59,6 +59,8 @@ void fx_teardown(void);
 /* <the test's scratch directory>/name into buf. */
 const char *fx_path(char *buf, size_t len, const char *name);
 
+/* Remove dir and everything below it, as far as it goes. */
+void fx_remove_tree(const char *dir);
 int fx_write_file(const char *path, const void *data, size_t len);
 /* The whole file, NUL-terminated (free it); NULL with errno on failure. */
 char *fx_read_file(const char *path, size_t *len);

@@ -77,15 +77,6 @@ static void procs_remove(pid_t pid)
 			live_pids[i] = 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 void fx_setup(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -111,8 +102,22 @@ void fx_teardown(void)
 	if (scratch_dir[0] && getenv("SSID_TEST_KEEP"))
 		fprintf(stderr, "fixture: keeping %s\n", scratch_dir);
 	else if (scratch_dir[0])
-		nftw(scratch_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fx_remove_tree(scratch_dir);
 	scratch_dir[0] = '\0';
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void fx_remove_tree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *fx_path(char *buf, size_t len, const char *name)

@@ -13,6 +13,19 @@
 /* A waiting wave must never close on time: it closes when it is full. */
 #define WAVE_MAX_WAIT "batch.max_wait_ms = 10000\n"
 
+Suite *e2e_suite(const char *name, const TTest *const tests[], size_t n)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create("thread");
+
+	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+	tcase_set_timeout(tc, 120);
+	for (size_t i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 void e2e_open(struct e2e_env *e, const char *tag, int users, bool persistent_redis)
 {
 	ck_assert_int_le(users, E2E_MAX_REPS);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
@@ -47,6 +48,20 @@ struct e2e_env {
 	char clock[PATH_MAX + 8];
 	char conf[8192];
 };
+
+/*
+ * A suite of the n tests, in one test case with the fixture's setup and
+ * teardown and a bound of 120 s per test.
+ */
+Suite *e2e_suite(const char *name, const TTest *const tests[], size_t n);
+/* Define Suite *fn(void) as e2e_suite(name, the tests after it). */
+#define E2E_SUITE(fn, name, ...)                                                                   \
+	Suite *fn(void)                                                                            \
+	{                                                                                          \
+		const TTest *const tests_[] = {__VA_ARGS__};                                       \
+                                                                                                   \
+		return e2e_suite(name, tests_, sizeof(tests_) / sizeof(tests_[0]));                \
+	}
 
 /* fx_env_open with users reps (at most E2E_MAX_REPS) and no segments yet. */
 void e2e_open(struct e2e_env *e, const char *tag, int users, bool persistent_redis);

@@ -642,15 +642,4 @@ START_TEST (test_rebalance_schedule) {
 }
 END_TEST
 
-Suite *decay_alerts_suite(void)
-{
-	Suite *s = suite_create("decay_alerts");
-	TCase *tc = tcase_create("thread");
-
-	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_decay_alerts_history);
-	tcase_add_test(tc, test_rebalance_schedule);
-	suite_add_tcase(s, tc);
-	return s;
-}
+E2E_SUITE(decay_alerts_suite, "decay_alerts", test_decay_alerts_history, test_rebalance_schedule)

@@ -501,16 +501,4 @@ START_TEST (test_leaderboards) {
 }
 END_TEST
 
-Suite *ranks_e2e_suite(void)
-{
-	Suite *s = suite_create("ranks_e2e");
-	TCase *tc = tcase_create("thread");
-
-	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_ranks_in_scores);
-	tcase_add_test(tc, test_rank_changed);
-	tcase_add_test(tc, test_leaderboards);
-	suite_add_tcase(s, tc);
-	return s;
-}
+E2E_SUITE(ranks_e2e_suite, "ranks_e2e", test_ranks_in_scores, test_rank_changed, test_leaderboards)

@@ -247,15 +247,4 @@ START_TEST (test_model_change) {
 }
 END_TEST
 
-Suite *rebuild_suite(void)
-{
-	Suite *s = suite_create("rebuild");
-	TCase *tc = tcase_create("thread");
-
-	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_redis_emptied);
-	tcase_add_test(tc, test_model_change);
-	suite_add_tcase(s, tc);
-	return s;
-}
+E2E_SUITE(rebuild_suite, "rebuild", test_redis_emptied, test_model_change)
