@@ -13,6 +13,12 @@
  * that fails half-way (Check then _exit()s the forked test) leaves nothing
  * behind; fx_teardown() kills and reaps whatever is still recorded, for
  * CK_FORK=no runs.
+ *
+ * The sections below live in fixture_proc.c (time and files, processes),
+ * fixture_redis.c (redis-server, Redis records), fixture_kafka.c (Kafka, a
+ * real broker), fixture_stream.c, fixture_daemon.c (ssid, one test's
+ * world), fixture_check.c and fixture_poison.c (both poison sections);
+ * fixture_int.h is what those files share.
  */
 #ifndef SSID_TEST_FIXTURE_H
 #define SSID_TEST_FIXTURE_H
