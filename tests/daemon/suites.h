@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *config_suite(void);
+TCase *config_keys_tcase(void); /* in the config suite */
 Suite *notify_suite(void);
 Suite *log_suite(void);
 /* Daemon modules against a real redis-server. */
