@@ -8,8 +8,8 @@
  * read; ssid_config_reload.c compares and copies configurations for SIGHUP;
  * ssid_config_clock.c takes the clock setting apart.
  *
- * Functions here return 0 or -errno and, when they fail, have said why
- * through config_set_error (err may be NULL).
+ * The int functions here return 0 or -errno and, when they fail, have said
+ * why through config_set_error (err may be NULL).
  */
 #ifndef SSID_CONFIG_INT_H
 #define SSID_CONFIG_INT_H
