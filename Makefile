@@ -170,7 +170,8 @@ check-daemon: $(B)/tests/check_daemon $(B)/ssid
 # (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
 # ssid or ssictl whose keys span hash slots fails with CROSSSLOT. The network
 # tests run in the ssictl suite. Stops at the first suite that fails.
-CLUSTER_SUITES = history_store store rank rank_read integration poison process ssictl insights
+CLUSTER_SUITES = history_store store rank rank_read integration poison process ssictl \
+	ranks_e2e decay_alerts rebuild
 check-cluster: $(B)/tests/check_daemon $(B)/ssid
 	@for s in $(CLUSTER_SUITES); do \
 		echo "check-cluster: suite $$s"; \

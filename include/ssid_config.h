@@ -7,8 +7,9 @@
  * keeps its spaces and '#' literally, with \" and \\ as the only escapes.
  *
  * Every key the daemon knows lives in one declarative table (name, type,
- * range, default, whether SIGHUP may change it, help) so parsing, defaults,
- * the reload check and the documentation all come from the same place.
+ * range, default, whether SIGHUP may change it, help; src/ssid_config_keys.c)
+ * so parsing, defaults, the reload check and the documentation all come from
+ * the same place.
  * Keys under "kafka." are not in the table: they are handed to librdkafka
  * untouched, "kafka.consumer.X" only to the consumer, "kafka.producer.X" only
  * to the producer, and plain "kafka.X" to both: apply cfg->kafka first and
@@ -177,6 +178,16 @@ struct ssid_config_key_info {
 size_t ssid_config_key_count(void);
 /* Returns 0, or -ENOENT when index is past the end. */
 int ssid_config_key_info(size_t index, struct ssid_config_key_info *info);
+/*
+ * The value of key index in cfg, written the way the table writes its
+ * defaults: integers and durations in decimal, yes/no, a number as %g (with
+ * more digits when that would not read back the same), a choice's name, a
+ * string as it is (unquoted: one with blanks at its ends or " #" reads back
+ * the same only in quotes). For walking the table over a configuration
+ * (tests). snprintf semantics: returns the length the whole text needs (buf
+ * may be NULL when len is 0); -ENOENT when index is past the end, -EINVAL.
+ */
+int ssid_config_key_value(const struct ssid_config *cfg, size_t index, char *buf, size_t len);
 
 /* The clock setting taken apart, for the daemon's time source. */
 enum ssid_config_clock_kind {

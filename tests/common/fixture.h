@@ -13,6 +13,12 @@
  * that fails half-way (Check then _exit()s the forked test) leaves nothing
  * behind; fx_teardown() kills and reaps whatever is still recorded, for
  * CK_FORK=no runs.
+ *
+ * The sections below live in fixture_proc.c (time and files, processes),
+ * fixture_redis.c (redis-server, Redis records), fixture_kafka.c (Kafka, a
+ * real broker), fixture_stream.c, fixture_daemon.c (ssid, one test's
+ * world), fixture_check.c and fixture_poison.c (both poison sections);
+ * fixture_int.h is what those files share.
  */
 #ifndef SSID_TEST_FIXTURE_H
 #define SSID_TEST_FIXTURE_H
@@ -23,6 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
 #include "ssi_model.h"
@@ -58,6 +65,8 @@ void fx_teardown(void);
 /* <the test's scratch directory>/name into buf. */
 const char *fx_path(char *buf, size_t len, const char *name);
 
+/* Remove dir and everything below it, as far as it goes. */
+void fx_remove_tree(const char *dir);
 int fx_write_file(const char *path, const void *data, size_t len);
 /* The whole file, NUL-terminated (free it); NULL with errno on failure. */
 char *fx_read_file(const char *path, size_t *len);
@@ -123,8 +132,25 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent);
  */
 void fx_redis_setup(struct fx_redis *r);
 void fx_redis_teardown(struct fx_redis *r);
+/*
+ * r zeroed and a redis-server started in <scratch>/redis (persistent: with
+ * its append-only file, so a restart there keeps the data); a Check failure
+ * if it does not start.
+ */
+void fx_redis_start_in_scratch(struct fx_redis *r, bool persistent);
 /* Connection options for the ssid_* Redis modules, prefix "ssi:". */
 struct ssid_redis_opts fx_redis_opts(const struct fx_redis *r);
+/* An ssid_redis client on r with fx_redis_opts (Check assertion). */
+struct ssid_redis *fx_redis_client(const struct fx_redis *r);
+/*
+ * The test's own hiredis connection to r (5 s timeouts), to look at or spoil
+ * what was written (Check assertion); redisFree it.
+ */
+redisContext *fx_redis_peek(const struct fx_redis *r);
+/* Check assertions: reply (of a command on c) came and is no error; then free it. */
+void fx_redis_peek_ok(redisContext *c, redisReply *reply);
+/* How many times the server ran cmd ("hmget"), from INFO commandstats; 0 never. */
+long long fx_redis_command_calls(redisContext *c, const char *cmd);
 
 /* SIGTERM and wait for the exit (a persistent server writes its data first). */
 int fx_redis_stop(struct fx_redis *r);
@@ -265,9 +291,35 @@ bool fx_daemon_returned(const struct fx_daemon *fd);
 /* Ask it to stop and join it (bounded); returns what ssid_daemon_run returned. */
 int fx_daemon_stop(struct fx_daemon *fd);
 
+/*
+ * Poll the counters of the daemon thread until it has taken in n events (a
+ * Check failure if it stops or FX_WAIT_MS passes); st holds the last look.
+ */
+void fx_daemon_wait_events(const struct fx_daemon *fd, uint64_t n, struct ssid_daemon_stats *st);
+
 /* The real binary with --config path; extra env entries may be NULL. */
 int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
 		  const char *log_path);
+/* SIGTERM, and insist on a clean exit within FX_WAIT_MS with nothing left behind. */
+void fx_ssid_stop_cleanly(struct fx_proc *p, const char *log_path);
+
+/* ---- one test's world ---------------------------------------------------- */
+
+struct fx_env {
+	struct fx_redis redis;
+	struct fx_kafka kafka;
+	struct fx_stream stream;
+	struct ssi_model model; /* config/model.json */
+};
+
+/*
+ * config/model.json loaded, a redis-server in <scratch>/redis, a
+ * 4-partition mock cluster with the topics of tag, and an empty stream of
+ * users users named after tag (Check assertions).
+ */
+void fx_env_open(struct fx_env *e, const char *tag, int users, bool persistent_redis);
+/* Free what fx_env_open made and stop its redis-server; any daemon must be stopped first. */
+void fx_env_close(struct fx_env *e);
 
 /* ---- checks (Check assertions) ------------------------------------------ */
 

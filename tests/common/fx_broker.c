@@ -1,7 +1,6 @@
 /* A real Kafka broker for the fault suite; see fx_broker.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,15 +170,6 @@ void fx_broker_kill_now(const struct fx_broker *b)
 		kill(pid, SIGKILL);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 void fx_broker_destroy(struct fx_broker *b)
 {
 	if (!b || !b->dir[0])
@@ -189,7 +179,7 @@ void fx_broker_destroy(struct fx_broker *b)
 	if (b->owns_dir && getenv("SSID_TEST_KEEP"))
 		fprintf(stderr, "fx_broker: keeping %s\n", b->dir);
 	else if (b->owns_dir)
-		nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fx_remove_tree(b->dir);
 	memset(b, 0, sizeof(*b));
 }
 

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -77,4 +78,17 @@ void t_apply_n(struct ssi_state *st, const struct ssi_model *m, enum ssi_event_t
 		t_event(&ev, t, day_start + 8 * T_HOUR + (i % 600) * 60000, (*seq)++);
 		ck_assert_int_ge(ssi_state_apply(st, m, &ev), 0);
 	}
+}
+
+int t_run_suites(Suite *(*const suites[])(void), size_t n)
+{
+	SRunner *sr = srunner_create(NULL);
+	int failed;
+
+	for (size_t i = 0; i < n; i++)
+		srunner_add_suite(sr, suites[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

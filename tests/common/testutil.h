@@ -2,7 +2,10 @@
 #ifndef SSI_TESTUTIL_H
 #define SSI_TESTUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <check.h>
 
 #include "ssi_event.h"
 #include "ssi_model.h"
@@ -30,5 +33,9 @@ void t_event_random(struct ssi_event *ev, struct t_rng *r, int64_t now_ms, int w
 /* Apply n events of type t spread over the hours of day_ms's day. */
 void t_apply_n(struct ssi_state *st, const struct ssi_model *m, enum ssi_event_type t,
 	       int64_t day_ms, int n, uint64_t *seq);
+
+/* Run the n suites in one SRunner, so Check prints one summary line: EXIT_SUCCESS or EXIT_FAILURE.
+ */
+int t_run_suites(Suite *(*const suites[])(void), size_t n);
 
 #endif

@@ -3,28 +3,16 @@
  * Tests run from the repository root (config/model.json) and start the
  * ssid binary that sits next to this one's directory (../ssid).
  */
-#include <stdlib.h>
-
 #include "suites.h"
+#include "testutil.h"
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
+	Suite *(*const suites[])(void) = {
+	    config_suite, notify_suite,	   log_suite,	       history_store_suite, store_suite,
+	    rank_suite,	  rank_read_suite, integration_suite,  poison_suite,	    process_suite,
+	    ssictl_suite, ranks_e2e_suite, decay_alerts_suite, rebuild_suite,
+	};
 
-	srunner_add_suite(sr, notify_suite());
-	srunner_add_suite(sr, log_suite());
-	srunner_add_suite(sr, history_store_suite());
-	srunner_add_suite(sr, store_suite());
-	srunner_add_suite(sr, rank_suite());
-	srunner_add_suite(sr, rank_read_suite());
-	srunner_add_suite(sr, integration_suite());
-	srunner_add_suite(sr, poison_suite());
-	srunner_add_suite(sr, process_suite());
-	srunner_add_suite(sr, ssictl_suite());
-	srunner_add_suite(sr, insights_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return t_run_suites(suites, sizeof(suites) / sizeof(suites[0]));
 }

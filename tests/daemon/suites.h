@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *config_suite(void);
+TCase *config_keys_tcase(void); /* in the config suite */
 Suite *notify_suite(void);
 Suite *log_suite(void);
 /* Daemon modules against a real redis-server. */
@@ -18,7 +19,10 @@ Suite *integration_suite(void);
 Suite *poison_suite(void);
 /* The ssid binary: crashes, signals, exit codes, sd_notify. */
 Suite *process_suite(void);
-Suite *ssictl_suite(void);   /* ssictl and network rank against redis-server and the mock cluster */
-Suite *insights_suite(void); /* ranks, boards, alerts, decay, history, rebuild, model change */
+Suite *ssictl_suite(void); /* ssictl and network rank against redis-server and the mock cluster */
+/* ssid in a thread, end to end (e2e.h): */
+Suite *ranks_e2e_suite(void);	 /* ranks in score.updated, rank.changed, leaderboards */
+Suite *decay_alerts_suite(void); /* decay, alerts, history, decay schedules through a rebalance */
+Suite *rebuild_suite(void);	 /* Redis emptied and rebuilt, a model change rescoring everyone */
 
 #endif

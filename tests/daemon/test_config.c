@@ -1,4 +1,8 @@
-/* ssid_config: syntax, every type, every error with its file:line, the shipped file. */
+/*
+ * ssid_config: syntax, every error with its file:line, kafka.* lists,
+ * reloads, I/O, the shipped file; the key table's own tests are in
+ * test_config_keys.c (same suite).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,139 +13,23 @@
 
 #include <check.h>
 
+#include "fixture.h"
 #include "ssid_config.h"
 #include "suites.h"
+#include "test_config.h"
 
-#define SHIPPED_CONF "config/ssid.conf"
-#define BOOT	     "kafka.bootstrap.servers = k:9092\n"
-
-static int parse(struct ssid_config *cfg, const char *text, struct ssid_config_error *err)
+int config_parse(struct ssid_config *cfg, const char *text, struct ssid_config_error *err)
 {
 	return ssid_config_parse_buffer(cfg, "t.conf", text, strlen(text), err);
 }
 
-static char *read_whole_file(const char *path)
+char *config_shipped_text(void)
 {
-	FILE *f = fopen(path, "rb");
-	char *text;
-	long len;
+	char *text = fx_read_file(SHIPPED_CONF, NULL);
 
-	ck_assert_msg(f != NULL, "cannot open %s (tests run from the repository root)", path);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	ck_assert_int_ge(len, 0);
-	rewind(f);
-	text = malloc((size_t)len + 1);
-	ck_assert_ptr_nonnull(text);
-	ck_assert_uint_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	text[len] = '\0';
-	fclose(f);
+	ck_assert_msg(text, "cannot read " SHIPPED_CONF " (tests run from the repository root)");
 	return text;
 }
-
-START_TEST (test_defaults) {
-	struct ssid_config cfg;
-	struct ssid_config_clock clock;
-
-	ck_assert_int_eq(parse(&cfg, BOOT, NULL), 0);
-	ck_assert_str_eq(cfg.path, "t.conf");
-	ck_assert_str_eq(cfg.input_topic, "ssi.events");
-	ck_assert_str_eq(cfg.output_topic, "ssi.scores");
-	ck_assert_str_eq(cfg.dlq_topic, "ssi.events.dlq");
-	ck_assert_str_eq(cfg.redis_host, "127.0.0.1");
-	ck_assert_str_eq(cfg.redis_unix_socket, "");
-	ck_assert_str_eq(cfg.redis_user, "");
-	ck_assert_str_eq(cfg.redis_password, "");
-	ck_assert_str_eq(cfg.redis_key_prefix, "ssi:");
-	ck_assert_int_eq(cfg.redis_port, 6379);
-	ck_assert_int_eq(cfg.redis_db, 0);
-	ck_assert_int_eq(cfg.redis_connect_timeout_ms, 2000);
-	ck_assert_int_eq(cfg.redis_command_timeout_ms, 5000);
-	ck_assert(cfg.redis_keepalive);
-	ck_assert_int_eq(cfg.batch_max_events, 10000);
-	ck_assert_int_eq(cfg.batch_max_wait_ms, 20);
-	ck_assert_str_eq(cfg.model_file, "/etc/ssid/model.json");
-	ck_assert_double_eq(cfg.score_epsilon, 0.01);
-	ck_assert_int_eq(cfg.retry_backoff_min_ms, 100);
-	ck_assert_int_eq(cfg.retry_backoff_max_ms, 10000);
-	ck_assert_int_eq(cfg.shutdown_timeout_ms, 15000);
-	ck_assert_int_eq(cfg.status_interval_ms, 1000);
-	ck_assert_int_eq(cfg.log_level, LOG_INFO);
-	ck_assert_int_eq(cfg.mock_cluster_brokers, 0);
-	ck_assert_int_eq(cfg.mock_cluster_partitions, 4);
-	ck_assert_str_eq(cfg.mock_cluster_bootstrap_file, "");
-	ck_assert_str_eq(cfg.clock, "system");
-	ck_assert_int_eq(ssid_config_parse_clock(cfg.clock, &clock), 0);
-	ck_assert_int_eq(clock.kind, SSID_CONFIG_CLOCK_SYSTEM);
-	ck_assert_uint_eq(cfg.kafka.n, 1);
-	ck_assert_uint_eq(cfg.kafka_consumer.n, 0);
-	ck_assert_uint_eq(cfg.kafka_producer.n, 0);
-	ssid_config_free(&cfg);
-	ck_assert_ptr_null(cfg.input_topic);
-	ssid_config_free(&cfg);
-	ssid_config_free(NULL);
-}
-END_TEST
-
-START_TEST (test_every_type_parses) {
-	struct ssid_config cfg;
-	struct ssid_config_error err;
-	const char *text = "input.topic = in.v2\n"
-			   "output.topic = out_v2\n"
-			   "dlq.topic = dead-letters\n"
-			   "redis.unix_socket = /run/redis/redis.sock\n"
-			   "redis.user = scorer\n"
-			   "redis.password = s3cr=t\n"
-			   "redis.db = 15\n"
-			   "redis.key_prefix = t1:\n"
-			   "redis.connect_timeout_ms = 1\n"
-			   "redis.command_timeout_ms = 600000\n"
-			   "redis.keepalive = off\n"
-			   "batch.max_events = +1000000\n"
-			   "batch.max_wait_ms = 0\n"
-			   "model.file = model.json\n"
-			   "score.epsilon = 1.5e1\n"
-			   "retry.backoff_min_ms = 007\n"
-			   "retry.backoff_max_ms = 3600000\n"
-			   "shutdown.timeout_ms = 0\n"
-			   "status.interval_ms = 100\n"
-			   "log.level = warning\n"
-			   "mock_cluster.brokers = 9\n"
-			   "mock_cluster.partitions = 256\n"
-			   "mock_cluster.bootstrap_file = /tmp/bootstraps\n"
-			   "clock = fixed:2026-11-20T10:00:00.250+01:00\n";
-	struct ssid_config_clock clock;
-
-	ck_assert_int_eq(parse(&cfg, text, &err), 0);
-	ck_assert_str_eq(cfg.input_topic, "in.v2");
-	ck_assert_str_eq(cfg.output_topic, "out_v2");
-	ck_assert_str_eq(cfg.dlq_topic, "dead-letters");
-	ck_assert_str_eq(cfg.redis_unix_socket, "/run/redis/redis.sock");
-	ck_assert_str_eq(cfg.redis_user, "scorer");
-	ck_assert_str_eq(cfg.redis_password, "s3cr=t");
-	ck_assert_int_eq(cfg.redis_db, 15);
-	ck_assert_str_eq(cfg.redis_key_prefix, "t1:");
-	ck_assert_int_eq(cfg.redis_connect_timeout_ms, 1);
-	ck_assert_int_eq(cfg.redis_command_timeout_ms, 600000);
-	ck_assert(!cfg.redis_keepalive);
-	ck_assert_int_eq(cfg.batch_max_events, 1000000);
-	ck_assert_int_eq(cfg.batch_max_wait_ms, 0);
-	ck_assert_str_eq(cfg.model_file, "model.json");
-	ck_assert_double_eq(cfg.score_epsilon, 15.0);
-	ck_assert_int_eq(cfg.retry_backoff_min_ms, 7);
-	ck_assert_int_eq(cfg.retry_backoff_max_ms, 3600000);
-	ck_assert_int_eq(cfg.shutdown_timeout_ms, 0);
-	ck_assert_int_eq(cfg.status_interval_ms, 100);
-	ck_assert_int_eq(cfg.log_level, LOG_WARNING);
-	ck_assert_int_eq(cfg.mock_cluster_brokers, 9);
-	ck_assert_int_eq(cfg.mock_cluster_partitions, 256);
-	ck_assert_str_eq(cfg.mock_cluster_bootstrap_file, "/tmp/bootstraps");
-	ck_assert_int_eq(ssid_config_parse_clock(cfg.clock, &clock), 0);
-	ck_assert_int_eq(clock.kind, SSID_CONFIG_CLOCK_FIXED);
-	ck_assert_int_eq(clock.fixed_ms, 1795132800000LL + 9 * 3600000LL + 250);
-	ssid_config_free(&cfg);
-}
-END_TEST
 
 static const struct {
 	const char *text;
@@ -156,7 +44,7 @@ START_TEST (test_bool_spellings) {
 	char text[128];
 
 	snprintf(text, sizeof(text), BOOT "redis.keepalive = %s\n", bool_cases[_i].text);
-	ck_assert_int_eq(parse(&cfg, text, NULL), 0);
+	ck_assert_int_eq(config_parse(&cfg, text, NULL), 0);
 	ck_assert_int_eq(cfg.redis_keepalive, bool_cases[_i].value);
 	ssid_config_free(&cfg);
 }
@@ -175,7 +63,7 @@ START_TEST (test_log_levels) {
 	char text[128];
 
 	snprintf(text, sizeof(text), BOOT "log.level = %s\n", level_cases[_i].text);
-	ck_assert_int_eq(parse(&cfg, text, NULL), 0);
+	ck_assert_int_eq(config_parse(&cfg, text, NULL), 0);
 	ck_assert_int_eq(cfg.log_level, level_cases[_i].level);
 	ssid_config_free(&cfg);
 }
@@ -349,13 +237,13 @@ START_TEST (test_error_fields) {
 	struct ssid_config_error err;
 	struct ssid_config cfg;
 
-	ck_assert_int_eq(parse(&cfg, BOOT "\nredis.port = abc # comment\n", &err), -EINVAL);
+	ck_assert_int_eq(config_parse(&cfg, BOOT "\nredis.port = abc # comment\n", &err), -EINVAL);
 	ck_assert_str_eq(err.path, "t.conf");
 	ck_assert_uint_eq(err.line, 3);
 	ck_assert_str_eq(err.key, "redis.port");
 	ck_assert_str_eq(err.message, "expected an integer 1..65535, got \"abc\"");
 	/* NULL err is allowed */
-	ck_assert_int_eq(parse(&cfg, "redis.port = abc\n", NULL), -EINVAL);
+	ck_assert_int_eq(config_parse(&cfg, "redis.port = abc\n", NULL), -EINVAL);
 }
 END_TEST
 
@@ -375,7 +263,7 @@ START_TEST (test_comments_and_quoting) {
 			   "kafka.client.id = id with spaces   \n"
 			   "kafka.bootstrap.servers=k:9092";
 
-	ck_assert_int_eq(parse(&cfg, text, &err), -EINVAL);
+	ck_assert_int_eq(config_parse(&cfg, text, &err), -EINVAL);
 	/* model.file may not be empty: the comment left it so */
 	ck_assert_uint_eq(err.line, 8);
 	ck_assert_str_eq(err.key, "model.file");
@@ -391,7 +279,7 @@ START_TEST (test_comments_and_quoting) {
 	       "mock_cluster.bootstrap_file = \"\"\n"
 	       "kafka.client.id = id with spaces   \n"
 	       "kafka.bootstrap.servers=k:9092";
-	ck_assert_int_eq(parse(&cfg, text, &err), 0);
+	ck_assert_int_eq(config_parse(&cfg, text, &err), 0);
 	ck_assert_str_eq(cfg.redis_host, "redis.local");
 	ck_assert_str_eq(cfg.redis_password, "  spaced # not a comment ");
 	ck_assert_str_eq(cfg.redis_user, "a#b");
@@ -416,7 +304,7 @@ START_TEST (test_kafka_lists) {
 			   "kafka.client.id = ssid\n"
 			   "kafka.consumer.client.id = ssid-consumer\n";
 
-	ck_assert_int_eq(parse(&cfg, text, NULL), 0);
+	ck_assert_int_eq(config_parse(&cfg, text, NULL), 0);
 	ck_assert_uint_eq(cfg.kafka.n, 3);
 	ck_assert_str_eq(cfg.kafka.items[0].name, "bootstrap.servers");
 	ck_assert_str_eq(cfg.kafka.items[0].value, "b1:9092,b2:9092");
@@ -446,20 +334,21 @@ END_TEST
 START_TEST (test_mock_cluster_alone) {
 	struct ssid_config cfg;
 
-	ck_assert_int_eq(parse(&cfg,
-			       "mock_cluster.brokers = 3\nmock_cluster.bootstrap_file = /tmp/bs\n"
-			       "kafka.group.id = demo\n",
-			       NULL),
-			 0);
+	ck_assert_int_eq(
+	    config_parse(&cfg,
+			 "mock_cluster.brokers = 3\nmock_cluster.bootstrap_file = /tmp/bs\n"
+			 "kafka.group.id = demo\n",
+			 NULL),
+	    0);
 	ck_assert_int_eq(cfg.mock_cluster_brokers, 3);
 	ck_assert_uint_eq(cfg.kafka.n, 1);
 	ssid_config_free(&cfg);
 
 	/* bootstrap servers given to each client separately are enough */
-	ck_assert_int_eq(parse(&cfg,
-			       "kafka.consumer.bootstrap.servers = c:9092\n"
-			       "kafka.producer.bootstrap.servers = p:9092\n",
-			       NULL),
+	ck_assert_int_eq(config_parse(&cfg,
+				      "kafka.consumer.bootstrap.servers = c:9092\n"
+				      "kafka.producer.bootstrap.servers = p:9092\n",
+				      NULL),
 			 0);
 	ssid_config_free(&cfg);
 }
@@ -487,118 +376,21 @@ START_TEST (test_shipped_config_loads) {
 }
 END_TEST
 
-/* The comment block above "# key = default" states the key's range, if it has one. */
-static void check_range_documented(const char *text, const char *at,
-				   const struct ssid_config_key_info *info)
-{
-	const char *range = strrchr(info->expected, ' ');
-	const char *block = at;
-	char *comment;
-	bool found;
-
-	if (!range || !strstr(range, ".."))
-		return;
-	while (block > text && !(block[0] == '\n' && block[-1] == '\n'))
-		block--;
-	comment = strndup(block, (size_t)(at - block));
-	ck_assert_ptr_nonnull(comment);
-	found = false;
-	for (const char *c = strstr(comment, range + 1); c && !found;
-	     c = strstr(c + 1, range + 1)) {
-		char before = c > comment ? c[-1] : ' ', after = c[strlen(range + 1)];
-
-		found = !(before >= '0' && before <= '9') && !(after >= '0' && after <= '9');
-	}
-	free(comment);
-	ck_assert_msg(found, "the comment above %s in " SHIPPED_CONF " does not say %s", info->name,
-		      range + 1);
-}
-
-/*
- * Every key of the table is shown in the shipped file as "# key = default";
- * uncommenting all of them must give exactly the built-in defaults, so the
- * documentation can neither miss a key nor show a wrong default.
- */
-START_TEST (test_every_key_documented) {
-	char *text = read_whole_file(SHIPPED_CONF);
-	size_t n = ssid_config_key_count();
-	struct ssid_config documented, builtin;
-	struct ssid_config_error err;
-	char msg[1024], diff[1024];
-	char *uncommented = malloc(strlen(text) + 1);
-	size_t o = 0;
-	int r;
-
-	ck_assert_ptr_nonnull(uncommented);
-	ck_assert_uint_gt(n, 20);
-	for (size_t i = 0; i < n; i++) {
-		struct ssid_config_key_info info;
-		char needle[SSID_CONFIG_KEY_MAX + 8];
-		const char *at;
-
-		ck_assert_int_eq(ssid_config_key_info(i, &info), 0);
-		ck_assert_ptr_nonnull(info.help);
-		snprintf(needle, sizeof(needle), "\n# %s = ", info.name);
-		at = strstr(text, needle);
-		ck_assert_msg(at != NULL, "%s is not documented in " SHIPPED_CONF, info.name);
-		ck_assert_msg(strstr(at + 1, needle) == NULL, "%s is documented twice", info.name);
-		check_range_documented(text, at, &info);
-	}
-
-	/* uncomment exactly the "# <table key> = " lines */
-	for (const char *line = text; *line;) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
-		bool is_key = false;
-
-		for (size_t i = 0; i < n && !is_key; i++) {
-			struct ssid_config_key_info info;
-			size_t klen;
-
-			ssid_config_key_info(i, &info);
-			klen = strlen(info.name);
-			is_key = strncmp(line, "# ", 2) == 0 &&
-				 strncmp(line + 2, info.name, klen) == 0 &&
-				 strncmp(line + 2 + klen, " = ", 3) == 0;
-		}
-		if (is_key) {
-			memcpy(uncommented + o, line + 2, len - 2);
-			o += len - 2;
-		} else {
-			memcpy(uncommented + o, line, len);
-			o += len;
-		}
-		line += len;
-	}
-	uncommented[o] = '\0';
-
-	r = ssid_config_parse_buffer(&documented, "doc", uncommented, o, &err);
-	ssid_config_format_error(&err, msg, sizeof(msg));
-	ck_assert_msg(r == 0, "the documented defaults do not load: %s", msg);
-	ck_assert_int_eq(ssid_config_load(&builtin, SHIPPED_CONF, NULL), 0);
-	ck_assert_int_eq(ssid_config_reload_diff(&builtin, &documented, diff, sizeof(diff)), 0);
-	ck_assert_int_eq(ssid_config_copy_reloadable(&builtin, &documented), 0);
-	ssid_config_free(&documented);
-	ssid_config_free(&builtin);
-	free(uncommented);
-	free(text);
-}
-END_TEST
-
 START_TEST (test_reload_diff) {
 	struct ssid_config old, new;
 	char buf[256];
 
-	ck_assert_int_eq(parse(&old,
-			       BOOT "redis.port = 6379\nbatch.max_events = 10\n"
-				    "kafka.group.id = a\nkafka.consumer.fetch.min.bytes = 1\n",
-			       NULL),
+	ck_assert_int_eq(config_parse(&old,
+				      BOOT
+				      "redis.port = 6379\nbatch.max_events = 10\n"
+				      "kafka.group.id = a\nkafka.consumer.fetch.min.bytes = 1\n",
+				      NULL),
 			 0);
-	ck_assert_int_eq(parse(&new,
-			       BOOT "redis.port = 6380\nbatch.max_events = 20\n"
-				    "kafka.group.id = b\nkafka.producer.linger.ms = 5\n"
-				    "log.level = debug\ninput.topic = other\n",
-			       NULL),
+	ck_assert_int_eq(config_parse(&new,
+				      BOOT "redis.port = 6380\nbatch.max_events = 20\n"
+					   "kafka.group.id = b\nkafka.producer.linger.ms = 5\n"
+					   "log.level = debug\ninput.topic = other\n",
+				      NULL),
 			 0);
 	ck_assert_int_eq(ssid_config_reload_diff(&old, &new, buf, sizeof(buf)), 5);
 	ck_assert_str_eq(buf, "input.topic, redis.port, kafka.consumer.fetch.min.bytes, "
@@ -617,12 +409,12 @@ END_TEST
 START_TEST (test_copy_reloadable) {
 	struct ssid_config live, next;
 
-	ck_assert_int_eq(parse(&live, BOOT, NULL), 0);
-	ck_assert_int_eq(parse(&next,
-			       BOOT "redis.port = 6380\nbatch.max_events = 20\n"
-				    "model.file = /srv/model.json\nlog.level = debug\n"
-				    "score.epsilon = 0.5\n",
-			       NULL),
+	ck_assert_int_eq(config_parse(&live, BOOT, NULL), 0);
+	ck_assert_int_eq(config_parse(&next,
+				      BOOT "redis.port = 6380\nbatch.max_events = 20\n"
+					   "model.file = /srv/model.json\nlog.level = debug\n"
+					   "score.epsilon = 0.5\n",
+				      NULL),
 			 0);
 	ck_assert_int_eq(ssid_config_copy_reloadable(&live, &next), 4);
 	ck_assert_int_eq(live.batch_max_events, 20);
@@ -701,116 +493,9 @@ START_TEST (test_format_error) {
 }
 END_TEST
 
-START_TEST (test_key_info) {
-	struct ssid_config_key_info info;
-	bool found = false;
-
-	for (size_t i = 0; i < ssid_config_key_count(); i++) {
-		ck_assert_int_eq(ssid_config_key_info(i, &info), 0);
-		if (strcmp(info.name, "redis.port") == 0) {
-			found = true;
-			ck_assert_str_eq(info.expected, "an integer 1..65535");
-			ck_assert_str_eq(info.default_value, "6379");
-			ck_assert(!info.reloadable);
-		}
-		if (strcmp(info.name, "batch.max_events") == 0)
-			ck_assert(info.reloadable);
-	}
-	ck_assert(found);
-	ck_assert_int_eq(ssid_config_key_info(ssid_config_key_count(), &info), -ENOENT);
-}
-END_TEST
-
-/* The ranges the daemon's design depends on, as the table states them. */
-static const struct {
-	const char *key;
-	const char *expected;
-} range_cases[] = {
-    {"redis.port", "an integer 1..65535"},
-    {"redis.db", "an integer 0..15"},
-    {"batch.max_events", "an integer 1..1000000"},
-    {"batch.max_wait_ms", "a duration in milliseconds 0..10000"},
-    {"score.epsilon", "a number 0..100"},
-    {"mock_cluster.brokers", "an integer 0..9"},
-    {"mock_cluster.partitions", "an integer 1..256"},
-    {"log.level", "one of debug, info, notice, warning, err"},
-};
-
-static bool find_key_info(const char *name, struct ssid_config_key_info *info)
-{
-	for (size_t i = 0; i < ssid_config_key_count(); i++)
-		if (ssid_config_key_info(i, info) == 0 && strcmp(info->name, name) == 0)
-			return true;
-	return false;
-}
-
-START_TEST (test_documented_ranges) {
-	struct ssid_config_key_info info;
-
-	ck_assert(find_key_info(range_cases[_i].key, &info));
-	ck_assert_str_eq(info.expected, range_cases[_i].expected);
-}
-END_TEST
-
-/* A config text setting key to value, with whatever it needs to be valid otherwise. */
-static void text_with(char *buf, size_t len, const char *key, long long value)
-{
-	bool mock = strcmp(key, "mock_cluster.brokers") == 0 && value > 0;
-	const char *partner =
-	    strcmp(key, "retry.backoff_min_ms") == 0   ? "retry.backoff_max_ms = 3600000\n"
-	    : strcmp(key, "retry.backoff_max_ms") == 0 ? "retry.backoff_min_ms = 1\n"
-						       : "";
-
-	snprintf(buf, len, "%s%s%s = %lld\n", mock ? "" : BOOT, partner, key, value);
-}
-
-/* Every integer key accepts both ends of its range and refuses one past each. */
-START_TEST (test_range_boundaries) {
-	size_t checked = 0;
-
-	for (size_t i = 0; i < ssid_config_key_count(); i++) {
-		struct ssid_config_key_info info;
-		struct ssid_config_error err;
-		struct ssid_config cfg;
-		long long lo, hi;
-		char text[256], want[SSID_CONFIG_MESSAGE_MAX + 64];
-		const char *range;
-
-		ck_assert_int_eq(ssid_config_key_info(i, &info), 0);
-		range = strrchr(info.expected, ' ');
-		if (strncmp(info.expected, "a number", 8) == 0 || !range ||
-		    sscanf(range, " %lld..%lld", &lo, &hi) != 2)
-			continue;
-		checked++;
-		for (int k = 0; k < 2; k++) {
-			long long inside = k ? hi : lo, outside = k ? hi + 1 : lo - 1;
-			unsigned line = 1;
-
-			text_with(text, sizeof(text), info.name, inside);
-			ck_assert_msg(
-			    ssid_config_parse_buffer(&cfg, "r.conf", text, strlen(text), &err) == 0,
-			    "%s = %lld: %s", info.name, inside, err.message);
-			ssid_config_free(&cfg);
-
-			text_with(text, sizeof(text), info.name, outside);
-			for (const char *c = text; c < strstr(text, info.name); c++)
-				line += *c == '\n';
-			ck_assert_int_eq(
-			    ssid_config_parse_buffer(&cfg, "r.conf", text, strlen(text), &err),
-			    -EINVAL);
-			snprintf(want, sizeof(want), "expected %s, got \"%lld\"", info.expected,
-				 outside);
-			ck_assert_str_eq(err.message, want);
-			ck_assert_uint_eq(err.line, line);
-		}
-	}
-	ck_assert_uint_ge(checked, 12);
-}
-END_TEST
-
 /* Seeded random damage to the shipped file: every outcome must be clean. */
 START_TEST (test_random_damage) {
-	char *text = read_whole_file(SHIPPED_CONF);
+	char *text = config_shipped_text();
 	size_t len = strlen(text);
 	char *copy = malloc(len);
 	uint64_t s = 0x5eed;
@@ -852,8 +537,6 @@ Suite *config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_every_type_parses);
 	tcase_add_loop_test(tc, test_bool_spellings, 0,
 			    (int)(sizeof(bool_cases) / sizeof(bool_cases[0])));
 	tcase_add_loop_test(tc, test_log_levels, 0,
@@ -866,16 +549,12 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_kafka_lists);
 	tcase_add_test(tc, test_mock_cluster_alone);
 	tcase_add_test(tc, test_shipped_config_loads);
-	tcase_add_test(tc, test_every_key_documented);
 	tcase_add_test(tc, test_reload_diff);
 	tcase_add_test(tc, test_copy_reloadable);
 	tcase_add_test(tc, test_load_io_errors);
 	tcase_add_test(tc, test_format_error);
-	tcase_add_test(tc, test_key_info);
-	tcase_add_loop_test(tc, test_documented_ranges, 0,
-			    (int)(sizeof(range_cases) / sizeof(range_cases[0])));
-	tcase_add_test(tc, test_range_boundaries);
 	tcase_add_test(tc, test_random_damage);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, config_keys_tcase());
 	return s;
 }

@@ -43,26 +43,13 @@ static struct ssid_redis_opts store_opts(const struct env *e)
 					.key_prefix = PREFIX};
 }
 
-static void probe_connect(struct env *e)
-{
-	struct timeval tv = {.tv_sec = 5};
-
-	e->probe = redisConnectWithTimeout("127.0.0.1", e->redis.port, tv);
-	ck_assert_msg(e->probe && !e->probe->err, "cannot reach redis-server on port %d",
-		      e->redis.port);
-	redisSetTimeout(e->probe, tv);
-}
-
 static void env_open(struct env *e, int retention_days, bool persistent)
 {
 	struct ssid_redis_opts o;
-	char dir[PATH_MAX];
 
 	memset(e, 0, sizeof(*e));
-	ck_assert_msg(fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), persistent) ==
-			  0,
-		      "redis-server did not start (see %s/redis.log)", dir);
-	probe_connect(e);
+	fx_redis_start_in_scratch(&e->redis, persistent);
+	e->probe = fx_redis_peek(&e->redis);
 	o = store_opts(e);
 	ck_assert_int_eq(ssid_history_new(&e->hs, &o, retention_days), 0);
 	ck_assert_msg(ssid_history_ping(e->hs) == 0, "%s", ssid_history_errstr(e->hs));
@@ -538,7 +525,7 @@ START_TEST (test_reconnects) {
 	ck_assert_int_ne(ssid_history_ping(e.hs), 0);
 
 	ck_assert_int_eq(fx_redis_start(&e.redis, fx_path(dir, sizeof(dir), "redis"), true), 0);
-	probe_connect(&e);
+	e.probe = fx_redis_peek(&e.redis);
 	record_ok(&e, &it, 1);
 	ck_assert_int_eq(it.status, 1);
 	ssi_history_init(&h);

@@ -11,76 +11,35 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "suites.h"
 #include "ssid_file.h"
+#include "suites.h"
 
-/* Everything one test runs against; torn down by env_close. */
+/* fx_env, and ssid in a thread with its configuration. */
 struct env {
-	struct fx_redis redis;
-	struct fx_kafka kafka;
-	struct fx_stream stream;
+	struct fx_env fx;
 	struct fx_daemon daemon;
-	struct ssi_model model;
 	char conf[4096];
 };
-
-static void env_open(struct env *e, const char *tag, int users, bool persistent_redis)
-{
-	char dir[PATH_MAX];
-
-	memset(e, 0, sizeof(*e));
-	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
-	ck_assert_msg(
-	    fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), persistent_redis) == 0,
-	    "redis-server did not start (see %s/redis.log)", dir);
-	ck_assert_int_eq(fx_kafka_start(&e->kafka, tag, 4), 0);
-	fx_stream_init(&e->stream, tag, users);
-}
 
 static void env_start_daemon(struct env *e, const struct fx_conf *c)
 {
 	char err[1024];
 
-	ck_assert_int_eq(fx_config_text(e->conf, sizeof(e->conf), &e->kafka, &e->redis, c), 0);
+	ck_assert_int_eq(fx_config_text(e->conf, sizeof(e->conf), &e->fx.kafka, &e->fx.redis, c),
+			 0);
 	ck_assert_msg(fx_daemon_start(&e->daemon, e->conf, err, sizeof(err)) == 0, "ssid: %s", err);
-}
-
-static void env_close(struct env *e)
-{
-	fx_stream_free(&e->stream);
-	fx_kafka_free(&e->kafka);
-	ck_assert_int_eq(fx_redis_stop(&e->redis), 0);
-}
-
-/* Poll the daemon's counters until it has taken in n events. */
-static void wait_events(struct env *e, uint64_t n, struct ssid_daemon_stats *st)
-{
-	int64_t deadline = fx_deadline(FX_WAIT_MS);
-
-	for (;;) {
-		fx_daemon_stats(&e->daemon, st);
-		if (st->events >= n)
-			return;
-		ck_assert_msg(!fx_daemon_returned(&e->daemon), "ssid stopped (log: %s)",
-			      e->daemon.log_path);
-		ck_assert_msg(!fx_expired(deadline),
-			      "ssid took in %llu of %llu events in %d ms (log: %s)",
-			      (unsigned long long)st->events, (unsigned long long)n, FX_WAIT_MS,
-			      e->daemon.log_path);
-		fx_pause();
-	}
 }
 
 /* What the engine says about the whole stream: events applied and duplicates. */
 static void reference_counts(const struct env *e, size_t *applied, size_t *duplicates)
 {
 	*applied = *duplicates = 0;
-	for (int u = 0; u < e->stream.nusers; u++) {
+	for (int u = 0; u < e->fx.stream.nusers; u++) {
 		struct ssi_state st;
 
 		ssi_state_init(&st);
-		ck_assert_int_eq(fx_reference_state(&e->stream, u, e->stream.n, &e->model, &st,
-						    applied, duplicates),
+		ck_assert_int_eq(fx_reference_state(&e->fx.stream, u, e->fx.stream.n, &e->fx.model,
+						    &st, applied, duplicates),
 				 0);
 		ssi_state_clear(&st);
 	}
@@ -93,18 +52,18 @@ START_TEST (test_happy_path) {
 	struct env e;
 	size_t applied, duplicates, outputs;
 
-	env_open(&e, "happy", 20, false);
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 400), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	fx_env_open(&e.fx, "happy", 20, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 400), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	env_start_daemon(&e, NULL);
 
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 
 	reference_counts(&e, &applied, &duplicates);
 	ck_assert_msg(duplicates > 0, "the stream should resend some events");
-	ck_assert_uint_eq(st.events, e.stream.n);
+	ck_assert_uint_eq(st.events, e.fx.stream.n);
 	ck_assert_uint_eq(st.applied, applied);
 	ck_assert_uint_eq(st.duplicates, duplicates);
 	ck_assert_uint_eq(st.replayed, 0);
@@ -112,13 +71,13 @@ START_TEST (test_happy_path) {
 	ck_assert_uint_eq(st.failures, 0);
 	ck_assert_int_eq(st.degraded, 0);
 
-	fx_check_states(&e.redis, &e.stream, &e.model);
-	outputs = fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
+	outputs = fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, true);
 	ck_assert_uint_eq(outputs, st.outputs);
-	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.dlq, &dlq), 0);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.fx.kafka, e.fx.kafka.dlq, &dlq), 0);
 	ck_assert_uint_eq(dlq.n, 0);
 	fx_msgs_free(&dlq);
-	env_close(&e);
+	fx_env_close(&e.fx);
 }
 END_TEST
 
@@ -129,18 +88,19 @@ START_TEST (test_ranks_disabled) {
 	struct fx_msgs out;
 	struct env e;
 
-	env_open(&e, "noranks", 12, false);
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 200), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	fx_env_open(&e.fx, "noranks", 12, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 200), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	env_start_daemon(&e, &(struct fx_conf){.extra = "rank.enabled = no\n"});
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 
-	fx_check_states(&e.redis, &e.stream, &e.model);
-	ck_assert_uint_eq(fx_check_outputs(&e.kafka, &e.stream, &e.model, true), st.outputs);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
+	ck_assert_uint_eq(fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, true),
+			  st.outputs);
 	ck_assert_uint_eq(st.rank_changes + st.boards, 0);
-	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.output, &out), 0);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.fx.kafka, e.fx.kafka.output, &out), 0);
 	ck_assert_uint_gt(out.n, 0);
 	for (size_t i = 0; i < out.n; i++) {
 		ck_assert_msg(fx_output_is_score(&out.m[i]) || strstr(out.m[i].value, "\"alert\""),
@@ -149,9 +109,9 @@ START_TEST (test_ranks_disabled) {
 			      out.m[i].value);
 	}
 	fx_msgs_free(&out);
-	ck_assert_int_eq(fx_redis_count_keys(&e.redis, "ssi:rk:*"), 0);
-	ck_assert_int_gt(fx_redis_count_keys(&e.redis, "ssi:dz:*"), 0);
-	env_close(&e);
+	ck_assert_int_eq(fx_redis_count_keys(&e.fx.redis, "ssi:rk:*"), 0);
+	ck_assert_int_gt(fx_redis_count_keys(&e.fx.redis, "ssi:dz:*"), 0);
+	fx_env_close(&e.fx);
 }
 END_TEST
 
@@ -204,31 +164,31 @@ START_TEST (test_dead_letters) {
 	struct env e;
 	size_t matched = 0;
 
-	env_open(&e, "dlq", 12, false);
+	fx_env_open(&e.fx, "dlq", 12, false);
 	/* Valid events, each bad one after some of them, and valid ones after the last. */
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 40), 0);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 40), 0);
 	for (size_t i = 0; i < nbad; i++) {
 		char key[64];
-		int user = (int)(i % (size_t)e.stream.nusers);
+		int user = (int)(i % (size_t)e.fx.stream.nusers);
 		const char *v = bad[i].json ? bad[i].json : bad[i].raw;
 		size_t len = bad[i].json ? strlen(bad[i].json) : bad[i].len;
 
-		fx_user_id(&e.stream, user, key, sizeof(key));
-		ck_assert_int_eq(fx_stream_add_raw(&e.stream, key, -1, v, len, bad[i].code), 0);
-		ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 7), 0);
+		fx_user_id(&e.fx.stream, user, key, sizeof(key));
+		ck_assert_int_eq(fx_stream_add_raw(&e.fx.stream, key, -1, v, len, bad[i].code), 0);
+		ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 7), 0);
 	}
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 40), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 40), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	env_start_daemon(&e, &(struct fx_conf){.batch_max_events = 16});
 
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 	ck_assert_uint_eq(st.rejected, nbad);
 	ck_assert_uint_eq(st.failures, 0);
 	ck_assert_msg(st.batches > 1, "the bad events should be spread over several batches");
 
-	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.dlq, &dlq), 0);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.fx.kafka, e.fx.kafka.dlq, &dlq), 0);
 	ck_assert_uint_eq(dlq.n, nbad);
 	for (size_t i = 0; i < dlq.n; i++) {
 		const struct fx_msg *m = &dlq.m[i];
@@ -237,10 +197,10 @@ START_TEST (test_dead_letters) {
 
 		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.source.partition", part, sizeof(part)));
 		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.source.offset", off, sizeof(off)));
-		for (size_t k = 0; k < e.stream.n && !src; k++)
-			if (e.stream.ev[k].partition == atoi(part) &&
-			    e.stream.ev[k].offset == atoll(off))
-				src = &e.stream.ev[k];
+		for (size_t k = 0; k < e.fx.stream.n && !src; k++)
+			if (e.fx.stream.ev[k].partition == atoi(part) &&
+			    e.fx.stream.ev[k].offset == atoll(off))
+				src = &e.fx.stream.ev[k];
 		ck_assert_msg(src, "DLQ message %zu names %s/%s, which was not produced", i, part,
 			      off);
 		ck_assert_msg(src->expect_code[0], "valid event at %s/%s was dead-lettered: %s",
@@ -248,7 +208,7 @@ START_TEST (test_dead_letters) {
 		ck_assert_str_eq(fx_msg_header(m, "ssi.reason", reason, sizeof(reason)),
 				 src->expect_code);
 		ck_assert_str_eq(fx_msg_header(m, "ssi.source.topic", topic, sizeof(topic)),
-				 e.kafka.input);
+				 e.fx.kafka.input);
 		ck_assert_ptr_nonnull(fx_msg_header(m, "ssi.message", message, sizeof(message)));
 		ck_assert_msg(message[0], "empty ssi.message for %s", src->expect_code);
 		ck_assert_uint_eq(m->len, src->len);
@@ -260,9 +220,9 @@ START_TEST (test_dead_letters) {
 	ck_assert_uint_eq(matched, nbad);
 	fx_msgs_free(&dlq);
 
-	fx_check_states(&e.redis, &e.stream, &e.model);
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
-	env_close(&e);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, true);
+	fx_env_close(&e.fx);
 }
 END_TEST
 
@@ -295,36 +255,36 @@ START_TEST (test_redis_restart) {
 	struct env e;
 	size_t first;
 
-	env_open(&e, "redis", 16, true);
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 150), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	fx_env_open(&e.fx, "redis", 16, true);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 150), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	env_start_daemon(&e, NULL);
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_uint_eq(st.failures, 0);
 
 	/* Redis goes away between two batches; the next ones cannot be loaded. */
-	ck_assert_int_eq(fx_redis_stop(&e.redis), 0);
-	first = e.stream.n;
-	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_POST_SHARED), 0);
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 150), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
+	ck_assert_int_eq(fx_redis_stop(&e.fx.redis), 0);
+	first = e.fx.stream.n;
+	ck_assert_int_eq(fx_stream_add_each_user(&e.fx.stream, &rng, SSI_EV_POST_SHARED), 0);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 150), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, e.fx.stream.n), 0);
 	wait_stats(&e, is_degraded, "degraded state while Redis is down", &st);
-	ck_assert_uint_lt(st.events, e.stream.n);
+	ck_assert_uint_lt(st.events, e.fx.stream.n);
 
 	/* The same server, port and data directory: its append-only file kept the states. */
-	ck_assert_msg(fx_redis_start(&e.redis, e.redis.dir, true) == 0,
-		      "redis-server did not restart (see %s/redis.log)", e.redis.dir);
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	ck_assert_msg(fx_redis_start(&e.fx.redis, e.fx.redis.dir, true) == 0,
+		      "redis-server did not restart (see %s/redis.log)", e.fx.redis.dir);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_int_eq(st.degraded, 0);
 	ck_assert_uint_gt(st.failures, 0);
-	ck_assert_uint_eq(st.events, e.stream.n);
+	ck_assert_uint_eq(st.events, e.fx.stream.n);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 
-	fx_check_states(&e.redis, &e.stream, &e.model);
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
-	env_close(&e);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, true);
+	fx_env_close(&e.fx);
 }
 END_TEST
 
@@ -343,26 +303,26 @@ START_TEST (test_delivery_failure) {
 	};
 	struct env e;
 
-	env_open(&e, "delivery", 12, false);
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 200), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
-	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.kafka.mock), e.kafka.output,
+	fx_env_open(&e.fx, "delivery", 12, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 200), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
+	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.fx.kafka.mock), e.fx.kafka.output,
 				      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
 	env_start_daemon(&e, &c);
 	wait_stats(&e, is_degraded, "degraded state while outputs cannot be delivered", &st);
-	ck_assert_uint_lt(st.events, e.stream.n);
+	ck_assert_uint_lt(st.events, e.fx.stream.n);
 
-	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.kafka.mock), e.kafka.output,
+	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.fx.kafka.mock), e.fx.kafka.output,
 				      RD_KAFKA_RESP_ERR_NO_ERROR);
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_int_eq(st.degraded, 0);
 	ck_assert_uint_gt(st.failures, 0);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 
-	fx_check_states(&e.redis, &e.stream, &e.model);
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, false);
-	env_close(&e);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, false);
+	fx_env_close(&e.fx);
 }
 END_TEST
 
@@ -378,7 +338,7 @@ static void output_ends(struct env *e, int64_t ends[FX_PARTITIONS_MAX])
 
 	for (int p = 0; p < FX_PARTITIONS_MAX; p++)
 		ends[p] = 0;
-	ck_assert_int_eq(fx_kafka_read_topic(&e->kafka, e->kafka.output, &msgs), 0);
+	ck_assert_int_eq(fx_kafka_read_topic(&e->fx.kafka, e->fx.kafka.output, &msgs), 0);
 	for (size_t i = 0; i < msgs.n; i++)
 		if (msgs.m[i].offset + 1 > ends[msgs.m[i].partition])
 			ends[msgs.m[i].partition] = msgs.m[i].offset + 1;
@@ -397,15 +357,15 @@ START_TEST (test_reload_model) {
 	bool score_moved = false, rescored[10] = {false};
 	int64_t deadline;
 
-	env_open(&e, "reload", 10, false);
+	fx_env_open(&e.fx, "reload", 10, false);
 	fx_path(model_path, sizeof(model_path), "model.json");
-	fx_write_model(model_path, e.model.version, 7);
+	fx_write_model(model_path, e.fx.model.version, 7);
 	env_start_daemon(&e, &(struct fx_conf){.model_file = model_path});
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 120), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 120), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, true);
 	output_ends(&e, before_reload);
 
 	/* A valid new model: the next outputs carry its version and its scores. */
@@ -413,21 +373,21 @@ START_TEST (test_reload_model) {
 	ck_assert_int_eq(ssid_file_load_model(&second, model_path, NULL), 0);
 	fx_daemon_reload(&e.daemon);
 	wait_stats(&e, reloaded_once, "reload", &st);
-	first = e.stream.n;
-	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_SESSION_STARTED), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
-	fx_check_outputs(&e.kafka, &e.stream, &second, false);
-	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.output, &msgs), 0);
+	first = e.fx.stream.n;
+	ck_assert_int_eq(fx_stream_add_each_user(&e.fx.stream, &rng, SSI_EV_SESSION_STARTED), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, e.fx.stream.n), 0);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &second, false);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.fx.kafka, e.fx.kafka.output, &msgs), 0);
 	for (size_t i = 0; i < msgs.n; i++) {
 		struct fx_output o;
 
 		if (!fx_output_is_score(&msgs.m[i]))
 			continue;
-		fx_parse_output(&e.stream, &msgs.m[i], i, &o);
+		fx_parse_output(&e.fx.stream, &msgs.m[i], i, &o);
 		if (msgs.m[i].offset < before_reload[msgs.m[i].partition]) {
-			ck_assert_str_eq(o.model_version, e.model.version);
+			ck_assert_str_eq(o.model_version, e.fx.model.version);
 			ck_assert_str_ne(o.cause, "model");
 			after_a++;
 		} else {
@@ -442,14 +402,15 @@ START_TEST (test_reload_model) {
 	fx_msgs_free(&msgs);
 	ck_assert_uint_gt(after_a, 0);
 	ck_assert_uint_gt(after_b, 0);
-	for (int u = 0; u < e.stream.nusers; u++) {
+	for (int u = 0; u < e.fx.stream.nusers; u++) {
 		struct ssi_state ref;
 		struct ssi_score a, b;
 
 		ssi_state_init(&ref);
 		ck_assert_int_eq(
-		    fx_reference_state(&e.stream, u, e.stream.n, &second, &ref, NULL, NULL), 0);
-		ssi_score(&ref, &e.model, FX_NOW_MS, &a);
+		    fx_reference_state(&e.fx.stream, u, e.fx.stream.n, &second, &ref, NULL, NULL),
+		    0);
+		ssi_score(&ref, &e.fx.model, FX_NOW_MS, &a);
 		ssi_score(&ref, &second, FX_NOW_MS, &b);
 		score_moved |= a.total != b.total;
 		ssi_state_clear(&ref);
@@ -464,17 +425,17 @@ START_TEST (test_reload_model) {
 		ck_assert_msg(!fx_expired(deadline), "no failed reload in %s", e.daemon.log_path);
 		fx_pause();
 	}
-	first = e.stream.n;
-	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_POST_SHARED), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
-	fx_wait_drained(&e.kafka, &e.stream, e.daemon.log_path);
-	wait_events(&e, e.stream.n, &st);
+	first = e.fx.stream.n;
+	ck_assert_int_eq(fx_stream_add_each_user(&e.fx.stream, &rng, SSI_EV_POST_SHARED), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, e.fx.stream.n), 0);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_uint_eq(st.reloads, 1);
 	ck_assert(!fx_daemon_returned(&e.daemon));
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
-	fx_check_outputs(&e.kafka, &e.stream, &second, false);
-	fx_check_states(&e.redis, &e.stream, &second);
-	env_close(&e);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &second, false);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &second);
+	fx_env_close(&e.fx);
 }
 END_TEST
 

@@ -39,46 +39,6 @@ static void teardown(void)
 	fx_redis_teardown(&redis);
 }
 
-static struct ssid_redis *net_open(void)
-{
-	struct ssid_redis_opts o = fx_redis_opts(&redis);
-	struct ssid_redis *rd = NULL;
-
-	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
-	return rd;
-}
-
-static redisContext *peek_open(void)
-{
-	redisContext *c = redisConnect("127.0.0.1", redis.port);
-
-	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", redis.port);
-	return c;
-}
-
-static void peek_ok(redisContext *c, redisReply *reply)
-{
-	ck_assert_msg(reply, "redis: %s", c->errstr);
-	ck_assert_msg(reply->type != REDIS_REPLY_ERROR, "redis: %s", reply->str);
-	freeReplyObject(reply);
-}
-
-static long long command_calls(redisContext *c, const char *cmd)
-{
-	redisReply *reply = redisCommand(c, "INFO commandstats");
-	char needle[64];
-	const char *at;
-	long long calls = 0;
-
-	ck_assert_ptr_nonnull(reply);
-	snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
-	at = strstr(reply->str, needle);
-	if (at)
-		calls = strtoll(at + strlen(needle), NULL, 10);
-	freeReplyObject(reply);
-	return calls;
-}
-
 /* Rank reps ids[0..n) with totals[] in the global segment, through ssid_rank,
  * in batches; rep i in partition i % RANK_PARTS. */
 static void rank_reps(char (*ids)[24], const int *totals, size_t n)
@@ -121,7 +81,7 @@ static void connect_all(redisContext *c, const char *user, char (*members)[24], 
 		redisReply *reply = NULL;
 
 		ck_assert_int_eq(redisGetReply(c, (void **)&reply), REDIS_OK);
-		peek_ok(c, reply);
+		fx_redis_peek_ok(c, reply);
 	}
 }
 
@@ -168,8 +128,8 @@ START_TEST (network_small_exact) {
 	char ids[6][24] = {"me", "a", "b", "c", "d", "loner"};
 	int totals[6] = {5000, 6000, 5000, 5000, 4000, 7000};
 	char conns[6][24] = {"a", "b", "c", "d", "me", "stranger"};
-	redisContext *c = peek_open();
-	struct ssid_redis *rd = net_open();
+	redisContext *c = fx_redis_peek(&redis);
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssid_network_stats st;
 	struct ssid_rank_pos pos;
 	char key[64];
@@ -235,8 +195,8 @@ START_TEST (network_random_oracle) {
 	static char conns[REPS + EXTRA][24];
 	static int known[REPS + EXTRA];
 	struct t_rng rng = {.s = 0x5eed0001};
-	redisContext *c = peek_open();
-	struct ssid_redis *rd = net_open();
+	redisContext *c = fx_redis_peek(&redis);
+	struct ssid_redis *rd = fx_redis_client(&redis);
 
 	for (int i = 0; i < REPS + EXTRA; i++)
 		snprintf(ids[i], sizeof(ids[i]), "rep-%03d", i); /* the last EXTRA unranked */
@@ -274,8 +234,8 @@ START_TEST (network_intset) {
 	char ids[4][24] = {"1001", "1002", "1003", "1004"};
 	int totals[4] = {3000, 3100, 2900, 3000};
 	char conns[4][24] = {"1002", "1003", "1004", "99999"};
-	redisContext *c = peek_open();
-	struct ssid_redis *rd = net_open();
+	redisContext *c = fx_redis_peek(&redis);
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssid_rank_pos pos;
 	redisReply *enc;
 
@@ -307,8 +267,8 @@ START_TEST (network_large_cost) {
 	char(*ids)[24] = calloc(CONNS + 1, sizeof(*ids));
 	int *totals = calloc(CONNS + 1, sizeof(*totals));
 	struct t_rng rng = {.s = 0x5eed0002};
-	redisContext *c = peek_open();
-	struct ssid_redis *rd = net_open();
+	redisContext *c = fx_redis_peek(&redis);
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssid_network_stats st;
 	struct ssid_rank_pos got, want;
 	struct timespec t0, t1;
@@ -325,19 +285,19 @@ START_TEST (network_large_cost) {
 	rank_reps(ids, totals, 1 + KNOWN); /* the hub and the first 20,000 connections */
 	connect_all(c, "hub", ids + 1, CONNS);
 	oracle(totals[0], totals + 1, KNOWN, 10, &want);
-	hmget = -command_calls(c, "hmget");
-	sscan = -command_calls(c, "sscan");
-	hget = -command_calls(c, "hget");
-	smembers = -command_calls(c, "smembers");
+	hmget = -fx_redis_command_calls(c, "hmget");
+	sscan = -fx_redis_command_calls(c, "sscan");
+	hget = -fx_redis_command_calls(c, "hget");
+	smembers = -fx_redis_command_calls(c, "smembers");
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(ssid_network_rank(rd, "hub", 10, &got, &st), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	hmget += command_calls(c, "hmget");
-	sscan += command_calls(c, "sscan");
-	hget += command_calls(c, "hget");
-	smembers += command_calls(c, "smembers");
+	hmget += fx_redis_command_calls(c, "hmget");
+	sscan += fx_redis_command_calls(c, "sscan");
+	hget += fx_redis_command_calls(c, "hget");
+	smembers += fx_redis_command_calls(c, "smembers");
 	check_pos(&got, &want, "hub");
 	ck_assert_int_eq(st.connections, CONNS);
 	ck_assert_int_eq(st.known, KNOWN);
@@ -368,8 +328,8 @@ START_TEST (network_errors) {
 	char ids[1][24] = {"me"};
 	int totals[1] = {1234};
 	char long_id[SSI_ID_MAX + 2];
-	redisContext *c = peek_open();
-	struct ssid_redis *rd = net_open();
+	redisContext *c = fx_redis_peek(&redis);
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssid_rank_pos pos;
 
 	rank_reps(ids, totals, 1);
@@ -382,10 +342,10 @@ START_TEST (network_errors) {
 
 	/* A connection key of the wrong type is not ours: said, and nothing
 	 * half-read. */
-	peek_ok(c, redisCommand(c, "SET ssi:net:{me} oops"));
+	fx_redis_peek_ok(c, redisCommand(c, "SET ssi:net:{me} oops"));
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
 	ck_assert_msg(strstr(ssid_redis_errstr(rd), "WRONGTYPE"), "%s", ssid_redis_errstr(rd));
-	peek_ok(c, redisCommand(c, "DEL ssi:net:{me}"));
+	fx_redis_peek_ok(c, redisCommand(c, "DEL ssi:net:{me}"));
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
 	ck_assert_int_eq(pos.of, 1);
 
@@ -398,20 +358,20 @@ START_TEST (network_errors) {
 		redisReply *good = redisCommand(c, "HGET %s me", key);
 
 		ck_assert(good && good->type == REDIS_REPLY_STRING);
-		peek_ok(c, redisCommand(c, "HSET %s me %s", key, "not a record"));
+		fx_redis_peek_ok(c, redisCommand(c, "HSET %s me %s", key, "not a record"));
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
 		ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'me'"), "%s",
 			      ssid_redis_errstr(rd));
-		peek_ok(c, redisCommand(c, "HSET %s me %b", key, good->str, good->len));
+		fx_redis_peek_ok(c, redisCommand(c, "HSET %s me %b", key, good->str, good->len));
 		freeReplyObject(good);
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
-		peek_ok(c, redisCommand(c, "HSET %s friend %s", key, "RR\x01junk"));
-		peek_ok(c, redisCommand(c, "SADD ssi:net:{me} friend"));
+		fx_redis_peek_ok(c, redisCommand(c, "HSET %s friend %s", key, "RR\x01junk"));
+		fx_redis_peek_ok(c, redisCommand(c, "SADD ssi:net:{me} friend"));
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
 		ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'friend'"), "%s",
 			      ssid_redis_errstr(rd));
 		/* Read whole: the connection serves the next call. */
-		peek_ok(c, redisCommand(c, "HDEL %s friend", key));
+		fx_redis_peek_ok(c, redisCommand(c, "HDEL %s friend", key));
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
 		ck_assert(pos.present && pos.of == 1);
 	}

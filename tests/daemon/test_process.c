@@ -20,57 +20,29 @@
 
 #include "fixture.h"
 #include "suites.h"
-#include "ssid_file.h"
 
+/* fx_env, and the real binary's configuration file and log. */
 struct env {
-	struct fx_redis redis;
-	struct fx_kafka kafka;
-	struct fx_stream stream;
-	struct ssi_model model;
+	struct fx_env fx;
 	char conf_path[PATH_MAX];
 	char log_path[PATH_MAX];
 };
 
 static void env_open(struct env *e, const char *tag, int users, const struct fx_conf *c)
 {
-	char dir[PATH_MAX];
-
 	memset(e, 0, sizeof(*e));
 	ck_assert_msg(access(fx_ssid_path(), X_OK) == 0, "%s is missing: build it first",
 		      fx_ssid_path());
-	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
-	ck_assert_msg(fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), false) == 0,
-		      "redis-server did not start (see %s/redis.log)", dir);
-	ck_assert_int_eq(fx_kafka_start(&e->kafka, tag, 4), 0);
-	fx_stream_init(&e->stream, tag, users);
-	ck_assert_int_eq(fx_config_file(e->conf_path, sizeof(e->conf_path), "ssid.conf", &e->kafka,
-					&e->redis, c),
+	fx_env_open(&e->fx, tag, users, false);
+	ck_assert_int_eq(fx_config_file(e->conf_path, sizeof(e->conf_path), "ssid.conf",
+					&e->fx.kafka, &e->fx.redis, c),
 			 0);
 	fx_path(e->log_path, sizeof(e->log_path), "ssid.log");
-}
-
-static void env_close(struct env *e)
-{
-	fx_stream_free(&e->stream);
-	fx_kafka_free(&e->kafka);
-	ck_assert_int_eq(fx_redis_stop(&e->redis), 0);
 }
 
 static void spawn(struct env *e, struct fx_proc *p, const char *const env[])
 {
 	ck_assert_int_eq(fx_ssid_spawn(p, e->conf_path, env, e->log_path), 0);
-}
-
-/* SIGTERM, and insist on a clean exit within the bound with nothing left behind. */
-static void stop_cleanly(struct env *e, struct fx_proc *p)
-{
-	ck_assert_int_eq(fx_proc_signal(p, SIGTERM), 0);
-	ck_assert_msg(fx_proc_wait(p, FX_WAIT_MS) == 0, "ssid ignored SIGTERM for %d ms (log: %s)",
-		      FX_WAIT_MS, e->log_path);
-	ck_assert_msg(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0,
-		      "ssid ended with status 0x%x after SIGTERM (log: %s)", p->status,
-		      e->log_path);
-	ck_assert(fx_proc_group_gone(p));
 }
 
 /*
@@ -89,8 +61,8 @@ static void crash_and_recover(const char *tag, const char *failpoint)
 	long users_stored;
 
 	env_open(&e, tag, 15, NULL);
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 200), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 200), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	snprintf(env_failpoint, sizeof(env_failpoint), "SSID_FAILPOINT=%s", failpoint);
 	spawn(&e, &p, env_crash);
 	ck_assert_msg(fx_proc_wait(&p, FX_WAIT_MS) == 0, "ssid did not reach %s in %d ms (log: %s)",
@@ -101,14 +73,14 @@ static void crash_and_recover(const char *tag, const char *failpoint)
 	ck_assert(fx_proc_group_gone(&p));
 
 	/* It died before writing any record (ranks apart) and before committing anything. */
-	users_stored = fx_redis_user_keys(&e.redis);
+	users_stored = fx_redis_user_keys(&e.fx.redis);
 	ck_assert_msg(users_stored == 0, "%ld records written before %s", users_stored, failpoint);
-	ck_assert_int_eq(fx_kafka_committed(&e.kafka, committed), 0);
-	for (int i = 0; i < e.kafka.partitions; i++)
+	ck_assert_int_eq(fx_kafka_committed(&e.fx.kafka, committed), 0);
+	for (int i = 0; i < e.fx.kafka.partitions; i++)
 		ck_assert_msg(committed[i] == RD_KAFKA_OFFSET_INVALID,
 			      "partition %d committed %lld before the crash", i,
 			      (long long)committed[i]);
-	ck_assert_int_eq(fx_kafka_read_topic(&e.kafka, e.kafka.output, &out), 0);
+	ck_assert_int_eq(fx_kafka_read_topic(&e.fx.kafka, e.fx.kafka.output, &out), 0);
 	if (strcmp(failpoint, "before_delivery") == 0)
 		ck_assert_msg(out.n == 0, "%zu outputs before the producer was used", out.n);
 	else
@@ -116,14 +88,14 @@ static void crash_and_recover(const char *tag, const char *failpoint)
 	fx_msgs_free(&out);
 
 	spawn(&e, &p, NULL);
-	fx_wait_drained(&e.kafka, &e.stream, e.log_path);
-	stop_cleanly(&e, &p);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.log_path);
+	fx_ssid_stop_cleanly(&p, e.log_path);
 
 	/* Exactly the reference: the first batch's events were not applied twice. */
-	fx_check_states(&e.redis, &e.stream, &e.model);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
 	/* Every user has a score out, those whose output was lost included. */
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, false);
-	env_close(&e);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, false);
+	fx_env_close(&e.fx);
 }
 
 START_TEST (test_crash_before_delivery) {
@@ -156,56 +128,57 @@ START_TEST (test_sigterm_drains) {
 	struct env e;
 
 	env_open(&e, "drain", 30, &(struct fx_conf){.batch_max_events = 25});
-	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 4000), 0);
-	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, 0, e.stream.n), 0);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 4000), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	spawn(&e, &p, NULL);
 	deadline = fx_deadline(FX_WAIT_MS);
-	while (committed_total(&e.kafka) == 0) {
+	while (committed_total(&e.fx.kafka) == 0) {
 		ck_assert_msg(!fx_expired(deadline), "nothing committed in %d ms (log: %s)",
 			      FX_WAIT_MS, e.log_path);
 		ck_assert_msg(fx_proc_wait(&p, 0) == -ETIMEDOUT, "ssid exited (log: %s)",
 			      e.log_path);
 		fx_pause();
 	}
-	stop_cleanly(&e, &p);
+	fx_ssid_stop_cleanly(&p, e.log_path);
 	ck_assert(fx_file_contains(e.log_path, "stopping: finishing"));
 	/* Batches of 25 out of 4000 events: the stop came in the middle of the stream. */
-	ck_assert_int_lt(committed_total(&e.kafka), (int64_t)e.stream.n);
+	ck_assert_int_lt(committed_total(&e.fx.kafka), (int64_t)e.fx.stream.n);
 
 	/*
 	 * What it applied is what it committed: per partition, the highest
 	 * offset any user's state has folded in is the last committed one.
 	 */
-	ck_assert_int_eq(fx_kafka_committed(&e.kafka, committed), 0);
+	ck_assert_int_eq(fx_kafka_committed(&e.fx.kafka, committed), 0);
 	for (int i = 0; i < FX_PARTITIONS_MAX; i++)
 		applied_end[i] = RD_KAFKA_OFFSET_INVALID;
-	for (int u = 0; u < e.stream.nusers; u++) {
+	for (int u = 0; u < e.fx.stream.nusers; u++) {
 		struct fx_record rec;
 		char id[64];
 
 		ck_assert_int_eq(
-		    fx_redis_record(&e.redis, fx_user_id(&e.stream, u, id, sizeof(id)), &rec), 0);
+		    fx_redis_record(&e.fx.redis, fx_user_id(&e.fx.stream, u, id, sizeof(id)), &rec),
+		    0);
 		for (uint32_t m = 0; m < rec.state.nmarks; m++) {
 			const struct ssi_mark *mk = &rec.state.marks[m];
 
-			ck_assert_int_lt(mk->partition, e.kafka.partitions);
+			ck_assert_int_lt(mk->partition, e.fx.kafka.partitions);
 			if (mk->offset + 1 > applied_end[mk->partition])
 				applied_end[mk->partition] = mk->offset + 1;
 		}
 		fx_record_clear(&rec);
 	}
-	for (int i = 0; i < e.kafka.partitions; i++)
+	for (int i = 0; i < e.fx.kafka.partitions; i++)
 		ck_assert_msg(committed[i] == applied_end[i],
 			      "partition %d: committed %lld, applied up to %lld (log: %s)", i,
 			      (long long)committed[i], (long long)applied_end[i], e.log_path);
 
 	/* A restart takes over from there: nothing lost, nothing twice. */
 	spawn(&e, &p, NULL);
-	fx_wait_drained(&e.kafka, &e.stream, e.log_path);
-	stop_cleanly(&e, &p);
-	fx_check_states(&e.redis, &e.stream, &e.model);
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
-	env_close(&e);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.log_path);
+	fx_ssid_stop_cleanly(&p, e.log_path);
+	fx_check_states(&e.fx.redis, &e.fx.stream, &e.fx.model);
+	fx_check_outputs(&e.fx.kafka, &e.fx.stream, &e.fx.model, true);
+	fx_env_close(&e.fx);
 }
 END_TEST
 
@@ -432,7 +405,7 @@ START_TEST (test_sd_notify) {
 		      "ssid ended with status 0x%x (log: %s)", p.status, e.log_path);
 	ck_assert_msg(notify_find(&nl, stopping + 1, "READY=1") < 0, "READY=1 after STOPPING=1");
 	notify_close(&nl);
-	env_close(&e);
+	fx_env_close(&e.fx);
 }
 END_TEST
 

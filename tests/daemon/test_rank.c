@@ -43,15 +43,6 @@ static struct ssid_rank *rank_open(int min_members, int top_n)
 	return r;
 }
 
-/* A direct connection for looking at what ssid_rank wrote. */
-static redisContext *peek_open(void)
-{
-	redisContext *c = redisConnect("127.0.0.1", redis.port);
-
-	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", redis.port);
-	return c;
-}
-
 static long long peek_int(redisContext *c, const char *fmt, const char *arg1, const char *arg2)
 {
 	redisReply *reply = redisCommand(c, fmt, arg1, arg2);
@@ -66,24 +57,6 @@ static long long peek_int(redisContext *c, const char *fmt, const char *arg1, co
 		v = 0;
 	freeReplyObject(reply);
 	return v;
-}
-
-/* How many times the server ran cmd, from INFO commandstats. */
-static long long command_calls(redisContext *c, const char *cmd)
-{
-	redisReply *reply = redisCommand(c, "INFO commandstats");
-	char needle[64];
-	const char *at;
-	long long calls = 0;
-
-	ck_assert_ptr_nonnull(reply);
-	ck_assert_int_eq(reply->type, REDIS_REPLY_STRING);
-	snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
-	at = strstr(reply->str, needle);
-	if (at)
-		calls = strtoll(at + strlen(needle), NULL, 10);
-	freeReplyObject(reply);
-	return calls;
 }
 
 /*
@@ -402,7 +375,7 @@ END_TEST
 
 START_TEST (test_averages) {
 	struct ssid_rank *r = rank_open(1, 10);
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 	struct ssid_rank_change ch[3];
 	const struct ssid_rank_pos *p;
 
@@ -606,7 +579,7 @@ static void random_against_model(int min_members, int top_n, uint64_t seed, int 
 	struct model_rep reps[MODEL_REPS], cur[MODEL_REPS], before[MODEL_REPS];
 	struct ssid_rank *inst[MODEL_INSTANCES_MAX];
 	int owner[MODEL_PARTS];
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 	struct t_rng rng = {.s = seed};
 	struct ssid_rank_change ch[24], grp[24];
 	size_t who[24], gwho[24];
@@ -1061,7 +1034,7 @@ START_TEST (test_big_batch_round_trips) {
 	int *sorted = calloc(BIG, sizeof(*sorted));
 	struct ssid_rank_board *bd = calloc(100, sizeof(*bd));
 	struct ssid_rank_entry(*entries)[SSID_RANK_DEFAULT_TOP_N] = calloc(100, sizeof(*entries));
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 	struct t_rng rng = {.s = 10000};
 	struct ssid_rank_stats st0, st1;
 	long long hset0, exec0, multi0, total0;
@@ -1076,12 +1049,12 @@ START_TEST (test_big_batch_round_trips) {
 		snprintf(industry[i], sizeof(industry[i]), "i%d", i);
 	for (int pass = 0; pass < 2; pass++) {
 		ssid_rank_get_stats(r, &st0);
-		hset0 = command_calls(c, "hset");
-		exec0 = command_calls(c, "exec");
-		multi0 = command_calls(c, "multi");
-		total0 = hset0 + exec0 + multi0 + command_calls(c, "del") +
-			 command_calls(c, "incr") + command_calls(c, "hdel") +
-			 command_calls(c, "sadd") + command_calls(c, "hscan");
+		hset0 = fx_redis_command_calls(c, "hset");
+		exec0 = fx_redis_command_calls(c, "exec");
+		multi0 = fx_redis_command_calls(c, "multi");
+		total0 = hset0 + exec0 + multi0 + fx_redis_command_calls(c, "del") +
+			 fx_redis_command_calls(c, "incr") + fx_redis_command_calls(c, "hdel") +
+			 fx_redis_command_calls(c, "sadd") + fx_redis_command_calls(c, "hscan");
 		for (int i = 0; i < BIG; i++) {
 			snprintf(id[i], sizeof(id[i]), "big-%05d", i);
 			/* The second pass changes every total, so that every rep is written. */
@@ -1101,17 +1074,20 @@ START_TEST (test_big_batch_round_trips) {
 		 * an HSCAN of its (empty) records; then one round trip writes all.
 		 */
 		ck_assert_uint_eq(st1.round_trips - st0.round_trips, pass == 0 ? 1 + 2 * parts : 1);
-		ck_assert_int_eq(command_calls(c, "multi") - multi0, parts);
-		ck_assert_int_eq(command_calls(c, "exec") - exec0, parts);
+		ck_assert_int_eq(fx_redis_command_calls(c, "multi") - multi0, parts);
+		ck_assert_int_eq(fx_redis_command_calls(c, "exec") - exec0, parts);
 		/* Per partition: one HSET of its records, one of its aggregates. */
-		ck_assert_int_eq(command_calls(c, "hset") - hset0, 2 * parts);
+		ck_assert_int_eq(fx_redis_command_calls(c, "hset") - hset0, 2 * parts);
 		/* The client's count is the server's. */
 		ck_assert_uint_eq(st1.commands - st0.commands,
-				  (uint64_t)(command_calls(c, "hset") + command_calls(c, "exec") +
-					     command_calls(c, "multi") + command_calls(c, "del") +
-					     command_calls(c, "incr") + command_calls(c, "hdel") +
-					     command_calls(c, "sadd") + command_calls(c, "hscan") -
-					     total0));
+				  (uint64_t)(fx_redis_command_calls(c, "hset") +
+					     fx_redis_command_calls(c, "exec") +
+					     fx_redis_command_calls(c, "multi") +
+					     fx_redis_command_calls(c, "del") +
+					     fx_redis_command_calls(c, "incr") +
+					     fx_redis_command_calls(c, "hdel") +
+					     fx_redis_command_calls(c, "sadd") +
+					     fx_redis_command_calls(c, "hscan") - total0));
 		qsort(sorted, BIG, sizeof(*sorted), cmp_int_desc);
 		for (int i = 0; i < BIG; i++) {
 			const struct ssid_rank_pos *g = &ch[i].result[SSID_RANK_GLOBAL].after;
@@ -1188,7 +1164,7 @@ END_TEST
 /* A damaged record is dropped when its partition is loaded, and deleted at the next write. */
 START_TEST (test_unreadable_record) {
 	struct ssid_rank *r = rank_open(1, 10);
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 	struct ssid_rank_change ch[2];
 	struct ssid_rank_stats st;
 	redisReply *reply;
@@ -1229,7 +1205,7 @@ END_TEST
 
 START_TEST (test_key_layout) {
 	struct ssid_rank *r = rank_open(1, 10);
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 	const char *odd[SSI_SEG__COUNT] = {"a:b{c}", "x y%", "soft"};
 	const char *plain[SSI_SEG__COUNT] = {"acme", "", "retail"};
 	struct ssid_rank_change ch;
@@ -1287,7 +1263,7 @@ START_TEST (test_aggregates_written_lazily) {
 	struct ssid_redis_opts so = fx_redis_opts(&redis);
 	struct ssid_rank_opts ro = {.min_members = 1, .top_n = 10, .refresh_ms = 3600000};
 	struct ssid_rank *r = NULL;
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 	struct ssid_rank_change ch;
 	struct ssi_rank_record rec;
 

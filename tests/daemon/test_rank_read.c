@@ -169,30 +169,6 @@ static void check_segment(const struct rep *reps, size_t n, enum ssid_rank_kind 
 	free(m);
 }
 
-static struct ssid_redis *reader_open(void)
-{
-	struct ssid_redis_opts o = fx_redis_opts(&redis);
-	struct ssid_redis *rd = NULL;
-
-	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
-	return rd;
-}
-
-static redisContext *peek_open(void)
-{
-	redisContext *c = redisConnect("127.0.0.1", redis.port);
-
-	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", redis.port);
-	return c;
-}
-
-static void peek_ok(redisContext *c, redisReply *reply)
-{
-	ck_assert_msg(reply, "redis: %s", c->errstr);
-	ck_assert_msg(reply->type != REDIS_REPLY_ERROR, "redis: %s", reply->str);
-	freeReplyObject(reply);
-}
-
 /* ---- the tests ------------------------------------------------------------------ */
 
 static const int32_t written_parts[] = {0, 2, 7};
@@ -201,7 +177,7 @@ static const int32_t written_parts[] = {0, 2, 7};
 START_TEST (rank_read_records) {
 	enum { N = 120 };
 	static struct rep reps[N];
-	struct ssid_redis *rd = reader_open();
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssi_rank_record rec;
 	int32_t *parts = NULL, where = -1;
 	size_t nparts = 99;
@@ -245,7 +221,7 @@ END_TEST
 START_TEST (rank_read_segments) {
 	enum { N = 400 };
 	static struct rep reps[N];
-	struct ssid_redis *rd = reader_open();
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssi_rankagg a;
 	int32_t *parts = NULL;
 	size_t nparts = 0;
@@ -298,7 +274,7 @@ END_TEST
 START_TEST (rank_read_totals) {
 	enum { N = 90 };
 	static struct rep reps[N];
-	struct ssid_redis *rd = reader_open();
+	struct ssid_redis *rd = fx_redis_client(&redis);
 	const char *ids[2 * N + 1];
 	int totals[2 * N + 1];
 	char unknown[N][24];
@@ -373,8 +349,8 @@ START_TEST (rank_read_each) {
 	enum { N = 4000 };
 	static struct rep reps[N];
 	static unsigned char count[N];
-	struct ssid_redis *rd = reader_open();
-	redisContext *c = peek_open();
+	struct ssid_redis *rd = fx_redis_client(&redis);
+	redisContext *c = fx_redis_peek(&redis);
 	struct seen s = {.count = count, .reps = reps, .nreps = N, .stop_after = -1};
 	long long hscan_before, hscan;
 	int32_t *parts = NULL;
@@ -434,8 +410,8 @@ static size_t newer_record(const struct ssi_rank_record *rec, uint8_t *buf, size
 START_TEST (rank_read_unreadable) {
 	enum { N = 30 };
 	static struct rep reps[N];
-	struct ssid_redis *rd = reader_open();
-	redisContext *c = peek_open();
+	struct ssid_redis *rd = fx_redis_client(&redis);
+	redisContext *c = fx_redis_peek(&redis);
 	struct ssi_rank_record rec;
 	struct ssi_rankagg a;
 	char rkey[64], akey[64], pkey[64], field[16];
@@ -456,7 +432,7 @@ START_TEST (rank_read_unreadable) {
 	ssid_rank_key_parts("ssi:", pkey, sizeof(pkey));
 
 	/* A record that is not one: read alone, among totals, in a walk. */
-	peek_ok(c, redisCommand(c, "HSET %s intruder %s", rkey, "RR\x01 not a record"));
+	fx_redis_peek_ok(c, redisCommand(c, "HSET %s intruder %s", rkey, "RR\x01 not a record"));
 	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, "intruder", &rec, NULL),
 			 -EBADMSG);
 	ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'intruder' in ssi:rk:{p2}:u"),
@@ -473,17 +449,17 @@ START_TEST (rank_read_unreadable) {
 
 	/* A record of a newer ssid. */
 	flen = newer_record(&rec, frame, sizeof(frame));
-	peek_ok(c, redisCommand(c, "HSET %s intruder %b", rkey, frame, flen));
+	fx_redis_peek_ok(c, redisCommand(c, "HSET %s intruder %b", rkey, frame, flen));
 	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, "intruder", &rec, NULL),
 			 -EBADMSG);
 	ck_assert_msg(strstr(ssid_redis_errstr(rd), "written by a newer ssid"), "%s",
 		      ssid_redis_errstr(rd));
-	peek_ok(c, redisCommand(c, "HDEL %s intruder", rkey));
+	fx_redis_peek_ok(c, redisCommand(c, "HDEL %s intruder", rkey));
 
 	/* An aggregate that is not one. */
 	ck_assert_int_eq(
 	    ssid_rank_segment_field(SSID_RANK_GLOBAL, reps[0].seg, field, sizeof(field)), 1);
-	peek_ok(c, redisCommand(c, "HSET %s %s %s", akey, field, "SA\x01 garbage"));
+	fx_redis_peek_ok(c, redisCommand(c, "HSET %s %s %s", akey, field, "SA\x01 garbage"));
 	ck_assert_int_eq(
 	    ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, reps[0].seg, 3, &a),
 	    -EBADMSG);
@@ -491,21 +467,21 @@ START_TEST (rank_read_unreadable) {
 	ck_assert_msg(strstr(ssid_redis_errstr(rd), "segment 'g' in ssi:rk:{p7}:s"), "%s",
 		      ssid_redis_errstr(rd));
 	/* A key of the wrong type. */
-	peek_ok(c, redisCommand(c, "DEL %s", akey));
-	peek_ok(c, redisCommand(c, "SET %s x", akey));
+	fx_redis_peek_ok(c, redisCommand(c, "DEL %s", akey));
+	fx_redis_peek_ok(c, redisCommand(c, "SET %s x", akey));
 	ck_assert_int_eq(
 	    ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, reps[0].seg, 3, &a),
 	    -EBADMSG);
 	ck_assert_msg(strstr(ssid_redis_errstr(rd), "WRONGTYPE"), "%s", ssid_redis_errstr(rd));
 
 	/* A partition list with a member that is not a partition, then not a set. */
-	peek_ok(c, redisCommand(c, "SADD %s p3", pkey));
+	fx_redis_peek_ok(c, redisCommand(c, "SADD %s p3", pkey));
 	free(parts);
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), -EBADMSG);
 	ck_assert_ptr_null(parts);
 	ck_assert_uint_eq(nparts, 0);
-	peek_ok(c, redisCommand(c, "DEL %s", pkey));
-	peek_ok(c, redisCommand(c, "SET %s 1", pkey));
+	fx_redis_peek_ok(c, redisCommand(c, "DEL %s", pkey));
+	fx_redis_peek_ok(c, redisCommand(c, "SET %s 1", pkey));
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), -EBADMSG);
 
 	/* Redis gone: -EIO. */

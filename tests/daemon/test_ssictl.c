@@ -243,14 +243,6 @@ static void put_ranks(void)
 	ssid_rank_free(r);
 }
 
-static redisContext *peek_open(void)
-{
-	redisContext *c = redisConnect("127.0.0.1", redis.port);
-
-	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", redis.port);
-	return c;
-}
-
 static void peek(redisContext *c, const char *fmt, ...)
 {
 	redisReply *reply;
@@ -350,7 +342,7 @@ static void put_history(void)
 
 static void populate(void)
 {
-	redisContext *c = peek_open();
+	redisContext *c = fx_redis_peek(&redis);
 
 	put_ranks();
 	put_networks(c);
@@ -427,7 +419,7 @@ START_TEST (ctl_score_text) {
 
 	/* The published score of older builds ("v1 ..."), then one this build cannot
 	 * read. */
-	c = peek_open();
+	c = fx_redis_peek(&redis);
 	peek(c, "HSET ssi:u:{alice} p %s", "v1 1234 1000 234 0 0");
 	score_text(want, sizeof(want), "alice", &st,
 		   "12.34 (brand 10.00, people 2.34, insights 0.00, relationships 0.00)");
@@ -859,7 +851,7 @@ START_TEST (ctl_unknown_and_unreadable) {
 	ctl(&r, "history", "bob");
 	expect_err(&r, SSICTL_EXIT_UNREADABLE, "the stored history of 'bob' is unreadable");
 	run_free(&r);
-	c = peek_open();
+	c = fx_redis_peek(&redis);
 	/* A rank record this build cannot read: r9's in partition 0. */
 	rank_key(key, ssid_rank_key_records, 0);
 	peek(c, "HSET %s r9 %s", key, "v1 12");

@@ -67,15 +67,13 @@ static void conf_set(char *text, size_t cap, const char *key, const char *value)
 
 void fault_env_open(struct fault_env *e, const char *tag, const struct fault_opts *o)
 {
-	char dir[PATH_MAX], text[4096], session[16];
+	char text[4096], session[16];
 
 	memset(e, 0, sizeof(*e));
 	ck_assert_msg(access(fx_ssid_path(), X_OK) == 0, "%s is missing: build it first",
 		      fx_ssid_path());
 	ck_assert_int_eq(ssid_file_load_model(&e->model, fx_model_path(), NULL), 0);
-	ck_assert_msg(
-	    fx_redis_start(&e->redis, fx_path(dir, sizeof(dir), "redis"), o->persistent_redis) == 0,
-	    "redis-server did not start (see %s/redis.log)", dir);
+	fx_redis_start_in_scratch(&e->redis, o->persistent_redis);
 	ck_assert_msg(fx_broker_topics(&fault_broker, tag, o->partitions, o->input_config) == 0,
 		      "creating the topics of %s failed (broker log: %s/broker.log)", tag,
 		      fault_broker.dir);
@@ -107,16 +105,6 @@ void fault_spawn(struct fault_env *e, struct fx_proc *p, const char *const env[]
 		 const char *log_path)
 {
 	ck_assert_int_eq(fx_ssid_spawn(p, e->conf_path, env, log_path ? log_path : e->log_path), 0);
-}
-
-void fault_stop_cleanly(struct fx_proc *p, const char *log_path)
-{
-	ck_assert_int_eq(fx_proc_signal(p, SIGTERM), 0);
-	ck_assert_msg(fx_proc_wait(p, FX_WAIT_MS) == 0, "ssid ignored SIGTERM for %d ms (log: %s)",
-		      FX_WAIT_MS, log_path);
-	ck_assert_msg(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0,
-		      "ssid ended with status 0x%x after SIGTERM (log: %s)", p->status, log_path);
-	ck_assert(fx_proc_group_gone(p));
 }
 
 void fault_kill9(struct fx_proc *p)

@@ -64,8 +64,6 @@ const char *fault_log_path(char *buf, size_t len, const char *name);
 /* The real ssid binary on e's configuration; env as fx_ssid_spawn. */
 void fault_spawn(struct fault_env *e, struct fx_proc *p, const char *const env[],
 		 const char *log_path);
-/* SIGTERM, and insist on a clean exit with nothing left behind. */
-void fault_stop_cleanly(struct fx_proc *p, const char *log_path);
 /* SIGKILL and reap. */
 void fault_kill9(struct fx_proc *p);
 

@@ -64,7 +64,7 @@ START_TEST (test_broker_down_and_back) {
 	fault_feed_join(&feed);
 	fx_wait_drained(&e.kafka, &e.stream, e.log_path);
 	t_done = fault_now_ms();
-	fault_stop_cleanly(&p, e.log_path);
+	fx_ssid_stop_cleanly(&p, e.log_path);
 
 	fault_check_states(&e, &res, true);
 	fault_check_outputs(&e, &res);

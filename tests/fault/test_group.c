@@ -126,9 +126,9 @@ START_TEST (test_group_kill_and_add) {
 	}
 	fx_wait_drained(&e.kafka, &e.stream, log_a);
 	t_done = fault_now_ms();
-	fault_stop_cleanly(&a, log_a);
-	fault_stop_cleanly(&c, log_c);
-	fault_stop_cleanly(&d, log_d);
+	fx_ssid_stop_cleanly(&a, log_a);
+	fx_ssid_stop_cleanly(&c, log_c);
+	fx_ssid_stop_cleanly(&d, log_d);
 
 	fault_check_states(&e, &res, true);
 	fault_check_ranks(&e, &res);

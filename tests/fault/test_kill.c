@@ -106,7 +106,7 @@ START_TEST (test_kill9_restart) {
 	fault_spawn(&e, &p, NULL, NULL);
 	fx_wait_drained(&e.kafka, &e.stream, e.log_path);
 	recovery_ms = fault_now_ms() - t0;
-	fault_stop_cleanly(&p, e.log_path);
+	fx_ssid_stop_cleanly(&p, e.log_path);
 
 	fault_check_states(&e, &res, true);
 	fault_check_ranks(&e, &res);

@@ -15,22 +15,6 @@
 #define POISON_USERS	  8
 #define POISON_PARTITIONS 4
 
-/* Bounded wait until the daemon thread has taken in n messages. */
-static void wait_consumed(const struct fx_daemon *d, uint64_t n, struct ssid_daemon_stats *st)
-{
-	int64_t deadline = fx_deadline(FX_WAIT_MS);
-
-	for (;;) {
-		fx_daemon_stats(d, st);
-		if (st->events >= n)
-			return;
-		ck_assert_msg(!fx_daemon_returned(d), "ssid stopped (log: %s)", d->log_path);
-		ck_assert_msg(!fx_expired(deadline), "ssid took in %llu of %llu messages (log: %s)",
-			      (unsigned long long)st->events, (unsigned long long)n, d->log_path);
-		fx_pause();
-	}
-}
-
 START_TEST (test_poison_on_broker) {
 	static const char *const input_config[] = {"max.message.bytes", FX_POISON_MESSAGE_MAX,
 						   NULL};
@@ -56,7 +40,7 @@ START_TEST (test_poison_on_broker) {
 	ck_assert_msg(fx_daemon_start(&daemon, conf, err, sizeof(err)) == 0, "ssid: %s", err);
 	free(conf);
 	fx_wait_drained(&e.kafka, &e.stream, daemon.log_path);
-	wait_consumed(&daemon, e.stream.n, &st);
+	fx_daemon_wait_events(&daemon, e.stream.n, &st);
 	t_done = fault_now_ms();
 	ck_assert_int_eq(fx_daemon_stop(&daemon), 0);
 

@@ -139,7 +139,7 @@ static void redis_outage(const char *tag, bool come_back_empty)
 	if (come_back_empty)
 		wait_all_users(&e, &p);
 	t_done = fault_now_ms();
-	fault_stop_cleanly(&p, e.log_path);
+	fx_ssid_stop_cleanly(&p, e.log_path);
 
 	/* After a rebuild a user's "published" score may be absent; if present it is right. */
 	fault_check_states(&e, &res, !come_back_empty);

@@ -1,7 +1,6 @@
 /* Runs every engine suite in one binary so Check prints one summary line. */
-#include <stdlib.h>
-
 #include "suites.h"
+#include "testutil.h"
 
 int main(void)
 {
@@ -11,13 +10,6 @@ int main(void)
 	    history_suite,     alert_suite,   poison_parse_suite, parts_suite,	 out_suite,
 	    rank_engine_suite, cache_suite,
 	};
-	SRunner *sr = srunner_create(NULL);
-	int failed;
 
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		srunner_add_suite(sr, suites[i]());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return t_run_suites(suites, sizeof(suites) / sizeof(suites[0]));
 }

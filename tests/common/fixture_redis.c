@@ -1,0 +1,389 @@
+/*
+ * The fixture's redis-server (a plain server or a one-node cluster on a
+ * free loopback port) and readers of what ssid stored in it (see fixture.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <hiredis/hiredis.h>
+
+#include "fixture.h"
+#include "fixture_int.h"
+#include "ssid_redis.h"
+#include "ssid_store.h"
+
+/* ---- redis-server -------------------------------------------------------- */
+
+/* A port nobody listens on right now: the kernel's pick for port 0. */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int port;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	else
+		port = -errno;
+	close(fd);
+	return port;
+}
+
+static redisContext *redis_connect(int port)
+{
+	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+
+	if (c && c->err) {
+		redisFree(c);
+		return NULL;
+	}
+	if (c)
+		redisSetTimeout(c, tv);
+	return c;
+}
+
+static bool redis_answers(int port)
+{
+	redisContext *c = redis_connect(port);
+	redisReply *r = c ? redisCommand(c, "PING") : NULL;
+	bool ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return ok;
+}
+
+/* SSID_TEST_REDIS_CLUSTER set, to anything but "" or "0". */
+static bool cluster_wanted(void)
+{
+	const char *v = getenv("SSID_TEST_REDIS_CLUSTER");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The integer field name of a CLUSTER INFO reply, or -1. */
+static long cluster_info_field(const char *info, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *at = info; (at = strstr(at, name)); at += n)
+		if ((at == info || at[-1] == '\n') && at[n] == ':')
+			return strtol(at + n + 1, NULL, 10);
+	return -1;
+}
+
+/*
+ * The node on r->port made a one-node cluster: every slot its own, unless
+ * its nodes.conf gave them back on a restart, then cluster_state:ok (a node
+ * says ok at the earliest 2 s after it started).
+ */
+static int redis_cluster_ready(const struct fx_redis *r, int64_t deadline)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *info = NULL, *add;
+	int rc = -ETIMEDOUT;
+
+	if (!c)
+		return -ECONNREFUSED;
+	while (!fx_expired(deadline)) {
+		info = redisCommand(c, "CLUSTER INFO");
+		if (!info || info->type != REDIS_REPLY_STRING) {
+			rc = -EIO;
+			break;
+		}
+		if (strstr(info->str, "cluster_state:ok\r\n")) {
+			rc = 0;
+			break;
+		}
+		if (cluster_info_field(info->str, "cluster_slots_assigned") == 0) {
+			bool ok;
+
+			add = redisCommand(c, "CLUSTER ADDSLOTSRANGE 0 16383");
+			ok = add && add->type == REDIS_REPLY_STATUS;
+			if (add)
+				freeReplyObject(add);
+			if (!ok) {
+				rc = -EIO;
+				break;
+			}
+		}
+		freeReplyObject(info);
+		info = NULL;
+		fx_pause();
+	}
+	if (info)
+		freeReplyObject(info);
+	redisFree(c);
+	return rc;
+}
+
+/*
+ * Start the server on r->port and wait for PING (and a cluster node for
+ * cluster_state:ok); -EADDRINUSE when it exited at once.
+ */
+static int redis_spawn(struct fx_redis *r)
+{
+	char port[16], bus[16], nodes[PATH_MAX + 16], log[PATH_MAX + 16];
+	/* A plain server's arguments end at the NULL that stands for --cluster-enabled. */
+	const char *argv[] = {"redis-server",
+			      "--port",
+			      port,
+			      "--bind",
+			      "127.0.0.1",
+			      "--dir",
+			      r->dir,
+			      "--save",
+			      "",
+			      "--appendonly",
+			      r->persistent ? "yes" : "no",
+			      "--appendfsync",
+			      "always",
+			      "--daemonize",
+			      "no",
+			      r->cluster ? "--cluster-enabled" : NULL,
+			      "yes",
+			      "--cluster-config-file",
+			      nodes,
+			      "--cluster-port",
+			      bus,
+			      "--cluster-node-timeout",
+			      "5000",
+			      NULL};
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+	int rc;
+
+	snprintf(port, sizeof(port), "%d", r->port);
+	snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+	if (r->cluster) {
+		/* The bus port is port + 10000 unless set: past 65535 for most free ports. */
+		rc = free_port();
+		if (rc < 0)
+			return rc;
+		snprintf(bus, sizeof(bus), "%d", rc);
+		snprintf(nodes, sizeof(nodes), "%s/nodes.conf", r->dir);
+	}
+	rc = fx_spawn(&r->proc, argv, NULL, log, log);
+	if (rc < 0)
+		return rc;
+	while (!redis_answers(r->port)) {
+		if (fx_proc_wait(&r->proc, 0) == 0)
+			return -EADDRINUSE;
+		if (fx_expired(deadline)) {
+			fxi_proc_kill(&r->proc);
+			return -ETIMEDOUT;
+		}
+		fx_pause();
+	}
+	if (r->cluster) {
+		rc = redis_cluster_ready(r, deadline);
+		if (rc < 0) {
+			fxi_proc_kill(&r->proc);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
+{
+	bool pick_port = r->port == 0;
+	int rc;
+
+	r->persistent = persistent;
+	r->cluster = cluster_wanted();
+	if (dir != r->dir)
+		snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/*
+	 * Another process may take the free port before redis binds it: pick
+	 * again (a cluster node picks its bus port on each spawn).
+	 */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (pick_port) {
+			rc = free_port();
+			if (rc < 0)
+				return rc;
+			r->port = rc;
+		}
+		rc = redis_spawn(r);
+		if (rc != -EADDRINUSE || !(pick_port || r->cluster))
+			return rc;
+	}
+	return rc;
+}
+
+int fx_redis_stop(struct fx_redis *r)
+{
+	int rc = fx_proc_signal(&r->proc, SIGTERM);
+
+	if (rc < 0)
+		return rc;
+	rc = fx_proc_wait(&r->proc, FX_WAIT_MS);
+	if (rc < 0)
+		fxi_proc_kill(&r->proc);
+	return rc;
+}
+
+/* ---- Redis records ------------------------------------------------------- */
+
+void fx_record_clear(struct fx_record *rec)
+{
+	if (!rec)
+		return;
+	ssi_state_clear(&rec->state);
+	rec->has_state = rec->has_published = false;
+}
+
+/* Field p as ssid_store writes it now (v2, with the time and model). */
+static bool parse_published(const char *s, struct ssi_score *sc)
+{
+	struct ssid_published pub;
+
+	if (!ssid_store_published_parse(s, strlen(s), &pub) || !pub.model[0])
+		return false;
+	*sc = pub.score;
+	return true;
+}
+
+int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *reply;
+	int rc = 0;
+
+	ssi_state_init(&rec->state);
+	rec->has_state = rec->has_published = false;
+	if (!c)
+		return -ECONNREFUSED;
+	reply = redisCommand(c, "HMGET ssi:u:{%s} s p", user_id);
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+		rc = -EIO;
+		goto out;
+	}
+	if (reply->element[0]->type == REDIS_REPLY_STRING) {
+		rc = ssi_state_decode(&rec->state, (const uint8_t *)reply->element[0]->str,
+				      reply->element[0]->len);
+		rec->has_state = rc == 0;
+	}
+	if (rc == 0 && reply->element[1]->type == REDIS_REPLY_STRING) {
+		rec->has_published = parse_published(reply->element[1]->str, &rec->published);
+		if (!rec->has_published)
+			rc = -EBADMSG;
+	}
+out:
+	if (reply)
+		freeReplyObject(reply);
+	redisFree(c);
+	return rc;
+}
+
+void fx_redis_start_in_scratch(struct fx_redis *r, bool persistent)
+{
+	char dir[PATH_MAX];
+
+	memset(r, 0, sizeof(*r));
+	ck_assert_msg(fx_redis_start(r, fx_path(dir, sizeof(dir), "redis"), persistent) == 0,
+		      "redis-server did not start (see %s/redis.log)", dir);
+}
+
+void fx_redis_setup(struct fx_redis *r)
+{
+	fx_setup();
+	fx_redis_start_in_scratch(r, false);
+}
+
+void fx_redis_teardown(struct fx_redis *r)
+{
+	if (r->proc.pid > 0 && !r->proc.exited)
+		fx_redis_stop(r);
+	fx_teardown();
+}
+
+struct ssid_redis_opts fx_redis_opts(const struct fx_redis *r)
+{
+	return (struct ssid_redis_opts){
+	    .host = "127.0.0.1",
+	    .port = r->port,
+	    .connect_timeout_ms = 5000,
+	    .command_timeout_ms = 30000,
+	    .key_prefix = "ssi:",
+	};
+}
+
+long fx_redis_user_keys(const struct fx_redis *r)
+{
+	return fx_redis_count_keys(r, "ssi:u:{*}");
+}
+
+long fx_redis_count_keys(const struct fx_redis *r, const char *pattern)
+{
+	redisContext *c = redis_connect(r->port);
+	redisReply *reply = c ? redisCommand(c, "KEYS %s", pattern) : NULL;
+	long n = reply && reply->type == REDIS_REPLY_ARRAY ? (long)reply->elements : -EIO;
+
+	if (reply)
+		freeReplyObject(reply);
+	if (c)
+		redisFree(c);
+	return n;
+}
+
+struct ssid_redis *fx_redis_client(const struct fx_redis *r)
+{
+	struct ssid_redis_opts o = fx_redis_opts(r);
+	struct ssid_redis *rd = NULL;
+
+	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
+	return rd;
+}
+
+redisContext *fx_redis_peek(const struct fx_redis *r)
+{
+	struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+
+	ck_assert_msg(c && !c->err, "cannot connect to redis-server on %d", r->port);
+	redisSetTimeout(c, tv);
+	return c;
+}
+
+void fx_redis_peek_ok(redisContext *c, redisReply *reply)
+{
+	ck_assert_msg(reply, "redis: %s", c->errstr);
+	ck_assert_msg(reply->type != REDIS_REPLY_ERROR, "redis: %s", reply->str);
+	freeReplyObject(reply);
+}
+
+long long fx_redis_command_calls(redisContext *c, const char *cmd)
+{
+	redisReply *reply = redisCommand(c, "INFO commandstats");
+	char needle[64];
+	const char *at;
+	long long calls = 0;
+
+	ck_assert_msg(reply, "redis: %s", c->errstr);
+	ck_assert_int_eq(reply->type, REDIS_REPLY_STRING);
+	snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+	at = strstr(reply->str, needle);
+	if (at)
+		calls = strtoll(at + strlen(needle), NULL, 10);
+	freeReplyObject(reply);
+	return calls;
+}
