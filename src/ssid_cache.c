@@ -5,16 +5,21 @@
 
 #include "ssid_cache.h"
 
+/*
+ * One allocation per entry for its values (buf, reused while they fit), so
+ * that rewriting a rep's fields every batch costs no malloc or free.
+ */
 struct entry {
 	struct entry *chain;	     /* hash bucket */
 	struct entry *older, *newer; /* age list, for eviction */
 	uint64_t hash;
 	int32_t partition;
-	char *id;
-	void *val[SSID_CACHE_FIELDS];
-	size_t len[SSID_CACHE_FIELDS];
+	uint8_t *buf; /* the values, back to back */
+	size_t cap;   /* of buf */
+	size_t off[SSID_CACHE_FIELDS], len[SSID_CACHE_FIELDS];
 	bool has[SSID_CACHE_FIELDS];
 	size_t bytes;
+	char id[]; /* NUL-terminated */
 };
 
 struct ssid_cache {
@@ -22,6 +27,8 @@ struct ssid_cache {
 	struct entry **tab;
 	size_t cap;
 	struct entry *oldest, *newest;
+	uint8_t *tmp; /* a record being put, assembled before it replaces the entry's */
+	size_t tmp_cap;
 	struct ssid_cache_stats st;
 };
 
@@ -50,9 +57,7 @@ int ssid_cache_new(struct ssid_cache **out, size_t max_bytes)
 
 static void entry_free(struct entry *e)
 {
-	for (int i = 0; i < SSID_CACHE_FIELDS; i++)
-		free(e->val[i]);
-	free(e->id);
+	free(e->buf);
 	free(e);
 }
 
@@ -106,6 +111,7 @@ void ssid_cache_free(struct ssid_cache *c)
 		return;
 	ssid_cache_clear(c);
 	free(c->tab);
+	free(c->tmp);
 	free(c);
 }
 
@@ -132,7 +138,7 @@ bool ssid_cache_get(struct ssid_cache *c, const char *id, struct ssid_cache_fiel
 		return false;
 	}
 	for (int i = 0; i < SSID_CACHE_FIELDS; i++) {
-		f[i].p = e->val[i];
+		f[i].p = e->has[i] ? e->buf + e->off[i] : NULL;
 		f[i].len = e->len[i];
 		f[i].has = e->has[i];
 	}
@@ -172,10 +178,52 @@ static void evict(struct ssid_cache *c, const struct entry *keep)
 	}
 }
 
+/* Grow *buf to at least need bytes (doubling); its contents are kept. */
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 256;
+	uint8_t *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static struct entry *entry_new(struct ssid_cache *c, struct entry **pp, const char *id, uint64_t h)
+{
+	size_t idlen = strlen(id);
+	struct entry *e = calloc(1, sizeof(*e) + idlen + 1);
+
+	if (!e)
+		return NULL;
+	memcpy(e->id, id, idlen + 1);
+	e->hash = h;
+	e->bytes = ENTRY_OVERHEAD + idlen;
+	*pp = e;
+	e->older = c->newest;
+	if (c->newest)
+		c->newest->newer = e;
+	else
+		c->oldest = e;
+	c->newest = e;
+	c->st.entries++;
+	c->st.bytes += e->bytes;
+	return e;
+}
+
 int ssid_cache_put(struct ssid_cache *c, const char *id, int32_t partition,
 		   const struct ssid_cache_field *f, bool whole)
 {
 	uint64_t h = hash_id(id);
+	size_t off[SSID_CACHE_FIELDS], len[SSID_CACHE_FIELDS], total = 0;
+	bool has[SSID_CACHE_FIELDS];
 	struct entry **pp, *e;
 
 	if (c->max_bytes == 0)
@@ -186,47 +234,46 @@ int ssid_cache_put(struct ssid_cache *c, const char *id, int32_t partition,
 	}
 	pp = slot_of(c, h, id);
 	e = *pp;
-	if (!e) {
-		if (!whole)
-			return 0;
-		e = calloc(1, sizeof(*e));
-		if (!e || !(e->id = strdup(id))) {
-			free(e);
-			return -ENOMEM;
-		}
-		e->hash = h;
-		e->bytes = ENTRY_OVERHEAD + strlen(id);
-		*pp = e;
-		e->older = c->newest;
-		if (c->newest)
-			c->newest->newer = e;
-		else
-			c->oldest = e;
-		c->newest = e;
-		c->st.entries++;
-		c->st.bytes += e->bytes;
-	}
-	e->partition = partition;
+	if (!e && !whole)
+		return 0;
+	/* The new record, assembled aside: kept fields may move within buf. */
 	for (int i = 0; i < SSID_CACHE_FIELDS; i++) {
-		void *v = NULL;
+		const void *src = f[i].p;
 
-		if (!f[i].has && !whole)
-			continue;
-		if (f[i].has && !(v = malloc(f[i].len ? f[i].len : 1))) {
+		has[i] = f[i].has;
+		len[i] = f[i].has ? f[i].len : 0;
+		if (!f[i].has && !whole && e->has[i]) {
+			has[i] = true;
+			len[i] = e->len[i];
+			src = e->buf + e->off[i];
+		}
+		off[i] = total;
+		if (reserve(&c->tmp, &c->tmp_cap, total + len[i]) < 0) {
 			ssid_cache_drop(c, id);
 			return -ENOMEM;
 		}
-		if (f[i].has)
-			memcpy(v, f[i].p, f[i].len);
-		c->st.bytes -= e->len[i];
-		e->bytes -= e->len[i];
-		free(e->val[i]);
-		e->val[i] = v;
-		e->len[i] = f[i].has ? f[i].len : 0;
-		e->has[i] = f[i].has;
-		c->st.bytes += e->len[i];
-		e->bytes += e->len[i];
+		if (len[i])
+			memcpy(c->tmp + total, src, len[i]);
+		total += len[i];
 	}
+	if (!e && !(e = entry_new(c, pp, id, h)))
+		return -ENOMEM;
+	c->st.bytes -= e->cap;
+	e->bytes -= e->cap;
+	if (reserve(&e->buf, &e->cap, total) < 0) {
+		c->st.bytes += e->cap;
+		e->bytes += e->cap;
+		ssid_cache_drop(c, id);
+		return -ENOMEM;
+	}
+	c->st.bytes += e->cap;
+	e->bytes += e->cap;
+	if (total)
+		memcpy(e->buf, c->tmp, total);
+	e->partition = partition;
+	memcpy(e->off, off, sizeof(off));
+	memcpy(e->len, len, sizeof(len));
+	memcpy(e->has, has, sizeof(has));
 	evict(c, e);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ssi_array.h"
+#include "ssi_text.h"
 #include "ssid_history.h"
 
 struct ssid_history {
@@ -87,33 +88,34 @@ int ssid_history_ping(struct ssid_history *hs)
 int ssid_history_day_format(const struct ssi_history *h, char *buf, size_t len)
 {
 	const struct ssi_history_entry *e;
+	long long v[1 + SSI_PILLAR__COUNT];
 
 	if (h->n == 0)
 		return -ENOENT;
 	e = &h->entries[h->n - 1];
-	return snprintf(buf, len, "v1 %d %d %d %d %d", (int)e->day, e->score.pillar[0],
-			e->score.pillar[1], e->score.pillar[2], e->score.pillar[3]);
+	v[0] = e->day;
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		v[1 + p] = e->score.pillar[p];
+	return ssi_text_ints_format(buf, len, 1, v, 1 + SSI_PILLAR__COUNT);
 }
 
 int ssid_history_day_merge(struct ssi_history *h, const char *value, size_t len)
 {
 	struct ssi_score sc = {0};
-	char tmp[96];
-	int day, used = 0, rc;
+	long long v[1 + SSI_PILLAR__COUNT];
+	size_t used;
+	int ver, rc;
 
-	if (len >= sizeof(tmp))
+	if (ssi_text_ints_parse(value, len, &ver, v, 1 + SSI_PILLAR__COUNT, &used) < 0 ||
+	    ver != 1 || used != len || !ssi_text_ints_fit_int(v, 1 + SSI_PILLAR__COUNT))
 		return -EBADMSG;
-	memcpy(tmp, value, len);
-	tmp[len] = '\0';
-	if (sscanf(tmp, "v1 %d %d %d %d %d%n", &day, &sc.pillar[0], &sc.pillar[1], &sc.pillar[2],
-		   &sc.pillar[3], &used) != 5 ||
-	    (size_t)used != len)
-		return -EBADMSG;
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		sc.pillar[p] = (int)v[1 + p];
 		sc.total += sc.pillar[p];
-	if (!ssi_history_snapshot_is_valid(day, &sc))
+	}
+	if (!ssi_history_snapshot_is_valid((int32_t)v[0], &sc))
 		return -EBADMSG;
-	rc = ssi_history_record(h, day, &sc);
+	rc = ssi_history_record(h, (int32_t)v[0], &sc);
 	return rc == -ENOMEM ? rc : rc < 0 ? -EBADMSG : 0;
 }
 

@@ -118,6 +118,9 @@ const char *ssid_cause_name(enum ssid_cause c)
 	return "event";
 }
 
+#define SSID_OUT_STR2(x) #x
+#define SSID_OUT_STR(x)	 SSID_OUT_STR2(x)
+
 /* Append a string literal: its length is known at compile time. */
 #define put_lit(b, lit) ssid_buf_append((b), (lit), sizeof(lit) - 1)
 
@@ -150,6 +153,14 @@ static void put_int(struct ssid_buf *b, long long v)
 	b->data[b->len] = '\0';
 }
 
+/* A string known to need no JSON escaping (names from fixed tables), quoted. */
+static void put_name(struct ssid_buf *b, const char *name)
+{
+	put_lit(b, "\"");
+	ssid_buf_append(b, name, strlen(name));
+	put_lit(b, "\"");
+}
+
 static void put_key(struct ssid_buf *b, const char *key)
 {
 	ssid_buf_json_string(b, key, strlen(key));
@@ -172,9 +183,11 @@ static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 static void put_tail(struct ssid_buf *b, int64_t as_of_ms, const char *model_version)
 {
 	char when[SSI_TIME_BUFLEN];
+	size_t n = ssi_time_format(as_of_ms, when);
 
-	ssi_time_format(as_of_ms, when);
-	ssid_buf_printf(b, ",\"as_of\":\"%s\",", when);
+	put_lit(b, ",\"as_of\":\"");
+	ssid_buf_append(b, when, n);
+	put_lit(b, "\",");
 	put_key(b, "model_version");
 	ssid_buf_json_string(b, model_version, strlen(model_version));
 	put_lit(b, "}");
@@ -238,9 +251,6 @@ static void put_ranks(struct ssid_buf *b, const struct ssid_score_msg *m)
 	put_lit(b, "}");
 }
 
-#define SSID_OUT_STR2(x) #x
-#define SSID_OUT_STR(x)	 SSID_OUT_STR2(x)
-
 int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
 	static const char head[] =
@@ -271,14 +281,18 @@ int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 	}
 	if (m->has_ranks)
 		put_ranks(b, m);
-	ssid_buf_printf(b, ",\"cause\":\"%s\",\"events\":%d", ssid_cause_name(m->cause), m->events);
+	put_lit(b, ",\"cause\":");
+	put_name(b, ssid_cause_name(m->cause));
+	put_lit(b, ",\"events\":");
+	put_int(b, m->events);
 	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }
 
 static void put_head(struct ssid_buf *b, const char *type, const char *user_id)
 {
-	ssid_buf_printf(b, "{\"schema\":%d,\"type\":\"%s\"", SSID_OUT_SCHEMA, type);
+	put_lit(b, "{\"schema\":" SSID_OUT_STR(SSID_OUT_SCHEMA) ",\"type\":");
+	put_name(b, type);
 	if (user_id) {
 		put_lit(b, ",");
 		put_key(b, "user_id");
@@ -289,18 +303,27 @@ static void put_head(struct ssid_buf *b, const char *type, const char *user_id)
 int ssid_out_rank_changed(struct ssid_buf *b, const struct ssid_rank_msg *m)
 {
 	put_head(b, "rank.changed", m->user_id);
-	ssid_buf_printf(b, ",\"segment\":\"%s\"", ssid_rank_kind_name(m->kind));
+	put_lit(b, ",\"segment\":");
+	put_name(b, ssid_rank_kind_name(m->kind));
 	if (m->segment_value) {
 		put_lit(b, ",");
 		put_key(b, "segment_value");
 		ssid_buf_json_string(b, m->segment_value, strlen(m->segment_value));
 	}
-	ssid_buf_printf(b,
-			",\"direction\":\"%s\",\"band\":%d,\"from_top_percent\":%d,"
-			"\"top_percent\":%d,\"rank\":%lld,\"of\":%lld,\"cause\":\"%s\"",
-			m->crossing.direction > 0 ? "up" : "down", m->crossing.band,
-			m->from_top_percent, m->pos->top_percent, (long long)m->pos->rank,
-			(long long)m->pos->of, ssid_cause_name(m->cause));
+	put_lit(b, ",\"direction\":");
+	put_name(b, m->crossing.direction > 0 ? "up" : "down");
+	put_lit(b, ",\"band\":");
+	put_int(b, m->crossing.band);
+	put_lit(b, ",\"from_top_percent\":");
+	put_int(b, m->from_top_percent);
+	put_lit(b, ",\"top_percent\":");
+	put_int(b, m->pos->top_percent);
+	put_lit(b, ",\"rank\":");
+	put_int(b, m->pos->rank);
+	put_lit(b, ",\"of\":");
+	put_int(b, m->pos->of);
+	put_lit(b, ",\"cause\":");
+	put_name(b, ssid_cause_name(m->cause));
 	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }

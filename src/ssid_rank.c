@@ -523,8 +523,10 @@ static size_t top_keep(const struct ssid_rank *r)
 static struct ssi_rank_member as_member(const struct rec *rc)
 {
 	struct ssi_rank_member m = {.total = rc->r.score.total};
+	size_t n = strnlen(rc->id, sizeof(m.user_id) - 1);
 
-	snprintf(m.user_id, sizeof(m.user_id), "%s", rc->id);
+	memcpy(m.user_id, rc->id, n);
+	m.user_id[n] = '\0';
 	return m;
 }
 
@@ -543,11 +545,16 @@ static int top_enter(const struct ssid_rank *r, struct share *s, const struct re
 	return 0;
 }
 
-/* A member counted out: off the list, which stays the exact best of the rest. */
+/*
+ * A member counted out (rc still has the total it was listed with): off the
+ * list, which stays the exact best of the rest.
+ */
 static void top_leave(struct share *s, const struct rec *rc)
 {
-	for (size_t i = 0; s->top_ok && i < s->top.n; i++)
-		if (strcmp(s->top.m[i].user_id, rc->id) == 0) {
+	/* The list is sorted best first: past rc's total it is not listed. */
+	for (size_t i = 0; s->top_ok && i < s->top.n && s->top.m[i].total >= rc->r.score.total; i++)
+		if (s->top.m[i].total == rc->r.score.total &&
+		    strcmp(s->top.m[i].user_id, rc->id) == 0) {
 			memmove(&s->top.m[i], &s->top.m[i + 1],
 				(s->top.n - i - 1) * sizeof(*s->top.m));
 			s->top.n--;

@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ssid_history.h"
+#include "ssi_text.h"
 #include "ssid_store.h"
 
 struct ssid_store {
@@ -84,7 +85,18 @@ int ssid_store_ping(struct ssid_store *s)
 
 int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, size_t len)
 {
-	return snprintf(buf, len, "%su:{%s}", ssid_redis_key_prefix(s->rd), user_id);
+	const char *prefix = ssid_redis_key_prefix(s->rd);
+	size_t np = strlen(prefix), nu = strlen(user_id), n = np + 3 + nu + 1;
+
+	/* "<prefix>u:{<id>}", as snprintf would (every rep of every batch: no printf). */
+	if (n >= len)
+		return snprintf(buf, len, "%su:{%s}", prefix, user_id);
+	memcpy(buf, prefix, np);
+	memcpy(buf + np, "u:{", 3);
+	memcpy(buf + np + 3, user_id, nu);
+	buf[n - 1] = '}';
+	buf[n] = '\0';
+	return (int)n;
 }
 
 void ssid_user_init(struct ssid_user *u, const char *id)
@@ -109,36 +121,47 @@ void ssid_user_clear(struct ssid_user *u)
 static int published_format(const struct ssid_user *u, char *buf, size_t len)
 {
 	const struct ssi_score *sc = &u->published;
+	const long long v[] = {sc->total,     sc->pillar[0], sc->pillar[1],
+			       sc->pillar[2], sc->pillar[3], (long long)u->published_ms};
+	size_t mlen = strlen(u->published_model);
+	int n = ssi_text_ints_format(buf, len, 2, v, sizeof(v) / sizeof(v[0]));
 
-	return snprintf(buf, len, "v2 %d %d %d %d %d %lld %s", sc->total, sc->pillar[0],
-			sc->pillar[1], sc->pillar[2], sc->pillar[3], (long long)u->published_ms,
-			u->published_model);
+	if (n < 0 || (size_t)n + 1 + mlen >= len)
+		return 0;
+	buf[n++] = ' ';
+	memcpy(buf + n, u->published_model, mlen + 1);
+	return n + (int)mlen;
 }
 
 bool ssid_store_published_parse(const char *str, size_t len, struct ssid_published *out)
 {
 	struct ssi_score *sc = &out->score;
-	char tmp[192];
-	long long ms = 0;
-	int n = 0, v;
+	long long v[6];
+	size_t used;
+	int ver;
 
 	memset(out, 0, sizeof(*out));
-	if (len >= sizeof(tmp) || memchr(str, '\0', len))
+	if (memchr(str, '\0', len) || ssi_text_ints_parse(str, len, &ver, v, 5, &used) < 0 ||
+	    !ssi_text_ints_fit_int(v, 5))
 		return false;
-	memcpy(tmp, str, len);
-	tmp[len] = '\0';
-	if (sscanf(tmp, "v%d %d %d %d %d %d%n", &v, &sc->total, &sc->pillar[0], &sc->pillar[1],
-		   &sc->pillar[2], &sc->pillar[3], &n) != 6)
-		return false;
-	if (v == 2) {
-		int m = 0;
+	sc->total = (int)v[0];
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		sc->pillar[p] = (int)v[1 + p];
+	if (ver == 2) {
+		size_t at;
 
-		if (sscanf(tmp + n, " %lld %n", &ms, &m) != 1 || m == 0 ||
-		    strlen(tmp + n + m) > SSI_MODEL_VERSION_MAX)
+		/* The model version follows the time, after any spaces, to the end. */
+		if (ssi_text_ints_parse(str, len, &ver, v, 6, &used) < 0)
 			return false;
-		out->as_of_ms = ms;
-		snprintf(out->model, sizeof(out->model), "%s", tmp + n + m);
-	} else if (v != 1 || (size_t)n != len) {
+		at = used;
+		while (at < len && str[at] == ' ')
+			at++;
+		if (len - at > SSI_MODEL_VERSION_MAX)
+			return false;
+		out->as_of_ms = v[5];
+		memcpy(out->model, str + at, len - at);
+		out->model[len - at] = '\0';
+	} else if (ver != 1 || used != len) {
 		return false;
 	}
 	return ssi_rank_score_valid(sc);
@@ -161,60 +184,59 @@ static bool published_parse(const char *str, size_t len, struct ssid_user *u)
 /* "v1 g i t m": percentiles per rank kind at the last delivery. */
 static int tops_format(const int *top, char *buf, size_t len)
 {
-	return snprintf(buf, len, "v1 %d %d %d %d", top[0], top[1], top[2], top[3]);
+	const long long v[SSID_RANK__COUNT] = {top[0], top[1], top[2], top[3]};
+
+	return ssi_text_ints_format(buf, len, 1, v, SSID_RANK__COUNT);
 }
 
 static void tops_parse(const struct ssid_cache_field *r, int *top)
 {
-	char tmp[64];
-	int t[SSID_RANK__COUNT], n = 0;
+	long long t[SSID_RANK__COUNT];
+	size_t used;
+	int ver;
 
 	memset(top, 0, SSID_RANK__COUNT * sizeof(*top));
-	if (!r->has || r->len >= sizeof(tmp))
-		return;
-	memcpy(tmp, r->p, r->len);
-	tmp[r->len] = '\0';
-	if (sscanf(tmp, "v1 %d %d %d %d%n", &t[0], &t[1], &t[2], &t[3], &n) != 4 ||
-	    (size_t)n != r->len)
+	if (!r->has || ssi_text_ints_parse(r->p, r->len, &ver, t, SSID_RANK__COUNT, &used) < 0 ||
+	    ver != 1 || used != r->len)
 		return;
 	for (int k = 0; k < SSID_RANK__COUNT; k++)
-		top[k] = t[k] >= 0 && t[k] <= 100 ? t[k] : 0;
+		top[k] = t[k] >= 0 && t[k] <= 100 ? (int)t[k] : 0;
 }
 
 /* "v1 day present hidden rank of top_percent avg_total_cp" */
 static int network_format(const struct ssid_user *u, char *buf, size_t len)
 {
 	const struct ssid_rank_pos *r = &u->network;
+	const long long v[] = {u->network_day,
+			       r->present,
+			       r->hidden,
+			       (long long)r->rank,
+			       (long long)r->of,
+			       r->top_percent,
+			       lround(r->avg_total * 100)};
 
-	return snprintf(buf, len, "v1 %d %d %d %lld %lld %d %ld", (int)u->network_day, r->present,
-			r->hidden, (long long)r->rank, (long long)r->of, r->top_percent,
-			lround(r->avg_total * 100));
+	return ssi_text_ints_format(buf, len, 1, v, sizeof(v) / sizeof(v[0]));
 }
 
 static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 {
-	char tmp[128];
-	int day, present, hidden, top, n = 0;
-	long long rank, of;
-	long avg;
+	long long v[7];
+	size_t used;
+	int ver;
 
 	u->network_day = -1;
 	memset(&u->network, 0, sizeof(u->network));
-	if (!r->has || r->len >= sizeof(tmp))
+	if (!r->has || ssi_text_ints_parse(r->p, r->len, &ver, v, 7, &used) < 0 || ver != 1 ||
+	    used != r->len || !ssi_text_ints_fit_int(v, 3) || !ssi_text_ints_fit_int(v + 5, 1) ||
+	    v[0] < 0)
 		return;
-	memcpy(tmp, r->p, r->len);
-	tmp[r->len] = '\0';
-	if (sscanf(tmp, "v1 %d %d %d %lld %lld %d %ld%n", &day, &present, &hidden, &rank, &of, &top,
-		   &avg, &n) != 7 ||
-	    (size_t)n != r->len || day < 0)
-		return;
-	u->network_day = day;
-	u->network.present = present != 0;
-	u->network.hidden = hidden != 0;
-	u->network.rank = rank;
-	u->network.of = of;
-	u->network.top_percent = top;
-	u->network.avg_total = (double)avg / 100.0;
+	u->network_day = (int32_t)v[0];
+	u->network.present = v[1] != 0;
+	u->network.hidden = v[2] != 0;
+	u->network.rank = v[3];
+	u->network.of = v[4];
+	u->network.top_percent = (int)v[5];
+	u->network.avg_total = (double)v[6] / 100.0;
 }
 
 enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F__COUNT };
@@ -382,7 +404,8 @@ static int cache_written(struct ssid_store *s, const struct ssid_user *u, int ar
 /* Queue the HSET of what users[i] asks to save; *sent counts commands. */
 static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
 {
-	char key[512], pub[160], tops[64], net[128], day[64];
+	char key[512], pub[SSI_TEXT_INTS_MAX + SSI_MODEL_VERSION_MAX + 2], tops[SSI_TEXT_INTS_MAX];
+	char net[SSI_TEXT_INTS_MAX], day[SSI_TEXT_INTS_MAX];
 	uint8_t alert[SSI_ALERT_ENCODED_MAX];
 	const char *argv[2 + 2 * F__COUNT] = {"HSET", key};
 	size_t argl[2 + 2 * F__COUNT] = {4, 0};

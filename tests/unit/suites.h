@@ -21,5 +21,6 @@ Suite *parts_suite(void);
 Suite *out_suite(void);
 Suite *rank_engine_suite(void);
 Suite *cache_suite(void);
+Suite *text_suite(void);
 
 #endif

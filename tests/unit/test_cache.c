@@ -123,6 +123,36 @@ START_TEST (test_bounded) {
 }
 END_TEST
 
+/* A record rewritten with longer, shorter and partly kept values, fed its own bytes. */
+START_TEST (test_rewrite_in_place) {
+	struct ssid_cache *c;
+	struct ssid_cache_field f[SSID_CACHE_FIELDS], g[SSID_CACHE_FIELDS];
+	char big[1000];
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(ssid_cache_new(&c, 1 << 20), 0);
+	fields(f, "short", "kept");
+	ck_assert_int_eq(ssid_cache_put(c, "u", 3, f, true), 0);
+	fields(f, big, NULL);
+	ck_assert_int_eq(ssid_cache_put(c, "u", 3, f, false), 0);
+	expect(c, "u", big, "kept");
+	fields(f, "s", NULL);
+	ck_assert_int_eq(ssid_cache_put(c, "u", 3, f, false), 0);
+	expect(c, "u", "s", "kept");
+	/* Values that point into the entry itself, swapped. */
+	ck_assert(ssid_cache_get(c, "u", g));
+	memset(f, 0, sizeof(f));
+	f[0] = g[1];
+	f[1] = g[0];
+	ck_assert_int_eq(ssid_cache_put(c, "u", 3, f, true), 0);
+	expect(c, "u", "kept", "s");
+	ssid_cache_drop_partition(c, 3);
+	ck_assert(!ssid_cache_get(c, "u", g));
+	ssid_cache_free(c);
+}
+END_TEST
+
 Suite *cache_suite(void)
 {
 	Suite *s = suite_create("cache");
@@ -131,6 +161,7 @@ Suite *cache_suite(void)
 	tcase_add_test(tc, test_put_get_partial);
 	tcase_add_test(tc, test_partitions_and_clear);
 	tcase_add_test(tc, test_bounded);
+	tcase_add_test(tc, test_rewrite_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }
