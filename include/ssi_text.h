@@ -14,6 +14,12 @@
 /* Longest "v<version>" plus 8 numbers, with the NUL. */
 #define SSI_TEXT_INTS_MAX 192
 
+/* Longest decimal long long: sign and 19 digits (not NUL-terminated). */
+#define SSI_TEXT_LL_MAX 20
+
+/* v in decimal into out, without printf: its length. */
+size_t ssi_text_ll(long long v, char out[SSI_TEXT_LL_MAX]);
+
 /*
  * "v<version> v[0] ... v[n-1]" into buf, NUL-terminated: its length, or
  * -ENOSPC when it does not fit in cap bytes (buf is then "").

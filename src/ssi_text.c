@@ -1,15 +1,15 @@
 /* ssi_text: versioned lists of integers as text; see ssi_text.h. */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 #include "ssi_text.h"
 
-/* Append v in decimal at buf[at]; the new length, or cap when it does not fit. */
-static size_t put_ll(char *buf, size_t cap, size_t at, long long v)
+size_t ssi_text_ll(long long v, char out[SSI_TEXT_LL_MAX])
 {
-	char rev[24];
+	char rev[SSI_TEXT_LL_MAX];
 	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-	int n = 0;
+	size_t n = 0, len;
 
 	do {
 		rev[n++] = (char)('0' + u % 10);
@@ -17,11 +17,22 @@ static size_t put_ll(char *buf, size_t cap, size_t at, long long v)
 	} while (u);
 	if (v < 0)
 		rev[n++] = '-';
-	if (at + (size_t)n >= cap)
+	len = n;
+	for (size_t i = 0; i < len; i++)
+		out[i] = rev[--n];
+	return len;
+}
+
+/* Append v in decimal at buf[at]; the new length, or cap when it does not fit. */
+static size_t put_ll(char *buf, size_t cap, size_t at, long long v)
+{
+	char num[SSI_TEXT_LL_MAX];
+	size_t n = ssi_text_ll(v, num);
+
+	if (at + n >= cap)
 		return cap;
-	while (n > 0)
-		buf[at++] = rev[--n];
-	return at;
+	memcpy(buf + at, num, n);
+	return at + n;
 }
 
 int ssi_text_ints_format(char *buf, size_t cap, int version, const long long *v, size_t n)

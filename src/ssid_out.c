@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_text.h"
 #include "ssi_time.h"
 #include "ssid_out.h"
 
@@ -136,21 +137,9 @@ static void put_points(struct ssid_buf *b, int cp)
 /* A decimal integer, without printf: these go into every score.updated. */
 static void put_int(struct ssid_buf *b, long long v)
 {
-	char rev[24];
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-	int n = 0;
+	char num[SSI_TEXT_LL_MAX];
 
-	do {
-		rev[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		rev[n++] = '-';
-	if (!buf_grow(b, (size_t)n))
-		return;
-	while (n > 0)
-		b->data[b->len++] = rev[--n];
-	b->data[b->len] = '\0';
+	ssid_buf_append(b, num, ssi_text_ll(v, num));
 }
 
 /* A string known to need no JSON escaping (names from fixed tables), quoted. */
