@@ -32,6 +32,7 @@ struct ssid_board_update {
 	const char *tenant, *team; /* owned by the boards */
 	const struct ssid_rank_board *board;
 	unsigned changes; /* SSID_RANK_BOARD_* */
+	bool backfill;	  /* every touch since the board was last read was historical */
 };
 
 /* rank is borrowed. 0, -EINVAL (top_n out of range), -ENOMEM. */
@@ -42,10 +43,11 @@ void ssid_boards_set_interval(struct ssid_boards *bs, int64_t interval_ms);
 
 /*
  * The board of kind (SSID_RANK_TENANT or SSID_RANK_TEAM) for the segment
- * values may have changed at monotonic now_ms. 0, -EINVAL, -ENOMEM.
+ * values may have changed at monotonic now_ms, by a historical change
+ * (backfill, see alert.max_event_age_ms) or a live one. 0, -EINVAL, -ENOMEM.
  */
 int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
-		      const char *const segment[SSI_SEG__COUNT], int64_t now_ms);
+		      const char *const segment[SSI_SEG__COUNT], bool backfill, int64_t now_ms);
 
 /*
  * Read every board due at now_ms and set *out to those that changed

@@ -87,6 +87,8 @@ struct ssid_config {
 	int rank_min_members;	    /* rank.min_members */
 	int rank_top_n;		    /* rank.top_n */
 	int rank_refresh_ms;	    /* rank.refresh_ms */
+	int rank_warmup_ms;	    /* rank.warmup_ms */
+	int rank_warmup_growth;	    /* rank.warmup_growth, percent */
 	int cache_max_mb;	    /* cache.max_mb */
 	char *rank_bands;	    /* rank.bands */
 	int rank_board_interval_ms; /* rank.board_interval_ms (reloadable) */
@@ -104,6 +106,7 @@ struct ssid_config {
 	int alert_left_top_percent;
 	bool alert_pillar_drop_enabled;
 	double alert_pillar_drop_points;
+	int alert_max_event_age_ms; /* alert.max_event_age_ms, 0 = off (not reloadable) */
 
 	char *clock; /* clock: "system", "fixed:<RFC 3339>" or "file:<path>" */
 

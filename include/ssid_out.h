@@ -50,6 +50,7 @@ struct ssid_score_msg {
 	enum ssid_cause cause;
 	int64_t as_of_ms;
 	int events; /* events folded in since the previous message */
+	bool backfill; /* historical (alert.max_event_age_ms): "backfill": true */
 	/* Where the rep stands, when ranks are kept (else has_ranks false). */
 	bool has_ranks;
 	struct ssid_rank_pos rank[SSID_RANK__COUNT];
@@ -93,6 +94,7 @@ struct ssid_board_msg {
 	const char *tenant, *team;
 	const struct ssid_rank_board *board;
 	unsigned changes; /* SSID_RANK_BOARD_* */
+	bool backfill;	  /* every change since the last one was historical */
 	int64_t as_of_ms;
 	const char *model_version;
 };

@@ -107,6 +107,12 @@ struct ssid_pipeline_opts {
 	int network_per_batch;
 	int min_members;
 	int history_retention_days;
+	/*
+	 * A score of events whose newest is older than this against now_ms is a
+	 * backfill: published with "backfill": true, with no alert and no
+	 * rank.changed (boards it moves say backfill too). 0: off.
+	 */
+	int64_t max_event_age_ms;
 };
 
 struct ssid_pipeline;

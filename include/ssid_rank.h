@@ -70,6 +70,8 @@ enum ssid_rank_kind {
 #define SSID_RANK_DEFAULT_TOP_N	      10
 #define SSID_RANK_DEFAULT_INTERVAL_MS 1000
 #define SSID_RANK_DEFAULT_REFRESH_MS  1000
+#define SSID_RANK_DEFAULT_WARMUP_MS   600000
+#define SSID_RANK_DEFAULT_WARMUP_GROWTH 10
 #define SSID_RANK_TOP_MAX	      SSI_RANK_TOP_KEEP
 #define SSID_RANK_BANDS_MAX	      16
 
@@ -77,6 +79,13 @@ struct ssid_rank_opts {
 	int min_members;    /* privacy floor k: smaller segments are hidden */
 	int top_n;	    /* leaderboard length, and the top list each aggregate keeps */
 	int64_t refresh_ms; /* read other instances' partitions at most this often */
+	/*
+	 * A segment that grew by more than warmup_growth percent over the last
+	 * warmup_ms (ssid's clock, see ssid_rank_set_clock) is still filling
+	 * up: its positions say warming (ssi_warmup.h). 0 ms: never.
+	 */
+	int64_t warmup_ms;
+	int warmup_growth;
 };
 
 void ssid_rank_opts_default(struct ssid_rank_opts *o);
@@ -88,6 +97,7 @@ struct ssid_rank_pos {
 	int64_t rank; /* 1 = best; 0 when hidden or absent */
 	int64_t of;   /* the segment's size (also when hidden) */
 	int top_percent;
+	bool warming; /* the segment is still filling up: its percentile moves with newcomers */
 	double avg_total; /* segment averages in points, rounded to hundredths */
 	double avg_pillar[SSI_PILLAR__COUNT];
 };
@@ -148,6 +158,11 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
  */
 int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist);
 
+/*
+ * ssid's clock (event time, as the pipeline's now_ms) for the applies and
+ * places that follow: segment warm-up is measured in it.
+ */
+void ssid_rank_set_clock(struct ssid_rank *r, int64_t now_ms);
 /* Write what apply left unwritten. 0, -EIO, -ENOMEM. */
 int ssid_rank_flush(struct ssid_rank *r);
 

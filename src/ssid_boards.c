@@ -11,6 +11,7 @@ struct board {
 	struct ssid_rank_coalesce co;
 	bool due;		      /* read it at the next collect */
 	bool known;		      /* last[] holds what was delivered */
+	bool live;		      /* touched by a live change since it was last read */
 	struct ssid_rank_entry *last; /* top_n entries */
 	size_t nlast;
 	struct ssid_rank_entry *fresh; /* read by the last collect */
@@ -166,7 +167,7 @@ static void mark_due(struct ssid_boards *bs, size_t slot)
 }
 
 int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
-		      const char *const segment[SSI_SEG__COUNT], int64_t now_ms)
+		      const char *const segment[SSI_SEG__COUNT], bool backfill, int64_t now_ms)
 {
 	const char *tenant = segment[SSI_SEG_TENANT] ? segment[SSI_SEG_TENANT] : "";
 	const char *team =
@@ -197,6 +198,7 @@ int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
 			return -ENOMEM;
 		bs->count++;
 	}
+	bs->board[slot]->live |= !backfill;
 	if (ssid_rank_coalesce_offer(&bs->board[slot]->co, now_ms))
 		mark_due(bs, slot);
 	return 0;
@@ -276,6 +278,7 @@ int ssid_boards_collect(struct ssid_boards *bs, int64_t now_ms,
 		    .team = b->team,
 		    .board = &b->read,
 		    .changes = diff,
+		    .backfill = !b->live,
 		};
 		bs->update_board[bs->nupdates++] = bs->due[i];
 	}
@@ -299,8 +302,10 @@ void ssid_boards_done(struct ssid_boards *bs, bool delivered, int64_t now_ms)
 		b->nlast = n;
 		b->known = true;
 	}
-	for (size_t i = 0; i < bs->ndue; i++)
+	for (size_t i = 0; i < bs->ndue; i++) {
 		bs->board[bs->due[i]]->due = false;
+		bs->board[bs->due[i]]->live = false;
+	}
 	bs->ndue = 0;
 	bs->nupdates = 0;
 }

@@ -166,6 +166,12 @@ const struct config_key config_keys[] = {
     DURATION_KEY("rank.refresh_ms", rank_refresh_ms, "1000", 10, 3600000, false,
 		 "read the ranks of partitions other instances own at most this often: the most a "
 		 "rank may lag their changes"),
+    DURATION_KEY("rank.warmup_ms", rank_warmup_ms, "600000", 0, 86400000, false,
+		 "a segment that grew by more than rank.warmup_growth over this much of ssid's "
+		 "clock is still filling up: no rank.changed and no left_top_percent alert in it "
+		 "(0: off)"),
+    INT_KEY("rank.warmup_growth", rank_warmup_growth, "10", 0, 1000, false,
+	    "growth in percent over rank.warmup_ms above which a segment is still filling up"),
     STRING_KEY("rank.bands", rank_bands, "1,5,10,15,25,50", false, valid_bands,
 	       "strictly increasing percentages in 1..100, comma-separated",
 	       "percentile bands: crossing one publishes rank.changed"),
@@ -200,6 +206,10 @@ const struct config_key config_keys[] = {
 	     "alert when a pillar falls from its peak"),
     DOUBLE_KEY("alert.pillar_drop.points", alert_pillar_drop_points, "3", 0.01, 25.0, true,
 	       "pillar_drop: how many points a pillar must fall"),
+    DURATION_KEY("alert.max_event_age_ms", alert_max_event_age_ms, "86400000", 0, 2000000000, false,
+		 "a score whose newest event is older than this against ssid's clock is a "
+		 "backfill: published with \"backfill\": true, with no alert and no rank.changed "
+		 "(0: off)"),
 
     STRING_KEY("clock", clock, "system", false, valid_clock,
 	       "system, fixed:<RFC 3339 time> or file:<path>",

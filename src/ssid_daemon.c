@@ -1162,6 +1162,8 @@ static int start(struct ssid_daemon *d)
 			      .min_members = d->cfg.rank_min_members,
 			      .top_n = d->cfg.rank_top_n,
 			      .refresh_ms = d->cfg.rank_refresh_ms,
+			      .warmup_ms = d->cfg.rank_warmup_ms,
+			      .warmup_growth = d->cfg.rank_warmup_growth,
 			  });
 	if (r == 0)
 		r = ssid_boards_new(&d->boards, d->rank, d->cfg.rank_top_n,
@@ -1188,6 +1190,7 @@ no_ranks:
 	    .network = d->network,
 	    .network_per_batch = d->cfg.rank_network_per_batch,
 	    .min_members = d->cfg.rank_min_members,
+	    .max_event_age_ms = d->cfg.alert_max_event_age_ms,
 	};
 	r = ssid_pipeline_new(&d->pipe, &po, d->model);
 	if (r < 0)

@@ -274,6 +274,8 @@ int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
 	put_name(b, ssid_cause_name(m->cause));
 	put_lit(b, ",\"events\":");
 	put_int(b, m->events);
+	if (m->backfill)
+		put_lit(b, ",\"backfill\":true");
 	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }
@@ -411,6 +413,8 @@ int ssid_out_leaderboard_changed(struct ssid_buf *b, const struct ssid_board_msg
 		put_lit(b, "}");
 	}
 	put_lit(b, "]");
+	if (m->backfill)
+		put_lit(b, ",\"backfill\":true");
 	put_tail(b, m->as_of_ms, m->model_version);
 	return b->failed ? -ENOMEM : 0;
 }

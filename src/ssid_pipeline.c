@@ -19,6 +19,8 @@ struct user_work {
 	int applied;
 	bool replay; /* some event is a rebuild's replay: publish no alert or crossing */
 	bool live;   /* some event is not: the score is published (else recorded as delivered) */
+	int64_t newest_ms; /* the newest occurred_at of its events in the batch, 0: none */
+	bool backfill;	   /* an event score whose newest event is older than max_event_age_ms */
 	size_t net_from; /* its connection changes start here in p->net */
 	bool publish;
 	enum ssid_cause cause;
@@ -532,6 +534,8 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 		/* A retried replay batch finds its events applied: still a replay. */
 		w->replay |= b->msg[i].replay;
 		w->live |= !b->msg[i].replay;
+		if (b->msg[i].ev.occurred_at_ms > w->newest_ms)
+			w->newest_ms = b->msg[i].ev.occurred_at_ms;
 		if (rkm->offset <= ssi_state_mark_get(&user->state, rkm->partition)) {
 			stats->replayed++;
 			continue;
@@ -554,6 +558,9 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	w->net_from = net_from;
 	user->nnet = p->nnet - net_from;
 	score_user(p, u, SSID_CAUSE_EVENT, now_ms);
+	/* A model change is news now, whatever the age of the events. */
+	w->backfill = w->cause == SSID_CAUSE_EVENT && p->o.max_event_age_ms > 0 && w->newest_ms > 0 &&
+		      w->newest_ms < now_ms - p->o.max_event_age_ms;
 	user->save_due = user->save_state;
 	stats->applied += (size_t)w->applied;
 	return 0;
@@ -567,7 +574,7 @@ static void old_segments(const struct ssid_rank_change *c, const char *seg[SSI_S
 }
 
 /* Note the boards a rank change may have moved, for leaderboard.changed. */
-static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c)
+static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c, bool backfill)
 {
 	static const enum ssid_rank_kind kinds[] = {SSID_RANK_TENANT, SSID_RANK_TEAM};
 	int64_t now = mono_ms();
@@ -581,9 +588,9 @@ static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *
 		const struct ssid_rank_result *res = &c->result[kinds[i]];
 
 		if (res->board_new && res->after.present)
-			r = ssid_boards_touch(p->o.boards, kinds[i], c->segment, now);
+			r = ssid_boards_touch(p->o.boards, kinds[i], c->segment, backfill, now);
 		if (r >= 0 && res->board_old && res->moved)
-			r = ssid_boards_touch(p->o.boards, kinds[i], old, now);
+			r = ssid_boards_touch(p->o.boards, kinds[i], old, backfill, now);
 	}
 	return r == -EINVAL ? 0 : r;
 }
@@ -659,7 +666,7 @@ static int rank_step(struct ssid_pipeline *p)
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
 			w->rank[k] = p->changes[i].result[k].after;
 		/* Boards, like scores, were published when the replayed events were first read. */
-		r = w->replay && !w->live ? 0 : touch_boards(p, &p->changes[i]);
+		r = w->replay && !w->live ? 0 : touch_boards(p, &p->changes[i], w->backfill);
 		if (r < 0)
 			return r;
 	}
@@ -708,7 +715,8 @@ static int rank_crossings(struct ssid_pipeline *p, uint32_t u)
 		struct ssid_rank_crossing c;
 
 		w->top[k] = w->has_ranks && pos->present && !pos->hidden ? pos->top_percent : 0;
-		if (!w->replay &&
+		/* Not about the past, nor in a segment still filling up (README "Alerts"). */
+		if (!w->replay && !w->backfill && !pos->warming &&
 		    ssid_rank_band_crossing(&p->o.bands, p->users[u].published_top[k], w->top[k],
 					    &c) != 0 &&
 		    push_crossing(p, u, (enum ssid_rank_kind)k, &c) < 0)
@@ -741,7 +749,9 @@ static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, 
 	    .new_score = w->score,
 	    .max_total = -1,
 	    .old_top_percent = user->published_top[SSID_RANK_INDUSTRY],
-	    .new_top_percent = w->top[SSID_RANK_INDUSTRY],
+	    /* A segment still filling up says nothing about the rep. */
+	    .new_top_percent = w->rank[SSID_RANK_INDUSTRY].warming ? SSI_ALERT_TOP_UNKNOWN
+								 : w->top[SSID_RANK_INDUSTRY],
 	    .window_days = p->model->window_days,
 	};
 	struct ssi_alert out[SSI_ALERT__COUNT];
@@ -786,7 +796,7 @@ static int derive_step(struct ssid_pipeline *p, int64_t now_ms)
 		if (!p->work[u].publish || user->load_status < 0)
 			continue;
 		r = rank_crossings(p, u);
-		if (r == 0 && !p->work[u].replay)
+		if (r == 0 && !p->work[u].replay && !p->work[u].backfill)
 			r = evaluate_alerts(p, u, now_ms, today);
 		if (r == 0 && user->history_status == 0 &&
 		    ssi_history_set_retention(&user->history, p->o.history_retention_days) == 0 &&
@@ -891,6 +901,7 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 	    .cause = w->cause,
 	    .as_of_ms = now_ms,
 	    .events = w->applied,
+	    .backfill = w->backfill,
 	    .has_ranks = w->has_ranks,
 	};
 
@@ -958,6 +969,7 @@ static int produce_board(struct ssid_pipeline *p, struct delivery *d,
 	    .team = bu->team,
 	    .board = bu->board,
 	    .changes = bu->changes,
+	    .backfill = bu->backfill,
 	    .as_of_ms = now_ms,
 	    .model_version = p->model->version,
 	};
@@ -1058,6 +1070,8 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 {
 	int r;
 
+	if (p->o.rank)
+		ssid_rank_set_clock(p->o.rank, now_ms);
 	r = rank_step(p);
 	if (r == 0)
 		r = network_step(p, now_ms);

@@ -135,6 +135,43 @@ void ssid_rank_opts_default(struct ssid_rank_opts *o)
 	o->min_members = SSID_RANK_DEFAULT_MIN_MEMBERS;
 	o->top_n = SSID_RANK_DEFAULT_TOP_N;
 	o->refresh_ms = SSID_RANK_DEFAULT_REFRESH_MS;
+	o->warmup_ms = SSID_RANK_DEFAULT_WARMUP_MS;
+	o->warmup_growth = SSID_RANK_DEFAULT_WARMUP_GROWTH;
+}
+
+void ssid_rank_set_clock(struct ssid_rank *r, int64_t now_ms)
+{
+	r->clock_ms = now_ms;
+}
+
+static struct ssi_warmup_rule warmup_rule(const struct ssid_rank *r)
+{
+	return (struct ssi_warmup_rule){.window_ms = r->ro.warmup_ms,
+					.growth_percent = r->ro.warmup_growth};
+}
+
+bool rank_seg_settled(const struct ssid_rank *r, const struct seg *g)
+{
+	struct ssi_warmup_rule rule = warmup_rule(r);
+
+	return ssi_warmup_settled(&g->warm, &rule, r->clock_ms, (int64_t)g->all.hist.members);
+}
+
+/* The members a segment had when this apply first touched it. */
+static void warm_mark(struct ssid_rank *r, struct seg *g)
+{
+	if (g->warm_gen != r->apply_gen) {
+		g->warm_gen = r->apply_gen;
+		g->warm_start = g->all.hist.members;
+	}
+}
+
+void rank_seg_note(struct ssid_rank *r, struct seg *g)
+{
+	struct ssi_warmup_rule rule = warmup_rule(r);
+	uint64_t before = g->warm_gen == r->apply_gen ? g->warm_start : g->all.hist.members;
+
+	ssi_warmup_note(&g->warm, &rule, r->clock_ms, (int64_t)before, (int64_t)g->all.hist.members);
 }
 
 void rank_part_free_remote(struct part *p)
@@ -226,6 +263,7 @@ int ssid_rank_new(struct ssid_rank **out, const struct ssid_redis_opts *o,
 	struct ssid_rank *r;
 
 	if (ro && (ro->min_members < 1 || ro->top_n < 1 || ro->top_n > SSID_RANK_TOP_MAX ||
+		   ro->warmup_ms < 0 || ro->warmup_growth < 0 ||
 		   ro->refresh_ms < 0))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
@@ -588,6 +626,7 @@ static int count_in(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k, 
 
 	if (!s || rank_grow((void **)&s->member, &s->cap, s->nmember + 1, sizeof(*s->member)) < 0)
 		return -ENOMEM;
+	warm_mark(r, g);
 	e = ssi_rankagg_add(&s->agg, &rc->r.score, +1);
 	if (e == 0)
 		e = ssi_rankagg_add(&g->all, &rc->r.score, +1);
@@ -611,6 +650,7 @@ static int count_out(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k)
 
 	if (!s)
 		return -EINVAL;
+	warm_mark(r, g);
 	e = ssi_rankagg_add(&s->agg, &rc->r.score, -1);
 	if (e == 0)
 		e = ssi_rankagg_add(&g->all, &rc->r.score, -1);

@@ -87,6 +87,7 @@ static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_ran
 	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->r.score.total);
 	ssi_rankagg_place(&g->all, rc->r.score.total, r->ro.min_members, &pl);
 	ssid_rank_pos_set(pos, &pl);
+	pos->warming = !rank_seg_settled(r, g);
 }
 
 static bool same_record(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
@@ -253,6 +254,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	rc = load_needed(r, changes, n);
 	if (rc < 0)
 		return rc;
+	r->apply_gen++; /* after the loads: what they counted is the segments' start */
 	above = malloc(n * sizeof(*above));
 	changed = malloc(n * sizeof(*changed));
 	recs = malloc(n * sizeof(*recs));
@@ -281,8 +283,11 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		const struct rec *rec = recs[i];
 		int64_t after[SSID_RANK__COUNT];
 
-		for (int k = 0; k < SSID_RANK__COUNT; k++)
+		for (int k = 0; k < SSID_RANK__COUNT; k++) {
+			if (rec && rec->seg[k] != NONE)
+				rank_seg_note(r, r->segv[rec->seg[k]]);
 			place(r, rec, k, &c->result[k].after, &after[k]);
+		}
 		board_flags(r, c, above[i], after, changed[i]);
 	}
 	free(above);
@@ -385,5 +390,6 @@ int ssid_rank_place(const struct ssid_rank *r, enum ssid_rank_kind kind,
 	ssi_rankagg_place(segi == NONE ? &empty : &r->segv[segi]->all, total, r->ro.min_members,
 			  &pl);
 	ssid_rank_pos_set(pos, &pl);
+	pos->warming = segi != NONE && !rank_seg_settled(r, r->segv[segi]);
 	return 0;
 }

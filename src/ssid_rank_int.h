@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ssi_warmup.h"
 #include "ssid_rank.h"
 
 #define NONE UINT32_MAX
@@ -53,6 +54,9 @@ struct seg {
 	struct ssi_rankagg all; /* every partition: owned ones live, others as last read */
 	struct share *share;	/* owned partitions */
 	uint32_t nshare, cap;
+	struct ssi_warmup warm; /* sizes sampled when touched by an apply */
+	uint64_t warm_gen;	/* the apply whose first touch warm_start saw */
+	uint64_t warm_start;	/* members when that apply first touched it */
 };
 
 struct remote_entry {
@@ -99,6 +103,8 @@ struct ssid_rank {
 	int64_t refreshed_ms;
 	bool refreshed;
 	int64_t aggs_written_ms; /* monotonic: aggregates last written */
+	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
+	uint64_t apply_gen;	 /* moved by every apply */
 	/* scratch */
 	struct bytes enc;
 	const char **argv;
@@ -123,6 +129,10 @@ struct part *rank_part_get(struct ssid_rank *r, int32_t id);
 struct share *rank_share_find(struct seg *g, int32_t part);
 int rank_mark_dirty(struct ssid_rank *r, uint32_t segi, struct share *s);
 void rank_forget_all(struct ssid_rank *r);
+/* Sample segment g's size for warm-up after an apply touched it. */
+void rank_seg_note(struct ssid_rank *r, struct seg *g);
+/* Whether segment g has settled (ssi_warmup) at the clock; its size is g->all's members. */
+bool rank_seg_settled(const struct ssid_rank *r, const struct seg *g);
 /* The share's best members, built again if need be. 0, -ENOMEM. */
 int rank_share_top(const struct ssid_rank *r, struct share *s);
 /* Forget what was read of another's partition, and what waits to be written of an owned one. */

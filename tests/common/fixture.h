@@ -262,6 +262,12 @@ struct fx_conf {
 	const char *model_file; /* NULL: config/model.json */
 	const char *clock;	/* NULL: FX_CLOCK */
 	const char *extra;	/* more lines, or NULL */
+	/*
+	 * The onboarding rules (alert.max_event_age_ms, rank.warmup_ms) at
+	 * ssid's defaults. Off otherwise: most suites send weeks of events
+	 * against a fixed clock and test the rules those rules would silence.
+	 */
+	bool onboarding;
 };
 
 /* A complete ssid.conf for the cluster and the server, fixed clock, fast retries. */

@@ -62,6 +62,9 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 	char batch[64] = "";
 	int n;
 
+	const char *onboarding =
+	    c && c->onboarding ? "" : "alert.max_event_age_ms = 0\nrank.warmup_ms = 0\n";
+
 	if (c && c->batch_max_events > 0)
 		snprintf(batch, sizeof(batch), "batch.max_events = %d\n", c->batch_max_events);
 	n = snprintf(buf, len,
@@ -75,7 +78,7 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "redis.command_timeout_ms = 5000\n"
 		     "model.file = \"%s\"\n"
 		     "clock = %s\n"
-		     "%s"
+		     "%s%s"
 		     "batch.max_wait_ms = 20\n"
 		     "retry.backoff_min_ms = 20\n"
 		     "retry.backoff_max_ms = 200\n"
@@ -89,7 +92,7 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "%s",
 		     k->input, k->output, k->dlq, r->port,
 		     c && c->model_file ? c->model_file : fx_model_path(),
-		     c && c->clock ? c->clock : FX_CLOCK, batch, k->bootstraps, k->group,
+		     c && c->clock ? c->clock : FX_CLOCK, batch, onboarding, k->bootstraps, k->group,
 		     c && c->extra ? c->extra : "");
 	return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }
