@@ -1,6 +1,6 @@
 /*
  * ssi_history: a rep's daily score history, kept as one compact binary value
- * per rep (no I/O here; src/ssid_history.c stores it in Redis).
+ * per rep (no I/O here; ssid_history.h says where ssid keeps it in Redis).
  *
  * A history is a list of snapshots, at most one per UTC day, each the score
  * the rep had at the end of that day (the day's last recorded score). A day

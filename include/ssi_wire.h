@@ -1,6 +1,7 @@
 /*
- * ssi_wire: the primitives shared by ssid's compact binary encodings (one
- * user's state, one rep's score history).
+ * ssi_wire: the primitives shared by ssid's compact binary encodings (a
+ * user's state, a rep's score history and alert state, rank records and
+ * segment aggregates).
  *
  * Every encoding is one frame, kept by every version of it so that any build
  * tells a blob written by a newer build from a damaged one:

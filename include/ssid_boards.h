@@ -2,8 +2,8 @@
  * ssid_boards: which team and tenant leaderboards to publish, and when.
  *
  * The pipeline touches a board whenever ssid_rank says a rep's change may
- * have moved it. A touched board is read again (ssid_rank_boards, one round
- * trip for all of them) and compared with the list last delivered for it;
+ * have moved it. A touched board is read again (ssid_rank_boards, from
+ * memory) and compared with the list last delivered for it;
  * a leaderboard.changed is due when members or their order differ
  * (ssid_rank_board_diff), not when only scores moved. Each board publishes
  * at most once per interval (ssid_rank_coalesce): a change inside the
@@ -12,7 +12,7 @@
  *
  * State is in memory only: after a restart the first change of a board
  * publishes it whole (a consumer may see a list it already had, never a
- * stale one). Boards are kept for the life of the process, about 2 KiB
+ * stale one). Boards are kept for the life of the process, about 3 KiB
  * each with the default top 10. Library code: no logging.
  */
 #ifndef SSID_BOARDS_H
@@ -51,7 +51,7 @@ int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
 
 /*
  * Read every board due at now_ms and set *out to those that changed
- * (valid until the next call). 0, -EIO (they stay due), -ENOMEM.
+ * (valid until the next call). 0, or -ENOMEM (they stay due).
  */
 int ssid_boards_collect(struct ssid_boards *bs, int64_t now_ms,
 			const struct ssid_board_update **out, size_t *n);

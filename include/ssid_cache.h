@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fields per record: as many as ssid_store keeps. */
+/* Fields per record: room for every field ssid_store keeps. */
 #define SSID_CACHE_FIELDS 8
 
 struct ssid_cache_field {

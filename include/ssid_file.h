@@ -1,6 +1,7 @@
 /*
- * ssid_file: whole files read into memory, for the configuration and the
- * model (the engine does no I/O: it parses buffers).
+ * ssid_file: whole files read into memory, for the configuration, the model
+ * (the engine does no I/O: it parses buffers) and the mock cluster's
+ * bootstrap file.
  */
 #ifndef SSID_FILE_H
 #define SSID_FILE_H
@@ -9,7 +10,7 @@
 
 #include "ssi_model.h"
 
-/* What either file may hold at most. */
+/* What any of them may hold at most. */
 #define SSID_FILE_MAX (1024 * 1024)
 
 /*

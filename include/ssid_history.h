@@ -1,28 +1,17 @@
 /*
- * ssid_history: reps' daily score histories (ssi_history) in Redis, written
- * a batch at a time over a connection of its own.
+ * ssid_history: where reps' daily score histories (ssi_history) live in
+ * Redis, and a reader and writer of them over a connection of its own.
+ * README "Per-user state" tells the story.
  *
  * Where: fields "h" and "d" (below) of the rep's hash "<prefix>u:{<user_id>}",
- * next to the state (s) and the published score (p) that ssid_store keeps
- * there; ssid_store writes them with the rep's record. One key
- * per rep rather than a key per day or per rep and day: the rep's data stays
- * in one Redis Cluster slot and goes away with one DEL, and the history can
- * rides on the daemon's per-batch read and write of the hash for no extra
- * round trip at all. The hash already holds the state, which is
- * larger than the small-hash listpack limit, so the extra field changes
- * neither its encoding nor its overhead.
- *
- * How: ssid_history_record_batch reads every rep's history with one
- * pipelined round of HGETs, updates it here with ssi_history_record, and
- * writes back the changed ones with one pipelined round of HSETs: two round
- * trips per batch whatever its size (one when nothing changed), one HGET and
- * at most one HSET per distinct rep. Read-modify-write is safe because a rep
- * is processed by one partition owner at a time; a batch retried after a
- * failure records the same scores again, which changes nothing. An update
- * done inside Redis instead (a Lua script) would need a second
- * implementation of the encoding, in Lua, kept byte-compatible with this
- * one; and a plain APPEND of fixed-size records would be neither compact
- * nor bounded without the same read to trim it.
+ * beside the state (s) and the published score (p): one slot and one DEL
+ * per rep. The daemon's histories ride on ssid_store's per-batch read and
+ * write of that hash (no round trip of their own); this module's
+ * connection serves ssictl (ssid_history_load) and tools and tests
+ * (ssid_history_record_batch: one pipelined round of HMGETs, one of HSETs
+ * for the reps that changed). Read-modify-write, safe because one partition
+ * owner at a time writes a rep; a retried batch records the same scores
+ * again, which changes nothing.
  *
  * A stored history that does not decode (corrupt, or written by a newer
  * build) is never overwritten: its items report why and the rest of the

@@ -38,7 +38,7 @@ struct ssid_part {
 /* Partitions indexed by number. Zero-initialise; release with ssid_parts_free. */
 struct ssid_parts {
 	struct ssid_part *p;
-	size_t n;
+	size_t n, cap; /* partitions 0..n-1 known; room for cap */
 };
 
 void ssid_parts_free(struct ssid_parts *ps);

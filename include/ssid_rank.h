@@ -2,7 +2,9 @@
  * ssid_rank: where each rep stands in their segments (global, industry,
  * tenant, team within a tenant), segment averages and leaderboards, kept in
  * memory by the instance that owns the reps' Kafka partitions and shared
- * through Redis once per batch. README "Ranks" tells the story.
+ * through Redis. A rep's network rank is not kept here: ssid_network
+ * computes it on demand from the stored records. README "Ranks,
+ * percentiles and leaderboards" tells the story.
  *
  * Ranking. Equal totals share a rank (standard competition ranking): rank =
  * 1 + the number of members with a strictly higher total; top_percent =
@@ -22,22 +24,24 @@
  *   P rk:{pN}:s   field segment -> the partition's aggregate of that segment
  *                 (ssi_rankagg encoding: members, sums, histogram of totals,
  *                 top rank.top_n members)
- *   P rk:{pN}:v   a counter moved by every write of the partition
+ *   P rk:{pN}:v   a counter moved by every write of its aggregates
  *   P rk:parts    set of the partitions that have rank data
  * The owner loads rk:{pN}:u when it first meets the partition (HSCAN),
  * rebuilds the aggregates from it, and from then on updates both in memory:
  * a rep's rank in a segment is 1 + the members strictly above in the sum of
  * every partition's histogram, a Fenwick query. Each batch writes the
- * changed records and the changed segments of each partition it touched in
- * one MULTI/EXEC per partition (one slot: Redis Cluster safe), so Redis work
+ * changed records of each partition it touched; the changed segments
+ * follow at most every half refresh_ms, with the records then in one
+ * MULTI/EXEC per partition (one slot: Redis Cluster safe), so Redis work
  * grows with partitions and segments touched, not with reps x segments.
  * Partitions owned by other instances are read every refresh_ms (only
  * those whose version moved), so while events flow a rank may lag other
  * instances' changes by at most refresh_ms, and at rest it is exact.
  *
  * Idempotence. The in-memory record says what is counted for a rep, so
- * applying the same score twice changes nothing; a record and its aggregates
- * are written in one transaction, so Redis never holds one without the other.
+ * applying the same score twice changes nothing. The records are the truth:
+ * an instance assigned a partition rewrites its aggregates from them
+ * (ssid_rank_assign), mending what a dead owner left unwritten.
  *
  * Library code: no logging, errors in ssid_rank_errstr. Its own ssid_redis
  * connection; any Redis error drops it and the next call reconnects.
@@ -150,8 +154,9 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 /*
  * Apply changes[0..n) (each user_id at most once) and fill their outputs.
  * A partition met for the first time is loaded first. With persist, the
- * changed records and aggregates are written before returning (one round
- * trip); without (a replay), they wait for ssid_rank_flush. 0; -EINVAL for
+ * changed records are written before returning (one round trip), the
+ * aggregates with them at most every half refresh_ms; without (a replay),
+ * both wait for ssid_rank_flush or the next refresh. 0; -EINVAL for
  * a bad change (errstr names it), -EIO for Redis, -EBADMSG for stored data
  * that is not ours, -ENOMEM. On an error nothing is half-applied in memory
  * that a retry would count twice.
@@ -167,9 +172,10 @@ void ssid_rank_set_clock(struct ssid_rank *r, int64_t now_ms);
 int ssid_rank_flush(struct ssid_rank *r);
 
 /*
- * Read the partitions this instance does not own, if refresh_ms passed since
- * the last read (always with force), and write what waits. now_ms is
- * monotonic. 0, -EIO, -EBADMSG, -ENOMEM.
+ * If half refresh_ms passed since the last call that did (always with
+ * force): load the partitions assigned here, write what waits, and read
+ * the partitions this instance does not own. now_ms is monotonic. 0, -EIO,
+ * -EBADMSG, -ENOMEM.
  */
 int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force);
 
@@ -228,10 +234,11 @@ struct ssid_rank_board {
 };
 
 /*
- * Read boards[0..n): the top_n members, best first; equal totals are listed
- * in descending byte order of user id (Redis' order), with equal ranks.
- * One round trip. 0, -ENOENT for a board whose segment is not known
- * (errstr names it), -EIO, -EBADMSG for a foreign member or score.
+ * Read boards[0..n) from memory, in this instance's view (as
+ * ssid_rank_place): the top_n members, best first; equal totals are listed
+ * in descending byte order of user id, with equal ranks. A segment nobody
+ * is in is hidden, of 0. 0, -ENOENT for segment values that name no segment
+ * of the board's kind (errstr names it), -ENOMEM.
  */
 int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t n);
 

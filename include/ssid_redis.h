@@ -1,6 +1,6 @@
 /*
- * ssid_redis: one blocking hiredis 0.14 connection as the daemon's Redis
- * modules (ssid_store, ssid_rank, ssid_history) use it.
+ * ssid_redis: one blocking hiredis 0.14 connection as ssid's Redis modules
+ * (ssid_store, ssid_rank, ssid_rank_read, ssid_network, ssid_history) use it.
  *
  * The connection is opened on first use: TCP or a unix socket, with a connect
  * and a command timeout, TCP keepalive when asked, AUTH (with an ACL user or

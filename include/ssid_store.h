@@ -15,8 +15,8 @@
  *      "v1 global industry tenant team", 0 for none or hidden
  *   n  the rep's network rank as last computed (ssid_network), at most once
  *      a day: "v1 day present hidden rank of top_percent avg_total_cp"
- * p, h, a, k and n describe what was delivered, so they are written together
- * and only after delivery; s is written before, with the marks that make a
+ * p, h, d, a, k and n describe what was delivered, so they are written
+ * together and only after delivery; s is written before, with the marks that make a
  * replayed event a no-op.
  *
  * A rep's 1st-degree connections named by connection_added/_removed
@@ -82,7 +82,7 @@ struct ssid_user {
 	const struct ssid_net_op *net;	     /* written with the state; borrowed */
 	size_t nnet;
 	bool save_state;     /* ssid_store_save writes field s (and the net ops) */
-	bool save_published; /* ssid_store_save writes fields p (from published), h, a, k, n */
+	bool save_published; /* ssid_store_save writes fields p (from published), h, d, a, k, n */
 	bool save_due;	     /* ssid_store_save puts due_ms into partition's schedule */
 };
 
@@ -117,7 +117,8 @@ const char *ssid_store_errstr(const struct ssid_store *s);
  * Read the records of users[0..n). Each users[i].state must be initialised;
  * it is replaced by the stored state or left empty for a new user. A stored
  * state that does not decode sets load_status (-EBADMSG, -EPROTONOSUPPORT)
- * and is not an error of the call. Returns 0 or -EIO (see errstr).
+ * and is not an error of the call. Returns 0, -EIO or -EACCES (see errstr),
+ * -ENOMEM.
  */
 int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n);
 

@@ -218,6 +218,7 @@ int ssi_rank_top_offer(struct ssi_rank_top *t, size_t keep, const char *user_id,
 	cand.total = total;
 	if (t->n == keep && !ssi_rank_member_before(&cand, &t->m[t->n - 1]))
 		return 0;
+	/* Not SSI_GROW: the capacity stops at keep rather than the next doubling. */
 	if (t->n < keep && t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 4;
 		struct ssi_rank_member *m;

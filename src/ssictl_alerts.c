@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "ssi_array.h"
 #include "ssid_kafka.h"
 #include "ssictl_int.h"
 
@@ -249,18 +250,10 @@ static int alerts_read(struct ctl *c, rd_kafka_t *rk, int64_t *hi, int n, struct
 		if (!m->err) {
 			json_t *a = alert_parse(m);
 
-			if (a && al->n == al->cap) {
-				size_t cap = al->cap ? 2 * al->cap : 64;
-				struct alert *grown = realloc(al->a, cap * sizeof(*grown));
-
-				if (!grown) {
-					json_decref(a);
-					rd_kafka_message_destroy(m);
-					return ssictl_fail(c, SSICTL_EXIT_SOFTWARE,
-							   "out of memory");
-				}
-				al->a = grown;
-				al->cap = cap;
+			if (a && SSI_GROW(al->a, &al->cap, al->n + 1, 64) < 0) {
+				json_decref(a);
+				rd_kafka_message_destroy(m);
+				return ssictl_fail(c, SSICTL_EXIT_SOFTWARE, "out of memory");
 			}
 			if (a)
 				al->a[al->n++] = (struct alert){a, jstr(a, "as_of"), p, m->offset};

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssid_boards.h"
 
 struct board {
@@ -24,7 +25,7 @@ struct ssid_boards {
 	int64_t interval_ms;
 	struct board **board; /* open addressing by segment, NULL = empty */
 	size_t nslots, count;
-	size_t *due, ndue; /* indices of boards to read */
+	size_t *due, ndue, due_cap; /* indices of boards to read: room for every board */
 	struct ssid_rank_board *reads;
 	struct ssid_board_update *updates;
 	size_t *update_board;
@@ -177,20 +178,10 @@ int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
 	if ((kind != SSID_RANK_TENANT && kind != SSID_RANK_TEAM) || !tenant[0] ||
 	    (kind == SSID_RANK_TEAM && !team[0]))
 		return -EINVAL;
-	if ((bs->count + 1) * 2 > bs->nslots) {
-		size_t *due = realloc(bs->due, bs->nslots * 2 * sizeof(*due));
-
-		if (!due)
-			return -ENOMEM;
-		bs->due = due;
-		if (grow(bs) < 0)
-			return -ENOMEM;
-	}
-	if (!bs->due) {
-		bs->due = malloc(bs->nslots * sizeof(*bs->due));
-		if (!bs->due)
-			return -ENOMEM;
-	}
+	if (SSI_GROW(bs->due, &bs->due_cap, bs->count + 1, 64) < 0)
+		return -ENOMEM;
+	if ((bs->count + 1) * 2 > bs->nslots && grow(bs) < 0)
+		return -ENOMEM;
 	slot = slot_of(bs, kind, tenant, team);
 	if (!bs->board[slot]) {
 		bs->board[slot] = board_new(bs, kind, tenant, team);

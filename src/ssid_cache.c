@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssid_cache.h"
 
 /*
@@ -178,24 +179,6 @@ static void evict(struct ssid_cache *c, const struct entry *keep)
 	}
 }
 
-/* Grow *buf to at least need bytes (doubling); its contents are kept. */
-static int reserve(uint8_t **buf, size_t *cap, size_t need)
-{
-	size_t n = *cap ? *cap : 256;
-	uint8_t *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
-}
-
 static struct entry *entry_new(struct ssid_cache *c, struct entry **pp, const char *id, uint64_t h)
 {
 	size_t idlen = strlen(id);
@@ -248,7 +231,7 @@ int ssid_cache_put(struct ssid_cache *c, const char *id, int32_t partition,
 			src = e->buf + e->off[i];
 		}
 		off[i] = total;
-		if (reserve(&c->tmp, &c->tmp_cap, total + len[i]) < 0) {
+		if (SSI_GROW(c->tmp, &c->tmp_cap, total + len[i], 256) < 0) {
 			ssid_cache_drop(c, id);
 			return -ENOMEM;
 		}
@@ -260,7 +243,7 @@ int ssid_cache_put(struct ssid_cache *c, const char *id, int32_t partition,
 		return -ENOMEM;
 	c->st.bytes -= e->cap;
 	e->bytes -= e->cap;
-	if (reserve(&e->buf, &e->cap, total) < 0) {
+	if (SSI_GROW(e->buf, &e->cap, total, 256) < 0) {
 		c->st.bytes += e->cap;
 		e->bytes += e->cap;
 		ssid_cache_drop(c, id);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssid_config.h"
 #include "ssid_config_int.h"
 
@@ -16,15 +17,8 @@ static int kv_list_append(struct ssid_kv_list *l, const char *name, char *value,
 {
 	char *name_copy;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct ssid_kv *items = realloc(l->items, cap * sizeof(*items));
-
-		if (!items)
-			return -ENOMEM;
-		l->items = items;
-		l->cap = cap;
-	}
+	if (SSI_GROW(l->items, &l->cap, l->n + 1, 8) < 0)
+		return -ENOMEM;
 	name_copy = strdup(name);
 	if (!name_copy)
 		return -ENOMEM;

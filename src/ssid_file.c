@@ -6,11 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ssi_array.h"
 #include "ssid_file.h"
 
 int ssid_file_read(const char *path, size_t max, char **out, size_t *len, const char **failed)
 {
-	size_t cap = 4096, n = 0;
+	size_t cap = 0, n = 0;
 	char *buf = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r = 0;
 
@@ -21,20 +22,15 @@ int ssid_file_read(const char *path, size_t max, char **out, size_t *len, const 
 	for (;;) {
 		ssize_t got;
 
-		if (!buf || n + 1 >= cap) {
-			char *bigger;
-
-			if (buf && cap > max + 1) {
+		if (n + 1 >= cap) {
+			if (cap > max + 1) {
 				r = -EFBIG;
 				break;
 			}
-			bigger = realloc(buf, buf ? cap * 2 : cap);
-			if (!bigger) {
+			if (SSI_GROW(buf, &cap, n + 2, 4096) < 0) {
 				r = -ENOMEM;
 				break;
 			}
-			cap = buf ? cap * 2 : cap;
-			buf = bigger;
 		}
 		got = read(fd, buf + n, cap - n - 1);
 		if (got < 0 && errno == EINTR)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssi_text.h"
 #include "ssi_time.h"
 #include "ssid_out.h"
@@ -26,24 +27,11 @@ void ssid_buf_free(struct ssid_buf *b)
 
 static bool buf_grow(struct ssid_buf *b, size_t extra)
 {
-	size_t cap;
-	char *p;
-
 	if (b->failed)
 		return false;
-	if (b->len + extra + 1 <= b->cap)
-		return true;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + extra + 1)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (!p) {
+	if (SSI_GROW(b->data, &b->cap, b->len + extra + 1, 256) < 0)
 		b->failed = true;
-		return false;
-	}
-	b->data = p;
-	b->cap = cap;
-	return true;
+	return !b->failed;
 }
 
 void ssid_buf_append(struct ssid_buf *b, const void *p, size_t n)

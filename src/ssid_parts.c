@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssid_parts.h"
 
 void ssid_parts_free(struct ssid_parts *ps)
@@ -12,6 +13,7 @@ void ssid_parts_free(struct ssid_parts *ps)
 	free(ps->p);
 	ps->p = NULL;
 	ps->n = 0;
+	ps->cap = 0;
 }
 
 struct ssid_part *ssid_parts_get(struct ssid_parts *ps, int32_t partition)
@@ -20,12 +22,10 @@ struct ssid_part *ssid_parts_get(struct ssid_parts *ps, int32_t partition)
 		return NULL;
 	if ((size_t)partition >= ps->n) {
 		size_t n = (size_t)partition + 1;
-		struct ssid_part *p = realloc(ps->p, n * sizeof(*p));
 
-		if (!p)
+		if (SSI_GROW(ps->p, &ps->cap, n, 8) < 0)
 			return NULL;
-		memset(p + ps->n, 0, (n - ps->n) * sizeof(*p));
-		ps->p = p;
+		memset(ps->p + ps->n, 0, (n - ps->n) * sizeof(*ps->p));
 		ps->n = n;
 	}
 	return &ps->p[partition];

@@ -293,23 +293,6 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 
 /* ---- tables --------------------------------------------------------------- */
 
-int rank_grow(void **v, uint32_t *cap, uint32_t need, size_t size)
-{
-	uint32_t c = *cap ? *cap : 4;
-	void *n;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	n = realloc(*v, (size_t)c * size);
-	if (!n)
-		return -ENOMEM;
-	*v = n;
-	*cap = c;
-	return 0;
-}
-
 struct rec *rank_rec_find(const struct ssid_rank *r, const char *id)
 {
 	uint64_t h;
@@ -392,7 +375,7 @@ int rank_make_dirty(struct ssid_rank *r, struct rec *rc)
 
 	if (rc->dirty)
 		return 0;
-	if (rank_grow((void **)&p->drec, &p->drcap, p->ndrec + 1, sizeof(*p->drec)) < 0)
+	if (SSI_GROW(p->drec, &p->drcap, (size_t)p->ndrec + 1, 4) < 0)
 		return -ENOMEM;
 	p->drec[p->ndrec++] = rc;
 	rc->dirty = true;
@@ -474,7 +457,7 @@ uint32_t rank_seg_lookup(struct ssid_rank *r, const char *field, bool create)
 	if (found != NONE)
 		return found;
 	if (!create || seg_table_grow(r) < 0 ||
-	    rank_grow((void **)&r->segv, &r->segcap, r->nseg + 1, sizeof(*r->segv)) < 0)
+	    SSI_GROW(r->segv, &r->segcap, (size_t)r->nseg + 1, 4) < 0)
 		return NONE;
 	g = calloc(1, sizeof(*g));
 	if (!g || !(g->field = strdup(field))) {
@@ -505,7 +488,7 @@ struct part *rank_part_get(struct ssid_rank *r, int32_t id)
 
 	if (p)
 		return p;
-	if (rank_grow((void **)&r->parts, &r->pcap, r->nparts + 1, sizeof(*r->parts)) < 0)
+	if (SSI_GROW(r->parts, &r->pcap, (size_t)r->nparts + 1, 4) < 0)
 		return NULL;
 	p = &r->parts[r->nparts++];
 	memset(p, 0, sizeof(*p));
@@ -528,7 +511,7 @@ static struct share *share_get(struct seg *g, int32_t part)
 
 	if (s)
 		return s;
-	if (rank_grow((void **)&g->share, &g->cap, g->nshare + 1, sizeof(*g->share)) < 0)
+	if (SSI_GROW(g->share, &g->cap, (size_t)g->nshare + 1, 4) < 0)
 		return NULL;
 	s = &g->share[g->nshare++];
 	memset(s, 0, sizeof(*s));
@@ -544,8 +527,7 @@ int rank_mark_dirty(struct ssid_rank *r, uint32_t segi, struct share *s)
 	if (s->dirty)
 		return 0;
 	p = rank_part_find(r, s->part);
-	if (!p ||
-	    rank_grow((void **)&p->dirty_seg, &p->dcap, p->ndirty + 1, sizeof(*p->dirty_seg)) < 0)
+	if (!p || SSI_GROW(p->dirty_seg, &p->dcap, (size_t)p->ndirty + 1, 4) < 0)
 		return -ENOMEM;
 	p->dirty_seg[p->ndirty++] = segi;
 	s->dirty = true;
@@ -624,7 +606,7 @@ static int count_in(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k, 
 	struct share *s = share_get(g, rc->part);
 	int e;
 
-	if (!s || rank_grow((void **)&s->member, &s->cap, s->nmember + 1, sizeof(*s->member)) < 0)
+	if (!s || SSI_GROW(s->member, &s->cap, (size_t)s->nmember + 1, 4) < 0)
 		return -ENOMEM;
 	warm_mark(r, g);
 	e = ssi_rankagg_add(&s->agg, &rc->r.score, +1);

@@ -145,7 +145,7 @@ static int note_gone(struct ssid_rank *r, const struct rec *rc)
 {
 	struct part *p = rank_part_find(r, rc->part);
 
-	if (rank_grow((void **)&p->gone, &p->gcap, p->ngone + 1, sizeof(*p->gone)) < 0 ||
+	if (SSI_GROW(p->gone, &p->gcap, (size_t)p->ngone + 1, 4) < 0 ||
 	    !(p->gone[p->ngone] = strdup(rc->id)))
 		return -ENOMEM;
 	p->ngone++;

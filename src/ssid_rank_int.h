@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ssi_array.h"
 #include "ssi_warmup.h"
 #include "ssid_rank.h"
 
@@ -44,7 +45,8 @@ struct share {
 	struct ssi_rankagg agg; /* its top list is what is written: the best top_n */
 	struct ssi_rank_top top;
 	struct rec **member;
-	uint32_t nmember, cap;
+	uint32_t nmember;
+	size_t cap;
 };
 
 struct seg {
@@ -53,7 +55,8 @@ struct seg {
 	enum ssid_rank_kind kind;
 	struct ssi_rankagg all; /* every partition: owned ones live, others as last read */
 	struct share *share;	/* owned partitions */
-	uint32_t nshare, cap;
+	uint32_t nshare;
+	size_t cap;
 	struct ssi_warmup warm; /* sizes sampled when touched by an apply */
 	uint64_t warm_gen;	/* the apply whose first touch warm_start saw */
 	uint64_t warm_start;	/* members when that apply first touched it */
@@ -71,11 +74,14 @@ struct part {
 	/* owned */
 	bool full;	     /* rewrite every aggregate (just loaded) */
 	uint32_t *dirty_seg; /* segments whose share changed */
-	uint32_t ndirty, dcap;
+	uint32_t ndirty;
+	size_t dcap;
 	char **gone; /* records to delete */
-	uint32_t ngone, gcap;
+	uint32_t ngone;
+	size_t gcap;
 	struct rec **drec; /* records to write (rec.dirty) */
-	uint32_t ndrec, drcap;
+	uint32_t ndrec;
+	size_t drcap;
 	/* another instance's, as last read */
 	long long version;
 	struct remote_entry *e;
@@ -95,11 +101,13 @@ struct ssid_rank {
 	struct rec **rtab;
 	size_t rcap, nrec;
 	struct seg **segv; /* by index */
-	uint32_t nseg, segcap;
+	uint32_t nseg;
+	size_t segcap;
 	uint32_t *stab; /* hash buckets of segment indexes + 1 */
 	size_t scap;
 	struct part *parts;
-	uint32_t nparts, pcap;
+	uint32_t nparts;
+	size_t pcap;
 	int64_t refreshed_ms;
 	bool refreshed;
 	int64_t aggs_written_ms; /* monotonic: aggregates last written */
@@ -115,7 +123,6 @@ struct ssid_rank {
 
 /* ssid_rank.c */
 uint64_t rank_hash_str(const char *s);
-int rank_grow(void **v, uint32_t *cap, uint32_t need, size_t size);
 struct rec *rank_rec_find(const struct ssid_rank *r, const char *id);
 /* A new record for id in partition part, counted nowhere yet; NULL: out of memory. */
 struct rec *rank_rec_new(struct ssid_rank *r, const char *id, int32_t part);

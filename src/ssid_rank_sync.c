@@ -25,40 +25,21 @@ int64_t rank_now_ms(void)
 
 static int bytes_reserve(struct bytes *b, size_t more)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	uint8_t *p;
-
-	if (b->len + more <= b->cap)
-		return 0;
-	while (cap < b->len + more)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
+	return SSI_GROW(b->p, &b->cap, b->len + more, 4096);
 }
 
 static int argv_reserve(struct ssid_rank *r, size_t n)
 {
-	const char **argv;
-	size_t *argl, *off, cap = r->argcap ? r->argcap : 64;
+	size_t cap = r->argcap;
 
-	if (n <= r->argcap)
-		return 0;
-	while (cap < n)
-		cap *= 2;
-	argv = realloc(r->argv, cap * sizeof(*argv));
-	if (argv)
-		r->argv = argv;
-	argl = realloc(r->argl, cap * sizeof(*argl));
-	if (argl)
-		r->argl = argl;
-	off = realloc(r->argoff, cap * sizeof(*off));
-	if (off)
-		r->argoff = off;
-	if (!argv || !argl || !off)
+	/* Three arrays of one capacity: r->argcap moves only once all have grown. */
+	if (SSI_GROW(r->argv, &cap, n, 64) < 0)
+		return -ENOMEM;
+	cap = r->argcap;
+	if (SSI_GROW(r->argl, &cap, n, 64) < 0)
+		return -ENOMEM;
+	cap = r->argcap;
+	if (SSI_GROW(r->argoff, &cap, n, 64) < 0)
 		return -ENOMEM;
 	r->argcap = cap;
 	return 0;
@@ -123,7 +104,7 @@ static int load_record(struct ssid_rank *r, int32_t part, const redisReply *f, c
 		/* Damaged: dropped, counted again at the rep's next score. */
 		struct part *p = rank_part_find(r, part);
 
-		if (rank_grow((void **)&p->gone, &p->gcap, p->ngone + 1, sizeof(*p->gone)) < 0 ||
+		if (SSI_GROW(p->gone, &p->gcap, (size_t)p->ngone + 1, 4) < 0 ||
 		    !(p->gone[p->ngone] = strdup(id)))
 			return -ENOMEM;
 		p->ngone++;

@@ -32,6 +32,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "ssi_array.h"
+
 #define META_TIMEOUT_MS	  10000
 #define POLL_INTERVAL_MS  20
 #define TRACE_INTERVAL_MS 5
@@ -224,27 +226,9 @@ static int cmd_ends(rd_kafka_t *rk, const char *topic)
 
 static int payloads_add(struct payloads *p, const void *data, size_t len)
 {
-	if (p->n + 2 > p->ncap) {
-		size_t ncap = p->ncap ? p->ncap * 2 : 1 << 16;
-		size_t *off = realloc(p->off, ncap * sizeof(*off));
-
-		if (!off)
-			return -ENOMEM;
-		p->off = off;
-		p->ncap = ncap;
-	}
-	if (p->used + len > p->cap) {
-		size_t cap = p->cap ? p->cap : 1 << 24;
-		char *bytes;
-
-		while (cap < p->used + len)
-			cap *= 2;
-		bytes = realloc(p->bytes, cap);
-		if (!bytes)
-			return -ENOMEM;
-		p->bytes = bytes;
-		p->cap = cap;
-	}
+	if (SSI_GROW(p->off, &p->ncap, p->n + 2, 1 << 16) < 0 ||
+	    SSI_GROW(p->bytes, &p->cap, p->used + len, 1 << 24) < 0)
+		return -ENOMEM;
 	p->off[p->n] = p->used;
 	if (len > 0)
 		memcpy(p->bytes + p->used, data, len);

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "ssi_array.h"
 #include "ssi_json.h"
 #include "ssi_score.h"
 #include "ssi_time.h"
@@ -73,14 +74,8 @@ static int make_stream(struct stream *s, size_t n, uint32_t users, uint64_t seed
 	if (!ev || !s->bytes || !s->off || !s->user || ssigen_new(&g, &cfg) < 0)
 		goto out;
 	for (s->n = 0; s->n < n && ssigen_next(g, ev) == 1; s->n++) {
-		if (used + ev->len > cap) {
-			char *bigger = realloc(s->bytes, cap * 2);
-
-			if (!bigger)
-				goto out;
-			s->bytes = bigger;
-			cap *= 2;
-		}
+		if (SSI_GROW(s->bytes, &cap, used + ev->len, 256) < 0)
+			goto out;
 		s->off[s->n] = used;
 		memcpy(s->bytes + used, ev->json, ev->len);
 		used += ev->len;

@@ -50,6 +50,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "ssi_array.h"
+
 #define META_TIMEOUT_MS 10000
 #define READ_TIMEOUT_S	120
 
@@ -96,7 +98,8 @@ struct partition_trace {
 
 struct trace {
 	struct partition_trace *part;
-	int32_t n;
+	int32_t n;  /* partitions 0..n-1 */
+	size_t cap; /* of part */
 };
 
 typedef int (*message_fn)(const rd_kafka_message_t *rkm, void *opaque);
@@ -180,17 +183,24 @@ static int users_get(struct users *u, const char *key, size_t len, struct user *
 	return 0;
 }
 
+/* Two arrays of one capacity: *cap moves only once both have room for need. */
+static int grow_pair(int64_t **a, int64_t **b, size_t *cap, size_t need, size_t first)
+{
+	size_t c = *cap;
+
+	if (SSI_GROW(*a, &c, need, first) < 0)
+		return -ENOMEM;
+	c = *cap;
+	if (SSI_GROW(*b, &c, need, first) < 0)
+		return -ENOMEM;
+	*cap = c;
+	return 0;
+}
+
 static int samples_add(struct samples *s, int64_t v)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		int64_t *nv = realloc(s->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = cap;
-	}
+	if (SSI_GROW(s->v, &s->cap, s->n + 1, 4096) < 0)
+		return -ENOMEM;
 	s->v[s->n++] = v;
 	return 0;
 }
@@ -248,28 +258,14 @@ static int trace_add(struct trace *t, int32_t p, int64_t at_ms, int64_t offset)
 	struct partition_trace *pt;
 
 	if (p >= t->n) {
-		struct partition_trace *np = realloc(t->part, (size_t)(p + 1) * sizeof(*np));
-
-		if (!np)
+		if (SSI_GROW(t->part, &t->cap, (size_t)p + 1, 16) < 0)
 			return -ENOMEM;
-		memset(np + t->n, 0, (size_t)(p + 1 - t->n) * sizeof(*np));
-		t->part = np;
+		memset(t->part + t->n, 0, (size_t)(p + 1 - t->n) * sizeof(*t->part));
 		t->n = p + 1;
 	}
 	pt = &t->part[p];
-	if (pt->n == pt->cap) {
-		size_t cap = pt->cap ? pt->cap * 2 : 1024;
-		int64_t *at = realloc(pt->at_ms, cap * sizeof(*at));
-
-		if (!at)
-			return -ENOMEM;
-		pt->at_ms = at;
-		at = realloc(pt->offset, cap * sizeof(*at));
-		if (!at)
-			return -ENOMEM;
-		pt->offset = at;
-		pt->cap = cap;
-	}
+	if (grow_pair(&pt->at_ms, &pt->offset, &pt->cap, pt->n + 1, 1024) < 0)
+		return -ENOMEM;
 	pt->at_ms[pt->n] = at_ms;
 	pt->offset[pt->n] = offset;
 	pt->n++;
@@ -516,19 +512,8 @@ static int on_input(const rd_kafka_message_t *rkm, void *opaque)
 	r = users_get(&c->users, rkm->key, rkm->key_len, &u);
 	if (r < 0)
 		return r;
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 8;
-		int64_t *grown = realloc(u->ts, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		u->ts = grown;
-		grown = realloc(u->commit, cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		u->commit = grown;
-		u->cap = cap;
-	}
+	if (grow_pair(&u->ts, &u->commit, &u->cap, u->n + 1, 8) < 0)
+		return -ENOMEM;
 	if (ts < u->last_input)
 		c->res.order_violations++;
 	u->last_input = ts;

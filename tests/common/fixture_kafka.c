@@ -10,6 +10,7 @@
 
 #include "fixture.h"
 #include "fixture_int.h"
+#include "ssi_array.h"
 
 /* ---- Kafka --------------------------------------------------------------- */
 
@@ -207,15 +208,8 @@ static int msgs_add(struct fx_msgs *l, const rd_kafka_message_t *rkm)
 	rd_kafka_headers_t *hdrs = NULL;
 	struct fx_msg *m;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct fx_msg *a = realloc(l->m, cap * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		l->m = a;
-		l->cap = cap;
-	}
+	if (SSI_GROW(l->m, &l->cap, l->n + 1, 64) < 0)
+		return -ENOMEM;
 	m = &l->m[l->n];
 	memset(m, 0, sizeof(*m));
 	m->partition = rkm->partition;

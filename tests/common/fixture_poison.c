@@ -14,6 +14,7 @@
 
 #include "fixture.h"
 #include "fixture_int.h"
+#include "ssi_array.h"
 #include "ssid_pipeline.h"
 
 /* ---- the poison corpus --------------------------------------------------- */
@@ -146,16 +147,9 @@ int fx_poison_load(struct fx_poison_corpus *c, const char *dir, size_t max_bytes
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[strspn(line, " \t")] == '\0' || line[0] == '#')
 			continue;
-		if (c->n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct fx_poison *a = realloc(c->e, ncap * sizeof(*a));
-
-			if (!a) {
-				r = -ENOMEM;
-				break;
-			}
-			c->e = a;
-			cap = ncap;
+		if (SSI_GROW(c->e, &cap, c->n + 1, 64) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		r = poison_entry(&c->e[c->n], line, dir, max_bytes);
 		c->n++; /* counted even when it failed: fx_poison_free frees its bytes */

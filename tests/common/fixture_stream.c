@@ -11,6 +11,7 @@
 
 #include "fixture.h"
 #include "fixture_int.h"
+#include "ssi_array.h"
 #include "ssi_time.h"
 
 /* ---- event streams ------------------------------------------------------- */
@@ -63,15 +64,8 @@ int fx_stream_add_raw(struct fx_stream *s, const char *key, int user, const void
 {
 	struct fx_event *ev;
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct fx_event *a = realloc(s->ev, cap * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		s->ev = a;
-		s->cap = cap;
-	}
+	if (SSI_GROW(s->ev, &s->cap, s->n + 1, 256) < 0)
+		return -ENOMEM;
 	ev = &s->ev[s->n];
 	memset(ev, 0, sizeof(*ev));
 	snprintf(ev->key, sizeof(ev->key), "%s", key);
