@@ -1,20 +1,30 @@
 /*
  * ssid_pipeline: one batch of consumed messages, from bytes to durable
- * state and delivered outputs.
+ * state and delivered outputs (the README's "How it works" tells the story).
  *
  *   parse + validate  every message (rejects go to the dead-letter topic)
  *   group             events by user, in offset order
  *   load              every user's record (one pipelined Redis round trip)
- *   apply             events not yet folded in (offset > the user's mark for
- *                     that partition), then score
- *   save state        states and marks (one round trip)
- *   produce           score.updated for users whose score moved by at least
- *                     epsilon since the last delivered one, and DLQ records;
- *                     wait until all are delivered
- *   save published    the scores now delivered (one round trip)
- * Only then may the caller store the batch's offsets. A failure anywhere
- * leaves the batch intact to be run again from the start: the marks make
- * re-applying a no-op, and "published" makes a lost output be sent again.
+ *   apply + score     events not yet folded in (offset > the user's mark for
+ *                     that partition); score, and publish a rep whose score
+ *                     moved by at least epsilon or whose model changed
+ *   rank              move the reps to publish in their segments (in memory;
+ *                     one round trip writes the touched partitions) and note
+ *                     the leaderboards they touched
+ *   network           refresh a bounded number of day-old network ranks
+ *   derive            band crossings, alerts and today's history entry
+ *   produce           dead letters, score.updated, rank.changed, alert and
+ *                     the leaderboard.changed due; wait until all are
+ *                     delivered
+ *   save              states, marks, connections, decay schedule and what
+ *                     was delivered: one round trip, after delivery
+ *
+ * Contract: a 0 return means the batch is durable and delivered, and only
+ * then may the caller store its offsets. On failure the caller keeps the
+ * batch and runs it again: before the save nothing of it is in Redis but
+ * ranks (idempotent), the marks make re-applying a no-op, and a lost output
+ * is sent again. The pipeline borrows the store, producer, ranks, boards and
+ * model it is given; it owns its scratch, reused from batch to batch.
  */
 #ifndef SSID_PIPELINE_H
 #define SSID_PIPELINE_H
@@ -28,6 +38,7 @@
 #include "ssi_alert.h"
 #include "ssi_event.h"
 #include "ssi_model.h"
+#include "ssid_batch.h"
 #include "ssid_boards.h"
 #include "ssid_out.h"
 #include "ssid_rank.h"
@@ -39,37 +50,6 @@
  * about 1 MB by default, and a refused dead letter would stall a partition.
  */
 #define SSID_DLQ_VALUE_MAX (512 * 1024)
-
-struct ssid_msg {
-	rd_kafka_message_t *rkm; /* owned */
-	bool parsed;
-	/*
-	 * Set by the caller for a message read again by a rebuild (it was
-	 * processed before Redis lost it): a rejection is not dead-lettered
-	 * twice, and its user's alerts and rank crossings are not published.
-	 */
-	bool replay;
-	int status; /* 0: valid event; < 0: rejected, see why */
-	struct ssi_reject why;
-	struct ssi_event ev;
-	uint32_t user; /* index into the batch's users, when valid */
-};
-
-struct ssid_batch {
-	struct ssid_msg *msg;
-	size_t n, cap;
-};
-
-void ssid_batch_init(struct ssid_batch *b);
-/* Take ownership of rkm. 0 or -ENOMEM (rkm is then destroyed). */
-int ssid_batch_add(struct ssid_batch *b, rd_kafka_message_t *rkm);
-/* Forget messages of partitions this consumer no longer owns. */
-void ssid_batch_drop_partitions(struct ssid_batch *b, const rd_kafka_topic_partition_list_t *parts);
-/* Destroy all messages; the batch stays usable. */
-void ssid_batch_clear(struct ssid_batch *b);
-void ssid_batch_free(struct ssid_batch *b);
-/* The next offset to commit per partition (caller destroys). NULL if empty. */
-rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b);
 
 struct ssid_batch_stats {
 	size_t events;		/* messages in the batch */

@@ -16,8 +16,10 @@
  *   n  the rep's network rank as last computed (ssid_network), at most once
  *      a day: "v1 day present hidden rank of top_percent avg_total_cp"
  * p, h, d, a, k and n describe what was delivered, so they are written
- * together and only after delivery; s is written before, with the marks that make a
- * replayed event a no-op.
+ * together and only after delivery; s carries the marks that make a replayed event a
+ * no-op. A caller stages what is to be written per user
+ * (ssid_store_stage_state, ssid_store_stage_delivered) and ssid_store_save
+ * writes all of it in one round trip.
  *
  * A rep's 1st-degree connections named by connection_added/_removed
  * events (attrs.connection_id) are the set "<prefix>net:{<user_id>}",
@@ -81,9 +83,13 @@ struct ssid_user {
 	int64_t due_ms;			     /* next decay, SSID_DUE_NEVER */
 	const struct ssid_net_op *net;	     /* written with the state; borrowed */
 	size_t nnet;
-	bool save_state;     /* ssid_store_save writes field s (and the net ops) */
-	bool save_published; /* ssid_store_save writes fields p (from published), h, d, a, k, n */
-	bool save_due;	     /* ssid_store_save puts due_ms into partition's schedule */
+	/*
+	 * The store's own: what ssid_store_save writes, set by the
+	 * ssid_store_stage_* calls (cleared by ssid_user_init), never by callers.
+	 */
+	bool save_state;     /* field s (and the net ops) */
+	bool save_published; /* fields p (from published), h, d, a, k, n */
+	bool save_due;	     /* due_ms into partition's schedule */
 };
 
 /* Initialise u for id (borrowed) with an empty record. */
@@ -122,7 +128,24 @@ const char *ssid_store_errstr(const struct ssid_store *s);
  */
 int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n);
 
-/* Write what each user's save_* flags ask for. 0, -EIO or -ENOMEM. */
+/*
+ * Stage u's state (field s with its marks, and its connection changes) for
+ * the next ssid_store_save; with schedule, its due_ms too (partition's
+ * decay schedule).
+ */
+void ssid_store_stage_state(struct ssid_user *u, bool schedule);
+/*
+ * Record score as delivered at as_of_ms under model_version, with top (NULL:
+ * the percentiles as loaded) as its percentiles, and stage what describes
+ * the delivery (fields p, h, a, k, n) for the next ssid_store_save.
+ */
+void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *score,
+				int64_t as_of_ms, const char *model_version,
+				const int top[SSID_RANK__COUNT]);
+/*
+ * Write what was staged for users[0..n), all of it in one round trip.
+ * 0, -EIO or -ENOMEM.
+ */
 int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n);
 
 /* The hash key of a user, for tools and tests. Returns its length. */

@@ -1,4 +1,9 @@
-/* ssid_pipeline: a batch from bytes to durable, delivered results. */
+/*
+ * ssid_pipeline: a batch from bytes to durable, delivered results. Owns the
+ * pipeline and its scratch, and the steps around derive and produce: parse,
+ * group, load, apply and score, ranks, network ranks, the one save after
+ * delivery; rescores and leaderboard flushes. See ssid_pipeline_int.h.
+ */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -8,83 +13,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "ssi_array.h"
 #include "ssi_score.h"
 #include "ssid_network.h"
-#include "ssid_out.h"
-#include "ssid_pipeline.h"
+#include "ssid_pipeline_int.h"
 
-/* Per-user work beside the store's record. */
-struct user_work {
-	uint32_t first, last; /* message list in offset order, via next[] */
-	int applied;
-	bool replay; /* some event is a rebuild's replay: publish no alert or crossing */
-	bool live;   /* some event is not: the score is published (else recorded as delivered) */
-	int64_t newest_ms; /* the newest occurred_at of its events in the batch, 0: none */
-	bool backfill;	   /* an event score whose newest event is older than max_event_age_ms */
-	size_t net_from; /* its connection changes start here in p->net */
-	bool publish;
-	enum ssid_cause cause;
-	struct ssi_score score;
-	bool has_before;
-	struct ssi_state before; /* before this batch: what an alert's explain compares */
-	bool has_ranks;
-	struct ssid_rank_pos rank[SSID_RANK__COUNT];
-	int top[SSID_RANK__COUNT]; /* percentiles to remember once delivered */
-};
-
-/* A rank.changed or an alert to publish for a user of the batch. */
-struct crossing {
-	uint32_t user;
-	enum ssid_rank_kind kind;
-	struct ssid_rank_crossing c;
-};
-
-struct alert_out {
-	uint32_t user;
-	struct ssi_alert a;
-};
-
-/* Deliveries of one attempt; freed by whoever sees the last report. */
-struct delivery {
-	int outstanding;
-	int failed;
-	bool abandoned;
-	char err[160];
-};
-
-struct ssid_pipeline {
-	struct ssid_pipeline_opts o;
-	const struct ssi_model *model;
-	char *output_topic, *dlq_topic;
-	char err[256];
-
-	/* Scratch reused across batches. */
-	struct ssid_user *users;
-	struct user_work *work;
-	size_t nusers, users_cap;
-	uint32_t *next;
-	size_t next_cap;
-	uint32_t *slots; /* open-addressing table: user index + 1, 0 = empty */
-	size_t nslots;
-	struct ssid_buf out;
-
-	struct ssid_rank_change *changes; /* users_cap of them */
-	uint32_t *change_user;
-	struct crossing *crossings;
-	size_t ncrossings, crossings_cap;
-	struct alert_out *alerts;
-	size_t nalerts, alerts_cap;
-	const struct ssid_board_update *boards; /* collected for this attempt */
-	size_t nboards;
-	struct ssid_net_op *net; /* connection changes, contiguous per user */
-	size_t nnet, net_cap;
-};
-
-#define NO_MSG UINT32_MAX
 /* Below this many messages a second parsing thread costs more than it saves. */
 #define PARALLEL_PARSE_MIN 2000
+/* The scratch arrays' first capacity, in messages. */
+#define SCRATCH_FIRST 64
 
-static int64_t mono_ms(void)
+int64_t pipe_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -98,92 +37,6 @@ void ssid_failpoint(const char *name)
 
 	if (want && strcmp(want, name) == 0)
 		raise(SIGKILL);
-}
-
-void ssid_batch_init(struct ssid_batch *b)
-{
-	memset(b, 0, sizeof(*b));
-}
-
-int ssid_batch_add(struct ssid_batch *b, rd_kafka_message_t *rkm)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		struct ssid_msg *m = realloc(b->msg, cap * sizeof(*m));
-
-		if (!m) {
-			rd_kafka_message_destroy(rkm);
-			return -ENOMEM;
-		}
-		b->msg = m;
-		b->cap = cap;
-	}
-	b->msg[b->n].rkm = rkm;
-	b->msg[b->n].parsed = false;
-	b->msg[b->n].replay = false;
-	b->n++;
-	return 0;
-}
-
-static bool in_list(const rd_kafka_topic_partition_list_t *parts, const rd_kafka_message_t *rkm)
-{
-	const char *topic = rd_kafka_topic_name(rkm->rkt);
-
-	for (int i = 0; i < parts->cnt; i++)
-		if (parts->elems[i].partition == rkm->partition &&
-		    strcmp(parts->elems[i].topic, topic) == 0)
-			return true;
-	return false;
-}
-
-void ssid_batch_drop_partitions(struct ssid_batch *b, const rd_kafka_topic_partition_list_t *parts)
-{
-	size_t keep = 0;
-
-	for (size_t i = 0; i < b->n; i++) {
-		if (in_list(parts, b->msg[i].rkm))
-			rd_kafka_message_destroy(b->msg[i].rkm);
-		else
-			b->msg[keep++] = b->msg[i];
-	}
-	b->n = keep;
-}
-
-void ssid_batch_clear(struct ssid_batch *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		rd_kafka_message_destroy(b->msg[i].rkm);
-	b->n = 0;
-}
-
-void ssid_batch_free(struct ssid_batch *b)
-{
-	if (!b)
-		return;
-	ssid_batch_clear(b);
-	free(b->msg);
-	ssid_batch_init(b);
-}
-
-rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b)
-{
-	rd_kafka_topic_partition_list_t *l;
-
-	if (b->n == 0)
-		return NULL;
-	l = rd_kafka_topic_partition_list_new(8);
-	for (size_t i = 0; i < b->n; i++) {
-		const rd_kafka_message_t *m = b->msg[i].rkm;
-		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-		    l, rd_kafka_topic_name(m->rkt), m->partition);
-
-		if (!tp)
-			tp = rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt),
-							       m->partition);
-		if (m->offset + 1 > tp->offset)
-			tp->offset = m->offset + 1;
-	}
-	return l;
 }
 
 int ssid_pipeline_new(struct ssid_pipeline **out, const struct ssid_pipeline_opts *o,
@@ -268,38 +121,23 @@ const char *ssid_pipeline_errstr(const struct ssid_pipeline *p)
 	return p->err;
 }
 
-/* Size the scratch arrays for a batch of n messages. */
+/*
+ * Size the scratch arrays for a batch of n messages. users, work, next,
+ * changes and change_user grow together: each to the capacity SSI_GROW
+ * gives from users_cap, which takes it only once all five have it.
+ */
 static int scratch_reserve(struct ssid_pipeline *p, size_t n)
 {
+	size_t cap[5] = {p->users_cap, p->users_cap, p->users_cap, p->users_cap, p->users_cap};
 	size_t slots = 16;
 
-	if (n > p->users_cap) {
-		struct ssid_user *u = realloc(p->users, n * sizeof(*u));
-		struct user_work *w;
-
-		if (!u)
-			return -ENOMEM;
-		p->users = u;
-		w = realloc(p->work, n * sizeof(*w));
-		if (!w)
-			return -ENOMEM;
-		p->work = w;
-		free(p->changes);
-		free(p->change_user);
-		p->changes = malloc(n * sizeof(*p->changes));
-		p->change_user = malloc(n * sizeof(*p->change_user));
-		if (!p->changes || !p->change_user)
-			return -ENOMEM;
-		p->users_cap = n;
-	}
-	if (n > p->next_cap) {
-		uint32_t *nx = realloc(p->next, n * sizeof(*nx));
-
-		if (!nx)
-			return -ENOMEM;
-		p->next = nx;
-		p->next_cap = n;
-	}
+	if (SSI_GROW(p->users, &cap[0], n, SCRATCH_FIRST) < 0 ||
+	    SSI_GROW(p->work, &cap[1], n, SCRATCH_FIRST) < 0 ||
+	    SSI_GROW(p->next, &cap[2], n, SCRATCH_FIRST) < 0 ||
+	    SSI_GROW(p->changes, &cap[3], n, SCRATCH_FIRST) < 0 ||
+	    SSI_GROW(p->change_user, &cap[4], n, SCRATCH_FIRST) < 0)
+		return -ENOMEM;
+	p->users_cap = cap[0];
 	while (slots < 2 * n)
 		slots *= 2;
 	if (slots > p->nslots) {
@@ -477,15 +315,8 @@ static int note_connection(struct ssid_pipeline *p, const struct ssi_event *ev)
 	if ((ev->type != SSI_EV_CONNECTION_ADDED && ev->type != SSI_EV_CONNECTION_REMOVED) ||
 	    !ev->attrs.connection.connection_id[0])
 		return 0;
-	if (p->nnet == p->net_cap) {
-		size_t cap = p->net_cap ? p->net_cap * 2 : 256;
-		struct ssid_net_op *n = realloc(p->net, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->net = n;
-		p->net_cap = cap;
-	}
+	if (SSI_GROW(p->net, &p->net_cap, p->nnet + 1, 256) < 0)
+		return -ENOMEM;
 	p->net[p->nnet++] = (struct ssid_net_op){
 	    .add = ev->type == SSI_EV_CONNECTION_ADDED,
 	    .connection_id = ev->attrs.connection.connection_id,
@@ -521,6 +352,7 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	size_t net_from = p->nnet;
 	struct ssid_user *user = &p->users[u];
 	struct user_work *w = &p->work[u];
+	bool changed = false;
 
 	if (user->has_published && alerts_enabled(p)) {
 		if (ssi_state_copy(&w->before, &user->state) < 0)
@@ -550,9 +382,9 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 		else
 			w->applied++;
 		ssi_state_mark_set(&user->state, rkm->partition, rkm->offset);
-		user->save_state = true;
+		changed = true;
 	}
-	if (user->save_state)
+	if (changed)
 		ssi_state_prune(&user->state, p->model, now_ms);
 	/* An index for now: p->net may still move while later users are applied. */
 	w->net_from = net_from;
@@ -561,7 +393,9 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	/* A model change is news now, whatever the age of the events. */
 	w->backfill = w->cause == SSID_CAUSE_EVENT && p->o.max_event_age_ms > 0 && w->newest_ms > 0 &&
 		      w->newest_ms < now_ms - p->o.max_event_age_ms;
-	user->save_due = user->save_state;
+	/* Only a state with new marks is written, and then with its next decay. */
+	if (changed)
+		ssid_store_stage_state(user, true);
 	stats->applied += (size_t)w->applied;
 	return 0;
 }
@@ -577,7 +411,7 @@ static void old_segments(const struct ssid_rank_change *c, const char *seg[SSI_S
 static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c, bool backfill)
 {
 	static const enum ssid_rank_kind kinds[] = {SSID_RANK_TENANT, SSID_RANK_TEAM};
-	int64_t now = mono_ms();
+	int64_t now = pipe_mono_ms();
 	const char *old[SSI_SEG__COUNT];
 	int r = 0;
 
@@ -673,383 +507,6 @@ static int rank_step(struct ssid_pipeline *p)
 	return 0;
 }
 
-static int push_crossing(struct ssid_pipeline *p, uint32_t u, enum ssid_rank_kind kind,
-			 const struct ssid_rank_crossing *c)
-{
-	if (p->ncrossings == p->crossings_cap) {
-		size_t cap = p->crossings_cap ? p->crossings_cap * 2 : 64;
-		struct crossing *n = realloc(p->crossings, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->crossings = n;
-		p->crossings_cap = cap;
-	}
-	p->crossings[p->ncrossings++] = (struct crossing){.user = u, .kind = kind, .c = *c};
-	return 0;
-}
-
-static int push_alert(struct ssid_pipeline *p, uint32_t u, const struct ssi_alert *a)
-{
-	if (p->nalerts == p->alerts_cap) {
-		size_t cap = p->alerts_cap ? p->alerts_cap * 2 : 16;
-		struct alert_out *n = realloc(p->alerts, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->alerts = n;
-		p->alerts_cap = cap;
-	}
-	p->alerts[p->nalerts].user = u;
-	p->alerts[p->nalerts++].a = *a;
-	return 0;
-}
-
-/* Band crossings since the rep's last delivered percentiles, per segment kind. */
-static int rank_crossings(struct ssid_pipeline *p, uint32_t u)
-{
-	struct user_work *w = &p->work[u];
-
-	for (int k = 0; k < SSID_RANK__COUNT; k++) {
-		const struct ssid_rank_pos *pos = &w->rank[k];
-		struct ssid_rank_crossing c;
-
-		w->top[k] = w->has_ranks && pos->present && !pos->hidden ? pos->top_percent : 0;
-		/* Not about the past, nor in a segment still filling up (README "Alerts"). */
-		if (!w->replay && !w->backfill && !pos->warming &&
-		    ssid_rank_band_crossing(&p->o.bands, p->users[u].published_top[k], w->top[k],
-					    &c) != 0 &&
-		    push_crossing(p, u, (enum ssid_rank_kind)k, &c) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static enum ssi_alert_cause alert_cause(enum ssid_cause c)
-{
-	return c == SSID_CAUSE_DECAY   ? SSI_ALERT_CAUSE_DECAY
-	       : c == SSID_CAUSE_MODEL ? SSI_ALERT_CAUSE_MODEL
-				       : SSI_ALERT_CAUSE_EVENT;
-}
-
-/*
- * Check the rules. Explains are computed only for a rep an alert fires for
- * (a dry run on a copy of the rule state says whether): they cost a
- * rescoring per candidate action.
- */
-static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, int32_t today)
-{
-	struct ssid_user *user = &p->users[u];
-	struct user_work *w = &p->work[u];
-	struct ssi_alert_input in = {
-	    .now_ms = now_ms,
-	    .cause = alert_cause(w->cause),
-	    .has_old = user->has_published,
-	    .old_score = user->published,
-	    .new_score = w->score,
-	    .max_total = -1,
-	    .old_top_percent = user->published_top[SSID_RANK_INDUSTRY],
-	    /* A segment still filling up says nothing about the rep. */
-	    .new_top_percent = w->rank[SSID_RANK_INDUSTRY].warming ? SSI_ALERT_TOP_UNKNOWN
-								 : w->top[SSID_RANK_INDUSTRY],
-	    .window_days = p->model->window_days,
-	};
-	struct ssi_alert out[SSI_ALERT__COUNT];
-	struct ssi_alert_state trial = user->alert;
-	struct ssi_explain before, now;
-	int n;
-
-	if (user->history_status == 0 && user->history.n > 0) {
-		int max = ssi_history_max_since(&user->history, today - p->o.alerts.drop_days + 1);
-
-		in.max_total = max >= 0 ? max : -1;
-	}
-	n = ssi_alert_evaluate(&trial, &p->o.alerts, &in, out, SSI_ALERT__COUNT);
-	if (n <= 0) {
-		/* -EINVAL would be a bug of ours: keep the rule state, lose no batch. */
-		if (n == 0)
-			user->alert = trial;
-		return 0;
-	}
-	if (ssi_explain(w->has_before ? &w->before : &user->state, p->model,
-			user->published_ms > 0 ? user->published_ms : now_ms, &before) < 0 ||
-	    ssi_explain(&user->state, p->model, now_ms, &now) < 0)
-		return -ENOMEM;
-	in.prev_explain = &before;
-	in.cur_explain = &now;
-	n = ssi_alert_evaluate(&user->alert, &p->o.alerts, &in, out, SSI_ALERT__COUNT);
-	for (int i = 0; i < n; i++)
-		if (push_alert(p, u, &out[i]) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
-/* What a published score implies besides itself: crossings, alerts, history. */
-static int derive_step(struct ssid_pipeline *p, int64_t now_ms)
-{
-	int32_t today = (int32_t)(now_ms / SSI_MS_PER_DAY);
-
-	for (uint32_t u = 0; u < p->nusers; u++) {
-		struct ssid_user *user = &p->users[u];
-		int r;
-
-		if (!p->work[u].publish || user->load_status < 0)
-			continue;
-		r = rank_crossings(p, u);
-		if (r == 0 && !p->work[u].replay && !p->work[u].backfill)
-			r = evaluate_alerts(p, u, now_ms, today);
-		if (r == 0 && user->history_status == 0 &&
-		    ssi_history_set_retention(&user->history, p->o.history_retention_days) == 0 &&
-		    ssi_history_record(&user->history, today, &p->work[u].score) == -ENOMEM)
-			r = -ENOMEM;
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static struct delivery *delivery_new(void)
-{
-	return calloc(1, sizeof(struct delivery));
-}
-
-void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
-{
-	struct delivery *d = rkm->_private;
-
-	(void)rk;
-	(void)opaque;
-	if (!d)
-		return;
-	if (rkm->err) {
-		d->failed++;
-		snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(rkm->err));
-	}
-	if (--d->outstanding == 0 && d->abandoned)
-		free(d);
-}
-
-static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topic, const void *key,
-		   size_t keylen, const void *val, size_t len, rd_kafka_headers_t *hdrs)
-{
-	for (;;) {
-		rd_kafka_resp_err_t err;
-
-		err = rd_kafka_producev(
-		    p->o.producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-		    RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			d->outstanding++; /* hdrs now owned by librdkafka */
-			return 0;
-		}
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			if (hdrs)
-				rd_kafka_headers_destroy(hdrs);
-			snprintf(p->err, sizeof(p->err), "produce to %s: %s", topic,
-				 rd_kafka_err2str(err));
-			return -ECOMM;
-		}
-		/* The local queue is full: serve delivery reports to drain it. */
-		rd_kafka_poll(p->o.producer, 10);
-	}
-}
-
-static int produce_dlq(struct ssid_pipeline *p, struct delivery *d, const struct ssid_msg *m)
-{
-	const rd_kafka_message_t *rkm = m->rkm;
-	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
-	char num[32];
-
-	rd_kafka_header_add(h, "ssi.reason", -1, m->why.code, -1);
-	rd_kafka_header_add(h, "ssi.message", -1, m->why.message, -1);
-	rd_kafka_header_add(h, "ssi.source.topic", -1, rd_kafka_topic_name(rkm->rkt), -1);
-	snprintf(num, sizeof(num), "%d", (int)rkm->partition);
-	rd_kafka_header_add(h, "ssi.source.partition", -1, num, -1);
-	snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
-	rd_kafka_header_add(h, "ssi.source.offset", -1, num, -1);
-	/*
-	 * A payload too large for any broker's default message size would be
-	 * refused for ever and stall its partition: keep its head and say so.
-	 */
-	if (rkm->len > SSID_DLQ_VALUE_MAX) {
-		snprintf(num, sizeof(num), "%zu", rkm->len);
-		rd_kafka_header_add(h, "ssi.truncated_from", -1, num, -1);
-	}
-	return produce(p, d, p->o.dlq_topic, rkm->key, rkm->key_len, rkm->payload,
-		       rkm->len > SSID_DLQ_VALUE_MAX ? SSID_DLQ_VALUE_MAX : rkm->len, h);
-}
-
-/* Produce the message just rendered into p->out (rendered: its status) under key. */
-static int produce_out(struct ssid_pipeline *p, struct delivery *d, const char *key, int rendered)
-{
-	if (rendered < 0)
-		return rendered;
-	return produce(p, d, p->o.output_topic, key, strlen(key), p->out.data, p->out.len, NULL);
-}
-
-static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u, int64_t now_ms)
-{
-	const struct ssid_user *user = &p->users[u];
-	const struct user_work *w = &p->work[u];
-	struct ssid_score_msg msg = {
-	    .user_id = user->id,
-	    .model_version = p->model->version,
-	    .score = w->score,
-	    .has_previous = user->has_published,
-	    .previous = user->published,
-	    .cause = w->cause,
-	    .as_of_ms = now_ms,
-	    .events = w->applied,
-	    .backfill = w->backfill,
-	    .has_ranks = w->has_ranks,
-	};
-
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		msg.segment[s] = user->state.segment[s];
-	if (w->has_ranks)
-		memcpy(msg.rank, w->rank, sizeof(msg.rank));
-	msg.has_network = w->has_ranks && user->network_day >= 0;
-	msg.network = user->network;
-	msg.network_day = user->network_day;
-	ssid_buf_reset(&p->out);
-	return produce_out(p, d, user->id, ssid_out_score_updated(&p->out, &msg));
-}
-
-static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const struct crossing *c,
-			    int64_t now_ms)
-{
-	const struct ssid_user *user = &p->users[c->user];
-	char value[2 * SSI_ID_MAX + 2];
-	struct ssid_rank_msg msg = {
-	    .user_id = user->id,
-	    .kind = c->kind,
-	    .crossing = c->c,
-	    .from_top_percent = user->published_top[c->kind],
-	    .pos = &p->work[c->user].rank[c->kind],
-	    .cause = p->work[c->user].cause,
-	    .as_of_ms = now_ms,
-	    .model_version = p->model->version,
-	};
-	if (c->kind == SSID_RANK_INDUSTRY)
-		msg.segment_value = user->state.segment[SSI_SEG_INDUSTRY];
-	else if (c->kind == SSID_RANK_TENANT)
-		msg.segment_value = user->state.segment[SSI_SEG_TENANT];
-	else if (c->kind == SSID_RANK_TEAM) {
-		snprintf(value, sizeof(value), "%s/%s", user->state.segment[SSI_SEG_TENANT],
-			 user->state.segment[SSI_SEG_TEAM]);
-		msg.segment_value = value;
-	}
-	ssid_buf_reset(&p->out);
-	return produce_out(p, d, user->id, ssid_out_rank_changed(&p->out, &msg));
-}
-
-static int produce_alert(struct ssid_pipeline *p, struct delivery *d, const struct alert_out *a,
-			 int64_t now_ms)
-{
-	const struct ssid_user *user = &p->users[a->user];
-	struct ssid_alert_msg msg = {
-	    .user_id = user->id,
-	    .alert = &a->a,
-	    .score = p->work[a->user].score,
-	    .as_of_ms = now_ms,
-	    .model_version = p->model->version,
-	};
-	ssid_buf_reset(&p->out);
-	return produce_out(p, d, user->id, ssid_out_alert(&p->out, &msg));
-}
-
-/* Keyed by the board's tenant, so one tenant's boards stay in order. */
-static int produce_board(struct ssid_pipeline *p, struct delivery *d,
-			 const struct ssid_board_update *bu, int64_t now_ms)
-{
-	struct ssid_board_msg msg = {
-	    .kind = bu->kind,
-	    .tenant = bu->tenant,
-	    .team = bu->team,
-	    .board = bu->board,
-	    .changes = bu->changes,
-	    .backfill = bu->backfill,
-	    .as_of_ms = now_ms,
-	    .model_version = p->model->version,
-	};
-	ssid_buf_reset(&p->out);
-	return produce_out(p, d, bu->tenant, ssid_out_leaderboard_changed(&p->out, &msg));
-}
-
-/* Wait for every report of this attempt, serving the caller's tick. */
-static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
-{
-	int64_t deadline = mono_ms() + p->o.delivery_timeout_ms;
-
-	while (d->outstanding > 0 && mono_ms() < deadline) {
-		rd_kafka_poll(p->o.producer, 100);
-		if (p->o.tick)
-			p->o.tick(p->o.tick_ctx);
-	}
-	if (d->outstanding > 0) {
-		snprintf(p->err, sizeof(p->err), "%d deliveries still pending after %d ms",
-			 d->outstanding, p->o.delivery_timeout_ms);
-		return -ETIMEDOUT;
-	}
-	if (d->failed > 0) {
-		snprintf(p->err, sizeof(p->err), "%d deliveries failed: %s", d->failed, d->err);
-		return -ECOMM;
-	}
-	return 0;
-}
-
-/* Produce everything of this attempt (dead letters first) and wait for it. */
-static int produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
-		       struct ssid_batch_stats *stats)
-{
-	struct delivery *d = delivery_new();
-	int r = 0;
-
-	if (!d)
-		return -ENOMEM;
-	for (size_t i = 0; b && i < b->n && r == 0; i++) {
-		if (b->msg[i].status >= 0)
-			continue;
-		if (b->msg[i].replay) {
-			stats->replay_rejected++;
-			continue;
-		}
-		r = produce_dlq(p, d, &b->msg[i]);
-		stats->rejected++;
-	}
-	/* A replay's scores were delivered when its events were first read. */
-	for (size_t u = 0; u < p->nusers && r == 0; u++)
-		if (p->work[u].publish && (p->work[u].live || !p->work[u].replay) &&
-		    p->users[u].load_status == 0) {
-			r = produce_score(p, d, (uint32_t)u, now_ms);
-			stats->outputs++;
-		}
-	for (size_t i = 0; i < p->ncrossings && r == 0; i++, stats->rank_changes++)
-		r = produce_crossing(p, d, &p->crossings[i], now_ms);
-	for (size_t i = 0; i < p->nalerts && r == 0; i++, stats->alerts++)
-		r = produce_alert(p, d, &p->alerts[i], now_ms);
-	if (r == 0 && p->o.boards) {
-		r = ssid_boards_collect(p->o.boards, mono_ms(), &p->boards, &p->nboards);
-		if (r < 0)
-			snprintf(p->err, sizeof(p->err), "redis (leaderboards): %s",
-				 ssid_rank_errstr(p->o.rank));
-	}
-	for (size_t i = 0; i < p->nboards && r == 0; i++, stats->boards++)
-		r = produce_board(p, d, &p->boards[i], now_ms);
-	if (r == 0)
-		r = await_deliveries(p, d);
-	else
-		rd_kafka_flush(p->o.producer, p->o.delivery_timeout_ms);
-	if (p->o.boards)
-		ssid_boards_done(p->o.boards, r == 0, mono_ms());
-	if (d->outstanding > 0)
-		d->abandoned = true; /* the last report frees it */
-	else
-		free(d);
-	return r;
-}
-
 static int store_step(struct ssid_pipeline *p, int r)
 {
 	if (r < 0)
@@ -1076,32 +533,27 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 	if (r == 0)
 		r = network_step(p, now_ms);
 	if (r == 0)
-		r = derive_step(p, now_ms);
+		r = pipe_derive(p, now_ms);
 	if (r < 0)
 		return r;
 	ssid_failpoint("before_delivery");
 
-	r = produce_all(p, b, now_ms, stats);
+	r = pipe_produce_all(p, b, now_ms, stats);
 	if (r < 0)
 		return r;
 	ssid_failpoint("after_delivery");
 
 	for (size_t u = 0; u < p->nusers; u++) {
-		struct ssid_user *user = &p->users[u];
+		const struct user_work *w = &p->work[u];
 
-		user->save_published = p->work[u].publish && user->load_status == 0;
-		if (!user->save_published)
+		if (!w->publish || p->users[u].load_status != 0)
 			continue;
-		user->published = p->work[u].score;
-		user->published_ms = now_ms;
-		snprintf(user->published_model, sizeof(user->published_model), "%s",
-			 p->model->version);
 		/*
 		 * A replay's percentiles are taken while its segments are still
 		 * filling: they are no reference for the next live score's.
 		 */
-		if (p->work[u].live || !p->work[u].replay)
-			memcpy(user->published_top, p->work[u].top, sizeof(user->published_top));
+		ssid_store_stage_delivered(&p->users[u], &w->score, now_ms, p->model->version,
+					   w->live || !w->replay ? w->top : NULL);
 	}
 	return store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
 }
@@ -1176,7 +628,7 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 		}
 		ssi_state_prune(&user->state, p->model, now_ms);
 		score_user(p, u, cause, now_ms);
-		user->save_state = user->save_due = true;
+		ssid_store_stage_state(user, true);
 	}
 	return finish(p, NULL, now_ms, stats);
 }
@@ -1186,7 +638,7 @@ int ssid_pipeline_flush_boards(struct ssid_pipeline *p, int64_t now_ms,
 {
 	memset(stats, 0, sizeof(*stats));
 	users_reset(p);
-	if (!p->o.boards || ssid_boards_next_due(p->o.boards) > mono_ms())
+	if (!p->o.boards || ssid_boards_next_due(p->o.boards) > pipe_mono_ms())
 		return 0;
-	return produce_all(p, NULL, now_ms, stats);
+	return pipe_produce_all(p, NULL, now_ms, stats);
 }

@@ -549,6 +549,24 @@ static int append_net(struct ssid_store *s, const struct ssid_user *u, size_t *s
 	return 0;
 }
 
+void ssid_store_stage_state(struct ssid_user *u, bool schedule)
+{
+	u->save_state = true;
+	u->save_due |= schedule;
+}
+
+void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *score,
+				int64_t as_of_ms, const char *model_version,
+				const int top[SSID_RANK__COUNT])
+{
+	u->published = *score;
+	u->published_ms = as_of_ms;
+	snprintf(u->published_model, sizeof(u->published_model), "%s", model_version);
+	if (top)
+		memcpy(u->published_top, top, sizeof(u->published_top));
+	u->save_published = true;
+}
+
 int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 {
 	struct replies rs = {.s = s, .what = "HSET", .users = users};

@@ -308,6 +308,7 @@ START_TEST (test_beside_the_store) {
 	struct ssid_redis_opts o;
 	struct ssid_store *store;
 	struct ssid_user u;
+	struct ssi_score published = score_of(1, 2, 3, 4);
 	struct ssid_history_item it = {
 	    .user_id = "rep-shared", .day = TODAY, .score = score_of(100, 200, 300, 400)};
 	struct ssi_history h;
@@ -319,9 +320,9 @@ START_TEST (test_beside_the_store) {
 	o = store_opts(&e);
 	ck_assert_int_eq(ssid_store_new(&store, &o), 0);
 	ssid_user_init(&u, "rep-shared");
-	u.save_state = u.save_published = true;
 	ssi_state_mark_set(&u.state, 3, 77);
-	u.published = score_of(1, 2, 3, 4);
+	ssid_store_stage_state(&u, false);
+	ssid_store_stage_delivered(&u, &published, 0, "", NULL);
 	ck_assert_int_eq(ssid_store_save(store, &u, 1), 0);
 	record_ok(&e, &it, 1);
 	ck_assert_int_eq(it.status, 1);

@@ -307,10 +307,10 @@ static void put_states(void)
 	memset(u, 0, sizeof(u));
 	u[0].id = "r1";
 	build_state(&u[0].state, "r1", "acme", "emea", "software");
-	u[0].save_state = true;
+	ssid_store_stage_state(&u[0], false);
 	u[1].id = "alice";
 	build_state(&u[1].state, "alice", "initech", "", "");
-	u[1].save_state = true;
+	ssid_store_stage_state(&u[1], false);
 	ck_assert_msg(ssid_store_save(store, u, 2) == 0, "%s", ssid_store_errstr(store));
 	for (int i = 0; i < 2; i++)
 		ssi_state_clear(&u[i].state);

@@ -90,10 +90,12 @@ START_TEST (test_cache_saves_reads) {
 	users_init(u, id);
 	ck_assert_int_eq(load_all(s, u, id), REPS); /* nobody is known yet */
 	for (int i = 0; i < REPS; i++) {
+		struct ssi_score sc = {.pillar = {i}, .total = i};
+
 		ssi_state_mark_set(&u[i].state, u[i].partition, 10 + i);
-		u[i].save_state = u[i].save_due = u[i].save_published = true;
-		u[i].published.total = u[i].published.pillar[0] = i;
 		u[i].due_ms = 1000 + i;
+		ssid_store_stage_state(&u[i], true);
+		ssid_store_stage_delivered(&u[i], &sc, 0, "", NULL);
 	}
 	zadd = calls("zadd");
 	ck_assert_int_eq(ssid_store_save(s, u, REPS), 0);
@@ -120,7 +122,7 @@ START_TEST (test_cache_saves_reads) {
 	ck_assert_int_eq(fx_redis_stop(&redis), 0);
 	for (int i = 0; i < REPS; i++) {
 		ssi_state_mark_set(&u[i].state, u[i].partition, 500);
-		u[i].save_state = true;
+		ssid_store_stage_state(&u[i], false);
 	}
 	ck_assert_int_lt(ssid_store_save(s, u, REPS), 0);
 	ck_assert_int_eq(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false), 0);
@@ -174,8 +176,7 @@ static void save_day(struct ssid_store *s, const char *id, int32_t day, int tota
 	u.partition = 0;
 	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
 	ck_assert_int_eq(ssi_history_record(&u.history, day, &sc) >= 0, 1);
-	u.save_published = true;
-	u.published = sc;
+	ssid_store_stage_delivered(&u, &sc, 0, "", NULL);
 	ck_assert_int_eq(ssid_store_save(s, &u, 1), 0);
 	ssid_user_clear(&u);
 }

@@ -1,0 +1,262 @@
+/*
+ * ssid_produce: an attempt's outputs to Kafka (dead letters, score.updated,
+ * rank.changed, alert, leaderboard.changed) and the wait for their delivery
+ * reports. Owns struct delivery, which outlives an attempt whose reports are
+ * still outstanding; see ssid_pipeline_int.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ssid_out.h"
+#include "ssid_pipeline_int.h"
+
+/* Deliveries of one attempt; freed by whoever sees the last report. */
+struct delivery {
+	int outstanding;
+	int failed;
+	bool abandoned;
+	char err[160];
+};
+
+static struct delivery *delivery_new(void)
+{
+	return calloc(1, sizeof(struct delivery));
+}
+
+void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+	struct delivery *d = rkm->_private;
+
+	(void)rk;
+	(void)opaque;
+	if (!d)
+		return;
+	if (rkm->err) {
+		d->failed++;
+		snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(rkm->err));
+	}
+	if (--d->outstanding == 0 && d->abandoned)
+		free(d);
+}
+
+static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topic, const void *key,
+		   size_t keylen, const void *val, size_t len, rd_kafka_headers_t *hdrs)
+{
+	for (;;) {
+		rd_kafka_resp_err_t err;
+
+		err = rd_kafka_producev(
+		    p->o.producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+		    RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			d->outstanding++; /* hdrs now owned by librdkafka */
+			return 0;
+		}
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			if (hdrs)
+				rd_kafka_headers_destroy(hdrs);
+			snprintf(p->err, sizeof(p->err), "produce to %s: %s", topic,
+				 rd_kafka_err2str(err));
+			return -ECOMM;
+		}
+		/* The local queue is full: serve delivery reports to drain it. */
+		rd_kafka_poll(p->o.producer, 10);
+	}
+}
+
+static int produce_dlq(struct ssid_pipeline *p, struct delivery *d, const struct ssid_msg *m)
+{
+	const rd_kafka_message_t *rkm = m->rkm;
+	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+	char num[32];
+
+	rd_kafka_header_add(h, "ssi.reason", -1, m->why.code, -1);
+	rd_kafka_header_add(h, "ssi.message", -1, m->why.message, -1);
+	rd_kafka_header_add(h, "ssi.source.topic", -1, rd_kafka_topic_name(rkm->rkt), -1);
+	snprintf(num, sizeof(num), "%d", (int)rkm->partition);
+	rd_kafka_header_add(h, "ssi.source.partition", -1, num, -1);
+	snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
+	rd_kafka_header_add(h, "ssi.source.offset", -1, num, -1);
+	/*
+	 * A payload too large for any broker's default message size would be
+	 * refused for ever and stall its partition: keep its head and say so.
+	 */
+	if (rkm->len > SSID_DLQ_VALUE_MAX) {
+		snprintf(num, sizeof(num), "%zu", rkm->len);
+		rd_kafka_header_add(h, "ssi.truncated_from", -1, num, -1);
+	}
+	return produce(p, d, p->o.dlq_topic, rkm->key, rkm->key_len, rkm->payload,
+		       rkm->len > SSID_DLQ_VALUE_MAX ? SSID_DLQ_VALUE_MAX : rkm->len, h);
+}
+
+/* Produce the message just rendered into p->out (rendered: its status) under key. */
+static int produce_out(struct ssid_pipeline *p, struct delivery *d, const char *key, int rendered)
+{
+	if (rendered < 0)
+		return rendered;
+	return produce(p, d, p->o.output_topic, key, strlen(key), p->out.data, p->out.len, NULL);
+}
+
+static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u, int64_t now_ms)
+{
+	const struct ssid_user *user = &p->users[u];
+	const struct user_work *w = &p->work[u];
+	struct ssid_score_msg msg = {
+	    .user_id = user->id,
+	    .model_version = p->model->version,
+	    .score = w->score,
+	    .has_previous = user->has_published,
+	    .previous = user->published,
+	    .cause = w->cause,
+	    .as_of_ms = now_ms,
+	    .events = w->applied,
+	    .backfill = w->backfill,
+	    .has_ranks = w->has_ranks,
+	};
+
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		msg.segment[s] = user->state.segment[s];
+	if (w->has_ranks)
+		memcpy(msg.rank, w->rank, sizeof(msg.rank));
+	msg.has_network = w->has_ranks && user->network_day >= 0;
+	msg.network = user->network;
+	msg.network_day = user->network_day;
+	ssid_buf_reset(&p->out);
+	return produce_out(p, d, user->id, ssid_out_score_updated(&p->out, &msg));
+}
+
+static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const struct crossing *c,
+			    int64_t now_ms)
+{
+	const struct ssid_user *user = &p->users[c->user];
+	char value[2 * SSI_ID_MAX + 2];
+	struct ssid_rank_msg msg = {
+	    .user_id = user->id,
+	    .kind = c->kind,
+	    .crossing = c->c,
+	    .from_top_percent = user->published_top[c->kind],
+	    .pos = &p->work[c->user].rank[c->kind],
+	    .cause = p->work[c->user].cause,
+	    .as_of_ms = now_ms,
+	    .model_version = p->model->version,
+	};
+	if (c->kind == SSID_RANK_INDUSTRY)
+		msg.segment_value = user->state.segment[SSI_SEG_INDUSTRY];
+	else if (c->kind == SSID_RANK_TENANT)
+		msg.segment_value = user->state.segment[SSI_SEG_TENANT];
+	else if (c->kind == SSID_RANK_TEAM) {
+		snprintf(value, sizeof(value), "%s/%s", user->state.segment[SSI_SEG_TENANT],
+			 user->state.segment[SSI_SEG_TEAM]);
+		msg.segment_value = value;
+	}
+	ssid_buf_reset(&p->out);
+	return produce_out(p, d, user->id, ssid_out_rank_changed(&p->out, &msg));
+}
+
+static int produce_alert(struct ssid_pipeline *p, struct delivery *d, const struct alert_out *a,
+			 int64_t now_ms)
+{
+	const struct ssid_user *user = &p->users[a->user];
+	struct ssid_alert_msg msg = {
+	    .user_id = user->id,
+	    .alert = &a->a,
+	    .score = p->work[a->user].score,
+	    .as_of_ms = now_ms,
+	    .model_version = p->model->version,
+	};
+	ssid_buf_reset(&p->out);
+	return produce_out(p, d, user->id, ssid_out_alert(&p->out, &msg));
+}
+
+/* Keyed by the board's tenant, so one tenant's boards stay in order. */
+static int produce_board(struct ssid_pipeline *p, struct delivery *d,
+			 const struct ssid_board_update *bu, int64_t now_ms)
+{
+	struct ssid_board_msg msg = {
+	    .kind = bu->kind,
+	    .tenant = bu->tenant,
+	    .team = bu->team,
+	    .board = bu->board,
+	    .changes = bu->changes,
+	    .backfill = bu->backfill,
+	    .as_of_ms = now_ms,
+	    .model_version = p->model->version,
+	};
+	ssid_buf_reset(&p->out);
+	return produce_out(p, d, bu->tenant, ssid_out_leaderboard_changed(&p->out, &msg));
+}
+
+/* Wait for every report of this attempt, serving the caller's tick. */
+static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
+{
+	int64_t deadline = pipe_mono_ms() + p->o.delivery_timeout_ms;
+
+	while (d->outstanding > 0 && pipe_mono_ms() < deadline) {
+		rd_kafka_poll(p->o.producer, 100);
+		if (p->o.tick)
+			p->o.tick(p->o.tick_ctx);
+	}
+	if (d->outstanding > 0) {
+		snprintf(p->err, sizeof(p->err), "%d deliveries still pending after %d ms",
+			 d->outstanding, p->o.delivery_timeout_ms);
+		return -ETIMEDOUT;
+	}
+	if (d->failed > 0) {
+		snprintf(p->err, sizeof(p->err), "%d deliveries failed: %s", d->failed, d->err);
+		return -ECOMM;
+	}
+	return 0;
+}
+
+int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
+		     struct ssid_batch_stats *stats)
+{
+	struct delivery *d = delivery_new();
+	int r = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; b && i < b->n && r == 0; i++) {
+		if (b->msg[i].status >= 0)
+			continue;
+		if (b->msg[i].replay) {
+			stats->replay_rejected++;
+			continue;
+		}
+		r = produce_dlq(p, d, &b->msg[i]);
+		stats->rejected++;
+	}
+	/* A replay's scores were delivered when its events were first read. */
+	for (size_t u = 0; u < p->nusers && r == 0; u++)
+		if (p->work[u].publish && (p->work[u].live || !p->work[u].replay) &&
+		    p->users[u].load_status == 0) {
+			r = produce_score(p, d, (uint32_t)u, now_ms);
+			stats->outputs++;
+		}
+	for (size_t i = 0; i < p->ncrossings && r == 0; i++, stats->rank_changes++)
+		r = produce_crossing(p, d, &p->crossings[i], now_ms);
+	for (size_t i = 0; i < p->nalerts && r == 0; i++, stats->alerts++)
+		r = produce_alert(p, d, &p->alerts[i], now_ms);
+	if (r == 0 && p->o.boards) {
+		r = ssid_boards_collect(p->o.boards, pipe_mono_ms(), &p->boards, &p->nboards);
+		if (r < 0)
+			snprintf(p->err, sizeof(p->err), "redis (leaderboards): %s",
+				 ssid_rank_errstr(p->o.rank));
+	}
+	for (size_t i = 0; i < p->nboards && r == 0; i++, stats->boards++)
+		r = produce_board(p, d, &p->boards[i], now_ms);
+	if (r == 0)
+		r = await_deliveries(p, d);
+	else
+		rd_kafka_flush(p->o.producer, p->o.delivery_timeout_ms);
+	if (p->o.boards)
+		ssid_boards_done(p->o.boards, r == 0, pipe_mono_ms());
+	if (d->outstanding > 0)
+		d->abandoned = true; /* the last report frees it */
+	else
+		free(d);
+	return r;
+}
