@@ -62,6 +62,7 @@ void e2e_conf(struct e2e_env *e, const struct e2e_run *r)
 	    .model_file = r->model_file,
 	    .clock = r->file_clock ? e->clock : NULL,
 	    .extra = r->extra,
+	    .onboarding = r->onboarding,
 	};
 
 	ck_assert_int_eq(fx_config_text(e->conf, sizeof(e->conf), &e->fx.kafka, &e->fx.redis, &c),
@@ -355,4 +356,71 @@ const json_t *e2e_last_score(const struct e2e_outs *os, int u)
 		if (os->o[i].user == u && e2e_is_type(&os->o[i], "score.updated"))
 			j = os->o[i].j;
 	return j;
+}
+
+/* ---- the decay schedule ---------------------------------------------------- */
+
+long long e2e_rint(redisContext *c, const char *fmt, ...)
+{
+	redisReply *r;
+	long long v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r && r->type == REDIS_REPLY_INTEGER, "redis %s: no integer", fmt);
+	v = r->integer;
+	freeReplyObject(r);
+	return v;
+}
+
+long long e2e_due_count(redisContext *c, int partitions, int64_t at_ms)
+{
+	long long n = 0;
+
+	for (int p = 0; p < partitions; p++)
+		n += e2e_rint(c, "ZCOUNT ssi:dz:%d -inf %lld", p, (long long)at_ms);
+	return n;
+}
+
+long long e2e_step_clock(const struct e2e_env *e, const struct fx_daemon *const *d, int nd,
+			 int64_t at_ms)
+{
+	redisContext *c = fx_redis_peek(&e->fx.redis);
+	long long due = e2e_due_count(c, e->fx.kafka.partitions, at_ms);
+	uint64_t before = 0, now;
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+
+	for (int i = 0; i < nd; i++) {
+		struct ssid_daemon_stats st;
+
+		fx_daemon_stats(d[i], &st);
+		before += st.decayed;
+	}
+	e2e_clock_set(e, at_ms);
+	for (;;) {
+		now = 0;
+		for (int i = 0; i < nd; i++) {
+			struct ssid_daemon_stats st;
+
+			fx_daemon_stats(d[i], &st);
+			now += st.decayed;
+			ck_assert_msg(!fx_daemon_returned(d[i]), "ssid stopped");
+		}
+		if (now >= before + (uint64_t)due &&
+		    e2e_due_count(c, e->fx.kafka.partitions, at_ms) == 0)
+			break;
+		if (fx_expired(deadline))
+			fx_dump_log(d[0]->log_path);
+		ck_assert_msg(
+		    !fx_expired(deadline), "clock %lld: %llu of %lld due reps rescored after %d ms",
+		    (long long)at_ms, (unsigned long long)(now - before), due, FX_WAIT_MS);
+		fx_pause();
+	}
+	ck_assert_msg(now == before + (uint64_t)due,
+		      "clock %lld: %llu reps rescored, %lld were due", (long long)at_ms,
+		      (unsigned long long)(now - before), due);
+	redisFree(c);
+	return due;
 }

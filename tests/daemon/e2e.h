@@ -75,6 +75,7 @@ struct e2e_run {
 	bool waves;		/* every wave of batch events is exactly one batch */
 	bool file_clock;	/* the scoring clock is read from e->clock_path */
 	const char *model_file; /* NULL: config/model.json */
+	bool onboarding;	/* the onboarding rules on, at their defaults (fx_conf) */
 };
 
 /* The configuration text of r into e->conf. */
@@ -132,6 +133,20 @@ void e2e_ref_state(const struct e2e_env *e, int u, struct ssi_state *st);
 
 /* A Redis command on c that must not fail; the caller frees the reply. */
 redisReply *e2e_rcmd(redisContext *c, const char *fmt, ...);
+/* A Redis command whose reply must be an integer (ZCOUNT, ZCARD). */
+long long e2e_rint(redisContext *c, const char *fmt, ...);
+
+/* ---- the decay schedule ------------------------------------------------------ */
+
+/* Reps due at or before at_ms in the schedules of all partitions. */
+long long e2e_due_count(redisContext *c, int partitions, int64_t at_ms);
+/*
+ * One clock step: count the reps the schedule says are due, move the clock
+ * to at_ms, and wait until the daemons d[0..nd) have rescored exactly those
+ * and none is left due. Returns how many there were.
+ */
+long long e2e_step_clock(const struct e2e_env *e, const struct fx_daemon *const *d, int nd,
+			 int64_t at_ms);
 
 /* ---- outputs ----------------------------------------------------------------- */
 

@@ -24,5 +24,6 @@ Suite *ssictl_suite(void); /* ssictl and network rank against redis-server and t
 Suite *ranks_e2e_suite(void);	 /* ranks in score.updated, rank.changed, leaderboards */
 Suite *decay_alerts_suite(void); /* decay, alerts, history, decay schedules through a rebalance */
 Suite *rebuild_suite(void);	 /* Redis emptied and rebuilt, a model change rescoring everyone */
+Suite *onboarding_suite(void);	 /* a backfill through the live topic, the event-age boundary */
 
 #endif

@@ -23,32 +23,6 @@
 
 /* ---- the decay schedule in Redis ------------------------------------------- */
 
-/* A command whose reply must be an integer (ZCOUNT, ZCARD). */
-static long long rint_cmd(redisContext *c, const char *fmt, ...)
-{
-	redisReply *r;
-	long long v;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(r && r->type == REDIS_REPLY_INTEGER, "redis %s: no integer", fmt);
-	v = r->integer;
-	freeReplyObject(r);
-	return v;
-}
-
-/* Reps due at or before at_ms in the schedules of all partitions. */
-static long long due_count(redisContext *c, int partitions, int64_t at_ms)
-{
-	long long n = 0;
-
-	for (int p = 0; p < partitions; p++)
-		n += rint_cmd(c, "ZCOUNT ssi:dz:%d -inf %lld", p, (long long)at_ms);
-	return n;
-}
-
 /*
  * Where user id is scheduled: the one partition whose set holds it (-1 when
  * none; two is a failure), and its due time (SSID_DUE_NEVER for +inf).
@@ -109,7 +83,7 @@ static void check_schedule(const struct e2e_env *e, int64_t at_ms)
 			      (long long)due, (long long)want);
 	}
 	for (int p = 0; p < e->fx.kafka.partitions; p++)
-		total += rint_cmd(c, "ZCARD ssi:dz:%d", p);
+		total += e2e_rint(c, "ZCARD ssi:dz:%d", p);
 	ck_assert_int_eq(total, e->fx.stream.nusers);
 	redisFree(c);
 }
@@ -303,51 +277,6 @@ static void stored_history(const struct e2e_env *e, const char *id, struct ssi_h
 	redisFree(c);
 }
 
-/*
- * One clock step: count the reps the schedule says are due, move the clock,
- * and wait until the daemons have rescored exactly those and none is left
- * due. Returns how many there were.
- */
-static long long step_clock(const struct e2e_env *e, const struct fx_daemon *const *d, int nd,
-			    int64_t at_ms)
-{
-	redisContext *c = fx_redis_peek(&e->fx.redis);
-	long long due = due_count(c, e->fx.kafka.partitions, at_ms);
-	uint64_t before = 0, now;
-	int64_t deadline = fx_deadline(FX_WAIT_MS);
-
-	for (int i = 0; i < nd; i++) {
-		struct ssid_daemon_stats st;
-
-		fx_daemon_stats(d[i], &st);
-		before += st.decayed;
-	}
-	e2e_clock_set(e, at_ms);
-	for (;;) {
-		now = 0;
-		for (int i = 0; i < nd; i++) {
-			struct ssid_daemon_stats st;
-
-			fx_daemon_stats(d[i], &st);
-			now += st.decayed;
-			ck_assert_msg(!fx_daemon_returned(d[i]), "ssid stopped");
-		}
-		if (now >= before + (uint64_t)due &&
-		    due_count(c, e->fx.kafka.partitions, at_ms) == 0)
-			break;
-		if (fx_expired(deadline))
-			fx_dump_log(d[0]->log_path);
-		ck_assert_msg(
-		    !fx_expired(deadline), "clock %lld: %llu of %lld due reps rescored after %d ms",
-		    (long long)at_ms, (unsigned long long)(now - before), due, FX_WAIT_MS);
-		fx_pause();
-	}
-	ck_assert_msg(now == before + (uint64_t)due,
-		      "clock %lld: %llu reps rescored, %lld were due", (long long)at_ms,
-		      (unsigned long long)(now - before), due);
-	redisFree(c);
-	return due;
-}
 
 /*
  * No event for 90 days: the clock moves a day at a time and every rep
@@ -419,9 +348,9 @@ START_TEST (test_decay_alerts_history) {
 		steps[nsteps++] = FX_NOW_MS + d * DAY;
 	final_ms = steps[nsteps - 1];
 	daemons[0] = &e.daemon;
-	ck_assert_int_eq(step_clock(&e, daemons, 1, steps[0]), 0);
+	ck_assert_int_eq(e2e_step_clock(&e, daemons, 1, steps[0]), 0);
 	for (int i = 1; i < nsteps; i++)
-		step_clock(&e, daemons, 1, steps[i]);
+		e2e_step_clock(&e, daemons, 1, steps[i]);
 	check_schedule(&e, final_ms);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 
@@ -583,7 +512,7 @@ START_TEST (test_rebalance_schedule) {
 	/* The first days leave the window while both run: each decays its own partitions. */
 	both[0] = &a;
 	both[1] = &e.daemon;
-	ck_assert_int_eq(step_clock(&e, both, 2, t1), REBALANCE_REPS);
+	ck_assert_int_eq(e2e_step_clock(&e, both, 2, t1), REBALANCE_REPS);
 	fx_daemon_stats(&a, &sa);
 	fx_daemon_stats(&e.daemon, &sb);
 	ck_assert_msg(sa.decayed > 0 && sb.decayed > 0, "decayed: a %llu, b %llu",
@@ -599,7 +528,7 @@ START_TEST (test_rebalance_schedule) {
 	ck_assert_int_ge(log_fd, 0);
 	ssid_log_set_fd(log_fd); /* a's stop took the shared log away from b */
 	alone[0] = &e.daemon;
-	ck_assert_int_eq(step_clock(&e, alone, 1, t2), REBALANCE_REPS);
+	ck_assert_int_eq(e2e_step_clock(&e, alone, 1, t2), REBALANCE_REPS);
 	check_schedule(&e, t2);
 	fx_daemon_stats(&e.daemon, &sb);
 	ck_assert_uint_eq(sa.decayed + sb.decayed, 2 * REBALANCE_REPS);
