@@ -1,7 +1,7 @@
 /*
  * ssid_kafka: librdkafka configuration from ssid.conf, and the embedded
- * mock cluster used by the demo and the fast tests (with the reader of the
- * file through which other processes find it).
+ * mock cluster used by the demo and the fast tests (with the writer and the
+ * reader of the file through which other processes find it).
  */
 #ifndef SSID_KAFKA_H
 #define SSID_KAFKA_H
@@ -38,6 +38,8 @@ int ssid_mock_new(struct ssid_mock **out, int brokers, char *errstr, size_t errl
 int ssid_mock_topic(struct ssid_mock *m, const char *topic, int partitions);
 /* "127.0.0.1:port,..." for clients' bootstrap.servers. */
 const char *ssid_mock_bootstraps(const struct ssid_mock *m);
+/* Write bootstraps as one line to path, whole (path.tmp, then renamed). 0 or -errno. */
+int ssid_mock_write_bootstrap_file(const char *path, const char *bootstraps);
 /*
  * The bootstrap servers of another process's embedded cluster, read from the
  * file ssid writes them to (mock_cluster.bootstrap_file: one line, renamed

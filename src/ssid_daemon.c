@@ -1,5 +1,5 @@
 /*
- * ssid_daemon: the service loop.
+ * ssid_daemon: the service's life cycle and its loop.
  *
  * One thread does the I/O: it polls the consumer into a batch, hands the
  * batch to the pipeline, and stores and commits offsets only when the
@@ -7,9 +7,14 @@
  * and retried with exponential backoff while all partitions are paused, so
  * nothing is lost or reordered and the group membership stays alive.
  * Signal handlers only set flags; this loop acts on them.
+ *
+ * This file owns the daemon's life: new and free, the signal flags and the
+ * thread-safe requests, the clients and the embedded cluster, start (Redis
+ * awaited, readiness), the main loop with its batch path (gather, attempt,
+ * commit, degraded and back), SIGHUP reload and the bounded shutdown. The
+ * rest lives beside it: see ssid_daemon_int.h.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,73 +24,14 @@
 #include <string.h>
 #include <sysexits.h>
 #include <syslog.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "ssi_time.h"
-#include "ssid_boards.h"
-#include "ssid_daemon.h"
-#include "ssid_kafka.h"
+#include "ssid_daemon_int.h"
+#include "ssid_file.h"
 #include "ssid_log.h"
 #include "ssid_notify.h"
-#include "ssid_parts.h"
-#include "ssid_pipeline.h"
-#include "ssid_rank.h"
-#include "ssid_store.h"
-#include "ssid_file.h"
+#include "ssid_time.h"
 
 static volatile sig_atomic_t sig_stop, sig_reload;
-
-struct ssid_daemon {
-	struct ssid_config cfg;
-	struct ssid_config_clock clock;
-	struct ssi_model *model;
-	struct ssid_mock *mock;
-	struct ssid_store *store;
-	rd_kafka_t *consumer, *producer;
-	struct ssid_pipeline *pipe;
-	struct ssid_batch batch;
-	struct ssid_rank *rank;
-	struct ssid_boards *boards;
-	struct ssid_redis *network; /* connection for network ranks */
-	struct ssi_alert_rules alert_rules;
-	struct ssid_rank_bands bands;
-
-	struct ssid_parts parts;
-	char epoch[32];	     /* the Redis sentinel seen last ("" before the first look) */
-	bool rebuild_forced; /* ssid --rebuild: replay the first assignment whatever Redis holds */
-	int64_t rebuild_started, rebuild_logged; /* monotonic ms */
-	int64_t last_decay_clock, next_decay;	 /* scoring clock; monotonic ms */
-	int64_t last_commit;			 /* monotonic ms */
-
-	atomic_int stop, reload;
-	bool paused;	  /* partitions paused while a batch waits for retry */
-	int backoff_ms;	  /* next retry delay */
-	int64_t retry_at; /* monotonic ms */
-	char degraded_why[256];
-	char kafka_error[256];
-	int64_t kafka_error_at;
-
-	int64_t watchdog_every_ms, last_watchdog, last_status;
-	uint64_t events_at_last_status;
-
-	pthread_mutex_t lock; /* guards stats */
-	struct ssid_daemon_stats stats;
-};
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The scoring clock: real time, or a fixed/file-driven one for tests. */
-static int64_t now_ms(struct ssid_daemon *d)
-{
-	return ssid_config_clock_now(&d->clock);
-}
 
 static void on_signal(int sig)
 {
@@ -153,11 +99,6 @@ static int load_model(const char *path, struct ssi_model **out, char *err, size_
 	return 0;
 }
 
-/*
- * Build and drop both clients' configurations now, so that a kafka.* key
- * librdkafka rejects is a configuration error --check-config reports too,
- * rather than a failure at startup.
- */
 /* The alert rules as configured; re-arm margins follow the thresholds. */
 static int alert_rules_from_config(const struct ssid_config *cfg, struct ssi_alert_rules *r)
 {
@@ -182,6 +123,11 @@ static int alert_rules_from_config(const struct ssid_config *cfg, struct ssi_ale
 	return ssi_alert_rules_validate(r);
 }
 
+/*
+ * Build and drop both clients' configurations now, so that a kafka.* key
+ * librdkafka rejects is a configuration error --check-config reports too,
+ * rather than a failure at startup.
+ */
 static int check_kafka_conf(const struct ssid_config *cfg, char *err, size_t errlen)
 {
 	const enum ssid_kafka_role roles[] = {SSID_KAFKA_PRODUCER, SSID_KAFKA_CONSUMER};
@@ -279,197 +225,9 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 	pthread_mutex_lock(&d->lock);
 	snprintf(d->kafka_error, sizeof(d->kafka_error), "%s: %s",
 		 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-	d->kafka_error_at = mono_ms();
+	d->kafka_error_at = ssid_time_mono_ms();
 	pthread_mutex_unlock(&d->lock);
 	log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-}
-
-static void pause_all(struct ssid_daemon *d, bool pause)
-{
-	rd_kafka_topic_partition_list_t *parts = NULL;
-
-	if (rd_kafka_assignment(d->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-		return;
-	if (pause)
-		rd_kafka_pause_partitions(d->consumer, parts);
-	else
-		rd_kafka_resume_partitions(d->consumer, parts);
-	rd_kafka_topic_partition_list_destroy(parts);
-	d->paused = pause;
-}
-
-static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts)
-{
-	char buf[512];
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < parts->cnt && off < sizeof(buf) - 16; i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s[%d]", i ? " " : "",
-					parts->elems[i].topic, (int)parts->elems[i].partition);
-	log_info("%s %d partition(s): %s", what, parts->cnt, buf);
-}
-
-/*
- * Whether partition has been replayed into this Redis already: the marker
- * "<prefix>rb:<partition>" holds the sentinel epoch of the last replay.
- * Missing or older means this Redis has never seen the partition's past
- * (it was emptied, or is new). Unknown (Redis away) counts as done: the
- * epoch check before every batch catches a Redis that lost its data.
- */
-static bool replayed_in_epoch(struct ssid_daemon *d, int32_t partition)
-{
-	char epoch[sizeof(d->epoch)] = "";
-	int r = ssid_store_partition_get(d->store, "rb", partition, epoch, sizeof(epoch));
-
-	if (r < 0)
-		log_warn("rebuild marker of partition %d: %s", (int)partition,
-			 ssid_store_errstr(d->store));
-	return r < 0 || (r == 1 && strcmp(epoch, d->epoch) == 0);
-}
-
-/*
- * Choose where parts start. A partition this Redis has not replayed yet
- * (or every one, with force) starts at the beginning of its retained log,
- * and what lies below the group's committed offset is marked as a replay
- * (see ssid_parts.h). From the log's start rather than the window's:
- * profile and connection events are state, never too old, so a profile set
- * long ago must be read again; windowed events older than the window are
- * rejected within the replay and not dead-lettered. Other partitions keep
- * their committed offset. With seek the consumer is moved there now (a
- * batch in hand is dropped and read again); without, the offsets go to the
- * assignment. Blocking broker queries: fine in the rebalance callback and
- * on the rare rebuild.
- */
-static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t *parts, bool force,
-			 bool seek)
-{
-	rd_kafka_topic_partition_list_t *committed;
-	rd_kafka_resp_err_t err;
-	bool any = false;
-
-	if (parts->cnt == 0) /* cooperative rebalances hand out empty lists too */
-		return;
-	committed = rd_kafka_topic_partition_list_copy(parts);
-	err = rd_kafka_committed(d->consumer, committed, 10000);
-	if (err)
-		log_err("rebuild: cannot read the committed offsets (%s); partitions continue "
-			"from them as they are",
-			rd_kafka_err2str(err));
-	for (int i = 0; i < parts->cnt; i++) {
-		rd_kafka_topic_partition_t *tp = &parts->elems[i];
-		struct ssid_part *p = ssid_parts_get(&d->parts, tp->partition);
-		int64_t until = err ? -1 : committed->elems[i].offset, lo = -1, hi = -1;
-		bool want = !err && p && (force || !replayed_in_epoch(d, tp->partition));
-
-		if (want && rd_kafka_query_watermark_offsets(d->consumer, tp->topic, tp->partition,
-							     &lo, &hi, 10000) != 0) {
-			log_err("rebuild: no watermarks for partition %d", (int)tp->partition);
-			want = false;
-		}
-		if (want && ssid_store_partition_set(d->store, "rb", tp->partition, d->epoch) < 0)
-			log_warn("rebuild marker of partition %d: %s", (int)tp->partition,
-				 ssid_store_errstr(d->store));
-		if (!want || until <= 0 || lo < 0 || lo >= until) {
-			/* Nothing to replay: where the group left off. */
-			tp->offset = until >= 0 ? until
-				     : seek	? RD_KAFKA_OFFSET_BEGINNING
-						: RD_KAFKA_OFFSET_INVALID;
-			continue;
-		}
-		p->replay_from = p->position = lo;
-		p->replay_until = until;
-		tp->offset = lo;
-		any = true;
-	}
-	if (seek) {
-		rd_kafka_error_t *error = rd_kafka_seek_partitions(d->consumer, parts, 10000);
-
-		if (error) {
-			log_err("rebuild: seek: %s", rd_kafka_error_string(error));
-			rd_kafka_error_destroy(error);
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(committed);
-	if (any) {
-		d->rebuild_started = mono_ms();
-		d->rebuild_logged = 0;
-	}
-}
-
-/*
- * Cooperative rebalancing hands partitions over one at a time. Before one
- * leaves, commit what is durable and drop its not-yet-durable messages: the
- * next owner reads them again from the committed offset, and the users'
- * marks make that safe.
- */
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-	struct ssid_daemon *d = opaque;
-	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-	rd_kafka_error_t *error = NULL;
-
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		log_partitions("assigned", parts);
-		for (int i = 0; i < parts->cnt; i++) {
-			if (ssid_parts_assign(&d->parts, parts->elems[i].partition) < 0)
-				log_err("out of memory tracking partition %d",
-					(int)parts->elems[i].partition);
-			if (d->rank)
-				ssid_rank_assign(d->rank, parts->elems[i].partition);
-		}
-		plan_rebuild(d, parts, d->rebuild_forced, false);
-		if (parts->cnt > 0)
-			d->rebuild_forced = false; /* once: the first assignment */
-		if (cooperative)
-			error = rd_kafka_incremental_assign(rk, parts);
-		else
-			rd_kafka_assign(rk, parts);
-		if (d->paused)
-			rd_kafka_pause_partitions(rk, parts);
-	} else {
-		log_partitions(err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost",
-			       parts);
-		ssid_batch_drop_partitions(&d->batch, parts);
-		for (int i = 0; i < parts->cnt; i++) {
-			ssid_parts_revoke(&d->parts, parts->elems[i].partition);
-			ssid_store_forget(d->store, parts->elems[i].partition);
-			if (d->rank)
-				ssid_rank_drop_partition(d->rank, parts->elems[i].partition);
-		}
-		/*
-		 * Asynchronous: a synchronous commit from inside
-		 * rd_kafka_consumer_close() can wait forever. The offsets were
-		 * stored when their batch completed, and shutdown already
-		 * committed them synchronously before closing.
-		 */
-		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-			rd_kafka_commit(rk, NULL, 1);
-		if (cooperative)
-			error = rd_kafka_incremental_unassign(rk, parts);
-		else
-			rd_kafka_assign(rk, NULL);
-	}
-	if (error) {
-		log_err("rebalance: %s", rd_kafka_error_string(error));
-		rd_kafka_error_destroy(error);
-	}
-}
-
-static int write_bootstrap_file(const char *path, const char *bootstraps)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%s\n", bootstraps);
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
-		return -errno;
-	return 0;
 }
 
 static int start_mock(struct ssid_daemon *d, char *err, size_t errlen)
@@ -487,8 +245,8 @@ static int start_mock(struct ssid_daemon *d, char *err, size_t errlen)
 	log_notice("embedded mock Kafka cluster (%d brokers) at %s", d->cfg.mock_cluster_brokers,
 		   ssid_mock_bootstraps(d->mock));
 	if (d->cfg.mock_cluster_bootstrap_file[0]) {
-		r = write_bootstrap_file(d->cfg.mock_cluster_bootstrap_file,
-					 ssid_mock_bootstraps(d->mock));
+		r = ssid_mock_write_bootstrap_file(d->cfg.mock_cluster_bootstrap_file,
+						   ssid_mock_bootstraps(d->mock));
 		if (r < 0) {
 			snprintf(err, errlen, "mock_cluster.bootstrap_file: %s: %s",
 				 d->cfg.mock_cluster_bootstrap_file, strerror(-r));
@@ -523,7 +281,7 @@ static int create_clients(struct ssid_daemon *d, char *err, size_t errlen)
 	r = ssid_kafka_conf_new(&conf, &d->cfg, SSID_KAFKA_CONSUMER, bootstrap, err, errlen);
 	if (r < 0)
 		return r;
-	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_rebalance_cb(conf, ssid_daemon_rebalance_cb);
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
 	rd_kafka_conf_set_opaque(conf, d);
@@ -545,114 +303,6 @@ static int create_clients(struct ssid_daemon *d, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static void watchdog_tick(struct ssid_daemon *d)
-{
-	int64_t now = mono_ms();
-
-	if (d->watchdog_every_ms > 0 && now - d->last_watchdog >= d->watchdog_every_ms) {
-		ssid_notify_watchdog();
-		d->last_watchdog = now;
-	}
-}
-
-/* Sum over owned partitions of (high watermark - position). */
-static int64_t consumer_lag(struct ssid_daemon *d)
-{
-	rd_kafka_topic_partition_list_t *parts = NULL;
-	int64_t lag = 0;
-
-	if (rd_kafka_assignment(d->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-		return -1;
-	rd_kafka_position(d->consumer, parts);
-	for (int i = 0; i < parts->cnt; i++) {
-		int64_t lo, hi;
-
-		if (rd_kafka_get_watermark_offsets(d->consumer, parts->elems[i].topic,
-						   parts->elems[i].partition, &lo,
-						   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-		    hi < 0)
-			continue;
-		if (parts->elems[i].offset >= 0 && hi > parts->elems[i].offset)
-			lag += hi - parts->elems[i].offset;
-		else if (parts->elems[i].offset < 0 && hi > lo)
-			lag += hi - lo;
-	}
-	rd_kafka_topic_partition_list_destroy(parts);
-	return lag;
-}
-
-/*
- * While partitions are replayed, the status and the log show events done
- * and to go, the rate and the time left; the end is logged once.
- */
-static bool report_rebuild(struct ssid_daemon *d, int64_t now)
-{
-	struct ssid_rebuild_progress pr;
-	double secs = (double)(now - d->rebuild_started) / 1000.0;
-	double rate;
-	char eta[32] = "ETA not known yet";
-
-	if (!ssid_parts_rebuild_progress(&d->parts, &pr)) {
-		if (d->rebuild_started && d->rebuild_logged >= 0) {
-			log_notice("rebuild complete after %.1f s: live", secs);
-			d->rebuild_logged = -1;
-		}
-		return false;
-	}
-	rate = secs > 0 ? (double)pr.done / secs : 0;
-	if (pr.done > 0)
-		snprintf(eta, sizeof(eta), "ETA %.0f s", (double)pr.left / rate);
-	ssid_notify_status("rebuilding: %lld events done, %lld to go, %.0f events/s, %s",
-			   (long long)pr.done, (long long)pr.left, rate, eta);
-	log_notice("rebuild: %lld events done, %lld to go over %d partitions, %.0f events/s, %s",
-		   (long long)pr.done, (long long)pr.left, pr.partitions, rate, eta);
-	d->rebuild_logged = now;
-	return true;
-}
-
-static void status_tick(struct ssid_daemon *d, bool force)
-{
-	int64_t now = mono_ms();
-	struct ssid_daemon_stats st;
-	double rate;
-	char kafka[300] = "";
-
-	if (!force && now - d->last_status < d->cfg.status_interval_ms)
-		return;
-	ssid_daemon_get_stats(d, &st);
-	rate = d->last_status ? (double)(st.events - d->events_at_last_status) * 1000.0 /
-				    (double)(now - d->last_status > 0 ? now - d->last_status : 1)
-			      : 0;
-	pthread_mutex_lock(&d->lock);
-	if (d->kafka_error_at && now - d->kafka_error_at < 30000)
-		snprintf(kafka, sizeof(kafka), ", kafka: %s", d->kafka_error);
-	pthread_mutex_unlock(&d->lock);
-	if (report_rebuild(d, now))
-		goto out;
-	if (st.degraded)
-		ssid_notify_status("degraded: %s (retry in %.1f s); %llu events, %llu outputs%s",
-				   d->degraded_why, (double)(d->retry_at - now) / 1000.0,
-				   (unsigned long long)st.events, (unsigned long long)st.outputs,
-				   kafka);
-	else
-		ssid_notify_status("running: %.0f events/s, lag %lld, %llu events, %llu outputs, "
-				   "%llu rejected%s",
-				   rate, (long long)consumer_lag(d), (unsigned long long)st.events,
-				   (unsigned long long)st.outputs, (unsigned long long)st.rejected,
-				   kafka);
-out:
-	d->last_status = now;
-	d->events_at_last_status = st.events;
-}
-
-static void tick(void *ctx)
-{
-	struct ssid_daemon *d = ctx;
-
-	watchdog_tick(d);
-	status_tick(d, false);
 }
 
 static void count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs)
@@ -690,7 +340,7 @@ static void commit_batch(struct ssid_daemon *d)
 	err = rd_kafka_commit(d->consumer, NULL, 1);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("commit: %s", rd_kafka_err2str(err));
-	d->last_commit = mono_ms();
+	d->last_commit = ssid_time_mono_ms();
 }
 
 static void enter_degraded(struct ssid_daemon *d, const char *why)
@@ -708,20 +358,20 @@ static void enter_degraded(struct ssid_daemon *d, const char *why)
 		ssid_log_fields(LOG_WARNING, fields,
 				"batch failed (%s): pausing consumption and retrying",
 				d->degraded_why);
-		pause_all(d, true);
+		ssid_daemon_pause_all(d, true);
 	} else {
 		log_debug("batch retry failed (%s)", d->degraded_why);
 		d->backoff_ms = d->backoff_ms * 2 > d->cfg.retry_backoff_max_ms
 				    ? d->cfg.retry_backoff_max_ms
 				    : d->backoff_ms * 2;
 	}
-	d->retry_at = mono_ms() + d->backoff_ms;
+	d->retry_at = ssid_time_mono_ms() + d->backoff_ms;
 	pthread_mutex_lock(&d->lock);
 	d->stats.failures++;
 	d->stats.degraded = 1;
 	pthread_mutex_unlock(&d->lock);
 	if (first)
-		status_tick(d, true);
+		ssid_daemon_status_tick(d, true);
 }
 
 static void leave_degraded(struct ssid_daemon *d)
@@ -731,46 +381,8 @@ static void leave_degraded(struct ssid_daemon *d)
 	if (!d->paused)
 		return;
 	ssid_log_fields(LOG_NOTICE, fields, "recovered: resuming consumption");
-	pause_all(d, false);
-	status_tick(d, true);
-}
-
-/*
- * Whether Redis still holds what this daemon wrote: a new epoch in the
- * sentinel means it restarted empty (or was flushed), and the owned
- * partitions are replayed from the start of their logs. Returns 0, 1 when a
- * rebuild was started (the batch in hand was dropped: it is read again),
- * or -EIO.
- */
-static int check_epoch(struct ssid_daemon *d)
-{
-	char epoch[32];
-	rd_kafka_topic_partition_list_t *parts = NULL;
-	const char *fields[] = {"SSID_STATE=rebuilding", NULL};
-	int r = ssid_store_sentinel(d->store, epoch, sizeof(epoch));
-
-	if (r < 0)
-		return r;
-	if (strcmp(epoch, d->epoch) == 0)
-		return 0;
-	snprintf(d->epoch, sizeof(d->epoch), "%s", epoch);
-	ssid_log_fields(LOG_WARNING, fields,
-			"redis lost ssid's data (sentinel epoch changed): replaying the owned "
-			"partitions from the start of their logs");
-	ssid_batch_clear(&d->batch);
-	ssid_store_forget(d->store, -1); /* nothing cached is in Redis any more */
-	if (d->rank)
-		ssid_rank_reset(d->rank);
-	if (rd_kafka_assignment(d->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
-		for (int i = 0; d->rank && i < parts->cnt; i++)
-			ssid_rank_assign(d->rank, parts->elems[i].partition);
-		plan_rebuild(d, parts, true, true);
-		rd_kafka_topic_partition_list_destroy(parts);
-	}
-	pthread_mutex_lock(&d->lock);
-	d->stats.rebuilds++;
-	pthread_mutex_unlock(&d->lock);
-	return 1;
+	ssid_daemon_pause_all(d, false);
+	ssid_daemon_status_tick(d, true);
 }
 
 /* Run the current batch once; on success commit it and clear it. */
@@ -778,7 +390,7 @@ static int attempt_batch(struct ssid_daemon *d)
 {
 	struct ssid_batch_stats bs;
 	char why[300];
-	int r = check_epoch(d);
+	int r = ssid_daemon_check_epoch(d);
 
 	if (r < 0) {
 		snprintf(why, sizeof(why), "redis: %s", ssid_store_errstr(d->store));
@@ -786,7 +398,7 @@ static int attempt_batch(struct ssid_daemon *d)
 		return r;
 	}
 	if (r == 0) {
-		r = ssid_pipeline_run(d->pipe, &d->batch, now_ms(d), &bs);
+		r = ssid_pipeline_run(d->pipe, &d->batch, ssid_daemon_now_ms(d), &bs);
 		if (r < 0) {
 			enter_degraded(d, ssid_pipeline_errstr(d->pipe));
 			return r;
@@ -797,181 +409,6 @@ static int attempt_batch(struct ssid_daemon *d)
 	}
 	leave_degraded(d);
 	return 0;
-}
-
-void ssid_daemon_set_rebuild(struct ssid_daemon *d)
-{
-	d->rebuild_forced = true;
-}
-
-/* How often the decay schedule is looked at when the clock runs by itself. */
-#define DECAY_INTERVAL_MS 1000
-
-static void count_rescore(struct ssid_daemon *d, const struct ssid_batch_stats *bs,
-			  enum ssid_cause cause)
-{
-	pthread_mutex_lock(&d->lock);
-	if (cause == SSID_CAUSE_MODEL)
-		d->stats.model_rescored += bs->users;
-	else
-		d->stats.decayed += bs->users;
-	d->stats.outputs += bs->outputs;
-	d->stats.rank_changes += bs->rank_changes;
-	d->stats.alerts += bs->alerts;
-	d->stats.boards += bs->boards;
-	pthread_mutex_unlock(&d->lock);
-}
-
-/*
- * Rescore the reps of one partition's ids for cause; on failure log it
- * (the schedule keeps them: they are tried again on the next pass).
- */
-static int rescore(struct ssid_daemon *d, int32_t partition, char **ids, size_t n,
-		   enum ssid_cause cause, int64_t now)
-{
-	struct ssid_batch_stats bs;
-	int r = ssid_pipeline_rescore(d->pipe, ids, n, partition, cause, now, &bs);
-
-	if (r < 0)
-		log_warn("%s rescoring of partition %d: %s", ssid_cause_name(cause), (int)partition,
-			 ssid_pipeline_errstr(d->pipe));
-	else
-		count_rescore(d, &bs, cause);
-	return r;
-}
-
-/*
- * Inactivity decay: rescore the owned partitions' reps whose score has
- * changed on its own (the engine said when), a bounded number per pass.
- * A test clock is followed at once; the real one once a second.
- */
-static void decay_pass(struct ssid_daemon *d)
-{
-	int64_t now = now_ms(d), mono = mono_ms();
-	bool jumped = d->clock.kind != SSID_CONFIG_CLOCK_SYSTEM && now != d->last_decay_clock;
-	size_t budget = (size_t)d->cfg.decay_max_per_pass;
-
-	if (mono < d->next_decay && !jumped)
-		return;
-	d->last_decay_clock = now;
-	d->next_decay = mono + DECAY_INTERVAL_MS;
-	for (size_t i = 0; i < d->parts.n && budget > 0; i++) {
-		char **ids = NULL;
-		size_t n = 0;
-		int r;
-
-		if (!d->parts.p[i].owned)
-			continue;
-		r = ssid_store_due(d->store, (int32_t)i, now, budget, &ids, &n);
-		if (r < 0)
-			log_warn("decay schedule of partition %zu: %s", i,
-				 ssid_store_errstr(d->store));
-		else if (n > 0)
-			r = rescore(d, (int32_t)i, ids, n, SSID_CAUSE_DECAY, now);
-		ssid_store_ids_free(ids);
-		if (r < 0) {
-			d->next_decay = mono + d->cfg.retry_backoff_max_ms;
-			return;
-		}
-		budget -= n;
-	}
-	if (budget == 0)
-		d->next_decay = mono; /* more may be due: go on after the next batch */
-}
-
-/*
- * After a model change, rescore each owned partition's roster a chunk per
- * call, between live batches (see ssid_parts.h).
- */
-static void model_walk(struct ssid_daemon *d)
-{
-	for (size_t i = 0; i < d->parts.n; i++) {
-		struct ssid_part *p = &d->parts.p[i];
-		char version[SSI_MODEL_VERSION_MAX + 1], **ids = NULL;
-		size_t n = 0;
-		int r;
-
-		if (!p->owned || (!p->model_check && !p->walking))
-			continue;
-		if (p->model_check) {
-			r = ssid_store_partition_get(d->store, "mv", (int32_t)i, version,
-						     sizeof(version));
-			if (r < 0)
-				return;
-			p->model_check = false;
-			if (r == 1 && strcmp(version, d->model->version) == 0)
-				continue;
-			p->walking = true;
-			p->cursor = 0;
-			log_info("model %s: rescoring the reps of partition %zu in the background",
-				 d->model->version, i);
-		}
-		r = ssid_store_roster(d->store, (int32_t)i, &p->cursor,
-				      (size_t)d->cfg.decay_max_per_pass, &ids, &n);
-		if (r == 0 && n > 0)
-			r = rescore(d, (int32_t)i, ids, n, SSID_CAUSE_MODEL, now_ms(d));
-		ssid_store_ids_free(ids);
-		if (r == 0 && p->cursor == 0) {
-			r = ssid_store_partition_set(d->store, "mv", (int32_t)i, d->model->version);
-			if (r == 0) {
-				p->walking = false;
-				log_info("model %s: partition %zu rescored", d->model->version, i);
-			}
-		}
-		return; /* one chunk per call */
-	}
-}
-
-static void flush_boards(struct ssid_daemon *d)
-{
-	struct ssid_batch_stats bs;
-
-	if (ssid_pipeline_flush_boards(d->pipe, now_ms(d), &bs) < 0)
-		log_debug("leaderboards: %s", ssid_pipeline_errstr(d->pipe));
-	else
-		count_rescore(d, &bs, SSID_CAUSE_DECAY);
-}
-
-/* How often stored offsets are offered for commit again while idle. */
-#define COMMIT_RETRY_MS 1000
-
-/*
- * A commit the group refused during a rebalance ("generation id is not
- * valid") is not retried by librdkafka, and with no new message no later
- * batch would commit: the partition would show a lag that is not there.
- * Committing the stored offsets again is a no-op when none is newer.
- */
-static void commit_tick(struct ssid_daemon *d)
-{
-	int64_t now = mono_ms();
-
-	if (now - d->last_commit < COMMIT_RETRY_MS)
-		return;
-	d->last_commit = now;
-	rd_kafka_commit(d->consumer, NULL, 1);
-}
-
-/*
- * Read the ranks other instances wrote, and write what replays left
- * unwritten, at most every rank.refresh_ms. A failure is retried at the next
- * turn; the batch path reports Redis trouble.
- */
-static void refresh_ranks(struct ssid_daemon *d)
-{
-	if (d->rank && ssid_rank_refresh(d->rank, mono_ms(), false) < 0)
-		log_debug("ranks: %s", ssid_rank_errstr(d->rank));
-}
-
-/* Work that runs between batches: decay, model walk, ranks, coalesced leaderboards. */
-static void upkeep(struct ssid_daemon *d)
-{
-	if (d->paused || d->batch.n > 0)
-		return;
-	commit_tick(d);
-	decay_pass(d);
-	model_walk(d);
-	refresh_ranks(d);
-	flush_boards(d);
 }
 
 static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
@@ -999,7 +436,7 @@ static void gather_batch(struct ssid_daemon *d)
 		rd_kafka_message_t *rkm;
 
 		if (d->batch.n > 0) {
-			int64_t left = first_at + d->cfg.batch_max_wait_ms - mono_ms();
+			int64_t left = first_at + d->cfg.batch_max_wait_ms - ssid_time_mono_ms();
 
 			if (left <= 0)
 				break;
@@ -1012,7 +449,7 @@ static void gather_batch(struct ssid_daemon *d)
 			continue;
 		}
 		if (d->batch.n == 0)
-			first_at = mono_ms();
+			first_at = ssid_time_mono_ms();
 		consume_one(d, rkm);
 	}
 }
@@ -1071,7 +508,7 @@ static void do_reload(struct ssid_daemon *d)
 	pthread_mutex_unlock(&d->lock);
 out:
 	ssid_notify_ready();
-	status_tick(d, true);
+	ssid_daemon_status_tick(d, true);
 }
 
 /*
@@ -1116,9 +553,9 @@ static int wait_for_redis(struct ssid_daemon *d)
 			log_warn("redis not answering (%s); retrying", ssid_store_errstr(d->store));
 		warned = true;
 		ssid_notify_status("starting: waiting for redis: %s", ssid_store_errstr(d->store));
-		until = mono_ms() + backoff;
-		while (!stopping(d) && mono_ms() < until) {
-			watchdog_tick(d);
+		until = ssid_time_mono_ms() + backoff;
+		while (!stopping(d) && ssid_time_mono_ms() < until) {
+			ssid_daemon_watchdog_tick(d);
 			rd_kafka_poll(d->producer, 50);
 		}
 		backoff = backoff * 2 > d->cfg.retry_backoff_max_ms ? d->cfg.retry_backoff_max_ms
@@ -1180,7 +617,7 @@ no_ranks:
 	    .dlq_topic = d->cfg.dlq_topic,
 	    .epsilon = d->cfg.score_epsilon,
 	    .delivery_timeout_ms = 60000,
-	    .tick = tick,
+	    .tick = ssid_daemon_tick,
 	    .tick_ctx = d,
 	    .rank = d->rank,
 	    .boards = d->boards,
@@ -1211,7 +648,7 @@ no_ranks:
 	log_notice("ready: consuming %s, scores to %s, dead letters to %s, model %s",
 		   d->cfg.input_topic, d->cfg.output_topic, d->cfg.dlq_topic, d->model->version);
 	ssid_notify_ready();
-	status_tick(d, true);
+	ssid_daemon_status_tick(d, true);
 	return 0;
 config_error:
 	log_err("%s", err);
@@ -1224,14 +661,14 @@ config_error:
  */
 static void shutdown_cleanly(struct ssid_daemon *d)
 {
-	int64_t deadline = mono_ms() + d->cfg.shutdown_timeout_ms;
+	int64_t deadline = ssid_time_mono_ms() + d->cfg.shutdown_timeout_ms;
 	rd_kafka_resp_err_t err;
 
 	ssid_notify_stopping();
 	log_notice("stopping: finishing %zu queued events", d->batch.n);
-	while (d->batch.n > 0 && mono_ms() < deadline) {
-		if (d->paused && mono_ms() < d->retry_at) {
-			watchdog_tick(d);
+	while (d->batch.n > 0 && ssid_time_mono_ms() < deadline) {
+		if (d->paused && ssid_time_mono_ms() < d->retry_at) {
+			ssid_daemon_watchdog_tick(d);
 			rd_kafka_poll(d->producer, 50);
 			continue;
 		}
@@ -1275,7 +712,7 @@ int ssid_daemon_run(struct ssid_daemon *d)
 
 			if (rkm)
 				consume_one(d, rkm);
-			if (mono_ms() >= d->retry_at)
+			if (ssid_time_mono_ms() >= d->retry_at)
 				attempt_batch(d);
 		} else {
 			gather_batch(d);
@@ -1283,8 +720,8 @@ int ssid_daemon_run(struct ssid_daemon *d)
 				attempt_batch(d);
 		}
 		rd_kafka_poll(d->producer, 0);
-		upkeep(d);
-		tick(d);
+		ssid_daemon_upkeep(d);
+		ssid_daemon_tick(d);
 	}
 	shutdown_cleanly(d);
 	log_notice("stopped");

@@ -208,6 +208,21 @@ const char *ssid_mock_bootstraps(const struct ssid_mock *m)
 	return rd_kafka_mock_cluster_bootstraps(m->mc);
 }
 
+int ssid_mock_write_bootstrap_file(const char *path, const char *bootstraps)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", bootstraps);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		return -errno;
+	return 0;
+}
+
 int ssid_mock_read_bootstrap_file(const char *path, char *buf, size_t len)
 {
 	char *text;

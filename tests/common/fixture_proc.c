@@ -23,27 +23,20 @@
 #include "fixture.h"
 #include "fixture_int.h"
 #include "ssid_log.h"
+#include "ssid_time.h"
 
 extern char **environ;
 
 /* ---- time and files ------------------------------------------------------ */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t fx_deadline(int timeout_ms)
 {
-	return mono_ms() + timeout_ms;
+	return ssid_time_mono_ms() + timeout_ms;
 }
 
 bool fx_expired(int64_t deadline)
 {
-	return mono_ms() >= deadline;
+	return ssid_time_mono_ms() >= deadline;
 }
 
 void fx_pause(void)
