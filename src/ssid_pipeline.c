@@ -23,14 +23,6 @@
 /* The scratch arrays' first capacity, in messages. */
 #define SCRATCH_FIRST 64
 
-int64_t pipe_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void ssid_failpoint(const char *name)
 {
 	const char *want = getenv("SSID_FAILPOINT");
@@ -411,7 +403,7 @@ static void old_segments(const struct ssid_rank_change *c, const char *seg[SSI_S
 static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c, bool backfill)
 {
 	static const enum ssid_rank_kind kinds[] = {SSID_RANK_TENANT, SSID_RANK_TEAM};
-	int64_t now = pipe_mono_ms();
+	int64_t now = ssid_time_mono_ms();
 	const char *old[SSI_SEG__COUNT];
 	int r = 0;
 
@@ -638,7 +630,7 @@ int ssid_pipeline_flush_boards(struct ssid_pipeline *p, int64_t now_ms,
 {
 	memset(stats, 0, sizeof(*stats));
 	users_reset(p);
-	if (!p->o.boards || ssid_boards_next_due(p->o.boards) > pipe_mono_ms())
+	if (!p->o.boards || ssid_boards_next_due(p->o.boards) > ssid_time_mono_ms())
 		return 0;
 	return pipe_produce_all(p, NULL, now_ms, stats);
 }

@@ -22,6 +22,7 @@
 
 #include "ssi_score.h"
 #include "ssid_pipeline.h"
+#include "ssid_time.h"
 
 /* The end of a user's message list in next[]. */
 #define NO_MSG UINT32_MAX
@@ -83,9 +84,6 @@ struct ssid_pipeline {
 	struct ssid_net_op *net; /* connection changes, contiguous per user */
 	size_t nnet, net_cap;
 };
-
-/* The monotonic clock in ms (ssid_pipeline.c). */
-int64_t pipe_mono_ms(void);
 
 /*
  * Crossings, alerts and today's history entry of every rep to publish, at

@@ -192,9 +192,9 @@ static int produce_board(struct ssid_pipeline *p, struct delivery *d,
 /* Wait for every report of this attempt, serving the caller's tick. */
 static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
 {
-	int64_t deadline = pipe_mono_ms() + p->o.delivery_timeout_ms;
+	int64_t deadline = ssid_time_mono_ms() + p->o.delivery_timeout_ms;
 
-	while (d->outstanding > 0 && pipe_mono_ms() < deadline) {
+	while (d->outstanding > 0 && ssid_time_mono_ms() < deadline) {
 		rd_kafka_poll(p->o.producer, 100);
 		if (p->o.tick)
 			p->o.tick(p->o.tick_ctx);
@@ -241,7 +241,7 @@ int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_
 	for (size_t i = 0; i < p->nalerts && r == 0; i++, stats->alerts++)
 		r = produce_alert(p, d, &p->alerts[i], now_ms);
 	if (r == 0 && p->o.boards) {
-		r = ssid_boards_collect(p->o.boards, pipe_mono_ms(), &p->boards, &p->nboards);
+		r = ssid_boards_collect(p->o.boards, ssid_time_mono_ms(), &p->boards, &p->nboards);
 		if (r < 0)
 			snprintf(p->err, sizeof(p->err), "redis (leaderboards): %s",
 				 ssid_rank_errstr(p->o.rank));
@@ -253,7 +253,7 @@ int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_
 	else
 		rd_kafka_flush(p->o.producer, p->o.delivery_timeout_ms);
 	if (p->o.boards)
-		ssid_boards_done(p->o.boards, r == 0, pipe_mono_ms());
+		ssid_boards_done(p->o.boards, r == 0, ssid_time_mono_ms());
 	if (d->outstanding > 0)
 		d->abandoned = true; /* the last report frees it */
 	else

@@ -15,6 +15,7 @@
 #include "ssi_array.h"
 #include "ssi_warmup.h"
 #include "ssid_rank.h"
+#include "ssid_time.h"
 
 #define NONE UINT32_MAX
 
@@ -168,7 +169,5 @@ bool rank_pending(const struct part *p);
  * (one MULTI per partition then). 0, -EIO, -ENOMEM.
  */
 int rank_write(struct ssid_rank *r, bool aggs);
-/* Monotonic milliseconds. */
-int64_t rank_now_ms(void);
 
 #endif

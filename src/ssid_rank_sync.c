@@ -10,14 +10,6 @@
 
 #include "ssid_rank_int.h"
 
-int64_t rank_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Records per HSCAN step when a partition is loaded. */
 #define LOAD_CHUNK "1000"
 
@@ -409,7 +401,7 @@ int rank_write(struct ssid_rank *r, bool aggs)
 		if (rank_pending(&r->parts[i]))
 			written(r, &r->parts[i], aggs);
 	if (aggs)
-		r->aggs_written_ms = rank_now_ms();
+		r->aggs_written_ms = ssid_time_mono_ms();
 	return 0;
 }
 
