@@ -22,5 +22,6 @@ Suite *out_suite(void);
 Suite *rank_engine_suite(void);
 Suite *cache_suite(void);
 Suite *text_suite(void);
+Suite *warmup_suite(void);
 
 #endif

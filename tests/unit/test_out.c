@@ -85,6 +85,16 @@ START_TEST (test_score_with_ranks) {
 	ck_assert_str_eq(
 	    json_string_value(json_object_get(json_object_get(ranks, "network"), "as_of_day")),
 	    "2026-11-20");
+	ck_assert_ptr_null(json_object_get(o, "backfill")); /* only when true */
+	json_decref(o);
+
+	/* A backfill says so; nothing else changes. */
+	m.backfill = true;
+	ssid_buf_reset(&b);
+	ck_assert_int_eq(ssid_out_score_updated(&b, &m), 0);
+	o = parse(&b);
+	ck_assert(json_is_true(json_object_get(o, "backfill")));
+	ck_assert_int_eq((int)num(json_object_get(o, "ranks"), "global", "rank"), 3);
 	json_decref(o);
 	ssid_buf_free(&b);
 }
@@ -224,6 +234,7 @@ START_TEST (test_leaderboard) {
 			 "rep-2");
 	ck_assert_double_eq_tol(json_number_value(json_object_get(json_array_get(top, 1), "ssi")),
 				81.20, 1e-9);
+	ck_assert_ptr_null(json_object_get(o, "backfill"));
 	json_decref(o);
 
 	/* A tenant board has no team field. */
@@ -234,6 +245,14 @@ START_TEST (test_leaderboard) {
 	o = parse(&b);
 	ck_assert_ptr_null(json_object_get(o, "team"));
 	ck_assert_int_eq(json_array_size(json_object_get(o, "top")), 0);
+	json_decref(o);
+
+	/* A board moved only by backfilled scores says so. */
+	m.backfill = true;
+	ssid_buf_reset(&b);
+	ck_assert_int_eq(ssid_out_leaderboard_changed(&b, &m), 0);
+	o = parse(&b);
+	ck_assert(json_is_true(json_object_get(o, "backfill")));
 	json_decref(o);
 	ssid_buf_free(&b);
 }
