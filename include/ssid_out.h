@@ -49,7 +49,7 @@ struct ssid_score_msg {
 	struct ssi_score previous;
 	enum ssid_cause cause;
 	int64_t as_of_ms;
-	int events; /* events folded in since the previous message */
+	int events;    /* events folded in since the previous message */
 	bool backfill; /* historical (alert.max_event_age_ms): "backfill": true */
 	/* Where the rep stands, when ranks are kept (else has_ranks false). */
 	bool has_ranks;

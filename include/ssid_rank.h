@@ -70,14 +70,14 @@ enum ssid_rank_kind {
 	SSID_RANK__COUNT
 };
 
-#define SSID_RANK_DEFAULT_MIN_MEMBERS 10
-#define SSID_RANK_DEFAULT_TOP_N	      10
-#define SSID_RANK_DEFAULT_INTERVAL_MS 1000
-#define SSID_RANK_DEFAULT_REFRESH_MS  1000
-#define SSID_RANK_DEFAULT_WARMUP_MS   600000
+#define SSID_RANK_DEFAULT_MIN_MEMBERS	10
+#define SSID_RANK_DEFAULT_TOP_N		10
+#define SSID_RANK_DEFAULT_INTERVAL_MS	1000
+#define SSID_RANK_DEFAULT_REFRESH_MS	1000
+#define SSID_RANK_DEFAULT_WARMUP_MS	600000
 #define SSID_RANK_DEFAULT_WARMUP_GROWTH 10
-#define SSID_RANK_TOP_MAX	      SSI_RANK_TOP_KEEP
-#define SSID_RANK_BANDS_MAX	      16
+#define SSID_RANK_TOP_MAX		SSI_RANK_TOP_KEEP
+#define SSID_RANK_BANDS_MAX		16
 
 struct ssid_rank_opts {
 	int min_members;    /* privacy floor k: smaller segments are hidden */
@@ -101,7 +101,7 @@ struct ssid_rank_pos {
 	int64_t rank; /* 1 = best; 0 when hidden or absent */
 	int64_t of;   /* the segment's size (also when hidden) */
 	int top_percent;
-	bool warming; /* the segment is still filling up: its percentile moves with newcomers */
+	bool warming;	  /* the segment is still filling up: its percentile moves with newcomers */
 	double avg_total; /* segment averages in points, rounded to hundredths */
 	double avg_pillar[SSI_PILLAR__COUNT];
 };

@@ -72,7 +72,7 @@ static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, 
 	    .old_top_percent = user->published_top[SSID_RANK_INDUSTRY],
 	    /* A segment still filling up says nothing about the rep. */
 	    .new_top_percent = w->rank[SSID_RANK_INDUSTRY].warming ? SSI_ALERT_TOP_UNKNOWN
-								 : w->top[SSID_RANK_INDUSTRY],
+								   : w->top[SSID_RANK_INDUSTRY],
 	    .window_days = p->model->window_days,
 	};
 	struct ssi_alert out[SSI_ALERT__COUNT];

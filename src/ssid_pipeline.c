@@ -383,8 +383,8 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	user->nnet = p->nnet - net_from;
 	score_user(p, u, SSID_CAUSE_EVENT, now_ms);
 	/* A model change is news now, whatever the age of the events. */
-	w->backfill = w->cause == SSID_CAUSE_EVENT && p->o.max_event_age_ms > 0 && w->newest_ms > 0 &&
-		      w->newest_ms < now_ms - p->o.max_event_age_ms;
+	w->backfill = w->cause == SSID_CAUSE_EVENT && p->o.max_event_age_ms > 0 &&
+		      w->newest_ms > 0 && w->newest_ms < now_ms - p->o.max_event_age_ms;
 	/* Only a state with new marks is written, and then with its next decay. */
 	if (changed)
 		ssid_store_stage_state(user, true);

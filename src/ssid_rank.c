@@ -171,7 +171,8 @@ void rank_seg_note(struct ssid_rank *r, struct seg *g)
 	struct ssi_warmup_rule rule = warmup_rule(r);
 	uint64_t before = g->warm_gen == r->apply_gen ? g->warm_start : g->all.hist.members;
 
-	ssi_warmup_note(&g->warm, &rule, r->clock_ms, (int64_t)before, (int64_t)g->all.hist.members);
+	ssi_warmup_note(&g->warm, &rule, r->clock_ms, (int64_t)before,
+			(int64_t)g->all.hist.members);
 }
 
 void rank_part_free_remote(struct part *p)
@@ -263,8 +264,7 @@ int ssid_rank_new(struct ssid_rank **out, const struct ssid_redis_opts *o,
 	struct ssid_rank *r;
 
 	if (ro && (ro->min_members < 1 || ro->top_n < 1 || ro->top_n > SSID_RANK_TOP_MAX ||
-		   ro->warmup_ms < 0 || ro->warmup_growth < 0 ||
-		   ro->refresh_ms < 0))
+		   ro->warmup_ms < 0 || ro->warmup_growth < 0 || ro->refresh_ms < 0))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)

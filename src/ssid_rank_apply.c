@@ -303,7 +303,8 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	 * ssictl read, at most every half refresh_ms (they read every half too).
 	 */
 	if (rc == 0 && persist)
-		rc = rank_write(r, ssid_time_mono_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2);
+		rc =
+		    rank_write(r, ssid_time_mono_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2);
 	return rc;
 }
 

@@ -92,8 +92,8 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "%s",
 		     k->input, k->output, k->dlq, r->port,
 		     c && c->model_file ? c->model_file : fx_model_path(),
-		     c && c->clock ? c->clock : FX_CLOCK, batch, onboarding, k->bootstraps, k->group,
-		     c && c->extra ? c->extra : "");
+		     c && c->clock ? c->clock : FX_CLOCK, batch, onboarding, k->bootstraps,
+		     k->group, c && c->extra ? c->extra : "");
 	return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }
 

@@ -277,7 +277,6 @@ static void stored_history(const struct e2e_env *e, const char *id, struct ssi_h
 	redisFree(c);
 }
 
-
 /*
  * No event for 90 days: the clock moves a day at a time and every rep
  * decays to its profile's score, one decay output per day its score moved,

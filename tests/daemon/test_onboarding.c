@@ -43,7 +43,8 @@ static size_t add_generated(struct e2e_env *e, struct ssigen **gen, int64_t star
 
 	ck_assert_int_eq(ssigen_new(gen, &cfg), 0);
 	while (ssigen_next(*gen, &ev) == 1) {
-		ck_assert_int_eq(fx_stream_add_raw(&e->fx.stream, ev.key, -1, ev.json, ev.len, ""), 0);
+		ck_assert_int_eq(fx_stream_add_raw(&e->fx.stream, ev.key, -1, ev.json, ev.len, ""),
+				 0);
 		n++;
 	}
 	return n;
