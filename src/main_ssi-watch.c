@@ -104,9 +104,10 @@ static void take_score(struct view *v, json_t *o, bool plain)
 				      "top_percent");
 		r->industry_top = (int)json_integer_value(top);
 		snprintf(line, sizeof(line),
-			 "%-14.40s %-12.40s %6.2f  %+6.2f  cause=%.8s events=%lld", r->id,
+			 "%-14.40s %-12.40s %6.2f  %+6.2f  cause=%.8s events=%lld%s", r->id,
 			 r->tenant, r->ssi, r->delta, str(o, "cause"),
-			 json_integer_value(json_object_get(o, "events")));
+			 json_integer_value(json_object_get(o, "events")),
+			 json_is_true(json_object_get(o, "backfill")) ? " backfill" : "");
 		if (plain)
 			printf("%s\n", line);
 		ring_push(v->recent, &v->nrecent, &v->recent_head, line);
