@@ -1,5 +1,6 @@
 /*
- * ssid_out: the daemon's output messages, written as JSON by hand.
+ * ssid_out: the daemon's output messages, written as JSON by hand into an
+ * ssid_buf (the caller's: each call appends one object).
  *
  * jansson costs ~5.5 us to build and dump one score.updated; writing the
  * same bytes directly costs ~1 us, and the daemon writes one per changed
@@ -16,25 +17,12 @@
 
 #include "ssi_alert.h"
 #include "ssi_event.h"
+#include "ssi_band.h"
 #include "ssi_score.h"
+#include "ssid_buf.h"
 #include "ssid_rank.h"
 
 #define SSID_OUT_SCHEMA 1
-
-/* A growable byte buffer; zero-initialise, release with ssid_buf_free. */
-struct ssid_buf {
-	char *data;
-	size_t len, cap;
-	bool failed; /* an allocation failed: contents are incomplete */
-};
-
-void ssid_buf_reset(struct ssid_buf *b);
-void ssid_buf_free(struct ssid_buf *b);
-void ssid_buf_append(struct ssid_buf *b, const void *p, size_t n);
-void ssid_buf_printf(struct ssid_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* A JSON string literal, quotes included. */
-void ssid_buf_json_string(struct ssid_buf *b, const char *s, size_t n);
 
 enum ssid_cause { SSID_CAUSE_EVENT, SSID_CAUSE_DECAY, SSID_CAUSE_MODEL };
 
@@ -67,7 +55,7 @@ struct ssid_rank_msg {
 	const char *user_id;
 	enum ssid_rank_kind kind;
 	const char *segment_value; /* "software"; "tenant/team" for a team; NULL global */
-	struct ssid_rank_crossing crossing;
+	struct ssi_band_crossing crossing;
 	int from_top_percent;		 /* the percentile before */
 	const struct ssid_rank_pos *pos; /* after */
 	enum ssid_cause cause;
@@ -93,7 +81,7 @@ struct ssid_board_msg {
 	enum ssid_rank_kind kind; /* SSID_RANK_TENANT or SSID_RANK_TEAM */
 	const char *tenant, *team;
 	const struct ssid_rank_board *board;
-	unsigned changes; /* SSID_RANK_BOARD_* */
+	unsigned changes; /* SSID_BOARD_* */
 	bool backfill;	  /* every change since the last one was historical */
 	int64_t as_of_ms;
 	const char *model_version;

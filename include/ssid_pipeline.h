@@ -36,6 +36,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ssi_alert.h"
+#include "ssi_band.h"
 #include "ssi_event.h"
 #include "ssi_model.h"
 #include "ssid_batch.h"
@@ -76,7 +77,7 @@ struct ssid_pipeline_opts {
 	void *tick_ctx;
 	struct ssid_rank *rank;	    /* borrowed; NULL: no ranks, bands or boards */
 	struct ssid_boards *boards; /* borrowed; NULL: no leaderboard.changed */
-	struct ssid_rank_bands bands;
+	struct ssi_bands bands;
 	struct ssi_alert_rules alerts; /* rules all disabled: no alerts */
 	/*
 	 * Network ranks (ssid_network): recomputed at most once a day per rep,

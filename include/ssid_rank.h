@@ -10,6 +10,7 @@
  * 1 + the number of members with a strictly higher total; top_percent =
  * ceil(100 * rank / size). A segment with fewer than min_members reps is
  * hidden. The arithmetic is ssi_rank's (pure); this module keeps the data.
+ * Percentile bands are ssi_band's; which boards to publish, ssid_boards'.
  *
  * Segments. Every scored rep is in the global segment; in the industry and
  * tenant segments of their industry and tenant when known (non-empty); and in
@@ -77,7 +78,6 @@ enum ssid_rank_kind {
 #define SSID_RANK_DEFAULT_WARMUP_MS	600000
 #define SSID_RANK_DEFAULT_WARMUP_GROWTH 10
 #define SSID_RANK_TOP_MAX		SSI_RANK_TOP_KEEP
-#define SSID_RANK_BANDS_MAX		16
 
 struct ssid_rank_opts {
 	int min_members;    /* privacy floor k: smaller segments are hidden */
@@ -241,67 +241,5 @@ struct ssid_rank_board {
  * of the board's kind (errstr names it), -ENOMEM.
  */
 int ssid_rank_boards(struct ssid_rank *r, struct ssid_rank_board *boards, size_t n);
-
-enum {
-	SSID_RANK_BOARD_MEMBERS = 1 << 0, /* someone entered or left */
-	SSID_RANK_BOARD_ORDER = 1 << 1,	  /* members kept in both lists changed order */
-	SSID_RANK_BOARD_SCORES = 1 << 2,  /* a member kept in both changed total */
-};
-
-/*
- * Pure: how board b differs from board a, as SSID_RANK_BOARD_* flags (0: same).
- * A leaderboard.changed is due on MEMBERS or ORDER.
- */
-unsigned ssid_rank_board_diff(const struct ssid_rank_entry *a, size_t na,
-			      const struct ssid_rank_entry *b, size_t nb);
-
-/*
- * Coalescing of leaderboard.changed: at most one per board per interval.
- * Pure, the caller passes a monotonic now_ms. offer() reports a change:
- * true means publish now; false means it is pending, and due() becomes true
- * (once) when the interval since the last publication has passed; next()
- * says when, for a timer.
- */
-struct ssid_rank_coalesce {
-	int64_t interval_ms;
-	int64_t last_ms; /* last publication, when published */
-	bool published;
-	bool pending;
-};
-
-void ssid_rank_coalesce_init(struct ssid_rank_coalesce *c, int64_t interval_ms);
-bool ssid_rank_coalesce_offer(struct ssid_rank_coalesce *c, int64_t now_ms);
-bool ssid_rank_coalesce_due(struct ssid_rank_coalesce *c, int64_t now_ms);
-/* When the pending change is due, INT64_MAX when none is pending. */
-int64_t ssid_rank_coalesce_next(const struct ssid_rank_coalesce *c);
-
-/* ---- percentile bands --------------------------------------------------- */
-
-/* Strictly increasing top percentages, e.g. 1 5 10 15 25 50. */
-struct ssid_rank_bands {
-	size_t n;
-	int top[SSID_RANK_BANDS_MAX];
-};
-
-void ssid_rank_bands_default(struct ssid_rank_bands *b);
-/* "1,5,10,15,25,50": strictly increasing integers in 1..100. 0 or -EINVAL. */
-int ssid_rank_bands_parse(struct ssid_rank_bands *b, const char *text);
-
-/* The tightest band holding top_percent (5 for 3% with the defaults), 0 for none. */
-int ssid_rank_band_of(const struct ssid_rank_bands *b, int top_percent);
-
-struct ssid_rank_crossing {
-	int direction; /* +1 into a better band, -1 out of a band, 0 no crossing */
-	int band;      /* up: the band entered; down: the band left */
-	int from, to;  /* ssid_rank_band_of old and new */
-};
-
-/*
- * Pure: whether moving from old_top to new_top percent (within one segment)
- * crossed a band boundary. A top_percent <= 0 (hidden, absent) is no
- * position: no crossing. Returns direction.
- */
-int ssid_rank_band_crossing(const struct ssid_rank_bands *b, int old_top, int new_top,
-			    struct ssid_rank_crossing *out);
 
 #endif

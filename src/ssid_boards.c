@@ -1,5 +1,6 @@
 /* ssid_boards: coalesced leaderboard.changed for team and tenant boards. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 struct board {
 	enum ssid_rank_kind kind;
 	char *tenant, *team; /* the segment values that name it */
-	struct ssid_rank_coalesce co;
+	struct ssid_boards_coalesce co;
 	bool due;		      /* read it at the next collect */
 	bool known;		      /* last[] holds what was delivered */
 	bool live;		      /* touched by a live change since it was last read */
@@ -155,7 +156,7 @@ static struct board *board_new(struct ssid_boards *bs, enum ssid_rank_kind kind,
 		board_free(b);
 		return NULL;
 	}
-	ssid_rank_coalesce_init(&b->co, bs->interval_ms);
+	ssid_boards_coalesce_init(&b->co, bs->interval_ms);
 	return b;
 }
 
@@ -190,7 +191,7 @@ int ssid_boards_touch(struct ssid_boards *bs, enum ssid_rank_kind kind,
 		bs->count++;
 	}
 	bs->board[slot]->live |= !backfill;
-	if (ssid_rank_coalesce_offer(&bs->board[slot]->co, now_ms))
+	if (ssid_boards_coalesce_offer(&bs->board[slot]->co, now_ms))
 		mark_due(bs, slot);
 	return 0;
 }
@@ -201,7 +202,7 @@ static void promote_pending(struct ssid_boards *bs, int64_t now_ms)
 	for (size_t i = 0; i < bs->nslots; i++) {
 		struct board *b = bs->board[i];
 
-		if (b && b->co.pending && ssid_rank_coalesce_due(&b->co, now_ms))
+		if (b && b->co.pending && ssid_boards_coalesce_due(&b->co, now_ms))
 			mark_due(bs, i);
 	}
 }
@@ -256,12 +257,12 @@ int ssid_boards_collect(struct ssid_boards *bs, int64_t now_ms,
 
 		b->read = *rd;
 		if (rd->hidden)
-			diff = b->known && b->nlast > 0 ? SSID_RANK_BOARD_MEMBERS : 0;
+			diff = b->known && b->nlast > 0 ? SSID_BOARD_MEMBERS : 0;
 		else if (!b->known)
-			diff = rd->n > 0 ? SSID_RANK_BOARD_MEMBERS | SSID_RANK_BOARD_ORDER : 0;
+			diff = rd->n > 0 ? SSID_BOARD_MEMBERS | SSID_BOARD_ORDER : 0;
 		else
-			diff = ssid_rank_board_diff(b->last, b->nlast, rd->entry, rd->n);
-		if (!(diff & (SSID_RANK_BOARD_MEMBERS | SSID_RANK_BOARD_ORDER)))
+			diff = ssid_boards_diff(b->last, b->nlast, rd->entry, rd->n);
+		if (!(diff & (SSID_BOARD_MEMBERS | SSID_BOARD_ORDER)))
 			continue;
 		bs->updates[bs->nupdates] = (struct ssid_board_update){
 		    .kind = b->kind,
@@ -309,11 +310,107 @@ int64_t ssid_boards_next_due(const struct ssid_boards *bs)
 		const struct board *b = bs->board[i];
 
 		if (b && b->co.pending) {
-			int64_t at = ssid_rank_coalesce_next(&b->co);
+			int64_t at = ssid_boards_coalesce_next(&b->co);
 
 			if (at < next)
 				next = at;
 		}
 	}
 	return next;
+}
+
+/* ---- pure: how two lists differ, when to publish ------------------------------- */
+
+#define NONE SIZE_MAX
+
+static size_t index_of(const char *user_id, const struct ssid_rank_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].user_id, user_id) == 0)
+			return i;
+	return NONE;
+}
+
+/* The next entry of v from *at on that the other list also holds. */
+static const struct ssid_rank_entry *next_common(const struct ssid_rank_entry *v, size_t n,
+						 size_t *at, const struct ssid_rank_entry *other,
+						 size_t nother)
+{
+	for (; *at < n; (*at)++)
+		if (index_of(v[*at].user_id, other, nother) != NONE)
+			return &v[(*at)++];
+	return NULL;
+}
+
+unsigned ssid_boards_diff(const struct ssid_rank_entry *a, size_t na,
+			  const struct ssid_rank_entry *b, size_t nb)
+{
+	unsigned flags = 0;
+	size_t ia = 0, ib = 0;
+
+	for (size_t i = 0; i < na; i++) {
+		size_t j = index_of(a[i].user_id, b, nb);
+
+		if (j == NONE)
+			flags |= SSID_BOARD_MEMBERS;
+		else if (a[i].total != b[j].total)
+			flags |= SSID_BOARD_SCORES;
+	}
+	for (size_t j = 0; j < nb; j++)
+		if (index_of(b[j].user_id, a, na) == NONE)
+			flags |= SSID_BOARD_MEMBERS;
+	/* Order is about the members both lists hold: compare their two sequences. */
+	for (;;) {
+		const struct ssid_rank_entry *x = next_common(a, na, &ia, b, nb);
+		const struct ssid_rank_entry *y = next_common(b, nb, &ib, a, na);
+
+		if (!x || !y)
+			break;
+		if (strcmp(x->user_id, y->user_id) != 0) {
+			flags |= SSID_BOARD_ORDER;
+			break;
+		}
+	}
+	return flags;
+}
+
+void ssid_boards_coalesce_init(struct ssid_boards_coalesce *c, int64_t interval_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->interval_ms = interval_ms;
+}
+
+static bool coalesce_elapsed(const struct ssid_boards_coalesce *c, int64_t now_ms)
+{
+	return !c->published || now_ms - c->last_ms >= c->interval_ms;
+}
+
+static void coalesce_publish(struct ssid_boards_coalesce *c, int64_t now_ms)
+{
+	c->published = true;
+	c->pending = false;
+	c->last_ms = now_ms;
+}
+
+bool ssid_boards_coalesce_offer(struct ssid_boards_coalesce *c, int64_t now_ms)
+{
+	if (!coalesce_elapsed(c, now_ms)) {
+		c->pending = true;
+		return false;
+	}
+	coalesce_publish(c, now_ms);
+	return true;
+}
+
+bool ssid_boards_coalesce_due(struct ssid_boards_coalesce *c, int64_t now_ms)
+{
+	if (!c->pending || !coalesce_elapsed(c, now_ms))
+		return false;
+	coalesce_publish(c, now_ms);
+	return true;
+}
+
+int64_t ssid_boards_coalesce_next(const struct ssid_boards_coalesce *c)
+{
+	return c->pending ? c->last_ms + c->interval_ms : INT64_MAX;
 }

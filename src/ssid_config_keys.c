@@ -13,9 +13,9 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "ssi_band.h"
 #include "ssid_config.h"
 #include "ssid_config_int.h"
-#include "ssid_rank.h"
 
 /* Kafka's own limit on topic names. */
 #define TOPIC_NAME_MAX 249
@@ -49,9 +49,9 @@ static bool valid_topic(const char *value)
 
 static bool valid_bands(const char *value)
 {
-	struct ssid_rank_bands bands;
+	struct ssi_bands bands;
 
-	return ssid_rank_bands_parse(&bands, value) == 0;
+	return ssi_bands_parse(&bands, value) == 0;
 }
 
 static bool valid_clock(const char *value)

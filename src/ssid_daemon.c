@@ -172,7 +172,7 @@ int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err
 			 d->cfg.alert_score_drop_days, d->cfg.history_retention_days);
 		goto fail;
 	}
-	r = ssid_rank_bands_parse(&d->bands, d->cfg.rank_bands);
+	r = ssi_bands_parse(&d->bands, d->cfg.rank_bands);
 	if (r < 0) {
 		snprintf(err, errlen, "rank.bands: cannot use \"%s\"", d->cfg.rank_bands);
 		goto fail;

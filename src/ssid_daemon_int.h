@@ -21,6 +21,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ssi_alert.h"
+#include "ssi_band.h"
 #include "ssid_boards.h"
 #include "ssid_config.h"
 #include "ssid_daemon.h"
@@ -59,7 +60,7 @@ struct ssid_daemon {
 	struct ssid_boards *boards;
 	struct ssid_redis *network; /* connection for network ranks */
 	struct ssi_alert_rules alert_rules;
-	struct ssid_rank_bands bands;
+	struct ssi_bands bands;
 
 	struct ssid_parts parts;
 	char epoch[32];	     /* the Redis sentinel seen last ("" before the first look) */

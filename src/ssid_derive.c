@@ -9,7 +9,7 @@
 #include "ssid_pipeline_int.h"
 
 static int push_crossing(struct ssid_pipeline *p, uint32_t u, enum ssid_rank_kind kind,
-			 const struct ssid_rank_crossing *c)
+			 const struct ssi_band_crossing *c)
 {
 	if (SSI_GROW(p->crossings, &p->crossings_cap, p->ncrossings + 1, 64) < 0)
 		return -ENOMEM;
@@ -33,13 +33,13 @@ static int rank_crossings(struct ssid_pipeline *p, uint32_t u)
 
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
 		const struct ssid_rank_pos *pos = &w->rank[k];
-		struct ssid_rank_crossing c;
+		struct ssi_band_crossing c;
 
 		w->top[k] = w->has_ranks && pos->present && !pos->hidden ? pos->top_percent : 0;
 		/* Not about the past, nor in a segment still filling up (README "Alerts"). */
 		if (!w->replay && !w->backfill && !pos->warming &&
-		    ssid_rank_band_crossing(&p->o.bands, p->users[u].published_top[k], w->top[k],
-					    &c) != 0 &&
+		    ssi_band_crossing(&p->o.bands, p->users[u].published_top[k], w->top[k], &c) !=
+			0 &&
 		    push_crossing(p, u, (enum ssid_rank_kind)k, &c) < 0)
 			return -ENOMEM;
 	}

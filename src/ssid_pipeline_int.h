@@ -50,7 +50,7 @@ struct user_work {
 struct crossing {
 	uint32_t user;
 	enum ssid_rank_kind kind;
-	struct ssid_rank_crossing c;
+	struct ssi_band_crossing c;
 };
 
 struct alert_out {

@@ -250,7 +250,7 @@ void ssid_rank_free(struct ssid_rank *r)
 	free(r->segv);
 	free(r->stab);
 	free(r->parts);
-	free(r->enc.p);
+	ssid_buf_free(&r->enc);
 	free(r->argv);
 	free(r->argl);
 	free(r->argoff);

@@ -14,6 +14,7 @@
 
 #include "ssi_array.h"
 #include "ssi_warmup.h"
+#include "ssid_buf.h"
 #include "ssid_rank.h"
 #include "ssid_time.h"
 
@@ -89,12 +90,6 @@ struct part {
 	uint32_t ne;
 };
 
-/* A growable byte buffer for encodings; argv points into it by offset. */
-struct bytes {
-	uint8_t *p;
-	size_t len, cap;
-};
-
 struct ssid_rank {
 	struct ssid_redis *rd;
 	struct ssid_rank_opts ro;
@@ -115,7 +110,7 @@ struct ssid_rank {
 	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
 	uint64_t apply_gen;	 /* moved by every apply */
 	/* scratch */
-	struct bytes enc;
+	struct ssid_buf enc; /* one command's encoded values; argv points into it by offset */
 	const char **argv;
 	size_t *argl;
 	size_t argcap;

@@ -15,11 +15,6 @@
 
 /* ---- Redis plumbing ------------------------------------------------------- */
 
-static int bytes_reserve(struct bytes *b, size_t more)
-{
-	return SSI_GROW(b->p, &b->cap, b->len + more, 4096);
-}
-
 static int argv_reserve(struct ssid_rank *r, size_t n)
 {
 	size_t cap = r->argcap;
@@ -196,20 +191,21 @@ static size_t encode(const void *what, bool agg, uint8_t *buf, size_t cap)
 }
 
 /*
- * Encode into r->enc; the argument at index ai gets its offset and length.
- * One pass into the room left, a second only when it did not fit.
+ * Encode into r->enc, in place; the argument at index ai gets its offset
+ * and length (resolve() turns offsets into pointers once the buffer stops
+ * moving). One pass into the room left, a second only when it did not fit.
  */
 static int put_encoded(struct ssid_rank *r, size_t ai, const void *what, bool agg)
 {
 	size_t need;
 
-	if (bytes_reserve(&r->enc, 512) < 0)
-		return -ENOMEM;
-	need = encode(what, agg, r->enc.p + r->enc.len, r->enc.cap - r->enc.len);
+	if (!ssid_buf_reserve(&r->enc, 512))
+		return -ENOMEM; /* r->enc.failed, until the next ssid_buf_reset */
+	need = encode(what, agg, (uint8_t *)r->enc.data + r->enc.len, r->enc.cap - r->enc.len);
 	if (need > r->enc.cap - r->enc.len) {
-		if (bytes_reserve(&r->enc, need) < 0)
+		if (!ssid_buf_reserve(&r->enc, need))
 			return -ENOMEM;
-		encode(what, agg, r->enc.p + r->enc.len, need);
+		encode(what, agg, (uint8_t *)r->enc.data + r->enc.len, need);
 	}
 	r->argoff[ai] = r->enc.len;
 	r->argl[ai] = need;
@@ -222,7 +218,7 @@ static void resolve(struct ssid_rank *r, size_t argc)
 {
 	for (size_t i = 0; i < argc; i++)
 		if (!r->argv[i])
-			r->argv[i] = (const char *)r->enc.p + r->argoff[i];
+			r->argv[i] = r->enc.data + r->argoff[i];
 }
 
 static int set_arg(struct ssid_rank *r, size_t ai, const char *s)
@@ -290,7 +286,7 @@ static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_
 	}
 	/* Records: those changed since the last write. */
 	if (rc == 0 && p->ndrec > 0) {
-		r->enc.len = 0;
+		ssid_buf_reset(&r->enc);
 		argc = 2;
 		for (uint32_t m = 0; m < p->ndrec && rc == 0; m++) {
 			struct rec *rc2 = p->drec[m];
@@ -312,7 +308,7 @@ static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_
 	}
 	/* Aggregates: set the non-empty dirty shares, delete the empty ones. */
 	for (int pass = 0; aggs && pass < 2 && rc == 0; pass++) {
-		r->enc.len = 0;
+		ssid_buf_reset(&r->enc);
 		argc = 2;
 		for (uint32_t i = 0; i < p->ndirty && rc == 0; i++) {
 			struct seg *g = r->segv[p->dirty_seg[i]];

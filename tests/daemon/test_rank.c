@@ -2,9 +2,10 @@
  * ssid_rank against a real redis-server: ranks, sizes, percentiles and
  * averages checked against a plain in-test model of the segments (one
  * instance, and three instances sharing the partitions and trading them),
- * what is stored per partition, privacy floor, leaderboards, band
- * crossings, coalescing, errors, and the commands a 10,000-rep batch costs
- * (INFO commandstats).
+ * what is stored per partition, privacy floor, leaderboards, errors, and
+ * the commands a 10,000-rep batch costs (INFO commandstats). Band
+ * crossings are tests/unit/test_band.c's; board diffs and coalescing,
+ * tests/unit/test_boards.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 
 #include "fixture.h"
 #include "ssi_rank.h"
+#include "ssid_boards.h"
 #include "ssid_rank.h"
 #include "suites.h"
 
@@ -512,13 +514,11 @@ static void check_boards(struct ssid_rank *r, const struct ssid_rank_change *ch,
 				ck_assert_int_eq(ssid_rank_boards(r, &bd, 1), 0);
 				ck_assert(bd.hidden == new_hidden);
 				ck_assert_uint_eq(bd.n, nnew);
-				ck_assert_uint_eq(ssid_rank_board_diff(got, bd.n, new_top, nnew),
-						  0);
+				ck_assert_uint_eq(ssid_boards_diff(got, bd.n, new_top, nnew), 0);
 				for (size_t e = 0; e < bd.n; e++)
 					ck_assert_int_eq(got[e].rank, new_top[e].rank);
-				if (!flags ||
-				    (old_hidden == new_hidden &&
-				     ssid_rank_board_diff(old_top, nold, new_top, nnew) == 0))
+				if (!flags || (old_hidden == new_hidden &&
+					       ssid_boards_diff(old_top, nold, new_top, nnew) == 0))
 					continue;
 				for (size_t i = 0; i < n; i++) {
 					const struct ssid_rank_result *res = &ch[i].result[k];
@@ -785,114 +785,7 @@ START_TEST (test_privacy_floor) {
 }
 END_TEST
 
-/* ---- percentile bands (pure) ---------------------------------------------- */
-
-START_TEST (test_band_crossings) {
-	struct ssid_rank_bands b;
-	struct ssid_rank_crossing x;
-
-	ssid_rank_bands_default(&b);
-	ck_assert_uint_eq(b.n, 6);
-	ck_assert_int_eq(ssid_rank_band_of(&b, 1), 1);
-	ck_assert_int_eq(ssid_rank_band_of(&b, 3), 5);
-	ck_assert_int_eq(ssid_rank_band_of(&b, 15), 15);
-	ck_assert_int_eq(ssid_rank_band_of(&b, 16), 25);
-	ck_assert_int_eq(ssid_rank_band_of(&b, 51), 0);
-	ck_assert_int_eq(ssid_rank_band_of(&b, 0), 0);
-
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 30, 12, &x), +1);
-	ck_assert_int_eq(x.band, 15);
-	ck_assert_int_eq(x.from, 50);
-	ck_assert_int_eq(x.to, 15);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 12, 30, &x), -1);
-	ck_assert_int_eq(x.band, 15);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 2, 1, &x), +1);
-	ck_assert_int_eq(x.band, 1);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 1, 2, &x), -1);
-	ck_assert_int_eq(x.band, 1);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 60, 50, &x), +1);
-	ck_assert_int_eq(x.band, 50);
-	ck_assert_int_eq(x.from, 0);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 50, 51, &x), -1);
-	ck_assert_int_eq(x.band, 50);
-	ck_assert_int_eq(x.to, 0);
-	/* Several boundaries at once: the tightest band reached or left. */
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 80, 4, &x), +1);
-	ck_assert_int_eq(x.band, 5);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 4, 80, &x), -1);
-	ck_assert_int_eq(x.band, 5);
-	/* Within a band, outside all of them, or without a position: nothing. */
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 4, 3, &x), 0);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 70, 90, &x), 0);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 0, 3, &x), 0);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 3, 0, &x), 0);
-	ck_assert_int_eq(x.direction, 0);
-
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, " 2, 20 ,40"), 0);
-	ck_assert_uint_eq(b.n, 3);
-	ck_assert_int_eq(b.top[1], 20);
-	ck_assert_int_eq(ssid_rank_band_crossing(&b, 25, 15, &x), +1);
-	ck_assert_int_eq(x.band, 20);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "100"), 0);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, ""), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "5,1"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "5,5"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "0,5"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "101"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "1,,5"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "1,5,"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "-1"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "1;5"), -EINVAL);
-	ck_assert_int_eq(ssid_rank_bands_parse(&b, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"),
-			 -EINVAL);
-	/* A failed parse leaves the bands as they were. */
-	ck_assert_uint_eq(b.n, 1);
-	ck_assert_int_eq(b.top[0], 100);
-}
-END_TEST
-
 /* ---- leaderboards ----------------------------------------------------------- */
-
-static void entry_set(struct ssid_rank_entry *e, const char *id, int total)
-{
-	memset(e, 0, sizeof(*e));
-	snprintf(e->user_id, sizeof(e->user_id), "%s", id);
-	e->total = total;
-}
-
-START_TEST (test_board_diff) {
-	struct ssid_rank_entry a[3], b[3];
-
-	entry_set(&a[0], "x", 900);
-	entry_set(&a[1], "y", 800);
-	entry_set(&a[2], "z", 700);
-	memcpy(b, a, sizeof(a));
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 3, b, 3), 0);
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 0, b, 0), 0);
-	/* Same order, one total moved. */
-	b[2].total = 750;
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 3, b, 3), SSID_RANK_BOARD_SCORES);
-	/* Order: y overtakes x. */
-	entry_set(&b[0], "y", 950);
-	entry_set(&b[1], "x", 900);
-	entry_set(&b[2], "z", 700);
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 3, b, 3),
-			  SSID_RANK_BOARD_ORDER | SSID_RANK_BOARD_SCORES);
-	/* Membership: w replaces z at the bottom, the others keep their order. */
-	memcpy(b, a, sizeof(a));
-	entry_set(&b[2], "w", 710);
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 3, b, 3), SSID_RANK_BOARD_MEMBERS);
-	/* Membership and order: w enters on top, y drops below z, x leaves. */
-	entry_set(&b[0], "w", 990);
-	entry_set(&b[1], "z", 700);
-	entry_set(&b[2], "y", 800);
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 3, b, 3),
-			  SSID_RANK_BOARD_MEMBERS | SSID_RANK_BOARD_ORDER);
-	/* A board that grows or empties. */
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 2, a, 3), SSID_RANK_BOARD_MEMBERS);
-	ck_assert_uint_eq(ssid_rank_board_diff(a, 3, a, 0), SSID_RANK_BOARD_MEMBERS);
-}
-END_TEST
 
 START_TEST (test_boards) {
 	struct ssid_rank *r = rank_open(3, 5);
@@ -947,7 +840,7 @@ START_TEST (test_boards) {
 	memcpy(e1, e0, sizeof(e0));
 	ck_assert_int_eq(ssid_rank_boards(r, bd, 1), 0);
 	ck_assert_str_eq(e0[4].user_id, "g");
-	ck_assert_uint_eq(ssid_rank_board_diff(e1, 5, e0, 5), SSID_RANK_BOARD_MEMBERS);
+	ck_assert_uint_eq(ssid_boards_diff(e1, 5, e0, 5), SSID_BOARD_MEMBERS);
 	/* d moves to team blue: both boards of the team kind are flagged. */
 	change_total(&ch[0], "d", "acme", "blue", NULL, 7000);
 	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
@@ -959,38 +852,6 @@ START_TEST (test_boards) {
 	bd[0].segment[SSI_SEG_TENANT] = "";
 	ck_assert_int_eq(ssid_rank_boards(r, bd, 1), -ENOENT);
 	ssid_rank_free(r);
-}
-END_TEST
-
-/* ---- coalescing (pure, injected clock) -------------------------------------- */
-
-START_TEST (test_coalesce) {
-	struct ssid_rank_coalesce c;
-
-	ssid_rank_coalesce_init(&c, SSID_RANK_DEFAULT_INTERVAL_MS);
-	ck_assert_int_eq(ssid_rank_coalesce_next(&c), INT64_MAX);
-	ck_assert(!ssid_rank_coalesce_due(&c, 5000));
-	/* The first change goes out at once. */
-	ck_assert(ssid_rank_coalesce_offer(&c, 5000));
-	/* Changes within the interval wait, and collapse into one. */
-	ck_assert(!ssid_rank_coalesce_offer(&c, 5300));
-	ck_assert(!ssid_rank_coalesce_offer(&c, 5900));
-	ck_assert_int_eq(ssid_rank_coalesce_next(&c), 6000);
-	ck_assert(!ssid_rank_coalesce_due(&c, 5999));
-	ck_assert(ssid_rank_coalesce_due(&c, 6000));
-	ck_assert(!ssid_rank_coalesce_due(&c, 6001));
-	ck_assert_int_eq(ssid_rank_coalesce_next(&c), INT64_MAX);
-	/* The interval counts from the last publication (6000). */
-	ck_assert(!ssid_rank_coalesce_offer(&c, 6500));
-	ck_assert(ssid_rank_coalesce_offer(&c, 7000));
-	ck_assert_int_eq(ssid_rank_coalesce_next(&c), INT64_MAX);
-	ck_assert(!ssid_rank_coalesce_due(&c, 9000));
-	/* Quiet for long: the next change goes out at once again. */
-	ck_assert(ssid_rank_coalesce_offer(&c, 20000));
-	/* A clock that stepped back does not publish early. */
-	ck_assert(!ssid_rank_coalesce_offer(&c, 19000));
-	ck_assert(!ssid_rank_coalesce_due(&c, 20999));
-	ck_assert(ssid_rank_coalesce_due(&c, 21000));
 }
 END_TEST
 
@@ -1349,9 +1210,6 @@ Suite *rank_suite(void)
 	tcase_add_test(redis_tc, test_redis_down_then_back);
 	tcase_add_test(redis_tc, test_aggregates_written_lazily);
 	suite_add_tcase(s, redis_tc);
-	tcase_add_test(pure, test_band_crossings);
-	tcase_add_test(pure, test_board_diff);
-	tcase_add_test(pure, test_coalesce);
 	tcase_add_test(pure, test_new_rejects_bad_options);
 	suite_add_tcase(s, pure);
 	return s;

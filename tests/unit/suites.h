@@ -23,5 +23,7 @@ Suite *rank_engine_suite(void);
 Suite *cache_suite(void);
 Suite *text_suite(void);
 Suite *warmup_suite(void);
+Suite *band_suite(void);
+Suite *boards_suite(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ssi_time.h"
+#include "ssid_boards.h"
 #include "ssid_out.h"
 #include "suites.h"
 
@@ -213,7 +214,7 @@ START_TEST (test_leaderboard) {
 	    .tenant = "acme",
 	    .team = "emea",
 	    .board = &board,
-	    .changes = SSID_RANK_BOARD_ORDER,
+	    .changes = SSID_BOARD_ORDER,
 	    .as_of_ms = AS_OF_MS,
 	    .model_version = "m-1",
 	};
