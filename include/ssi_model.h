@@ -1,11 +1,18 @@
 /*
- * ssi_model: every weight, half-saturation point, cap and window of the score,
- * loaded from one JSON file (config/model.json) and validated as a whole.
+ * ssi_model: every weight, half-saturation point, cap and window of the score.
  *
  * The set of variables and the pillar each belongs to are fixed by the
- * engine (they follow the source material); their numbers come from the file.
- * A variable's weight is the most points it can give its pillar, and the
- * weights of a pillar's variables add up to 25.
+ * engine (they follow the source material); their numbers come from one
+ * JSON file (config/model.json) or the built-in defaults. A variable's
+ * weight is the most points it can give its pillar, and the weights of a
+ * pillar's variables add up to 25.
+ *
+ * Contract: ssi_model_default and ssi_model_load_buffer give valid models
+ * with their derived tables; ssi_model_validate runs the loader's checks on
+ * a model built or edited in memory. Loading parses a buffer, never a file
+ * (ssid_file_load_model reads one), and replaces the caller's model only
+ * when all of it is valid. ssi_model.c holds the variable table, the
+ * defaults and the checks; ssi_model_json.c the JSON loader.
  */
 #ifndef SSI_MODEL_H
 #define SSI_MODEL_H

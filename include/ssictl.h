@@ -24,9 +24,9 @@
  * The configuration is ssid's own file (default /etc/ssid/ssid.conf): the
  * redis.* keys, model.file and clock (scores are computed at the same "now"
  * as the daemon's), rank.min_members (the privacy floor: hidden segments
- * show no rank, percentile or average), history.retention_days, and for
- * alerts output.topic and the kafka.* keys. An embedded mock cluster lives in
- * ssid's process: ssictl reaches it through mock_cluster.bootstrap_file.
+ * show no rank, percentile or average), and for alerts output.topic and the
+ * kafka.* keys. An embedded mock cluster lives in ssid's process: ssictl
+ * reaches it through mock_cluster.bootstrap_file.
  *
  * Output is plain aligned text, or with --json one JSON document per command
  * (alerts --follow: one per alert, a line each). Errors go to err, one line

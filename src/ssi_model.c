@@ -1,12 +1,15 @@
 /*
- * ssi_model: the fixed table of scored variables, the default model, and the
- * loader and validator of config/model.json.
+ * ssi_model: the model in memory. The fixed table of scored variables and
+ * their pillars, the names the model file and explain output use, the
+ * built-in default model, the derived saturation tables, and the model's
+ * shape with every check on its values (ssi_model_validate).
  *
- * The file's shape is described once, as data (struct member, struct
- * num_rule, struct map_rule), and walked by one set of functions in two
- * modes: loading reads each value from the JSON tree into the model and
- * checks it; validating checks the values already in a model. Both modes run
- * the same checks and name the same dotted keys in their errors.
+ * The shape is described once, as data (struct member, struct num_rule,
+ * struct map_rule), and walked by one set of functions: validating checks
+ * the values already in a model; loading (ssi_model_json.c) hands the same
+ * walk a source that reads each value from the file first
+ * (ssi_model_int.h). Both run the same checks and name the same dotted keys
+ * in their errors.
  */
 #include <errno.h>
 #include <float.h>
@@ -14,16 +17,11 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "ssi_json.h"
 #include "ssi_model.h"
+#include "ssi_model_int.h"
 #include "ssi_score_priv.h" /* ssi_var_table */
-
-/* A model file is a few kilobytes; anything this large is the wrong file. */
 
 /* How far a sum of weights or shares may drift from its target. */
 #define SUM_TOLERANCE 1e-6
@@ -435,17 +433,11 @@ static const struct member *const *members_of(enum ssi_variable v)
 /* --- walking the shape ----------------------------------------------------- */
 
 /*
- * The walk's position. json arguments are NULL when validating, so the same
- * functions both load and check; path is the dotted key errors report.
+ * Node arguments (void *) are the source's objects when loading and NULL
+ * when validating, so the same functions both load and check.
  */
-struct walk {
-	struct ssi_model *m;
-	struct ssi_model_error *err;
-	char path[sizeof(((struct ssi_model_error *)NULL)->key)];
-	size_t path_len;
-};
 
-static size_t path_push(struct walk *w, const char *key)
+size_t ssi_model_path_push(struct ssi_model_walk *w, const char *key)
 {
 	size_t mark = w->path_len;
 	int n = snprintf(w->path + mark, sizeof(w->path) - mark, "%s%s", mark > 0 ? "." : "", key);
@@ -457,13 +449,13 @@ static size_t path_push(struct walk *w, const char *key)
 	return mark;
 }
 
-static void path_pop(struct walk *w, size_t mark)
+static void path_pop(struct ssi_model_walk *w, size_t mark)
 {
 	w->path_len = mark;
 	w->path[mark] = '\0';
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct walk *w, const char *fmt, ...)
+int ssi_model_fail(struct ssi_model_walk *w, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -519,34 +511,21 @@ static bool variable_in_pillar(const char *key, const void *pillar)
 }
 
 /*
- * A misspelt key would otherwise leave its value at zero without a word, so
- * every key must be known; those starting with '_' are comments.
+ * The object at the key just pushed onto the path, whose keys known() must
+ * all accept; NULL (and nothing read) when validating.
  */
-static int reject_unknown_keys(struct walk *w, json_t *obj,
-			       bool (*known)(const char *key, const void *ctx), const void *ctx)
+static int open_object(struct ssi_model_walk *w, void *parent, const char *key,
+		       ssi_model_known_fn *known, const void *ctx, void **out)
 {
-	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-		const char *key = json_object_iter_key(it);
+	int ret;
 
-		if (key[0] == '_' || known(key, ctx))
-			continue;
-		path_push(w, key);
-		return fail(w, "unknown key");
-	}
-	return 0;
-}
-
-/* Fetch the object at the key just pushed onto the path. */
-static int get_object(struct walk *w, json_t *parent, const char *key, json_t **out)
-{
-	json_t *j = json_object_get(parent, key);
-
-	if (!j)
-		return fail(w, "missing");
-	if (!json_is_object(j))
-		return fail(w, "must be an object, got %s", ssi_json_type_name(j));
-	*out = j;
-	return 0;
+	*out = NULL;
+	if (!parent)
+		return 0;
+	ret = w->src->object(w, parent, key, out);
+	if (ret < 0)
+		return ret;
+	return w->src->keys(w, *out, known, ctx);
 }
 
 static double fetch_number(const struct num_rule *r, const void *slot)
@@ -583,49 +562,30 @@ static void store_number(const struct num_rule *r, void *slot, double v)
 	}
 }
 
-static int read_number(struct walk *w, json_t *parent, const char *key, const struct num_rule *r,
-		       double *out)
-{
-	json_t *j = json_object_get(parent, key);
-
-	if (!j)
-		return fail(w, "missing");
-	if (r->type == NUM_REAL) {
-		if (!json_is_number(j))
-			return fail(w, "must be a number, got %s", ssi_json_type_name(j));
-		*out = json_number_value(j);
-		return 0;
-	}
-	if (!json_is_integer(j))
-		return fail(w, "must be an integer, got %s", ssi_json_type_name(j));
-	*out = (double)json_integer_value(j);
-	return 0;
-}
-
-static int check_range(struct walk *w, const struct num_rule *r, double v)
+static int check_range(struct ssi_model_walk *w, const struct num_rule *r, double v)
 {
 	bool above_min = r->min_excluded ? v > r->min : v >= r->min;
 
 	if (!isfinite(v))
-		return fail(w, "must be a finite number, got %g", v);
+		return ssi_model_fail(w, "must be a finite number, got %g", v);
 	if (above_min && v <= r->max)
 		return 0;
 	if (r->max == DBL_MAX)
-		return fail(w, "must be %s %.15g, got %.15g", r->min_excluded ? ">" : ">=", r->min,
-			    v);
-	return fail(w, "must be %.15g..%.15g, got %.15g", r->min, r->max, v);
+		return ssi_model_fail(w, "must be %s %.15g, got %.15g",
+				      r->min_excluded ? ">" : ">=", r->min, v);
+	return ssi_model_fail(w, "must be %.15g..%.15g, got %.15g", r->min, r->max, v);
 }
 
-static int visit_number(struct walk *w, json_t *parent, const char *key, const struct num_rule *r,
-			void *base)
+static int visit_number(struct ssi_model_walk *w, void *parent, const char *key,
+			const struct num_rule *r, void *base)
 {
 	void *slot = (char *)base + r->offset;
-	size_t mark = path_push(w, key);
+	size_t mark = ssi_model_path_push(w, key);
 	double v = 0;
 	int ret;
 
 	if (parent) {
-		ret = read_number(w, parent, key, r, &v);
+		ret = w->src->number(w, parent, key, r->type != NUM_REAL, &v);
 		if (ret < 0)
 			return ret;
 	} else {
@@ -640,22 +600,18 @@ static int visit_number(struct walk *w, json_t *parent, const char *key, const s
 	return 0;
 }
 
-static int visit_map(struct walk *w, json_t *parent, const char *key, const struct map_rule *map)
+static int visit_map(struct ssi_model_walk *w, void *parent, const char *key,
+		     const struct map_rule *map)
 {
 	double *values = map->values(w->m);
-	size_t mark = path_push(w, key);
-	json_t *obj = NULL;
+	size_t mark = ssi_model_path_push(w, key);
+	void *obj;
 	double sum = 0;
 	int ret;
 
-	if (parent) {
-		ret = get_object(w, parent, key, &obj);
-		if (ret < 0)
-			return ret;
-		ret = reject_unknown_keys(w, obj, map_key_known, map);
-		if (ret < 0)
-			return ret;
-	}
+	ret = open_object(w, parent, key, map_key_known, map, &obj);
+	if (ret < 0)
+		return ret;
 	for (int i = 0; i < map->count; i++) {
 		ret = visit_number(w, obj, map->key(i), &map->element, &values[i]);
 		if (ret < 0)
@@ -663,12 +619,12 @@ static int visit_map(struct walk *w, json_t *parent, const char *key, const stru
 		sum += values[i];
 	}
 	if (map->shares && fabs(sum - 1.0) > SUM_TOLERANCE)
-		return fail(w, "shares must add up to 1, got %.15g", sum);
+		return ssi_model_fail(w, "shares must add up to 1, got %.15g", sum);
 	path_pop(w, mark);
 	return 0;
 }
 
-static int visit_members(struct walk *w, json_t *obj, const struct member *const *members,
+static int visit_members(struct ssi_model_walk *w, void *obj, const struct member *const *members,
 			 void *var_base)
 {
 	for (const struct member *const *mb = members; *mb; mb++) {
@@ -682,21 +638,16 @@ static int visit_members(struct walk *w, json_t *obj, const struct member *const
 	return 0;
 }
 
-static int visit_variable(struct walk *w, json_t *pillar, enum ssi_variable v)
+static int visit_variable(struct ssi_model_walk *w, void *pillar, enum ssi_variable v)
 {
 	const struct member *const *members = members_of(v);
-	size_t mark = path_push(w, ssi_var_table[v].name);
-	json_t *obj = NULL;
+	size_t mark = ssi_model_path_push(w, ssi_var_table[v].name);
+	void *obj;
 	int ret;
 
-	if (pillar) {
-		ret = get_object(w, pillar, ssi_var_table[v].name, &obj);
-		if (ret < 0)
-			return ret;
-		ret = reject_unknown_keys(w, obj, member_known, members);
-		if (ret < 0)
-			return ret;
-	}
+	ret = open_object(w, pillar, ssi_var_table[v].name, member_known, members, &obj);
+	if (ret < 0)
+		return ret;
 	ret = visit_members(w, obj, members, &w->m->var[v]);
 	if (ret < 0)
 		return ret;
@@ -704,46 +655,16 @@ static int visit_variable(struct walk *w, json_t *pillar, enum ssi_variable v)
 	return 0;
 }
 
-/*
- * A variable filed under the wrong pillar is a likely edit; say where it
- * goes. Checked across all pillars first, so the error names where the
- * variable was put rather than where it is missing from.
- */
-static int reject_misplaced_variables(struct walk *w, json_t *pillars)
+static int visit_pillar(struct ssi_model_walk *w, void *pillars, enum ssi_pillar p)
 {
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		json_t *obj = json_object_get(pillars, pillar_names[p]);
-
-		if (!json_is_object(obj))
-			continue;
-		for (int v = 0; v < SSI_V__COUNT; v++) {
-			if (ssi_var_table[v].pillar == (enum ssi_pillar)p ||
-			    !json_object_get(obj, ssi_var_table[v].name))
-				continue;
-			path_push(w, pillar_names[p]);
-			path_push(w, ssi_var_table[v].name);
-			return fail(w, "belongs to pillar %s, not %s",
-				    pillar_names[ssi_var_table[v].pillar], pillar_names[p]);
-		}
-	}
-	return 0;
-}
-
-static int visit_pillar(struct walk *w, json_t *pillars, enum ssi_pillar p)
-{
-	size_t mark = path_push(w, pillar_names[p]);
-	json_t *obj = NULL;
+	size_t mark = ssi_model_path_push(w, pillar_names[p]);
+	void *obj;
 	double sum = 0;
 	int ret;
 
-	if (pillars) {
-		ret = get_object(w, pillars, pillar_names[p], &obj);
-		if (ret < 0)
-			return ret;
-		ret = reject_unknown_keys(w, obj, variable_in_pillar, &p);
-		if (ret < 0)
-			return ret;
-	}
+	ret = open_object(w, pillars, pillar_names[p], variable_in_pillar, &p, &obj);
+	if (ret < 0)
+		return ret;
 	for (int v = 0; v < SSI_V__COUNT; v++) {
 		if (ssi_var_table[v].pillar != p)
 			continue;
@@ -753,25 +674,23 @@ static int visit_pillar(struct walk *w, json_t *pillars, enum ssi_pillar p)
 		sum += w->m->var[v].weight;
 	}
 	if (fabs(sum - SSI_PILLAR_MAX) > SUM_TOLERANCE)
-		return fail(w, "weights must add up to %g, got %.15g", SSI_PILLAR_MAX, sum);
+		return ssi_model_fail(w, "weights must add up to %g, got %.15g", SSI_PILLAR_MAX,
+				      sum);
 	path_pop(w, mark);
 	return 0;
 }
 
-static int visit_pillars(struct walk *w, json_t *root)
+static int visit_pillars(struct ssi_model_walk *w, void *root)
 {
-	size_t mark = path_push(w, "pillars");
-	json_t *obj = NULL;
+	size_t mark = ssi_model_path_push(w, "pillars");
+	void *obj;
 	int ret;
 
-	if (root) {
-		ret = get_object(w, root, "pillars", &obj);
-		if (ret < 0)
-			return ret;
-		ret = reject_unknown_keys(w, obj, pillar_key_known, NULL);
-		if (ret < 0)
-			return ret;
-		ret = reject_misplaced_variables(w, obj);
+	ret = open_object(w, root, "pillars", pillar_key_known, NULL, &obj);
+	if (ret < 0)
+		return ret;
+	if (obj) {
+		ret = w->src->misplaced(w, obj);
 		if (ret < 0)
 			return ret;
 	}
@@ -785,39 +704,39 @@ static int visit_pillars(struct walk *w, json_t *root)
 }
 
 /* The version goes into every score record and log line, so keep it plain. */
-static int check_version(struct walk *w, const char *s, size_t len)
+static int check_version(struct ssi_model_walk *w, const char *s, size_t len)
 {
 	if (len == 0)
-		return fail(w, "must not be empty");
+		return ssi_model_fail(w, "must not be empty");
 	if (len > SSI_MODEL_VERSION_MAX)
-		return fail(w, "must be at most %d bytes, got %zu", SSI_MODEL_VERSION_MAX, len);
+		return ssi_model_fail(w, "must be at most %d bytes, got %zu", SSI_MODEL_VERSION_MAX,
+				      len);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return fail(w, "must be printable ASCII, byte %zu is 0x%02x", i,
-				    (unsigned char)s[i]);
+			return ssi_model_fail(w, "must be printable ASCII, byte %zu is 0x%02x", i,
+					      (unsigned char)s[i]);
 	return 0;
 }
 
-static int visit_version(struct walk *w, json_t *root)
+static int visit_version(struct ssi_model_walk *w, void *root)
 {
-	size_t mark = path_push(w, "model_version");
+	size_t mark = ssi_model_path_push(w, "model_version");
+	const char *s;
+	size_t len;
 	int ret;
 
 	if (root) {
-		json_t *j = json_object_get(root, "model_version");
-
-		if (!j)
-			return fail(w, "missing");
-		if (!json_is_string(j))
-			return fail(w, "must be a string, got %s", ssi_json_type_name(j));
-		ret = check_version(w, json_string_value(j), json_string_length(j));
+		ret = w->src->string(w, root, "model_version", &s, &len);
 		if (ret < 0)
 			return ret;
-		memcpy(w->m->version, json_string_value(j), json_string_length(j) + 1);
+		ret = check_version(w, s, len);
+		if (ret < 0)
+			return ret;
+		memcpy(w->m->version, s, len + 1);
 	} else {
 		if (!memchr(w->m->version, '\0', sizeof(w->m->version)))
-			return fail(w, "must be at most %d bytes, not NUL-terminated",
-				    SSI_MODEL_VERSION_MAX);
+			return ssi_model_fail(w, "must be at most %d bytes, not NUL-terminated",
+					      SSI_MODEL_VERSION_MAX);
 		ret = check_version(w, w->m->version, strlen(w->m->version));
 		if (ret < 0)
 			return ret;
@@ -826,14 +745,12 @@ static int visit_version(struct walk *w, json_t *root)
 	return 0;
 }
 
-static int visit_model(struct walk *w, json_t *root)
+int ssi_model_visit(struct ssi_model_walk *w, void *root)
 {
 	int ret;
 
 	if (root) {
-		if (!json_is_object(root))
-			return fail(w, "must be an object, got %s", ssi_json_type_name(root));
-		ret = reject_unknown_keys(w, root, top_key_known, top_members);
+		ret = w->src->keys(w, root, top_key_known, top_members);
 		if (ret < 0)
 			return ret;
 	}
@@ -846,51 +763,14 @@ static int visit_model(struct walk *w, json_t *root)
 	return visit_pillars(w, root);
 }
 
-/* --- entry points ---------------------------------------------------------- */
-
-static void error_clear(struct ssi_model_error *err)
-{
-	memset(err, 0, sizeof(*err));
-}
+/* --- entry point ----------------------------------------------------------- */
 
 int ssi_model_validate(const struct ssi_model *m, struct ssi_model_error *err)
 {
 	struct ssi_model_error scratch = {0};
 	struct ssi_model copy = *m; /* the walk takes a mutable model; validating writes nothing */
-	struct walk w = {.m = &copy, .err = err ? err : &scratch};
+	struct ssi_model_walk w = {.m = &copy, .err = err ? err : &scratch};
 
-	error_clear(w.err);
-	return visit_model(&w, NULL);
-}
-
-int ssi_model_load_buffer(struct ssi_model *m, const char *json, size_t len,
-			  struct ssi_model_error *err)
-{
-	struct ssi_model_error scratch = {0};
-	struct ssi_model loaded;
-	struct walk w = {.m = &loaded, .err = err ? err : &scratch};
-	json_error_t jerr;
-	json_t *root;
-	int ret;
-
-	error_clear(w.err);
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		if (json_error_code(&jerr) == json_error_out_of_memory) {
-			snprintf(w.err->message, sizeof(w.err->message), "out of memory");
-			return -ENOMEM;
-		}
-		w.err->line = jerr.line > 0 ? jerr.line : 1;
-		snprintf(w.err->message, sizeof(w.err->message), "invalid JSON: %s", jerr.text);
-		return -EINVAL;
-	}
-	memset(&loaded, 0, sizeof(loaded));
-	ret = visit_model(&w, root);
-	json_decref(root);
-	if (ret < 0)
-		return ret;
-	/* Only a wholly valid model replaces the caller's, so a bad reload changes nothing. */
-	ssi_model_derive(&loaded);
-	*m = loaded;
-	return 0;
+	memset(w.err, 0, sizeof(*w.err));
+	return ssi_model_visit(&w, NULL);
 }

@@ -93,7 +93,7 @@ int ssictl_open_redis(struct ctl *c)
 	    .key_prefix = c->cfg.redis_key_prefix,
 	};
 	if (ssid_redis_new(&c->rd, &c->ro) < 0 || ssid_store_new(&c->store, &c->ro) < 0 ||
-	    ssid_history_new(&c->hist, &c->ro, c->cfg.history_retention_days) < 0)
+	    ssid_history_new(&c->hist, &c->ro) < 0)
 		return ssictl_fail(c, SSICTL_EXIT_SOFTWARE, "out of memory");
 	r = ssid_redis_ping(c->rd);
 	if (r < 0)

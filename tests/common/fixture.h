@@ -250,6 +250,28 @@ struct fx_record {
 
 int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec);
 void fx_record_clear(struct fx_record *rec);
+/*
+ * One rep's score delivered on day, and what loading found of its stored
+ * history (history_status: 0, or -EBADMSG / -EPROTONOSUPPORT unreadable).
+ */
+struct fx_delivery {
+	const char *user_id; /* borrowed */
+	int32_t day;
+	struct ssi_score score;
+	int history_status; /* set by fx_deliver */
+};
+
+struct ssid_store;
+
+/*
+ * Deliver d[0..n) (one per rep) the way ssid does, through the one writer of
+ * reps' histories: ssid_store_load the reps (partition 0), record each
+ * score into the rep's history kept retention_days (as pipe_derive: an
+ * unreadable history is left as stored), ssid_store_stage_delivered, one
+ * ssid_store_save. 0, or the first -errno of the load, of a
+ * ssi_history_set_retention or ssi_history_record, or of the save.
+ */
+int fx_deliver(struct ssid_store *s, struct fx_delivery *d, size_t n, int retention_days);
 /* How many "ssi:u:{...}" keys exist. */
 long fx_redis_user_keys(const struct fx_redis *r);
 /* How many keys match a KEYS pattern ("ssi:rk:*"); -EIO. */

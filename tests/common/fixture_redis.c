@@ -294,6 +294,40 @@ out:
 	return rc;
 }
 
+int fx_deliver(struct ssid_store *s, struct fx_delivery *d, size_t n, int retention_days)
+{
+	struct ssid_user *u = calloc(n ? n : 1, sizeof(*u));
+	int rc;
+
+	if (!u)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ssid_user_init(&u[i], d[i].user_id);
+		u[i].partition = 0;
+	}
+	rc = ssid_store_load(s, u, n);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct ssi_history *h = &u[i].history;
+
+		d[i].history_status = u[i].history_status;
+		if (u[i].history_status == 0) {
+			int r = ssi_history_set_retention(h, retention_days);
+
+			if (r == 0)
+				r = ssi_history_record(h, d[i].day, &d[i].score);
+			rc = r < 0 ? r : 0;
+		}
+		if (rc == 0)
+			ssid_store_stage_delivered(&u[i], &d[i].score, 0, "", NULL);
+	}
+	if (rc == 0)
+		rc = ssid_store_save(s, u, n);
+	for (size_t i = 0; i < n; i++)
+		ssid_user_clear(&u[i]);
+	free(u);
+	return rc;
+}
+
 void fx_redis_start_in_scratch(struct fx_redis *r, bool persistent)
 {
 	char dir[PATH_MAX];

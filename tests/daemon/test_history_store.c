@@ -1,8 +1,12 @@
 /*
- * ssid_history against a real redis-server: batches in a constant number of
- * round trips (told by the server's own command and read counters), retention
- * over 500 simulated days, unreadable histories left alone, reconnection.
- * Days are injected: nothing here reads a clock.
+ * ssid_history, the reader, against a real redis-server, over histories
+ * written the one way ssid writes them: by ssid_store, with the scores it
+ * delivers (fx_deliver). Many reps read back, their histories riding on the
+ * store's pipelined batch (told by the server's own command and read
+ * counters); retention over 500 simulated days; the store's other fields
+ * beside them; unreadable histories left alone and reported; bad user ids
+ * refused before anything is sent; reconnection. Days are injected:
+ * nothing here reads a clock.
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,6 +36,7 @@ struct env {
 	struct fx_redis redis;
 	redisContext *probe; /* the test's own connection, for INFO and raw access */
 	struct ssid_history *hs;
+	struct ssid_store *store; /* the writer */
 };
 
 static struct ssid_redis_opts store_opts(const struct env *e)
@@ -43,7 +48,7 @@ static struct ssid_redis_opts store_opts(const struct env *e)
 					.key_prefix = PREFIX};
 }
 
-static void env_open(struct env *e, int retention_days, bool persistent)
+static void env_open(struct env *e, bool persistent)
 {
 	struct ssid_redis_opts o;
 
@@ -51,12 +56,14 @@ static void env_open(struct env *e, int retention_days, bool persistent)
 	fx_redis_start_in_scratch(&e->redis, persistent);
 	e->probe = fx_redis_peek(&e->redis);
 	o = store_opts(e);
-	ck_assert_int_eq(ssid_history_new(&e->hs, &o, retention_days), 0);
+	ck_assert_int_eq(ssid_history_new(&e->hs, &o), 0);
 	ck_assert_msg(ssid_history_ping(e->hs) == 0, "%s", ssid_history_errstr(e->hs));
+	ck_assert_int_eq(ssid_store_new(&e->store, &o), 0);
 }
 
 static void env_close(struct env *e)
 {
+	ssid_store_free(e->store);
 	ssid_history_free(e->hs);
 	redisFree(e->probe);
 	ck_assert_int_eq(fx_redis_stop(&e->redis), 0);
@@ -137,69 +144,79 @@ static void assert_same_score(const struct ssi_score *a, const struct ssi_score 
 	ck_assert_int_eq(a->total, b->total);
 }
 
-static void record_ok(struct env *e, struct ssid_history_item *items, size_t n)
+static void deliver_ok(struct env *e, struct fx_delivery *d, size_t n)
 {
-	ck_assert_msg(ssid_history_record_batch(e->hs, items, n) == 0, "record: %s",
-		      ssid_history_errstr(e->hs));
+	ck_assert_msg(fx_deliver(e->store, d, n, SSI_HISTORY_RETENTION_DEFAULT) == 0, "deliver: %s",
+		      ssid_store_errstr(e->store));
 }
 
+/* Every 499th rep of d reads back with a snapshot on each of days[0..ndays), the last d's. */
+static void assert_read_back(struct env *e, const struct fx_delivery *d, const int32_t *days,
+			     size_t ndays)
+{
+	struct ssi_history h;
+
+	ssi_history_init(&h);
+	for (size_t i = 0; i < BATCH_N; i += 499) {
+		ck_assert_int_eq(ssid_history_load(e->hs, d[i].user_id, &h), 1);
+		ck_assert_uint_eq(h.n, ndays);
+		for (size_t k = 0; k < ndays; k++)
+			ck_assert_int_eq(h.entries[k].day, days[k]);
+		assert_same_score(&h.entries[ndays - 1].score, &d[i].score);
+	}
+	ssi_history_clear(&h);
+}
+
+/*
+ * A batch of many reps: their histories ride on the store's one pipelined
+ * HMGET and HSET per rep (no command and no round trip of their own), and
+ * each rep's reads back.
+ */
 START_TEST (test_batch_round_trips) {
 	static char ids[BATCH_N][ID_LEN];
-	static struct ssid_history_item items[BATCH_N];
+	static struct fx_delivery d[BATCH_N];
+	static const int32_t one_day[] = {TODAY}, two_days[] = {TODAY, TODAY + 1};
 	struct t_rng rng = {.s = 0xB47C4};
-	struct counters before, after, d;
-	struct ssi_history h;
+	struct counters before, after, c;
 	struct env e;
 
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
+	env_open(&e, false);
 	for (size_t i = 0; i < BATCH_N; i++) {
 		snprintf(ids[i], ID_LEN, "rep-%05zu", i);
-		items[i] = (struct ssid_history_item){
-		    .user_id = ids[i], .day = TODAY, .score = random_score(&rng), .status = 7};
+		d[i] = (struct fx_delivery){.user_id = ids[i],
+					    .day = TODAY,
+					    .score = random_score(&rng),
+					    .history_status = 7};
 	}
 
 	before = counters_now(&e);
-	record_ok(&e, items, BATCH_N);
+	deliver_ok(&e, d, BATCH_N);
 	after = counters_now(&e);
-	d = counters_delta(&before, &after);
+	c = counters_delta(&before, &after);
 	printf("history store: %d reps in %lld commands (%lld HMGET, %lld HSET) and %lld server "
 	       "reads\n",
-	       BATCH_N, d.commands, d.hget, d.hset, d.reads);
-	ck_assert_int_eq(d.hget, BATCH_N);
-	ck_assert_int_eq(d.hset, BATCH_N);
-	ck_assert_int_eq(d.commands, 2 * BATCH_N);
+	       BATCH_N, c.commands, c.hget, c.hset, c.reads);
+	ck_assert_int_eq(c.hget, BATCH_N);
+	ck_assert_int_eq(c.hset, BATCH_N);
+	ck_assert_int_eq(c.commands, 2 * BATCH_N);
 	/* One command a round trip would take a read each: 10,000 here. */
-	ck_assert_msg(d.reads <= BATCH_N / 20, "%lld reads for %d commands: not pipelined", d.reads,
+	ck_assert_msg(c.reads <= BATCH_N / 20, "%lld reads for %d commands: not pipelined", c.reads,
 		      2 * BATCH_N);
 	for (size_t i = 0; i < BATCH_N; i++)
-		ck_assert_int_eq(items[i].status, 1);
+		ck_assert_int_eq(d[i].history_status, 0);
+	assert_read_back(&e, d, one_day, 1);
 
-	/* The same batch again, as after a failure: read, nothing to write. */
-	before = counters_now(&e);
-	record_ok(&e, items, BATCH_N);
-	after = counters_now(&e);
-	d = counters_delta(&before, &after);
-	ck_assert_int_eq(d.hget, BATCH_N);
-	ck_assert_int_eq(d.hset, 0);
-	ck_assert_int_eq(d.commands, BATCH_N);
-	for (size_t i = 0; i < BATCH_N; i++)
-		ck_assert_int_eq(items[i].status, 0);
+	/* The same batch again, as after a failure: the same histories. */
+	deliver_ok(&e, d, BATCH_N);
+	assert_read_back(&e, d, one_day, 1);
 
 	/* The next day: one new snapshot each. */
 	for (size_t i = 0; i < BATCH_N; i++) {
-		items[i].day = TODAY + 1;
-		items[i].score = random_score(&rng);
+		d[i].day = TODAY + 1;
+		d[i].score = random_score(&rng);
 	}
-	record_ok(&e, items, BATCH_N);
-	ssi_history_init(&h);
-	for (size_t i = 0; i < BATCH_N; i += 499) {
-		ck_assert_int_eq(ssid_history_load(e.hs, ids[i], &h), 1);
-		ck_assert_uint_eq(h.n, 2);
-		ck_assert_int_eq(h.entries[0].day, TODAY);
-		ck_assert_int_eq(h.entries[1].day, TODAY + 1);
-		assert_same_score(&h.entries[1].score, &items[i].score);
-	}
-	ssi_history_clear(&h);
+	deliver_ok(&e, d, BATCH_N);
+	assert_read_back(&e, d, two_days, 2);
 	env_close(&e);
 }
 END_TEST
@@ -221,7 +238,7 @@ static bool rep_changes(int rep, int32_t d, int32_t first)
 
 START_TEST (test_retention_over_500_days) {
 	static struct ssi_score truth[SIM_REPS][SIM_DAYS];
-	struct ssid_history_item items[SIM_REPS + 1];
+	struct fx_delivery d[SIM_REPS];
 	char ids[SIM_REPS][ID_LEN];
 	struct t_rng rng = {.s = 0x500D};
 	int32_t first = TODAY - SIM_DAYS + 1;
@@ -229,29 +246,31 @@ START_TEST (test_retention_over_500_days) {
 	struct ssi_history h;
 	struct env e;
 
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
+	env_open(&e, false);
 	for (int r = 0; r < SIM_REPS; r++)
 		snprintf(ids[r], ID_LEN, "sim-%02d", r);
-	for (int32_t d = first; d <= TODAY; d++) {
+	for (int32_t day = first; day <= TODAY; day++) {
 		size_t n = 0;
 
 		for (int r = 0; r < SIM_REPS; r++) {
-			struct ssi_score *today = &truth[r][d - first];
+			struct ssi_score *today = &truth[r][day - first];
 
-			*today = d > first ? truth[r][d - first - 1] : score_of(0, 0, 0, 0);
-			if (!rep_changes(r, d, first))
+			*today = day > first ? truth[r][day - first - 1] : score_of(0, 0, 0, 0);
+			if (!rep_changes(r, day, first))
 				continue;
 			*today = random_score(&rng);
-			items[n++] = (struct ssid_history_item){
-			    .user_id = ids[r], .day = d, .score = *today};
+			d[n++] =
+			    (struct fx_delivery){.user_id = ids[r], .day = day, .score = *today};
 		}
+		deliver_ok(&e, d, n);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_int_eq(d[i].history_status, 0);
 		/* A late duplicate of yesterday's score changes nothing. */
-		if (d > first)
-			items[n++] = (struct ssid_history_item){
-			    .user_id = ids[0], .day = d - 1, .score = truth[0][d - first - 1]};
-		record_ok(&e, items, n);
-		ck_assert_int_eq(items[0].status, 1);
-		ck_assert_int_eq(items[n - 1].status, d > first ? 0 : 1);
+		if (day > first) {
+			d[0] = (struct fx_delivery){
+			    .user_id = ids[0], .day = day - 1, .score = truth[0][day - first - 1]};
+			deliver_ok(&e, d, 1);
+		}
 	}
 
 	ssi_history_init(&h);
@@ -265,9 +284,11 @@ START_TEST (test_retention_over_500_days) {
 		ck_assert_uint_le(h.n, SSI_HISTORY_RETENTION_DEFAULT);
 		ck_assert_int_lt(h.entries[h.n - 1].day - h.entries[0].day,
 				 SSI_HISTORY_RETENTION_DEFAULT);
+		/* Field h as written on the rep's last new day: the whole history then. */
 		len = probe_command(&e, "HSTRLEN " PREFIX "u:{%s} h", ids[r]);
 		ck_assert_int_eq(len->type, REDIS_REPLY_INTEGER);
-		ck_assert_int_eq(len->integer, (long long)ssi_history_encoded_size(&h));
+		ck_assert_int_eq(len->integer,
+				 r == 1 ? 0 : (long long)ssi_history_encoded_size(&h));
 		if (len->integer > largest)
 			largest = len->integer;
 		if (r == 3)
@@ -276,7 +297,8 @@ START_TEST (test_retention_over_500_days) {
 		if (r == 0) {
 			ck_assert_uint_eq(h.n, SSI_HISTORY_RETENTION_DEFAULT);
 		} else if (r == 1) {
-			/* Never rewritten since its first day: nothing made it grow. */
+			/* Delivered on its first day only: that day is field d's, h never written.
+			 */
 			ck_assert_uint_eq(h.n, 1);
 			ck_assert_int_eq(h.entries[0].day, first);
 		}
@@ -284,15 +306,15 @@ START_TEST (test_retention_over_500_days) {
 		/* As of today, for a reader: every retained day has its score. */
 		ck_assert_int_ge(ssi_history_compact(&h, TODAY, SSI_HISTORY_RETENTION_DEFAULT), 0);
 		ck_assert_int_eq(h.entries[0].day, TODAY - SSI_HISTORY_RETENTION_DEFAULT + 1);
-		for (int32_t d = TODAY - SSI_HISTORY_RETENTION_DEFAULT + 1; d <= TODAY; d++) {
-			ck_assert_int_eq(ssi_history_at(&h, d, &sc), 0);
-			assert_same_score(&sc, &truth[r][d - first]);
+		for (int32_t day = TODAY - SSI_HISTORY_RETENTION_DEFAULT + 1; day <= TODAY; day++) {
+			ck_assert_int_eq(ssi_history_at(&h, day, &sc), 0);
+			assert_same_score(&sc, &truth[r][day - first]);
 		}
 		ck_assert_int_eq(ssi_history_at(&h, TODAY - SSI_HISTORY_RETENTION_DEFAULT, &sc),
 				 -ENOENT);
-		for (int32_t d = TODAY - ALERT_WIN + 1; d <= TODAY; d++)
-			if (truth[r][d - first].total > want_max)
-				want_max = truth[r][d - first].total;
+		for (int32_t day = TODAY - ALERT_WIN + 1; day <= TODAY; day++)
+			if (truth[r][day - first].total > want_max)
+				want_max = truth[r][day - first].total;
 		ck_assert_int_eq(ssi_history_max_since(&h, TODAY - ALERT_WIN + 1), want_max);
 	}
 	printf("history store: after %d days of random scores, %lld bytes for a rep changing on "
@@ -303,31 +325,27 @@ START_TEST (test_retention_over_500_days) {
 }
 END_TEST
 
-/* The history shares the rep's hash with ssid_store's fields and leaves them alone. */
+/* The history lives in the rep's hash beside ssid_store's other fields, which keep theirs. */
 START_TEST (test_beside_the_store) {
-	struct ssid_redis_opts o;
-	struct ssid_store *store;
+	struct fx_delivery d[] = {
+	    {.user_id = "rep-shared", .day = TODAY - 1, .score = score_of(1, 2, 3, 4)},
+	    {.user_id = "rep-shared", .day = TODAY, .score = score_of(100, 200, 300, 400)},
+	};
 	struct ssid_user u;
-	struct ssi_score published = score_of(1, 2, 3, 4);
-	struct ssid_history_item it = {
-	    .user_id = "rep-shared", .day = TODAY, .score = score_of(100, 200, 300, 400)};
 	struct ssi_history h;
 	char key[256];
 	redisReply *r;
 	struct env e;
 
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
-	o = store_opts(&e);
-	ck_assert_int_eq(ssid_store_new(&store, &o), 0);
+	env_open(&e, false);
 	ssid_user_init(&u, "rep-shared");
 	ssi_state_mark_set(&u.state, 3, 77);
 	ssid_store_stage_state(&u, false);
-	ssid_store_stage_delivered(&u, &published, 0, "", NULL);
-	ck_assert_int_eq(ssid_store_save(store, &u, 1), 0);
-	record_ok(&e, &it, 1);
-	ck_assert_int_eq(it.status, 1);
+	ck_assert_int_eq(ssid_store_save(e.store, &u, 1), 0);
+	deliver_ok(&e, &d[0], 1);
+	deliver_ok(&e, &d[1], 1);
 
-	ssid_store_key(store, u.id, key, sizeof(key));
+	ssid_store_key(e.store, u.id, key, sizeof(key));
 	r = probe_command(&e, "HKEYS %s", key);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_eq(r->elements, 6); /* s, p, k, a, h and d */
@@ -337,22 +355,21 @@ START_TEST (test_beside_the_store) {
 	freeReplyObject(r);
 
 	ssi_state_clear(&u.state);
-	u.has_published = false;
-	ck_assert_int_eq(ssid_store_load(store, &u, 1), 0);
+	ck_assert_int_eq(ssid_store_load(e.store, &u, 1), 0);
 	ck_assert_int_eq(u.load_status, 0);
 	ck_assert_int_eq(ssi_state_mark_get(&u.state, 3), 77);
 	ck_assert(u.has_published);
-	ck_assert_int_eq(u.published.total, 10);
+	ck_assert_int_eq(u.published.total, 1000);
 
 	ssi_history_init(&h);
 	ck_assert_int_eq(ssid_history_load(e.hs, "rep-shared", &h), 1);
-	ck_assert_uint_eq(h.n, 1);
-	ck_assert_int_eq(h.entries[0].score.total, 1000);
+	ck_assert_uint_eq(h.n, 2);
+	ck_assert_int_eq(h.entries[0].score.total, 10);
+	ck_assert_int_eq(h.entries[1].score.total, 1000);
 	ck_assert_int_eq(ssid_history_load(e.hs, "rep-nobody", &h), 0);
 	ck_assert_uint_eq(h.n, 0);
 	ssi_history_clear(&h);
 	ssid_user_clear(&u);
-	ssid_store_free(store);
 	env_close(&e);
 }
 END_TEST
@@ -379,30 +396,44 @@ static void assert_stored(struct env *e, const char *user, const void *bytes, si
 	freeReplyObject(r);
 }
 
+static bool field_exists(struct env *e, const char *user, const char *field)
+{
+	redisReply *r = probe_command(e, "HEXISTS " PREFIX "u:{%s} %s", user, field);
+	bool yes = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+
+	freeReplyObject(r);
+	return yes;
+}
+
 START_TEST (test_unreadable_left_alone) {
-	struct ssid_history_item items[] = {
+	struct fx_delivery d[] = {
 	    {.user_id = "rep-corrupt", .day = TODAY, .score = score_of(1, 1, 1, 1)},
 	    {.user_id = "rep-newer", .day = TODAY, .score = score_of(2, 2, 2, 2)},
 	    {.user_id = "rep-fine", .day = TODAY, .score = score_of(3, 3, 3, 3)},
-	    {.user_id = "rep-corrupt", .day = TODAY + 1, .score = score_of(4, 4, 4, 4)},
 	};
+	struct fx_delivery later = {
+	    .user_id = "rep-corrupt", .day = TODAY + 1, .score = score_of(4, 4, 4, 4)};
 	uint8_t newer[16];
 	size_t newer_len = newer_blob(newer);
 	struct ssi_history h;
 	redisReply *r;
 	struct env e;
 
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
+	env_open(&e, false);
 	freeReplyObject(
 	    probe_command(&e, "HSET " PREFIX "u:{rep-corrupt} h %b", "SH\x01junk", (size_t)7));
 	freeReplyObject(probe_command(&e, "HSET " PREFIX "u:{rep-newer} h %b", newer, newer_len));
-	record_ok(&e, items, 4);
-	ck_assert_int_eq(items[0].status, -EBADMSG);
-	ck_assert_int_eq(items[1].status, -EPROTONOSUPPORT);
-	ck_assert_int_eq(items[2].status, 1);
-	ck_assert_int_eq(items[3].status, -EBADMSG);
+	deliver_ok(&e, d, 3);
+	ck_assert_int_eq(d[0].history_status, -EBADMSG);
+	ck_assert_int_eq(d[1].history_status, -EPROTONOSUPPORT);
+	ck_assert_int_eq(d[2].history_status, 0);
+	deliver_ok(&e, &later, 1);
+	ck_assert_int_eq(later.history_status, -EBADMSG);
+	/* Neither rewritten nor hidden under a field d. */
 	assert_stored(&e, "rep-corrupt", "SH\x01junk", 7);
 	assert_stored(&e, "rep-newer", newer, newer_len);
+	ck_assert(!field_exists(&e, "rep-corrupt", SSID_HISTORY_DAY_FIELD));
+	ck_assert(!field_exists(&e, "rep-newer", SSID_HISTORY_DAY_FIELD));
 
 	ssi_history_init(&h);
 	ck_assert_int_eq(ssid_history_load(e.hs, "rep-corrupt", &h), -EBADMSG);
@@ -411,16 +442,18 @@ START_TEST (test_unreadable_left_alone) {
 	ck_assert_int_eq(ssid_history_load(e.hs, "rep-fine", &h), 1);
 	ck_assert_int_eq(h.entries[0].score.total, 12);
 
-	/* A key of another type fails the batch, and the connection still serves the next. */
+	/*
+	 * A key of another type: the store's batch fails and writes nothing, the
+	 * reader fails, and its connection still serves the next read.
+	 */
 	freeReplyObject(probe_command(&e, "SET " PREFIX "u:{rep-string} x"));
-	items[0].user_id = "rep-string";
-	ck_assert_int_eq(ssid_history_record_batch(e.hs, items, 3), -EIO);
+	d[0].user_id = "rep-string";
+	ck_assert_int_eq(fx_deliver(e.store, d, 3, SSI_HISTORY_RETENTION_DEFAULT), -EIO);
+	ck_assert_int_eq(ssid_history_load(e.hs, "rep-string", &h), -EIO);
 	ck_assert_msg(strstr(ssid_history_errstr(e.hs), "WRONGTYPE"), "%s",
 		      ssid_history_errstr(e.hs));
-	ck_assert_int_eq(ssid_history_load(e.hs, "rep-string", &h), -EIO);
-	items[0].user_id = "rep-other";
-	record_ok(&e, items, 3);
-	ck_assert_int_eq(items[0].status, 1);
+	ck_assert_int_eq(ssid_history_load(e.hs, "rep-fine", &h), 1);
+	ck_assert_int_eq(h.entries[0].score.total, 12);
 	r = probe_command(&e, "GET " PREFIX "u:{rep-string}");
 	ck_assert_str_eq(r->str, "x");
 	freeReplyObject(r);
@@ -429,107 +462,57 @@ START_TEST (test_unreadable_left_alone) {
 }
 END_TEST
 
-/* Several items of one rep in a batch: one read, one write, applied in order. */
-START_TEST (test_one_rep_many_items) {
-	struct ssid_history_item items[] = {
-	    {.user_id = "rep-a", .day = TODAY - 1, .score = score_of(10, 0, 0, 0)},
-	    {.user_id = "rep-b", .day = TODAY - 1, .score = score_of(20, 0, 0, 0)},
-	    {.user_id = "rep-a", .day = TODAY, .score = score_of(30, 0, 0, 0)},
-	    {.user_id = "rep-a", .day = TODAY, .score = score_of(40, 0, 0, 0)},
-	    {.user_id = "rep-a", .day = TODAY - 400, .score = score_of(50, 0, 0, 0)},
-	};
-	struct counters before, after, d;
-	struct ssi_history h;
-	struct env e;
-
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
-	before = counters_now(&e);
-	record_ok(&e, items, 5);
-	after = counters_now(&e);
-	d = counters_delta(&before, &after);
-	ck_assert_int_eq(d.hget, 2);
-	ck_assert_int_eq(d.hset, 2);
-	ck_assert_int_eq(d.commands, 4);
-	ck_assert_int_eq(items[0].status, 1);
-	ck_assert_int_eq(items[2].status, 1);
-	ck_assert_int_eq(items[3].status, 1);
-	ck_assert_int_eq(items[4].status, 0);
-
-	ssi_history_init(&h);
-	ck_assert_int_eq(ssid_history_load(e.hs, "rep-a", &h), 1);
-	ck_assert_uint_eq(h.n, 2);
-	ck_assert_int_eq(h.entries[0].day, TODAY - 1);
-	ck_assert_int_eq(h.entries[0].score.total, 10);
-	ck_assert_int_eq(h.entries[1].day, TODAY);
-	ck_assert_int_eq(h.entries[1].score.total, 40);
-	ssi_history_clear(&h);
-	env_close(&e);
-}
-END_TEST
-
-START_TEST (test_refuses_bad_items) {
+/* A user id the reader refuses costs no command; one of SSI_ID_MAX bytes is fine. */
+START_TEST (test_refuses_bad_user_ids) {
 	char long_id[SSI_ID_MAX + 2];
-	struct ssid_history_item good = {.user_id = "rep-a", .day = TODAY, .score = {{0}, 0}};
-	struct ssid_history_item bad[] = {good, good, good, good, good};
+	const char *bad[] = {NULL, "", long_id};
 	struct counters before, after;
-	struct ssid_redis_opts o;
-	struct ssid_history *hs;
+	struct ssi_history h;
 	struct env e;
 
 	memset(long_id, 'x', sizeof(long_id) - 1);
 	long_id[sizeof(long_id) - 1] = '\0';
-	bad[0].user_id = NULL;
-	bad[1].user_id = "";
-	bad[2].user_id = long_id;
-	bad[3].score.total = 1;
-	bad[4].day = -1;
-
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, false);
+	env_open(&e, false);
+	ssi_history_init(&h);
 	before = counters_now(&e);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct ssid_history_item pair[2] = {good, bad[i]};
-
-		ck_assert_int_eq(ssid_history_record_batch(e.hs, pair, 2), -EINVAL);
+		ck_assert_int_eq(ssid_history_load(e.hs, bad[i], &h), -EINVAL);
+		ck_assert_uint_eq(h.n, 0);
 	}
 	after = counters_now(&e);
 	ck_assert_int_eq(counters_delta(&before, &after).commands, 0);
-	ck_assert_int_eq(ssid_history_record_batch(e.hs, NULL, 0), 0);
-
-	o = store_opts(&e);
-	ck_assert_int_eq(ssid_history_new(&hs, &o, 0), -EINVAL);
-	ck_assert_int_eq(ssid_history_new(&hs, &o, SSI_HISTORY_RETENTION_MAX + 1), -EINVAL);
-	ck_assert_int_eq(ssid_history_new(&hs, &o, SSI_HISTORY_RETENTION_MAX), 0);
-	ssid_history_free(hs);
+	long_id[SSI_ID_MAX] = '\0';
+	ck_assert_int_eq(ssid_history_load(e.hs, long_id, &h), 0);
+	ssi_history_clear(&h);
 	ssid_history_free(NULL);
 	env_close(&e);
 }
 END_TEST
 
-/* Redis goes away between two batches: an error, then the next call reconnects. */
+/* Redis goes away between two reads: an error, then the next call reconnects. */
 START_TEST (test_reconnects) {
-	struct ssid_history_item it = {
-	    .user_id = "rep-r", .day = TODAY, .score = score_of(5, 5, 5, 5)};
+	struct fx_delivery d[] = {
+	    {.user_id = "rep-r", .day = TODAY, .score = score_of(5, 5, 5, 5)},
+	    {.user_id = "rep-r", .day = TODAY + 1, .score = score_of(6, 6, 6, 6)},
+	};
 	struct ssi_history h;
 	char dir[PATH_MAX];
 	struct env e;
 
-	env_open(&e, SSI_HISTORY_RETENTION_DEFAULT, true);
-	record_ok(&e, &it, 1);
+	env_open(&e, true);
+	deliver_ok(&e, &d[0], 1);
+	deliver_ok(&e, &d[1], 1);
 	redisFree(e.probe);
 	e.probe = NULL;
 	ck_assert_int_eq(fx_redis_stop(&e.redis), 0);
 
-	it.day = TODAY + 1;
-	it.score = score_of(6, 6, 6, 6);
-	ck_assert_int_eq(ssid_history_record_batch(e.hs, &it, 1), -EIO);
+	ssi_history_init(&h);
+	ck_assert_int_eq(ssid_history_load(e.hs, "rep-r", &h), -EIO);
 	ck_assert_ptr_nonnull(ssid_history_errstr(e.hs));
 	ck_assert_int_ne(ssid_history_ping(e.hs), 0);
 
 	ck_assert_int_eq(fx_redis_start(&e.redis, fx_path(dir, sizeof(dir), "redis"), true), 0);
 	e.probe = fx_redis_peek(&e.redis);
-	record_ok(&e, &it, 1);
-	ck_assert_int_eq(it.status, 1);
-	ssi_history_init(&h);
 	ck_assert_int_eq(ssid_history_load(e.hs, "rep-r", &h), 1);
 	ck_assert_uint_eq(h.n, 2);
 	ck_assert_int_eq(h.entries[0].score.total, 20);
@@ -550,8 +533,7 @@ Suite *history_store_suite(void)
 	tcase_add_test(tc, test_retention_over_500_days);
 	tcase_add_test(tc, test_beside_the_store);
 	tcase_add_test(tc, test_unreadable_left_alone);
-	tcase_add_test(tc, test_one_rep_many_items);
-	tcase_add_test(tc, test_refuses_bad_items);
+	tcase_add_test(tc, test_refuses_bad_user_ids);
 	tcase_add_test(tc, test_reconnects);
 	suite_add_tcase(s, tc);
 	return s;

@@ -2,7 +2,7 @@
  * ssictl (ssictl_run, in-process) against a real redis-server and the
  * mock cluster, over a known state written by the daemon's own modules:
  * states by ssid_store_save (built with ssi_state_apply), ranks by
- * ssid_rank_apply, histories by ssid_history_record_batch, connection sets
+ * ssid_rank_apply, histories by ssid_store_save (fx_deliver), connection sets
  * as the daemon keeps them. Every command's text and --json output is
  * checked against that state; then the exit codes of unknown users and
  * segments, unreadable data, bad configurations, bad usage, Redis down; and
@@ -36,7 +36,6 @@
 #include "ssi_history.h"
 #include "ssi_time.h"
 #include "ssictl.h"
-#include "ssid_history.h"
 #include "ssid_kafka.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
@@ -322,22 +321,27 @@ static struct ssi_score pillars(int b, int p, int i, int r)
 	return (struct ssi_score){.pillar = {b, p, i, r}, .total = b + p + i + r};
 }
 
-/* r1's history: 50.00 five days ago, 51.00 three days ago, 55.00 today. */
+/*
+ * r1's history: 50.00 five days ago, 51.00 three days ago, 55.00 today,
+ * each delivered on its day as ssid does (after put_states: r1's state stays).
+ */
 static void put_history(void)
 {
 	struct ssid_redis_opts o = fx_redis_opts(&redis);
-	struct ssid_history *hs = NULL;
-	struct ssid_history_item it[3] = {
+	struct ssid_store *store = NULL;
+	struct fx_delivery d[3] = {
 	    {.user_id = "r1", .day = TODAY - 5, .score = pillars(2000, 1500, 1000, 500)},
 	    {.user_id = "r1", .day = TODAY - 3, .score = pillars(2100, 1500, 1000, 500)},
 	    {.user_id = "r1", .day = TODAY, .score = pillars(2100, 1600, 1200, 600)},
 	};
 
-	ck_assert_int_eq(ssid_history_new(&hs, &o, SSI_HISTORY_RETENTION_DEFAULT), 0);
-	ck_assert_msg(ssid_history_record_batch(hs, it, 3) == 0, "%s", ssid_history_errstr(hs));
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(it[i].status, 1);
-	ssid_history_free(hs);
+	ck_assert_int_eq(ssid_store_new(&store, &o), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(fx_deliver(store, &d[i], 1, SSI_HISTORY_RETENTION_DEFAULT) == 0, "%s",
+			      ssid_store_errstr(store));
+		ck_assert_int_eq(d[i].history_status, 0);
+	}
+	ssid_store_free(store);
 }
 
 static void populate(void)

@@ -166,19 +166,13 @@ static bool field_exists(const char *id, const char *field)
 	return yes;
 }
 
-/* Save u (loaded first, so its history is what Redis holds) with score total on day. */
+/* Deliver score total on day as ssid does (loaded first: its history is what Redis holds). */
 static void save_day(struct ssid_store *s, const char *id, int32_t day, int total)
 {
-	struct ssid_user u;
-	struct ssi_score sc = {.pillar = {total, 0, 0, 0}, .total = total};
+	struct fx_delivery d = {
+	    .user_id = id, .day = day, .score = {.pillar = {total, 0, 0, 0}, .total = total}};
 
-	ssid_user_init(&u, id);
-	u.partition = 0;
-	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
-	ck_assert_int_eq(ssi_history_record(&u.history, day, &sc) >= 0, 1);
-	ssid_store_stage_delivered(&u, &sc, 0, "", NULL);
-	ck_assert_int_eq(ssid_store_save(s, &u, 1), 0);
-	ssid_user_clear(&u);
+	ck_assert_int_eq(fx_deliver(s, &d, 1, SSI_HISTORY_RETENTION_DEFAULT), 0);
 }
 
 /*
@@ -211,7 +205,7 @@ START_TEST (test_history_once_a_day) {
 		save_day(s, id, 101, 1300);
 		save_day(s, id, 102, 1400);
 		/* What any reader sees: every day's last value. */
-		ck_assert_int_eq(ssid_history_new(&hs, &o, 400), 0);
+		ck_assert_int_eq(ssid_history_new(&hs, &o), 0);
 		ssi_history_init(&h);
 		ck_assert_int_eq(ssid_history_load(hs, id, &h), 1);
 		ck_assert_uint_eq(h.n, 3);
