@@ -80,6 +80,31 @@ void t_apply_n(struct ssi_state *st, const struct ssi_model *m, enum ssi_event_t
 	}
 }
 
+struct ssi_score t_spread(int total)
+{
+	struct ssi_score s = {.total = total};
+
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		s.pillar[p] = total > 2500 ? 2500 : total;
+		total -= s.pillar[p];
+	}
+	return s;
+}
+
+TCase *t_tcase(const char *name, SFun setup, SFun teardown, double timeout_s,
+	       const TTest *const tests[], size_t n)
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup || teardown)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	if (timeout_s > 0)
+		tcase_set_timeout(tc, timeout_s);
+	for (size_t i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+	return tc;
+}
+
 int t_run_suites(Suite *(*const suites[])(void), size_t n)
 {
 	SRunner *sr = srunner_create(NULL);

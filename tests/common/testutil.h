@@ -1,4 +1,5 @@
-/* Helpers shared by the Check suites: events built in C, a seeded PRNG. */
+/* Helpers shared by the Check suites: events and scores built in C, a seeded PRNG, test cases and
+ * the suite runner. */
 #ifndef SSI_TESTUTIL_H
 #define SSI_TESTUTIL_H
 
@@ -9,6 +10,7 @@
 
 #include "ssi_event.h"
 #include "ssi_model.h"
+#include "ssi_score.h"
 #include "ssi_state.h"
 
 /* 2026-11-20T00:00:00Z, a Friday: the "now" most tests start from. */
@@ -30,9 +32,25 @@ void t_event(struct ssi_event *ev, enum ssi_event_type t, int64_t at_ms, uint64_
 void t_event_random(struct ssi_event *ev, struct t_rng *r, int64_t now_ms, int window_days,
 		    uint64_t seq);
 
+/* A score of total centipoints over the pillars, brand first, each at most
+ * 25.00: 80.00 is 25 + 25 + 25 + 5. */
+struct ssi_score t_spread(int total);
+
 /* Apply n events of type t spread over the hours of day_ms's day. */
 void t_apply_n(struct ssi_state *st, const struct ssi_model *m, enum ssi_event_type t,
 	       int64_t day_ms, int n, uint64_t *seq);
+
+/*
+ * A test case named name of the n tests, each bounded by timeout_s seconds
+ * (0: Check's default), with a checked fixture unless setup and teardown
+ * are both NULL. T_TCASE(name, setup, teardown, timeout_s, tests...) counts
+ * the tests for you.
+ */
+TCase *t_tcase(const char *name, SFun setup, SFun teardown, double timeout_s,
+	       const TTest *const tests[], size_t n);
+#define T_TCASE(name, setup, teardown, timeout_s, ...)                                             \
+	t_tcase(name, setup, teardown, timeout_s, (const TTest *const[]){__VA_ARGS__},             \
+		sizeof((const TTest *const[]){__VA_ARGS__}) / sizeof(const TTest *))
 
 /* Run the n suites in one SRunner, so Check prints one summary line: EXIT_SUCCESS or EXIT_FAILURE.
  */

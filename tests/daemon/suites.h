@@ -11,7 +11,9 @@ Suite *log_suite(void);
 /* Daemon modules against a real redis-server. */
 Suite *history_store_suite(void);
 Suite *store_suite(void);
-Suite *rank_suite(void);
+Suite *rank_suite(void);       /* hand-checked ranks, averages, floor, boards (test_rank.c) */
+TCase *rank_model_tcase(void); /* random batches against a plain model (test_rank_model.c) */
+TCase *rank_store_tcase(void); /* what is stored, what it costs, errors (test_rank_store.c) */
 Suite *rank_read_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */
 Suite *integration_suite(void);
@@ -19,7 +21,11 @@ Suite *integration_suite(void);
 Suite *poison_suite(void);
 /* The ssid binary: crashes, signals, exit codes, sd_notify. */
 Suite *process_suite(void);
-Suite *ssictl_suite(void); /* ssictl and network rank against redis-server and the mock cluster */
+/* ssictl and network rank against redis-server and the mock cluster: */
+Suite *ssictl_suite(void);	/* score, history, alerts (test_ssictl.c) */
+TCase *ssictl_rank_tcase(void); /* rank, around, top (test_ssictl_rank.c) */
+TCase *ssictl_exit_tcase(void); /* exit codes and usage (test_ssictl_exit.c) */
+TCase *network_tcase(void);	/* network ranks (test_network.c) */
 /* ssid in a thread, end to end (e2e.h): */
 Suite *ranks_e2e_suite(void);	 /* ranks in score.updated, rank.changed, leaderboards */
 Suite *decay_alerts_suite(void); /* decay, alerts, history, decay schedules through a rebalance */

@@ -22,8 +22,6 @@
 #include "ssid_rank.h"
 #include "suites.h"
 
-TCase *network_tcase(void);
-
 /* Ranked reps go to partition i % RANK_PARTS, as if their events came from there. */
 #define RANK_PARTS 3
 

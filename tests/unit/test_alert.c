@@ -2,6 +2,9 @@
  * ssi_alert: every rule at its exact boundary, hysteresis against hovering
  * scores, the once-a-day cap, model changes that never fire, the "why", and
  * the binary form of the state (round trips, damage, newer versions).
+ *
+ * One module's suite, kept whole: ssi_alert.c, whose state's binary form is
+ * its own.
  */
 #include <errno.h>
 #include <stdlib.h>

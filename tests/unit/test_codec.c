@@ -1,6 +1,8 @@
 /*
  * ssi_state codec: round trips, canonical form, size budgets, and refusal of
  * every kind of damaged or foreign blob.
+ *
+ * One module's suite, kept whole: ssi_state_codec.c, the state's binary form.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -2,6 +2,9 @@
  * The event contract v1: every reason code with a real input, every type
  * with its attrs, the size and depth boundaries, and the arena giving the
  * same answers as plain malloc.
+ *
+ * One module's suite, kept whole: ssi_event's parser and its contract,
+ * with and without the ssi_json arena.
  */
 #include <errno.h>
 #include <jansson.h>

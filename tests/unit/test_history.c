@@ -1,6 +1,8 @@
 /*
  * ssi_history: recording, retention, queries, and the binary form (round
  * trips, canonical form, sizes, refusal of every damaged or foreign blob).
+ *
+ * One module's suite, kept whole: ssi_history.c, whose binary form is its own.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -5,6 +5,9 @@
  *
  * Most cases start from config/model.json, change one thing in the parsed
  * tree, dump it back to text and load that.
+ *
+ * One module's suite, kept whole: the model's rules (ssi_model.c and its
+ * JSON loader ssi_model_json.c), checked on both paths side by side.
  */
 #include <errno.h>
 #include <math.h>

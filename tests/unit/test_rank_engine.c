@@ -133,17 +133,6 @@ END_TEST
 
 /* ---- aggregates ------------------------------------------------------------------ */
 
-static struct ssi_score score_of(int total)
-{
-	struct ssi_score s = {.total = total};
-
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		s.pillar[p] = total > 2500 ? 2500 : total;
-		total -= s.pillar[p];
-	}
-	return s;
-}
-
 static void check_same_agg(const struct ssi_rankagg *a, const struct ssi_rankagg *b)
 {
 	uint32_t ca, cb;
@@ -171,12 +160,12 @@ START_TEST (rank_agg_merge) {
 	ssi_rankagg_init(&empty);
 	/* a sparse, b dense: merging moves between the two forms. */
 	for (int i = 0; i < 50; i++) {
-		struct ssi_score s = score_of((int)t_below(&rng, 20) * 500);
+		struct ssi_score s = t_spread((int)t_below(&rng, 20) * 500);
 
 		ck_assert_int_eq(ssi_rankagg_add(&a, &s, 1), 0);
 	}
 	for (int i = 0; i < 2000; i++) {
-		struct ssi_score s = score_of((int)t_below(&rng, SSI_RANK_VALUES));
+		struct ssi_score s = t_spread((int)t_below(&rng, SSI_RANK_VALUES));
 
 		ck_assert_int_eq(ssi_rankagg_add(&b, &s, 1), 0);
 	}
@@ -218,7 +207,7 @@ START_TEST (rank_agg_encoding) {
 		int n = round ? 3000 : 40; /* sparse, then dense */
 
 		for (int i = 0; i < n; i++) {
-			struct ssi_score s = score_of((int)t_below(&rng, SSI_RANK_VALUES));
+			struct ssi_score s = t_spread((int)t_below(&rng, SSI_RANK_VALUES));
 			char id[32];
 
 			snprintf(id, sizeof(id), "u%d-%d", round, i);
@@ -261,7 +250,7 @@ START_TEST (rank_record_encoding) {
 	size_t len;
 
 	memset(&rec, 0, sizeof(rec));
-	rec.score = score_of(6107);
+	rec.score = t_spread(6107);
 	snprintf(rec.segment[SSI_SEG_TENANT], sizeof(rec.segment[0]), "acme");
 	snprintf(rec.segment[SSI_SEG_INDUSTRY], sizeof(rec.segment[0]), "soft ware:{x}");
 	len = ssi_rank_record_encode(&rec, buf, sizeof(buf));
@@ -338,7 +327,7 @@ START_TEST (rank_agg_place) {
 
 	ssi_rankagg_init(&a);
 	for (int i = 0; i < 4; i++) {
-		struct ssi_score s = score_of(totals[i]);
+		struct ssi_score s = t_spread(totals[i]);
 
 		ck_assert_int_eq(ssi_rankagg_add(&a, &s, 1), 0);
 	}
@@ -351,7 +340,7 @@ START_TEST (rank_agg_place) {
 	ssi_rankagg_place(&a, 9000, 5, &pl);
 	ck_assert(pl.hidden);
 	/* Withdrawn: the rank of the others moves up. */
-	ck_assert_int_eq(ssi_rankagg_add(&a, (const struct ssi_score[]){score_of(9000)}, -1), 0);
+	ck_assert_int_eq(ssi_rankagg_add(&a, (const struct ssi_score[]){t_spread(9000)}, -1), 0);
 	ssi_rankagg_place(&a, 8000, 1, &pl);
 	ck_assert_int_eq(pl.rank, 1);
 	ck_assert_int_eq(pl.of, 3);
