@@ -85,7 +85,7 @@ static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_ran
 		return;
 	g = r->segv[rc->seg[k]];
 	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->r.score.total);
-	ssi_rankagg_place(&g->all, rc->r.score.total, r->ro.min_members, &pl);
+	ssi_rank_place_of(*above, g->all.n, g->all.sum, r->ro.min_members, &pl);
 	ssid_rank_pos_set(pos, &pl);
 	pos->warming = !rank_seg_settled(r, g);
 }
@@ -202,6 +202,15 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 	return e < 0 ? e : rank_count_all(r, rc, true);
 }
 
+/* The rep's segment values are those it had before the change. */
+static bool kept_segments(const struct ssid_rank_change *c)
+{
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		if (strcmp(c->old_segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+			return false;
+	return true;
+}
+
 /*
  * A board is the top_n of its segment, so a rep can change it only by being
  * within the top_n before or after; joining or leaving can also lift the
@@ -212,6 +221,8 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
 {
 	int64_t top = r->ro.top_n;
 	bool floor_beyond_board = r->ro.min_members > r->ro.top_n;
+	/* Same values, same segments: the fields are formatted only when a value changed. */
+	bool kept = c->had_record && kept_segments(c);
 
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
 		struct ssid_rank_result *res = &c->result[k];
@@ -225,7 +236,7 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
 
 		res->moved = false;
 		res->board_old = res->board_new = false;
-		if (o && nw) {
+		if (o && nw && !kept) {
 			ssid_rank_segment_field(k, oldseg, f1, sizeof(f1));
 			ssid_rank_segment_field(k, c->segment, f2, sizeof(f2));
 			res->moved = strcmp(f1, f2) != 0;
