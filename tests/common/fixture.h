@@ -105,13 +105,25 @@ const char *fx_ssid_path(void);
 
 /* ---- redis-server ------------------------------------------------------ */
 
+#define FX_CLUSTER_NODES 6
+
 struct fx_redis {
 	struct fx_proc proc;
 	int port; /* chosen on the first start, kept on restarts */
 	bool persistent;
 	bool cluster; /* a one-node cluster (SSID_TEST_REDIS_CLUSTER=1) */
+	bool member;  /* one node of the 3x3 cluster below: no slots of its own at start */
 	char dir[PATH_MAX];
+	/*
+	 * SSID_TEST_REDIS_CLUSTER=3: the FX_CLUSTER_NODES nodes (owned), three
+	 * masters and a replica of each; port is the first node's, seeds lists all.
+	 */
+	struct fx_redis *node;
+	char seeds[FX_CLUSTER_NODES * 24];
 };
+
+/* SSID_TEST_REDIS_CLUSTER: 0 (a plain server), 1 (one-node clusters) or 3 (3x3 clusters). */
+int fx_redis_cluster_size(void);
 
 /*
  * Start redis-server in dir (created if missing) and wait until it answers PING.
@@ -125,6 +137,26 @@ struct fx_redis {
  * as to a plain server: every slot is local, nothing is ever MOVED.
  */
 int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent);
+/*
+ * With SSID_TEST_REDIS_CLUSTER=3 (fixture_cluster.c) it starts six
+ * cluster nodes instead (no persistence; persistent is ignored), each in
+ * dir/node<i> on free ports, joins them with redis-cli --cluster create
+ * --cluster-replicas 1, and waits until every node says cluster_state:ok and
+ * every master has its replica in sync. Its stop stops all six, and a later
+ * start makes a new, empty cluster.
+ */
+/* r zeroed and a 3x3 cluster started in <scratch>/redis, whatever the environment says. */
+void fx_cluster_start_in_scratch(struct fx_redis *r);
+/* The node of the 3x3 cluster r that is master of slot now (CLUSTER SHARDS on a live node), or -1.
+ */
+int fx_cluster_master_of(const struct fx_redis *r, int slot);
+/* kill -9 node i of the 3x3 cluster r. */
+void fx_cluster_kill(struct fx_redis *r, int i);
+/*
+ * Wait until every live node of r says cluster_state:ok and no slot is
+ * served by a dead node (a failover done); Check failure after FX_WAIT_MS.
+ */
+void fx_cluster_wait_ok(const struct fx_redis *r);
 /*
  * Per test: a fresh non-persistent server in <scratch>/redis (a Check
  * failure if it does not start), and its stop, for suites that keep one

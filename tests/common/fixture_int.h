@@ -19,6 +19,18 @@ void fxi_proc_kill(struct fx_proc *p);
 /* Stop and free the daemon thread a test left running (fx_teardown). */
 void fxi_daemon_finish_live(void);
 
+/* A hiredis connection to 127.0.0.1:port with 2 s timeouts, NULL when refused. */
+struct redisContext *fxi_redis_connect(int port);
+/* A free loopback TCP port (the kernel's pick), or -errno. */
+int fxi_free_port(void);
+/* The node timeout of a 3x3 cluster's nodes: failover within a few seconds. */
+#define FXI_NODE_TIMEOUT "1500"
+/* Spawn r's redis-server on r->port and wait for PING (a one-node cluster: for state ok). */
+int fxi_redis_spawn(struct fx_redis *r);
+/* fixture_cluster.c: r as a 3-master/3-replica cluster in r->dir/node<i>, and its stop. */
+int fxi_cluster_start(struct fx_redis *r);
+int fxi_cluster_stop(struct fx_redis *r);
+
 /* len bytes and a NUL (free it); NULL when out of memory. */
 char *fxi_dup_bytes(const void *p, size_t len);
 /*

@@ -24,7 +24,7 @@
 /* ---- redis-server -------------------------------------------------------- */
 
 /* A port nobody listens on right now: the kernel's pick for port 0. */
-static int free_port(void)
+int fxi_free_port(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
@@ -42,7 +42,7 @@ static int free_port(void)
 	return port;
 }
 
-static redisContext *redis_connect(int port)
+redisContext *fxi_redis_connect(int port)
 {
 	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
 	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
@@ -58,7 +58,7 @@ static redisContext *redis_connect(int port)
 
 static bool redis_answers(int port)
 {
-	redisContext *c = redis_connect(port);
+	redisContext *c = fxi_redis_connect(port);
 	redisReply *r = c ? redisCommand(c, "PING") : NULL;
 	bool ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
 
@@ -69,12 +69,14 @@ static bool redis_answers(int port)
 	return ok;
 }
 
-/* SSID_TEST_REDIS_CLUSTER set, to anything but "" or "0". */
-static bool cluster_wanted(void)
+/* SSID_TEST_REDIS_CLUSTER: 0 (unset, "" or "0"), 3 ("3": three masters, three replicas) or 1. */
+int fx_redis_cluster_size(void)
 {
 	const char *v = getenv("SSID_TEST_REDIS_CLUSTER");
 
-	return v && *v && strcmp(v, "0") != 0;
+	if (!v || !*v || strcmp(v, "0") == 0)
+		return 0;
+	return strcmp(v, "3") == 0 ? 3 : 1;
 }
 
 /* The integer field name of a CLUSTER INFO reply, or -1. */
@@ -95,7 +97,7 @@ static long cluster_info_field(const char *info, const char *name)
  */
 static int redis_cluster_ready(const struct fx_redis *r, int64_t deadline)
 {
-	redisContext *c = redis_connect(r->port);
+	redisContext *c = fxi_redis_connect(r->port);
 	redisReply *info = NULL, *add;
 	int rc = -ETIMEDOUT;
 
@@ -137,7 +139,7 @@ static int redis_cluster_ready(const struct fx_redis *r, int64_t deadline)
  * Start the server on r->port and wait for PING (and a cluster node for
  * cluster_state:ok); -EADDRINUSE when it exited at once.
  */
-static int redis_spawn(struct fx_redis *r)
+int fxi_redis_spawn(struct fx_redis *r)
 {
 	char port[16], bus[16], nodes[PATH_MAX + 16], log[PATH_MAX + 16];
 	/* A plain server's arguments end at the NULL that stands for --cluster-enabled. */
@@ -163,7 +165,9 @@ static int redis_spawn(struct fx_redis *r)
 			      "--cluster-port",
 			      bus,
 			      "--cluster-node-timeout",
-			      "5000",
+			      r->member ? FXI_NODE_TIMEOUT : "5000",
+			      "--repl-diskless-sync-delay",
+			      "0",
 			      NULL};
 	int64_t deadline = fx_deadline(FX_WAIT_MS);
 	int rc;
@@ -172,7 +176,7 @@ static int redis_spawn(struct fx_redis *r)
 	snprintf(log, sizeof(log), "%s/redis.log", r->dir);
 	if (r->cluster) {
 		/* The bus port is port + 10000 unless set: past 65535 for most free ports. */
-		rc = free_port();
+		rc = fxi_free_port();
 		if (rc < 0)
 			return rc;
 		snprintf(bus, sizeof(bus), "%d", rc);
@@ -190,7 +194,7 @@ static int redis_spawn(struct fx_redis *r)
 		}
 		fx_pause();
 	}
-	if (r->cluster) {
+	if (r->cluster && !r->member) {
 		rc = redis_cluster_ready(r, deadline);
 		if (rc < 0) {
 			fxi_proc_kill(&r->proc);
@@ -206,23 +210,25 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
 	int rc;
 
 	r->persistent = persistent;
-	r->cluster = cluster_wanted();
+	r->cluster = r->member || fx_redis_cluster_size() > 0;
 	if (dir != r->dir)
 		snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
+	if (!r->member && fx_redis_cluster_size() == 3)
+		return fxi_cluster_start(r);
 	/*
 	 * Another process may take the free port before redis binds it: pick
 	 * again (a cluster node picks its bus port on each spawn).
 	 */
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (pick_port) {
-			rc = free_port();
+			rc = fxi_free_port();
 			if (rc < 0)
 				return rc;
 			r->port = rc;
 		}
-		rc = redis_spawn(r);
+		rc = fxi_redis_spawn(r);
 		if (rc != -EADDRINUSE || !(pick_port || r->cluster))
 			return rc;
 	}
@@ -231,8 +237,11 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
 
 int fx_redis_stop(struct fx_redis *r)
 {
-	int rc = fx_proc_signal(&r->proc, SIGTERM);
+	int rc;
 
+	if (r->node)
+		return fxi_cluster_stop(r);
+	rc = fx_proc_signal(&r->proc, SIGTERM);
 	if (rc < 0)
 		return rc;
 	rc = fx_proc_wait(&r->proc, FX_WAIT_MS);
@@ -264,7 +273,7 @@ static bool parse_published(const char *s, struct ssi_score *sc)
 
 int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
 {
-	redisContext *c = redis_connect(r->port);
+	redisContext *c = fxi_redis_connect(r->port);
 	redisReply *reply;
 	int rc = 0;
 
@@ -345,7 +354,7 @@ void fx_redis_setup(struct fx_redis *r)
 
 void fx_redis_teardown(struct fx_redis *r)
 {
-	if (r->proc.pid > 0 && !r->proc.exited)
+	if (r->node || (r->proc.pid > 0 && !r->proc.exited))
 		fx_redis_stop(r);
 	fx_teardown();
 }
@@ -368,7 +377,7 @@ long fx_redis_user_keys(const struct fx_redis *r)
 
 long fx_redis_count_keys(const struct fx_redis *r, const char *pattern)
 {
-	redisContext *c = redis_connect(r->port);
+	redisContext *c = fxi_redis_connect(r->port);
 	redisReply *reply = c ? redisCommand(c, "KEYS %s", pattern) : NULL;
 	long n = reply && reply->type == REDIS_REPLY_ARRAY ? (long)reply->elements : -EIO;
 

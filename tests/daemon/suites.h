@@ -15,6 +15,8 @@ Suite *rank_suite(void);       /* hand-checked ranks, averages, floor, boards (t
 TCase *rank_model_tcase(void); /* random batches against a plain model (test_rank_model.c) */
 TCase *rank_store_tcase(void); /* what is stored, what it costs, errors (test_rank_store.c) */
 Suite *rank_read_suite(void);
+/* The Redis Cluster client (ssid_redis with redis.cluster) against a 3x3 cluster. */
+Suite *redis_cluster_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */
 Suite *integration_suite(void);
 /* The poison corpus (tests/poison) through a running ssid. */
