@@ -7,11 +7,14 @@
  * not) and SELECT. A hiredis context that saw a transport error is useless,
  * so any such error drops it and the next call reconnects: callers retry
  * whole batches after a backoff. The last error is kept for logs and status.
+ * With opts.cluster the same calls route each command to the master of its
+ * key's slot (ssid_redis_append), see src/ssid_redis_cluster.h.
  * Library code: no logging.
  */
 #ifndef SSID_REDIS_H
 #define SSID_REDIS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,6 +32,12 @@ struct ssid_redis_opts {
 	int command_timeout_ms;
 	bool keepalive; /* TCP keepalive probes (TCP only) */
 	const char *key_prefix;
+	/*
+	 * Redis Cluster (ssid_redis_cluster.h): nodes ("host:port,...", or
+	 * host:port when "") are the seeds, db and unix_socket are not used.
+	 */
+	bool cluster;
+	const char *nodes;
 };
 
 struct ssid_redis;
@@ -43,8 +52,28 @@ bool ssid_redis_connected(const struct ssid_redis *rd);
 /* Connect if not connected; 0 when Redis answers PING, else as ssid_redis_connect or -EIO. */
 int ssid_redis_ping(struct ssid_redis *rd);
 
-/* The live context, NULL when not connected. */
+/* The live context, NULL when not connected (always NULL for a cluster: use ssid_redis_append). */
 struct redisContext *ssid_redis_context(struct ssid_redis *rd);
+/* Whether opts.cluster was set. */
+bool ssid_redis_is_cluster(const struct ssid_redis *rd);
+
+/*
+ * Queue a command on key (keylen bytes; NULL for MULTI, EXEC or a command of
+ * no key) for the pipeline; its reply comes from ssid_redis_next_reply or
+ * ssid_redis_read_replies, in the order queued. One server: hiredis's
+ * redisAppendCommandArgv as is. A cluster: the node of key's slot; every
+ * key of a MULTI ... EXEC block must share a slot. 0, or -ENOMEM/-EIO/
+ * -EINVAL with the connection dropped (commands already queued are lost).
+ */
+int ssid_redis_append(struct ssid_redis *rd, const char *key, size_t keylen, int argc,
+		      const char **argv, const size_t *argl);
+/*
+ * One command, printf-style as hiredis's redisCommand, and its reply
+ * (freeReplyObject it); for a cluster its key is its first argument. NULL
+ * on a transport error (connection dropped, the error recorded).
+ */
+struct redisReply *ssid_redis_command(struct ssid_redis *rd, const char *fmt, ...);
+struct redisReply *ssid_redis_vcommand(struct ssid_redis *rd, const char *fmt, va_list ap);
 /* The copied opts.key_prefix ("" when none was given). */
 const char *ssid_redis_key_prefix(const struct ssid_redis *rd);
 

@@ -118,12 +118,12 @@ int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_h
 	if (rc < 0)
 		return rc;
 	klen = format_key(hs, user_id);
-	reply = redisCommandArgv(
-	    ssid_redis_context(hs->rd), 4,
-	    (const char *[]){"HMGET", hs->key, SSID_HISTORY_FIELD, SSID_HISTORY_DAY_FIELD},
-	    (size_t[]){5, klen, 1, 1});
-	if (!reply)
-		return ssid_redis_fail(hs->rd, -EIO, "HMGET");
+	if (ssid_redis_append(
+		hs->rd, hs->key, klen, 4,
+		(const char *[]){"HMGET", hs->key, SSID_HISTORY_FIELD, SSID_HISTORY_DAY_FIELD},
+		(size_t[]){5, klen, 1, 1}) < 0 ||
+	    ssid_redis_next_reply(hs->rd, &reply, "HMGET") < 0)
+		return -EIO;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
 		ssid_redis_set_error(hs->rd, "HMGET: %s",
 				     reply->type == REDIS_REPLY_ERROR ? reply->str

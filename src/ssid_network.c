@@ -181,8 +181,8 @@ static int run(struct scan *sc)
 		redisReply *chunk = NULL;
 
 		argl[4] = (size_t)snprintf(count, sizeof(count), "%d", SSID_NETWORK_CHUNK);
-		if (redisAppendCommandArgv(ssid_redis_context(sc->rd), 5, argv, argl) != REDIS_OK)
-			return ssid_redis_fail(sc->rd, -ENOMEM, "SSCAN: cannot queue");
+		if (ssid_redis_append(sc->rd, sc->nkey, sc->nlen, 5, argv, argl) < 0)
+			return -EIO;
 		sc->st.commands++;
 		sc->st.round_trips++;
 		rc = ssid_redis_next_reply(sc->rd, &chunk, "SSCAN");

@@ -44,12 +44,10 @@ static size_t part_key(const struct ssid_redis *rd, key_fn *fn, int32_t partitio
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-/* Queue one command; a failure drops the connection (other commands may be queued). */
+/* Queue one command on the key argv[1]; a failure drops the connection (and what was queued). */
 static int append(struct ssid_redis *rd, int argc, const char **argv, const size_t *argl)
 {
-	if (redisAppendCommandArgv(ssid_redis_context(rd), argc, argv, argl) != REDIS_OK)
-		return ssid_redis_fail(rd, -ENOMEM, "%s: cannot queue", argv[0]);
-	return 0;
+	return ssid_redis_append(rd, argv[1], argl ? argl[1] : strlen(argv[1]), argc, argv, argl);
 }
 
 /* An error reply, or anything else unexpected, as the error of a command on key. */

@@ -32,10 +32,14 @@ static int argv_reserve(struct ssid_rank *r, size_t n)
 	return 0;
 }
 
+/* Queue one command on the key argv[1] (none for MULTI and EXEC). */
 static int send_argv(struct ssid_rank *r, int argc, const char **argv, const size_t *argl)
 {
-	if (redisAppendCommandArgv(ssid_redis_context(r->rd), argc, argv, argl) != REDIS_OK)
-		return ssid_redis_fail(r->rd, -ENOMEM, "%s: cannot queue", argv[0]);
+	int rc = argc > 1 ? ssid_redis_append(r->rd, argv[1], argl[1], argc, argv, argl)
+			  : ssid_redis_append(r->rd, NULL, 0, argc, argv, argl);
+
+	if (rc < 0)
+		return rc;
 	r->stats.commands++;
 	return 0;
 }

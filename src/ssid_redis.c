@@ -9,11 +9,13 @@
 #include <hiredis/hiredis.h>
 
 #include "ssid_redis.h"
+#include "ssid_redis_cluster.h"
 
 struct ssid_redis {
 	struct ssid_redis_opts o; /* strings owned */
 	redisContext *c;
 	char err[512];
+	struct ssid_rcl *cl; /* a cluster's nodes, NULL for one server */
 };
 
 /* Copies are never NULL, so that the rest of the module needs no NULL checks. */
@@ -28,6 +30,8 @@ void ssid_redis_free(struct ssid_redis *rd)
 		return;
 	if (rd->c)
 		redisFree(rd->c);
+	ssid_rcl_free(rd->cl);
+	free((char *)rd->o.nodes);
 	free((char *)rd->o.host);
 	free((char *)rd->o.unix_socket);
 	free((char *)rd->o.user);
@@ -48,10 +52,19 @@ int ssid_redis_new(struct ssid_redis **out, const struct ssid_redis_opts *opts)
 	rd->o.user = dup_or_empty(opts->user);
 	rd->o.password = dup_or_empty(opts->password);
 	rd->o.key_prefix = dup_or_empty(opts->key_prefix);
+	rd->o.nodes = dup_or_empty(opts->nodes);
 	if (!rd->o.host || !rd->o.unix_socket || !rd->o.user || !rd->o.password ||
-	    !rd->o.key_prefix) {
+	    !rd->o.key_prefix || !rd->o.nodes) {
 		ssid_redis_free(rd);
 		return -ENOMEM;
+	}
+	if (rd->o.cluster) {
+		int rc = ssid_rcl_new(&rd->cl, &rd->o);
+
+		if (rc < 0) {
+			ssid_redis_free(rd);
+			return rc;
+		}
 	}
 	snprintf(rd->err, sizeof(rd->err), "not connected");
 	*out = rd;
@@ -60,7 +73,14 @@ int ssid_redis_new(struct ssid_redis **out, const struct ssid_redis_opts *opts)
 
 bool ssid_redis_connected(const struct ssid_redis *rd)
 {
+	if (rd->cl)
+		return ssid_rcl_connected(rd->cl);
 	return rd->c != NULL;
+}
+
+bool ssid_redis_is_cluster(const struct ssid_redis *rd)
+{
+	return rd->cl != NULL;
 }
 
 struct redisContext *ssid_redis_context(struct ssid_redis *rd)
@@ -109,6 +129,8 @@ int ssid_redis_fail(struct ssid_redis *rd, int rc, const char *fmt, ...)
 		redisFree(rd->c);
 		rd->c = NULL;
 	}
+	if (rd->cl)
+		ssid_rcl_drop(rd->cl);
 	return rc;
 }
 
@@ -139,6 +161,8 @@ int ssid_redis_connect(struct ssid_redis *rd)
 	char db[16];
 	int rc;
 
+	if (rd->cl)
+		return ssid_rcl_connect(rd->cl, rd);
 	if (rd->c)
 		return 0;
 	if (rd->o.unix_socket[0])
@@ -179,8 +203,11 @@ int ssid_redis_connect(struct ssid_redis *rd)
 int ssid_redis_ping(struct ssid_redis *rd)
 {
 	redisReply *reply;
-	int rc = ssid_redis_connect(rd);
+	int rc;
 
+	if (rd->cl)
+		return ssid_rcl_ping(rd->cl, rd);
+	rc = ssid_redis_connect(rd);
 	if (rc < 0)
 		return rc;
 	reply = redisCommand(rd->c, "PING");
@@ -198,6 +225,8 @@ int ssid_redis_next_reply(struct ssid_redis *rd, struct redisReply **out, const 
 {
 	void *reply = NULL;
 
+	if (rd->cl)
+		return ssid_rcl_next_reply(rd->cl, rd, out, what);
 	if (!rd->c || redisGetReply(rd->c, &reply) != REDIS_OK || !reply)
 		return ssid_redis_fail(rd, -EIO, "%s", what);
 	*out = reply;
@@ -218,4 +247,49 @@ int ssid_redis_read_replies(struct ssid_redis *rd, size_t n, const char *what,
 		freeReplyObject(reply);
 	}
 	return rc;
+}
+
+int ssid_redis_append(struct ssid_redis *rd, const char *key, size_t keylen, int argc,
+		      const char **argv, const size_t *argl)
+{
+	if (rd->cl)
+		return ssid_rcl_append(rd->cl, rd, key, keylen, argc, argv, argl);
+	if (!rd->c || redisAppendCommandArgv(rd->c, argc, argv, argl) != REDIS_OK)
+		return ssid_redis_fail(rd, -EIO, "%s: cannot queue", argc > 0 ? argv[0] : "");
+	return 0;
+}
+
+struct redisReply *ssid_redis_vcommand(struct ssid_redis *rd, const char *fmt, va_list ap)
+{
+	redisReply *reply = NULL;
+	char *cmd = NULL;
+	int len;
+
+	if (!rd->cl) {
+		reply = rd->c ? redisvCommand(rd->c, fmt, ap) : NULL;
+		if (!reply)
+			ssid_redis_fail(rd, -EIO, "command");
+		return reply;
+	}
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	if (len < 0) {
+		ssid_redis_fail(rd, -ENOMEM, "command: out of memory");
+		return NULL;
+	}
+	if (ssid_rcl_append_formatted(rd->cl, rd, cmd, (size_t)len) < 0 ||
+	    ssid_rcl_next_reply(rd->cl, rd, &reply, "command") < 0)
+		reply = NULL;
+	redisFreeCommand(cmd);
+	return reply;
+}
+
+struct redisReply *ssid_redis_command(struct ssid_redis *rd, const char *fmt, ...)
+{
+	redisReply *reply;
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply = ssid_redis_vcommand(rd, fmt, ap);
+	va_end(ap);
+	return reply;
 }

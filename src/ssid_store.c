@@ -344,7 +344,6 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 {
 	struct replies rs = {.s = s, .what = "HMGET", .users = users, .take_records = true};
 	size_t *index, sent = 0;
-	redisContext *c;
 	char key[512];
 	int rc = 0;
 
@@ -363,14 +362,12 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	}
 	if (rc == 0 && sent > 0)
 		rc = ssid_redis_connect(s->rd);
-	c = ssid_redis_context(s->rd);
 	for (size_t j = 0; j < sent && rc == 0; j++) {
 		int klen = ssid_store_key(s, users[index[j]].id, key, sizeof(key));
 		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k", "n", "d"};
 		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1, 1, 1};
 
-		if (redisAppendCommandArgv(c, 2 + F__COUNT, argv, argl) != REDIS_OK)
-			rc = ssid_redis_fail(s->rd, -EIO, "HMGET");
+		rc = ssid_redis_append(s->rd, key, argl[1], 2 + F__COUNT, argv, argl);
 	}
 	rs.index = index;
 	if (rc == 0 && sent > 0)
@@ -468,8 +465,8 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		}
 	}
 	/* hiredis copies the arguments into its output buffer right here. */
-	if (redisAppendCommandArgv(ssid_redis_context(s->rd), argc, argv, argl) != REDIS_OK)
-		return ssid_redis_fail(s->rd, -EIO, "HSET");
+	if (ssid_redis_append(s->rd, key, argl[1], argc, argv, argl) < 0)
+		return -EIO;
 	(*sent)++;
 	return cache_written(s, u, argc, argv, argl);
 }
@@ -516,8 +513,8 @@ static int append_due(struct ssid_store *s, const struct ssid_user *users, size_
 			argv[argc] = u->id;
 			argl[argc++] = strlen(u->id);
 		}
-		if (redisAppendCommandArgv(ssid_redis_context(s->rd), argc, argv, argl) != REDIS_OK)
-			rc = ssid_redis_fail(s->rd, -EIO, "ZADD");
+		if (ssid_redis_append(s->rd, key, argl[1], argc, argv, argl) < 0)
+			rc = -EIO;
 		else
 			(*sent)++;
 	}
@@ -542,8 +539,8 @@ static int append_net(struct ssid_store *s, const struct ssid_user *u, size_t *s
 				       u->net[i].connection_id};
 		size_t argl[3] = {4, (size_t)klen, strlen(u->net[i].connection_id)};
 
-		if (redisAppendCommandArgv(ssid_redis_context(s->rd), 3, argv, argl) != REDIS_OK)
-			return ssid_redis_fail(s->rd, -EIO, "SADD");
+		if (ssid_redis_append(s->rd, key, argl[1], 3, argv, argl) < 0)
+			return -EIO;
 		(*sent)++;
 	}
 	return 0;
@@ -736,20 +733,23 @@ int ssid_store_sentinel(struct ssid_store *s, char *buf, size_t len)
 {
 	char key[512], epoch[17];
 	redisReply *set = NULL, *get = NULL;
-	redisContext *c;
+	const char *setnx[4] = {"HSETNX", key, "epoch", epoch};
+	const char *hget[3] = {"HGET", key, "epoch"};
+	size_t setnx_len[4] = {6, 0, 5, 0}, hget_len[3] = {4, 0, 5};
 	int rc;
 
 	rc = ssid_redis_connect(s->rd);
 	if (rc < 0)
 		return rc;
-	c = ssid_redis_context(s->rd);
-	snprintf(key, sizeof(key), "%smeta", ssid_redis_key_prefix(s->rd));
+	setnx_len[1] = hget_len[1] =
+	    (size_t)snprintf(key, sizeof(key), "%smeta", ssid_redis_key_prefix(s->rd));
 	new_epoch(epoch, sizeof(epoch));
-	if (redisAppendCommand(c, "HSETNX %s epoch %s", key, epoch) != REDIS_OK ||
-	    redisAppendCommand(c, "HGET %s epoch", key) != REDIS_OK ||
-	    redisGetReply(c, (void **)&set) != REDIS_OK ||
-	    redisGetReply(c, (void **)&get) != REDIS_OK)
-		rc = ssid_redis_fail(s->rd, -EIO, "sentinel");
+	setnx_len[3] = strlen(epoch);
+	if (ssid_redis_append(s->rd, key, hget_len[1], 4, setnx, setnx_len) < 0 ||
+	    ssid_redis_append(s->rd, key, hget_len[1], 3, hget, hget_len) < 0 ||
+	    ssid_redis_next_reply(s->rd, &set, "sentinel") < 0 ||
+	    ssid_redis_next_reply(s->rd, &get, "sentinel") < 0)
+		rc = -EIO;
 	else if (set->type != REDIS_REPLY_INTEGER || get->type != REDIS_REPLY_STRING) {
 		ssid_redis_set_error(s->rd, "sentinel: unexpected reply");
 		rc = -EIO;
@@ -772,9 +772,7 @@ void *ssid_store_command(struct ssid_store *s, const char *fmt, ...)
 	if (ssid_redis_connect(s->rd) < 0)
 		return NULL;
 	va_start(ap, fmt);
-	r = redisvCommand(ssid_redis_context(s->rd), fmt, ap);
+	r = ssid_redis_vcommand(s->rd, fmt, ap);
 	va_end(ap);
-	if (!r)
-		ssid_redis_fail(s->rd, -EIO, "command");
 	return r;
 }
