@@ -60,6 +60,9 @@ struct ssid_config {
 	int redis_connect_timeout_ms; /* redis.connect_timeout_ms */
 	int redis_command_timeout_ms; /* redis.command_timeout_ms */
 	bool redis_keepalive;	      /* redis.keepalive */
+	bool redis_cluster;	      /* redis.cluster */
+	char *redis_nodes;	      /* redis.nodes, "" = redis.host:redis.port */
+	int redis_wait_replicas;      /* redis.wait_replicas */
 
 	/* batching (reloadable) */
 	int batch_max_events;  /* batch.max_events */

@@ -38,6 +38,9 @@ struct ssid_redis_opts {
 	 */
 	bool cluster;
 	const char *nodes;
+	/* A cluster: each batch's writes are followed by WAIT wait_replicas on every node written.
+	 */
+	int wait_replicas;
 };
 
 struct ssid_redis;

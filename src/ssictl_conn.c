@@ -91,6 +91,9 @@ int ssictl_open_redis(struct ctl *c)
 	    .command_timeout_ms = c->cfg.redis_command_timeout_ms,
 	    .keepalive = c->cfg.redis_keepalive,
 	    .key_prefix = c->cfg.redis_key_prefix,
+	    .cluster = c->cfg.redis_cluster,
+	    .nodes = c->cfg.redis_nodes,
+	    .wait_replicas = c->cfg.redis_wait_replicas,
 	};
 	if (ssid_redis_new(&c->rd, &c->ro) < 0 || ssid_store_new(&c->store, &c->ro) < 0 ||
 	    ssid_history_new(&c->hist, &c->ro) < 0)

@@ -2,8 +2,10 @@
  * ssid_config's checks of keys against each other, once the whole file is
  * read: where Kafka comes from (mock_cluster.brokers or bootstrap.servers,
  * exactly once, for both clients), the retry backoff's bounds, redis.unix_socket
- * against redis.host/redis.port, and mock_cluster.bootstrap_file without a
- * mock cluster. An error names the line of the key the user wrote last.
+ * against redis.host/redis.port, redis.cluster against what a cluster has
+ * not (a socket, a db) and redis.nodes/redis.wait_replicas without it, and
+ * mock_cluster.bootstrap_file without a mock cluster. An error names the line of the key the user
+ * wrote last.
  */
 #include <errno.h>
 
@@ -15,6 +17,31 @@ static unsigned line_of(const struct config_parser *p, const char *name)
 	const struct config_key *k = config_find_key(name);
 
 	return k ? p->key_line[k - config_keys] : 0;
+}
+
+/* A cluster has no db but 0 and no Unix socket; redis.nodes and redis.wait_replicas need one. */
+static int check_redis_cluster(struct config_parser *p)
+{
+	const struct ssid_config *cfg = p->cfg;
+	const char *key = NULL, *why = NULL;
+
+	if (cfg->redis_cluster && cfg->redis_unix_socket[0] != '\0') {
+		key = "redis.unix_socket";
+		why = "a Unix socket cannot reach a cluster's nodes: use redis.nodes";
+	} else if (cfg->redis_cluster && cfg->redis_db != 0) {
+		key = "redis.db";
+		why = "a Redis Cluster has database 0 only";
+	} else if (!cfg->redis_cluster && cfg->redis_nodes[0] != '\0') {
+		key = "redis.nodes";
+		why = "needs redis.cluster = yes";
+	} else if (!cfg->redis_cluster && cfg->redis_wait_replicas > 0) {
+		key = "redis.wait_replicas";
+		why = "needs redis.cluster = yes";
+	}
+	if (!key)
+		return 0;
+	config_set_error(p->err, line_of(p, key), key, "%s", why);
+	return -EINVAL;
 }
 
 static const struct ssid_kv *kafka_bootstrap(const struct ssid_kv_list *l)
@@ -103,6 +130,9 @@ int config_check(struct config_parser *p)
 			return -EINVAL;
 		}
 	}
+
+	if (check_redis_cluster(p) < 0)
+		return -EINVAL;
 
 	if (cfg->mock_cluster_bootstrap_file[0] != '\0' && cfg->mock_cluster_brokers == 0) {
 		config_set_error(

@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "ssi_band.h"
+#include "ssid_cluster.h"
 #include "ssid_config.h"
 #include "ssid_config_int.h"
 
@@ -28,6 +29,20 @@ static const struct enum_choice log_levels[] = {
 static bool valid_nonempty(const char *value)
 {
 	return value[0] != '\0';
+}
+
+/* "" or a list of host:port. */
+static bool valid_nodes(const char *value)
+{
+	struct ssid_cluster_map m;
+	int rc;
+
+	if (!value[0])
+		return true;
+	ssid_cluster_map_init(&m);
+	rc = ssid_cluster_seeds_parse(&m, value, NULL, 0);
+	ssid_cluster_map_clear(&m);
+	return rc > 0;
 }
 
 /* Kafka refuses other names anyway, but only when the daemon is already up. */
@@ -122,6 +137,14 @@ const struct config_key config_keys[] = {
 		 "how long one Redis command (or pipeline) may take"),
     BOOL_KEY("redis.keepalive", redis_keepalive, "yes", false,
 	     "enable TCP keepalive on the Redis connection so dead peers are noticed"),
+    BOOL_KEY("redis.cluster", redis_cluster, "no", false,
+	     "Redis Cluster: route each command to the master of its key's slot"),
+    STRING_KEY("redis.nodes", redis_nodes, "", false, valid_nodes,
+	       "host:port[,host:port...] ([v6]:port for IPv6)",
+	       "Redis Cluster seed nodes; empty: redis.host:redis.port"),
+    INT_KEY("redis.wait_replicas", redis_wait_replicas, "0", 0, 16, false,
+	    "Redis Cluster: replicas that must confirm a batch's writes (WAIT) before its "
+	    "offsets are committed"),
 
     INT_KEY("batch.max_events", batch_max_events, "10000", 1, 1000000, true,
 	    "most events scored and written to Redis in one batch"),

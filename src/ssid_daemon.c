@@ -577,6 +577,9 @@ static int start(struct ssid_daemon *d)
 	    .command_timeout_ms = d->cfg.redis_command_timeout_ms,
 	    .keepalive = d->cfg.redis_keepalive,
 	    .key_prefix = d->cfg.redis_key_prefix,
+	    .cluster = d->cfg.redis_cluster,
+	    .nodes = d->cfg.redis_nodes,
+	    .wait_replicas = d->cfg.redis_wait_replicas,
 	};
 	struct ssid_pipeline_opts po;
 	char err[1024];

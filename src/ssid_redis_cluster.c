@@ -24,6 +24,7 @@ struct rcl_cmd {
 	int node;  /* where it went this round */
 	bool asking;
 	bool done;
+	bool write; /* not a command known to only read */
 	redisReply *reply;
 };
 
@@ -33,7 +34,8 @@ struct ssid_rcl {
 	bool map_ok;
 	struct ssid_redis **conn; /* per map node, NULL until used */
 	size_t nconn;
-	bool *used; /* per map node, this round */
+	bool *used;  /* per map node, this round */
+	bool *wrote; /* per map node, since the last WAIT */
 	struct rcl_cmd *q;
 	size_t nq, cap, next;
 	int open_group;
@@ -110,6 +112,7 @@ void ssid_rcl_free(struct ssid_rcl *cl)
 		ssid_redis_free(cl->conn[i]);
 	free(cl->conn);
 	free(cl->used);
+	free(cl->wrote);
 	free(cl->q);
 	ssid_cluster_map_clear(&cl->map);
 	free(cl);
@@ -134,9 +137,13 @@ static int conn_reserve(struct ssid_rcl *cl)
 		if (!u)
 			return -ENOMEM;
 		cl->used = u;
+		u = realloc(cl->wrote, cl->map.n * sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		cl->wrote = u;
 		for (size_t i = cl->nconn; i < cl->map.n; i++) {
 			cl->conn[i] = NULL;
-			cl->used[i] = false;
+			cl->used[i] = cl->wrote[i] = false;
 		}
 		cl->nconn = cl->map.n;
 	}
@@ -311,6 +318,21 @@ static bool is_word(const char *s, size_t len, const char *word)
 	return len == strlen(word) && strncasecmp(s, word, len) == 0;
 }
 
+/* The commands ssid and ssictl send that write nothing (any other is taken for a write). */
+static bool is_read(const char *name, size_t len)
+{
+	static const char *const reads[] = {
+	    "GET",   "HGET",	 "HMGET",     "HGETALL", "HSCAN",  "HLEN",  "HEXISTS", "SSCAN",
+	    "SCARD", "SMEMBERS", "SISMEMBER", "EXISTS",	 "ZRANGE", "ZSCAN", "ZSCORE",  "ZCARD",
+	    "PING",  "WAIT",	 "TYPE",      "TTL",	 "PTTL",   "KEYS",  "SCAN",    NULL,
+	};
+
+	for (const char *const *r = reads; *r; r++)
+		if (is_word(name, len, *r))
+			return true;
+	return false;
+}
+
 /* Queue cmd (taken over: freed here on failure). */
 static int push(struct ssid_rcl *cl, struct ssid_redis *rd, char *cmd, size_t len, const char *key,
 		size_t keylen)
@@ -333,8 +355,13 @@ static int push(struct ssid_rcl *cl, struct ssid_redis *rd, char *cmd, size_t le
 	}
 	formatted_arg(cmd, len, 0, &name, &nlen);
 	c = &cl->q[cl->nq];
-	*c = (struct rcl_cmd){
-	    .fmt = cmd, .len = len, .slot = slot, .group = cl->open_group, .ask = -1, .node = -1};
+	*c = (struct rcl_cmd){.fmt = cmd,
+			      .len = len,
+			      .slot = slot,
+			      .group = cl->open_group,
+			      .ask = -1,
+			      .node = -1,
+			      .write = !is_read(name, nlen)};
 	cl->nq++;
 	if (c->group >= 0 && slot >= 0) {
 		struct rcl_cmd *lead = &cl->q[c->group];
@@ -547,8 +574,10 @@ static size_t settle_round(struct ssid_rcl *cl, bool *pause, bool *reload)
 			*pause = true;
 			break;
 		default:
-			for (size_t j = i; j < end; j++)
+			for (size_t j = i; j < end; j++) {
 				cl->q[j].done = true;
+				cl->wrote[cl->q[j].node] |= cl->q[j].write;
+			}
 			break;
 		}
 		if (rdr.kind != SSID_CLUSTER_NOT_REDIRECT)
@@ -556,6 +585,64 @@ static size_t settle_round(struct ssid_rcl *cl, bool *pause, bool *reload)
 		i = end;
 	}
 	return again;
+}
+
+/*
+ * WAIT wait_replicas on every node written since the last WAIT, all sent
+ * before any is read: 0, or -EIO when a node's replicas did not all confirm.
+ */
+static int wait_replicas(struct ssid_rcl *cl, struct ssid_redis *rd)
+{
+	char n[16], ms[16];
+	int rc = 0;
+
+	snprintf(n, sizeof(n), "%d", cl->o->wait_replicas);
+	snprintf(ms, sizeof(ms), "%d", cl->o->command_timeout_ms);
+	for (size_t i = 0; i < cl->nconn; i++) {
+		redisContext *c;
+
+		cl->used[i] = cl->wrote[i];
+		if (!cl->wrote[i])
+			continue;
+		c = node_ctx(cl, rd, i);
+		if (!c)
+			return -EIO;
+		if (redisAppendCommand(c, "WAIT %s %s", n, ms) != REDIS_OK)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < cl->nconn; i++) {
+		redisReply *reply = NULL;
+
+		if (!cl->used[i])
+			continue;
+		cl->wrote[i] = false;
+		if (redisGetReply(ssid_redis_context(cl->conn[i]), (void **)&reply) != REDIS_OK ||
+		    !reply) {
+			ssid_redis_set_error(rd, "%s:%d: WAIT: %s", cl->map.nodes[i].host,
+					     cl->map.nodes[i].port,
+					     ssid_redis_context(cl->conn[i])->errstr);
+			return -EIO;
+		}
+		if (rc == 0 &&
+		    (reply->type != REDIS_REPLY_INTEGER || reply->integer < cl->o->wait_replicas)) {
+			if (reply->type == REDIS_REPLY_INTEGER)
+				ssid_redis_set_error(rd,
+						     "%s:%d: WAIT: %lld of %d replicas confirmed "
+						     "within %d ms",
+						     cl->map.nodes[i].host, cl->map.nodes[i].port,
+						     reply->integer, cl->o->wait_replicas,
+						     cl->o->command_timeout_ms);
+			else
+				ssid_redis_set_error(rd, "%s:%d: WAIT: %s", cl->map.nodes[i].host,
+						     cl->map.nodes[i].port,
+						     reply->type == REDIS_REPLY_ERROR
+							 ? reply->str
+							 : "unexpected reply");
+			rc = -EIO;
+		}
+		freeReplyObject(reply);
+	}
+	return rc;
 }
 
 /* Send what is pending until every reply is settled (or the command timeout passes). */
@@ -574,8 +661,12 @@ static int resolve(struct ssid_rcl *cl, struct ssid_redis *rd, const char *what)
 			rc = read_round(cl, rd);
 		if (rc < 0)
 			return ssid_redis_fail(rd, rc, "%s: %s", what, ssid_redis_errstr(rd));
-		if (settle_round(cl, &pause, &reload) == 0)
-			return 0;
+		if (settle_round(cl, &pause, &reload) == 0) {
+			rc = cl->o->wait_replicas > 0 ? wait_replicas(cl, rd) : 0;
+			return rc < 0
+				   ? ssid_redis_fail(rd, rc, "%s: %s", what, ssid_redis_errstr(rd))
+				   : 0;
+		}
 		if (now_ms() >= deadline) {
 			/* Hand back the redirections as they are: the caller's errors. */
 			for (size_t i = cl->next; i < cl->nq; i++)

@@ -208,6 +208,19 @@ static const struct {
     {BOOT "redis.unix_socket = /run/redis.sock\nredis.host = localhost\n",
      "t.conf:2: redis.unix_socket: set together with redis.host (line 3): use one or the "
      "other"},
+    {"redis.nodes = a:1,b\n",
+     "t.conf:1: redis.nodes: expected host:port[,host:port...] ([v6]:port for IPv6), got "
+     "\"a:1,b\""},
+    {"redis.nodes = ::1:7000\n",
+     "t.conf:1: redis.nodes: expected host:port[,host:port...] ([v6]:port for IPv6), got "
+     "\"::1:7000\""},
+    {BOOT "redis.nodes = r1:7000,r2:7000\n", "t.conf:2: redis.nodes: needs redis.cluster = yes"},
+    {BOOT "redis.wait_replicas = 1\n", "t.conf:2: redis.wait_replicas: needs redis.cluster = yes"},
+    {BOOT "redis.cluster = yes\nredis.unix_socket = /run/redis.sock\n",
+     "t.conf:3: redis.unix_socket: a Unix socket cannot reach a cluster's nodes: use "
+     "redis.nodes"},
+    {BOOT "redis.db = 2\nredis.cluster = yes\n",
+     "t.conf:2: redis.db: a Redis Cluster has database 0 only"},
     {BOOT "mock_cluster.bootstrap_file = /tmp/b\n",
      "t.conf:2: mock_cluster.bootstrap_file: needs mock_cluster.brokers > 0 (there is no mock "
      "cluster to describe)"},

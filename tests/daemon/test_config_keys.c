@@ -275,6 +275,8 @@ static const struct {
 } range_cases[] = {
     {"redis.port", "an integer 1..65535"},
     {"redis.db", "an integer 0..15"},
+    {"redis.wait_replicas", "an integer 0..16"},
+    {"redis.nodes", "host:port[,host:port...] ([v6]:port for IPv6)"},
     {"batch.max_events", "an integer 1..1000000"},
     {"batch.max_wait_ms", "a duration in milliseconds 0..10000"},
     {"score.epsilon", "a number 0..100"},
@@ -306,6 +308,7 @@ static void text_with(char *buf, size_t len, const char *key, long long value)
 	const char *partner =
 	    strcmp(key, "retry.backoff_min_ms") == 0   ? "retry.backoff_max_ms = 3600000\n"
 	    : strcmp(key, "retry.backoff_max_ms") == 0 ? "retry.backoff_min_ms = 1\n"
+	    : strcmp(key, "redis.wait_replicas") == 0  ? "redis.cluster = yes\n"
 						       : "";
 
 	snprintf(buf, len, "%s%s%s = %lld\n", mock ? "" : BOOT, partner, key, value);
