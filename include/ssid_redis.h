@@ -72,8 +72,9 @@ int ssid_redis_append(struct ssid_redis *rd, const char *key, size_t keylen, int
 		      const char **argv, const size_t *argl);
 /*
  * One command, printf-style as hiredis's redisCommand, and its reply
- * (freeReplyObject it); for a cluster its key is its first argument. NULL
- * on a transport error (connection dropped, the error recorded).
+ * (freeReplyObject it), connecting first if need be; for a cluster its key
+ * is its first argument. NULL on a transport error (connection dropped, the
+ * error recorded).
  */
 struct redisReply *ssid_redis_command(struct ssid_redis *rd, const char *fmt, ...);
 struct redisReply *ssid_redis_vcommand(struct ssid_redis *rd, const char *fmt, va_list ap);

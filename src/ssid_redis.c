@@ -266,7 +266,9 @@ struct redisReply *ssid_redis_vcommand(struct ssid_redis *rd, const char *fmt, v
 	int len;
 
 	if (!rd->cl) {
-		reply = rd->c ? redisvCommand(rd->c, fmt, ap) : NULL;
+		if (ssid_redis_connect(rd) < 0)
+			return NULL;
+		reply = redisvCommand(rd->c, fmt, ap);
 		if (!reply)
 			ssid_redis_fail(rd, -EIO, "command");
 		return reply;

@@ -170,13 +170,18 @@ void fx_redis_teardown(struct fx_redis *r);
  * if it does not start.
  */
 void fx_redis_start_in_scratch(struct fx_redis *r, bool persistent);
-/* Connection options for the ssid_* Redis modules, prefix "ssi:". */
+/* Connection options for the ssid_* Redis modules, prefix "ssi:" (a 3x3 cluster: its seeds). */
 struct ssid_redis_opts fx_redis_opts(const struct fx_redis *r);
-/* An ssid_redis client on r with fx_redis_opts (Check assertion). */
+/*
+ * An ssid_redis client on r with fx_redis_opts (Check assertion): what a
+ * test looks at Redis through when it may run on a 3x3 cluster
+ * (ssid_redis_command routes by the first argument's slot).
+ */
 struct ssid_redis *fx_redis_client(const struct fx_redis *r);
 /*
  * The test's own hiredis connection to r (5 s timeouts), to look at or spoil
- * what was written (Check assertion); redisFree it.
+ * what was written (Check assertion); redisFree it. On a 3x3 cluster: its
+ * first node only.
  */
 redisContext *fx_redis_peek(const struct fx_redis *r);
 /* Check assertions: reply (of a command on c) came and is no error; then free it. */
@@ -306,7 +311,7 @@ struct ssid_store;
 int fx_deliver(struct ssid_store *s, struct fx_delivery *d, size_t n, int retention_days);
 /* How many "ssi:u:{...}" keys exist. */
 long fx_redis_user_keys(const struct fx_redis *r);
-/* How many keys match a KEYS pattern ("ssi:rk:*"); -EIO. */
+/* How many keys match a KEYS pattern ("ssi:rk:*"), over the masters of a 3x3 cluster; -EIO. */
 long fx_redis_count_keys(const struct fx_redis *r, const char *pattern);
 
 /* ---- ssid ---------------------------------------------------------------- */

@@ -59,12 +59,15 @@ void fxi_daemon_finish_live(void)
 int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct fx_redis *r,
 		   const struct fx_conf *c)
 {
-	char batch[64] = "";
+	char batch[64] = "", cluster[sizeof(r->seeds) + 64] = "";
 	int n;
 
 	const char *onboarding =
 	    c && c->onboarding ? "" : "alert.max_event_age_ms = 0\nrank.warmup_ms = 0\n";
 
+	if (r->node)
+		snprintf(cluster, sizeof(cluster), "redis.cluster = yes\nredis.nodes = %s\n",
+			 r->seeds);
 	if (c && c->batch_max_events > 0)
 		snprintf(batch, sizeof(batch), "batch.max_events = %d\n", c->batch_max_events);
 	n = snprintf(buf, len,
@@ -76,6 +79,7 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "redis.port = %d\n"
 		     "redis.connect_timeout_ms = 1000\n"
 		     "redis.command_timeout_ms = 5000\n"
+		     "%s"
 		     "model.file = \"%s\"\n"
 		     "clock = %s\n"
 		     "%s%s"
@@ -90,7 +94,7 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "kafka.consumer.session.timeout.ms = 6000\n"
 		     "kafka.consumer.heartbeat.interval.ms = 500\n"
 		     "%s",
-		     k->input, k->output, k->dlq, r->port,
+		     k->input, k->output, k->dlq, r->port, cluster,
 		     c && c->model_file ? c->model_file : fx_model_path(),
 		     c && c->clock ? c->clock : FX_CLOCK, batch, onboarding, k->bootstraps,
 		     k->group, c && c->extra ? c->extra : "");

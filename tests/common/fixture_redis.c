@@ -273,15 +273,13 @@ static bool parse_published(const char *s, struct ssi_score *sc)
 
 int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
 {
-	redisContext *c = fxi_redis_connect(r->port);
+	struct ssid_redis *c = fx_redis_client(r);
 	redisReply *reply;
 	int rc = 0;
 
 	ssi_state_init(&rec->state);
 	rec->has_state = rec->has_published = false;
-	if (!c)
-		return -ECONNREFUSED;
-	reply = redisCommand(c, "HMGET ssi:u:{%s} s p", user_id);
+	reply = ssid_redis_command(c, "HMGET ssi:u:{%s} s p", user_id);
 	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
 		rc = -EIO;
 		goto out;
@@ -299,7 +297,7 @@ int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_rec
 out:
 	if (reply)
 		freeReplyObject(reply);
-	redisFree(c);
+	ssid_redis_free(c);
 	return rc;
 }
 
@@ -367,6 +365,8 @@ struct ssid_redis_opts fx_redis_opts(const struct fx_redis *r)
 	    .connect_timeout_ms = 5000,
 	    .command_timeout_ms = 30000,
 	    .key_prefix = "ssi:",
+	    .cluster = r->node != NULL,
+	    .nodes = r->node ? r->seeds : "",
 	};
 }
 
@@ -375,17 +375,47 @@ long fx_redis_user_keys(const struct fx_redis *r)
 	return fx_redis_count_keys(r, "ssi:u:{*}");
 }
 
-long fx_redis_count_keys(const struct fx_redis *r, const char *pattern)
+/* The keys matching pattern on the server on port, or only on a master with masters_only. */
+static long count_keys(int port, const char *pattern, bool masters_only)
 {
-	redisContext *c = fxi_redis_connect(r->port);
-	redisReply *reply = c ? redisCommand(c, "KEYS %s", pattern) : NULL;
-	long n = reply && reply->type == REDIS_REPLY_ARRAY ? (long)reply->elements : -EIO;
+	redisContext *c = fxi_redis_connect(port);
+	redisReply *role = c && masters_only ? redisCommand(c, "ROLE") : NULL;
+	redisReply *reply = NULL;
+	long n = -EIO;
 
+	if (masters_only && role && role->type == REDIS_REPLY_ARRAY && role->elements > 0 &&
+	    strcmp(role->element[0]->str, "master") != 0)
+		n = 0;
+	else if (c && (!masters_only || role))
+		reply = redisCommand(c, "KEYS %s", pattern);
+	if (reply && reply->type == REDIS_REPLY_ARRAY)
+		n = (long)reply->elements;
+	if (role)
+		freeReplyObject(role);
 	if (reply)
 		freeReplyObject(reply);
 	if (c)
 		redisFree(c);
 	return n;
+}
+
+long fx_redis_count_keys(const struct fx_redis *r, const char *pattern)
+{
+	long total = 0;
+
+	if (!r->node)
+		return count_keys(r->port, pattern, false);
+	for (int i = 0; i < FX_CLUSTER_NODES; i++) {
+		long n;
+
+		if (r->node[i].proc.pid <= 0 || r->node[i].proc.exited)
+			continue;
+		n = count_keys(r->node[i].port, pattern, true);
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
 }
 
 struct ssid_redis *fx_redis_client(const struct fx_redis *r)

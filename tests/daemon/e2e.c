@@ -227,16 +227,16 @@ void e2e_ref_state(const struct e2e_env *e, int u, struct ssi_state *st)
 
 /* ---- Redis --------------------------------------------------------------- */
 
-redisReply *e2e_rcmd(redisContext *c, const char *fmt, ...)
+redisReply *e2e_rcmd(struct ssid_redis *c, const char *fmt, ...)
 {
 	redisReply *r;
 	va_list ap;
 
 	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
+	r = ssid_redis_vcommand(c, fmt, ap);
 	va_end(ap);
 	ck_assert_msg(r && r->type != REDIS_REPLY_ERROR, "redis %s: %s", fmt,
-		      r ? r->str : c->errstr);
+		      r ? r->str : ssid_redis_errstr(c));
 	return r;
 }
 
@@ -360,14 +360,14 @@ const json_t *e2e_last_score(const struct e2e_outs *os, int u)
 
 /* ---- the decay schedule ---------------------------------------------------- */
 
-long long e2e_rint(redisContext *c, const char *fmt, ...)
+long long e2e_rint(struct ssid_redis *c, const char *fmt, ...)
 {
 	redisReply *r;
 	long long v;
 	va_list ap;
 
 	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
+	r = ssid_redis_vcommand(c, fmt, ap);
 	va_end(ap);
 	ck_assert_msg(r && r->type == REDIS_REPLY_INTEGER, "redis %s: no integer", fmt);
 	v = r->integer;
@@ -375,7 +375,7 @@ long long e2e_rint(redisContext *c, const char *fmt, ...)
 	return v;
 }
 
-long long e2e_due_count(redisContext *c, int partitions, int64_t at_ms)
+long long e2e_due_count(struct ssid_redis *c, int partitions, int64_t at_ms)
 {
 	long long n = 0;
 
@@ -387,7 +387,7 @@ long long e2e_due_count(redisContext *c, int partitions, int64_t at_ms)
 long long e2e_step_clock(const struct e2e_env *e, const struct fx_daemon *const *d, int nd,
 			 int64_t at_ms)
 {
-	redisContext *c = fx_redis_peek(&e->fx.redis);
+	struct ssid_redis *c = fx_redis_client(&e->fx.redis);
 	long long due = e2e_due_count(c, e->fx.kafka.partitions, at_ms);
 	uint64_t before = 0, now;
 	int64_t deadline = fx_deadline(FX_WAIT_MS);
@@ -421,6 +421,6 @@ long long e2e_step_clock(const struct e2e_env *e, const struct fx_daemon *const 
 	ck_assert_msg(now == before + (uint64_t)due,
 		      "clock %lld: %llu reps rescored, %lld were due", (long long)at_ms,
 		      (unsigned long long)(now - before), due);
-	redisFree(c);
+	ssid_redis_free(c);
 	return due;
 }

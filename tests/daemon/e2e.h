@@ -132,14 +132,14 @@ void e2e_ref_score(const struct e2e_env *e, int u, size_t upto, const struct ssi
 void e2e_ref_state(const struct e2e_env *e, int u, struct ssi_state *st);
 
 /* A Redis command on c that must not fail; the caller frees the reply. */
-redisReply *e2e_rcmd(redisContext *c, const char *fmt, ...);
+redisReply *e2e_rcmd(struct ssid_redis *c, const char *fmt, ...);
 /* A Redis command whose reply must be an integer (ZCOUNT, ZCARD). */
-long long e2e_rint(redisContext *c, const char *fmt, ...);
+long long e2e_rint(struct ssid_redis *c, const char *fmt, ...);
 
 /* ---- the decay schedule ------------------------------------------------------ */
 
 /* Reps due at or before at_ms in the schedules of all partitions. */
-long long e2e_due_count(redisContext *c, int partitions, int64_t at_ms);
+long long e2e_due_count(struct ssid_redis *c, int partitions, int64_t at_ms);
 /*
  * One clock step: count the reps the schedule says are due, move the clock
  * to at_ms, and wait until the daemons d[0..nd) have rescored exactly those

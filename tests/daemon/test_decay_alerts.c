@@ -27,7 +27,7 @@
  * Where user id is scheduled: the one partition whose set holds it (-1 when
  * none; two is a failure), and its due time (SSID_DUE_NEVER for +inf).
  */
-static int scheduled(redisContext *c, int partitions, const char *id, int64_t *due)
+static int scheduled(struct ssid_redis *c, int partitions, const char *id, int64_t *due)
 {
 	int where = -1;
 
@@ -65,7 +65,7 @@ static int32_t user_partition(const struct e2e_env *e, int u)
  */
 static void check_schedule(const struct e2e_env *e, int64_t at_ms)
 {
-	redisContext *c = fx_redis_peek(&e->fx.redis);
+	struct ssid_redis *c = fx_redis_client(&e->fx.redis);
 	long long total = 0;
 
 	for (int u = 0; u < e->fx.stream.nusers; u++) {
@@ -85,7 +85,7 @@ static void check_schedule(const struct e2e_env *e, int64_t at_ms)
 	for (int p = 0; p < e->fx.kafka.partitions; p++)
 		total += e2e_rint(c, "ZCARD ssi:dz:%d", p);
 	ck_assert_int_eq(total, e->fx.stream.nusers);
-	redisFree(c);
+	ssid_redis_free(c);
 }
 
 /* ---- decay, alerts, history -------------------------------------------------- */
@@ -267,14 +267,14 @@ static void check_alerts(const struct e2e_outs *os, int u, const struct ssi_aler
 /* The history the daemon stored for user id (field h). */
 static void stored_history(const struct e2e_env *e, const char *id, struct ssi_history *h)
 {
-	redisContext *c = fx_redis_peek(&e->fx.redis);
+	struct ssid_redis *c = fx_redis_client(&e->fx.redis);
 	redisReply *r = e2e_rcmd(c, "HGET ssi:u:{%s} h", id);
 
 	ck_assert_msg(r->type == REDIS_REPLY_STRING, "%s: no history", id);
 	ssi_history_init(h);
 	ck_assert_int_eq(ssi_history_decode(h, (const uint8_t *)r->str, r->len), 0);
 	freeReplyObject(r);
-	redisFree(c);
+	ssid_redis_free(c);
 }
 
 /*

@@ -194,7 +194,7 @@ START_TEST (test_model_change) {
 	/* No event comes: the walk rescores every partition's roster and records the version. */
 	deadline = fx_deadline(FX_WAIT_MS);
 	for (;;) {
-		redisContext *c = fx_redis_peek(&e.fx.redis);
+		struct ssid_redis *c = fx_redis_client(&e.fx.redis);
 		int done = 0;
 
 		for (int p = 0; p < e.fx.kafka.partitions; p++) {
@@ -204,7 +204,7 @@ START_TEST (test_model_change) {
 			    r->type == REDIS_REPLY_STRING && strcmp(r->str, second.version) == 0;
 			freeReplyObject(r);
 		}
-		redisFree(c);
+		ssid_redis_free(c);
 		if (done == e.fx.kafka.partitions)
 			break;
 		if (fx_expired(deadline))
