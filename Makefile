@@ -62,7 +62,7 @@ TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-fault check-asan check-valgrind \
+.PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-cluster3 check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon test-binaries check-format \
 	format cppcheck fuzz fuzz-run bench demo install clean check-fresh
 
@@ -136,8 +136,8 @@ check:
 	@# Mostly waiting on brokers, Redis and timeouts: side by side on two cores.
 	$(MAKE) -j2 check-daemon check-fault
 	$(MAKE) check-format check-engine cppcheck check-systemd
-	@# The fuzzers, the demo and the one-node-cluster run wait mostly on I/O.
-	$(MAKE) -j3 fuzz check-demo check-cluster FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+	@# The fuzzers, the demo and the cluster runs wait mostly on I/O.
+	$(MAKE) -j3 fuzz check-demo check-cluster check-cluster3 FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 
@@ -176,6 +176,17 @@ check-cluster: $(B)/tests/check_daemon $(B)/ssid
 	@for s in $(CLUSTER_SUITES); do \
 		echo "check-cluster: suite $$s"; \
 		SSID_TEST_REDIS_CLUSTER=1 CK_FORK=yes CK_RUN_SUITE=$$s $(B)/tests/check_daemon \
+			|| exit 1; \
+	done
+
+# The end-to-end and insight suites with ssid on a 3-master/3-replica Redis
+# Cluster (SSID_TEST_REDIS_CLUSTER=3: redis.cluster = yes, routed by slot).
+# The cluster client's own suite (redis_cluster) runs in check-daemon.
+CLUSTER3_SUITES = ranks_e2e decay_alerts
+check-cluster3: $(B)/tests/check_daemon $(B)/ssid
+	@for s in $(CLUSTER3_SUITES); do \
+		echo "check-cluster3: suite $$s"; \
+		SSID_TEST_REDIS_CLUSTER=3 CK_FORK=yes CK_RUN_SUITE=$$s $(B)/tests/check_daemon \
 			|| exit 1; \
 	done
 

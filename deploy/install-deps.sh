@@ -26,7 +26,7 @@ build_pkgs=(gcc libc6-dev make pkg-config librdkafka-dev libhiredis-dev libjanss
 demo_pkgs=(redis-server kcat)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 broker_pkgs=(openjdk-17-jre-headless maven kcat)
-test_pkgs=(redis-server cppcheck clang-format valgrind systemd procps
+test_pkgs=(redis-server redis-tools cppcheck clang-format valgrind systemd procps
 	   "${fuzz_pkgs[@]}" "${broker_pkgs[@]}")
 bench_pkgs=(redis-server "${broker_pkgs[@]}")
 fresh_pkgs=(debootstrap git)
