@@ -163,8 +163,9 @@ check-demo: all
 check-unit: $(B)/tests/check_unit
 	CK_FORK=yes $(B)/tests/check_unit
 
+# The cluster3 tag (200,000 events through a failover and a reshard) runs once, in check-cluster3.
 check-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=yes $(B)/tests/check_daemon
+	CK_FORK=yes CK_EXCLUDE_TAGS=cluster3 $(B)/tests/check_daemon
 
 # The daemon suites that touch Redis, each against one-node Redis Clusters
 # (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
@@ -180,8 +181,10 @@ check-cluster: $(B)/tests/check_daemon $(B)/ssid
 	done
 
 # The end-to-end and insight suites with ssid on a 3-master/3-replica Redis
-# Cluster (SSID_TEST_REDIS_CLUSTER=3: redis.cluster = yes, routed by slot).
-# The cluster client's own suite (redis_cluster) runs in check-daemon.
+# Cluster (SSID_TEST_REDIS_CLUSTER=3: redis.cluster = yes, routed by slot),
+# then cluster_faults (tag cluster3): 200,000 events through a master's
+# kill -9 and through a reshard. The cluster client's own suite
+# (redis_cluster) runs in check-daemon.
 CLUSTER3_SUITES = ranks_e2e decay_alerts
 check-cluster3: $(B)/tests/check_daemon $(B)/ssid
 	@for s in $(CLUSTER3_SUITES); do \
@@ -189,6 +192,7 @@ check-cluster3: $(B)/tests/check_daemon $(B)/ssid
 		SSID_TEST_REDIS_CLUSTER=3 CK_FORK=yes CK_RUN_SUITE=$$s $(B)/tests/check_daemon \
 			|| exit 1; \
 	done
+	CK_FORK=yes CK_RUN_SUITE=cluster_faults $(B)/tests/check_daemon
 
 # Fetches the broker's jars once (deploy/.cache), then runs against a broker it starts.
 check-fault: $(B)/tests/check_fault $(B)/ssid
@@ -211,7 +215,7 @@ valgrind-unit: $(B)/tests/check_unit
 	CK_FORK=no CK_EXCLUDE_TAGS=statistical $(VALGRIND) $(B)/tests/check_unit
 
 valgrind-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=no $(VALGRIND) $(B)/tests/check_daemon
+	CK_FORK=no CK_EXCLUDE_TAGS=cluster3 $(VALGRIND) $(B)/tests/check_daemon
 
 FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)
 check-format:

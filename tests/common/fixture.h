@@ -152,6 +152,17 @@ void fx_cluster_start_in_scratch(struct fx_redis *r);
 int fx_cluster_master_of(const struct fx_redis *r, int slot);
 /* kill -9 node i of the 3x3 cluster r. */
 void fx_cluster_kill(struct fx_redis *r, int i);
+/* Node i started again on its port with its nodes.conf: it rejoins (a replica after a failover). */
+void fx_cluster_restart(struct fx_redis *r, int i);
+/* Node i's cluster node id (CLUSTER MYID). */
+void fx_cluster_node_id(const struct fx_redis *r, int i, char *id, size_t len);
+/*
+ * Start redis-cli --cluster reshard moving nslots slots from node from to
+ * node to, in the background (its output in <r->dir>/reshard.log): wait
+ * for p with fx_proc_wait.
+ */
+void fx_cluster_reshard_spawn(const struct fx_redis *r, int from, int to, int nslots,
+			      struct fx_proc *p);
 /*
  * Wait until every live node of r says cluster_state:ok and no slot is
  * served by a dead node (a failover done); Check failure after FX_WAIT_MS.

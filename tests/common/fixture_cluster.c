@@ -197,6 +197,40 @@ void fx_cluster_kill(struct fx_redis *r, int i)
 	fxi_proc_kill(&r->node[i].proc);
 }
 
+void fx_cluster_restart(struct fx_redis *r, int i)
+{
+	ck_assert(r->node && i >= 0 && i < FX_CLUSTER_NODES && !node_alive(&r->node[i]));
+	ck_assert_msg(fx_redis_start(&r->node[i], r->node[i].dir, false) == 0,
+		      "node %d did not restart (see %s/redis.log)", i, r->node[i].dir);
+}
+
+void fx_cluster_node_id(const struct fx_redis *r, int i, char *id, size_t len)
+{
+	redisContext *c = fxi_redis_connect(r->node[i].port);
+	redisReply *reply = c ? redisCommand(c, "CLUSTER MYID") : NULL;
+
+	ck_assert_msg(reply && reply->type == REDIS_REPLY_STRING, "CLUSTER MYID of node %d", i);
+	snprintf(id, len, "%s", reply->str);
+	freeReplyObject(reply);
+	redisFree(c);
+}
+
+void fx_cluster_reshard_spawn(const struct fx_redis *r, int from, int to, int nslots,
+			      struct fx_proc *p)
+{
+	char seed[32], src[64], dst[64], n[16], log[PATH_MAX + 16];
+	const char *argv[] = {"redis-cli",	 "--cluster", "reshard",       seed,
+			      "--cluster-from",	 src,	      "--cluster-to",  dst,
+			      "--cluster-slots", n,	      "--cluster-yes", NULL};
+
+	snprintf(seed, sizeof(seed), "127.0.0.1:%d", r->node[from].port);
+	fx_cluster_node_id(r, from, src, sizeof(src));
+	fx_cluster_node_id(r, to, dst, sizeof(dst));
+	snprintf(n, sizeof(n), "%d", nslots);
+	snprintf(log, sizeof(log), "%s/reshard.log", r->dir);
+	ck_assert_int_eq(fx_spawn(p, argv, NULL, log, log), 0);
+}
+
 void fx_cluster_wait_ok(const struct fx_redis *r)
 {
 	int64_t deadline = fx_deadline(FX_WAIT_MS);

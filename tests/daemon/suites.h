@@ -17,6 +17,8 @@ TCase *rank_store_tcase(void); /* what is stored, what it costs, errors (test_ra
 Suite *rank_read_suite(void);
 /* The Redis Cluster client (ssid_redis with redis.cluster) against a 3x3 cluster. */
 Suite *redis_cluster_suite(void);
+/* ssid on a 3x3 cluster through a master's kill -9 and a reshard (tag cluster3). */
+Suite *cluster_faults_suite(void);
 /* ssid in a thread against redis-server and the mock cluster. */
 Suite *integration_suite(void);
 /* The poison corpus (tests/poison) through a running ssid. */
