@@ -589,15 +589,18 @@ static size_t settle_round(struct ssid_rcl *cl, bool *pause, bool *reload)
 
 /*
  * WAIT wait_replicas on every node written since the last WAIT, all sent
- * before any is read: 0, or -EIO when a node's replicas did not all confirm.
+ * before any is read, for half the command timeout (the other half is the
+ * answer's way back before the socket gives up): 0, or -EIO when a node's
+ * replicas did not all confirm.
  */
 static int wait_replicas(struct ssid_rcl *cl, struct ssid_redis *rd)
 {
+	int wait_ms = cl->o->command_timeout_ms > 1 ? cl->o->command_timeout_ms / 2 : 1;
 	char n[16], ms[16];
 	int rc = 0;
 
 	snprintf(n, sizeof(n), "%d", cl->o->wait_replicas);
-	snprintf(ms, sizeof(ms), "%d", cl->o->command_timeout_ms);
+	snprintf(ms, sizeof(ms), "%d", wait_ms);
 	for (size_t i = 0; i < cl->nconn; i++) {
 		redisContext *c;
 
@@ -630,8 +633,7 @@ static int wait_replicas(struct ssid_rcl *cl, struct ssid_redis *rd)
 						     "%s:%d: WAIT: %lld of %d replicas confirmed "
 						     "within %d ms",
 						     cl->map.nodes[i].host, cl->map.nodes[i].port,
-						     reply->integer, cl->o->wait_replicas,
-						     cl->o->command_timeout_ms);
+						     reply->integer, cl->o->wait_replicas, wait_ms);
 			else
 				ssid_redis_set_error(rd, "%s:%d: WAIT: %s", cl->map.nodes[i].host,
 						     cl->map.nodes[i].port,

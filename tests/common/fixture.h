@@ -150,6 +150,8 @@ void fx_cluster_start_in_scratch(struct fx_redis *r);
 /* The node of the 3x3 cluster r that is master of slot now (CLUSTER SHARDS on a live node), or -1.
  */
 int fx_cluster_master_of(const struct fx_redis *r, int slot);
+/* The master node of every slot (-1: none) as the first live node sees it (Check assertion). */
+void fx_cluster_slot_masters(const struct fx_redis *r, int owner[16384]);
 /* kill -9 node i of the 3x3 cluster r. */
 void fx_cluster_kill(struct fx_redis *r, int i);
 /* Node i started again on its port with its nodes.conf: it rejoins (a replica after a failover). */

@@ -191,6 +191,21 @@ int fx_cluster_master_of(const struct fx_redis *r, int slot)
 	return -1;
 }
 
+void fx_cluster_slot_masters(const struct fx_redis *r, int owner[16384])
+{
+	struct ssid_cluster_map m;
+	int i = 0;
+
+	while (i < FX_CLUSTER_NODES && !node_alive(&r->node[i]))
+		i++;
+	ck_assert_int_lt(i, FX_CLUSTER_NODES);
+	ssid_cluster_map_init(&m);
+	ck_assert_int_eq(node_map(r, i, &m), 0);
+	for (int s = 0; s < SSID_CLUSTER_SLOTS; s++)
+		owner[s] = m.slot[s] < 0 ? -1 : node_by_port(r, m.nodes[m.slot[s]].port);
+	ssid_cluster_map_clear(&m);
+}
+
 void fx_cluster_kill(struct fx_redis *r, int i)
 {
 	ck_assert(r->node && i >= 0 && i < FX_CLUSTER_NODES && node_alive(&r->node[i]));

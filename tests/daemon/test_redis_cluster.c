@@ -34,11 +34,13 @@ static void cluster_teardown(void)
 static void test_fixture_shape(void)
 {
 	int masters[FX_CLUSTER_NODES] = {0}, nmasters = 0;
+	static int owner[SSID_CLUSTER_SLOTS];
 
 	ck_assert_ptr_nonnull(cl.node);
 	ck_assert_int_eq(cl.port, cl.node[0].port);
+	fx_cluster_slot_masters(&cl, owner);
 	for (int s = 0; s < SSID_CLUSTER_SLOTS; s++) {
-		int m = fx_cluster_master_of(&cl, s);
+		int m = owner[s];
 
 		ck_assert_msg(m >= 0, "slot %d has no master", s);
 		nmasters += masters[m]++ == 0;
@@ -373,22 +375,40 @@ static void test_ask(void)
 }
 
 /*
- * A master killed: the batch that needs it fails as a whole (-EIO, the node
- * named); once its replica took over, the next batch finds it by itself.
+ * A master killed. Writes made with wait_replicas = 1 were confirmed (WAIT,
+ * once per master written) and survive the failover; the batch that needs
+ * the dead master fails as a whole (-EIO, the node named); once its replica
+ * took over, the next batch finds it by itself; and with no replica left in
+ * that shard, a write's WAIT says so.
  */
 START_TEST (test_node_vanishes) {
-	struct ssid_redis *rd = client(5000);
-	int dead = fx_cluster_master_of(&cl, 12882);
-	char want[64];
+	struct ssid_redis *rd = client(5000), *short_wait;
+	struct ssid_redis_opts o = fx_redis_opts(&cl);
+	int dead = fx_cluster_master_of(&cl, 12882), now;
+	char key[64], val[64], want[128];
+	long long waits = 0;
 	redisReply *r = NULL;
 
-	append_argv(rd, 4, (const char *[]){"HSET", "ssi:u:{rep-1}", "s", "kept"});
-	append_argv(rd, 4, (const char *[]){"HSET", "ssi:u:{rep-2}", "s", "other"});
-	/* The replica has it before the master dies (what redis.wait_replicas is for). */
-	append_argv(rd, 3, (const char *[]){"WAIT", "1", "5000"});
-	expect_reply(rd, REDIS_REPLY_INTEGER, "1");
-	expect_reply(rd, REDIS_REPLY_INTEGER, "1");
-	expect_reply(rd, REDIS_REPLY_INTEGER, "1");
+	ssid_redis_free(rd);
+	o.nodes = cl.seeds;
+	o.command_timeout_ms = 5000;
+	o.wait_replicas = 1;
+	ck_assert_int_eq(ssid_redis_new(&rd, &o), 0);
+	for (int i = 0; i < 30; i++) {
+		snprintf(key, sizeof(key), "ssi:u:{rep-%d}", i);
+		snprintf(val, sizeof(val), "kept-%d", i);
+		append_argv(rd, 4, (const char *[]){"HSET", key, "s", val});
+	}
+	for (int i = 0; i < 30; i++)
+		expect_reply(rd, REDIS_REPLY_INTEGER, "1");
+	for (int i = 0; i < FX_CLUSTER_NODES; i++) {
+		long long n = is_master(i) ? calls(i, "wait") : 0;
+
+		ck_assert(!is_master(i) || n == 1);
+		waits += n;
+	}
+	ck_assert_int_eq(waits, 3);
+
 	fx_cluster_kill(&cl, dead);
 	append_argv(rd, 3, (const char *[]){"HGET", "ssi:u:{rep-2}", "s"});
 	append_argv(rd, 3, (const char *[]){"HGET", "ssi:u:{rep-1}", "s"});
@@ -400,13 +420,29 @@ START_TEST (test_node_vanishes) {
 	ck_assert_int_eq(ssid_redis_next_reply(rd, &r, "HGET"), -EIO);
 	ck_assert_str_eq(ssid_redis_errstr(rd), "HGET: no reply pending");
 	fx_cluster_wait_ok(&cl);
-	ck_assert_int_ne(fx_cluster_master_of(&cl, 12882), dead);
+	now = fx_cluster_master_of(&cl, 12882);
+	ck_assert_int_ne(now, dead);
 	ck_assert_int_eq(ssid_redis_ping(rd), 0);
-	append_argv(rd, 3, (const char *[]){"HGET", "ssi:u:{rep-2}", "s"});
-	append_argv(rd, 3, (const char *[]){"HGET", "ssi:u:{rep-1}", "s"});
-	expect_reply(rd, REDIS_REPLY_STRING, "other");
-	expect_reply(rd, REDIS_REPLY_STRING, "kept");
+	for (int i = 0; i < 30; i++) {
+		snprintf(key, sizeof(key), "ssi:u:{rep-%d}", i);
+		append_argv(rd, 3, (const char *[]){"HGET", key, "s"});
+	}
+	for (int i = 0; i < 30; i++) {
+		snprintf(val, sizeof(val), "kept-%d", i);
+		expect_reply(rd, REDIS_REPLY_STRING, val);
+	}
 	ssid_redis_free(rd);
+
+	/* The promoted master has no replica: its writes cannot be confirmed. */
+	o.command_timeout_ms = 300;
+	ck_assert_int_eq(ssid_redis_new(&short_wait, &o), 0);
+	append_argv(short_wait, 4, (const char *[]){"HSET", "ssi:u:{rep-1}", "s", "unconfirmed"});
+	ck_assert_int_eq(ssid_redis_next_reply(short_wait, &r, "HSET"), -EIO);
+	snprintf(want, sizeof(want),
+		 "HSET: 127.0.0.1:%d: WAIT: 0 of 1 replicas confirmed within 150 ms",
+		 cl.node[now].port);
+	ck_assert_str_eq(ssid_redis_errstr(short_wait), want);
+	ssid_redis_free(short_wait);
 }
 END_TEST
 
