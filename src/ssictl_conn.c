@@ -50,7 +50,10 @@ int ssictl_load_config(struct ctl *c, bool need_model)
 /* Which Redis an error is about, for the operator reading it. */
 static const char *redis_where(const struct ctl *c, char *buf, size_t len)
 {
-	if (c->cfg.redis_unix_socket && c->cfg.redis_unix_socket[0])
+	if (c->cfg.redis_cluster)
+		snprintf(buf, len, "cluster %s",
+			 c->cfg.redis_nodes[0] ? c->cfg.redis_nodes : c->cfg.redis_host);
+	else if (c->cfg.redis_unix_socket && c->cfg.redis_unix_socket[0])
 		snprintf(buf, len, "%s", c->cfg.redis_unix_socket);
 	else
 		snprintf(buf, len, "%s:%d", c->cfg.redis_host, c->cfg.redis_port);

@@ -217,10 +217,12 @@ static int map_from(struct ssid_rcl *cl, struct ssid_redis *rd, size_t i)
 	return rc == -ENOMEM ? rc : rc < 0 ? -EIO : 0;
 }
 
-/* Ask the nodes in turn, the one that answered last first. */
+/* Ask the nodes in turn, the one that answered last first; the first one's error if none answers.
+ */
 static int map_load(struct ssid_rcl *cl, struct ssid_redis *rd)
 {
 	size_t n = cl->map.n;
+	char first[256] = "";
 	int rc = -EIO;
 
 	for (size_t k = 0; k < n; k++) {
@@ -234,7 +236,11 @@ static int map_load(struct ssid_rcl *cl, struct ssid_redis *rd)
 		}
 		if (rc == -ENOMEM)
 			return rc;
+		if (k == 0)
+			snprintf(first, sizeof(first), "%s", ssid_redis_errstr(rd));
 	}
+	if (n > 1)
+		ssid_redis_set_error(rd, "%s (and %zu more nodes)", first, n - 1);
 	return rc;
 }
 

@@ -22,8 +22,12 @@ struct ssi_model ctl_model;
 
 void write_conf(const char *path, int port, const char *extra)
 {
-	char text[4096];
+	char text[4096], cluster[sizeof(ctl_redis.seeds) + 64] = "";
 
+	/* A 3x3 cluster's (SSID_TEST_REDIS_CLUSTER=3) seeds, unless another port is asked for. */
+	if (ctl_redis.node && port == ctl_redis.port)
+		snprintf(cluster, sizeof(cluster), "redis.cluster = yes\nredis.nodes = %s\n",
+			 ctl_redis.seeds);
 	snprintf(text, sizeof(text),
 		 "# ssictl tests\n"
 		 "redis.host = 127.0.0.1\n"
@@ -33,8 +37,8 @@ void write_conf(const char *path, int port, const char *extra)
 		 "clock = %s\n"
 		 "kafka.bootstrap.servers = 127.0.0.1:9\n"
 		 "rank.min_members = 3\n"
-		 "%s",
-		 port, fx_model_path(), FX_CLOCK, extra ? extra : "");
+		 "%s%s",
+		 port, fx_model_path(), FX_CLOCK, extra ? extra : "", cluster);
 	ck_assert_int_eq(fx_write_file(path, text, strlen(text)), 0);
 }
 
@@ -192,22 +196,22 @@ static void put_ranks(void)
 	ssid_rank_free(r);
 }
 
-void peek(redisContext *c, const char *fmt, ...)
+void peek(struct ssid_redis *c, const char *fmt, ...)
 {
 	redisReply *reply;
 	va_list ap;
 
 	va_start(ap, fmt);
-	reply = redisvCommand(c, fmt, ap);
+	reply = ssid_redis_vcommand(c, fmt, ap);
 	va_end(ap);
 	ck_assert_msg(reply && reply->type != REDIS_REPLY_ERROR, "redis: %s",
-		      reply ? reply->str : c->errstr);
+		      reply ? reply->str : ssid_redis_errstr(c));
 	freeReplyObject(reply);
 }
 
 /* The connection sets, as the daemon keeps them from connection_added events.
  */
-static void put_networks(redisContext *c)
+static void put_networks(struct ssid_redis *c)
 {
 	peek(c, "SADD ssi:net:{r1} r2 r4 r6 stranger r1");
 	peek(c, "SADD ssi:net:{r2} r1 r3 r4");
@@ -296,7 +300,7 @@ static void put_history(void)
 
 void populate(void)
 {
-	redisContext *c = fx_redis_peek(&ctl_redis);
+	struct ssid_redis *c = fx_redis_client(&ctl_redis);
 
 	put_ranks();
 	put_networks(c);
@@ -307,7 +311,7 @@ void populate(void)
 	peek(c, "HSET ssi:u:{r1} p %s", "v2 5500 2100 1600 1200 600 1795168800000 test-model-7");
 	/* bob: a state and a history this build cannot read. */
 	peek(c, "HSET ssi:u:{bob} s garbage h garbage");
-	redisFree(c);
+	ssid_redis_free(c);
 }
 
 const char *pts(int centipoints, char *buf)

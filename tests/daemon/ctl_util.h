@@ -83,7 +83,7 @@ const char *jstr(json_t *j, const char *path);
  */
 void populate(void);
 /* A Redis command that must not fail. */
-void peek(redisContext *c, const char *fmt, ...);
+void peek(struct ssid_redis *c, const char *fmt, ...);
 /* The state of a rep's activity (profile, sessions, posts, connections). */
 void build_state(struct ssi_state *st, const char *user, const char *tenant, const char *team,
 		 const char *industry);

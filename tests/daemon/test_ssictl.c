@@ -58,7 +58,7 @@ START_TEST (ctl_score_text) {
 	struct ssi_score sc;
 	struct run r;
 	char want[2048];
-	redisContext *c;
+	struct ssid_redis *c;
 
 	populate();
 	build_state(&st, "r1", "acme", "emea", "software");
@@ -82,7 +82,7 @@ START_TEST (ctl_score_text) {
 
 	/* The published score of older builds ("v1 ..."), then one this build cannot
 	 * read. */
-	c = fx_redis_peek(&ctl_redis);
+	c = fx_redis_client(&ctl_redis);
 	peek(c, "HSET ssi:u:{alice} p %s", "v1 1234 1000 234 0 0");
 	score_text(want, sizeof(want), "alice", &st,
 		   "12.34 (brand 10.00, people 2.34, insights 0.00, relationships 0.00)");
@@ -94,7 +94,7 @@ START_TEST (ctl_score_text) {
 	ctl(&r, "score", "alice");
 	expect_out(&r, want);
 	run_free(&r);
-	redisFree(c);
+	ssid_redis_free(c);
 	ssi_state_clear(&st);
 }
 END_TEST

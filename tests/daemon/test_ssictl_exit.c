@@ -28,7 +28,7 @@ static void rank_key(char key[128], int (*fn)(const char *, int32_t, char *, siz
 /* Unknown users exit 2, unknown segments 3, unreadable data 4. */
 START_TEST (ctl_unknown_and_unreadable) {
 	static const char *const user_cmds[] = {"score", "rank", "around", "history"};
-	redisContext *c;
+	struct ssid_redis *c;
 	char key[128];
 	struct run r;
 
@@ -58,7 +58,7 @@ START_TEST (ctl_unknown_and_unreadable) {
 	ctl(&r, "history", "bob");
 	expect_err(&r, SSICTL_EXIT_UNREADABLE, "the stored history of 'bob' is unreadable");
 	run_free(&r);
-	c = fx_redis_peek(&ctl_redis);
+	c = fx_redis_client(&ctl_redis);
 	/* A rank record this build cannot read: r9's in partition 0. */
 	rank_key(key, ssid_rank_key_records, 0);
 	peek(c, "HSET %s r9 %s", key, "v1 12");
@@ -103,7 +103,7 @@ START_TEST (ctl_unknown_and_unreadable) {
 	ctl(&r, "top", "global");
 	expect_err(&r, SSICTL_EXIT_UNREADABLE, "not a partition");
 	run_free(&r);
-	redisFree(c);
+	ssid_redis_free(c);
 }
 END_TEST
 
@@ -144,7 +144,13 @@ START_TEST (ctl_config_and_redis_errors) {
 
 	/* Redis down. */
 	ck_assert_int_eq(fx_redis_stop(&ctl_redis), 0);
-	snprintf(want, sizeof(want), "redis 127.0.0.1:%d: connect", ctl_redis.port);
+	if (ctl_redis.seeds[0]) /* a 3x3 cluster's, stopped */
+		snprintf(want, sizeof(want),
+			 "redis cluster %s: 127.0.0.1:%d: connect: Connection refused (and %d more "
+			 "nodes)",
+			 ctl_redis.seeds, ctl_redis.port, FX_CLUSTER_NODES - 1);
+	else
+		snprintf(want, sizeof(want), "redis 127.0.0.1:%d: connect", ctl_redis.port);
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const cmds[] = {"score", "rank", "history"};
 
