@@ -659,8 +659,9 @@ static int resolve(struct ssid_rcl *cl, struct ssid_redis *rd, const char *what)
 	int64_t deadline = now_ms() + cl->o->command_timeout_ms;
 	int backoff = 0, rc;
 
-	for (;;) {
-		bool pause = false, reload = false;
+	for (int round = 0;; round++) {
+		/* Redirected more than twice in a row: the cluster is moving, do not spin. */
+		bool pause = round >= 2, reload = false;
 
 		rc = targets_known(cl, rd);
 		if (rc == 0)
