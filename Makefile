@@ -301,7 +301,7 @@ check-deb: deb
 # Every manifest of deploy/k8s/ parsed and checked against what ssid serves.
 check-k8s: $(B)/ssid
 	@deploy/install-deps.sh deb
-	tests/deb/check-k8s.sh $(B)/ssid
+	tests/deb/check-k8s.py $(B)/ssid
 
 clean:
 	rm -rf build
