@@ -135,8 +135,9 @@ def main():
     for path, doc in docs:
         if doc["kind"] != "ConfigMap" and ("data" in doc or "stringData" in doc):
             fail(f"{path}: {doc['kind']} carries data")
-    print(f"check-k8s: {len(docs)} documents in {len(files)} files parse, kinds and API "
-          "versions as expected")
+    if not failures:
+        print(f"check-k8s: {len(docs)} documents in {len(files)} files parse, kinds and API "
+              "versions as expected")
 
     # --- the Deployment's pod -------------------------------------------------
     spec = dep["spec"]
@@ -164,13 +165,15 @@ def main():
         got_port = get.get("port")
         expect(f"{name} port", port, ports.get(got_port, got_port))
 
+    before = len(failures)
     probe("livenessProbe", paths["/healthz"])
     probe("startupProbe", paths["/healthz"])
     probe("readinessProbe", paths["/readyz"])
     ann = spec["template"]["metadata"].get("annotations", {})
     expect("prometheus.io/port", str(port), ann.get("prometheus.io/port"))
     expect("prometheus.io/path", "/metrics", ann.get("prometheus.io/path"))
-    print(f"check-k8s: probes on /healthz and /readyz, port {port} (metrics.listen)")
+    if len(failures) == before:
+        print(f"check-k8s: probes on /healthz and /readyz, port {port} (metrics.listen)")
 
     # --- replicas and partitions ----------------------------------------------
     partitions = int(dep["metadata"]["annotations"]["ssid/input-partitions"])
