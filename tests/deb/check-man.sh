@@ -52,18 +52,23 @@ while IFS= read -r line; do
 	grep -qxF "$line" "$tmp/keys-section" ||
 		fail "ssid.conf(5) does not show \"$line\" (from ssid --list-keys)"
 done <"$tmp/table-keys"
-documented=0
-# "# key = value" lines, a quoted value unquoted ("" is shown as "(empty)")
-grep -E '^# [a-z_.]+ = ' config/ssid.conf | grep -v '^# kafka\.' |
-	sed -e 's/^# //' -e 's/ = ""$/ = (empty)/' -e 's/ = "\(.*\)"$/ = \1/' >"$tmp/conf-keys"
-while IFS= read -r line; do
-	documented=$((documented + 1))
-	grep -qxF "$line" "$tmp/keys-section" ||
-		fail "ssid.conf(5) does not show \"$line\" (from config/ssid.conf)"
-done <"$tmp/conf-keys"
-[ "$documented" -eq "$nkeys" ] ||
-	fail "config/ssid.conf documents $documented keys, the table has $nkeys"
-shown=$(grep -cE '^[a-z_]+(\.[a-z_]+)* = ' "$tmp/keys-section" || true)
+# config/ssid.conf shows each key as "# key = value" (a quoted value unquoted
+# here, "" as "(empty)"), and the page must show the same
+cut -f1 "$tmp/keys" >"$tmp/names"
+while IFS= read -r name; do
+	line=$(grep -E "^# $(printf '%s' "$name" | sed 's/\./\\./g') = " config/ssid.conf |
+		sed -e 's/^# //' -e 's/ = ""$/ = (empty)/' -e 's/ = "\(.*\)"$/ = \1/') || true
+	case $line in
+	'') fail "config/ssid.conf does not document $name" ;;
+	*'
+'*) fail "config/ssid.conf documents $name twice" ;;
+	*)
+		grep -qxF "$line" "$tmp/keys-section" ||
+			fail "ssid.conf(5) does not show \"$line\" (from config/ssid.conf)"
+		;;
+	esac
+done <"$tmp/names"
+shown=$(grep -cE '^[a-z0-9_]+(\.[a-z0-9_]+)* = ' "$tmp/keys-section" || true)
 [ "$shown" -eq "$nkeys" ] || fail "ssid.conf(5) shows $shown keys, the table has $nkeys"
 [ "$failures" -ne "$before" ] ||
 	echo "check-man: ssid.conf(5) shows the $nkeys keys of the table and of config/ssid.conf"
