@@ -76,7 +76,8 @@ def main():
     ssid = sys.argv[1]
 
     # --- what ssid serves ---------------------------------------------------
-    m = re.search(r"^# metrics\.listen = (\S+):([0-9]+)$", open("config/ssid.conf").read(), re.M)
+    m = re.search(r'^# metrics\.listen = "?([^"\s]+):([0-9]+)"?$', open("config/ssid.conf").read(),
+                  re.M)
     if not m:
         print("check-k8s: config/ssid.conf has no \"# metrics.listen = HOST:PORT\" line: "
               "the metrics module (issue 12, metrics and health) is not merged, so there "
@@ -90,13 +91,11 @@ def main():
         keys[f[0]] = f[1]
     expect("metrics.listen in the key table", f"{m.group(1)}:{port}", keys.get("metrics.listen"))
     source = "".join(open(p).read() for p in sorted(glob.glob("src/ssid_*.c")))
-    paths = {}
-    for probe in ("/healthz", "/readyz"):
-        if f'"{probe}"' not in source:
-            print(f"check-k8s: no \"{probe}\" in src/ssid_*.c: the metrics module "
+    for path in ("/healthz", "/readyz"):
+        if f'"{path}"' not in source:
+            print(f"check-k8s: no \"{path}\" in src/ssid_*.c: the metrics module "
                   "(issue 12, metrics and health) is not merged", file=sys.stderr)
             return 1
-        paths[probe] = probe
 
     # --- parse everything ----------------------------------------------------
     docs = []
@@ -166,9 +165,9 @@ def main():
         expect(f"{name} port", port, ports.get(got_port, got_port))
 
     before = len(failures)
-    probe("livenessProbe", paths["/healthz"])
-    probe("startupProbe", paths["/healthz"])
-    probe("readinessProbe", paths["/readyz"])
+    probe("livenessProbe", "/healthz")
+    probe("startupProbe", "/healthz")
+    probe("readinessProbe", "/readyz")
     ann = spec["template"]["metadata"].get("annotations", {})
     expect("prometheus.io/port", str(port), ann.get("prometheus.io/port"))
     expect("prometheus.io/path", "/metrics", ann.get("prometheus.io/path"))
