@@ -7,13 +7,13 @@ Parses every deploy/k8s/*.yaml (python3-yaml) and checks:
   * kinds and API versions; kustomization.yaml lists every other manifest;
     no Secret and no secret value is committed;
   * the probes: liveness and startup on /healthz, readiness on /readyz, on
-    the container port named "metrics", which is the port of metrics.listen.
-    The port comes from config/ssid.conf ("# metrics.listen = HOST:PORT",
-    the same as the key table's default from `ssid --list-keys`), the paths
-    from the daemon's source (string literals in src/ssid_*.c): if either is
-    missing, the metrics module is not there and the check says so;
-  * the ConfigMap: its ssid.conf listens on every address at that port, is
-    accepted by `ssid --check-config` (with the mounted files pointed at
+    the container port named "metrics", which is the port the ConfigMap's
+    ssid.conf gives metrics.listen, on every address of the pod (the kubelet
+    connects to the pod's IP, not to its loopback). The paths are checked
+    against the daemon's source (string literals in src/ssid_*.c), the key
+    against the key table (`ssid --list-keys`): if either is missing, the
+    metrics module is not there and the check says so;
+  * the ConfigMap: its ssid.conf is accepted by `ssid --check-config` (with the mounted files pointed at
     temporary copies), and its model.json is config/model.json;
   * the Secret is mounted where redis.password_file points;
   * replicas (plus the rolling update's surge) at most the partitions the
@@ -76,22 +76,18 @@ def main():
     ssid = sys.argv[1]
 
     # --- what ssid serves ---------------------------------------------------
-    m = re.search(r'^# metrics\.listen = "?([^"\s]+):([0-9]+)"?$', open("config/ssid.conf").read(),
-                  re.M)
-    if not m:
-        print("check-k8s: config/ssid.conf has no \"# metrics.listen = HOST:PORT\" line: "
-              "the metrics module (issue 12, metrics and health) is not merged, so there "
-              "is nothing for the probes to reach", file=sys.stderr)
-        return 1
-    port = int(m.group(2))
     keys = {}
     for line in subprocess.run([ssid, "--list-keys"], check=True, capture_output=True,
                                text=True).stdout.splitlines():
         f = line.split("\t")
         keys[f[0]] = f[1]
-    expect("metrics.listen in the key table", f"{m.group(1)}:{port}", keys.get("metrics.listen"))
+    if "metrics.listen" not in keys:
+        print(f"check-k8s: {ssid} --list-keys has no metrics.listen: the metrics module "
+              "(issue 12, metrics and health) is not merged, so there is nothing for the "
+              "probes to reach", file=sys.stderr)
+        return 1
     source = "".join(open(p).read() for p in sorted(glob.glob("src/ssid_*.c")))
-    for path in ("/healthz", "/readyz"):
+    for path in ("/metrics", "/healthz", "/readyz"):
         if f'"{path}"' not in source:
             print(f"check-k8s: no \"{path}\" in src/ssid_*.c: the metrics module "
                   "(issue 12, metrics and health) is not merged", file=sys.stderr)
@@ -147,6 +143,16 @@ def main():
         expect(f"pod label {k}", v, labels.get(k))
     expect("PodDisruptionBudget selector", selector, pdb["spec"]["selector"]["matchLabels"])
     expect("PodDisruptionBudget maxUnavailable", 1, pdb["spec"].get("maxUnavailable"))
+    conf = conf_lines(cm["data"]["ssid.conf"])
+    m = re.fullmatch(r"(.*):([0-9]+)", conf.get("metrics.listen", ""))
+    if not m:
+        fail(f"the ConfigMap's ssid.conf sets no metrics.listen = HOST:PORT "
+             f"({conf.get('metrics.listen')!r})")
+        return 1
+    port = int(m.group(2))
+    if m.group(1) not in ("", "0.0.0.0", "[::]"):
+        fail(f"metrics.listen = {conf['metrics.listen']}: the kubelet's probes come from "
+             "outside the pod; listen on every address (\":PORT\")")
     containers = pod["containers"]
     expect("containers", ["ssid"], [c["name"] for c in containers])
     c = containers[0]
@@ -172,7 +178,8 @@ def main():
     expect("prometheus.io/port", str(port), ann.get("prometheus.io/port"))
     expect("prometheus.io/path", "/metrics", ann.get("prometheus.io/path"))
     if len(failures) == before:
-        print(f"check-k8s: probes on /healthz and /readyz, port {port} (metrics.listen)")
+        print(f"check-k8s: probes on /healthz and /readyz, port {port} (the ConfigMap's "
+              "metrics.listen)")
 
     # --- replicas and partitions ----------------------------------------------
     partitions = int(dep["metadata"]["annotations"]["ssid/input-partitions"])
@@ -210,8 +217,6 @@ def main():
     with open("config/model.json") as f:
         if json.loads(cm["data"]["model.json"]) != json.load(f):
             fail("the ConfigMap's model.json differs from config/model.json")
-    conf = conf_lines(cm["data"]["ssid.conf"])
-    expect("ConfigMap metrics.listen", f"0.0.0.0:{port}", conf.get("metrics.listen"))
     pw = conf.get("redis.password_file", "")
     secret_dir, secret_file = os.path.split(pw)
     sm = mounts.get(secret_dir)
@@ -231,7 +236,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         with open(f"{tmp}/model.json", "w") as f:
             f.write(cm["data"]["model.json"])
-        with open(f"{tmp}/redis-password", "w") as f:
+        with open(os.open(f"{tmp}/redis-password", os.O_WRONLY | os.O_CREAT, 0o600),
+                  "w") as f:
             f.write("not-a-real-password\n")
         text = cm["data"]["ssid.conf"].replace(pw, f"{tmp}/redis-password")
         if "model.file" in conf:
