@@ -13,11 +13,12 @@
 #           without recommends)
 #   broker  deploy/kafka-broker.sh: Java 17, Maven (fetches the broker's jars)
 #           and kcat (asks the broker whether it is ready)
-#   deb     make deb, make check-deb, make check-k8s: dpkg-dev (dpkg-deb,
-#           dpkg-shlibdeps, dpkg-buildflags), binutils (strip), lintian,
-#           groff-base and man-db (the man pages' warnings), python3-yaml
-#           (parses deploy/k8s/), util-linux (unshare, for a non-root chroot)
-#   test    make check: build + fuzz + broker + deb + redis-server, cppcheck,
+#   deb     make deb, make check-deb, make check-k8s (so test includes it):
+#           dpkg-dev (dpkg-deb, dpkg-shlibdeps, dpkg-buildflags), binutils
+#           (strip), lintian, groff-base and man-db (the man pages' warnings),
+#           python3-yaml (parses deploy/k8s/), util-linux (unshare, for a
+#           non-root chroot)
+#   test    make check: build + fuzz + broker + redis-server, cppcheck,
 #           clang-format, valgrind, systemd (systemd-analyze) and procps
 #           (pgrep in the demo check, /bin/kill named by the unit)
 #   bench   make bench: build + broker + redis-server
@@ -30,11 +31,11 @@ build_pkgs=(gcc libc6-dev make pkg-config librdkafka-dev libhiredis-dev libjanss
 demo_pkgs=(redis-server kcat)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 broker_pkgs=(openjdk-17-jre-headless maven kcat)
-deb_pkgs=(dpkg-dev binutils lintian groff-base man-db python3-yaml util-linux)
 test_pkgs=(redis-server cppcheck clang-format valgrind systemd procps
-	   "${fuzz_pkgs[@]}" "${broker_pkgs[@]}" "${deb_pkgs[@]}")
+	   "${fuzz_pkgs[@]}" "${broker_pkgs[@]}")
 bench_pkgs=(redis-server "${broker_pkgs[@]}")
 fresh_pkgs=(debootstrap git)
+deb_pkgs=(dpkg-dev binutils lintian groff-base man-db python3-yaml util-linux)
 
 want=()
 case "${1:-all}" in
@@ -43,7 +44,7 @@ demo) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
 fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
 broker) want+=("${broker_pkgs[@]}") ;;
 deb) want+=("${build_pkgs[@]}" "${deb_pkgs[@]}") ;;
-test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${deb_pkgs[@]}") ;;
 bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
 fresh) want+=("${fresh_pkgs[@]}") ;;
 all) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${deb_pkgs[@]}"
