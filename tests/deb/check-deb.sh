@@ -2,9 +2,10 @@
 # The Debian package, checked and installed into a throwaway root (make check-deb):
 #   tests/deb/check-deb.sh build/deb/ssid_VERSION_ARCH.deb
 #
-#   1. control fields: name, version (the Makefile's), architecture, the
-#      Depends dpkg-shlibdeps found (exactly the five libraries ssid links);
-#      conffiles exactly /etc/ssid/ssid.conf and /etc/ssid/model.json;
+#   1. control fields: name, version (the Makefile's), architecture; Depends
+#      (from dpkg-shlibdeps) names exactly the packages of the libraries the
+#      binaries link; conffiles exactly /etc/ssid/ssid.conf and
+#      /etc/ssid/model.json; no maintainer scripts; md5sums right;
 #   2. contents: exactly the expected files (a binary per src/main_*.c),
 #      owned by root, binaries 0755 and everything else 0644, the unit's
 #      ExecStart pointing at /usr/bin;
@@ -64,7 +65,9 @@ expect conffiles "/etc/ssid/model.json /etc/ssid/ssid.conf" "$(sort "$tmp/contro
 for f in postinst prerm postrm preinst; do
 	[ ! -e "$tmp/control/$f" ] || fail "unexpected maintainer script $f"
 done
-(cd "$tmp/control" && [ "$(wc -l <md5sums)" -gt 10 ]) || fail "md5sums is missing or short"
+[ "$(wc -l <"$tmp/control/md5sums")" -gt 10 ] || fail "md5sums is missing or short"
+(cd "$tmp/x" && md5sum --check --quiet --strict "$tmp/control/md5sums") >&2 ||
+	fail "md5sums does not match the files"
 passed "control, Depends ($deps) and conffiles as expected"
 
 # --- 2. contents ----------------------------------------------------------------
