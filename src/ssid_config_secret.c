@@ -67,6 +67,7 @@ int config_read_secret(struct config_parser *p, unsigned line, const char *key, 
 {
 	char full[PATH_MAX], errbuf[128];
 	const char *failed = "read";
+	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
 	int r;
@@ -79,6 +80,11 @@ int config_read_secret(struct config_parser *p, unsigned line, const char *key, 
 	if (r < 0) {
 		config_set_error(p->err, line, key, "path too long");
 		return r;
+	}
+	/* A credential is a plain file: never a pipe or a terminal to wait on. */
+	if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+		config_set_error(p->err, line, key, "%s: not a regular file", full);
+		return -EINVAL;
 	}
 	r = ssid_file_read(full, SECRET_FILE_MAX, &text, &len, &failed);
 	if (r == -EFBIG)

@@ -111,6 +111,12 @@ START_TEST (test_password_file) {
 	ck_assert_msg(strstr(msg, "e.conf:2: redis.password_file: ") &&
 			  strstr(msg, "empty.pass: empty"),
 		      "%s", msg);
+	ck_assert_int_eq(
+	    load("fifo.conf", "redis.password_file = /dev/stdin\n", 0600, &cfg, msg, sizeof(msg)),
+	    -EINVAL);
+	ck_assert_msg(
+	    strstr(msg, "fifo.conf:2: redis.password_file: /dev/stdin: not a regular file"), "%s",
+	    msg);
 	ck_assert_int_eq(load("f.conf",
 			      "redis.password_file = redis.pass\nredis.password = " PASSWORD "\n",
 			      0600, &cfg, msg, sizeof(msg)),
