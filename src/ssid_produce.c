@@ -22,15 +22,25 @@ struct undelivered {
 	rd_kafka_headers_t *hdrs; /* NULL when none */
 };
 
-/* Deliveries of one attempt; freed by whoever sees the last report. */
+struct undelivered_list {
+	struct undelivered *u;
+	size_t n, cap;
+};
+
+/*
+ * Deliveries of one attempt; freed by whoever sees the last report. Every
+ * output reported failed was produced before any refused by a producer
+ * already dead, so reported then refused is the order they were produced
+ * in, per partition.
+ */
 struct delivery {
 	int outstanding;
 	int failed;
 	bool abandoned;
 	char err[160];
-	struct undelivered *undelivered; /* the failed outputs, in report order */
-	size_t nundelivered, undelivered_cap;
-	bool keep_failed; /* false once keeping one failed (memory): no resend */
+	struct undelivered_list reported; /* failed outputs, in report order */
+	struct undelivered_list refused;  /* refused by a dead producer, in produce order */
+	bool keep_failed;		  /* false once keeping one failed (memory): no resend */
 };
 
 static struct delivery *delivery_new(void)
@@ -42,34 +52,40 @@ static struct delivery *delivery_new(void)
 	return d;
 }
 
+static void undelivered_free(struct undelivered_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->u[i].topic);
+		free(l->u[i].key);
+		free(l->u[i].value);
+		if (l->u[i].hdrs)
+			rd_kafka_headers_destroy(l->u[i].hdrs);
+	}
+	free(l->u);
+}
+
 static void delivery_free(struct delivery *d)
 {
-	for (size_t i = 0; i < d->nundelivered; i++) {
-		free(d->undelivered[i].topic);
-		free(d->undelivered[i].key);
-		free(d->undelivered[i].value);
-		if (d->undelivered[i].hdrs)
-			rd_kafka_headers_destroy(d->undelivered[i].hdrs);
-	}
-	free(d->undelivered);
+	undelivered_free(&d->reported);
+	undelivered_free(&d->refused);
 	free(d);
 }
 
-/* Keep a copy of a failed output (hdrs: taken over). */
-static void keep_undelivered(struct delivery *d, const char *topic, const void *key, size_t key_len,
-			     const void *value, size_t len, rd_kafka_headers_t *hdrs)
+/* Keep a copy of a failed output in l (hdrs: taken over). */
+static void keep_undelivered(struct delivery *d, struct undelivered_list *l, const char *topic,
+			     const void *key, size_t key_len, const void *value, size_t len,
+			     rd_kafka_headers_t *hdrs)
 {
 	struct undelivered *u;
 
-	if (d->keep_failed &&
-	    SSI_GROW(d->undelivered, &d->undelivered_cap, d->nundelivered + 1, 16) < 0)
+	if (d->keep_failed && SSI_GROW(l->u, &l->cap, l->n + 1, 16) < 0)
 		d->keep_failed = false;
 	if (!d->keep_failed) {
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
 		return;
 	}
-	u = &d->undelivered[d->nundelivered];
+	u = &l->u[l->n];
 	*u = (struct undelivered){.topic = strdup(topic),
 				  .key = key_len ? malloc(key_len) : NULL,
 				  .value = len ? malloc(len) : NULL,
@@ -89,7 +105,7 @@ static void keep_undelivered(struct delivery *d, const char *topic, const void *
 		memcpy(u->key, key, key_len);
 	if (len)
 		memcpy(u->value, value, len);
-	d->nundelivered++;
+	l->n++;
 }
 
 void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -106,8 +122,8 @@ void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, vo
 		snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(rkm->err));
 		if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
 			hdrs = rd_kafka_headers_copy(hdrs);
-		keep_undelivered(d, rd_kafka_topic_name(rkm->rkt), rkm->key, rkm->key_len,
-				 rkm->payload, rkm->len, hdrs);
+		keep_undelivered(d, &d->reported, rd_kafka_topic_name(rkm->rkt), rkm->key,
+				 rkm->key_len, rkm->payload, rkm->len, hdrs);
 	}
 	if (--d->outstanding == 0 && d->abandoned)
 		delivery_free(d);
@@ -132,7 +148,7 @@ static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topi
 		if (err == RD_KAFKA_RESP_ERR__FATAL && p->o.renew_producer) {
 			d->failed++;
 			snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(err));
-			keep_undelivered(d, topic, key, keylen, val, len, hdrs);
+			keep_undelivered(d, &d->refused, topic, key, keylen, val, len, hdrs);
 			return 0;
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -294,8 +310,8 @@ static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
 /*
  * The producer raised a fatal error and every report of the attempt is in:
  * get a new producer and send the undelivered outputs again, in the order
- * their reports came (per partition, the order they were produced in), as
- * a new round of deliveries into *dp. 0 when all of them got through.
+ * they were produced in (per partition), as a new round of deliveries into
+ * *dp. 0 when all of them got through.
  * Outputs the broker may have written before the error (possibly
  * persisted) are sent again too: at least once, never lost.
  */
@@ -319,11 +335,14 @@ static int resend_undelivered(struct ssid_pipeline *p, struct delivery **dp)
 	d = delivery_new();
 	if (!d)
 		return -ENOMEM;
-	for (size_t i = 0; i < old->nundelivered && r == 0; i++) {
-		struct undelivered *u = &old->undelivered[i];
+	for (int pass = 0; pass < 2; pass++) {
+		struct undelivered_list *l = pass == 0 ? &old->reported : &old->refused;
 
-		r = produce(p, d, u->topic, u->key, u->key_len, u->value, u->len, u->hdrs);
-		u->hdrs = NULL; /* taken by produce */
+		for (size_t i = 0; i < l->n && r == 0; i++) {
+			r = produce(p, d, l->u[i].topic, l->u[i].key, l->u[i].key_len,
+				    l->u[i].value, l->u[i].len, l->u[i].hdrs);
+			l->u[i].hdrs = NULL; /* taken by produce */
+		}
 	}
 	delivery_free(old);
 	*dp = d;
