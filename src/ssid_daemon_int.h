@@ -44,6 +44,8 @@
  *                      messages of partitions that leave, clears it on a
  *                      rebuild
  *   ..._status.c       last_watchdog, last_status, events_at_last_status
+ *   ..._producer.c     producer, replaced after a fatal error (the pipeline
+ *                      asks, from within a batch)
  *   ..._upkeep.c       last_decay_clock, next_decay, parts' model walk,
  *                      last_commit (also set by commit_batch)
  * stats, kafka_error and kafka_error_at are read and written under lock only.
