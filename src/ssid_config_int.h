@@ -105,8 +105,8 @@ int config_kafka_key(struct config_parser *p, const char *key, char *value);
 void config_note_secret(struct config_parser *p, const char *key, const char *value);
 /*
  * The secret in the file at path (resolved as ssid_config.h says) into *out
- * (free()), trailing line breaks removed; errors name line and key, never
- * the content.
+ * (free()), trailing line breaks removed; -EINVAL (or -ENOMEM) with an
+ * error naming line, key and the file, never the content.
  */
 int config_read_secret(struct config_parser *p, unsigned line, const char *key, const char *path,
 		       char **out);

@@ -79,7 +79,7 @@ int config_read_secret(struct config_parser *p, unsigned line, const char *key, 
 	r = resolve(p->cfg, path, full, sizeof(full));
 	if (r < 0) {
 		config_set_error(p->err, line, key, "path too long");
-		return r;
+		return -EINVAL;
 	}
 	/* A credential is a plain file: never a pipe or a terminal to wait on. */
 	if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -94,7 +94,7 @@ int config_read_secret(struct config_parser *p, unsigned line, const char *key, 
 		config_set_error(p->err, line, key, "cannot %s %s: %s", failed, full,
 				 strerror_r(-r, errbuf, sizeof(errbuf)));
 	if (r < 0)
-		return r;
+		return r == -ENOMEM ? r : -EINVAL; /* a bad configuration, like any other */
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	if (len == 0 || memchr(text, '\0', len)) {
