@@ -513,11 +513,16 @@ static int wait_for_redis(struct ssid_daemon *d)
 	bool warned = false;
 
 	while (!stopping(d)) {
+		int r = ssid_store_ping(d->store);
 		int64_t until;
 
-		if (ssid_store_ping(d->store) == 0)
+		if (r == 0)
 			return 0;
-		if (!warned)
+		if (!warned && r == -EACCES)
+			log_warn("redis refused the login (%s): check redis.user and the password; "
+				 "retrying",
+				 ssid_store_errstr(d->store));
+		else if (!warned)
 			log_warn("redis not answering (%s); retrying", ssid_store_errstr(d->store));
 		warned = true;
 		ssid_notify_status("starting: waiting for redis: %s", ssid_store_errstr(d->store));

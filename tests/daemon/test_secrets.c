@@ -458,8 +458,10 @@ START_TEST (test_redis_auth) {
 		    "STATUS=starting: waiting for redis: AUTH: WRONGPASS invalid "
 		    "username-password pair or user is disabled.");
 	fx_ssid_stop_cleanly(&p, log);
-	ck_assert(fx_file_contains(log, "redis not answering (AUTH: WRONGPASS invalid "
-					"username-password pair or user is disabled.); retrying"));
+	ck_assert(fx_file_contains(log,
+				   "redis refused the login (AUTH: WRONGPASS invalid "
+				   "username-password pair or user is disabled.): check redis.user "
+				   "and the password; retrying"));
 	notify_close(&nl);
 	ck_assert_msg(!strstr(nl.text, "READY=1"), "ready with a wrong password");
 	no_secret("ssid's notifications", nl.text);
