@@ -143,8 +143,7 @@ static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topi
 			d->outstanding++; /* hdrs now owned by librdkafka */
 			return 0;
 		}
-		/* A producer dead of a fatal error: kept for its successor, like a failed report.
-		 */
+		/* Refused by a producer dead of a fatal error: kept for its successor. */
 		if (err == RD_KAFKA_RESP_ERR__FATAL && p->o.renew_producer) {
 			d->failed++;
 			snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(err));
