@@ -396,6 +396,7 @@ START_TEST (test_redis_auth) {
 	struct fx_proc p;
 	struct fx_env e;
 	redisContext *admin;
+	size_t first;
 	char *out;
 
 	fx_env_open(&e, "secret", 6, false);
@@ -425,7 +426,6 @@ START_TEST (test_redis_auth) {
 	no_secret("ssid's notifications", nl.text);
 	free(nl.text);
 	no_secret_in_file(log);
-	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
 
 	/* An ACL user, the password inline in a file others can read: a warning. */
 	conf_file(conf, sizeof(conf), &e, "acl.conf",
@@ -438,7 +438,12 @@ START_TEST (test_redis_auth) {
 	ssictl_score(conf, user, 0, "ssictl: warning: ");
 	notify_open(&nl, "acl.sock");
 	fx_path(log, sizeof(log), "acl.log");
+	/* More events, scored by this ssid in the same group. */
+	first = e.stream.n;
+	ck_assert_int_eq(fx_stream_add_random(&e.stream, &rng, 30), 0);
+	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, e.stream.n), 0);
 	spawn_ready(&p, &nl, conf, log, "READY=1");
+	fx_wait_drained(&e.kafka, &e.stream, log);
 	fx_ssid_stop_cleanly(&p, log);
 	ck_assert(fx_file_contains(log, "a secret in a file others can read"));
 	notify_close(&nl);
@@ -472,7 +477,8 @@ START_TEST (test_redis_auth) {
 	conf_file(conf, sizeof(conf), &e, "none.conf", NULL, 0600);
 	ssictl_score(conf, user, 69, "NOAUTH Authentication required");
 
-	/* What ssid wrote, read back without passwords. */
+	/* What both ssid wrote, read back without passwords. */
+	fx_check_outputs(&e.kafka, &e.stream, &e.model, true);
 	fx_redis_peek_ok(admin, redisCommand(admin, "CONFIG SET requirepass %s", ""));
 	redisFree(admin);
 	fx_check_states(&e.redis, &e.stream, &e.model);
