@@ -30,7 +30,8 @@ struct ssid_daemon_stats {
 	uint64_t rebuilds;	 /* times Redis was found empty and partitions replayed */
 	uint64_t failures;	 /* batch attempts that failed and were retried */
 	uint64_t reloads;
-	int degraded; /* 1 while retrying */
+	uint64_t producers_renewed; /* producers replaced after a fatal error */
+	int degraded;		    /* 1 while retrying */
 };
 
 /*

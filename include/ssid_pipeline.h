@@ -75,6 +75,13 @@ struct ssid_pipeline_opts {
 	int delivery_timeout_ms; /* give up waiting for deliveries after this */
 	void (*tick)(void *ctx); /* called about every 100 ms while waiting */
 	void *tick_ctx;
+	/*
+	 * Called (with tick_ctx) when the producer raised a fatal error: replace
+	 * it, destroying the old one; returns the new one (borrowed, the same
+	 * dr_msg_cb) or NULL. The outputs it failed are sent again through the
+	 * new one. NULL: a fatal error fails every batch.
+	 */
+	rd_kafka_t *(*renew_producer)(void *ctx);
 	struct ssid_rank *rank;	    /* borrowed; NULL: no ranks, bands or boards */
 	struct ssid_boards *boards; /* borrowed; NULL: no leaderboard.changed */
 	struct ssi_bands bands;

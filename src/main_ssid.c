@@ -113,6 +113,8 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	ssid_log_set_level(cfg.log_level);
+	if (ssid_config_secret_warning(&cfg, err, sizeof(err)))
+		log_warn("%s", err);
 	r = ssid_daemon_new(&d, &cfg, err, sizeof(err));
 	ssid_config_free(&cfg);
 	if (r < 0) {

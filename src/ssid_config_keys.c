@@ -113,6 +113,9 @@ const struct config_key config_keys[] = {
 	       "Redis ACL user for AUTH; empty: the default user"),
     STRING_KEY("redis.password", redis_password, "", false, NULL, NULL,
 	       "Redis password for AUTH; empty: no AUTH"),
+    STRING_KEY("redis.password_file", redis_password_file, "", false, NULL, NULL,
+	       "file holding the Redis password (instead of redis.password); relative: in "
+	       "$CREDENTIALS_DIRECTORY when set, else next to this file"),
     INT_KEY("redis.db", redis_db, "0", 0, 15, false, "Redis logical database (SELECT)"),
     STRING_KEY("redis.key_prefix", redis_key_prefix, "ssi:", false, NULL, NULL,
 	       "prefix of every Redis key the daemon writes"),

@@ -206,30 +206,6 @@ void ssid_daemon_free(struct ssid_daemon *d)
 	free(d);
 }
 
-/* librdkafka's own log lines, routed through ours (any thread). */
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 4)
-		log_warn("kafka %s: %s", fac, buf);
-	else
-		log_debug("kafka %s: %s", fac, buf);
-}
-
-/* Broker-level trouble: left to librdkafka to fix, surfaced in status. */
-static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-	struct ssid_daemon *d = opaque;
-
-	(void)rk;
-	pthread_mutex_lock(&d->lock);
-	snprintf(d->kafka_error, sizeof(d->kafka_error), "%s: %s",
-		 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-	d->kafka_error_at = ssid_time_mono_ms();
-	pthread_mutex_unlock(&d->lock);
-	log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-}
-
 static int start_mock(struct ssid_daemon *d, char *err, size_t errlen)
 {
 	const char *topics[] = {d->cfg.input_topic, d->cfg.output_topic, d->cfg.dlq_topic};
@@ -264,26 +240,16 @@ static int create_clients(struct ssid_daemon *d, char *err, size_t errlen)
 	rd_kafka_resp_err_t kerr;
 	int r;
 
-	r = ssid_kafka_conf_new(&conf, &d->cfg, SSID_KAFKA_PRODUCER, bootstrap, err, errlen);
+	r = ssid_daemon_producer_new(d, &d->producer, err, errlen);
 	if (r < 0)
 		return r;
-	rd_kafka_conf_set_dr_msg_cb(conf, ssid_pipeline_delivery_cb);
-	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
-	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
-	rd_kafka_conf_set_opaque(conf, d);
-	d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-	if (!d->producer) {
-		rd_kafka_conf_destroy(conf);
-		return -EINVAL;
-	}
-	conf = NULL; /* now owned by the producer */
 
 	r = ssid_kafka_conf_new(&conf, &d->cfg, SSID_KAFKA_CONSUMER, bootstrap, err, errlen);
 	if (r < 0)
 		return r;
 	rd_kafka_conf_set_rebalance_cb(conf, ssid_daemon_rebalance_cb);
-	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
-	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_log_cb(conf, ssid_daemon_kafka_log_cb);
+	rd_kafka_conf_set_error_cb(conf, ssid_daemon_kafka_error_cb);
 	rd_kafka_conf_set_opaque(conf, d);
 	d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
 	if (!d->consumer) {
@@ -471,6 +437,8 @@ static void do_reload(struct ssid_daemon *d)
 		log_err("reload: %s; keeping the running configuration", err);
 		goto out;
 	}
+	if (ssid_config_secret_warning(&fresh, err, sizeof(err)))
+		log_warn("reload: %s", err);
 	r = load_model(fresh.model_file, &model, err, sizeof(err));
 	if (r < 0) {
 		log_err("reload: model %s; keeping model %s", err, d->model->version);
@@ -545,11 +513,16 @@ static int wait_for_redis(struct ssid_daemon *d)
 	bool warned = false;
 
 	while (!stopping(d)) {
+		int r = ssid_store_ping(d->store);
 		int64_t until;
 
-		if (ssid_store_ping(d->store) == 0)
+		if (r == 0)
 			return 0;
-		if (!warned)
+		if (!warned && r == -EACCES)
+			log_warn("redis refused the login (%s): check redis.user and the password; "
+				 "retrying",
+				 ssid_store_errstr(d->store));
+		else if (!warned)
 			log_warn("redis not answering (%s); retrying", ssid_store_errstr(d->store));
 		warned = true;
 		ssid_notify_status("starting: waiting for redis: %s", ssid_store_errstr(d->store));
@@ -619,6 +592,7 @@ no_ranks:
 	    .delivery_timeout_ms = 60000,
 	    .tick = ssid_daemon_tick,
 	    .tick_ctx = d,
+	    .renew_producer = ssid_daemon_producer_renew,
 	    .rank = d->rank,
 	    .boards = d->boards,
 	    .bands = d->bands,

@@ -1,33 +1,117 @@
 /*
  * ssid_produce: an attempt's outputs to Kafka (dead letters, score.updated,
  * rank.changed, alert, leaderboard.changed) and the wait for their delivery
- * reports. Owns struct delivery, which outlives an attempt whose reports are
- * still outstanding; see ssid_pipeline_int.h.
+ * reports; after a fatal producer error, the undelivered ones again through
+ * a new producer. Owns struct delivery, which outlives an attempt whose
+ * reports are still outstanding; see ssid_pipeline_int.h.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssi_array.h"
 #include "ssid_out.h"
 #include "ssid_pipeline_int.h"
 
-/* Deliveries of one attempt; freed by whoever sees the last report. */
+/* An output whose delivery failed, kept to be sent again through a new producer. */
+struct undelivered {
+	char *topic;
+	void *key, *value;
+	size_t key_len, len;
+	rd_kafka_headers_t *hdrs; /* NULL when none */
+};
+
+struct undelivered_list {
+	struct undelivered *u;
+	size_t n, cap;
+};
+
+/*
+ * Deliveries of one attempt; freed by whoever sees the last report. Every
+ * output reported failed was produced before any refused by a producer
+ * already dead, so reported then refused is the order they were produced
+ * in, per partition.
+ */
 struct delivery {
 	int outstanding;
 	int failed;
 	bool abandoned;
 	char err[160];
+	struct undelivered_list reported; /* failed outputs, in report order */
+	struct undelivered_list refused;  /* refused by a dead producer, in produce order */
+	bool keep_failed;		  /* false once keeping one failed (memory): no resend */
 };
 
 static struct delivery *delivery_new(void)
 {
-	return calloc(1, sizeof(struct delivery));
+	struct delivery *d = calloc(1, sizeof(struct delivery));
+
+	if (d)
+		d->keep_failed = true;
+	return d;
+}
+
+static void undelivered_free(struct undelivered_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->u[i].topic);
+		free(l->u[i].key);
+		free(l->u[i].value);
+		if (l->u[i].hdrs)
+			rd_kafka_headers_destroy(l->u[i].hdrs);
+	}
+	free(l->u);
+}
+
+static void delivery_free(struct delivery *d)
+{
+	undelivered_free(&d->reported);
+	undelivered_free(&d->refused);
+	free(d);
+}
+
+/* Keep a copy of a failed output in l (hdrs: taken over). */
+static void keep_undelivered(struct delivery *d, struct undelivered_list *l, const char *topic,
+			     const void *key, size_t key_len, const void *value, size_t len,
+			     rd_kafka_headers_t *hdrs)
+{
+	struct undelivered *u;
+
+	if (d->keep_failed && SSI_GROW(l->u, &l->cap, l->n + 1, 16) < 0)
+		d->keep_failed = false;
+	if (!d->keep_failed) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return;
+	}
+	u = &l->u[l->n];
+	*u = (struct undelivered){.topic = strdup(topic),
+				  .key = key_len ? malloc(key_len) : NULL,
+				  .value = len ? malloc(len) : NULL,
+				  .key_len = key_len,
+				  .len = len,
+				  .hdrs = hdrs};
+	if (!u->topic || (key_len && !u->key) || (len && !u->value)) {
+		free(u->topic);
+		free(u->key);
+		free(u->value);
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		d->keep_failed = false;
+		return;
+	}
+	if (key_len)
+		memcpy(u->key, key, key_len);
+	if (len)
+		memcpy(u->value, value, len);
+	l->n++;
 }
 
 void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
 	struct delivery *d = rkm->_private;
+	rd_kafka_headers_t *hdrs = NULL;
 
 	(void)rk;
 	(void)opaque;
@@ -36,9 +120,13 @@ void ssid_pipeline_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, vo
 	if (rkm->err) {
 		d->failed++;
 		snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(rkm->err));
+		if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+			hdrs = rd_kafka_headers_copy(hdrs);
+		keep_undelivered(d, &d->reported, rd_kafka_topic_name(rkm->rkt), rkm->key,
+				 rkm->key_len, rkm->payload, rkm->len, hdrs);
 	}
 	if (--d->outstanding == 0 && d->abandoned)
-		free(d);
+		delivery_free(d);
 }
 
 static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topic, const void *key,
@@ -53,6 +141,13 @@ static int produce(struct ssid_pipeline *p, struct delivery *d, const char *topi
 		    RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			d->outstanding++; /* hdrs now owned by librdkafka */
+			return 0;
+		}
+		/* Refused by a producer dead of a fatal error: kept for its successor. */
+		if (err == RD_KAFKA_RESP_ERR__FATAL && p->o.renew_producer) {
+			d->failed++;
+			snprintf(d->err, sizeof(d->err), "%s", rd_kafka_err2str(err));
+			keep_undelivered(d, &d->refused, topic, key, keylen, val, len, hdrs);
 			return 0;
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -211,6 +306,60 @@ static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
 	return 0;
 }
 
+/*
+ * The producer raised a fatal error and every report of the attempt is in:
+ * get a new producer and send the undelivered outputs again, in the order
+ * they were produced in (per partition), as a new round of deliveries into
+ * *dp. 0 when all of them got through.
+ * Outputs the broker may have written before the error (possibly
+ * persisted) are sent again too: at least once, never lost.
+ */
+static int resend_undelivered(struct ssid_pipeline *p, struct delivery **dp)
+{
+	struct delivery *old = *dp, *d;
+	rd_kafka_t *fresh;
+	int r = 0;
+
+	if (!old->keep_failed) {
+		snprintf(p->err, sizeof(p->err), "out of memory keeping undelivered outputs");
+		return -ENOMEM;
+	}
+	fresh = p->o.renew_producer(p->o.tick_ctx);
+	if (!fresh) {
+		snprintf(p->err, sizeof(p->err),
+			 "kafka producer: fatal error, and no new producer");
+		return -ECOMM;
+	}
+	p->o.producer = fresh;
+	d = delivery_new();
+	if (!d)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		struct undelivered_list *l = pass == 0 ? &old->reported : &old->refused;
+
+		for (size_t i = 0; i < l->n && r == 0; i++) {
+			r = produce(p, d, l->u[i].topic, l->u[i].key, l->u[i].key_len,
+				    l->u[i].value, l->u[i].len, l->u[i].hdrs);
+			l->u[i].hdrs = NULL; /* taken by produce */
+		}
+	}
+	delivery_free(old);
+	*dp = d;
+	if (r == 0)
+		r = await_deliveries(p, d);
+	return r;
+}
+
+static bool producer_fatal(struct ssid_pipeline *p)
+{
+	char why[256];
+
+	return rd_kafka_fatal_error(p->o.producer, why, sizeof(why)) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* How many times one attempt replaces a producer dead of a fatal error. */
+#define RENEWALS_MAX 3
+
 int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		     struct ssid_batch_stats *stats)
 {
@@ -252,11 +401,15 @@ int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_
 		r = await_deliveries(p, d);
 	else
 		rd_kafka_flush(p->o.producer, p->o.delivery_timeout_ms);
+	for (int renewals = 0; r == -ECOMM && d->outstanding == 0 && p->o.renew_producer &&
+			       renewals < RENEWALS_MAX && producer_fatal(p);
+	     renewals++)
+		r = resend_undelivered(p, &d);
 	if (p->o.boards)
 		ssid_boards_done(p->o.boards, r == 0, ssid_time_mono_ms());
 	if (d->outstanding > 0)
 		d->abandoned = true; /* the last report frees it */
 	else
-		free(d);
+		delivery_free(d);
 	return r;
 }

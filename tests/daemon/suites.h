@@ -31,5 +31,8 @@ Suite *ranks_e2e_suite(void);	 /* ranks in score.updated, rank.changed, leaderbo
 Suite *decay_alerts_suite(void); /* decay, alerts, history, decay schedules through a rebalance */
 Suite *rebuild_suite(void);	 /* Redis emptied and rebuilt, a model change rescoring everyone */
 Suite *onboarding_suite(void);	 /* a backfill through the live topic, the event-age boundary */
+/* Secrets from files, never printed, against a password-protected redis-server (test_secrets.c) */
+Suite *secrets_suite(void);
+TCase *producer_tcase(void); /* a fatal producer error: producer replaced (test_producer.c) */
 
 #endif
