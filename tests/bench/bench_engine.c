@@ -22,6 +22,7 @@
 
 #include "ssi_array.h"
 #include "ssi_json.h"
+#include "ssi_forecast.h"
 #include "ssi_score.h"
 #include "ssi_time.h"
 #include "ssigen.h"
@@ -465,6 +466,49 @@ int main(int argc, char **argv)
 		ssi_state_clear(&typ);
 		ssi_state_clear(&worst);
 		free(buf);
+	}
+	{
+		/* The typical user's rows span days 20400..20487: score them at noon of 20488. */
+		static struct ssi_forecast_day fc[SSI_FORECAST_DAYS_MAX];
+		const struct ssi_whatif_action act[] = {{SSI_EV_POST_SHARED, 3},
+							{SSI_EV_INVITATION_ACCEPTED, 5}};
+		struct ssi_forecast_action fa[SSI_EXPLAIN_ACTIONS];
+		struct ssi_whatif w;
+		struct ssi_state typ;
+		int64_t at = 20488 * 86400000LL + 43200000LL;
+
+		printf("Forecast (typical active user):\n");
+		typical_state(&typ, 0);
+		t = now_s();
+		for (int i = 0; i < 200000; i++) {
+			ssi_forecast(&typ, &m, at, 14, fc);
+			checksum += fc[13].score.total;
+		}
+		t = now_s() - t;
+		printf("  %-40s %10.0f ns/forecast (budget 10000)\n", "ssi_forecast, 14 days",
+		       t * 1e9 / 200000);
+		t = now_s();
+		for (int i = 0; i < 50000; i++) {
+			ssi_forecast(&typ, &m, at, SSI_FORECAST_DAYS_MAX, fc);
+			checksum += fc[89].score.total;
+		}
+		t = now_s() - t;
+		printf("  %-40s %10.0f ns/forecast\n", "ssi_forecast, 90 days", t * 1e9 / 50000);
+		t = now_s();
+		for (int i = 0; i < 200000; i++) {
+			ssi_whatif(&typ, &m, at, act, 2, &w);
+			checksum += w.after.total;
+		}
+		t = now_s() - t;
+		printf("  %-40s %10.0f ns/call\n", "ssi_whatif, 3 posts + 5 accepted",
+		       t * 1e9 / 200000);
+		t = now_s();
+		for (int i = 0; i < 2000; i++)
+			checksum += ssi_forecast_actions(&typ, &m, at, 7000, fa);
+		t = now_s() - t;
+		printf("  %-40s %10.0f ns/call (once per forecast_below alert)\n",
+		       "ssi_forecast_actions", t * 1e9 / 2000);
+		ssi_state_clear(&typ);
 	}
 	printf("(checksum %ld)\n", checksum);
 	for (uint32_t u = 0; u < users; u++)
