@@ -26,5 +26,6 @@ Suite *warmup_suite(void);
 Suite *band_suite(void);
 Suite *boards_suite(void);
 Suite *forecast_suite(void);
+Suite *alert_forecast_suite(void);
 
 #endif
