@@ -3,6 +3,8 @@
  * compact binary form of a rep's alert state (include/ssi_alert.h has the
  * rules' semantics).
  *
+ * forecast_below's daily check is in ssi_alert_forecast.c (ssi_alert_int.h).
+ *
  * Body of version 1 of the state's encoding (ssi_wire's frame, magic "SA";
  * varint: unsigned LEB128 in its shortest form):
  *
@@ -34,6 +36,7 @@
 #include <string.h>
 
 #include "ssi_alert.h"
+#include "ssi_alert_int.h"
 #include "ssi_history.h"
 #include "ssi_wire.h"
 
@@ -49,7 +52,6 @@
 #define PRESENT_FC_FIRED 0x40u
 #define PRESENT_FC_DAY	 0x80u
 #define PRESENT_ALL	 0xffu
-#define FC_ARMED	 (1u << SSI_ALERT_FORECAST_BELOW)
 #define RULE_ARMED_ALL	 (0x07u | FC_ARMED)
 /* The rules ssi_alert_evaluate checks: forecast_below has its own function. */
 #define SCORE_RULES	 SSI_ALERT_FORECAST_BELOW
@@ -129,7 +131,7 @@ void ssi_alert_state_init(struct ssi_alert_state *st)
 		st->last_fired_day[rule] = SSI_ALERT_DAY_NEVER;
 }
 
-static bool score_is_valid(const struct ssi_score *sc)
+bool ssi_alert_score_valid(const struct ssi_score *sc)
 {
 	int sum = 0;
 
@@ -151,9 +153,9 @@ static bool input_is_valid(const struct ssi_alert_input *in)
 	return in->now_ms >= SSI_TIME_MIN_MS && in->now_ms <= SSI_TIME_MAX_MS &&
 	       (in->cause == SSI_ALERT_CAUSE_EVENT || in->cause == SSI_ALERT_CAUSE_DECAY ||
 		in->cause == SSI_ALERT_CAUSE_MODEL) &&
-	       (!in->has_old || score_is_valid(&in->old_score)) && score_is_valid(&in->new_score) &&
-	       in_range(in->max_total, -1, TOTAL_MAX) && top_is_valid(in->old_top_percent) &&
-	       top_is_valid(in->new_top_percent);
+	       (!in->has_old || ssi_alert_score_valid(&in->old_score)) &&
+	       ssi_alert_score_valid(&in->new_score) && in_range(in->max_total, -1, TOTAL_MAX) &&
+	       top_is_valid(in->old_top_percent) && top_is_valid(in->new_top_percent);
 }
 
 static int max_int(int a, int b)
@@ -441,8 +443,8 @@ static void write_headline(struct ssi_alert *a, const struct ssi_alert_rules *r)
 }
 
 /* "<headline>; posts: -2.10, messages: -0.40 (activity aged out of the 90-day window)" */
-static void write_why(struct ssi_alert *a, const struct ssi_alert_rules *r,
-		      enum ssi_alert_cause cause, int window_days)
+void ssi_alert_write_why(struct ssi_alert *a, const struct ssi_alert_rules *r,
+			 enum ssi_alert_cause cause, int window_days)
 {
 	a->why[0] = '\0';
 	write_headline(a, r);
@@ -495,7 +497,7 @@ static void fill_alert(struct ssi_alert *a, enum ssi_alert_rule rule, const stru
 		memcpy(a->action, in->cur_explain->action,
 		       sizeof(a->action[0]) * (size_t)a->nactions);
 	}
-	write_why(a, r, in->cause, in->window_days);
+	ssi_alert_write_why(a, r, in->cause, in->window_days);
 }
 
 static struct verdict check_rule(struct ssi_alert_state *st, enum ssi_alert_rule rule,
@@ -561,129 +563,6 @@ int ssi_alert_evaluate(struct ssi_alert_state *st, const struct ssi_alert_rules 
 static bool day_is_valid(int32_t day)
 {
 	return day >= 0 && day <= SSI_ALERT_DAY_MAX;
-}
-
-bool ssi_alert_forecast_due(const struct ssi_alert_state *st, const struct ssi_alert_rules *r,
-			    int64_t now_ms, int total)
-{
-	return r->enabled[SSI_ALERT_FORECAST_BELOW] && st->based &&
-	       st->forecast_day != ssi_time_day(now_ms) && total >= r->forecast_cp;
-}
-
-/* The lowest total of the forecast's first days days, and now. */
-static int forecast_min(const struct ssi_alert_forecast_input *in, int days)
-{
-	int low = in->score.total;
-
-	for (int k = 0; k < days; k++)
-		if (in->forecast[k].score.total < low)
-			low = in->forecast[k].score.total;
-	return low;
-}
-
-static bool forecast_input_valid(const struct ssi_alert_rules *r,
-				 const struct ssi_alert_forecast_input *in)
-{
-	if (!in->forecast || in->ndays < r->forecast_days || in->ndays > SSI_FORECAST_DAYS_MAX ||
-	    in->now_ms < SSI_TIME_MIN_MS || in->now_ms > SSI_TIME_MAX_MS ||
-	    (in->cause != SSI_ALERT_CAUSE_EVENT && in->cause != SSI_ALERT_CAUSE_DECAY) ||
-	    !score_is_valid(&in->score) || in->nactions < 0 || (in->nactions > 0 && !in->actions))
-		return false;
-	for (int k = 0; k < in->ndays; k++)
-		if (!score_is_valid(&in->forecast[k].score) ||
-		    in->forecast[k].day != ssi_time_day(in->now_ms) + 1 + k)
-			return false;
-	return true;
-}
-
-/* The variables that lose most from now to forecast day k, summed over the days. */
-static void forecast_losses(struct ssi_alert *a, const struct ssi_forecast_day *fc, int k)
-{
-	int lost[SSI_V__COUNT] = {0};
-	unsigned aged[SSI_V__COUNT] = {0};
-
-	for (int d = 0; d <= k; d++)
-		for (int i = 0; i < fc[d].nlosses; i++) {
-			lost[fc[d].loss[i].var] += fc[d].loss[i].lost_cp;
-			aged[fc[d].loss[i].var] += fc[d].loss[i].aged;
-		}
-	a->nlosses = 0;
-	for (int var = 0; var < SSI_V__COUNT; var++) {
-		int at = a->nlosses, n;
-
-		if (lost[var] <= 0)
-			continue;
-		while (at > 0 && a->loss[at - 1].lost_cp < lost[var])
-			at--;
-		if (at >= SSI_ALERT_LOSSES)
-			continue;
-		n = a->nlosses < SSI_ALERT_LOSSES ? a->nlosses + 1 : SSI_ALERT_LOSSES;
-		for (int i = n - 1; i > at; i--)
-			a->loss[i] = a->loss[i - 1];
-		a->loss[at] = (struct ssi_alert_loss){
-		    .var = (enum ssi_variable)var, .lost_cp = lost[var], .aged = aged[var]};
-		a->nlosses = n;
-	}
-}
-
-static void fill_forecast_alert(struct ssi_alert *a, const struct ssi_alert_rules *r,
-				const struct ssi_alert_forecast_input *in, int k)
-{
-	const struct ssi_forecast_day *d = &in->forecast[k];
-
-	*a = (struct ssi_alert){
-	    .rule = SSI_ALERT_FORECAST_BELOW,
-	    .cause = in->cause,
-	    .old_value = in->score.total,
-	    .new_value = d->score.total,
-	    .reference = r->forecast_cp,
-	    .threshold = r->forecast_cp,
-	    .forecast_day = d->day,
-	};
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		a->pillar_lost_cp[p] = in->score.pillar[p] - d->score.pillar[p];
-	forecast_losses(a, in->forecast, k);
-	for (int i = 0; i < in->nactions && i < SSI_EXPLAIN_ACTIONS; i++) {
-		a->action[i] = (struct ssi_action){
-		    .text = in->actions[i].text,
-		    .pillar = in->actions[i].pillar,
-		    .gain = in->actions[i].gain,
-		};
-		a->action_days[i] = in->actions[i].days_above;
-		a->nactions++;
-	}
-	write_why(a, r, in->cause, in->window_days);
-}
-
-int ssi_alert_evaluate_forecast(struct ssi_alert_state *st, const struct ssi_alert_rules *r,
-				const struct ssi_alert_forecast_input *in, struct ssi_alert *out)
-{
-	const int rule = SSI_ALERT_FORECAST_BELOW;
-	int32_t today;
-	bool first_check;
-	int k;
-
-	if (!st || !in || !out || ssi_alert_rules_validate(r) < 0 || !forecast_input_valid(r, in))
-		return -EINVAL;
-	if (!ssi_alert_forecast_due(st, r, in->now_ms, in->score.total))
-		return 0;
-	today = ssi_time_day(in->now_ms);
-	first_check = st->forecast_day == SSI_ALERT_DAY_NEVER;
-	st->forecast_day = today;
-	k = ssi_forecast_crossing(in->forecast, r->forecast_days, r->forecast_cp);
-	if (first_check || !(st->armed & FC_ARMED)) {
-		/* Armed from a safe forecast only: a first check or a re-arm never fires. */
-		if (k < 0 && forecast_min(in, r->forecast_days) >=
-				 r->forecast_cp + (first_check ? 0 : r->forecast_rearm_cp))
-			st->armed |= FC_ARMED;
-		return 0;
-	}
-	if (k < 0 || st->last_fired_day[rule] == today)
-		return 0;
-	st->armed &= (uint8_t)~FC_ARMED;
-	st->last_fired_day[rule] = today;
-	fill_forecast_alert(out, r, in, k);
-	return 1;
 }
 
 static bool state_is_initial(const struct ssi_alert_state *st)
