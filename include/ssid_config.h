@@ -107,6 +107,9 @@ struct ssid_config {
 	int alert_left_top_percent;
 	bool alert_pillar_drop_enabled;
 	double alert_pillar_drop_points;
+	bool alert_forecast_below_enabled;
+	double alert_forecast_below_points;
+	int alert_forecast_below_days;
 	int alert_max_event_age_ms; /* alert.max_event_age_ms, 0 = off (not reloadable) */
 
 	char *clock; /* clock: "system", "fixed:<RFC 3339>" or "file:<path>" */

@@ -90,6 +90,7 @@ struct ssid_user {
 	bool save_state;     /* field s (and the net ops) */
 	bool save_published; /* fields p (from published), h, d, a, k, n */
 	bool save_due;	     /* due_ms into partition's schedule */
+	bool save_alert;     /* field a alone: a forecast check of a rep not published */
 };
 
 /* Initialise u for id (borrowed) with an empty record. */
@@ -142,6 +143,12 @@ void ssid_store_stage_state(struct ssid_user *u, bool schedule);
 void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *score,
 				int64_t as_of_ms, const char *model_version,
 				const int top[SSID_RANK__COUNT]);
+/*
+ * Stage u's alert state (field a) alone, for a rep whose rule state changed
+ * without a delivery (forecast_below's daily check); it joins the HSET of
+ * a staged state, so stage the state too to spare a command.
+ */
+void ssid_store_stage_alert(struct ssid_user *u);
 /*
  * Write what was staged for users[0..n), all of it in one round trip.
  * 0, -EIO or -ENOMEM.

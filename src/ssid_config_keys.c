@@ -209,6 +209,12 @@ const struct config_key config_keys[] = {
 	     "alert when a pillar falls from its peak"),
     DOUBLE_KEY("alert.pillar_drop.points", alert_pillar_drop_points, "3", 0.01, 25.0, true,
 	       "pillar_drop: how many points a pillar must fall"),
+    BOOL_KEY("alert.forecast_below.enabled", alert_forecast_below_enabled, "yes", true,
+	     "warn when the idle forecast falls below a line within days"),
+    DOUBLE_KEY("alert.forecast_below.points", alert_forecast_below_points, "70", 0.01, 98.0, true,
+	       "forecast_below: the line the rep is at or above now"),
+    INT_KEY("alert.forecast_below.days", alert_forecast_below_days, "7", 1, 90, true,
+	    "forecast_below: how many days ahead to look"),
     DURATION_KEY("alert.max_event_age_ms", alert_max_event_age_ms, "86400000", 0, 2000000000, false,
 		 "a score whose newest event is older than this against ssid's clock is a "
 		 "backfill: published with \"backfill\": true, with no alert and no rank.changed "

@@ -118,6 +118,11 @@ static int alert_rules_from_config(const struct ssid_config *cfg, struct ssi_ale
 	r->enabled[SSI_ALERT_PILLAR_DROP] = cfg->alert_pillar_drop_enabled;
 	r->pillar_drop_cp = (int)lround(cfg->alert_pillar_drop_points * 100);
 	r->pillar_rearm_cp = r->pillar_drop_cp / 2;
+	r->enabled[SSI_ALERT_FORECAST_BELOW] = cfg->alert_forecast_below_enabled;
+	r->forecast_cp = (int)lround(cfg->alert_forecast_below_points * 100);
+	r->forecast_days = cfg->alert_forecast_below_days;
+	if (r->forecast_rearm_cp > 10000 - r->forecast_cp)
+		r->forecast_rearm_cp = 10000 - r->forecast_cp;
 	if (r->drop_days > SSI_HISTORY_RETENTION_MAX || r->drop_days > cfg->history_retention_days)
 		return -EINVAL;
 	return ssi_alert_rules_validate(r);

@@ -78,6 +78,7 @@ void ssid_pipeline_free(struct ssid_pipeline *p)
 	free(p->change_user);
 	free(p->crossings);
 	free(p->alerts);
+	free(p->forecast);
 	free(p->net);
 	ssid_buf_free(&p->out);
 	free(p->output_topic);

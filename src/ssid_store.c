@@ -412,7 +412,7 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 	int argc = 2;
 	long len;
 
-	if (!u->save_state && !u->save_published)
+	if (!u->save_state && !u->save_published && !u->save_alert)
 		return 0;
 	argl[1] = (size_t)ssid_store_key(s, u->id, key, sizeof(key));
 	if (u->save_state) {
@@ -425,6 +425,15 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		argv[argc] = (const char *)s->enc;
 		argl[argc++] = (size_t)len;
 	}
+	if (u->save_published || u->save_alert) {
+		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
+		if (len < 0)
+			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
+		argv[argc] = "a";
+		argl[argc++] = 1;
+		argv[argc] = (const char *)alert;
+		argl[argc++] = (size_t)len;
+	}
 	if (u->save_published) {
 		argv[argc] = "p";
 		argl[argc++] = 1;
@@ -434,19 +443,12 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		argl[argc++] = 1;
 		argv[argc] = tops;
 		argl[argc++] = (size_t)tops_format(u->published_top, tops, sizeof(tops));
-		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
-		if (len < 0)
-			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
 		if (u->network_day >= 0) {
 			argv[argc] = "n";
 			argl[argc++] = 1;
 			argv[argc] = net;
 			argl[argc++] = (size_t)network_format(u, net, sizeof(net));
 		}
-		argv[argc] = "a";
-		argl[argc++] = 1;
-		argv[argc] = (const char *)alert;
-		argl[argc++] = (size_t)len;
 		if (u->history_status == 0 && u->history.n > 0) {
 			const struct ssi_history *h = &u->history;
 
@@ -553,6 +555,11 @@ void ssid_store_stage_state(struct ssid_user *u, bool schedule)
 {
 	u->save_state = true;
 	u->save_due |= schedule;
+}
+
+void ssid_store_stage_alert(struct ssid_user *u)
+{
+	u->save_alert = true;
 }
 
 void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *score,

@@ -25,5 +25,7 @@ Suite *text_suite(void);
 Suite *warmup_suite(void);
 Suite *band_suite(void);
 Suite *boards_suite(void);
+Suite *forecast_suite(void);
+Suite *alert_forecast_suite(void);
 
 #endif

@@ -584,6 +584,9 @@ static struct ssi_alert_state busy_state(void)
 	st.last_fired_day[3] = TODAY;
 	st.rebase_day = TODAY - 2;
 	st.rebase_max = 10000;
+	st.armed |= 1u << SSI_ALERT_FORECAST_BELOW;
+	st.last_fired_day[SSI_ALERT_FORECAST_BELOW] = TODAY - 1;
+	st.forecast_day = TODAY;
 	return st;
 }
 
@@ -598,6 +601,7 @@ static void assert_state_eq(const struct ssi_alert_state *a, const struct ssi_al
 		ck_assert_int_eq(a->last_fired_day[i], b->last_fired_day[i]);
 	ck_assert_int_eq(a->rebase_day, b->rebase_day);
 	ck_assert_int_eq(a->rebase_max, b->rebase_max);
+	ck_assert_int_eq(a->forecast_day, b->forecast_day);
 }
 
 static long encode(const struct ssi_alert_state *st, uint8_t *buf, size_t cap)
@@ -625,6 +629,8 @@ START_TEST (test_codec_round_trips) {
 	busy.last_fired_day[2] = SSI_ALERT_DAY_MAX;
 	busy.last_fired_day[3] = SSI_ALERT_DAY_MAX;
 	busy.rebase_day = SSI_ALERT_DAY_MAX;
+	busy.last_fired_day[SSI_ALERT_FORECAST_BELOW] = SSI_ALERT_DAY_MAX;
+	busy.forecast_day = SSI_ALERT_DAY_MAX;
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		busy.pillar_ref[p] = 2500;
 	n = encode(&busy, buf, sizeof(buf));
