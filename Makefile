@@ -34,7 +34,7 @@ SANFLAGS :=
 OPT := -O2
 endif
 
-PKGS := rdkafka hiredis jansson libsystemd
+PKGS := rdkafka hiredis jansson libsystemd libmicrohttpd
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSSID_VERSION=\"$(VERSION)\"

@@ -108,6 +108,9 @@ struct ssid_config {
 	double alert_pillar_drop_points;
 	int alert_max_event_age_ms; /* alert.max_event_age_ms, 0 = off (not reloadable) */
 
+	char *metrics_listen; /* metrics.listen: "host:port" of /metrics, /healthz, /readyz; "" =
+				 off */
+
 	char *clock; /* clock: "system", "fixed:<RFC 3339>" or "file:<path>" */
 
 	struct ssid_kv_list kafka;	    /* kafka.X: consumer and producer */
