@@ -30,7 +30,9 @@ struct ssid_daemon_stats {
 	uint64_t rebuilds;	 /* times Redis was found empty and partitions replayed */
 	uint64_t failures;	 /* batch attempts that failed and were retried */
 	uint64_t reloads;
-	int degraded; /* 1 while retrying */
+	uint64_t offset_resets;	  /* partitions reset past events deleted before they were read */
+	uint64_t offsets_skipped; /* offsets those resets jumped over */
+	int degraded;		  /* 1 while retrying */
 };
 
 /*
@@ -62,5 +64,8 @@ int ssid_daemon_install_signals(void);
 
 /* A snapshot of the counters (thread-safe). */
 void ssid_daemon_get_stats(struct ssid_daemon *d, struct ssid_daemon_stats *out);
+
+/* The port /metrics is served on (metrics.listen), once started; -1 when off. */
+int ssid_daemon_metrics_port(struct ssid_daemon *d);
 
 #endif

@@ -1,11 +1,12 @@
 /*
- * ssid_daemon's insides, shared by its four files and not for other modules:
+ * ssid_daemon's insides, shared by its five files and not for other modules:
  * ssid_daemon.c owns the life cycle (new/free, signals, start, the main loop
  * and its batch path, reload, shutdown); ssid_daemon_rebalance.c partitions
  * coming and going and the rebuilds (replays) they or an emptied Redis call
  * for; ssid_daemon_status.c the watchdog and the status line;
  * ssid_daemon_upkeep.c the work between batches (commit retry, decay, model
- * walk, ranks, leaderboards).
+ * walk, ranks, leaderboards); ssid_daemon_metrics.c what the daemon feeds
+ * its metrics (batch counts, gauges) and the detection of data loss.
  *
  * The loop's thread does the work; ssid_daemon_get_stats, _stop and _reload
  * may be called from any thread (see the fields under lock below).
@@ -25,7 +26,9 @@
 #include "ssid_boards.h"
 #include "ssid_config.h"
 #include "ssid_daemon.h"
+#include "ssid_http.h"
 #include "ssid_kafka.h"
+#include "ssid_metrics.h"
 #include "ssid_parts.h"
 #include "ssid_pipeline.h"
 #include "ssid_rank.h"
@@ -45,6 +48,9 @@
  *   ..._status.c       last_watchdog, last_status, events_at_last_status
  *   ..._upkeep.c       last_decay_clock, next_decay, parts' model walk,
  *                      last_commit (also set by commit_batch)
+ *   ..._metrics.c      gauges_at, backlog_at, parts' next_fetch (also set
+ *                      by the rebalance); metrics (created by new, its HTTP
+ *                      server by start) is written by every file
  * stats, kafka_error and kafka_error_at are read and written under lock only.
  */
 struct ssid_daemon {
@@ -61,6 +67,9 @@ struct ssid_daemon {
 	struct ssid_redis *network; /* connection for network ranks */
 	struct ssi_alert_rules alert_rules;
 	struct ssi_bands bands;
+	struct ssid_metrics *metrics; /* lives as long as the daemon: counters survive reloads */
+	struct ssid_http *http;	      /* NULL when metrics.listen is empty */
+	int64_t gauges_at, backlog_at; /* monotonic ms */
 
 	struct ssid_parts parts;
 	char epoch[32];	     /* the Redis sentinel seen last ("" before the first look) */
@@ -114,6 +123,18 @@ void ssid_daemon_watchdog_tick(struct ssid_daemon *d);
 void ssid_daemon_status_tick(struct ssid_daemon *d, bool force);
 /* Both of the above; ctx is the daemon (also the pipeline's tick). */
 void ssid_daemon_tick(void *ctx);
+
+/* ---- ssid_daemon_metrics.c ------------------------------------------------ */
+
+/* A successful batch's counts, and how long it took. */
+void ssid_daemon_count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs,
+			     int64_t took_ms);
+/* Liveness, and the gauges once a second (from ssid_daemon_tick). */
+void ssid_daemon_metrics_tick(struct ssid_daemon *d, int64_t mono);
+/* The decay backlog (and whether Redis answers), every few seconds, between batches. */
+void ssid_daemon_count_decay_backlog(struct ssid_daemon *d);
+/* Every consumed message: log and count offsets skipped by a reset past deleted events. */
+void ssid_daemon_check_fetch(struct ssid_daemon *d, const rd_kafka_message_t *rkm);
 
 /* ---- ssid_daemon_upkeep.c ------------------------------------------------- */
 

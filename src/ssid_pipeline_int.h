@@ -81,6 +81,7 @@ struct ssid_pipeline {
 	size_t nalerts, alerts_cap;
 	const struct ssid_board_update *boards; /* collected for this attempt */
 	size_t nboards;
+	int64_t run_mono; /* monotonic ms when this run or rescore began (now_ms then) */
 	struct ssid_net_op *net; /* connection changes, contiguous per user */
 	size_t nnet, net_cap;
 };
