@@ -232,8 +232,9 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 {
 	struct ssid_daemon *d = opaque;
 
-	ssid_metrics_add(rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? &d->metrics->kafka_producer_errors
-								  : &d->metrics->kafka_consumer_errors,
+	ssid_metrics_add(rd_kafka_type(rk) == RD_KAFKA_PRODUCER
+			     ? &d->metrics->kafka_producer_errors
+			     : &d->metrics->kafka_consumer_errors,
 			 1);
 	pthread_mutex_lock(&d->lock);
 	snprintf(d->kafka_error, sizeof(d->kafka_error), "%s: %s",

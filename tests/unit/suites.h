@@ -25,5 +25,6 @@ Suite *text_suite(void);
 Suite *warmup_suite(void);
 Suite *band_suite(void);
 Suite *boards_suite(void);
+Suite *metrics_suite(void); /* ssid_metrics, ssid_http, promtool (test_metrics.c) */
 
 #endif
