@@ -12,7 +12,7 @@ int main(void)
 	    config_suite,	notify_suite,  log_suite,	 history_store_suite,
 	    store_suite,	rank_suite,    rank_read_suite,	 integration_suite,
 	    poison_suite,	process_suite, ssictl_suite,	 ranks_e2e_suite,
-	    decay_alerts_suite, rebuild_suite, onboarding_suite,
+	    decay_alerts_suite, rebuild_suite, onboarding_suite, metrics_suite,
 	};
 
 	return t_run_suites(suites, sizeof(suites) / sizeof(suites[0]));

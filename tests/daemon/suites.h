@@ -31,5 +31,7 @@ Suite *ranks_e2e_suite(void);	 /* ranks in score.updated, rank.changed, leaderbo
 Suite *decay_alerts_suite(void); /* decay, alerts, history, decay schedules through a rebalance */
 Suite *rebuild_suite(void);	 /* Redis emptied and rebuilt, a model change rescoring everyone */
 Suite *onboarding_suite(void);	 /* a backfill through the live topic, the event-age boundary */
+/* /metrics, /healthz, /readyz scraped from ssid in a thread; data loss made loud. */
+Suite *metrics_suite(void);
 
 #endif
