@@ -11,9 +11,12 @@
  * tag "server": make runs it natively only, not under ASan or valgrind.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "fixture.h"
 #include "fx_http.h"
@@ -382,6 +385,88 @@ START_TEST (test_offset_reset_logged) {
 }
 END_TEST
 
+/* The value of the one sample an instant query of prometheus at port returns; -1: none yet. */
+static double prom_query(int port, const char *query)
+{
+	struct fx_http_reply r;
+	char path[512];
+	json_t *root, *result, *value;
+	double v = -1;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s", query);
+	if (fx_http(port, "GET", path, &r) < 0)
+		return -1;
+	root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+	result = json_object_get(json_object_get(root, "data"), "result");
+	value = json_array_get(json_object_get(json_array_get(result, 0), "value"), 1);
+	if (json_array_size(result) == 1 && json_is_string(value))
+		v = strtod(json_string_value(value), NULL);
+	json_decref(root);
+	fx_http_reply_free(&r);
+	return v;
+}
+
+static void wait_prom(int port, const char *query, double want, const char *log)
+{
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+	double got;
+
+	while ((got = prom_query(port, query)) != want) {
+		ck_assert_msg(!fx_expired(deadline), "prometheus: %s is %g, expected %g (see %s)",
+			      query, got, want, log);
+		fx_pause();
+	}
+}
+
+/*
+ * A real prometheus server on loopback scrapes ssid every second; through
+ * its HTTP API, ssid is up and its scored-events counter is what was sent.
+ */
+START_TEST (test_prometheus_server) {
+	struct t_rng rng = {.s = 0x9A0E};
+	struct ssid_daemon_stats st;
+	struct fx_proc prom;
+	struct env e;
+	size_t applied, duplicates;
+	char conf[PATH_MAX], data[PATH_MAX], log[PATH_MAX], text[512], arg_conf[PATH_MAX + 16],
+	    arg_data[PATH_MAX + 32], arg_listen[64];
+	int port = fx_free_port();
+
+	start(&e, "prom", 8, false);
+	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 80), 0);
+	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
+	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
+	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
+	reference_counts(&e, &applied, &duplicates);
+
+	snprintf(text, sizeof(text),
+		 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+		 "scrape_configs:\n  - job_name: ssid\n    static_configs:\n"
+		 "      - targets: ['127.0.0.1:%d']\n",
+		 e.port);
+	fx_path(conf, sizeof(conf), "prometheus.yml");
+	ck_assert_int_eq(fx_write_file(conf, text, strlen(text)), 0);
+	fx_path(data, sizeof(data), "prometheus-data");
+	fx_path(log, sizeof(log), "prometheus.log");
+	snprintf(arg_conf, sizeof(arg_conf), "--config.file=%s", conf);
+	snprintf(arg_data, sizeof(arg_data), "--storage.tsdb.path=%s", data);
+	snprintf(arg_listen, sizeof(arg_listen), "--web.listen-address=127.0.0.1:%d", port);
+	ck_assert_int_gt(port, 0);
+	ck_assert_int_eq(fx_spawn(&prom,
+				  (const char *const[]){"prometheus", arg_conf, arg_data,
+							arg_listen, "--log.level=warn", NULL},
+				  NULL, log, log),
+			 0);
+	wait_prom(port, "up%7Bjob%3D%22ssid%22%7D", 1, log);
+	wait_prom(port, "ssid_events_total%7Bjob%3D%22ssid%22%2Cresult%3D%22scored%22%7D",
+		  (double)applied, log);
+	ck_assert_int_eq(fx_proc_signal(&prom, SIGTERM), 0);
+	ck_assert_int_eq(fx_proc_wait(&prom, FX_WAIT_MS), 0);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+	fx_env_close(&e.fx);
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -390,6 +475,13 @@ Suite *metrics_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_scrape_exact);
 	tcase_add_test(tc, test_offset_reset_logged);
+	suite_add_tcase(s, tc);
+	/* One heavy external server: run natively only (make excludes "server" under ASan and
+	 * valgrind). */
+	tc = tcase_create("prometheus");
+	tcase_set_tags(tc, "server");
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_prometheus_server);
 	suite_add_tcase(s, tc);
 	return s;
 }
