@@ -4,7 +4,9 @@
  * the HTTP endpoint on a real loopback socket, metrics.listen's syntax, and
  * the offset bookkeeping behind the data-loss check (ssid_parts).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,104 @@ START_TEST (test_parts_fetched) {
 }
 END_TEST
 
+/* Whether the exposition has a family for name (or name is a histogram's _bucket/_sum/_count). */
+static bool exported(const char *text, const char *name)
+{
+	static const char *const parts[] = {"_bucket", "_sum", "_count"};
+	char needle[320];
+	size_t n = strlen(name);
+
+	snprintf(needle, sizeof(needle), "\n# TYPE %s ", name);
+	if (strstr(text, needle))
+		return true;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t pl = strlen(parts[i]);
+
+		if (n > pl && strcmp(name + n - pl, parts[i]) == 0) {
+			snprintf(needle, sizeof(needle), "\n# TYPE %.*s histogram\n", (int)(n - pl),
+				 name);
+			if (strstr(text, needle))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Check every ssid_* and process_* name in a PromQL expression; how many there were. */
+static int check_expr(const char *text, const char *expr, char *bad, size_t badlen)
+{
+	int found = 0;
+
+	for (const char *p = expr; *p;) {
+		const char *start = p;
+		char name[256];
+
+		if (!(isalpha((unsigned char)*p) || *p == '_')) {
+			/* Skip label values and the like: they are no metric names. */
+			if (*p == '"')
+				for (p++; *p && *p != '"'; p++)
+					;
+			p += *p != '\0';
+			continue;
+		}
+		while (isalnum((unsigned char)*p) || *p == '_' || *p == ':')
+			p++;
+		snprintf(name, sizeof(name), "%.*s", (int)(p - start), start);
+		if (strncmp(name, "ssid_", 5) != 0 && strncmp(name, "process_", 8) != 0)
+			continue;
+		found++;
+		if (!exported(text, name) && !bad[0])
+			snprintf(bad, badlen, "%s (in %s)", name, expr);
+	}
+	return found;
+}
+
+/*
+ * deploy/grafana/ssid.json queries only what ssid exports: every metric
+ * name in every panel's and variable's query is a family of the exposition.
+ */
+START_TEST (test_grafana_names) {
+	json_error_t jerr;
+	json_t *dash = json_load_file("deploy/grafana/ssid.json", 0, &jerr), *panel, *target, *var;
+	struct ssid_metrics *m;
+	char *text, bad[512] = "";
+	size_t i, j;
+	int names = 0, exprs = 0;
+
+	ck_assert_msg(dash != NULL, "deploy/grafana/ssid.json:%d: %s", jerr.line, jerr.text);
+	ck_assert_int_eq(ssid_metrics_new(&m), 0);
+	text = render(m);
+	json_array_foreach(json_object_get(dash, "panels"), i, panel)
+	{
+		json_array_foreach(json_object_get(panel, "targets"), j, target)
+		{
+			const char *expr = json_string_value(json_object_get(target, "expr"));
+
+			ck_assert_msg(expr != NULL, "panel %zu target %zu has no expr", i, j);
+			names += check_expr(text, expr, bad, sizeof(bad));
+			exprs++;
+		}
+	}
+	json_array_foreach(json_object_get(json_object_get(dash, "templating"), "list"), i, var)
+	{
+		const char *def = json_string_value(json_object_get(var, "definition"));
+
+		if (def)
+			names += check_expr(text, def, bad, sizeof(bad));
+	}
+	ck_assert_msg(!bad[0], "the dashboard queries what ssid does not export: %s", bad);
+	ck_assert_int_ge(exprs, 20);
+	ck_assert_int_ge(names, exprs);
+	/* The check itself catches a name ssid does not export. */
+	ck_assert_int_eq(
+	    check_expr(text, "rate(ssid_made_up_total{x=\"ssid_y\"}[1m])", bad, sizeof(bad)), 1);
+	ck_assert_str_eq(bad, "ssid_made_up_total (in rate(ssid_made_up_total{x=\"ssid_y\"}[1m]))");
+	free(text);
+	ssid_metrics_free(m);
+	json_decref(dash);
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -319,6 +419,7 @@ Suite *metrics_suite(void)
 	tcase_add_test(tc, test_http_listen_errors);
 	tcase_add_test(tc, test_parse_listen);
 	tcase_add_test(tc, test_parts_fetched);
+	tcase_add_test(tc, test_grafana_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
