@@ -73,11 +73,12 @@ int fx_http(int port, const char *method, const char *path, struct fx_http_reply
 			break;
 		len += (size_t)got;
 	}
+	if (buf)
+		buf[len] = '\0';
 	if (!buf || len == 0 || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
 		rc = -EPROTO;
 		goto out;
 	}
-	buf[len] = '\0';
 	end = strstr(buf, "\r\n\r\n");
 	if (!end) {
 		rc = -EPROTO;
