@@ -237,7 +237,8 @@ static void count_delivered(struct ssid_pipeline *p, const struct ssid_batch *b,
 			ssid_metrics_add(&m->published[t][c], pr->msgs[t][c]);
 	for (int a = 0; a < SSI_ALERT__COUNT; a++)
 		ssid_metrics_add(&m->alerts[a], pr->alerts[a]);
-	for (size_t i = 0; b && i < b->n; i++)
+	for (size_t i = 0; b && pr->msgs[SSID_MSG_DEAD_LETTER][SSID_METRIC_CAUSE_NONE] && i < b->n;
+	     i++)
 		if (b->msg[i].status < 0 && !b->msg[i].replay)
 			ssid_metrics_dead_letter(m, b->msg[i].why.code);
 	for (size_t u = 0; u < p->nusers; u++) {

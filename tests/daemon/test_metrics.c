@@ -12,9 +12,12 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sysexits.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +513,47 @@ START_TEST (test_prometheus_server) {
 }
 END_TEST
 
+/* metrics.listen: a bad value names the file, line and key; a port in use stops ssid at start. */
+START_TEST (test_listen_errors) {
+	struct fx_env fx;
+	struct fx_daemon d;
+	struct ssid_config cfg;
+	struct ssid_config_error ce;
+	char path[PATH_MAX], text[4096], extra[128], err[1024];
+	int fd, port;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+
+	fx_env_open(&fx, "listen", 2, false);
+	ck_assert_int_eq(fx_config_file(path, sizeof(path), "bad.conf", &fx.kafka, &fx.redis,
+					&(struct fx_conf){.extra = "metrics.listen = 127.0.0.1\n"}),
+			 0);
+	ck_assert_int_eq(ssid_config_load(&cfg, path, &ce), -EINVAL);
+	ck_assert_str_eq(ce.key, "metrics.listen");
+	ck_assert_uint_gt(ce.line, 20);
+	ck_assert_msg(strstr(ce.message, "host:port") != NULL, "%s", ce.message);
+
+	/* Someone else holds the port: ssid says so and stops with EX_UNAVAILABLE. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	snprintf(extra, sizeof(extra), "metrics.listen = 127.0.0.1:%d\n", port);
+	ck_assert_int_eq(fx_config_text(text, sizeof(text), &fx.kafka, &fx.redis,
+					&(struct fx_conf){.extra = extra}),
+			 0);
+	ck_assert_msg(fx_daemon_start(&d, text, err, sizeof(err)) == 0, "ssid: %s", err);
+	ck_assert_int_eq(fx_daemon_stop(&d), EX_UNAVAILABLE);
+	snprintf(text, sizeof(text),
+		 "metrics.listen: cannot listen on 127.0.0.1:%d: Address already in use", port);
+	ck_assert_msg(fx_file_contains(d.log_path, text), "no \"%s\" in %s", text, d.log_path);
+	close(fd);
+	fx_env_close(&fx);
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -519,6 +563,7 @@ Suite *metrics_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_scrape_exact);
 	tcase_add_test(tc, test_offset_reset_logged);
+	tcase_add_test(tc, test_listen_errors);
 	suite_add_tcase(s, tc);
 	/* One heavy external server: run natively only (make excludes "server" under ASan and
 	 * valgrind). */
