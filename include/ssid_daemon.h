@@ -65,7 +65,4 @@ int ssid_daemon_install_signals(void);
 /* A snapshot of the counters (thread-safe). */
 void ssid_daemon_get_stats(struct ssid_daemon *d, struct ssid_daemon_stats *out);
 
-/* The port /metrics is served on (metrics.listen), once started; -1 when off. */
-int ssid_daemon_metrics_port(struct ssid_daemon *d);
-
 #endif

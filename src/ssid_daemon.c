@@ -77,11 +77,6 @@ void ssid_daemon_get_stats(struct ssid_daemon *d, struct ssid_daemon_stats *out)
 	pthread_mutex_unlock(&d->lock);
 }
 
-int ssid_daemon_metrics_port(struct ssid_daemon *d)
-{
-	return d->http ? ssid_http_port(d->http) : -1;
-}
-
 static int load_model(const char *path, struct ssi_model **out, char *err, size_t errlen)
 {
 	struct ssi_model *m = malloc(sizeof(*m));
@@ -614,8 +609,8 @@ static int start(struct ssid_daemon *d)
 			log_err("metrics.listen: %s", err);
 			return r == -EINVAL ? EX_CONFIG : EX_UNAVAILABLE;
 		}
-		log_info("metrics at http://%s/metrics (and /healthz, /readyz)",
-			 d->cfg.metrics_listen);
+		log_info("metrics on %s (port %d): /metrics, /healthz, /readyz",
+			 d->cfg.metrics_listen, ssid_http_port(d->http));
 	}
 	if (d->cfg.mock_cluster_brokers > 0 && (r = start_mock(d, err, sizeof(err))) < 0)
 		goto config_error;
