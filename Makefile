@@ -37,7 +37,7 @@ SANFLAGS :=
 OPT := -O2
 endif
 
-PKGS := rdkafka hiredis jansson libsystemd
+PKGS := rdkafka hiredis jansson libsystemd libmicrohttpd
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSSID_VERSION=\"$(VERSION)\"
@@ -166,8 +166,9 @@ check-demo: all
 check-unit: $(B)/tests/check_unit
 	CK_FORK=yes $(B)/tests/check_unit
 
+# Tests tagged "server" start a heavy external server (prometheus): once, natively.
 check-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=yes $(B)/tests/check_daemon
+	CK_FORK=yes $(if $(filter 1,$(SAN)),CK_EXCLUDE_TAGS=server) $(B)/tests/check_daemon
 
 # The daemon suites that touch Redis, each against one-node Redis Clusters
 # (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
@@ -203,7 +204,7 @@ valgrind-unit: $(B)/tests/check_unit
 	CK_FORK=no CK_EXCLUDE_TAGS=statistical $(VALGRIND) $(B)/tests/check_unit
 
 valgrind-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=no $(VALGRIND) $(B)/tests/check_daemon
+	CK_FORK=no CK_EXCLUDE_TAGS=server $(VALGRIND) $(B)/tests/check_daemon
 
 FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)
 check-format:

@@ -5,7 +5,8 @@
 #   deploy/install-deps.sh [build|demo|test|fuzz|bench|broker|deb|fresh|all]
 #
 #   build   make: the compiler and the C library's headers (gcc only recommends
-#           them), make, pkg-config and the libraries' headers
+#           them), make, pkg-config and the libraries' headers (libmicrohttpd
+#           serves /metrics, /healthz and /readyz)
 #   demo    make demo: build + redis-server (redis-cli comes with it) and kcat,
 #           which the demo suggests for reading its topics
 #   fuzz    make fuzz: build + clang and its compiler runtime (libFuzzer,
@@ -20,18 +21,20 @@
 #           non-root chroot)
 #   test    make check: build + fuzz + broker + redis-server, cppcheck,
 #           clang-format, valgrind, systemd (systemd-analyze) and procps
-#           (pgrep in the demo check, /bin/kill named by the unit)
+#           (pgrep in the demo check, /bin/kill named by the unit) and
+#           prometheus (promtool checks /metrics; one test scrapes ssid with a
+#           real server)
 #   bench   make bench: build + broker + redis-server
 #   fresh   make check-fresh, on the host: debootstrap and git
 #   all     every group above
 set -euo pipefail
 
 build_pkgs=(gcc libc6-dev make pkg-config librdkafka-dev libhiredis-dev libjansson-dev
-	    libsystemd-dev check libsubunit-dev)
+	    libsystemd-dev check libsubunit-dev libmicrohttpd-dev)
 demo_pkgs=(redis-server kcat)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 broker_pkgs=(openjdk-17-jre-headless maven kcat)
-test_pkgs=(redis-server cppcheck clang-format valgrind systemd procps
+test_pkgs=(redis-server cppcheck clang-format valgrind systemd procps prometheus
 	   "${fuzz_pkgs[@]}" "${broker_pkgs[@]}")
 bench_pkgs=(redis-server "${broker_pkgs[@]}")
 fresh_pkgs=(debootstrap git)

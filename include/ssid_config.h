@@ -112,6 +112,9 @@ struct ssid_config {
 	int alert_forecast_below_days;
 	int alert_max_event_age_ms; /* alert.max_event_age_ms, 0 = off (not reloadable) */
 
+	char *metrics_listen; /* metrics.listen: "host:port" of /metrics, /healthz, /readyz; "" =
+				 off */
+
 	char *clock; /* clock: "system", "fixed:<RFC 3339>" or "file:<path>" */
 
 	/* The last secret written in the file itself (for the mode warning); line 0: none. */

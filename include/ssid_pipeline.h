@@ -41,6 +41,7 @@
 #include "ssi_model.h"
 #include "ssid_batch.h"
 #include "ssid_boards.h"
+#include "ssid_metrics.h"
 #include "ssid_out.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
@@ -101,6 +102,13 @@ struct ssid_pipeline_opts {
 	 * rank.changed (boards it moves say backfill too). 0: off.
 	 */
 	int64_t max_event_age_ms;
+	/*
+	 * Borrowed; NULL: nothing counted. What was delivered is counted once
+	 * its attempt's every report is in: messages by type and cause, alerts
+	 * by rule, dead letters by reason, and the latency from each live
+	 * (not backfill) event score's newest event to delivery.
+	 */
+	struct ssid_metrics *metrics;
 };
 
 struct ssid_pipeline;

@@ -16,6 +16,7 @@
 #include "ssi_band.h"
 #include "ssid_config.h"
 #include "ssid_config_int.h"
+#include "ssid_http.h"
 
 /* Kafka's own limit on topic names. */
 #define TOPIC_NAME_MAX 249
@@ -59,6 +60,15 @@ static bool valid_clock(const char *value)
 	struct ssid_config_clock clock;
 
 	return ssid_config_parse_clock(value, &clock) == 0;
+}
+
+static bool valid_listen(const char *value)
+{
+	char host[256], err[256];
+	int port;
+
+	return !value[0] ||
+	       ssid_http_parse_listen(value, host, sizeof(host), &port, err, sizeof(err)) == 0;
 }
 
 #define FIELD(f) offsetof(struct ssid_config, f)
@@ -219,6 +229,10 @@ const struct config_key config_keys[] = {
 		 "a score whose newest event is older than this against ssid's clock is a "
 		 "backfill: published with \"backfill\": true, with no alert and no rank.changed "
 		 "(0: off)"),
+
+    STRING_KEY("metrics.listen", metrics_listen, "", false, valid_listen,
+	       "host:port, [v6 address]:port or :port (every address), or empty",
+	       "where /metrics (Prometheus), /healthz and /readyz are served; empty: off"),
 
     STRING_KEY("clock", clock, "system", false, valid_clock,
 	       "system, fixed:<RFC 3339 time> or file:<path>",

@@ -170,6 +170,10 @@ int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err
 	r = load_model(d->cfg.model_file, &d->model, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = ssid_metrics_new(&d->metrics);
+	if (r < 0)
+		goto fail;
+	ssid_metrics_set_model(d->metrics, d->model->version);
 	r = alert_rules_from_config(&d->cfg, &d->alert_rules);
 	if (r < 0) {
 		snprintf(err, errlen,
@@ -193,6 +197,7 @@ void ssid_daemon_free(struct ssid_daemon *d)
 {
 	if (!d)
 		return;
+	ssid_http_stop(d->http); /* it reads metrics */
 	ssid_batch_free(&d->batch);
 	ssid_pipeline_free(d->pipe);
 	ssid_boards_free(d->boards);
@@ -205,6 +210,7 @@ void ssid_daemon_free(struct ssid_daemon *d)
 		rd_kafka_destroy(d->producer);
 	ssid_mock_free(d->mock);
 	ssid_store_free(d->store);
+	ssid_metrics_free(d->metrics);
 	free(d->model);
 	ssid_config_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
@@ -276,8 +282,9 @@ static int create_clients(struct ssid_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static void count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs)
+static void count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs, int64_t took_ms)
 {
+	ssid_daemon_count_batch(d, bs, took_ms);
 	pthread_mutex_lock(&d->lock);
 	d->stats.batches++;
 	d->stats.events += bs->events;
@@ -337,6 +344,7 @@ static void enter_degraded(struct ssid_daemon *d, const char *why)
 				    : d->backoff_ms * 2;
 	}
 	d->retry_at = ssid_time_mono_ms() + d->backoff_ms;
+	ssid_metrics_add(&d->metrics->batches_failed, 1);
 	pthread_mutex_lock(&d->lock);
 	d->stats.failures++;
 	d->stats.degraded = 1;
@@ -361,21 +369,26 @@ static int attempt_batch(struct ssid_daemon *d)
 {
 	struct ssid_batch_stats bs;
 	char why[300];
+	int64_t started = ssid_time_mono_ms();
 	int r = ssid_daemon_check_epoch(d);
 
 	if (r < 0) {
 		snprintf(why, sizeof(why), "redis: %s", ssid_store_errstr(d->store));
+		atomic_store(&d->metrics->redis_ok, 0);
 		enter_degraded(d, why);
 		return r;
 	}
 	if (r == 0) {
 		r = ssid_pipeline_run(d->pipe, &d->batch, ssid_daemon_now_ms(d), &bs);
 		if (r < 0) {
+			if (r == -EIO) /* the pipeline's Redis failure */
+				atomic_store(&d->metrics->redis_ok, 0);
 			enter_degraded(d, ssid_pipeline_errstr(d->pipe));
 			return r;
 		}
+		atomic_store(&d->metrics->redis_ok, 1);
 		commit_batch(d);
-		count_batch(d, &bs);
+		count_batch(d, &bs, ssid_time_mono_ms() - started);
 		ssid_batch_clear(&d->batch);
 	}
 	leave_degraded(d);
@@ -385,10 +398,12 @@ static int attempt_batch(struct ssid_daemon *d)
 static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
 {
 	if (rkm->err) {
+		ssid_metrics_add(&d->metrics->kafka_consumer_errors, 1);
 		log_warn("consumer: %s", rd_kafka_message_errstr(rkm));
 		rd_kafka_message_destroy(rkm);
 		return;
 	}
+	ssid_daemon_check_fetch(d, rkm);
 	if (ssid_batch_add(&d->batch, rkm) < 0) {
 		log_err("out of memory queueing a message: it will be consumed again");
 		return;
@@ -474,6 +489,8 @@ static void do_reload(struct ssid_daemon *d)
 	if (strcmp(model->version, d->model->version) != 0)
 		ssid_parts_model_changed(&d->parts);
 	log_notice("reloaded: model %s (was %s)", model->version, d->model->version);
+	ssid_metrics_set_model(d->metrics, model->version);
+	ssid_metrics_add(&d->metrics->reloads, 1);
 	free(d->model);
 	d->model = model;
 	pthread_mutex_lock(&d->lock);
@@ -555,11 +572,21 @@ static int start(struct ssid_daemon *d)
 	    .command_timeout_ms = d->cfg.redis_command_timeout_ms,
 	    .keepalive = d->cfg.redis_keepalive,
 	    .key_prefix = d->cfg.redis_key_prefix,
+	    .counters = &d->metrics->redis,
 	};
 	struct ssid_pipeline_opts po;
 	char err[1024];
 	int r;
 
+	if (d->cfg.metrics_listen[0]) {
+		r = ssid_http_start(&d->http, d->cfg.metrics_listen, d->metrics, err, sizeof(err));
+		if (r < 0) {
+			log_err("metrics.listen: %s", err);
+			return r == -EINVAL ? EX_CONFIG : EX_UNAVAILABLE;
+		}
+		log_info("metrics on %s (port %d): /metrics, /healthz, /readyz",
+			 d->cfg.metrics_listen, ssid_http_port(d->http));
+	}
 	if (d->cfg.mock_cluster_brokers > 0 && (r = start_mock(d, err, sizeof(err))) < 0)
 		goto config_error;
 	r = create_clients(d, err, sizeof(err));
@@ -607,6 +634,7 @@ no_ranks:
 	    .network_per_batch = d->cfg.rank_network_per_batch,
 	    .min_members = d->cfg.rank_min_members,
 	    .max_event_age_ms = d->cfg.alert_max_event_age_ms,
+	    .metrics = d->metrics,
 	};
 	r = ssid_pipeline_new(&d->pipe, &po, d->model);
 	if (r < 0)
@@ -615,6 +643,7 @@ no_ranks:
 	r = wait_for_redis(d);
 	if (r < 0)
 		return 0;
+	atomic_store(&d->metrics->redis_ok, 1);
 	r = ssid_store_sentinel(d->store, d->epoch, sizeof(d->epoch));
 	if (r == 1)
 		log_notice(

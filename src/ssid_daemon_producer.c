@@ -33,7 +33,10 @@ void ssid_daemon_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, voi
 {
 	struct ssid_daemon *d = opaque;
 
-	(void)rk;
+	ssid_metrics_add(rd_kafka_type(rk) == RD_KAFKA_PRODUCER
+			     ? &d->metrics->kafka_producer_errors
+			     : &d->metrics->kafka_consumer_errors,
+			 1);
 	pthread_mutex_lock(&d->lock);
 	snprintf(d->kafka_error, sizeof(d->kafka_error), "%s: %s",
 		 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);

@@ -118,6 +118,7 @@ int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_h
 	if (rc < 0)
 		return rc;
 	klen = format_key(hs, user_id);
+	ssid_redis_count(hs->rd, 1, 1);
 	reply = redisCommandArgv(
 	    ssid_redis_context(hs->rd), 4,
 	    (const char *[]){"HMGET", hs->key, SSID_HISTORY_FIELD, SSID_HISTORY_DAY_FIELD},

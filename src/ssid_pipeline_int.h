@@ -82,6 +82,7 @@ struct ssid_pipeline {
 	struct ssi_forecast_day *forecast; /* forecast_below's, SSI_FORECAST_DAYS_MAX; lazily */
 	const struct ssid_board_update *boards; /* collected for this attempt */
 	size_t nboards;
+	int64_t run_mono; /* monotonic ms when this run or rescore began (now_ms then) */
 	struct ssid_net_op *net; /* connection changes, contiguous per user */
 	size_t nnet, net_cap;
 };

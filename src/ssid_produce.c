@@ -360,10 +360,52 @@ static bool producer_fatal(struct ssid_pipeline *p)
 /* How many times one attempt replaces a producer dead of a fatal error. */
 #define RENEWALS_MAX 3
 
+/* A replay's scores were delivered when its events were first read. */
+static bool score_to_send(const struct ssid_pipeline *p, size_t u)
+{
+	return p->work[u].publish && (p->work[u].live || !p->work[u].replay) &&
+	       p->users[u].load_status == 0;
+}
+
+/* What an attempt produced, counted into the metrics once all of it is delivered. */
+struct produced {
+	uint64_t msgs[SSID_MSG__COUNT][SSID_METRIC_CAUSES];
+	uint64_t alerts[SSI_ALERT__COUNT];
+};
+
+static void count_delivered(struct ssid_pipeline *p, const struct ssid_batch *b,
+			    const struct produced *pr, int64_t now_ms)
+{
+	struct ssid_metrics *m = p->o.metrics;
+	struct ssid_hist_local lat = {0};
+	/* ssid's clock at this delivery: the attempt's now_ms plus the time it took. */
+	int64_t delivered = now_ms + (ssid_time_mono_ms() - p->run_mono);
+
+	for (int t = 0; t < SSID_MSG__COUNT; t++)
+		for (int c = 0; c < SSID_METRIC_CAUSES; c++)
+			ssid_metrics_add(&m->published[t][c], pr->msgs[t][c]);
+	for (int a = 0; a < SSI_ALERT__COUNT; a++)
+		ssid_metrics_add(&m->alerts[a], pr->alerts[a]);
+	for (size_t i = 0; b && pr->msgs[SSID_MSG_DEAD_LETTER][SSID_METRIC_CAUSE_NONE] && i < b->n;
+	     i++)
+		if (b->msg[i].status < 0 && !b->msg[i].replay)
+			ssid_metrics_dead_letter(m, b->msg[i].why.code);
+	for (size_t u = 0; u < p->nusers; u++) {
+		const struct user_work *w = &p->work[u];
+
+		if (score_to_send(p, u) && w->cause == SSID_CAUSE_EVENT && !w->backfill &&
+		    w->newest_ms > 0)
+			ssid_hist_local_observe(&m->publish_latency, &lat,
+						(double)(delivered - w->newest_ms) / 1000.0);
+	}
+	ssid_hist_merge(&m->publish_latency, &lat);
+}
+
 int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		     struct ssid_batch_stats *stats)
 {
 	struct delivery *d = delivery_new();
+	struct produced pr = {0};
 	int r = 0;
 
 	if (!d)
@@ -377,26 +419,33 @@ int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_
 		}
 		r = produce_dlq(p, d, &b->msg[i]);
 		stats->rejected++;
+		pr.msgs[SSID_MSG_DEAD_LETTER][SSID_METRIC_CAUSE_NONE]++;
 	}
-	/* A replay's scores were delivered when its events were first read. */
 	for (size_t u = 0; u < p->nusers && r == 0; u++)
-		if (p->work[u].publish && (p->work[u].live || !p->work[u].replay) &&
-		    p->users[u].load_status == 0) {
+		if (score_to_send(p, u)) {
 			r = produce_score(p, d, (uint32_t)u, now_ms);
 			stats->outputs++;
+			pr.msgs[SSID_MSG_SCORE][p->work[u].cause]++;
 		}
-	for (size_t i = 0; i < p->ncrossings && r == 0; i++, stats->rank_changes++)
+	for (size_t i = 0; i < p->ncrossings && r == 0; i++, stats->rank_changes++) {
 		r = produce_crossing(p, d, &p->crossings[i], now_ms);
-	for (size_t i = 0; i < p->nalerts && r == 0; i++, stats->alerts++)
+		pr.msgs[SSID_MSG_RANK][p->work[p->crossings[i].user].cause]++;
+	}
+	for (size_t i = 0; i < p->nalerts && r == 0; i++, stats->alerts++) {
 		r = produce_alert(p, d, &p->alerts[i], now_ms);
+		pr.msgs[SSID_MSG_ALERT][p->work[p->alerts[i].user].cause]++;
+		pr.alerts[p->alerts[i].a.rule]++;
+	}
 	if (r == 0 && p->o.boards) {
 		r = ssid_boards_collect(p->o.boards, ssid_time_mono_ms(), &p->boards, &p->nboards);
 		if (r < 0)
 			snprintf(p->err, sizeof(p->err), "redis (leaderboards): %s",
 				 ssid_rank_errstr(p->o.rank));
 	}
-	for (size_t i = 0; i < p->nboards && r == 0; i++, stats->boards++)
+	for (size_t i = 0; i < p->nboards && r == 0; i++, stats->boards++) {
 		r = produce_board(p, d, &p->boards[i], now_ms);
+		pr.msgs[SSID_MSG_BOARD][SSID_METRIC_CAUSE_NONE]++;
+	}
 	if (r == 0)
 		r = await_deliveries(p, d);
 	else
@@ -405,6 +454,10 @@ int pipe_produce_all(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_
 			       renewals < RENEWALS_MAX && producer_fatal(p);
 	     renewals++)
 		r = resend_undelivered(p, &d);
+	if (r == 0 && p->o.metrics)
+		count_delivered(p, b, &pr, now_ms);
+	else if (p->o.metrics)
+		ssid_metrics_add(&p->o.metrics->kafka_producer_errors, (uint64_t)d->failed);
 	if (p->o.boards)
 		ssid_boards_done(p->o.boards, r == 0, ssid_time_mono_ms());
 	if (d->outstanding > 0)

@@ -660,6 +660,27 @@ int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size
 			   "ZRANGE", ids, n);
 }
 
+int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms, int64_t *n)
+{
+	char key[512];
+	redisReply *r;
+	int rc = 0;
+
+	schedule_key(s, partition, key, sizeof(key));
+	r = ssid_store_command(s, "ZCOUNT %s -inf %lld", key, (long long)now_ms);
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*n = r->integer;
+	} else {
+		ssid_redis_set_error(s->rd, "ZCOUNT: %s",
+				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		rc = -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,
 		      size_t count, char ***ids, size_t *n)
 {
@@ -752,6 +773,7 @@ int ssid_store_sentinel(struct ssid_store *s, char *buf, size_t len)
 	c = ssid_redis_context(s->rd);
 	snprintf(key, sizeof(key), "%smeta", ssid_redis_key_prefix(s->rd));
 	new_epoch(epoch, sizeof(epoch));
+	ssid_redis_count(s->rd, 2, 1);
 	if (redisAppendCommand(c, "HSETNX %s epoch %s", key, epoch) != REDIS_OK ||
 	    redisAppendCommand(c, "HGET %s epoch", key) != REDIS_OK ||
 	    redisGetReply(c, (void **)&set) != REDIS_OK ||
@@ -778,6 +800,7 @@ void *ssid_store_command(struct ssid_store *s, const char *fmt, ...)
 
 	if (ssid_redis_connect(s->rd) < 0)
 		return NULL;
+	ssid_redis_count(s->rd, 1, 1);
 	va_start(ap, fmt);
 	r = redisvCommand(ssid_redis_context(s->rd), fmt, ap);
 	va_end(ap);

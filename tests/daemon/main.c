@@ -13,7 +13,7 @@ int main(void)
 	    store_suite,	   rank_suite,	  rank_read_suite,  integration_suite,
 	    poison_suite,	   process_suite, ssictl_suite,	    ranks_e2e_suite,
 	    decay_alerts_suite,	   rebuild_suite, onboarding_suite, secrets_suite,
-	    forecast_alerts_suite,
+	    forecast_alerts_suite, metrics_suite,
 	};
 
 	return t_run_suites(suites, sizeof(suites) / sizeof(suites[0]));

@@ -36,5 +36,7 @@ Suite *onboarding_suite(void);	 /* a backfill through the live topic, the event-
 Suite *secrets_suite(void);
 TCase *producer_tcase(void); /* a fatal producer error: producer replaced (test_producer.c) */
 Suite *forecast_alerts_suite(void); /* forecast_below on a walked clock, a model change */
+/* /metrics, /healthz, /readyz scraped from ssid in a thread; data loss made loud. */
+Suite *metrics_suite(void);
 
 #endif

@@ -27,5 +27,6 @@ Suite *band_suite(void);
 Suite *boards_suite(void);
 Suite *forecast_suite(void);
 Suite *alert_forecast_suite(void);
+Suite *metrics_suite(void); /* ssid_metrics, ssid_http, promtool (test_metrics.c) */
 
 #endif
