@@ -82,7 +82,7 @@ struct ssid_metrics {
 	_Atomic uint64_t published[SSID_MSG__COUNT][SSID_METRIC_CAUSES];
 	_Atomic uint64_t alerts[SSI_ALERT__COUNT];
 	_Atomic uint64_t batches_failed, reloads, rebuilds;
-	_Atomic uint64_t kafka_producer_errors, kafka_consumer_errors;
+	_Atomic uint64_t kafka_producer_errors, kafka_consumer_errors, producers_renewed;
 	_Atomic uint64_t offset_resets, offsets_skipped;
 	struct ssid_redis_counters redis;
 	struct ssid_hist batch_size, batch_seconds, publish_latency;

@@ -84,6 +84,7 @@ rd_kafka_t *ssid_daemon_producer_renew(void *ctx)
 	rd_kafka_flush(d->producer, 1000);
 	rd_kafka_destroy(d->producer);
 	d->producer = fresh;
+	ssid_metrics_add(&d->metrics->producers_renewed, 1);
 	pthread_mutex_lock(&d->lock);
 	d->stats.producers_renewed++;
 	pthread_mutex_unlock(&d->lock);

@@ -408,6 +408,9 @@ int ssid_metrics_render(struct ssid_metrics *m, struct ssid_buf *b)
 	counter(b, "ssid_kafka_consumer_errors_total",
 		"Consumer errors: client errors reported by librdkafka and failed fetches.",
 		&m->kafka_consumer_errors);
+	counter(b, "ssid_kafka_producers_renewed_total",
+		"Output producers replaced after a fatal (idempotence) error.",
+		&m->producers_renewed);
 	counter(b, "ssid_offset_resets_total",
 		"Times a partition's position fell below the broker's log start and consumption "
 		"jumped ahead: events deleted before ssid read them.",

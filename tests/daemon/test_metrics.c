@@ -254,6 +254,7 @@ START_TEST (test_scrape_exact) {
 	expect(text, "ssid_redis_errors_total", 0);
 	expect(text, "ssid_offset_resets_total", 0);
 	expect(text, "ssid_offsets_skipped_total", 0);
+	expect(text, "ssid_kafka_producers_renewed_total", 0);
 	expect(text, "ssid_partitions_assigned", 4);
 	expect(text, "ssid_consumer_lag{partition=\"0\"}", 0);
 	snprintf(series, sizeof(series),

@@ -7,6 +7,7 @@
  * score.updated per rep, and not degraded.
  */
 #include "fixture.h"
+#include "fx_http.h"
 #include "suites.h"
 
 /* Kafka's Produce API key (librdkafka does not install rdkafka_protocol.h). */
@@ -20,7 +21,9 @@ START_TEST (test_fatal_producer_renewed) {
 	struct fx_msgs out;
 	size_t applied = 0, scores = 0;
 	int per_user[16] = {0};
-	char conf[4096], err[1024];
+	char conf[4096], err[1024], extra[128];
+	struct fx_http_reply scrape;
+	int port = fx_free_port();
 
 	fx_env_open(&e, "fatal", 16, false);
 	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_POST_SHARED), 0);
@@ -29,12 +32,20 @@ START_TEST (test_fatal_producer_renewed) {
 	/* The test's own events are in: the next Produce request is ssid's first. */
 	rd_kafka_mock_push_request_errors(ssid_mock_cluster(e.kafka.mock), API_PRODUCE, 1,
 					  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-	ck_assert_int_eq(fx_config_text(conf, sizeof(conf), &e.kafka, &e.redis,
-					&(struct fx_conf){.batch_max_events = 1000}),
-			 0);
+	ck_assert_int_gt(port, 0);
+	snprintf(extra, sizeof(extra), "metrics.listen = 127.0.0.1:%d\n", port);
+	ck_assert_int_eq(
+	    fx_config_text(conf, sizeof(conf), &e.kafka, &e.redis,
+			   &(struct fx_conf){.batch_max_events = 1000, .extra = extra}),
+	    0);
 	ck_assert_msg(fx_daemon_start(&daemon, conf, err, sizeof(err)) == 0, "ssid: %s", err);
 	fx_wait_drained(&e.kafka, &e.stream, daemon.log_path);
 	fx_daemon_wait_events(&daemon, e.stream.n, &st);
+	/* The replacement is counted where operators look for it. */
+	ck_assert_int_eq(fx_http(port, "GET", "/metrics", &scrape), 0);
+	ck_assert_int_eq(scrape.status, 200);
+	ck_assert(fx_metric(scrape.body, "ssid_kafka_producers_renewed_total") == 1);
+	fx_http_reply_free(&scrape);
 	ck_assert_int_eq(fx_daemon_stop(&daemon), 0);
 
 	ck_assert_uint_eq(st.producers_renewed, 1);
