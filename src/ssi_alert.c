@@ -363,6 +363,23 @@ static int lost_cp(const struct ssi_explain *prev, const struct ssi_explain *cur
 	return (int)lround(100.0 * (prev->var[var].points - cur->var[var].points));
 }
 
+void ssi_alert_offer_loss(struct ssi_alert *a, enum ssi_variable var, int lost_cp, unsigned aged)
+{
+	int at = a->nlosses, n;
+
+	if (lost_cp <= 0)
+		return;
+	while (at > 0 && a->loss[at - 1].lost_cp < lost_cp)
+		at--;
+	if (at >= SSI_ALERT_LOSSES)
+		return;
+	n = a->nlosses < SSI_ALERT_LOSSES ? a->nlosses + 1 : SSI_ALERT_LOSSES;
+	for (int i = n - 1; i > at; i--)
+		a->loss[i] = a->loss[i - 1];
+	a->loss[at] = (struct ssi_alert_loss){.var = var, .lost_cp = lost_cp, .aged = aged};
+	a->nlosses = n;
+}
+
 /* The variables (of pillar_mask's pillars) that lost most, biggest first, ties by variable. */
 static void fill_losses(struct ssi_alert *a, const struct ssi_alert_input *in, unsigned pillar_mask)
 {
@@ -373,20 +390,9 @@ static void fill_losses(struct ssi_alert *a, const struct ssi_alert_input *in, u
 		return;
 	for (int var = 0; var < SSI_V__COUNT; var++) {
 		int lost = lost_cp(prev, cur, var);
-		int at = a->nlosses, n;
 
-		if (lost <= 0 || !(pillar_mask & (1u << ssi_var_info(var)->pillar)))
-			continue;
-		while (at > 0 && a->loss[at - 1].lost_cp < lost)
-			at--;
-		if (at >= SSI_ALERT_LOSSES)
-			continue;
-		n = a->nlosses < SSI_ALERT_LOSSES ? a->nlosses + 1 : SSI_ALERT_LOSSES;
-		for (int i = n - 1; i > at; i--)
-			a->loss[i] = a->loss[i - 1];
-		a->loss[at] =
-		    (struct ssi_alert_loss){.var = (enum ssi_variable)var, .lost_cp = lost};
-		a->nlosses = n;
+		if (pillar_mask & (1u << ssi_var_info(var)->pillar))
+			ssi_alert_offer_loss(a, (enum ssi_variable)var, lost, 0);
 	}
 }
 

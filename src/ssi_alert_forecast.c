@@ -56,22 +56,8 @@ static void forecast_losses(struct ssi_alert *a, const struct ssi_forecast_day *
 			aged[fc[d].loss[i].var] += fc[d].loss[i].aged;
 		}
 	a->nlosses = 0;
-	for (int var = 0; var < SSI_V__COUNT; var++) {
-		int at = a->nlosses, n;
-
-		if (lost[var] <= 0)
-			continue;
-		while (at > 0 && a->loss[at - 1].lost_cp < lost[var])
-			at--;
-		if (at >= SSI_ALERT_LOSSES)
-			continue;
-		n = a->nlosses < SSI_ALERT_LOSSES ? a->nlosses + 1 : SSI_ALERT_LOSSES;
-		for (int i = n - 1; i > at; i--)
-			a->loss[i] = a->loss[i - 1];
-		a->loss[at] = (struct ssi_alert_loss){
-		    .var = (enum ssi_variable)var, .lost_cp = lost[var], .aged = aged[var]};
-		a->nlosses = n;
-	}
+	for (int var = 0; var < SSI_V__COUNT; var++)
+		ssi_alert_offer_loss(a, (enum ssi_variable)var, lost[var], aged[var]);
 }
 
 static void fill_forecast_alert(struct ssi_alert *a, const struct ssi_alert_rules *r,

@@ -139,8 +139,7 @@ static void rank_action(struct ssi_explain *out, const struct ssi_action *a)
 	out->action[pos] = *a;
 }
 
-/* The pillar that gained most between two scores. */
-static enum ssi_pillar gaining_pillar(const struct ssi_score *before, const struct ssi_score *after)
+enum ssi_pillar ssi_gaining_pillar(const struct ssi_score *before, const struct ssi_score *after)
 {
 	enum ssi_pillar best = SSI_BRAND;
 
@@ -173,7 +172,7 @@ int ssi_explain(const struct ssi_state *st, const struct ssi_model *m, int64_t n
 		ssi_score(&trial, m, now_ms, &after);
 		a.text = candidates[i].text;
 		a.gain = after.total - out->score.total;
-		a.pillar = gaining_pillar(&out->score, &after);
+		a.pillar = ssi_gaining_pillar(&out->score, &after);
 		if (a.gain > 0)
 			rank_action(out, &a);
 	}

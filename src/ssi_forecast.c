@@ -223,17 +223,6 @@ static bool action_better(const struct ssi_forecast_action *a, const struct ssi_
 	       (a->days_above == b->days_above && a->gain > b->gain);
 }
 
-static enum ssi_pillar gaining_pillar(const struct ssi_score *before, const struct ssi_score *after)
-{
-	enum ssi_pillar best = SSI_BRAND;
-
-	for (int p = 1; p < SSI_PILLAR__COUNT; p++)
-		if (after->pillar[p] - before->pillar[p] >
-		    after->pillar[best] - before->pillar[best])
-			best = (enum ssi_pillar)p;
-	return best;
-}
-
 int ssi_forecast_actions(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,
 			 int points_cp, struct ssi_forecast_action out[SSI_EXPLAIN_ACTIONS])
 {
@@ -259,7 +248,7 @@ int ssi_forecast_actions(const struct ssi_state *st, const struct ssi_model *m, 
 		ssi_score(&trial, m, now_ms, &after);
 		a = (struct ssi_forecast_action){
 		    .text = ssi_action_text(i),
-		    .pillar = gaining_pillar(&now, &after),
+		    .pillar = ssi_gaining_pillar(&now, &after),
 		    .gain = after.total - now.total,
 		    .days_above = days_above(&trial, m, now_ms, points_cp),
 		};

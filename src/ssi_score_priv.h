@@ -33,6 +33,8 @@ void ssi_score_vars(const struct ssi_state *st, const struct ssi_model *m, int64
  * with candidate i done at now_ms (ssi_state_apply's result).
  */
 size_t ssi_action_count(void);
+/* The pillar that gained most from before to after (the first of equals). */
+enum ssi_pillar ssi_gaining_pillar(const struct ssi_score *before, const struct ssi_score *after);
 const char *ssi_action_text(size_t i);
 int ssi_action_apply(struct ssi_state *st, const struct ssi_model *m, int64_t now_ms, size_t i);
 

@@ -78,23 +78,6 @@ static void expect_get(const struct env *e, const char *path, int status, const 
 	fx_http_reply_free(&r);
 }
 
-static void wait_stats(struct env *e, bool (*ready)(const struct ssid_daemon_stats *),
-		       const char *what, struct ssid_daemon_stats *st)
-{
-	int64_t deadline = fx_deadline(FX_WAIT_MS);
-
-	for (;;) {
-		fx_daemon_stats(&e->daemon, st);
-		if (ready(st))
-			return;
-		ck_assert_msg(!fx_daemon_returned(&e->daemon), "ssid stopped (log: %s)",
-			      e->daemon.log_path);
-		ck_assert_msg(!fx_expired(deadline), "no %s within %d ms (log: %s)", what,
-			      FX_WAIT_MS, e->daemon.log_path);
-		fx_pause();
-	}
-}
-
 /* Poll /metrics until series reads value (gauges refresh once a second). */
 static void wait_metric(const struct env *e, const char *series, double value)
 {
@@ -268,7 +251,7 @@ START_TEST (test_scrape_exact) {
 
 	/* A reload keeps every counter; it only adds itself. */
 	fx_daemon_reload(&e.daemon);
-	wait_stats(&e, has_reloaded, "reload", &st);
+	fx_daemon_wait_until(&e.daemon, has_reloaded, "reload", &st);
 	again = scrape(&e);
 	expect(again, "ssid_reloads_total", 1);
 	expect(again, "ssid_events_total{result=\"scored\"}", (double)applied);
@@ -331,11 +314,6 @@ static void wait_status(int fd, const char *needle)
 	}
 }
 
-static bool is_degraded(const struct ssid_daemon_stats *st)
-{
-	return st->degraded == 1 && st->failures > 0;
-}
-
 /* Junk messages of 8 KiB to one partition of the input topic, n of them. */
 static void flood(struct fx_kafka *k, int32_t partition, int n)
 {
@@ -385,7 +363,8 @@ START_TEST (test_offset_reset_logged) {
 	first = e.fx.stream.n;
 	ck_assert_int_eq(fx_stream_add_each_user(&e.fx.stream, &rng, SSI_EV_POST_SHARED), 0);
 	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, first + 1), 0);
-	wait_stats(&e, is_degraded, "degraded state while Redis is down", &st);
+	fx_daemon_wait_until(&e.daemon, fx_daemon_is_degraded, "degraded state while Redis is down",
+			     &st);
 	/* Paused: alive, not ready. */
 	wait_metric(&e, "ssid_batch_failures_total", (double)st.failures);
 	expect_get(&e, "/healthz", 200, "ok\n");

@@ -15,27 +15,6 @@
 #include "fault.h"
 #include "suites.h"
 
-static void wait_stats(struct fx_daemon *d, bool (*ready)(const struct ssid_daemon_stats *),
-		       const char *what, struct ssid_daemon_stats *st)
-{
-	int64_t deadline = fx_deadline(FX_WAIT_MS);
-
-	for (;;) {
-		fx_daemon_stats(d, st);
-		if (ready(st))
-			return;
-		ck_assert_msg(!fx_daemon_returned(d), "ssid stopped (log: %s)", d->log_path);
-		ck_assert_msg(!fx_expired(deadline), "no %s within %d ms (log: %s)", what,
-			      FX_WAIT_MS, d->log_path);
-		fx_pause();
-	}
-}
-
-static bool is_degraded(const struct ssid_daemon_stats *st)
-{
-	return st->degraded == 1 && st->failures > 0;
-}
-
 static bool has_reset(const struct ssid_daemon_stats *st)
 {
 	return st->offset_resets > 0;
@@ -69,7 +48,8 @@ START_TEST (test_retention_loss_logged) {
 	first = e.stream.n;
 	ck_assert_int_eq(fx_stream_add_each_user(&e.stream, &rng, SSI_EV_POST_SHARED), 0);
 	ck_assert_int_eq(fx_produce(&e.kafka, &e.stream, first, first + 1), 0);
-	wait_stats(&daemon, is_degraded, "degraded state while Redis is down", &st);
+	fx_daemon_wait_until(&daemon, fx_daemon_is_degraded, "degraded state while Redis is down",
+			     &st);
 	next = e.stream.ev[first].offset + 1;
 
 	memset(junk, 'x', sizeof(junk));
@@ -99,7 +79,7 @@ START_TEST (test_retention_loss_logged) {
 
 	ck_assert_msg(fx_redis_start(&e.redis, e.redis.dir, true) == 0,
 		      "redis-server did not restart (see %s/redis.log)", e.redis.dir);
-	wait_stats(&daemon, has_reset, "offset reset", &st);
+	fx_daemon_wait_until(&daemon, has_reset, "offset reset", &st);
 	ck_assert_uint_eq(st.offset_resets, 1);
 	ck_assert_uint_eq(st.offsets_skipped, (uint64_t)(lo - next));
 	fx_daemon_wait_events(&daemon, first + 1 + (uint64_t)(hi - lo), &st);
