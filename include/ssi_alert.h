@@ -121,6 +121,12 @@ struct ssi_alert_state {
 	int32_t rebase_day;   /* day of the last model change while it matters, or NEVER */
 	int rebase_max;	      /* the highest total since then, 0..10000 */
 	int32_t forecast_day; /* the last day forecast_below was checked, or NEVER */
+	/*
+	 * The day that check asked to be made again although the score may not
+	 * change before (the caller's schedule brings the rep back then), or
+	 * NEVER; after forecast_day when set.
+	 */
+	int32_t forecast_visit;
 };
 
 /* A fresh state: not based, nothing armed, nothing fired. */
@@ -235,7 +241,7 @@ int ssi_alert_evaluate_forecast(struct ssi_alert_state *st, const struct ssi_ale
  * SSI_ALERT_ENCODED_MAX.
  */
 #define SSI_ALERT_VERSION     1
-#define SSI_ALERT_ENCODED_MAX 47
+#define SSI_ALERT_ENCODED_MAX 51
 
 /* Encoded size of st; 0 when st breaks an invariant (encode says -EINVAL). */
 size_t ssi_alert_state_encoded_size(const struct ssi_alert_state *st);

@@ -20,8 +20,9 @@
  *   rebase    if bit 4: varint day (at most SSI_ALERT_DAY_MAX), varint
  *             highest total (at most 10000).
  *   forecast  if bit 6: varint day forecast_below fired; if bit 7: varint
- *             forecast_day (each at most SSI_ALERT_DAY_MAX). Bit 5 requires
- *             bit 7.
+ *             forecast_day, then varint forecast_visit + 1, 0 for none
+ *             (each day at most SSI_ALERT_DAY_MAX; a visit comes after
+ *             forecast_day). Bit 5 requires bit 7.
  *   pillars   four varints, the pillar references in pillar order, at most
  *             2500 each.
  *
@@ -126,7 +127,8 @@ int ssi_alert_rules_validate(const struct ssi_alert_rules *r)
 void ssi_alert_state_init(struct ssi_alert_state *st)
 {
 	*st = (struct ssi_alert_state){.rebase_day = SSI_ALERT_DAY_NEVER,
-				       .forecast_day = SSI_ALERT_DAY_NEVER};
+				       .forecast_day = SSI_ALERT_DAY_NEVER,
+				       .forecast_visit = SSI_ALERT_DAY_NEVER};
 	for (int rule = 0; rule < SSI_ALERT__COUNT; rule++)
 		st->last_fired_day[rule] = SSI_ALERT_DAY_NEVER;
 }
@@ -578,7 +580,8 @@ static bool state_is_initial(const struct ssi_alert_state *st)
 	ssi_alert_state_init(&fresh);
 	if (st->based != fresh.based || st->armed != fresh.armed ||
 	    st->pillar_armed != fresh.pillar_armed || st->rebase_day != fresh.rebase_day ||
-	    st->rebase_max != fresh.rebase_max || st->forecast_day != fresh.forecast_day)
+	    st->rebase_max != fresh.rebase_max || st->forecast_day != fresh.forecast_day ||
+	    st->forecast_visit != fresh.forecast_visit)
 		return false;
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		if (st->pillar_ref[p] != fresh.pillar_ref[p])
@@ -602,6 +605,10 @@ static bool state_is_encodable(const struct ssi_alert_state *st)
 			return false;
 	if (st->forecast_day == SSI_ALERT_DAY_NEVER ? (st->armed & FC_ARMED) != 0
 						    : !day_is_valid(st->forecast_day))
+		return false;
+	if (st->forecast_visit != SSI_ALERT_DAY_NEVER &&
+	    (st->forecast_day == SSI_ALERT_DAY_NEVER || !day_is_valid(st->forecast_visit) ||
+	     st->forecast_visit <= st->forecast_day))
 		return false;
 	if (st->rebase_day == SSI_ALERT_DAY_NEVER
 		? st->rebase_max != 0
@@ -647,8 +654,12 @@ static void put_state(struct ssi_wire_writer *w, const struct ssi_alert_state *s
 	}
 	if (present & PRESENT_FC_FIRED)
 		ssi_wire_put_varint(w, (uint64_t)st->last_fired_day[SSI_ALERT_FORECAST_BELOW]);
-	if (present & PRESENT_FC_DAY)
+	if (present & PRESENT_FC_DAY) {
 		ssi_wire_put_varint(w, (uint64_t)st->forecast_day);
+		ssi_wire_put_varint(w, st->forecast_visit == SSI_ALERT_DAY_NEVER
+					   ? 0
+					   : (uint64_t)st->forecast_visit + 1);
+	}
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		ssi_wire_put_varint(w, (uint64_t)st->pillar_ref[p]);
 }
@@ -712,8 +723,13 @@ static int get_body(struct ssi_wire_reader *r, struct ssi_alert_state *st)
 	if ((present & PRESENT_FC_FIRED) &&
 	    get_day(r, &st->last_fired_day[SSI_ALERT_FORECAST_BELOW]) < 0)
 		return -EBADMSG;
-	if ((present & PRESENT_FC_DAY) && get_day(r, &st->forecast_day) < 0)
-		return -EBADMSG;
+	if (present & PRESENT_FC_DAY) {
+		if (get_day(r, &st->forecast_day) < 0 ||
+		    ssi_wire_get_varint_max(r, (uint64_t)SSI_ALERT_DAY_MAX + 1, &v) < 0 ||
+		    (v > 0 && (int64_t)v - 1 <= st->forecast_day))
+			return -EBADMSG;
+		st->forecast_visit = v == 0 ? SSI_ALERT_DAY_NEVER : (int32_t)(v - 1);
+	}
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
 		if (ssi_wire_get_varint_max(r, PILLAR_MAX, &v) < 0)
 			return -EBADMSG;

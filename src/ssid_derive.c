@@ -119,18 +119,31 @@ static void schedule_forecast(struct ssid_pipeline *p, uint32_t u, int horizon)
 	const struct ssi_alert_rules *r = &p->o.alerts;
 	struct ssid_user *user = &p->users[u];
 	int k = ssi_forecast_crossing(p->forecast, horizon, r->forecast_cp);
-	int32_t day;
-	int64_t at;
 
-	if (user->due_ms == SSID_DUE_NEVER || !user->save_due)
+	user->alert.forecast_visit = SSI_ALERT_DAY_NEVER;
+	if (user->due_ms == SSID_DUE_NEVER)
 		return; /* no counted day left to leave: the score never changes */
 	if (k >= r->forecast_days)
-		day = p->forecast[k].day - r->forecast_days;
+		user->alert.forecast_visit = p->forecast[k].day - r->forecast_days;
 	else if (k < 0 && horizon > r->forecast_days)
-		day = p->forecast[horizon - 1].day - r->forecast_days + 1;
-	else
+		user->alert.forecast_visit = p->forecast[horizon - 1].day - r->forecast_days + 1;
+}
+
+/*
+ * The rep comes back for its forecast on the day the last check asked for,
+ * or sooner: every save of the schedule keeps that visit, not only the one
+ * of the check (a later batch the same day rewrites the schedule).
+ */
+static void keep_forecast_visit(struct ssid_user *user, int32_t today)
+{
+	int64_t at;
+
+	/* A visit that is due already was made (or the rule no longer applies). */
+	if (user->alert.forecast_visit == SSI_ALERT_DAY_NEVER ||
+	    user->alert.forecast_visit <= today || user->due_ms == SSID_DUE_NEVER ||
+	    !user->save_due)
 		return;
-	at = ssi_time_day_start(day);
+	at = ssi_time_day_start(user->alert.forecast_visit);
 	if (at < user->due_ms)
 		user->due_ms = at;
 }
@@ -206,6 +219,7 @@ int pipe_derive(struct ssid_pipeline *p, int64_t now_ms)
 			r = user->save_state ? evaluate_forecast(p, u, now_ms) : 0;
 			if (r < 0)
 				return r;
+			keep_forecast_visit(user, today);
 			continue;
 		}
 		r = rank_crossings(p, u);
@@ -213,6 +227,7 @@ int pipe_derive(struct ssid_pipeline *p, int64_t now_ms)
 			r = evaluate_alerts(p, u, now_ms, today);
 		if (r == 0)
 			r = evaluate_forecast(p, u, now_ms);
+		keep_forecast_visit(user, today);
 		if (r == 0 && user->history_status == 0 &&
 		    ssi_history_set_retention(&user->history, p->o.history_retention_days) == 0 &&
 		    ssi_history_record(&user->history, today, &p->work[u].score) == -ENOMEM)

@@ -101,12 +101,18 @@ START_TEST (test_forecast_warns_before_the_fall) {
 		 line / 100, line % 100, line / 100, line % 100);
 
 	e2e_clock_set(&e, FX_NOW_MS);
-	e2e_start(&e, &(struct e2e_run){.extra = extra, .file_clock = true});
+	e2e_start(&e, &(struct e2e_run){.extra = extra, .file_clock = true, .gather_long = true});
 	e2e_produce_range(&e, 0, n0);
 	/* The first check is safe (the fall is 10 days away): armed, no alert. */
 	stored_alert(&e, &ast);
 	ck_assert_int_eq(ast.forecast_day, today);
 	ck_assert_uint_ne(ast.armed & (1u << SSI_ALERT_FORECAST_BELOW), 0);
+	ck_assert_int_eq(ast.forecast_visit, today + 3);
+	/* A second batch the same day rewrites the rep's schedule: the visit is kept. */
+	add_same_profile(&e, FX_NOW_MS - T_HOUR);
+	e2e_produce_range(&e, n0, n0 + 1);
+	stored_alert(&e, &ast);
+	ck_assert_int_eq(ast.forecast_visit, today + 3);
 
 	/* Day +3 is when the fall enters the 7-day window: the schedule brings the rep back. */
 	daemons[0] = &e.daemon;
@@ -115,7 +121,7 @@ START_TEST (test_forecast_warns_before_the_fall) {
 	ck_assert_int_eq(e2e_step_clock(&e, daemons, 1, FX_NOW_MS + 3 * DAY), 1);
 	/* An event the same day: checked already today, so no second forecast, no second alert. */
 	add_same_profile(&e, FX_NOW_MS + 3 * DAY);
-	e2e_produce_range(&e, n0, n0 + 1);
+	e2e_produce_range(&e, n0 + 1, n0 + 2);
 	stored_alert(&e, &ast);
 	ck_assert_int_eq(ast.forecast_day, today + 3);
 	ck_assert_int_eq(ast.last_fired_day[SSI_ALERT_FORECAST_BELOW], today + 3);
@@ -222,7 +228,9 @@ START_TEST (test_model_change_never_warns) {
 
 	fx_write_model(path, NULL, 7);
 	e2e_clock_set(&e, FX_NOW_MS);
-	e2e_start(&e, &(struct e2e_run){.extra = extra, .file_clock = true, .model_file = path});
+	e2e_start(&e,
+		  &(struct e2e_run){
+		      .extra = extra, .file_clock = true, .gather_long = true, .model_file = path});
 	e2e_produce_range(&e, 0, n0);
 	stored_alert(&e, &ast);
 	ck_assert_uint_ne(ast.armed & (1u << SSI_ALERT_FORECAST_BELOW), 0);
