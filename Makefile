@@ -8,6 +8,8 @@
 #   make fuzz       build the libFuzzer targets and run each briefly
 #   make check-fresh the README's two commands in a fresh bookworm chroot (root; not part of check)
 #   make install    DESTDIR=... PREFIX=/usr/local
+#   make man        the man pages, generated from --help and the config key table
+#   make deb        the Debian package (build/deb/), from deploy/debian/
 #
 # Out-of-tree: everything lands in $(B) (build/ by default, build/asan for SAN=1).
 
@@ -16,6 +18,7 @@ space := $(empty) $(empty)
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
@@ -34,7 +37,7 @@ SANFLAGS :=
 OPT := -O2
 endif
 
-PKGS := rdkafka hiredis jansson libsystemd
+PKGS := rdkafka hiredis jansson libsystemd libmicrohttpd
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSSID_VERSION=\"$(VERSION)\"
@@ -64,7 +67,7 @@ PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
 .PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-cluster3 check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon test-binaries check-format \
-	format cppcheck fuzz fuzz-run bench demo install clean check-fresh
+	format cppcheck fuzz fuzz-run bench demo install clean check-fresh man deb check-deb check-k8s
 
 all: $(B)/libssi.a $(B)/libssid.a $(B)/libssigen.a $(PROGRAMS)
 
@@ -135,7 +138,7 @@ check:
 	$(MAKE) check-unit
 	@# Mostly waiting on brokers, Redis and timeouts: side by side on two cores.
 	$(MAKE) -j2 check-daemon check-fault
-	$(MAKE) check-format check-engine cppcheck check-systemd
+	$(MAKE) check-format check-engine cppcheck check-systemd check-deb check-k8s
 	@# The fuzzers, the demo and the cluster runs wait mostly on I/O.
 	$(MAKE) -j3 fuzz check-demo check-cluster check-cluster3 FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-asan
@@ -163,9 +166,10 @@ check-demo: all
 check-unit: $(B)/tests/check_unit
 	CK_FORK=yes $(B)/tests/check_unit
 
-# The cluster3 tag (200,000 events through a failover and a reshard) runs once, in check-cluster3.
+# Tests tagged "server" start a heavy external server (prometheus): once, natively.
+# Tests tagged "cluster3" (200,000 events through a failover and a reshard): once, in check-cluster3.
 check-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=yes CK_EXCLUDE_TAGS=cluster3 $(B)/tests/check_daemon
+	CK_FORK=yes CK_EXCLUDE_TAGS="cluster3$(if $(filter 1,$(SAN)), server)" $(B)/tests/check_daemon
 
 # The daemon suites that touch Redis, each against one-node Redis Clusters
 # (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
@@ -221,7 +225,7 @@ valgrind-unit: $(B)/tests/check_unit
 	CK_FORK=no CK_EXCLUDE_TAGS=statistical $(VALGRIND) $(B)/tests/check_unit
 
 valgrind-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=no CK_EXCLUDE_TAGS=cluster3 $(VALGRIND) $(B)/tests/check_daemon
+	CK_FORK=no CK_EXCLUDE_TAGS="server cluster3" $(VALGRIND) $(B)/tests/check_daemon
 
 FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)
 check-format:
@@ -276,12 +280,50 @@ bench:
 	$(B)/bench_engine
 	BENCH_BUILD=$(B) tests/bench/bench_daemon.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/ssid $(DESTDIR)$(UNITDIR)
+# --- man pages, install, the Debian package ----------------------------------
+# Generated from the programs' --help and `ssid --list-keys` (the config key
+# table) plus the prose in deploy/debian/man/*.in: they cannot drift.
+MAN_PAGES := $(B)/man/ssid.8 $(B)/man/ssid.conf.5 $(B)/man/ssictl.1 $(B)/man/ssi-loadgen.1 \
+	$(B)/man/ssi-watch.1
+MKMAN_DEPS := deploy/debian/mkman.sh deploy/debian/changelog | $(B)/man
+man: $(MAN_PAGES)
+$(B)/man:
+	@mkdir -p $@
+$(B)/man/ssid.conf.5: deploy/debian/man/ssid.conf.5.in $(B)/ssid $(MKMAN_DEPS)
+	deploy/debian/mkman.sh keys $(B)/ssid $< > $@.tmp && mv $@.tmp $@
+$(B)/man/%.8: deploy/debian/man/%.8.in $(B)/% $(MKMAN_DEPS)
+	deploy/debian/mkman.sh help $(B)/$* $< > $@.tmp && mv $@.tmp $@
+$(B)/man/%.1: deploy/debian/man/%.1.in $(B)/% $(MKMAN_DEPS)
+	deploy/debian/mkman.sh help $(B)/$* $< > $@.tmp && mv $@.tmp $@
+
+# The one list of installed files: deploy/debian/build-deb.sh packages exactly this.
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/ssid $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 config/ssid.conf config/model.json $(DESTDIR)$(SYSCONFDIR)/ssid/
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' systemd/ssid.service \
 		> $(DESTDIR)$(UNITDIR)/ssid.service
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+
+# dpkg-deb, no debhelper: a hardened build of its own in build/deb/build,
+# `make install` into build/deb/root, then build/deb/ssid_VERSION_ARCH.deb.
+deb:
+	@deploy/install-deps.sh deb
+	VERSION=$(VERSION) MAKE="$(MAKE)" deploy/debian/build-deb.sh
+
+# The man pages against --help and config/ssid.conf, lintian, and the package
+# installed into a throwaway root where `ssid --check-config` must pass.
+check-deb: deb
+	tests/deb/check-man.sh build/deb/build
+	tests/deb/check-deb.sh build/deb/ssid_$(VERSION)_$$(dpkg --print-architecture).deb
+
+# Every manifest of deploy/k8s/ parsed and checked against what ssid serves.
+check-k8s: $(B)/ssid
+	@deploy/install-deps.sh deb
+	tests/deb/check-k8s.py $(B)/ssid
 
 clean:
 	rm -rf build

@@ -27,6 +27,16 @@ work=$(mktemp -d /tmp/ssid-demo.XXXXXX)
 pids=()
 cleanup() {
 	trap - EXIT INT TERM
+	# Data loss is never silent: the mock cluster keeps about 5 MB per
+	# partition, and the demo's pace must never outrun it (README).
+	if [ -n "${metrics_port:-}" ]; then
+		echo
+		echo "ssid at the end: $(metric ssid_offset_resets_total), $(metric ssid_offsets_skipped_total)"
+	fi
+	if grep -q 'data loss' "$work/ssid.log" 2>/dev/null; then
+		echo "ssid reported DATA LOSS:"
+		grep 'data loss' "$work/ssid.log" | head -5
+	fi
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	if [ -f "$work/redis.pid" ]; then
@@ -53,7 +63,18 @@ free_port() {
 	exit 1
 }
 
+# One sample of ssid's /metrics ("name value"), over bash's /dev/tcp.
+metric() {
+	local line
+	exec 3<>"/dev/tcp/127.0.0.1/$metrics_port" || return 0
+	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+	line=$(grep -a "^$1 " <&3 || true)
+	exec 3<&-
+	echo "${line:-$1 unknown}"
+}
+
 redis_port=$(free_port)
+metrics_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
 	--dir "$work" --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 for _ in $(seq 100); do
@@ -69,6 +90,7 @@ mock_cluster.bootstrap_file = $work/bootstrap
 redis.port = $redis_port
 model.file = $here/config/model.json
 kafka.session.timeout.ms = 6000
+metrics.listen = 127.0.0.1:$metrics_port
 CONF
 
 build/ssid --config "$work/ssid.conf" 2>"$work/ssid.log" &
@@ -80,6 +102,7 @@ done
 [ -s "$work/bootstrap" ] || { echo "ssid did not start:"; cat "$work/ssid.log"; exit 1; }
 echo "ssid is up; Kafka (mock) at $(cat "$work/bootstrap"), redis at 127.0.0.1:$redis_port"
 echo "try: kcat -b $(cat "$work/bootstrap") -C -t ssi.scores"
+echo "metrics: http://127.0.0.1:$metrics_port/metrics (and /healthz, /readyz)"
 
 # 30 days of history replayed in about two minutes, then real time.
 build/ssi-loadgen --bootstrap-file "$work/bootstrap" --users 300 --tenants 4 \

@@ -33,6 +33,17 @@
  *                     pillar_drop, for the pillar that fell most, listing
  *                     every pillar that tripped.
  *
+ *   forecast_below    the total is at least forecast_cp now and its idle
+ *                     forecast (ssi_forecast) falls below forecast_cp within
+ *                     forecast_days days: a warning while there is time to
+ *                     act. Checked by ssi_alert_evaluate_forecast, at most
+ *                     once per rep per UTC day (forecast_day); the first
+ *                     check of a rep only arms it when the forecast is safe.
+ *                     Re-arms once the total and every forecast day are at
+ *                     forecast_cp + forecast_rearm_cp or above. A model
+ *                     change disarms it (the next safe forecast re-arms it);
+ *                     a disabled rule is not checked and does not follow.
+ *
  * A rule fires only while armed, and firing disarms it: a score hovering at
  * a threshold fires once, not at every wobble. On top of that each rule fires
  * at most once per UTC day; a rule that trips again on a day it already
@@ -58,6 +69,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ssi_forecast.h"
 #include "ssi_score.h"
 #include "ssi_time.h"
 
@@ -66,6 +78,7 @@ enum ssi_alert_rule {
 	SSI_ALERT_BELOW_THRESHOLD,
 	SSI_ALERT_LEFT_TOP_PERCENT,
 	SSI_ALERT_PILLAR_DROP,
+	SSI_ALERT_FORECAST_BELOW,
 	SSI_ALERT__COUNT
 };
 
@@ -85,6 +98,9 @@ struct ssi_alert_rules {
 	int top_rearm_percent;	/* 2, 0..P - 1 */
 	int pillar_drop_cp;	/* Y: 300, 1..2500 */
 	int pillar_rearm_cp;	/* 150, 0..2500 */
+	int forecast_cp;	/* F: 7000, 1..10000 */
+	int forecast_days;	/* 7, 1..SSI_FORECAST_DAYS_MAX */
+	int forecast_rearm_cp;	/* 200, 0..10000 - F */
 };
 
 /* Every rule enabled, with the thresholds above. */
@@ -102,8 +118,15 @@ struct ssi_alert_state {
 	uint8_t pillar_armed;			  /* bit per pillar */
 	int pillar_ref[SSI_PILLAR__COUNT];	  /* armed: peak; disarmed: trough; 0..2500 */
 	int32_t last_fired_day[SSI_ALERT__COUNT]; /* 0..SSI_ALERT_DAY_MAX or NEVER */
-	int32_t rebase_day; /* day of the last model change while it matters, or NEVER */
-	int rebase_max;	    /* the highest total since then, 0..10000 */
+	int32_t rebase_day;   /* day of the last model change while it matters, or NEVER */
+	int rebase_max;	      /* the highest total since then, 0..10000 */
+	int32_t forecast_day; /* the last day forecast_below was checked, or NEVER */
+	/*
+	 * The day that check asked to be made again although the score may not
+	 * change before (the caller's schedule brings the rep back then), or
+	 * NEVER; after forecast_day when set.
+	 */
+	int32_t forecast_visit;
 };
 
 /* A fresh state: not based, nothing armed, nothing fired. */
@@ -131,7 +154,8 @@ struct ssi_alert_input {
 /* A variable whose contribution fell between the previous and current explain. */
 struct ssi_alert_loss {
 	enum ssi_variable var;
-	int lost_cp; /* > 0 */
+	int lost_cp;   /* > 0 */
+	unsigned aged; /* forecast_below: units ageing out by then (ssi_forecast_loss); else 0 */
 };
 
 struct ssi_alert {
@@ -142,7 +166,9 @@ struct ssi_alert {
 	 * threshold = drop_cp. below_threshold: total, reference = threshold =
 	 * threshold_cp. left_top_percent: top_percent, reference = threshold =
 	 * top_percent. pillar_drop: the pillar, reference = its peak, threshold
-	 * = pillar_drop_cp. old_value is -1 when unknown.
+	 * = pillar_drop_cp. forecast_below: old_value = the total now,
+	 * new_value = the forecast total on forecast_day, reference =
+	 * threshold = forecast_cp. old_value is -1 when unknown.
 	 */
 	int old_value;
 	int new_value;
@@ -154,9 +180,15 @@ struct ssi_alert {
 	/* The variables that lost most, biggest first (pillar_drop: of the tripped pillars). */
 	struct ssi_alert_loss loss[SSI_ALERT_LOSSES];
 	int nlosses;
-	/* What would win points back: the current explain's best actions. */
+	/*
+	 * What would win points back: the current explain's best actions;
+	 * forecast_below: the actions that keep the rep above the line longest,
+	 * with the idle days each keeps it there (action_days).
+	 */
 	struct ssi_action action[SSI_EXPLAIN_ACTIONS];
+	int action_days[SSI_EXPLAIN_ACTIONS];
 	int nactions;
+	int32_t forecast_day; /* forecast_below: the UTC day the forecast falls below; else 0 */
 	char why[SSI_ALERT_WHY_MAX]; /* one human sentence */
 };
 
@@ -171,13 +203,45 @@ int ssi_alert_evaluate(struct ssi_alert_state *st, const struct ssi_alert_rules 
 		       const struct ssi_alert_input *in, struct ssi_alert *out, int max_out);
 
 /*
+ * Whether forecast_below wants the rep's idle forecast at now_ms: the rule
+ * is enabled, st has been evaluated once (based), the rep was not checked
+ * yet on now_ms's UTC day, and total is at least forecast_cp.
+ */
+bool ssi_alert_forecast_due(const struct ssi_alert_state *st, const struct ssi_alert_rules *r,
+			    int64_t now_ms, int total);
+
+struct ssi_alert_forecast_input {
+	int64_t now_ms;		    /* as in ssi_alert_input */
+	enum ssi_alert_cause cause; /* event or decay */
+	struct ssi_score score;	    /* the score at now_ms */
+	/* ssi_forecast(state, model, now_ms, ndays), ndays >= forecast_days. */
+	const struct ssi_forecast_day *forecast;
+	int ndays;
+	int window_days; /* the model's window, for the sentence; 0 when unknown */
+	/* ssi_forecast_actions(state, model, now_ms, forecast_cp); may be NULL. */
+	const struct ssi_forecast_action *actions;
+	int nactions;
+};
+
+/*
+ * Check forecast_below once for the day (see the rules above; call it when
+ * ssi_alert_forecast_due says so): records the check in st->forecast_day,
+ * arms, re-arms or fires. Writes the alert to *out and returns 1 when it
+ * fires, 0 when not (also when the check is not due), -EINVAL for invalid
+ * rules or input (st is then unchanged). A dry run on a copy of st says
+ * whether the actions are worth computing.
+ */
+int ssi_alert_evaluate_forecast(struct ssi_alert_state *st, const struct ssi_alert_rules *r,
+				const struct ssi_alert_forecast_input *in, struct ssi_alert *out);
+
+/*
  * Binary encoding, version SSI_ALERT_VERSION: "SA", version, body, CRC-32C
  * trailer (ssi_wire's frame); src/ssi_alert.c documents the body. A fresh
- * state takes 13 bytes, a rep who had alerts 20 to 30, none more than
+ * state takes 13 bytes, a rep who had alerts 20 to 35, none more than
  * SSI_ALERT_ENCODED_MAX.
  */
 #define SSI_ALERT_VERSION     1
-#define SSI_ALERT_ENCODED_MAX 39
+#define SSI_ALERT_ENCODED_MAX 51
 
 /* Encoded size of st; 0 when st breaks an invariant (encode says -EINVAL). */
 size_t ssi_alert_state_encoded_size(const struct ssi_alert_state *st);

@@ -53,7 +53,8 @@ struct ssid_config {
 	char *redis_host;	      /* redis.host */
 	char *redis_unix_socket;      /* redis.unix_socket, "" = use TCP */
 	char *redis_user;	      /* redis.user, "" = default user */
-	char *redis_password;	      /* redis.password, "" = no AUTH */
+	char *redis_password;	      /* redis.password, or redis.password_file's content */
+	char *redis_password_file;    /* redis.password_file, "" = none */
 	char *redis_key_prefix;	      /* redis.key_prefix */
 	int redis_port;		      /* redis.port */
 	int redis_db;		      /* redis.db */
@@ -109,9 +110,19 @@ struct ssid_config {
 	int alert_left_top_percent;
 	bool alert_pillar_drop_enabled;
 	double alert_pillar_drop_points;
+	bool alert_forecast_below_enabled;
+	double alert_forecast_below_points;
+	int alert_forecast_below_days;
 	int alert_max_event_age_ms; /* alert.max_event_age_ms, 0 = off (not reloadable) */
 
+	char *metrics_listen; /* metrics.listen: "host:port" of /metrics, /healthz, /readyz; "" =
+				 off */
+
 	char *clock; /* clock: "system", "fixed:<RFC 3339>" or "file:<path>" */
+
+	/* The last secret written in the file itself (for the mode warning); line 0: none. */
+	unsigned inline_secret_line;
+	char inline_secret_key[128];
 
 	struct ssid_kv_list kafka;	    /* kafka.X: consumer and producer */
 	struct ssid_kv_list kafka_consumer; /* kafka.consumer.X */
@@ -194,6 +205,24 @@ int ssid_config_key_info(size_t index, struct ssid_config_key_info *info);
  * may be NULL when len is 0); -ENOENT when index is past the end, -EINVAL.
  */
 int ssid_config_key_value(const struct ssid_config *cfg, size_t index, char *buf, size_t len);
+
+/*
+ * Secrets (ssid_config_secret.c). A key holds a secret when its name says
+ * password or secret, or is a private key or an OAUTHBEARER configuration
+ * (sasl.password, ssl.key.password, ssl.key.pem, ...): its value is never
+ * printed. redis.password_file and any kafka.[consumer.|producer.]X_file
+ * are read when the file is: the content, trailing line breaks removed, is
+ * the value of redis.password / kafka.X. A relative path is resolved in
+ * $CREDENTIALS_DIRECTORY when it is set (systemd's LoadCredential=), else
+ * next to the configuration file.
+ */
+bool ssid_config_is_secret(const char *name);
+/*
+ * When cfg holds a secret written in the file itself and the file is
+ * readable by others (mode bits), the warning for the operator in buf
+ * ("path:line: key: ..."), and 1; else 0 (buf untouched).
+ */
+int ssid_config_secret_warning(const struct ssid_config *cfg, char *buf, size_t len);
 
 /* The clock setting taken apart, for the daemon's time source. */
 enum ssid_config_clock_kind {

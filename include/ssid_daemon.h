@@ -30,7 +30,10 @@ struct ssid_daemon_stats {
 	uint64_t rebuilds;	 /* times Redis was found empty and partitions replayed */
 	uint64_t failures;	 /* batch attempts that failed and were retried */
 	uint64_t reloads;
-	int degraded; /* 1 while retrying */
+	uint64_t producers_renewed; /* producers replaced after a fatal error */
+	uint64_t offset_resets;	    /* partitions reset past events deleted before they were read */
+	uint64_t offsets_skipped;   /* offsets those resets jumped over */
+	int degraded;		    /* 1 while retrying */
 };
 
 /*

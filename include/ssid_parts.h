@@ -33,6 +33,7 @@ struct ssid_part {
 	bool model_check;	   /* compare the roster's model version */
 	bool walking;		   /* model walk under way */
 	unsigned long long cursor; /* ZSCAN cursor of the walk */
+	int64_t next_fetch;	   /* the offset the next message should carry; -1: unknown */
 };
 
 /* Partitions indexed by number. Zero-initialise; release with ssid_parts_free. */
@@ -50,10 +51,23 @@ int ssid_parts_assign(struct ssid_parts *ps, int32_t partition);
 /* Revocation: forget the walk and the replay; the next owner redoes them. */
 void ssid_parts_revoke(struct ssid_parts *ps, int32_t partition);
 
+/* How many partitions are owned. */
+int ssid_parts_owned(const struct ssid_parts *ps);
+
 /* Whether offset of partition is a rebuild's replay. */
 bool ssid_parts_is_replay(const struct ssid_parts *ps, int32_t partition, int64_t offset);
 /* Messages up to offset of partition are durable. */
 void ssid_parts_advance(struct ssid_parts *ps, int32_t partition, int64_t offset);
+
+/*
+ * Data loss. The consumer will deliver partition from offset next (its
+ * committed offset, or where a rebuild seeks; negative: unknown, as when the
+ * group has none) and the messages after it in order. ssid_parts_fetched
+ * takes each message's offset: it returns the offset that was expected
+ * when this one lies beyond it (offsets were skipped), else -1.
+ */
+void ssid_parts_expect(struct ssid_parts *ps, int32_t partition, int64_t next);
+int64_t ssid_parts_fetched(struct ssid_parts *ps, int32_t partition, int64_t offset);
 
 /* Every owned partition's model version must be checked again (a new model). */
 void ssid_parts_model_changed(struct ssid_parts *ps);

@@ -41,6 +41,7 @@
 #include "ssi_model.h"
 #include "ssid_batch.h"
 #include "ssid_boards.h"
+#include "ssid_metrics.h"
 #include "ssid_out.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
@@ -75,6 +76,13 @@ struct ssid_pipeline_opts {
 	int delivery_timeout_ms; /* give up waiting for deliveries after this */
 	void (*tick)(void *ctx); /* called about every 100 ms while waiting */
 	void *tick_ctx;
+	/*
+	 * Called (with tick_ctx) when the producer raised a fatal error: replace
+	 * it, destroying the old one; returns the new one (borrowed, the same
+	 * dr_msg_cb) or NULL. The outputs it failed are sent again through the
+	 * new one. NULL: a fatal error fails every batch.
+	 */
+	rd_kafka_t *(*renew_producer)(void *ctx);
 	struct ssid_rank *rank;	    /* borrowed; NULL: no ranks, bands or boards */
 	struct ssid_boards *boards; /* borrowed; NULL: no leaderboard.changed */
 	struct ssi_bands bands;
@@ -94,6 +102,13 @@ struct ssid_pipeline_opts {
 	 * rank.changed (boards it moves say backfill too). 0: off.
 	 */
 	int64_t max_event_age_ms;
+	/*
+	 * Borrowed; NULL: nothing counted. What was delivered is counted once
+	 * its attempt's every report is in: messages by type and cause, alerts
+	 * by rule, dead letters by reason, and the latency from each live
+	 * (not backfill) event score's newest event to delivery.
+	 */
+	struct ssid_metrics *metrics;
 };
 
 struct ssid_pipeline;

@@ -15,11 +15,24 @@
 #define SSID_REDIS_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct redisContext;
 struct redisReply;
+
+/*
+ * What every connection given the same counters adds to them (relaxed
+ * atomics: another thread may read them at any time): commands sent
+ * (replies read), round trips (each flush of queued commands, or a single
+ * command, waited for) and errors (transport errors, error replies and
+ * unexpected replies recorded with ssid_redis_fail or _set_error).
+ */
+struct ssid_redis_counters {
+	_Atomic uint64_t commands, round_trips, errors;
+};
 
 struct ssid_redis_opts {
 	const char *host;
@@ -41,6 +54,7 @@ struct ssid_redis_opts {
 	/* A cluster: each batch's writes are followed by WAIT wait_replicas on every node written.
 	 */
 	int wait_replicas;
+	struct ssid_redis_counters *counters; /* borrowed; NULL: not counted */
 };
 
 struct ssid_redis;
@@ -93,6 +107,12 @@ void ssid_redis_set_error(struct ssid_redis *rd, const char *fmt, ...)
  */
 int ssid_redis_fail(struct ssid_redis *rd, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Count commands whose replies the caller read itself through the context
+ * (redisCommand, redisGetReply), in round_trips round trips.
+ */
+void ssid_redis_count(struct ssid_redis *rd, unsigned commands, unsigned round_trips);
 
 /* The next reply of the pipeline (freeReplyObject it); -EIO and dropped on a transport error. */
 int ssid_redis_next_reply(struct ssid_redis *rd, struct redisReply **out, const char *what);

@@ -90,6 +90,7 @@ struct ssid_user {
 	bool save_state;     /* field s (and the net ops) */
 	bool save_published; /* fields p (from published), h, d, a, k, n */
 	bool save_due;	     /* due_ms into partition's schedule */
+	bool save_alert;     /* field a alone: a forecast check of a rep not published */
 };
 
 /* Initialise u for id (borrowed) with an empty record. */
@@ -143,6 +144,12 @@ void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *sco
 				int64_t as_of_ms, const char *model_version,
 				const int top[SSID_RANK__COUNT]);
 /*
+ * Stage u's alert state (field a) alone, for a rep whose rule state changed
+ * without a delivery (forecast_below's daily check); it joins the HSET of
+ * a staged state, so stage the state too to spare a command.
+ */
+void ssid_store_stage_alert(struct ssid_user *u);
+/*
  * Write what was staged for users[0..n), all of it in one round trip.
  * 0, -EIO or -ENOMEM.
  */
@@ -158,6 +165,8 @@ int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, s
  */
 int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
 		   size_t *n);
+/* How many of partition's reps are due at now_ms (the decay backlog) into *n. -EIO. */
+int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms, int64_t *n);
 /*
  * One step of a walk over partition's whole roster (ZSCAN: every member
  * present throughout is seen at least once). *cursor starts at 0 and is 0

@@ -211,8 +211,20 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: ssi-watch (--bootstrap HOST:PORT | --bootstrap-file FILE)\n"
 		     "                 [--topic NAME] [--dlq-topic NAME] [--top N] [--plain]\n"
+		     "       ssi-watch --version | --help\n"
+		     "\n"
 		     "Show ssid's score updates live: a leaderboard, the latest updates, drops.\n"
-		     "  --plain  print one line per update instead of redrawing the screen\n");
+		     "\n"
+		     "  -b, --bootstrap HOST:PORT  Kafka bootstrap servers\n"
+		     "  -B, --bootstrap-file FILE  read them from the first line of FILE (as ssid\n"
+		     "                             writes for its mock cluster)\n"
+		     "  -t, --topic NAME           ssid's output topic (default ssi.scores)\n"
+		     "  -d, --dlq-topic NAME       the dead-letter topic (default ssi.events.dlq)\n"
+		     "  -n, --top N                rows of the leaderboard (default 15)\n"
+		     "  -p, --plain                print one line per update instead of redrawing\n"
+		     "                             the screen\n"
+		     "  -V, --version              print the version and exit\n"
+		     "  -h, --help                 print this help and exit\n");
 }
 
 int main(int argc, char **argv)
@@ -225,6 +237,7 @@ int main(int argc, char **argv)
 	    {"top", required_argument, NULL, 'n'},
 	    {"plain", no_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	char bootstrap[1024] = "", errstr[512], group[64];
@@ -237,7 +250,7 @@ int main(int argc, char **argv)
 	time_t last_draw = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "b:B:t:d:n:ph", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:B:t:d:n:phV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			snprintf(bootstrap, sizeof(bootstrap), "%s", optarg);
@@ -265,6 +278,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EX_OK;
+		case 'V':
+			printf("ssi-watch %s\n", SSID_VERSION);
 			return EX_OK;
 		default:
 			usage(stderr);

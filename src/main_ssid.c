@@ -21,13 +21,16 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: ssid [--config FILE] [--check-config] [--rebuild]\n"
-		     "       ssid --version | --help\n"
+		     "       ssid --list-keys | --version | --help\n"
 		     "\n"
 		     "Consume activity events from Kafka, keep each sales rep's Social Selling\n"
 		     "Index in Redis, and publish score changes to Kafka.\n"
 		     "\n"
 		     "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 		     "  -n, --check-config   validate the configuration and the model, then exit\n"
+		     "      --list-keys      print every key of the configuration file, one per\n"
+		     "                       line: name, default, reload (SIGHUP applies it) or\n"
+		     "                       restart, accepted values, meaning (tab-separated)\n"
 		     "  -r, --rebuild        replay the assigned partitions from the start of the\n"
 		     "                       retained log into Redis (progress in the log), then\n"
 		     "                       go on live; replayed events count once and publish\n"
@@ -40,12 +43,27 @@ static void usage(FILE *out)
 		     "configuration, 64 for bad usage.\n");
 }
 
+/* The key table, for ssid.conf(5) and for operators: one key per line, tab-separated. */
+static int list_keys(void)
+{
+	struct ssid_config_key_info info;
+
+	for (size_t i = 0; ssid_config_key_info(i, &info) == 0; i++)
+		printf("%s\t%s\t%s\t%s\t%s\n", info.name, info.default_value,
+		       info.reloadable ? "reload" : "restart", info.expected, info.help);
+	return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'n'},
-	    {"rebuild", no_argument, NULL, 'r'},      {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'n'},
+	    {"rebuild", no_argument, NULL, 'r'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"list-keys", no_argument, NULL, 'K'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	bool check_only = false, rebuild = false;
@@ -72,6 +90,8 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EX_OK;
+		case 'K':
+			return list_keys();
 		default:
 			usage(stderr);
 			return EX_USAGE;
@@ -93,6 +113,8 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	ssid_log_set_level(cfg.log_level);
+	if (ssid_config_secret_warning(&cfg, err, sizeof(err)))
+		log_warn("%s", err);
 	r = ssid_daemon_new(&d, &cfg, err, sizeof(err));
 	ssid_config_free(&cfg);
 	if (r < 0) {

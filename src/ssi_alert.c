@@ -3,17 +3,26 @@
  * compact binary form of a rep's alert state (include/ssi_alert.h has the
  * rules' semantics).
  *
+ * forecast_below's daily check is in ssi_alert_forecast.c (ssi_alert_int.h).
+ *
  * Body of version 1 of the state's encoding (ssi_wire's frame, magic "SA";
  * varint: unsigned LEB128 in its shortest form):
  *
  *   flags     u8: bit 0 based, bits 1..3 armed score_drop, below_threshold,
  *             left_top_percent, bits 4..7 pillar_drop armed per pillar.
  *   present   u8: bits 0..3 the rule has fired (last_fired_day set), bit 4
- *             a model change is remembered (rebase_day set); bits 5..7 are 0.
+ *             a model change is remembered (rebase_day set), bit 5
+ *             forecast_below armed, bit 6 forecast_below has fired, bit 7
+ *             forecast_below was checked (forecast_day set). States written
+ *             before forecast_below have bits 5..7 clear: never checked.
  *   fired     per bit 0..3 of present, ascending: varint day, at most
  *             SSI_ALERT_DAY_MAX.
  *   rebase    if bit 4: varint day (at most SSI_ALERT_DAY_MAX), varint
  *             highest total (at most 10000).
+ *   forecast  if bit 6: varint day forecast_below fired; if bit 7: varint
+ *             forecast_day, then varint forecast_visit + 1, 0 for none
+ *             (each day at most SSI_ALERT_DAY_MAX; a visit comes after
+ *             forecast_day). Bit 5 requires bit 7.
  *   pillars   four varints, the pillar references in pillar order, at most
  *             2500 each.
  *
@@ -28,6 +37,7 @@
 #include <string.h>
 
 #include "ssi_alert.h"
+#include "ssi_alert_int.h"
 #include "ssi_history.h"
 #include "ssi_wire.h"
 
@@ -39,8 +49,13 @@
 #define FLAG_PILLAR(p)	 (0x10u << (p))
 #define PRESENT_FIRED(r) (0x01u << (r))
 #define PRESENT_REBASE	 0x10u
-#define PRESENT_ALL	 0x1fu
-#define RULE_ARMED_ALL	 0x07u
+#define PRESENT_FC_ARMED 0x20u
+#define PRESENT_FC_FIRED 0x40u
+#define PRESENT_FC_DAY	 0x80u
+#define PRESENT_ALL	 0xffu
+#define RULE_ARMED_ALL	 (0x07u | FC_ARMED)
+/* The rules ssi_alert_evaluate checks: forecast_below has its own function. */
+#define SCORE_RULES	 SSI_ALERT_FORECAST_BELOW
 #define PILLAR_ARMED_ALL 0x0fu
 
 static const struct ssi_wire_format alert_format = {
@@ -53,6 +68,7 @@ static const char *const rule_names[SSI_ALERT__COUNT] = {
     [SSI_ALERT_BELOW_THRESHOLD] = "below_threshold",
     [SSI_ALERT_LEFT_TOP_PERCENT] = "left_top_percent",
     [SSI_ALERT_PILLAR_DROP] = "pillar_drop",
+    [SSI_ALERT_FORECAST_BELOW] = "forecast_below",
 };
 
 const char *ssi_alert_rule_name(enum ssi_alert_rule rule)
@@ -65,7 +81,7 @@ const char *ssi_alert_rule_name(enum ssi_alert_rule rule)
 void ssi_alert_rules_default(struct ssi_alert_rules *r)
 {
 	*r = (struct ssi_alert_rules){
-	    .enabled = {true, true, true, true},
+	    .enabled = {true, true, true, true, true},
 	    .drop_cp = 500,
 	    .drop_days = 7,
 	    .drop_rearm_cp = 250,
@@ -75,6 +91,9 @@ void ssi_alert_rules_default(struct ssi_alert_rules *r)
 	    .top_rearm_percent = 2,
 	    .pillar_drop_cp = 300,
 	    .pillar_rearm_cp = 150,
+	    .forecast_cp = 7000,
+	    .forecast_days = 7,
+	    .forecast_rearm_cp = 200,
 	};
 }
 
@@ -97,19 +116,24 @@ int ssi_alert_rules_validate(const struct ssi_alert_rules *r)
 	    !in_range(r->top_percent, 1, 99) ||
 	    !in_range(r->top_rearm_percent, 0, r->top_percent - 1) ||
 	    !in_range(r->pillar_drop_cp, 1, PILLAR_MAX) ||
-	    !in_range(r->pillar_rearm_cp, 0, PILLAR_MAX))
+	    !in_range(r->pillar_rearm_cp, 0, PILLAR_MAX) ||
+	    !in_range(r->forecast_cp, 1, TOTAL_MAX) ||
+	    !in_range(r->forecast_days, 1, SSI_FORECAST_DAYS_MAX) ||
+	    !in_range(r->forecast_rearm_cp, 0, TOTAL_MAX - r->forecast_cp))
 		return -EINVAL;
 	return 0;
 }
 
 void ssi_alert_state_init(struct ssi_alert_state *st)
 {
-	*st = (struct ssi_alert_state){.rebase_day = SSI_ALERT_DAY_NEVER};
+	*st = (struct ssi_alert_state){.rebase_day = SSI_ALERT_DAY_NEVER,
+				       .forecast_day = SSI_ALERT_DAY_NEVER,
+				       .forecast_visit = SSI_ALERT_DAY_NEVER};
 	for (int rule = 0; rule < SSI_ALERT__COUNT; rule++)
 		st->last_fired_day[rule] = SSI_ALERT_DAY_NEVER;
 }
 
-static bool score_is_valid(const struct ssi_score *sc)
+bool ssi_alert_score_valid(const struct ssi_score *sc)
 {
 	int sum = 0;
 
@@ -131,9 +155,9 @@ static bool input_is_valid(const struct ssi_alert_input *in)
 	return in->now_ms >= SSI_TIME_MIN_MS && in->now_ms <= SSI_TIME_MAX_MS &&
 	       (in->cause == SSI_ALERT_CAUSE_EVENT || in->cause == SSI_ALERT_CAUSE_DECAY ||
 		in->cause == SSI_ALERT_CAUSE_MODEL) &&
-	       (!in->has_old || score_is_valid(&in->old_score)) && score_is_valid(&in->new_score) &&
-	       in_range(in->max_total, -1, TOTAL_MAX) && top_is_valid(in->old_top_percent) &&
-	       top_is_valid(in->new_top_percent);
+	       (!in->has_old || ssi_alert_score_valid(&in->old_score)) &&
+	       ssi_alert_score_valid(&in->new_score) && in_range(in->max_total, -1, TOTAL_MAX) &&
+	       top_is_valid(in->old_top_percent) && top_is_valid(in->new_top_percent);
 }
 
 static int max_int(int a, int b)
@@ -169,7 +193,8 @@ static bool top_trips(const struct ssi_alert_rules *r, int top)
 /*
  * Arm every rule that score (and top) does not already trip and start the
  * pillar peaks there: what a fresh state or a model change starts from, so
- * that only a fall from this point on fires.
+ * that only a fall from this point on fires. forecast_below is left
+ * disarmed: only a forecast says whether it is safe to arm.
  */
 static void base_on(struct ssi_alert_state *st, const struct ssi_alert_rules *r,
 		    const struct ssi_score *score, int top, int drop_ref)
@@ -340,6 +365,23 @@ static int lost_cp(const struct ssi_explain *prev, const struct ssi_explain *cur
 	return (int)lround(100.0 * (prev->var[var].points - cur->var[var].points));
 }
 
+void ssi_alert_offer_loss(struct ssi_alert *a, enum ssi_variable var, int lost_cp, unsigned aged)
+{
+	int at = a->nlosses, n;
+
+	if (lost_cp <= 0)
+		return;
+	while (at > 0 && a->loss[at - 1].lost_cp < lost_cp)
+		at--;
+	if (at >= SSI_ALERT_LOSSES)
+		return;
+	n = a->nlosses < SSI_ALERT_LOSSES ? a->nlosses + 1 : SSI_ALERT_LOSSES;
+	for (int i = n - 1; i > at; i--)
+		a->loss[i] = a->loss[i - 1];
+	a->loss[at] = (struct ssi_alert_loss){.var = var, .lost_cp = lost_cp, .aged = aged};
+	a->nlosses = n;
+}
+
 /* The variables (of pillar_mask's pillars) that lost most, biggest first, ties by variable. */
 static void fill_losses(struct ssi_alert *a, const struct ssi_alert_input *in, unsigned pillar_mask)
 {
@@ -350,20 +392,9 @@ static void fill_losses(struct ssi_alert *a, const struct ssi_alert_input *in, u
 		return;
 	for (int var = 0; var < SSI_V__COUNT; var++) {
 		int lost = lost_cp(prev, cur, var);
-		int at = a->nlosses, n;
 
-		if (lost <= 0 || !(pillar_mask & (1u << ssi_var_info(var)->pillar)))
-			continue;
-		while (at > 0 && a->loss[at - 1].lost_cp < lost)
-			at--;
-		if (at >= SSI_ALERT_LOSSES)
-			continue;
-		n = a->nlosses < SSI_ALERT_LOSSES ? a->nlosses + 1 : SSI_ALERT_LOSSES;
-		for (int i = n - 1; i > at; i--)
-			a->loss[i] = a->loss[i - 1];
-		a->loss[at] =
-		    (struct ssi_alert_loss){.var = (enum ssi_variable)var, .lost_cp = lost};
-		a->nlosses = n;
+		if (pillar_mask & (1u << ssi_var_info(var)->pillar))
+			ssi_alert_offer_loss(a, (enum ssi_variable)var, lost, 0);
 	}
 }
 
@@ -400,6 +431,16 @@ static void write_headline(struct ssi_alert *a, const struct ssi_alert_rules *r)
 		append(a->why, sizeof(a->why), "left the top %d%% of the industry (now top %d%%)",
 		       a->reference, a->new_value);
 		break;
+	case SSI_ALERT_FORECAST_BELOW: {
+		char date[SSI_TIME_BUFLEN];
+
+		ssi_score_format(a->old_value, amount, sizeof(amount));
+		ssi_time_format(ssi_time_day_start(a->forecast_day), date);
+		date[10] = '\0';
+		append(a->why, sizeof(a->why), "SSI %s will fall below %s on %s (to %s) if idle",
+		       amount, reference, date, value);
+		break;
+	}
 	case SSI_ALERT_PILLAR_DROP:
 	case SSI_ALERT__COUNT:
 		ssi_score_format(a->reference - a->new_value, amount, sizeof(amount));
@@ -410,8 +451,8 @@ static void write_headline(struct ssi_alert *a, const struct ssi_alert_rules *r)
 }
 
 /* "<headline>; posts: -2.10, messages: -0.40 (activity aged out of the 90-day window)" */
-static void write_why(struct ssi_alert *a, const struct ssi_alert_rules *r,
-		      const struct ssi_alert_input *in)
+void ssi_alert_write_why(struct ssi_alert *a, const struct ssi_alert_rules *r,
+			 enum ssi_alert_cause cause, int window_days)
 {
 	a->why[0] = '\0';
 	write_headline(a, r);
@@ -424,11 +465,16 @@ static void write_why(struct ssi_alert *a, const struct ssi_alert_rules *r,
 	}
 	if (a->nlosses == 0)
 		return;
-	if (in->cause == SSI_ALERT_CAUSE_EVENT)
+	if (a->rule == SSI_ALERT_FORECAST_BELOW && window_days > 0)
+		append(a->why, sizeof(a->why), " (activity ageing out of the %d-day window)",
+		       window_days);
+	else if (a->rule == SSI_ALERT_FORECAST_BELOW)
+		append(a->why, sizeof(a->why), " (activity ageing out of the window)");
+	else if (cause == SSI_ALERT_CAUSE_EVENT)
 		append(a->why, sizeof(a->why), " (after new activity)");
-	else if (in->window_days > 0)
+	else if (window_days > 0)
 		append(a->why, sizeof(a->why), " (activity aged out of the %d-day window)",
-		       in->window_days);
+		       window_days);
 	else
 		append(a->why, sizeof(a->why), " (activity aged out of the window)");
 }
@@ -459,7 +505,7 @@ static void fill_alert(struct ssi_alert *a, enum ssi_alert_rule rule, const stru
 		memcpy(a->action, in->cur_explain->action,
 		       sizeof(a->action[0]) * (size_t)a->nactions);
 	}
-	write_why(a, r, in);
+	ssi_alert_write_why(a, r, in->cause, in->window_days);
 }
 
 static struct verdict check_rule(struct ssi_alert_state *st, enum ssi_alert_rule rule,
@@ -474,6 +520,7 @@ static struct verdict check_rule(struct ssi_alert_state *st, enum ssi_alert_rule
 	case SSI_ALERT_LEFT_TOP_PERCENT:
 		return check_left_top(st, r, in);
 	case SSI_ALERT_PILLAR_DROP:
+	case SSI_ALERT_FORECAST_BELOW:
 	case SSI_ALERT__COUNT:
 		break;
 	}
@@ -505,7 +552,7 @@ int ssi_alert_evaluate(struct ssi_alert_state *st, const struct ssi_alert_rules 
 	if (!st->based)
 		base_fresh(st, r, in, today);
 
-	for (int rule = 0; rule < SSI_ALERT__COUNT; rule++) {
+	for (int rule = 0; rule < SCORE_RULES; rule++) {
 		struct verdict v;
 
 		/* A disabled rule still follows the score, so enabling it starts from now. */
@@ -533,7 +580,8 @@ static bool state_is_initial(const struct ssi_alert_state *st)
 	ssi_alert_state_init(&fresh);
 	if (st->based != fresh.based || st->armed != fresh.armed ||
 	    st->pillar_armed != fresh.pillar_armed || st->rebase_day != fresh.rebase_day ||
-	    st->rebase_max != fresh.rebase_max)
+	    st->rebase_max != fresh.rebase_max || st->forecast_day != fresh.forecast_day ||
+	    st->forecast_visit != fresh.forecast_visit)
 		return false;
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		if (st->pillar_ref[p] != fresh.pillar_ref[p])
@@ -555,6 +603,13 @@ static bool state_is_encodable(const struct ssi_alert_state *st)
 		if (st->last_fired_day[rule] != SSI_ALERT_DAY_NEVER &&
 		    !day_is_valid(st->last_fired_day[rule]))
 			return false;
+	if (st->forecast_day == SSI_ALERT_DAY_NEVER ? (st->armed & FC_ARMED) != 0
+						    : !day_is_valid(st->forecast_day))
+		return false;
+	if (st->forecast_visit != SSI_ALERT_DAY_NEVER &&
+	    (st->forecast_day == SSI_ALERT_DAY_NEVER || !day_is_valid(st->forecast_visit) ||
+	     st->forecast_visit <= st->forecast_day))
+		return false;
 	if (st->rebase_day == SSI_ALERT_DAY_NEVER
 		? st->rebase_max != 0
 		: !day_is_valid(st->rebase_day) || !in_range(st->rebase_max, 0, TOTAL_MAX))
@@ -575,21 +630,35 @@ static void put_state(struct ssi_wire_writer *w, const struct ssi_alert_state *s
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		if (st->pillar_armed & (1u << p))
 			flags |= FLAG_PILLAR(p);
-	for (int rule = 0; rule < SSI_ALERT__COUNT; rule++)
+	for (int rule = 0; rule < SCORE_RULES; rule++)
 		if (st->last_fired_day[rule] != SSI_ALERT_DAY_NEVER)
 			present |= PRESENT_FIRED(rule);
 	if (st->rebase_day != SSI_ALERT_DAY_NEVER)
 		present |= PRESENT_REBASE;
+	if (st->armed & FC_ARMED)
+		present |= PRESENT_FC_ARMED;
+	if (st->last_fired_day[SSI_ALERT_FORECAST_BELOW] != SSI_ALERT_DAY_NEVER)
+		present |= PRESENT_FC_FIRED;
+	if (st->forecast_day != SSI_ALERT_DAY_NEVER)
+		present |= PRESENT_FC_DAY;
 
 	ssi_wire_put_header(w, &alert_format);
 	ssi_wire_put_u8(w, flags);
 	ssi_wire_put_u8(w, present);
-	for (int rule = 0; rule < SSI_ALERT__COUNT; rule++)
+	for (int rule = 0; rule < SCORE_RULES; rule++)
 		if (present & PRESENT_FIRED(rule))
 			ssi_wire_put_varint(w, (uint64_t)st->last_fired_day[rule]);
 	if (present & PRESENT_REBASE) {
 		ssi_wire_put_varint(w, (uint64_t)st->rebase_day);
 		ssi_wire_put_varint(w, (uint64_t)st->rebase_max);
+	}
+	if (present & PRESENT_FC_FIRED)
+		ssi_wire_put_varint(w, (uint64_t)st->last_fired_day[SSI_ALERT_FORECAST_BELOW]);
+	if (present & PRESENT_FC_DAY) {
+		ssi_wire_put_varint(w, (uint64_t)st->forecast_day);
+		ssi_wire_put_varint(w, st->forecast_visit == SSI_ALERT_DAY_NEVER
+					   ? 0
+					   : (uint64_t)st->forecast_visit + 1);
 	}
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		ssi_wire_put_varint(w, (uint64_t)st->pillar_ref[p]);
@@ -640,7 +709,7 @@ static int get_body(struct ssi_wire_reader *r, struct ssi_alert_state *st)
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		if (flags & FLAG_PILLAR(p))
 			st->pillar_armed |= (uint8_t)(1u << p);
-	for (int rule = 0; rule < SSI_ALERT__COUNT; rule++)
+	for (int rule = 0; rule < SCORE_RULES; rule++)
 		if ((present & PRESENT_FIRED(rule)) && get_day(r, &st->last_fired_day[rule]) < 0)
 			return -EBADMSG;
 	if (present & PRESENT_REBASE) {
@@ -648,6 +717,18 @@ static int get_body(struct ssi_wire_reader *r, struct ssi_alert_state *st)
 		    ssi_wire_get_varint_max(r, TOTAL_MAX, &v) < 0)
 			return -EBADMSG;
 		st->rebase_max = (int)v;
+	}
+	if (present & PRESENT_FC_ARMED)
+		st->armed |= FC_ARMED;
+	if ((present & PRESENT_FC_FIRED) &&
+	    get_day(r, &st->last_fired_day[SSI_ALERT_FORECAST_BELOW]) < 0)
+		return -EBADMSG;
+	if (present & PRESENT_FC_DAY) {
+		if (get_day(r, &st->forecast_day) < 0 ||
+		    ssi_wire_get_varint_max(r, (uint64_t)SSI_ALERT_DAY_MAX + 1, &v) < 0 ||
+		    (v > 0 && (int64_t)v - 1 <= st->forecast_day))
+			return -EBADMSG;
+		st->forecast_visit = v == 0 ? SSI_ALERT_DAY_NEVER : (int32_t)(v - 1);
 	}
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
 		if (ssi_wire_get_varint_max(r, PILLAR_MAX, &v) < 0)

@@ -105,6 +105,24 @@ static void candidate_event(const struct candidate *c, const struct ssi_state *s
 	}
 }
 
+size_t ssi_action_count(void)
+{
+	return sizeof(candidates) / sizeof(candidates[0]);
+}
+
+const char *ssi_action_text(size_t i)
+{
+	return candidates[i].text;
+}
+
+int ssi_action_apply(struct ssi_state *st, const struct ssi_model *m, int64_t now_ms, size_t i)
+{
+	struct ssi_event ev;
+
+	candidate_event(&candidates[i], st, now_ms, &ev);
+	return ssi_state_apply(st, m, &ev);
+}
+
 /* Insert into the best-first list; ties keep the candidate table's order. */
 static void rank_action(struct ssi_explain *out, const struct ssi_action *a)
 {
@@ -121,8 +139,7 @@ static void rank_action(struct ssi_explain *out, const struct ssi_action *a)
 	out->action[pos] = *a;
 }
 
-/* The pillar that gained most between two scores. */
-static enum ssi_pillar gaining_pillar(const struct ssi_score *before, const struct ssi_score *after)
+enum ssi_pillar ssi_gaining_pillar(const struct ssi_score *before, const struct ssi_score *after)
 {
 	enum ssi_pillar best = SSI_BRAND;
 
@@ -142,22 +159,20 @@ int ssi_explain(const struct ssi_state *st, const struct ssi_model *m, int64_t n
 	memset(out, 0, sizeof(*out));
 	ssi_score_vars(st, m, now_ms, out->var, &out->score);
 	ssi_state_init(&trial);
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		struct ssi_event ev;
+	for (size_t i = 0; i < ssi_action_count(); i++) {
 		struct ssi_score after;
 		struct ssi_action a;
 
 		r = ssi_state_copy(&trial, st);
 		if (r < 0)
 			goto out;
-		candidate_event(&candidates[i], st, now_ms, &ev);
-		r = ssi_state_apply(&trial, m, &ev);
+		r = ssi_action_apply(&trial, m, now_ms, i);
 		if (r < 0)
 			goto out;
 		ssi_score(&trial, m, now_ms, &after);
 		a.text = candidates[i].text;
 		a.gain = after.total - out->score.total;
-		a.pillar = gaining_pillar(&out->score, &after);
+		a.pillar = ssi_gaining_pillar(&out->score, &after);
 		if (a.gain > 0)
 			rank_action(out, &a);
 	}

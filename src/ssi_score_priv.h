@@ -27,4 +27,15 @@ static inline double ssi_saturate(double x, double half)
 void ssi_score_vars(const struct ssi_state *st, const struct ssi_model *m, int64_t now_ms,
 		    struct ssi_explain_var var[SSI_V__COUNT], struct ssi_score *out);
 
+/*
+ * Explain's candidate actions (ssi_explain.c), for ssi_forecast to judge by
+ * another measure: how many there are, the text of candidate i, and st
+ * with candidate i done at now_ms (ssi_state_apply's result).
+ */
+size_t ssi_action_count(void);
+/* The pillar that gained most from before to after (the first of equals). */
+enum ssi_pillar ssi_gaining_pillar(const struct ssi_score *before, const struct ssi_score *after);
+const char *ssi_action_text(size_t i);
+int ssi_action_apply(struct ssi_state *st, const struct ssi_model *m, int64_t now_ms, size_t i);
+
 #endif

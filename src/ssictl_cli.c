@@ -18,7 +18,8 @@
 #include "ssid_store.h"
 #include "ssictl_int.h"
 
-#define AROUND_MAX 1000
+#define AROUND_MAX	      1000
+#define FORECAST_DEFAULT_DAYS 14
 
 static atomic_int stop_requested;
 
@@ -35,7 +36,17 @@ bool ssictl_stopping(void)
 
 static const char *const opt_names[] = {"--explain", "-k", "-n", "--days", "--follow"};
 
-enum command { CMD_SCORE, CMD_RANK, CMD_AROUND, CMD_TOP, CMD_HISTORY, CMD_ALERTS, CMD__COUNT };
+enum command {
+	CMD_SCORE,
+	CMD_RANK,
+	CMD_AROUND,
+	CMD_TOP,
+	CMD_HISTORY,
+	CMD_ALERTS,
+	CMD_FORECAST,
+	CMD_WHATIF,
+	CMD__COUNT
+};
 
 struct command_info {
 	const char *name;
@@ -51,6 +62,8 @@ static const struct command_info commands[CMD__COUNT] = {
     [CMD_TOP] = {"top", 1, 3, OPT_N, "top SEGMENT [VALUE] [-n N]"},
     [CMD_HISTORY] = {"history", 1, 1, OPT_DAYS, "history USER [--days N]"},
     [CMD_ALERTS] = {"alerts", 0, 0, OPT_FOLLOW, "alerts [--follow]"},
+    [CMD_FORECAST] = {"forecast", 1, 1, OPT_DAYS, "forecast USER [--days N]"},
+    [CMD_WHATIF] = {"whatif", 2, 1 + SSI_WHATIF_ACTIONS_MAX, 0, "whatif USER TYPE[=COUNT]..."},
 };
 
 /* The help text, exit codes included: the contract scripts rely on. */
@@ -75,6 +88,11 @@ static void usage(FILE *f)
 		"  history USER [--days N]     SSI and pillars per day (default 30 days)\n"
 		"  alerts [--follow]           alerts in the output topic; --follow: print new\n"
 		"                              ones as they come, until SIGINT or SIGTERM\n"
+		"  forecast USER [--days N]    SSI and pillars at the start of each of the next\n"
+		"                              N days (default 14, at most 90) if nothing\n"
+		"                              happens, and what ages out of the window\n"
+		"  whatif USER TYPE[=COUNT]... SSI and pillars now if COUNT (default 1) events\n"
+		"                              of each TYPE happened now, and the gain\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   configuration file (default " SSICTL_DEFAULT_CONFIG ")\n"
@@ -175,11 +193,14 @@ static int parse_command_line(struct ctl *c, int argc, char **argv, bool *done)
 /* Configuration first, then connections, then the command: so that exit codes say which failed. */
 static int dispatch(struct ctl *c, enum command cmd, int nargs, char **args)
 {
+	struct ssi_whatif_action actions[SSI_WHATIF_ACTIONS_MAX];
 	int r;
 
-	if (cmd != CMD_TOP && nargs == 1 && (r = ssictl_check_user_id(c, args[0])) != 0)
+	if (cmd != CMD_TOP && nargs >= 1 && (r = ssictl_check_user_id(c, args[0])) != 0)
 		return r;
-	r = ssictl_load_config(c, cmd == CMD_SCORE);
+	if (cmd == CMD_WHATIF && (r = ssictl_whatif_actions(c, nargs - 1, args + 1, actions)) != 0)
+		return r;
+	r = ssictl_load_config(c, cmd == CMD_SCORE || cmd == CMD_FORECAST || cmd == CMD_WHATIF);
 	if (r != 0)
 		return r;
 	if (cmd == CMD_ALERTS)
@@ -198,6 +219,10 @@ static int dispatch(struct ctl *c, enum command cmd, int nargs, char **args)
 		return ssictl_cmd_top(c, nargs, args);
 	case CMD_HISTORY:
 		return ssictl_cmd_history(c, args[0]);
+	case CMD_FORECAST:
+		return ssictl_cmd_forecast(c, args[0]);
+	case CMD_WHATIF:
+		return ssictl_cmd_whatif(c, args[0], actions, nargs - 1);
 	default:
 		return SSICTL_EXIT_SOFTWARE;
 	}
@@ -238,6 +263,11 @@ int ssictl_run(int argc, char **argv, FILE *out, FILE *err)
 		if ((c.opts & (1u << i)) && !(ci->opts & (1u << i)))
 			return ssictl_usage_error(&c, "%s does not apply to %s", opt_names[i],
 						  ci->name);
+	if (cmd == CMD_FORECAST && !(c.opts & OPT_DAYS))
+		c.days = FORECAST_DEFAULT_DAYS;
+	if (cmd == CMD_FORECAST && c.days > SSI_FORECAST_DAYS_MAX)
+		return ssictl_usage_error(&c, "--days takes a number of days, 1 to %d",
+					  SSI_FORECAST_DAYS_MAX);
 	r = dispatch(&c, cmd, nargs, argv + optind + 1);
 	ssid_history_free(c.hist);
 	free(c.parts);

@@ -31,6 +31,8 @@ int ssictl_load_config(struct ctl *c, bool need_model)
 		ssid_config_format_error(&ce, msg, sizeof(msg));
 		return ssictl_fail(c, SSICTL_EXIT_CONFIG, "%s", msg);
 	}
+	if (ssid_config_secret_warning(&c->cfg, msg, sizeof(msg)))
+		fprintf(c->err, "ssictl: warning: %s\n", msg);
 	if (ssid_config_parse_clock(c->cfg.clock, &ck) < 0)
 		return ssictl_fail(c, SSICTL_EXIT_CONFIG, "%s: clock: cannot use \"%s\"",
 				   c->config_path, c->cfg.clock);

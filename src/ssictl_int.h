@@ -15,6 +15,7 @@
  *   ssictl_board.c    around and top: neighbours and leaderboards
  *   ssictl_history.c  history
  *   ssictl_alerts.c   alerts [--follow]: a consumer of the output topic
+ *   ssictl_forecast.c forecast [--days N] and whatif TYPE[=COUNT]...
  *
  * Contract of every command and helper returning int: 0 or an exit code
  * (enum ssictl_exit), after one "ssictl: " line on c->err; helpers that can
@@ -31,6 +32,7 @@
 
 #include <jansson.h>
 
+#include "ssi_forecast.h"
 #include "ssi_model.h"
 #include "ssi_rank.h"
 #include "ssi_score.h"
@@ -129,5 +131,10 @@ int ssictl_cmd_around(struct ctl *c, const char *user);
 int ssictl_cmd_top(struct ctl *c, int argc, char **argv);
 int ssictl_cmd_history(struct ctl *c, const char *user);
 int ssictl_cmd_alerts(struct ctl *c);
+int ssictl_cmd_forecast(struct ctl *c, const char *user);
+/* whatif's TYPE[=COUNT] arguments into a (usage errors), then the command. */
+int ssictl_whatif_actions(struct ctl *c, int nargs, char **args,
+			  struct ssi_whatif_action a[SSI_WHATIF_ACTIONS_MAX]);
+int ssictl_cmd_whatif(struct ctl *c, const char *user, const struct ssi_whatif_action *a, int n);
 
 #endif

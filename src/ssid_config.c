@@ -240,6 +240,7 @@ static int apply(struct config_parser *p, const char *key, char *value)
 		return -EINVAL;
 	}
 	p->key_line[index] = p->line;
+	config_note_secret(p, key, value);
 	return set_key(p, k, value);
 }
 
@@ -353,6 +354,9 @@ static int parse_line(struct config_parser *p, const char *s, size_t len)
 		;
 	if (eq == len) {
 		quote_value(s + start, len - start, quoted, sizeof(quoted));
+		/* a line that may hold a secret is not echoed */
+		if (ssid_config_is_secret(quoted))
+			snprintf(quoted, sizeof(quoted), "a line naming a secret (not shown)");
 		config_set_error(p->err, p->line, NULL, "expected \"key = value\", got %s", quoted);
 		return -EINVAL;
 	}
@@ -399,6 +403,7 @@ static int set_defaults(struct config_parser *p)
 static int parse_text(struct config_parser *p, const char *text, size_t len)
 {
 	size_t pos = 0;
+	int r;
 
 	/* editors on some systems start UTF-8 files with a byte order mark */
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
@@ -406,7 +411,6 @@ static int parse_text(struct config_parser *p, const char *text, size_t len)
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t line_len = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		int r;
 
 		p->line++;
 		r = parse_line(p, text + pos, line_len);
@@ -415,7 +419,8 @@ static int parse_text(struct config_parser *p, const char *text, size_t len)
 		pos += line_len + 1;
 	}
 	p->line = 0;
-	return config_check(p);
+	r = config_check(p);
+	return r < 0 ? r : config_secret_files(p);
 }
 
 int ssid_config_parse_buffer(struct ssid_config *cfg, const char *name, const char *text,

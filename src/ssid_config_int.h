@@ -99,6 +99,20 @@ void config_kv_list_free(struct ssid_kv_list *l);
 /* A "kafka.*" line of the file: key as written; takes ownership of value. */
 int config_kafka_key(struct config_parser *p, const char *key, char *value);
 
+/* ---- secrets (ssid_config_secret.c) ----------------------------------------- */
+
+/* Remember key as the file's inline secret when it is one and value is not empty. */
+void config_note_secret(struct config_parser *p, const char *key, const char *value);
+/*
+ * The secret in the file at path (resolved as ssid_config.h says) into *out
+ * (free()), trailing line breaks removed; -EINVAL (or -ENOMEM) with an
+ * error naming line, key and the file, never the content.
+ */
+int config_read_secret(struct config_parser *p, unsigned line, const char *key, const char *path,
+		       char **out);
+/* After the file: read redis.password_file into redis_password. */
+int config_secret_files(struct config_parser *p);
+
 /* ---- after the file (ssid_config_check.c) ---------------------------------- */
 
 /* The combinations of keys that cannot be meant (see ssid_config_load). */

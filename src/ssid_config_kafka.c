@@ -69,6 +69,38 @@ const struct ssid_kv_list *config_kafka_list(const struct ssid_config *cfg, size
 	return lists[which];
 }
 
+/*
+ * kafka.[consumer.|producer.]X_file: the property is X and its value the
+ * file's content (*name_buf, which *name then points to, holds X; free it).
+ * Takes ownership of *value in any case; on failure it is freed.
+ */
+static int kafka_secret_file(struct config_parser *p, const char *key, char **name_buf,
+			     const char **name, char **value)
+{
+	size_t len = strlen(*name);
+	char *text;
+	int r;
+
+	if (len <= 5 || strcmp(*name + len - 5, "_file") != 0)
+		return 0;
+	*name_buf = strndup(*name, len - 5);
+	if (!*name_buf) {
+		config_set_error(p->err, p->line, key, "out of memory");
+		free(*value);
+		return -ENOMEM;
+	}
+	r = config_read_secret(p, p->line, key, *value, &text);
+	free(*value);
+	if (r < 0) {
+		free(*name_buf);
+		*name_buf = NULL;
+		return r;
+	}
+	*value = text;
+	*name = *name_buf;
+	return 0;
+}
+
 /* Takes ownership of value. */
 int config_kafka_key(struct config_parser *p, const char *key, char *value)
 {
@@ -76,6 +108,7 @@ int config_kafka_key(struct config_parser *p, const char *key, char *value)
 	struct ssid_kv_list *l = NULL;
 	const char *prefix = NULL;
 	const char *name = NULL;
+	char *name_buf = NULL;
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(config_kafka_prefixes); i++)
@@ -92,17 +125,24 @@ int config_kafka_key(struct config_parser *p, const char *key, char *value)
 		free(value);
 		return -EINVAL;
 	}
+	r = kafka_secret_file(p, key, &name_buf, &name, &value);
+	if (r < 0)
+		return r;
 	previous = config_kv_find(l, name);
 	if (previous) {
 		config_set_error(p->err, p->line, key, "duplicate key (first set on line %u)",
 				 previous->line);
 		free(value);
+		free(name_buf);
 		return -EINVAL;
 	}
+	if (!name_buf)
+		config_note_secret(p, key, value);
 	r = kv_list_append(l, name, value, p->line);
 	if (r < 0) {
 		config_set_error(p->err, p->line, key, "out of memory");
 		free(value);
 	}
+	free(name_buf);
 	return r;
 }

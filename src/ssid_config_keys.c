@@ -17,6 +17,7 @@
 #include "ssid_cluster.h"
 #include "ssid_config.h"
 #include "ssid_config_int.h"
+#include "ssid_http.h"
 
 /* Kafka's own limit on topic names. */
 #define TOPIC_NAME_MAX 249
@@ -76,6 +77,15 @@ static bool valid_clock(const char *value)
 	return ssid_config_parse_clock(value, &clock) == 0;
 }
 
+static bool valid_listen(const char *value)
+{
+	char host[256], err[256];
+	int port;
+
+	return !value[0] ||
+	       ssid_http_parse_listen(value, host, sizeof(host), &port, err, sizeof(err)) == 0;
+}
+
 #define FIELD(f) offsetof(struct ssid_config, f)
 
 #define STRING_KEY(n, f, def, reload, check, what, h)                                              \
@@ -128,6 +138,9 @@ const struct config_key config_keys[] = {
 	       "Redis ACL user for AUTH; empty: the default user"),
     STRING_KEY("redis.password", redis_password, "", false, NULL, NULL,
 	       "Redis password for AUTH; empty: no AUTH"),
+    STRING_KEY("redis.password_file", redis_password_file, "", false, NULL, NULL,
+	       "file holding the Redis password (instead of redis.password); relative: in "
+	       "$CREDENTIALS_DIRECTORY when set, else next to this file"),
     INT_KEY("redis.db", redis_db, "0", 0, 15, false, "Redis logical database (SELECT)"),
     STRING_KEY("redis.key_prefix", redis_key_prefix, "ssi:", false, NULL, NULL,
 	       "prefix of every Redis key the daemon writes"),
@@ -229,10 +242,20 @@ const struct config_key config_keys[] = {
 	     "alert when a pillar falls from its peak"),
     DOUBLE_KEY("alert.pillar_drop.points", alert_pillar_drop_points, "3", 0.01, 25.0, true,
 	       "pillar_drop: how many points a pillar must fall"),
+    BOOL_KEY("alert.forecast_below.enabled", alert_forecast_below_enabled, "yes", true,
+	     "warn when the idle forecast falls below a line within days"),
+    DOUBLE_KEY("alert.forecast_below.points", alert_forecast_below_points, "70", 0.01, 98.0, true,
+	       "forecast_below: the line the rep is at or above now"),
+    INT_KEY("alert.forecast_below.days", alert_forecast_below_days, "7", 1, 90, true,
+	    "forecast_below: how many days ahead to look"),
     DURATION_KEY("alert.max_event_age_ms", alert_max_event_age_ms, "86400000", 0, 2000000000, false,
 		 "a score whose newest event is older than this against ssid's clock is a "
 		 "backfill: published with \"backfill\": true, with no alert and no rank.changed "
 		 "(0: off)"),
+
+    STRING_KEY("metrics.listen", metrics_listen, "", false, valid_listen,
+	       "host:port, [v6 address]:port or :port (every address), or empty",
+	       "where /metrics (Prometheus), /healthz and /readyz are served; empty: off"),
 
     STRING_KEY("clock", clock, "system", false, valid_clock,
 	       "system, fixed:<RFC 3339 time> or file:<path>",

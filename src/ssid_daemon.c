@@ -118,6 +118,11 @@ static int alert_rules_from_config(const struct ssid_config *cfg, struct ssi_ale
 	r->enabled[SSI_ALERT_PILLAR_DROP] = cfg->alert_pillar_drop_enabled;
 	r->pillar_drop_cp = (int)lround(cfg->alert_pillar_drop_points * 100);
 	r->pillar_rearm_cp = r->pillar_drop_cp / 2;
+	r->enabled[SSI_ALERT_FORECAST_BELOW] = cfg->alert_forecast_below_enabled;
+	r->forecast_cp = (int)lround(cfg->alert_forecast_below_points * 100);
+	r->forecast_days = cfg->alert_forecast_below_days;
+	if (r->forecast_rearm_cp > 10000 - r->forecast_cp)
+		r->forecast_rearm_cp = 10000 - r->forecast_cp;
 	if (r->drop_days > SSI_HISTORY_RETENTION_MAX || r->drop_days > cfg->history_retention_days)
 		return -EINVAL;
 	return ssi_alert_rules_validate(r);
@@ -165,6 +170,10 @@ int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err
 	r = load_model(d->cfg.model_file, &d->model, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = ssid_metrics_new(&d->metrics);
+	if (r < 0)
+		goto fail;
+	ssid_metrics_set_model(d->metrics, d->model->version);
 	r = alert_rules_from_config(&d->cfg, &d->alert_rules);
 	if (r < 0) {
 		snprintf(err, errlen,
@@ -188,6 +197,7 @@ void ssid_daemon_free(struct ssid_daemon *d)
 {
 	if (!d)
 		return;
+	ssid_http_stop(d->http); /* it reads metrics */
 	ssid_batch_free(&d->batch);
 	ssid_pipeline_free(d->pipe);
 	ssid_boards_free(d->boards);
@@ -200,34 +210,11 @@ void ssid_daemon_free(struct ssid_daemon *d)
 		rd_kafka_destroy(d->producer);
 	ssid_mock_free(d->mock);
 	ssid_store_free(d->store);
+	ssid_metrics_free(d->metrics);
 	free(d->model);
 	ssid_config_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
-}
-
-/* librdkafka's own log lines, routed through ours (any thread). */
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 4)
-		log_warn("kafka %s: %s", fac, buf);
-	else
-		log_debug("kafka %s: %s", fac, buf);
-}
-
-/* Broker-level trouble: left to librdkafka to fix, surfaced in status. */
-static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-	struct ssid_daemon *d = opaque;
-
-	(void)rk;
-	pthread_mutex_lock(&d->lock);
-	snprintf(d->kafka_error, sizeof(d->kafka_error), "%s: %s",
-		 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-	d->kafka_error_at = ssid_time_mono_ms();
-	pthread_mutex_unlock(&d->lock);
-	log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static int start_mock(struct ssid_daemon *d, char *err, size_t errlen)
@@ -264,26 +251,16 @@ static int create_clients(struct ssid_daemon *d, char *err, size_t errlen)
 	rd_kafka_resp_err_t kerr;
 	int r;
 
-	r = ssid_kafka_conf_new(&conf, &d->cfg, SSID_KAFKA_PRODUCER, bootstrap, err, errlen);
+	r = ssid_daemon_producer_new(d, &d->producer, err, errlen);
 	if (r < 0)
 		return r;
-	rd_kafka_conf_set_dr_msg_cb(conf, ssid_pipeline_delivery_cb);
-	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
-	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
-	rd_kafka_conf_set_opaque(conf, d);
-	d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-	if (!d->producer) {
-		rd_kafka_conf_destroy(conf);
-		return -EINVAL;
-	}
-	conf = NULL; /* now owned by the producer */
 
 	r = ssid_kafka_conf_new(&conf, &d->cfg, SSID_KAFKA_CONSUMER, bootstrap, err, errlen);
 	if (r < 0)
 		return r;
 	rd_kafka_conf_set_rebalance_cb(conf, ssid_daemon_rebalance_cb);
-	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
-	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_log_cb(conf, ssid_daemon_kafka_log_cb);
+	rd_kafka_conf_set_error_cb(conf, ssid_daemon_kafka_error_cb);
 	rd_kafka_conf_set_opaque(conf, d);
 	d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
 	if (!d->consumer) {
@@ -305,8 +282,9 @@ static int create_clients(struct ssid_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static void count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs)
+static void count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs, int64_t took_ms)
 {
+	ssid_daemon_count_batch(d, bs, took_ms);
 	pthread_mutex_lock(&d->lock);
 	d->stats.batches++;
 	d->stats.events += bs->events;
@@ -366,6 +344,7 @@ static void enter_degraded(struct ssid_daemon *d, const char *why)
 				    : d->backoff_ms * 2;
 	}
 	d->retry_at = ssid_time_mono_ms() + d->backoff_ms;
+	ssid_metrics_add(&d->metrics->batches_failed, 1);
 	pthread_mutex_lock(&d->lock);
 	d->stats.failures++;
 	d->stats.degraded = 1;
@@ -390,21 +369,26 @@ static int attempt_batch(struct ssid_daemon *d)
 {
 	struct ssid_batch_stats bs;
 	char why[300];
+	int64_t started = ssid_time_mono_ms();
 	int r = ssid_daemon_check_epoch(d);
 
 	if (r < 0) {
 		snprintf(why, sizeof(why), "redis: %s", ssid_store_errstr(d->store));
+		atomic_store(&d->metrics->redis_ok, 0);
 		enter_degraded(d, why);
 		return r;
 	}
 	if (r == 0) {
 		r = ssid_pipeline_run(d->pipe, &d->batch, ssid_daemon_now_ms(d), &bs);
 		if (r < 0) {
+			if (r == -EIO) /* the pipeline's Redis failure */
+				atomic_store(&d->metrics->redis_ok, 0);
 			enter_degraded(d, ssid_pipeline_errstr(d->pipe));
 			return r;
 		}
+		atomic_store(&d->metrics->redis_ok, 1);
 		commit_batch(d);
-		count_batch(d, &bs);
+		count_batch(d, &bs, ssid_time_mono_ms() - started);
 		ssid_batch_clear(&d->batch);
 	}
 	leave_degraded(d);
@@ -414,10 +398,12 @@ static int attempt_batch(struct ssid_daemon *d)
 static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
 {
 	if (rkm->err) {
+		ssid_metrics_add(&d->metrics->kafka_consumer_errors, 1);
 		log_warn("consumer: %s", rd_kafka_message_errstr(rkm));
 		rd_kafka_message_destroy(rkm);
 		return;
 	}
+	ssid_daemon_check_fetch(d, rkm);
 	if (ssid_batch_add(&d->batch, rkm) < 0) {
 		log_err("out of memory queueing a message: it will be consumed again");
 		return;
@@ -471,6 +457,8 @@ static void do_reload(struct ssid_daemon *d)
 		log_err("reload: %s; keeping the running configuration", err);
 		goto out;
 	}
+	if (ssid_config_secret_warning(&fresh, err, sizeof(err)))
+		log_warn("reload: %s", err);
 	r = load_model(fresh.model_file, &model, err, sizeof(err));
 	if (r < 0) {
 		log_err("reload: model %s; keeping model %s", err, d->model->version);
@@ -501,6 +489,8 @@ static void do_reload(struct ssid_daemon *d)
 	if (strcmp(model->version, d->model->version) != 0)
 		ssid_parts_model_changed(&d->parts);
 	log_notice("reloaded: model %s (was %s)", model->version, d->model->version);
+	ssid_metrics_set_model(d->metrics, model->version);
+	ssid_metrics_add(&d->metrics->reloads, 1);
 	free(d->model);
 	d->model = model;
 	pthread_mutex_lock(&d->lock);
@@ -545,11 +535,16 @@ static int wait_for_redis(struct ssid_daemon *d)
 	bool warned = false;
 
 	while (!stopping(d)) {
+		int r = ssid_store_ping(d->store);
 		int64_t until;
 
-		if (ssid_store_ping(d->store) == 0)
+		if (r == 0)
 			return 0;
-		if (!warned)
+		if (!warned && r == -EACCES)
+			log_warn("redis refused the login (%s): check redis.user and the password; "
+				 "retrying",
+				 ssid_store_errstr(d->store));
+		else if (!warned)
 			log_warn("redis not answering (%s); retrying", ssid_store_errstr(d->store));
 		warned = true;
 		ssid_notify_status("starting: waiting for redis: %s", ssid_store_errstr(d->store));
@@ -580,11 +575,21 @@ static int start(struct ssid_daemon *d)
 	    .cluster = d->cfg.redis_cluster,
 	    .nodes = d->cfg.redis_nodes,
 	    .wait_replicas = d->cfg.redis_wait_replicas,
+	    .counters = &d->metrics->redis,
 	};
 	struct ssid_pipeline_opts po;
 	char err[1024];
 	int r;
 
+	if (d->cfg.metrics_listen[0]) {
+		r = ssid_http_start(&d->http, d->cfg.metrics_listen, d->metrics, err, sizeof(err));
+		if (r < 0) {
+			log_err("metrics.listen: %s", err);
+			return r == -EINVAL ? EX_CONFIG : EX_UNAVAILABLE;
+		}
+		log_info("metrics on %s (port %d): /metrics, /healthz, /readyz",
+			 d->cfg.metrics_listen, ssid_http_port(d->http));
+	}
 	if (d->cfg.mock_cluster_brokers > 0 && (r = start_mock(d, err, sizeof(err))) < 0)
 		goto config_error;
 	r = create_clients(d, err, sizeof(err));
@@ -622,6 +627,7 @@ no_ranks:
 	    .delivery_timeout_ms = 60000,
 	    .tick = ssid_daemon_tick,
 	    .tick_ctx = d,
+	    .renew_producer = ssid_daemon_producer_renew,
 	    .rank = d->rank,
 	    .boards = d->boards,
 	    .bands = d->bands,
@@ -631,6 +637,7 @@ no_ranks:
 	    .network_per_batch = d->cfg.rank_network_per_batch,
 	    .min_members = d->cfg.rank_min_members,
 	    .max_event_age_ms = d->cfg.alert_max_event_age_ms,
+	    .metrics = d->metrics,
 	};
 	r = ssid_pipeline_new(&d->pipe, &po, d->model);
 	if (r < 0)
@@ -639,6 +646,7 @@ no_ranks:
 	r = wait_for_redis(d);
 	if (r < 0)
 		return 0;
+	atomic_store(&d->metrics->redis_ok, 1);
 	r = ssid_store_sentinel(d->store, d->epoch, sizeof(d->epoch));
 	if (r == 1)
 		log_notice(

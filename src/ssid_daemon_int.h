@@ -1,11 +1,14 @@
 /*
- * ssid_daemon's insides, shared by its four files and not for other modules:
+ * ssid_daemon's insides, shared by its six files and not for other modules:
  * ssid_daemon.c owns the life cycle (new/free, signals, start, the main loop
  * and its batch path, reload, shutdown); ssid_daemon_rebalance.c partitions
  * coming and going and the rebuilds (replays) they or an emptied Redis call
  * for; ssid_daemon_status.c the watchdog and the status line;
  * ssid_daemon_upkeep.c the work between batches (commit retry, decay, model
- * walk, ranks, leaderboards).
+ * walk, ranks, leaderboards); ssid_daemon_producer.c the output producer
+ * and its replacement after a fatal error;
+ * ssid_daemon_metrics.c what the daemon feeds its metrics (batch counts,
+ * gauges) and the detection of data loss.
  *
  * The loop's thread does the work; ssid_daemon_get_stats, _stop and _reload
  * may be called from any thread (see the fields under lock below).
@@ -25,7 +28,9 @@
 #include "ssid_boards.h"
 #include "ssid_config.h"
 #include "ssid_daemon.h"
+#include "ssid_http.h"
 #include "ssid_kafka.h"
+#include "ssid_metrics.h"
 #include "ssid_parts.h"
 #include "ssid_pipeline.h"
 #include "ssid_rank.h"
@@ -43,8 +48,13 @@
  *                      messages of partitions that leave, clears it on a
  *                      rebuild
  *   ..._status.c       last_watchdog, last_status, events_at_last_status
+ *   ..._producer.c     producer, replaced after a fatal error (the pipeline
+ *                      asks, from within a batch)
  *   ..._upkeep.c       last_decay_clock, next_decay, parts' model walk,
  *                      last_commit (also set by commit_batch)
+ *   ..._metrics.c      gauges_at, backlog_at, parts' next_fetch (also set
+ *                      by the rebalance); metrics (created by new, its HTTP
+ *                      server by start) is written by every file
  * stats, kafka_error and kafka_error_at are read and written under lock only.
  */
 struct ssid_daemon {
@@ -61,6 +71,9 @@ struct ssid_daemon {
 	struct ssid_redis *network; /* connection for network ranks */
 	struct ssi_alert_rules alert_rules;
 	struct ssi_bands bands;
+	struct ssid_metrics *metrics;  /* lives as long as the daemon: counters survive reloads */
+	struct ssid_http *http;	       /* NULL when metrics.listen is empty */
+	int64_t gauges_at, backlog_at; /* monotonic ms */
 
 	struct ssid_parts parts;
 	char epoch[32];	     /* the Redis sentinel seen last ("" before the first look) */
@@ -114,6 +127,33 @@ void ssid_daemon_watchdog_tick(struct ssid_daemon *d);
 void ssid_daemon_status_tick(struct ssid_daemon *d, bool force);
 /* Both of the above; ctx is the daemon (also the pipeline's tick). */
 void ssid_daemon_tick(void *ctx);
+
+/* ---- ssid_daemon_producer.c ----------------------------------------------- */
+
+/* librdkafka's log and error callbacks of both clients (opaque: the daemon; any thread). */
+void ssid_daemon_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+void ssid_daemon_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+/* A new output producer from the configuration: 0, or -EINVAL with err. */
+int ssid_daemon_producer_new(struct ssid_daemon *d, rd_kafka_t **out, char *err, size_t errlen);
+/*
+ * The pipeline's renew_producer (ctx: the daemon): the producer raised a
+ * fatal error (idempotence broken: it can never produce again), so it is
+ * replaced by a new one with the same configuration and destroyed. The new
+ * producer, or NULL (logged) when none could be made.
+ */
+rd_kafka_t *ssid_daemon_producer_renew(void *ctx);
+
+/* ---- ssid_daemon_metrics.c ------------------------------------------------ */
+
+/* A successful batch's counts, and how long it took. */
+void ssid_daemon_count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs,
+			     int64_t took_ms);
+/* Liveness, and the gauges once a second (from ssid_daemon_tick). */
+void ssid_daemon_metrics_tick(struct ssid_daemon *d, int64_t mono);
+/* The decay backlog (and whether Redis answers), every few seconds, between batches. */
+void ssid_daemon_count_decay_backlog(struct ssid_daemon *d);
+/* Every consumed message: log and count offsets skipped by a reset past deleted events. */
+void ssid_daemon_check_fetch(struct ssid_daemon *d, const rd_kafka_message_t *rkm);
 
 /* ---- ssid_daemon_upkeep.c ------------------------------------------------- */
 

@@ -107,11 +107,13 @@ static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t 
 			tp->offset = until >= 0 ? until
 				     : seek	? RD_KAFKA_OFFSET_BEGINNING
 						: RD_KAFKA_OFFSET_INVALID;
+			ssid_parts_expect(&d->parts, tp->partition, tp->offset);
 			continue;
 		}
 		p->replay_from = p->position = lo;
 		p->replay_until = until;
 		tp->offset = lo;
+		ssid_parts_expect(&d->parts, tp->partition, lo);
 		any = true;
 	}
 	if (seek) {
@@ -160,6 +162,7 @@ void ssid_daemon_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_assign(rk, parts);
 		if (d->paused)
 			rd_kafka_pause_partitions(rk, parts);
+		atomic_store(&d->metrics->partitions, ssid_parts_owned(&d->parts));
 	} else {
 		log_partitions(err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost",
 			       parts);
@@ -182,6 +185,7 @@ void ssid_daemon_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			error = rd_kafka_incremental_unassign(rk, parts);
 		else
 			rd_kafka_assign(rk, NULL);
+		atomic_store(&d->metrics->partitions, ssid_parts_owned(&d->parts));
 	}
 	if (error) {
 		log_err("rebalance: %s", rd_kafka_error_string(error));
@@ -250,6 +254,7 @@ int ssid_daemon_check_epoch(struct ssid_daemon *d)
 		plan_rebuild(d, parts, true, true);
 		rd_kafka_topic_partition_list_destroy(parts);
 	}
+	ssid_metrics_add(&d->metrics->rebuilds, 1);
 	pthread_mutex_lock(&d->lock);
 	d->stats.rebuilds++;
 	pthread_mutex_unlock(&d->lock);

@@ -16,6 +16,7 @@ void ssid_daemon_watchdog_tick(struct ssid_daemon *d)
 {
 	int64_t now = ssid_time_mono_ms();
 
+	ssid_daemon_metrics_tick(d, now);
 	if (d->watchdog_every_ms > 0 && now - d->last_watchdog >= d->watchdog_every_ms) {
 		ssid_notify_watchdog();
 		d->last_watchdog = now;
@@ -53,7 +54,7 @@ void ssid_daemon_status_tick(struct ssid_daemon *d, bool force)
 	int64_t now = ssid_time_mono_ms();
 	struct ssid_daemon_stats st;
 	double rate;
-	char kafka[300] = "";
+	char kafka[300] = "", loss[96] = "";
 
 	if (!force && now - d->last_status < d->cfg.status_interval_ms)
 		return;
@@ -65,19 +66,23 @@ void ssid_daemon_status_tick(struct ssid_daemon *d, bool force)
 	if (d->kafka_error_at && now - d->kafka_error_at < 30000)
 		snprintf(kafka, sizeof(kafka), ", kafka: %s", d->kafka_error);
 	pthread_mutex_unlock(&d->lock);
+	if (st.offset_resets > 0)
+		snprintf(loss, sizeof(loss), ", DATA LOST: %llu offsets skipped in %llu resets",
+			 (unsigned long long)st.offsets_skipped,
+			 (unsigned long long)st.offset_resets);
 	if (ssid_daemon_report_rebuild(d, now))
 		goto out;
 	if (st.degraded)
-		ssid_notify_status("degraded: %s (retry in %.1f s); %llu events, %llu outputs%s",
+		ssid_notify_status("degraded: %s (retry in %.1f s); %llu events, %llu outputs%s%s",
 				   d->degraded_why, (double)(d->retry_at - now) / 1000.0,
 				   (unsigned long long)st.events, (unsigned long long)st.outputs,
-				   kafka);
+				   loss, kafka);
 	else
 		ssid_notify_status("running: %.0f events/s, lag %lld, %llu events, %llu outputs, "
-				   "%llu rejected%s",
+				   "%llu rejected%s%s",
 				   rate, (long long)consumer_lag(d), (unsigned long long)st.events,
 				   (unsigned long long)st.outputs, (unsigned long long)st.rejected,
-				   kafka);
+				   loss, kafka);
 out:
 	d->last_status = now;
 	d->events_at_last_status = st.events;

@@ -180,4 +180,5 @@ void ssid_daemon_upkeep(struct ssid_daemon *d)
 	model_walk(d);
 	refresh_ranks(d);
 	flush_boards(d);
+	ssid_daemon_count_decay_backlog(d);
 }

@@ -1,9 +1,12 @@
 /*
  * ssid_derive: what a published score implies besides itself, for the reps
  * of a batch to publish: band crossings (rank.changed), alerts and today's
- * history entry. Fills p->crossings and p->alerts; see ssid_pipeline_int.h.
+ * history entry, and the daily forecast_below check of every rep scored
+ * (published or not). Fills p->crossings and p->alerts; see
+ * ssid_pipeline_int.h.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "ssi_array.h"
 #include "ssid_pipeline_int.h"
@@ -105,6 +108,102 @@ static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, 
 	return 0;
 }
 
+/*
+ * The next day the rep's forecast must be checked although its score may
+ * not change before: the day a crossing found beyond the rule's window
+ * enters it, or, with none in the horizon, the first day whose window
+ * reaches past it. The decay schedule brings the rep back then (or sooner).
+ */
+static void schedule_forecast(struct ssid_pipeline *p, uint32_t u, int horizon)
+{
+	const struct ssi_alert_rules *r = &p->o.alerts;
+	struct ssid_user *user = &p->users[u];
+	int k = ssi_forecast_crossing(p->forecast, horizon, r->forecast_cp);
+
+	user->alert.forecast_visit = SSI_ALERT_DAY_NEVER;
+	if (user->due_ms == SSID_DUE_NEVER)
+		return; /* no counted day left to leave: the score never changes */
+	if (k >= r->forecast_days)
+		user->alert.forecast_visit = p->forecast[k].day - r->forecast_days;
+	else if (k < 0 && horizon > r->forecast_days)
+		user->alert.forecast_visit = p->forecast[horizon - 1].day - r->forecast_days + 1;
+}
+
+/*
+ * The rep comes back for its forecast on the day the last check asked for,
+ * or sooner: every save of the schedule keeps that visit, not only the one
+ * of the check (a later batch the same day rewrites the schedule).
+ */
+static void keep_forecast_visit(struct ssid_user *user, int32_t today)
+{
+	int64_t at;
+
+	/* A visit that is due already was made (or the rule no longer applies). */
+	if (user->alert.forecast_visit == SSI_ALERT_DAY_NEVER ||
+	    user->alert.forecast_visit <= today || user->due_ms == SSID_DUE_NEVER ||
+	    !user->save_due)
+		return;
+	at = ssi_time_day_start(user->alert.forecast_visit);
+	if (at < user->due_ms)
+		user->due_ms = at;
+}
+
+/*
+ * forecast_below: the rep's idle forecast, at most once per rep per UTC day
+ * (the rule state says when it is due), over twice the rule's days so the
+ * next check can be scheduled. Not for a replay, a backfill or a model
+ * change. Its actions (a forecast per candidate) only when it fires, found
+ * by a dry run on a copy of the rule state, as for the other rules.
+ */
+static int evaluate_forecast(struct ssid_pipeline *p, uint32_t u, int64_t now_ms)
+{
+	const struct ssi_alert_rules *r = &p->o.alerts;
+	struct ssid_user *user = &p->users[u];
+	struct user_work *w = &p->work[u];
+	struct ssi_forecast_action acts[SSI_EXPLAIN_ACTIONS];
+	struct ssi_alert_state trial = user->alert;
+	struct ssi_alert a;
+	int horizon = 2 * r->forecast_days, n;
+	struct ssi_alert_forecast_input in = {
+	    .now_ms = now_ms,
+	    .cause = w->cause == SSID_CAUSE_DECAY ? SSI_ALERT_CAUSE_DECAY : SSI_ALERT_CAUSE_EVENT,
+	    .score = w->score,
+	    .window_days = p->model->window_days,
+	};
+
+	if (w->cause == SSID_CAUSE_MODEL || w->replay || w->backfill ||
+	    !ssi_alert_forecast_due(&user->alert, r, now_ms, w->score.total))
+		return 0;
+	if (!p->forecast) {
+		p->forecast = calloc(SSI_FORECAST_DAYS_MAX, sizeof(*p->forecast));
+		if (!p->forecast)
+			return -ENOMEM;
+	}
+	if (horizon > SSI_FORECAST_DAYS_MAX)
+		horizon = SSI_FORECAST_DAYS_MAX;
+	if (ssi_forecast(&user->state, p->model, now_ms, horizon, p->forecast) < 0)
+		return 0; /* a clock out of range: nothing to say */
+	in.forecast = p->forecast;
+	in.ndays = horizon;
+	n = ssi_alert_evaluate_forecast(&trial, r, &in, &a);
+	if (n == 1) {
+		n = ssi_forecast_actions(&user->state, p->model, now_ms, r->forecast_cp, acts);
+		if (n < 0)
+			return -ENOMEM;
+		in.actions = acts;
+		in.nactions = n;
+		n = ssi_alert_evaluate_forecast(&user->alert, r, &in, &a);
+		if (n == 1 && push_alert(p, u, &a) < 0)
+			return -ENOMEM;
+	} else if (n == 0) {
+		user->alert = trial;
+	}
+	if (!w->publish)
+		ssid_store_stage_alert(user);
+	schedule_forecast(p, u, horizon);
+	return 0;
+}
+
 int pipe_derive(struct ssid_pipeline *p, int64_t now_ms)
 {
 	int32_t today = (int32_t)(now_ms / SSI_MS_PER_DAY);
@@ -113,11 +212,22 @@ int pipe_derive(struct ssid_pipeline *p, int64_t now_ms)
 		struct ssid_user *user = &p->users[u];
 		int r;
 
-		if (!p->work[u].publish || user->load_status < 0)
+		if (user->load_status < 0)
 			continue;
+		/* Not published: only the day's forecast, if the record is written anyway. */
+		if (!p->work[u].publish) {
+			r = user->save_state ? evaluate_forecast(p, u, now_ms) : 0;
+			if (r < 0)
+				return r;
+			keep_forecast_visit(user, today);
+			continue;
+		}
 		r = rank_crossings(p, u);
 		if (r == 0 && !p->work[u].replay && !p->work[u].backfill)
 			r = evaluate_alerts(p, u, now_ms, today);
+		if (r == 0)
+			r = evaluate_forecast(p, u, now_ms);
+		keep_forecast_visit(user, today);
 		if (r == 0 && user->history_status == 0 &&
 		    ssi_history_set_retention(&user->history, p->o.history_retention_days) == 0 &&
 		    ssi_history_record(&user->history, today, &p->work[u].score) == -ENOMEM)

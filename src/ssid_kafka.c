@@ -58,7 +58,11 @@ static int set(rd_kafka_conf_t *conf, const char *name, const char *value, const
 
 	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
 		return 0;
-	snprintf(errstr, errlen, "%s: %s", origin, why);
+	/* librdkafka's message may quote the value: never a secret's. */
+	if (ssid_config_is_secret(name) && value[0] && strstr(why, value))
+		snprintf(errstr, errlen, "%s: invalid value (not shown: a secret)", origin);
+	else
+		snprintf(errstr, errlen, "%s: %s", origin, why);
 	return -EINVAL;
 }
 

@@ -238,6 +238,8 @@ int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
 {
 	const struct ssi_alert *a = m->alert;
 	bool percent = a->rule == SSI_ALERT_LEFT_TOP_PERCENT;
+	bool fc = a->rule == SSI_ALERT_FORECAST_BELOW;
+
 	put_head(b, "alert", m->user_id);
 	ssid_buf_printf(b, ",\"rule\":\"%s\",\"cause\":\"%s\"", ssi_alert_rule_name(a->rule),
 			ssid_cause_name(a->cause == SSI_ALERT_CAUSE_DECAY   ? SSID_CAUSE_DECAY
@@ -249,6 +251,12 @@ int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
 	put_alert_value(b, "threshold", a->threshold, percent);
 	if (a->rule == SSI_ALERT_PILLAR_DROP)
 		ssid_buf_printf(b, ",\"pillar\":\"%s\"", ssi_pillar_name(a->pillar));
+	if (fc) {
+		char date[SSI_TIME_BUFLEN];
+
+		ssi_time_format(ssi_time_day_start(a->forecast_day), date);
+		ssid_buf_printf(b, ",\"forecast_date\":\"%.10s\"", date);
+	}
 	put_lit(b, ",\"ssi\":");
 	put_points(b, m->score.total);
 	put_lit(b, ",\"pillars\":");
@@ -269,6 +277,8 @@ int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
 				"%s{\"variable\":\"%s\",\"pillar\":\"%s\",\"lost\":", i ? "," : "",
 				vi->name, ssi_pillar_name(vi->pillar));
 		put_points(b, a->loss[i].lost_cp);
+		if (fc)
+			ssid_buf_printf(b, ",\"aged\":%u", a->loss[i].aged);
 		put_lit(b, "}");
 	}
 	put_lit(b, "],\"actions\":[");
@@ -281,6 +291,8 @@ int ssid_out_alert(struct ssid_buf *b, const struct ssid_alert_msg *m)
 		ssid_buf_printf(
 		    b, ",\"pillar\":\"%s\",\"gain\":", ssi_pillar_name(a->action[i].pillar));
 		put_points(b, a->action[i].gain);
+		if (fc)
+			ssid_buf_printf(b, ",\"days_above\":%d", a->action_days[i]);
 		put_lit(b, "}");
 	}
 	put_lit(b, "],");

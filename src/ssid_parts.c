@@ -38,6 +38,7 @@ int ssid_parts_assign(struct ssid_parts *ps, int32_t partition)
 	if (!p)
 		return -ENOMEM;
 	p->owned = true;
+	p->next_fetch = -1;
 	p->model_check = true;
 	p->walking = false;
 	p->cursor = 0;
@@ -52,9 +53,40 @@ void ssid_parts_revoke(struct ssid_parts *ps, int32_t partition)
 	if (!p)
 		return;
 	p->owned = false;
+	p->next_fetch = -1;
 	p->model_check = false;
 	p->walking = false;
 	p->replay_until = 0;
+}
+
+int ssid_parts_owned(const struct ssid_parts *ps)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < ps->n; i++)
+		n += ps->p[i].owned;
+	return n;
+}
+
+void ssid_parts_expect(struct ssid_parts *ps, int32_t partition, int64_t next)
+{
+	struct ssid_part *p = ssid_parts_get(ps, partition);
+
+	if (p)
+		p->next_fetch = next >= 0 ? next : -1;
+}
+
+int64_t ssid_parts_fetched(struct ssid_parts *ps, int32_t partition, int64_t offset)
+{
+	struct ssid_part *p;
+	int64_t expected;
+
+	if (partition < 0 || (size_t)partition >= ps->n)
+		return -1;
+	p = &ps->p[partition];
+	expected = p->next_fetch;
+	p->next_fetch = offset + 1;
+	return expected >= 0 && offset > expected ? expected : -1;
 }
 
 bool ssid_parts_is_replay(const struct ssid_parts *ps, int32_t partition, int64_t offset)

@@ -78,6 +78,7 @@ void ssid_pipeline_free(struct ssid_pipeline *p)
 	free(p->change_user);
 	free(p->crossings);
 	free(p->alerts);
+	free(p->forecast);
 	free(p->net);
 	ssid_buf_free(&p->out);
 	free(p->output_topic);
@@ -557,6 +558,7 @@ int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now
 
 	memset(stats, 0, sizeof(*stats));
 	stats->events = b->n;
+	p->run_mono = ssid_time_mono_ms();
 	users_reset(p);
 	if (b->n == 0)
 		return 0;
@@ -592,6 +594,7 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 	int r;
 
 	memset(stats, 0, sizeof(*stats));
+	p->run_mono = ssid_time_mono_ms();
 	users_reset(p);
 	if (n == 0)
 		return 0;
@@ -629,6 +632,7 @@ int ssid_pipeline_flush_boards(struct ssid_pipeline *p, int64_t now_ms,
 			       struct ssid_batch_stats *stats)
 {
 	memset(stats, 0, sizeof(*stats));
+	p->run_mono = ssid_time_mono_ms();
 	users_reset(p);
 	if (!p->o.boards || ssid_boards_next_due(p->o.boards) > ssid_time_mono_ms())
 		return 0;

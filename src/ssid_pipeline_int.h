@@ -35,7 +35,7 @@ struct user_work {
 	bool live;   /* some event is not: the score is published (else recorded as delivered) */
 	int64_t newest_ms; /* the newest occurred_at of its events in the batch, 0: none */
 	bool backfill;	   /* an event score whose newest event is older than max_event_age_ms */
-	size_t net_from; /* its connection changes start here in p->net */
+	size_t net_from;   /* its connection changes start here in p->net */
 	bool publish;
 	enum ssid_cause cause;
 	struct ssi_score score;
@@ -79,8 +79,10 @@ struct ssid_pipeline {
 	size_t ncrossings, crossings_cap;
 	struct alert_out *alerts;
 	size_t nalerts, alerts_cap;
+	struct ssi_forecast_day *forecast; /* forecast_below's, SSI_FORECAST_DAYS_MAX; lazily */
 	const struct ssid_board_update *boards; /* collected for this attempt */
 	size_t nboards;
+	int64_t run_mono; /* monotonic ms when this run or rescore began (now_ms then) */
 	struct ssid_net_op *net; /* connection changes, contiguous per user */
 	size_t nnet, net_cap;
 };

@@ -98,6 +98,20 @@ const char *ssid_redis_errstr(const struct ssid_redis *rd)
 	return rd->err;
 }
 
+void ssid_redis_count(struct ssid_redis *rd, unsigned commands, unsigned round_trips)
+{
+	if (!rd->o.counters)
+		return;
+	atomic_fetch_add_explicit(&rd->o.counters->commands, commands, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rd->o.counters->round_trips, round_trips, memory_order_relaxed);
+}
+
+static void count_error(struct ssid_redis *rd)
+{
+	if (rd->o.counters)
+		atomic_fetch_add_explicit(&rd->o.counters->errors, 1, memory_order_relaxed);
+}
+
 void ssid_redis_set_error(struct ssid_redis *rd, const char *fmt, ...)
 {
 	va_list ap;
@@ -105,6 +119,7 @@ void ssid_redis_set_error(struct ssid_redis *rd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(rd->err, sizeof(rd->err), fmt, ap);
 	va_end(ap);
+	count_error(rd);
 }
 
 /*
@@ -121,6 +136,7 @@ int ssid_redis_fail(struct ssid_redis *rd, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	count_error(rd);
 	if (rd->c && rd->c->err)
 		snprintf(rd->err, sizeof(rd->err), "%s: %s", what, rd->c->errstr);
 	else
@@ -145,6 +161,7 @@ static int setup_command(struct ssid_redis *rd, const char *what, int argc, cons
 	redisReply *reply = redisCommandArgv(rd->c, argc, argv, NULL);
 	int rc = 0;
 
+	ssid_redis_count(rd, 1, 1);
 	if (!reply)
 		return ssid_redis_fail(rd, -EIO, "%s", what);
 	if (reply->type == REDIS_REPLY_ERROR)
@@ -211,12 +228,15 @@ int ssid_redis_ping(struct ssid_redis *rd)
 	if (rc < 0)
 		return rc;
 	reply = redisCommand(rd->c, "PING");
+	ssid_redis_count(rd, 1, 1);
 	if (!reply)
 		return ssid_redis_fail(rd, -EIO, "PING");
 	rc = reply->type == REDIS_REPLY_STATUS ? 0 : -EIO;
-	if (rc < 0)
+	if (rc < 0) {
+		count_error(rd);
 		snprintf(rd->err, sizeof(rd->err), "PING: %s",
 			 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+	}
 	freeReplyObject(reply);
 	return rc;
 }
@@ -227,6 +247,9 @@ int ssid_redis_next_reply(struct ssid_redis *rd, struct redisReply **out, const 
 
 	if (rd->cl)
 		return ssid_rcl_next_reply(rd->cl, rd, out, what);
+	/* Queued commands not yet written: this read flushes them, one round trip. */
+	if (rd->c)
+		ssid_redis_count(rd, 1, rd->c->obuf && rd->c->obuf[0] ? 1 : 0);
 	if (!rd->c || redisGetReply(rd->c, &reply) != REDIS_OK || !reply)
 		return ssid_redis_fail(rd, -EIO, "%s", what);
 	*out = reply;
@@ -268,6 +291,7 @@ struct redisReply *ssid_redis_vcommand(struct ssid_redis *rd, const char *fmt, v
 	if (!rd->cl) {
 		if (ssid_redis_connect(rd) < 0)
 			return NULL;
+		ssid_redis_count(rd, 1, 1);
 		reply = redisvCommand(rd->c, fmt, ap);
 		if (!reply)
 			ssid_redis_fail(rd, -EIO, "command");

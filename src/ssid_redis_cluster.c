@@ -168,6 +168,7 @@ static redisContext *node_ctx(struct ssid_rcl *cl, struct ssid_redis *rd, size_t
 		o.db = 0;
 		o.cluster = false;
 		o.nodes = "";
+		o.counters = NULL; /* the parent counts what goes through it */
 		if (ssid_redis_new(&cl->conn[i], &o) < 0) {
 			ssid_redis_set_error(rd, "out of memory");
 			return NULL;
@@ -192,9 +193,11 @@ static int map_from(struct ssid_rcl *cl, struct ssid_redis *rd, size_t i)
 	if (!c)
 		return -EIO;
 	snprintf(host, sizeof(host), "%s", cl->map.nodes[i].host);
+	ssid_redis_count(rd, 1, 1);
 	reply = redisCommand(c, "CLUSTER SHARDS");
 	if (reply && reply->type == REDIS_REPLY_ERROR) {
 		freeReplyObject(reply);
+		ssid_redis_count(rd, 1, 1);
 		reply = redisCommand(c, "CLUSTER SLOTS");
 		rc = reply ? ssid_cluster_map_from_slots(&cl->map, reply, host) : -EIO;
 	} else {
@@ -270,6 +273,8 @@ int ssid_rcl_ping(struct ssid_rcl *cl, struct ssid_redis *rd)
 		if (!master[i])
 			continue;
 		c = node_ctx(cl, rd, i);
+		if (c)
+			ssid_redis_count(rd, 1, 1);
 		reply = c ? redisCommand(c, "PING") : NULL;
 		if (!reply || reply->type != REDIS_REPLY_STATUS) {
 			if (c)
@@ -450,9 +455,14 @@ static int targets_known(struct ssid_rcl *cl, struct ssid_redis *rd)
 	return -EIO;
 }
 
-/* Send every pending command to its node, every pipeline written before any is read. */
+/*
+ * Send every pending command to its node, every pipeline written before any
+ * is read; counted as one round trip per node.
+ */
 static int send_round(struct ssid_rcl *cl, struct ssid_redis *rd)
 {
+	unsigned commands = 0, nodes = 0;
+
 	for (size_t i = 0; i < cl->nconn; i++)
 		cl->used[i] = false;
 	for (size_t i = cl->next; i < cl->nq; i++) {
@@ -471,8 +481,11 @@ static int send_round(struct ssid_rcl *cl, struct ssid_redis *rd)
 			return -ENOMEM;
 		if (redisAppendFormattedCommand(ctx, c->fmt, c->len) != REDIS_OK)
 			return -ENOMEM;
+		commands += 1 + c->asking;
+		nodes += !cl->used[c->node];
 		cl->used[c->node] = true;
 	}
+	ssid_redis_count(rd, commands, nodes);
 	for (size_t i = 0; i < cl->nconn; i++) {
 		int done = 0;
 
@@ -618,6 +631,7 @@ static int wait_replicas(struct ssid_rcl *cl, struct ssid_redis *rd)
 			return -EIO;
 		if (redisAppendCommand(c, "WAIT %s %s", n, ms) != REDIS_OK)
 			return -ENOMEM;
+		ssid_redis_count(rd, 1, 1);
 	}
 	for (size_t i = 0; i < cl->nconn; i++) {
 		redisReply *reply = NULL;

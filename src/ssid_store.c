@@ -409,7 +409,7 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 	int argc = 2;
 	long len;
 
-	if (!u->save_state && !u->save_published)
+	if (!u->save_state && !u->save_published && !u->save_alert)
 		return 0;
 	argl[1] = (size_t)ssid_store_key(s, u->id, key, sizeof(key));
 	if (u->save_state) {
@@ -422,6 +422,15 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		argv[argc] = (const char *)s->enc;
 		argl[argc++] = (size_t)len;
 	}
+	if (u->save_published || u->save_alert) {
+		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
+		if (len < 0)
+			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
+		argv[argc] = "a";
+		argl[argc++] = 1;
+		argv[argc] = (const char *)alert;
+		argl[argc++] = (size_t)len;
+	}
 	if (u->save_published) {
 		argv[argc] = "p";
 		argl[argc++] = 1;
@@ -431,19 +440,12 @@ static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *
 		argl[argc++] = 1;
 		argv[argc] = tops;
 		argl[argc++] = (size_t)tops_format(u->published_top, tops, sizeof(tops));
-		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
-		if (len < 0)
-			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
 		if (u->network_day >= 0) {
 			argv[argc] = "n";
 			argl[argc++] = 1;
 			argv[argc] = net;
 			argl[argc++] = (size_t)network_format(u, net, sizeof(net));
 		}
-		argv[argc] = "a";
-		argl[argc++] = 1;
-		argv[argc] = (const char *)alert;
-		argl[argc++] = (size_t)len;
 		if (u->history_status == 0 && u->history.n > 0) {
 			const struct ssi_history *h = &u->history;
 
@@ -552,6 +554,11 @@ void ssid_store_stage_state(struct ssid_user *u, bool schedule)
 	u->save_due |= schedule;
 }
 
+void ssid_store_stage_alert(struct ssid_user *u)
+{
+	u->save_alert = true;
+}
+
 void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *score,
 				int64_t as_of_ms, const char *model_version,
 				const int top[SSID_RANK__COUNT])
@@ -648,6 +655,27 @@ int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size
 			   ssid_store_command(s, "ZRANGE %s -inf %lld BYSCORE LIMIT 0 %llu", key,
 					      (long long)now_ms, (unsigned long long)max),
 			   "ZRANGE", ids, n);
+}
+
+int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms, int64_t *n)
+{
+	char key[512];
+	redisReply *r;
+	int rc = 0;
+
+	schedule_key(s, partition, key, sizeof(key));
+	r = ssid_store_command(s, "ZCOUNT %s -inf %lld", key, (long long)now_ms);
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*n = r->integer;
+	} else {
+		ssid_redis_set_error(s->rd, "ZCOUNT: %s",
+				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		rc = -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
 }
 
 int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,

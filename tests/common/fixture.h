@@ -375,6 +375,16 @@ int fx_daemon_stop(struct fx_daemon *fd);
  */
 void fx_daemon_wait_events(const struct fx_daemon *fd, uint64_t n, struct ssid_daemon_stats *st);
 
+/*
+ * Poll the counters until ready(st) holds (a Check failure naming what if
+ * the daemon stops or FX_WAIT_MS passes); st holds the last look.
+ */
+void fx_daemon_wait_until(const struct fx_daemon *fd,
+			  bool (*ready)(const struct ssid_daemon_stats *), const char *what,
+			  struct ssid_daemon_stats *st);
+/* A ready() for it: degraded, after at least one failed batch. */
+bool fx_daemon_is_degraded(const struct ssid_daemon_stats *st);
+
 /* The real binary with --config path; extra env entries may be NULL. */
 int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
 		  const char *log_path);

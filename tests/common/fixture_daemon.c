@@ -245,6 +245,28 @@ void fx_daemon_wait_events(const struct fx_daemon *fd, uint64_t n, struct ssid_d
 	}
 }
 
+void fx_daemon_wait_until(const struct fx_daemon *fd,
+			  bool (*ready)(const struct ssid_daemon_stats *), const char *what,
+			  struct ssid_daemon_stats *st)
+{
+	int64_t deadline = fx_deadline(FX_WAIT_MS);
+
+	for (;;) {
+		fx_daemon_stats(fd, st);
+		if (ready(st))
+			return;
+		ck_assert_msg(!fx_daemon_returned(fd), "ssid stopped (log: %s)", fd->log_path);
+		ck_assert_msg(!fx_expired(deadline), "no %s within %d ms (log: %s)", what,
+			      FX_WAIT_MS, fd->log_path);
+		fx_pause();
+	}
+}
+
+bool fx_daemon_is_degraded(const struct ssid_daemon_stats *st)
+{
+	return st->degraded == 1 && st->failures > 0;
+}
+
 int fx_ssid_spawn(struct fx_proc *p, const char *conf_path, const char *const env[],
 		  const char *log_path)
 {

@@ -69,6 +69,9 @@ void e2e_conf(struct e2e_env *e, const struct e2e_run *r)
 			 0);
 	if (r->waves)
 		conf_replace(e->conf, sizeof(e->conf), "batch.max_wait_ms = 20\n", WAVE_MAX_WAIT);
+	else if (r->gather_long)
+		conf_replace(e->conf, sizeof(e->conf), "batch.max_wait_ms = 20\n",
+			     "batch.max_wait_ms = 500\n");
 	e->wave = r->waves ? r->batch : 0;
 }
 

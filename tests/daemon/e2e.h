@@ -76,6 +76,7 @@ struct e2e_run {
 	bool file_clock;	/* the scoring clock is read from e->clock_path */
 	const char *model_file; /* NULL: config/model.json */
 	bool onboarding;	/* the onboarding rules on, at their defaults (fx_conf) */
+	bool gather_long;	/* batch.max_wait_ms 500: what is produced at once is one batch */
 };
 
 /* The configuration text of r into e->conf. */

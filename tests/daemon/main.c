@@ -9,11 +9,11 @@
 int main(void)
 {
 	Suite *(*const suites[])(void) = {
-	    config_suite,	  notify_suite,	 log_suite,	   history_store_suite,
-	    store_suite,	  rank_suite,	 rank_read_suite,  integration_suite,
-	    poison_suite,	  process_suite, ssictl_suite,	   ranks_e2e_suite,
-	    decay_alerts_suite,	  rebuild_suite, onboarding_suite, redis_cluster_suite,
-	    cluster_faults_suite,
+	    config_suite,	   notify_suite,  log_suite,	       history_store_suite,
+	    store_suite,	   rank_suite,	  rank_read_suite,     integration_suite,
+	    poison_suite,	   process_suite, ssictl_suite,	       ranks_e2e_suite,
+	    decay_alerts_suite,	   rebuild_suite, onboarding_suite,    secrets_suite,
+	    forecast_alerts_suite, metrics_suite, redis_cluster_suite, cluster_faults_suite,
 	};
 
 	return t_run_suites(suites, sizeof(suites) / sizeof(suites[0]));

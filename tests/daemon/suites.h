@@ -26,14 +26,21 @@ Suite *poison_suite(void);
 /* The ssid binary: crashes, signals, exit codes, sd_notify. */
 Suite *process_suite(void);
 /* ssictl and network rank against redis-server and the mock cluster: */
-Suite *ssictl_suite(void);	/* score, history, alerts (test_ssictl.c) */
-TCase *ssictl_rank_tcase(void); /* rank, around, top (test_ssictl_rank.c) */
-TCase *ssictl_exit_tcase(void); /* exit codes and usage (test_ssictl_exit.c) */
-TCase *network_tcase(void);	/* network ranks (test_network.c) */
+Suite *ssictl_suite(void);	    /* score, history, alerts (test_ssictl.c) */
+TCase *ssictl_rank_tcase(void);	    /* rank, around, top (test_ssictl_rank.c) */
+TCase *ssictl_exit_tcase(void);	    /* exit codes and usage (test_ssictl_exit.c) */
+TCase *ssictl_forecast_tcase(void); /* forecast, whatif (test_ssictl_forecast.c) */
+TCase *network_tcase(void);	    /* network ranks (test_network.c) */
 /* ssid in a thread, end to end (e2e.h): */
 Suite *ranks_e2e_suite(void);	 /* ranks in score.updated, rank.changed, leaderboards */
 Suite *decay_alerts_suite(void); /* decay, alerts, history, decay schedules through a rebalance */
 Suite *rebuild_suite(void);	 /* Redis emptied and rebuilt, a model change rescoring everyone */
 Suite *onboarding_suite(void);	 /* a backfill through the live topic, the event-age boundary */
+/* Secrets from files, never printed, against a password-protected redis-server (test_secrets.c) */
+Suite *secrets_suite(void);
+TCase *producer_tcase(void); /* a fatal producer error: producer replaced (test_producer.c) */
+Suite *forecast_alerts_suite(void); /* forecast_below on a walked clock, a model change */
+/* /metrics, /healthz, /readyz scraped from ssid in a thread; data loss made loud. */
+Suite *metrics_suite(void);
 
 #endif

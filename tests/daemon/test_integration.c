@@ -226,29 +226,6 @@ START_TEST (test_dead_letters) {
 }
 END_TEST
 
-/* Poll the counters until ready(st) holds. */
-static void wait_stats(struct env *e, bool (*ready)(const struct ssid_daemon_stats *),
-		       const char *what, struct ssid_daemon_stats *st)
-{
-	int64_t deadline = fx_deadline(FX_WAIT_MS);
-
-	for (;;) {
-		fx_daemon_stats(&e->daemon, st);
-		if (ready(st))
-			return;
-		ck_assert_msg(!fx_daemon_returned(&e->daemon), "ssid stopped (log: %s)",
-			      e->daemon.log_path);
-		ck_assert_msg(!fx_expired(deadline), "no %s within %d ms (log: %s)", what,
-			      FX_WAIT_MS, e->daemon.log_path);
-		fx_pause();
-	}
-}
-
-static bool is_degraded(const struct ssid_daemon_stats *st)
-{
-	return st->degraded == 1 && st->failures > 0;
-}
-
 START_TEST (test_redis_restart) {
 	struct t_rng rng = {.s = 0x4ED15};
 	struct ssid_daemon_stats st;
@@ -269,7 +246,8 @@ START_TEST (test_redis_restart) {
 	ck_assert_int_eq(fx_stream_add_each_user(&e.fx.stream, &rng, SSI_EV_POST_SHARED), 0);
 	ck_assert_int_eq(fx_stream_add_random(&e.fx.stream, &rng, 150), 0);
 	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, e.fx.stream.n), 0);
-	wait_stats(&e, is_degraded, "degraded state while Redis is down", &st);
+	fx_daemon_wait_until(&e.daemon, fx_daemon_is_degraded, "degraded state while Redis is down",
+			     &st);
 	ck_assert_uint_lt(st.events, e.fx.stream.n);
 
 	/* The same server, port and data directory: its append-only file kept the states. */
@@ -309,7 +287,8 @@ START_TEST (test_delivery_failure) {
 	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.fx.kafka.mock), e.fx.kafka.output,
 				      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
 	env_start_daemon(&e, &c);
-	wait_stats(&e, is_degraded, "degraded state while outputs cannot be delivered", &st);
+	fx_daemon_wait_until(&e.daemon, fx_daemon_is_degraded,
+			     "degraded state while outputs cannot be delivered", &st);
 	ck_assert_uint_lt(st.events, e.fx.stream.n);
 
 	rd_kafka_mock_topic_set_error(ssid_mock_cluster(e.fx.kafka.mock), e.fx.kafka.output,
@@ -372,7 +351,7 @@ START_TEST (test_reload_model) {
 	fx_write_model(model_path, "ssi-test-reload-2", 3);
 	ck_assert_int_eq(ssid_file_load_model(&second, model_path, NULL), 0);
 	fx_daemon_reload(&e.daemon);
-	wait_stats(&e, reloaded_once, "reload", &st);
+	fx_daemon_wait_until(&e.daemon, reloaded_once, "reload", &st);
 	first = e.fx.stream.n;
 	ck_assert_int_eq(fx_stream_add_each_user(&e.fx.stream, &rng, SSI_EV_SESSION_STARTED), 0);
 	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, e.fx.stream.n), 0);

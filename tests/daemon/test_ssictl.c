@@ -472,6 +472,7 @@ Suite *ssictl_suite(void)
 				   ctl_bootstrap_file));
 	suite_add_tcase(s, ssictl_rank_tcase());
 	suite_add_tcase(s, ssictl_exit_tcase());
+	suite_add_tcase(s, ssictl_forecast_tcase());
 	suite_add_tcase(s, network_tcase());
 	return s;
 }

@@ -31,6 +31,14 @@ if [ "$seconds" -le 60 ] && { [ "$backfill" -ne "$updates" ] || [ "$notices" -ne
 	grep 'cause=event' "$out" | grep -v 'backfill$' | head -5
 	exit 1
 fi
+# The generator must never outrun the mock cluster's bounded log (about 5 MB
+# per partition): ssid counts and logs any offset reset past deleted events.
+if ! grep -q '^ssid at the end: ssid_offset_resets_total 0, ssid_offsets_skipped_total 0$' "$out" ||
+	grep -q 'DATA LOSS' "$out"; then
+	echo "check-demo: ssid lost events to the mock cluster's bounded log (or /metrics failed):"
+	grep -A5 -E 'ssid at the end|DATA LOSS' "$out" || tail -5 "$out"
+	exit 1
+fi
 if pgrep -f '/tmp/ssid-demo\.' >/dev/null; then
 	echo "check-demo: processes left behind:"
 	pgrep -af '/tmp/ssid-demo\.'

@@ -50,6 +50,7 @@ int main(void)
 	suite_add_tcase(s, fault_redis_tcase());
 	suite_add_tcase(s, fault_group_tcase());
 	suite_add_tcase(s, fault_poison_tcase());
+	suite_add_tcase(s, fault_retention_tcase());
 	suite_add_tcase(s, fault_broker_tcase());
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -12,6 +12,8 @@ TCase *fault_redis_tcase(void);
 TCase *fault_group_tcase(void);
 /* The poison corpus on the real broker. */
 TCase *fault_poison_tcase(void);
+/* Events deleted by retention.bytes while ssid is paused: logged and counted. */
+TCase *fault_retention_tcase(void);
 /* The Kafka broker killed and stopped mid-stream (last: it restarts the suite's broker). */
 TCase *fault_broker_tcase(void);
 

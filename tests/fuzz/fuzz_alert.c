@@ -36,6 +36,44 @@ static void check_reencodes(const struct ssi_alert_state *st, const uint8_t *blo
 		abort();
 }
 
+/*
+ * forecast_below's daily check on whatever decoded and was evaluated: a
+ * forecast whose totals come from the input, at most one alert, at most one
+ * check a day, and a state that still encodes.
+ */
+static void check_forecast(struct ssi_alert_state *st, const struct ssi_alert_rules *rules,
+			   int64_t now_ms, struct ssi_score now, const uint8_t *data, size_t size)
+{
+	static struct ssi_forecast_day fc[SSI_FORECAST_DAYS_MAX];
+	struct ssi_alert_forecast_input in = {
+	    .now_ms = now_ms,
+	    .cause = SSI_ALERT_CAUSE_DECAY,
+	    .score = now,
+	    .forecast = fc,
+	    .ndays = rules->forecast_days,
+	};
+	struct ssi_alert a;
+	bool due = ssi_alert_forecast_due(st, rules, now_ms, now.total);
+	int n;
+
+	for (int k = 0; k < in.ndays; k++) {
+		int total = size > 0 ? (data[k % size] * 47) % 10001 : 0;
+
+		memset(&fc[k], 0, sizeof(fc[k]));
+		fc[k].day = ssi_time_day(now_ms) + 1 + k;
+		for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+			fc[k].score.pillar[p] = total > 2500 ? 2500 : total;
+			total -= fc[k].score.pillar[p];
+			fc[k].score.total += fc[k].score.pillar[p];
+		}
+	}
+	n = ssi_alert_evaluate_forecast(st, rules, &in, &a);
+	if (n < 0 || n > 1 || (n == 1 && !due) || ssi_alert_state_encoded_size(st) == 0 ||
+	    (due && st->forecast_day != ssi_time_day(now_ms)) ||
+	    ssi_alert_forecast_due(st, rules, now_ms, now.total))
+		abort();
+}
+
 /* An evaluation on whatever decoded fires at most once per rule and stays encodable. */
 static void check_evaluates(struct ssi_alert_state *st, const uint8_t *data, size_t size)
 {
@@ -58,6 +96,7 @@ static void check_evaluates(struct ssi_alert_state *st, const uint8_t *data, siz
 	n = ssi_alert_evaluate(st, &rules, &in, out, SSI_ALERT__COUNT);
 	if (n < 0 || n > SSI_ALERT__COUNT || ssi_alert_state_encoded_size(st) == 0)
 		abort();
+	check_forecast(st, &rules, in.now_ms, in.new_score, data, size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

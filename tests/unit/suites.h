@@ -25,6 +25,9 @@ Suite *text_suite(void);
 Suite *warmup_suite(void);
 Suite *band_suite(void);
 Suite *boards_suite(void);
+Suite *forecast_suite(void);
+Suite *alert_forecast_suite(void);
+Suite *metrics_suite(void); /* ssid_metrics, ssid_http, promtool (test_metrics.c) */
 Suite *cluster_suite(void);
 
 #endif

@@ -584,6 +584,10 @@ static struct ssi_alert_state busy_state(void)
 	st.last_fired_day[3] = TODAY;
 	st.rebase_day = TODAY - 2;
 	st.rebase_max = 10000;
+	st.armed |= 1u << SSI_ALERT_FORECAST_BELOW;
+	st.last_fired_day[SSI_ALERT_FORECAST_BELOW] = TODAY - 1;
+	st.forecast_day = TODAY;
+	st.forecast_visit = TODAY + 4;
 	return st;
 }
 
@@ -598,6 +602,8 @@ static void assert_state_eq(const struct ssi_alert_state *a, const struct ssi_al
 		ck_assert_int_eq(a->last_fired_day[i], b->last_fired_day[i]);
 	ck_assert_int_eq(a->rebase_day, b->rebase_day);
 	ck_assert_int_eq(a->rebase_max, b->rebase_max);
+	ck_assert_int_eq(a->forecast_day, b->forecast_day);
+	ck_assert_int_eq(a->forecast_visit, b->forecast_visit);
 }
 
 static long encode(const struct ssi_alert_state *st, uint8_t *buf, size_t cap)
@@ -625,6 +631,9 @@ START_TEST (test_codec_round_trips) {
 	busy.last_fired_day[2] = SSI_ALERT_DAY_MAX;
 	busy.last_fired_day[3] = SSI_ALERT_DAY_MAX;
 	busy.rebase_day = SSI_ALERT_DAY_MAX;
+	busy.last_fired_day[SSI_ALERT_FORECAST_BELOW] = SSI_ALERT_DAY_MAX;
+	busy.forecast_day = SSI_ALERT_DAY_MAX - 1;
+	busy.forecast_visit = SSI_ALERT_DAY_MAX;
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
 		busy.pillar_ref[p] = 2500;
 	n = encode(&busy, buf, sizeof(buf));
@@ -720,6 +729,9 @@ START_TEST (test_codec_refuses_bad_bodies) {
 	    {{0x01, 0x00, 0x80, 0x00, 0, 0, 0}, 7}, /* varint not in shortest form */
 	    {{0x01, 0x01, 0x80, 0x80, 0x80, 0x02, 0, 0, 0, 0}, 10}, /* day beyond 9999 */
 	    {{0x01, 0x10, 0x05, 0x91, 0x4e, 0, 0, 0, 0}, 9},	    /* rebase max 10001 */
+	    {{0x01, 0x80, 0x05, 0x06, 0, 0, 0, 0}, 8}, /* forecast visit on its check's day */
+	    {{0x01, 0x80, 0x05, 0x05, 0, 0, 0, 0}, 8}, /* forecast visit before it */
+	    {{0x01, 0x80, 0x05, 0, 0, 0, 0}, 7},       /* forecast visit missing */
 	};
 	static const uint8_t good[] = {0x01, 0x11, 0x05, 0x06, 0x90, 0x4e, 0x01, 0x02, 0x03, 0x04};
 	uint8_t buf[32];
@@ -758,6 +770,13 @@ START_TEST (test_codec_refuses_broken_states) {
 	st = busy_state(), st.rebase_day = SSI_ALERT_DAY_NEVER;
 	ck_assert_int_eq(ssi_alert_state_encode(&st, buf, sizeof(buf)), -EINVAL);
 	ssi_alert_state_init(&st), st.pillar_armed = 1;
+	ck_assert_int_eq(ssi_alert_state_encode(&st, buf, sizeof(buf)), -EINVAL);
+	st = busy_state(), st.forecast_visit = st.forecast_day;
+	ck_assert_int_eq(ssi_alert_state_encode(&st, buf, sizeof(buf)), -EINVAL);
+	st = busy_state(), st.forecast_day = SSI_ALERT_DAY_NEVER,
+	st.armed &= (uint8_t) ~(1u << SSI_ALERT_FORECAST_BELOW);
+	ck_assert_int_eq(ssi_alert_state_encode(&st, buf, sizeof(buf)), -EINVAL);
+	ssi_alert_state_init(&st), st.forecast_visit = TODAY;
 	ck_assert_int_eq(ssi_alert_state_encode(&st, buf, sizeof(buf)), -EINVAL);
 }
 END_TEST
