@@ -435,9 +435,14 @@ static int target(struct ssid_rcl *cl, size_t i)
 	return cl->map.slot[lead->slot >= 0 ? lead->slot : 0];
 }
 
-/* Every pending command has a master: the map is read again once if not. */
+/*
+ * Every pending command has a master: the map is read again once if not,
+ * and first of all when a failure dropped it.
+ */
 static int targets_known(struct ssid_rcl *cl, struct ssid_redis *rd)
 {
+	if (!cl->map_ok && map_load(cl, rd) < 0)
+		return -EIO;
 	for (int pass = 0; pass < 2; pass++) {
 		size_t i;
 
