@@ -51,6 +51,8 @@
 /* ---- time and files ---------------------------------------------------- */
 
 int64_t fx_deadline(int timeout_ms);
+/* A loopback TCP port nobody listens on right now (the kernel's pick), or -errno. */
+int fx_free_port(void);
 bool fx_expired(int64_t deadline);
 /* A short pause between two looks at a condition being polled. */
 void fx_pause(void);

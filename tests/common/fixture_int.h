@@ -21,8 +21,6 @@ void fxi_daemon_finish_live(void);
 
 /* A hiredis connection to 127.0.0.1:port with 2 s timeouts, NULL when refused. */
 struct redisContext *fxi_redis_connect(int port);
-/* A free loopback TCP port (the kernel's pick), or -errno. */
-int fxi_free_port(void);
 /* The node timeout of a 3x3 cluster's nodes: failover within a few seconds. */
 #define FXI_NODE_TIMEOUT "1500"
 /* Spawn r's redis-server on r->port and wait for PING (a one-node cluster: for state ok). */

@@ -23,8 +23,7 @@
 
 /* ---- redis-server -------------------------------------------------------- */
 
-/* A port nobody listens on right now: the kernel's pick for port 0. */
-int fxi_free_port(void)
+int fx_free_port(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
@@ -176,7 +175,7 @@ int fxi_redis_spawn(struct fx_redis *r)
 	snprintf(log, sizeof(log), "%s/redis.log", r->dir);
 	if (r->cluster) {
 		/* The bus port is port + 10000 unless set: past 65535 for most free ports. */
-		rc = fxi_free_port();
+		rc = fx_free_port();
 		if (rc < 0)
 			return rc;
 		snprintf(bus, sizeof(bus), "%d", rc);
@@ -223,7 +222,7 @@ int fx_redis_start(struct fx_redis *r, const char *dir, bool persistent)
 	 */
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (pick_port) {
-			rc = fxi_free_port();
+			rc = fx_free_port();
 			if (rc < 0)
 				return rc;
 			r->port = rc;

@@ -12,24 +12,6 @@
 
 #include "fx_http.h"
 
-int fx_free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int port;
-
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	else
-		port = -errno;
-	close(fd);
-	return port;
-}
-
 int fx_http(int port, const char *method, const char *path, struct fx_http_reply *out)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,

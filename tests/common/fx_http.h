@@ -8,9 +8,6 @@
 
 #include <stddef.h>
 
-/* A loopback port nobody listens on right now (the kernel's pick); -errno. */
-int fx_free_port(void);
-
 struct fx_http_reply {
 	int status;	    /* 200, 404...; 0 when no answer came */
 	char headers[2048]; /* the header block, NUL-terminated */
