@@ -187,6 +187,16 @@ static int shard_master(struct ssid_cluster_map *m, const redisReply *nodes, con
 	return 0;
 }
 
+/* A slot table being filled: every slot unassigned (-1). NULL: out of memory. */
+static int32_t *unassigned_slots(void)
+{
+	int32_t *slots = malloc(SSID_CLUSTER_SLOTS * sizeof(*slots));
+
+	for (int s = 0; slots && s < SSID_CLUSTER_SLOTS; s++)
+		slots[s] = -1;
+	return slots;
+}
+
 int ssid_cluster_map_from_shards(struct ssid_cluster_map *m, const redisReply *r,
 				 const char *asked_host)
 {
@@ -195,11 +205,9 @@ int ssid_cluster_map_from_shards(struct ssid_cluster_map *m, const redisReply *r
 
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return -EBADMSG;
-	slots = malloc(sizeof(m->slot));
+	slots = unassigned_slots();
 	if (!slots)
 		return -ENOMEM;
-	for (int s = 0; s < SSID_CLUSTER_SLOTS; s++)
-		slots[s] = -1;
 	for (size_t i = 0; i < r->elements && rc == 0; i++) {
 		const redisReply *shard = r->element[i], *ranges, *nodes;
 		int node;
@@ -233,11 +241,9 @@ int ssid_cluster_map_from_slots(struct ssid_cluster_map *m, const redisReply *r,
 
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return -EBADMSG;
-	slots = malloc(sizeof(m->slot));
+	slots = unassigned_slots();
 	if (!slots)
 		return -ENOMEM;
-	for (int s = 0; s < SSID_CLUSTER_SLOTS; s++)
-		slots[s] = -1;
 	for (size_t i = 0; i < r->elements && rc == 0; i++) {
 		const redisReply *range = r->element[i], *master;
 		int node;
