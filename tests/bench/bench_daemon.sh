@@ -728,6 +728,8 @@ latency_step() {
 	lat() { kv "$work/$tag.latency.kv" "$1"; }
 	local live_n
 	live_n=$(lat inputs)
+	fig[lat.$rate.n]=$live_n
+	fig[lat.$rate.ssid_cpu]=$ssid_live_cpu
 	fig[lat.$rate.sent_rate]=$(calc '%f' "$live_n / ($t1 - $t0)")
 	local row
 	for row in lo hi commit; do
@@ -1018,6 +1020,12 @@ printf '\nper-unit figures (ranks on; ratios of the figures above, nothing measu
 printf '  ssid: %s events/s per core (%s events / %s s of ssid CPU; ssid used %s cores over the run at %s events/s)\n' \
 	"$(commas "${fig[u.ssid_core]}")" "$(commas "${fig[on.events]}")" "${fig[on.ssid_cpu]}" \
 	"${fig[u.ssid_util]}" "$(commas "${fig[on.rate]}")"
+for rate in $rates; do
+	fig[u.live.$rate]=$(calc '%f' "${fig[lat.$rate.n]} / $(nz "${fig[lat.$rate.ssid_cpu]}")")
+	printf '  ssid: %s events/s per core live at %s events/s (%s live events / %s s of ssid CPU, small batches)\n' \
+		"$(commas "${fig[u.live.$rate]}")" "$(commas "$rate")" "$(commas "${fig[lat.$rate.n]}")" \
+		"${fig[lat.$rate.ssid_cpu]}"
+done
 printf '  ssid: rebuild %s events/s per instance; peak RSS %s bytes per owned rep (VmHWM %s MiB / %s reps; ranks alone %s: on - off)\n' \
 	"$(commas "${fig[rebuild.rate]}")" "$(commas "${fig[u.rss_per_rep]}")" \
 	"$(calc '%.1f' "${fig[on.hwm_kb]} / 1024")" "$(commas "${fig[on.reps]}")" \
@@ -1121,6 +1129,10 @@ printf '\nPer-unit figures for sizing (ratios of the figures above, ranks on):\n
 printf '| per unit | value | from |\n| --- | --- | --- |\n'
 printf '| ssid events/s per core | %s | events / ssid CPU seconds (ssid used %s cores at %s events/s) |\n' \
 	"$(commas "${fig[u.ssid_core]}")" "${fig[u.ssid_util]}" "$(commas "${fig[on.rate]}")"
+for rate in $rates; do
+	printf '| ssid events/s per core, live at %s events/s | %s | live events / ssid CPU seconds during the latency run |\n' \
+		"$(commas "$rate")" "$(commas "${fig[u.live.$rate]}")"
+done
 printf '| ssid rebuild events/s per instance | %s | the rebuild row |\n' "$(commas "${fig[rebuild.rate]}")"
 printf '| ssid peak RSS per owned rep | %s bytes (ranks alone %s) | VmHWM / reps (on - off) |\n' \
 	"$(commas "${fig[u.rss_per_rep]}")" "$(commas "${fig[u.rss_ranks_per_rep]}")"
