@@ -24,7 +24,8 @@
 #           (pgrep in the demo check, /bin/kill named by the unit) and
 #           prometheus (promtool checks /metrics; one test scrapes ssid with a
 #           real server)
-#   bench   make bench: build + broker + redis-server
+#   bench   make bench: build + broker + redis-server and redis-tools
+#           (redis-cli reads INFO and builds the benchmark's Redis Cluster)
 #   fresh   make check-fresh, on the host: debootstrap and git
 #   all     every group above
 set -euo pipefail
@@ -36,7 +37,7 @@ fuzz_pkgs=(clang libclang-rt-14-dev)
 broker_pkgs=(openjdk-17-jre-headless maven kcat)
 test_pkgs=(redis-server redis-tools cppcheck clang-format valgrind systemd procps prometheus
 	   "${fuzz_pkgs[@]}" "${broker_pkgs[@]}")
-bench_pkgs=(redis-server "${broker_pkgs[@]}")
+bench_pkgs=(redis-server redis-tools "${broker_pkgs[@]}")
 fresh_pkgs=(debootstrap git)
 deb_pkgs=(dpkg-dev binutils lintian groff-base man-db python3-yaml util-linux)
 

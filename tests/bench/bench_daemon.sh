@@ -23,6 +23,16 @@
 #      everything included), CPU (used_cpu_user + used_cpu_sys) and memory
 #      (used_memory, per rep = per key u:{...}). ssid's CPU and VmHWM come
 #      from /proc.
+#  3b. Redis Cluster (BENCH_CLUSTER=1): the ranks-on run again, same topic,
+#      fresh group, against a new 3-master/3-replica Redis Cluster of
+#      redis-servers on free loopback ports (no persistence; joined by
+#      redis-cli --cluster create --cluster-replicas 1, as the tests'
+#      fixture does; ready when every node says cluster_state:ok and its
+#      replication is settled) with redis.cluster = yes and redis.nodes = the
+#      six nodes. Redis figures are summed over the three masters (the
+#      replicas' CPU apart) and set next to the single redis-server's as
+#      ratios. With BENCH_CLUSTER_WAIT=1, once more on another new cluster
+#      with redis.wait_replicas = 1.
 #   4. Rebuild: ssid (ranks on) is stopped, its Redis is emptied (FLUSHALL)
 #      and ssid is started again with the same group: it finds the sentinel
 #      epoch gone and replays every partition from the log start up to the
@@ -39,6 +49,10 @@
 #      topic of its own preloaded with BENCH_SCALE_EVENTS_PER_USER events per
 #      user, consumed by ssid (ranks on) as in step 3: events/s, Redis
 #      commands per event and bytes per rep must stay flat as reps grow.
+#   After step 5, the per-unit figures the README's Sizing section is built
+#   from, each a ratio of figures of steps 3 to 4: ssid events/s per core,
+#   ssid RSS per rep, Redis CPU per event (single and cluster), Redis bytes
+#   per rep.
 #
 # Environment: BENCH_EVENTS (1000000), BENCH_USERS (100000), BENCH_SEED (7),
 # BENCH_RATES ("10000 20000"; BENCH_RATE=N for one rate only),
@@ -48,7 +62,9 @@
 # profile ssid with `perf record` during the ranks-on run (it slows ssid a
 # little), BENCH_KEEP=1 to keep the work directory (logs, configuration,
 # perf data), BENCH_SSID_CONFIG for extra ssid.conf lines separated by ';'
-# (e.g. 'batch.max_events = 50000'), given to every ssid run.
+# (e.g. 'batch.max_events = 50000'), given to every ssid run, BENCH_CLUSTER
+# (1; 0 skips step 3b), BENCH_CLUSTER_WAIT (1; 0 skips its
+# redis.wait_replicas = 1 run).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -71,6 +87,8 @@ timeout=${BENCH_TIMEOUT:-600}
 profile=${BENCH_PERF:-0}
 keep=${BENCH_KEEP:-0}
 extra_config=${BENCH_SSID_CONFIG:-}
+cluster=${BENCH_CLUSTER:-1}
+cluster_wait=${BENCH_CLUSTER_WAIT:-1}
 
 partitions=8
 # The preloaded events span 90 days from preload_start and stop before
@@ -99,10 +117,12 @@ for n in $rates $scale_users; do
 done
 [ -n "${rates// /}" ] || die "BENCH_RATES is empty"
 case "$scale" in 0 | 1) ;; *) die "BENCH_SCALE must be 0 or 1" ;; esac
+case "$cluster" in 0 | 1) ;; *) die "BENCH_CLUSTER must be 0 or 1" ;; esac
+case "$cluster_wait" in 0 | 1) ;; *) die "BENCH_CLUSTER_WAIT must be 0 or 1" ;; esac
 # The script sets these itself; ssid refuses a key set twice.
-if grep -Eq '(^|;)[[:space:]]*(rank\.enabled|input\.topic|kafka\.group\.id|redis\.port|clock)[[:space:]]*=' \
+if grep -Eq '(^|;)[[:space:]]*(rank\.enabled|input\.topic|kafka\.group\.id|redis\.(port|cluster|nodes|wait_replicas)|clock)[[:space:]]*=' \
 	<<<"$extra_config"; then
-	die "BENCH_SSID_CONFIG may not set rank.enabled, input.topic, kafka.group.id, redis.port or clock"
+	die "BENCH_SSID_CONFIG may not set rank.enabled, input.topic, kafka.group.id, redis.port, redis.cluster, redis.nodes, redis.wait_replicas or clock"
 fi
 for prog in ssid ssi-loadgen bench_consume bench_latency; do
 	[ -x "$build/$prog" ] || die "$build/$prog is missing: run make bench"
@@ -118,6 +138,16 @@ ssid_pid=""
 ssid_log=""
 redis_pid=""
 redis_port=""
+redis_masters=()
+redis_replicas=()
+redis_how=""
+# ssid's Redis in throughput_run: one redis-server (single) or a cluster.
+redis_mode=single
+cluster_pids=()
+cluster_ports=()
+cluster_seeds=""
+cluster_runs=0
+picked_port=""
 perf_pid=""
 background_pids=()
 # Every figure of the run, by name, for the summary at the end.
@@ -139,6 +169,9 @@ cleanup() {
 	if [ -n "$redis_pid" ]; then
 		stop_process "$redis_pid" 10
 	fi
+	for pid in "${cluster_pids[@]}"; do
+		stop_process "$pid" 10
+	done
 	if [ -n "$broker_dir" ]; then
 		deploy/kafka-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true
 	fi
@@ -239,26 +272,61 @@ run_loadgen() {
 }
 
 # --- Redis --------------------------------------------------------------------
+# A run's Redis is either one redis-server (redis_start) or a 3-master/
+# 3-replica Redis Cluster (cluster_start). Either way redis_port is where
+# ssid's redis.port points (the server, or a master), redis_masters lists the
+# nodes that serve ssid's commands (their INFO is the run's Redis cost) and
+# redis_replicas the cluster's replicas (their CPU is reported apart).
 
 rcli() {
 	redis-cli -h 127.0.0.1 -p "$redis_port" "$@"
+}
+
+rcli_at() {
+	local port=$1
+	shift
+	redis-cli -h 127.0.0.1 -p "$port" "$@"
+}
+
+# A free loopback port below the kernel's ephemeral range (32768+ here), so
+# that no outgoing connection holds it; sets picked_port (not printed: a
+# $(...) subshell would not keep RANDOM's state).
+pick_port() {
+	local _
+	for _ in $(seq 50); do
+		picked_port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+		port_in_use "$picked_port" || return 0
+	done
+	die "no free loopback port found"
+}
+
+# Wait until the redis-server $2 on port $1 answers PING: 0, or 1 if it
+# exited or did not answer within 5 s.
+redis_wait_ping() {
+	local port=$1 pid=$2 _
+	for _ in $(seq 100); do
+		rcli_at "$port" ping 2>/dev/null | grep -q PONG && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
 }
 
 # A new, empty redis-server on a free port (sets redis_port and redis_pid).
 redis_start() {
 	local _
 	for _ in 1 2 3 4 5; do
-		redis_port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-		port_in_use "$redis_port" && continue
+		pick_port
+		redis_port=$picked_port
 		redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
 			--dir "$work" --logfile "$work/redis-$redis_port.log" --daemonize no &
 		redis_pid=$!
-		for _ in $(seq 100); do
-			rcli ping 2>/dev/null | grep -q PONG && break
-			kill -0 "$redis_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		rcli ping 2>/dev/null | grep -q PONG && return 0
+		if redis_wait_ping "$redis_port" "$redis_pid"; then
+			redis_masters=("$redis_port")
+			redis_replicas=()
+			redis_how='redis-server --save "" --appendonly no   # a new one, empty'
+			return 0
+		fi
 		stop_process "$redis_pid" 5
 		redis_pid=""
 	done
@@ -270,10 +338,108 @@ redis_stop() {
 	redis_pid=""
 }
 
-# One INFO ALL (a single command, so it costs the delta one "info" call):
-# commandstats, cpu and memory at once. \r stripped.
+# Node $1 of the cluster is ready: cluster_state:ok with every slot served as
+# it sees it, and its replication settled (a replica's link up and its first
+# sync over; a master with its replica connected, which WAIT 1 needs).
+cluster_node_ready() {
+	local info repl
+	info=$(rcli_at "$1" cluster info 2>/dev/null | tr -d '\r') || return 1
+	repl=$(rcli_at "$1" info replication 2>/dev/null | tr -d '\r') || return 1
+	grep -qx 'cluster_state:ok' <<<"$info" || return 1
+	grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
+	grep -qx "cluster_known_nodes:$cluster_size" <<<"$info" || return 1
+	if grep -qx 'role:slave' <<<"$repl"; then
+		grep -qx 'master_link_status:up' <<<"$repl" &&
+			grep -qx 'master_sync_in_progress:0' <<<"$repl"
+	else
+		grep -qx 'connected_slaves:1' <<<"$repl"
+	fi
+}
+
+# A new, empty Redis Cluster, as the test fixture builds it
+# (tests/common/fixture_cluster.c): six redis-servers with cluster mode on
+# and no persistence, each with a free port and a free bus port, joined by
+# redis-cli --cluster create with one replica per master; ready when every
+# node is (cluster_node_ready). Sets cluster_pids, cluster_ports,
+# cluster_seeds, redis_masters, redis_replicas and redis_port (the first
+# master).
+cluster_size=6
+cluster_start() {
+	local dir i port bus pid started addrs=() deadline _
+	cluster_pids=()
+	cluster_ports=()
+	for i in $(seq 0 $((cluster_size - 1))); do
+		dir=$work/cluster-$cluster_runs/node$i
+		mkdir -p "$dir"
+		started=0
+		for _ in 1 2 3 4 5; do
+			pick_port
+			port=$picked_port
+			pick_port
+			bus=$picked_port
+			[ "$bus" != "$port" ] || continue
+			redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+				--dir "$dir" --logfile "$dir/redis.log" --daemonize no \
+				--cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+				--cluster-port "$bus" --cluster-node-timeout 5000 \
+				--repl-diskless-sync-delay 0 &
+			pid=$!
+			cluster_pids+=("$pid") # from now on cleanup stops it
+			if redis_wait_ping "$port" "$pid"; then
+				started=1
+				break
+			fi
+			stop_process "$pid" 5
+			unset 'cluster_pids[-1]'
+		done
+		[ "$started" = 1 ] || die "a cluster node did not start (log: $dir/redis.log)"
+		cluster_ports+=("$port")
+		addrs+=("127.0.0.1:$port")
+	done
+	cluster_create_cmd=(redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes)
+	"${cluster_create_cmd[@]}" >"$work/cluster-$cluster_runs/create.log" 2>&1 ||
+		die "redis-cli --cluster create failed: $(tail -n 20 "$work/cluster-$cluster_runs/create.log")"
+	deadline=$((SECONDS + 60))
+	for port in "${cluster_ports[@]}"; do
+		until cluster_node_ready "$port"; do
+			[ "$SECONDS" -lt "$deadline" ] ||
+				die "the cluster node on $port is not ready after 60 s (logs: $work/cluster-$cluster_runs)"
+			sleep 0.1
+		done
+	done
+	redis_masters=()
+	redis_replicas=()
+	for port in "${cluster_ports[@]}"; do
+		if rcli_at "$port" info replication | tr -d '\r' | grep -qx 'role:master'; then
+			redis_masters+=("$port")
+		else
+			redis_replicas+=("$port")
+		fi
+	done
+	[ "${#redis_masters[@]}" = 3 ] || die "the cluster has ${#redis_masters[@]} masters, not 3"
+	cluster_seeds=$(printf '%s\n' "${addrs[@]}" | paste -sd ,)
+	redis_port=${redis_masters[0]}
+	redis_how="redis-server --cluster-enabled yes --save \"\" --appendonly no   # x$cluster_size, new, empty; then redis-cli --cluster create <6 nodes> --cluster-replicas 1 --cluster-yes"
+	cluster_runs=$((cluster_runs + 1))
+}
+
+cluster_stop() {
+	local pid
+	for pid in "${cluster_pids[@]}"; do
+		stop_process "$pid" 10
+	done
+	cluster_pids=()
+	cluster_ports=()
+}
+
+# One INFO ALL per node (a single command, so it costs the delta one "info"
+# call per master): commandstats, cpu and memory at once, \r stripped, into
+# $work/TAG.PORT.info for every master and replica of the current Redis.
 redis_snapshot() {
-	rcli info all | tr -d '\r' >"$1"
+	local port
+	for port in "${redis_masters[@]}" "${redis_replicas[@]}"; do
+		rcli_at "$port" info all | tr -d '\r' >"$work/$1.$port.info"
+	done
 }
 
 # A field of a snapshot: info_field FILE used_memory.
@@ -281,43 +447,75 @@ info_field() {
 	sed -n "s/^$2://p" "$1" | head -n 1
 }
 
-# "command calls" for every command whose calls grew between two snapshots,
-# most calls first.
+# CPU seconds of a node between two snapshots.
+cpu_delta() {
+	calc '%.2f' "$(info_field "$2" used_cpu_user) + $(info_field "$2" used_cpu_sys) - $(info_field "$1" used_cpu_user) - $(info_field "$1" used_cpu_sys)"
+}
+
+# "command calls" for every command whose calls grew between two snapshots.
 command_deltas() {
 	awk -F'[:,=]' '
 		FNR == NR { if ($1 ~ /^cmdstat_/) before[$1] = $3; next }
 		$1 ~ /^cmdstat_/ {
 			d = $3 - before[$1]
 			if (d > 0) print substr($1, 9), d
-		}' "$1" "$2" | sort -k2,2nr -k1,1
+		}' "$1" "$2"
 }
 
-# Reps in Redis: keys u:{...} (other keys are per partition or per board).
-# Counted inside Redis (SCAN in a script), after the figures were read.
+# Reps in Redis: keys u:{...} (other keys are per partition or per board),
+# summed over the masters. Counted inside Redis (SCAN in a script), after the
+# figures were read.
 count_reps() {
-	rcli eval "local n, cur = 0, '0'
-		repeat
-			local r = redis.call('SCAN', cur, 'MATCH', ARGV[1], 'COUNT', 10000)
-			cur = r[1]; n = n + #r[2]
-		until cur == '0'
-		return n" 0 'ssi:u:{*' | tr -d '\r'
+	local port n total=0
+	for port in "${redis_masters[@]}"; do
+		n=$(rcli_at "$port" eval "local n, cur = 0, '0'
+			repeat
+				local r = redis.call('SCAN', cur, 'MATCH', ARGV[1], 'COUNT', 10000)
+				cur = r[1]; n = n + #r[2]
+			until cur == '0'
+			return n" 0 'ssi:u:{*' | tr -d '\r')
+		total=$((total + n))
+	done
+	echo "$total"
 }
 
-# Redis costs between two snapshots over N events, stored as figures
-# PREFIX.cmds (per event), .top (the busiest commands per event), .cpu_per_m
-# (CPU seconds per million events), .cpu (seconds), .mem (used_memory growth).
+# Redis costs between the snapshots BEFORE and AFTER (tags) over N events,
+# summed over the masters, stored as figures PREFIX.cmds (per event), .top
+# (the busiest commands per event), .cpu_per_m (CPU seconds per million
+# events), .cpu (seconds), .mem (used_memory growth), .cpu_max_share (the
+# busiest master's share of the CPU), and for a cluster .replica_cpu and
+# .replica_cpu_per_m (the replicas' CPU: applying the masters' writes).
 redis_costs() {
-	local prefix=$1 before=$2 after=$3 n=$4 total top
-	command_deltas "$before" "$after" >"$work/$prefix.commands"
+	local prefix=$1 before=$2 after=$3 n=$4 port total top cpu=0 mem=0 c max=0 rcpu=0
+	: >"$work/$prefix.commands.each"
+	for port in "${redis_masters[@]}"; do
+		command_deltas "$work/$before.$port.info" "$work/$after.$port.info" \
+			>>"$work/$prefix.commands.each"
+		c=$(cpu_delta "$work/$before.$port.info" "$work/$after.$port.info")
+		cpu=$(calc '%.2f' "$cpu + $c")
+		max=$(calc '%.2f' "$c > $max ? $c : $max")
+		mem=$((mem + $(info_field "$work/$after.$port.info" used_memory) - \
+			$(info_field "$work/$before.$port.info" used_memory)))
+	done
+	for port in "${redis_replicas[@]}"; do
+		rcpu=$(calc '%.2f' "$rcpu + $(cpu_delta "$work/$before.$port.info" "$work/$after.$port.info")")
+	done
+	# Each command's calls over every master, most calls first.
+	awk '{ s[$1] += $2 } END { for (c in s) print c, s[c] }' "$work/$prefix.commands.each" |
+		sort -k2,2nr -k1,1 >"$work/$prefix.commands"
 	total=$(awk '{ s += $2 } END { print s + 0 }' "$work/$prefix.commands")
 	top=$(awk -v n="$n" 'NR <= 8 && $2 / n >= 0.005 { printf "%s%s %.2f", (NR > 1 ? ", " : ""), $1, $2 / n }' \
 		"$work/$prefix.commands")
 	fig[$prefix.cmds]=$(calc '%.2f' "$total / $n")
 	fig[$prefix.calls]=$total
 	fig[$prefix.top]=${top:-none}
-	fig[$prefix.cpu]=$(calc '%.2f' "$(info_field "$after" used_cpu_user) + $(info_field "$after" used_cpu_sys) - $(info_field "$before" used_cpu_user) - $(info_field "$before" used_cpu_sys)")
-	fig[$prefix.cpu_per_m]=$(calc '%.2f' "${fig[$prefix.cpu]} / $n * 1e6")
-	fig[$prefix.mem]=$(($(info_field "$after" used_memory) - $(info_field "$before" used_memory)))
+	fig[$prefix.cpu]=$cpu
+	fig[$prefix.cpu_per_m]=$(calc '%.2f' "$cpu / $n * 1e6")
+	fig[$prefix.cpu_max_share]=$(calc '%.2f' "$cpu > 0 ? $max / $cpu : 0")
+	fig[$prefix.mem]=$mem
+	fig[$prefix.masters]=${#redis_masters[@]}
+	fig[$prefix.replica_cpu]=$rcpu
+	fig[$prefix.replica_cpu_per_m]=$(calc '%.2f' "$rcpu / $n * 1e6")
 }
 
 # --- ssid -----------------------------------------------------------------------
@@ -336,7 +534,8 @@ write_conf() {
 
 # The configuration as one line, without what changes from run to run.
 conf_line() {
-	grep -v '^kafka.bootstrap\|^redis.port\|^kafka.group\|^model.file' "$1" | paste -sd ';' | sed 's/;/; /g'
+	grep -v '^kafka.bootstrap\|^redis.port\|^redis.nodes\|^kafka.group\|^model.file' "$1" |
+		paste -sd ';' | sed 's/;/; /g'
 }
 
 # ssid_start CONF LOG [ARGS]: ssid in the background, its log lines stamped
@@ -379,19 +578,27 @@ log_time() {
 }
 
 # --- one throughput run -----------------------------------------------------------
-# throughput_run NAME TOPIC GROUP CONF_LINE...: a fresh redis-server, ssid
-# with a fresh group on TOPIC until every event is committed. Figures go to
+# throughput_run NAME TOPIC GROUP CONF_LINE...: a fresh Redis (a new
+# redis-server, or with redis_mode=cluster a new 3x3 cluster), ssid with a
+# fresh group on TOPIC until every event is committed. Figures go to
 # fig[NAME.*]; ssid and its Redis are left running (the caller stops them).
 throughput_run() {
 	local name=$1 topic=$2 group=$3 n ready_at assigned_at done_at first_commit_at
+	local redis_conf=()
 	shift 3
-	redis_start
-	write_conf "$work/$name.conf" "$group" "$topic" "$@"
+	if [ "$redis_mode" = cluster ]; then
+		cluster_start
+		redis_conf=("redis.cluster = yes" "redis.nodes = $cluster_seeds")
+	else
+		redis_start
+	fi
+	fig[$name.redis_how]=$redis_how
+	write_conf "$work/$name.conf" "$group" "$topic" "${redis_conf[@]}" "$@"
 	n=$(topic_messages "$topic")
 	local scores_before dlq_before
 	scores_before=$(topic_messages ssi.scores)
 	dlq_before=$(topic_messages ssi.events.dlq)
-	redis_snapshot "$work/$name.before.info"
+	redis_snapshot "$name.before"
 
 	ssid_start "$work/$name.conf" "$work/$name.ssid.log"
 	if [ "$profile" = 1 ] && [ "$name" = on ]; then
@@ -404,7 +611,7 @@ throughput_run() {
 	wait_while_ssid_runs $!
 	# Redis first: ssid with ranks keeps reading the others' partitions
 	# while idle, which is not the run's cost.
-	redis_snapshot "$work/$name.after.info"
+	redis_snapshot "$name.after"
 	if [ -n "$perf_pid" ]; then
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true
@@ -429,7 +636,7 @@ throughput_run() {
 	fig[$name.busy_rate]=$(calc '%f' "$n / ${fig[$name.busy_s]}")
 	fig[$name.outputs]=$(($(topic_messages ssi.scores) - scores_before))
 	fig[$name.dead]=$(($(topic_messages ssi.events.dlq) - dlq_before))
-	redis_costs "$name" "$work/$name.before.info" "$work/$name.after.info" "$n"
+	redis_costs "$name" "$name.before" "$name.after" "$n"
 	fig[$name.reps]=$(count_reps)
 	fig[$name.bytes_per_rep]=$(calc '%.0f' "${fig[$name.mem]} / (${fig[$name.reps]} > 0 ? ${fig[$name.reps]} : 1)")
 	fig[$name.conf]=$(conf_line "$work/$name.conf")
@@ -446,7 +653,7 @@ print_throughput() {
 		"$(commas "${fig[$name.busy_rate]}")" "$(calc '%.2f' "${fig[$name.join_s]}")"
 	printf '  after start: ready %s s, partitions assigned %s s, first batch committed %s s\n' \
 		"${fig[$name.ready_s]}" "$(calc '%.2f' "${fig[$name.join_s]}")" "${fig[$name.first_commit_s]}"
-	printf '  $ redis-server --save "" --appendonly no   # a new one, empty\n'
+	printf '  $ %s\n' "${fig[$name.redis_how]}"
 	printf '  $ %s --config %s.conf   # %s\n' "$build/ssid" "$name" "${fig[$name.conf]}"
 	printf '  $ %s -b %s wait-committed %s %s %s   # done when committed = end offsets\n' \
 		"$build/bench_consume" "$bootstrap" "${fig[$name.group]}" "$topic" "$timeout"
@@ -459,14 +666,22 @@ print_throughput() {
 		"$(calc '%.2f' "1e6 * ${fig[$name.ssid_cpu]} / $n")" "$(calc '%.1f' "${fig[$name.hwm_kb]} / 1024")"
 	printf '  $ grep VmHWM /proc/%s/status; fields 14-15 of /proc/%s/stat   # at the end of the run\n' \
 		"${fig[$name.pid]}" "${fig[$name.pid]}"
-	printf '  redis: %s commands = %s per event (%s)\n' "$(commas "${fig[$name.calls]}")" \
-		"${fig[$name.cmds]}" "${fig[$name.top]}"
-	printf '  redis: %s s CPU = %s s per million events\n' "${fig[$name.cpu]}" "${fig[$name.cpu_per_m]}"
-	printf '  redis: used_memory +%s MiB, %s reps (keys u:{...}): %s bytes per rep\n' \
+	local over=""
+	[ "${fig[$name.masters]}" = 1 ] || over=", summed over the ${fig[$name.masters]} masters"
+	printf '  redis: %s commands = %s per event (%s)%s\n' "$(commas "${fig[$name.calls]}")" \
+		"${fig[$name.cmds]}" "${fig[$name.top]}" "$over"
+	printf '  redis: %s s CPU = %s s per million events%s\n' "${fig[$name.cpu]}" \
+		"${fig[$name.cpu_per_m]}" "$over"
+	if [ "${fig[$name.masters]}" != 1 ]; then
+		printf '  redis: the busiest master had %s%% of the masters'"'"' CPU; the replicas %s s CPU = %s s per million events\n' \
+			"$(calc '%.0f' "100 * ${fig[$name.cpu_max_share]}")" "${fig[$name.replica_cpu]}" \
+			"${fig[$name.replica_cpu_per_m]}"
+	fi
+	printf '  redis: used_memory +%s MiB, %s reps (keys u:{...}): %s bytes per rep%s\n' \
 		"$(calc '%.1f' "${fig[$name.mem]} / 1048576")" "$(commas "${fig[$name.reps]}")" \
-		"$(commas "${fig[$name.bytes_per_rep]}")"
-	printf '  $ redis-cli -p PORT info all   # before and after: sum of cmdstat_*:calls=, used_cpu_user+used_cpu_sys, used_memory\n'
-	printf "  \$ redis-cli -p PORT eval \"...SCAN MATCH 'ssi:u:{*' COUNT 10000...\" 0   # reps, after\n"
+		"$(commas "${fig[$name.bytes_per_rep]}")" "$over"
+	printf '  $ redis-cli -p PORT info all   # each master, before and after: sum of cmdstat_*:calls=, used_cpu_user+used_cpu_sys, used_memory\n'
+	printf "  \$ redis-cli -p PORT eval \"...SCAN MATCH 'ssi:u:{*' COUNT 10000...\" 0   # reps, after, each master\n"
 }
 
 # --- latency at a fixed rate ----------------------------------------------------------
@@ -513,6 +728,8 @@ latency_step() {
 	lat() { kv "$work/$tag.latency.kv" "$1"; }
 	local live_n
 	live_n=$(lat inputs)
+	fig[lat.$rate.n]=$live_n
+	fig[lat.$rate.ssid_cpu]=$ssid_live_cpu
 	fig[lat.$rate.sent_rate]=$(calc '%f' "$live_n / ($t1 - $t0)")
 	local row
 	for row in lo hi commit; do
@@ -560,7 +777,7 @@ read -r load_1m _ </proc/loadavg
 printf '\nbench_daemon: %s events over %s users, %d partitions, %s cores, %s (load average %s)\n' \
 	"$(commas "$events")" "$(commas "$users")" "$partitions" "$cores" \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$load_1m"
-reproduce="BENCH_EVENTS=$events BENCH_USERS=$users BENCH_SEED=$seed BENCH_RATES='$rates' BENCH_LIVE_SECONDS=$live_seconds BENCH_SCALE=$scale"
+reproduce="BENCH_EVENTS=$events BENCH_USERS=$users BENCH_SEED=$seed BENCH_RATES='$rates' BENCH_LIVE_SECONDS=$live_seconds BENCH_CLUSTER=$cluster BENCH_CLUSTER_WAIT=$cluster_wait BENCH_SCALE=$scale"
 [ "$scale" = 0 ] ||
 	reproduce+=" BENCH_SCALE_USERS='$scale_users' BENCH_SCALE_EVENTS_PER_USER=$scale_epu"
 [ -z "$extra_config" ] || reproduce+=" BENCH_SSID_CONFIG='$extra_config'"
@@ -663,6 +880,50 @@ if [ "$profile" = 1 ]; then
 	printf '  $ perf report -i perf.data --no-children   # BENCH_KEEP=1 keeps it\n'
 fi
 
+# --- 3b. Redis Cluster: ranks on against three masters ------------------------------
+# The ranks-on run again on the same topic with a fresh group, but against a
+# new 3-master/3-replica Redis Cluster (redis.cluster = yes, redis.nodes = the
+# six nodes): what spreading ssid's commands over three masters costs, next to
+# the single redis-server of the run above. With BENCH_CLUSTER_WAIT=1, once
+# more with redis.wait_replicas = 1 (a WAIT on every master a batch wrote)
+# on another new cluster. The ranks-on ssid stops first (two cores); its
+# redis-server stays, idle, for the rebuild.
+if [ "$cluster" = 1 ]; then
+	ssid_stop
+	single_port=$redis_port
+	redis_mode=cluster
+	cluster_names=(cl)
+	throughput_run cl ssi.events "ssid-bench-$$-cluster" "rank.enabled = yes"
+	print_throughput cl "ssid end to end, ranks on, Redis Cluster" ssi.events
+	printf '  $ %s\n' "${cluster_create_cmd[*]}"
+	ssid_stop
+	cluster_stop
+	if [ "$cluster_wait" = 1 ]; then
+		cluster_names+=(clw)
+		throughput_run clw ssi.events "ssid-bench-$$-cluster-wait" "rank.enabled = yes" \
+			"redis.wait_replicas = 1"
+		print_throughput clw "ssid end to end, ranks on, Redis Cluster, redis.wait_replicas = 1" ssi.events
+		ssid_stop
+		cluster_stop
+	fi
+	redis_mode=single
+	redis_port=$single_port
+	redis_masters=("$redis_port")
+	redis_replicas=()
+	printf '\nRedis Cluster (3 masters) / single redis-server, ranks on, same topic, same run:\n'
+	for c in "${cluster_names[@]}"; do
+		fig[$c.ratio]=$(calc '%.2f' "${fig[$c.rate]} / ${fig[on.rate]}")
+		fig[$c.ratio_busy]=$(calc '%.2f' "${fig[$c.busy_rate]} / ${fig[on.busy_rate]}")
+		printf '  %-40s events/s x%s (x%s from assignment), Redis commands/event x%s, Redis CPU/event x%s, bytes/rep x%s, ssid CPU/event x%s\n' \
+			"$([ "$c" = cl ] && echo 'cluster:' || echo 'cluster, redis.wait_replicas = 1:')" \
+			"${fig[$c.ratio]}" "${fig[$c.ratio_busy]}" \
+			"$(calc '%.2f' "${fig[$c.cmds]} / ${fig[on.cmds]}")" \
+			"$(calc '%.2f' "${fig[$c.cpu_per_m]} / ${fig[on.cpu_per_m]}")" \
+			"$(calc '%.2f' "${fig[$c.bytes_per_rep]} / ${fig[on.bytes_per_rep]}")" \
+			"$(calc '%.2f' "${fig[$c.ssid_cpu]} / ${fig[on.ssid_cpu]}")"
+	done
+fi
+
 # --- 4. rebuild: the same stream replayed into an emptied Redis -----------------------
 # ssid stops; Redis loses everything (FLUSHALL); ssid starts again with the
 # ranks-on group, whose committed offsets are the topic's end: it replays
@@ -673,7 +934,7 @@ fi
 ssid_stop
 rcli flushall >/dev/null
 scores_before=$(topic_messages ssi.scores)
-redis_snapshot "$work/rebuild.before.info"
+redis_snapshot rebuild.before
 rebuild_conf=("rank.enabled = yes")
 grep -q 'status\.interval_ms' <<<"$extra_config" || rebuild_conf+=("status.interval_ms = 100")
 write_conf "$work/rebuild.conf" "$group_on" ssi.events "${rebuild_conf[@]}"
@@ -694,7 +955,7 @@ while ! grep -q ' rebuild complete after ' "$ssid_log"; do
 	fi
 	sleep 0.05
 done
-redis_snapshot "$work/rebuild.after.info"
+redis_snapshot rebuild.after
 assigned_at=$(log_time ' assigned [1-9][0-9]* partition')
 complete_at=$(log_time ' rebuild complete after ')
 ssid_says=$(sed -n 's/.* rebuild complete after \([0-9.]*\) s.*/\1/p' "$ssid_log" | head -n 1)
@@ -712,7 +973,7 @@ fig[rebuild.s]=$(calc '%.3f' "$complete_at - $assigned_at")
 fig[rebuild.rate]=$(calc '%f' "$rebuild_n / ${fig[rebuild.s]}")
 fig[rebuild.total_rate]=$(calc '%f' "$rebuild_n / ($complete_at - $ssid_start_at)")
 fig[rebuild.outputs]=$(($(topic_messages ssi.scores) - scores_before))
-redis_costs rebuild "$work/rebuild.before.info" "$work/rebuild.after.info" "$rebuild_n"
+redis_costs rebuild rebuild.before rebuild.after "$rebuild_n"
 fig[rebuild.reps]=$(count_reps)
 printf '\nrebuild (ranks on): %s events replayed in %s s = %s events/s (from partition assignment to "rebuild complete"; %s events/s from process start; ssid says %s s)\n' \
 	"$(commas "$rebuild_n")" "$(calc '%.2f' "${fig[rebuild.s]}")" "$(commas "${fig[rebuild.rate]}")" \
@@ -741,6 +1002,51 @@ printf '\nssid peak RSS (VmHWM) after the rebuild and the latency runs: %s MiB\n
 ssid_stop
 redis_stop
 
+# --- per-unit figures, for sizing (README, Sizing) ------------------------------------
+# What one unit of each resource did in this run, ranks on: ssid events per
+# CPU second (events/s per fully busy core: events/s / ssid's CPU
+# utilisation), Redis CPU per event (summed over the masters for the
+# cluster) and what one fully busy Redis core would take at that cost,
+# Redis bytes and ssid peak RSS per rep, and the rebuild rate of one ssid.
+# Nothing below is measured again: each is a ratio of figures above.
+nz() { calc '%f' "$1 > 0 ? $1 : 1e-9"; }
+fig[u.ssid_util]=$(calc '%.2f' "${fig[on.ssid_cpu]} / ${fig[on.total_s]}")
+fig[u.ssid_core]=$(calc '%f' "${fig[on.events]} / $(nz "${fig[on.ssid_cpu]}")")
+fig[u.redis_core]=$(calc '%f' "1e6 / $(nz "${fig[on.cpu_per_m]}")")
+fig[u.redis_cmds_core]=$(calc '%f' "${fig[on.calls]} / $(nz "${fig[on.cpu]}")")
+fig[u.rss_per_rep]=$(calc '%f' "${fig[on.hwm_kb]} * 1024 / $(nz "${fig[on.reps]}")")
+fig[u.rss_ranks_per_rep]=$(calc '%f' "(${fig[on.hwm_kb]} - ${fig[off.hwm_kb]}) * 1024 / $(nz "${fig[on.reps]}")")
+printf '\nper-unit figures (ranks on; ratios of the figures above, nothing measured again):\n'
+printf '  ssid: %s events/s per core (%s events / %s s of ssid CPU; ssid used %s cores over the run at %s events/s)\n' \
+	"$(commas "${fig[u.ssid_core]}")" "$(commas "${fig[on.events]}")" "${fig[on.ssid_cpu]}" \
+	"${fig[u.ssid_util]}" "$(commas "${fig[on.rate]}")"
+for rate in $rates; do
+	fig[u.live.$rate]=$(calc '%f' "${fig[lat.$rate.n]} / $(nz "${fig[lat.$rate.ssid_cpu]}")")
+	printf '  ssid: %s events/s per core live at %s events/s (%s live events / %s s of ssid CPU, small batches)\n' \
+		"$(commas "${fig[u.live.$rate]}")" "$(commas "$rate")" "$(commas "${fig[lat.$rate.n]}")" \
+		"${fig[lat.$rate.ssid_cpu]}"
+done
+printf '  ssid: rebuild %s events/s per instance; peak RSS %s bytes per owned rep (VmHWM %s MiB / %s reps; ranks alone %s: on - off)\n' \
+	"$(commas "${fig[rebuild.rate]}")" "$(commas "${fig[u.rss_per_rep]}")" \
+	"$(calc '%.1f' "${fig[on.hwm_kb]} / 1024")" "$(commas "${fig[on.reps]}")" \
+	"$(commas "${fig[u.rss_ranks_per_rep]}")"
+printf '  redis-server: %s us CPU per event = %s events/s per busy core (%s commands per CPU second); %s bytes per rep\n' \
+	"${fig[on.cpu_per_m]}" "$(commas "${fig[u.redis_core]}")" "$(commas "${fig[u.redis_cmds_core]}")" \
+	"$(commas "${fig[on.bytes_per_rep]}")"
+if [ "$cluster" = 1 ]; then
+	for c in "${cluster_names[@]}"; do
+		fig[u.$c.ssid_core]=$(calc '%f' "${fig[$c.events]} / $(nz "${fig[$c.ssid_cpu]}")")
+		fig[u.$c.master_core]=$(calc '%f' "1e6 / $(nz "${fig[$c.cpu_per_m]}")")
+		fig[u.$c.cmds_core]=$(calc '%f' "${fig[$c.calls]} / $(nz "${fig[$c.cpu]}")")
+		fig[u.$c.rss_per_rep]=$(calc '%f' "${fig[$c.hwm_kb]} * 1024 / $(nz "${fig[$c.reps]}")")
+		printf '  %s: %s us master CPU per event (3 masters summed) = %s events/s per busy master core (%s commands per CPU second); replicas %s us per event; %s bytes per rep; ssid %s events/s per core\n' \
+			"$([ "$c" = cl ] && echo 'cluster' || echo 'cluster, wait_replicas = 1')" \
+			"${fig[$c.cpu_per_m]}" "$(commas "${fig[u.$c.master_core]}")" \
+			"$(commas "${fig[u.$c.cmds_core]}")" "${fig[$c.replica_cpu_per_m]}" \
+			"$(commas "${fig[$c.bytes_per_rep]}")" "$(commas "${fig[u.$c.ssid_core]}")"
+	done
+fi
+
 # --- 6. scaling: the same events per user, more users ---------------------------------------
 # Each size has a topic of its own, preloaded once, consumed as in step 3
 # (ranks on, fresh group, fresh Redis). Per-event and per-rep costs should
@@ -766,7 +1072,7 @@ on_off() { printf '%s / %s' "$1" "$2"; }
 printf '\n## Summary (one run, %s)\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%s cores, %s; %s.\n' "$cores" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
 	"${reproduce}"
-printf 'Every ssid run: a fresh consumer group and a new, empty redis-server; on and off consume the same preloaded topic. The run took %s s%s.\n\n' \
+printf 'Every ssid run: a fresh consumer group and a new, empty redis-server (or Redis Cluster); on, off and the cluster runs consume the same preloaded topic. The run took %s s%s.\n\n' \
 	"$((SECONDS - run_started))" "${fig[scale.s]:+ (the scaling runs ${fig[scale.s]} s)}"
 printf '| figure | value | how |\n| --- | --- | --- |\n'
 printf '| end to end, ranks on, events/s (%s events / %s users, %d partitions) | %s events/s (%s s from process start; %s events/s from partition assignment) | `ssid --config on.conf` until `bench_consume wait-committed` sees the end offsets committed |\n' \
@@ -800,6 +1106,50 @@ printf '| raw consume, same topic (librdkafka, no processing) | %s msgs/s (%s fr
 	"$(commas "${fig[raw.rate]}")" "$(commas "${fig[raw.first_rate]}")"
 printf '| bare `json_loadb` of the same payloads, one core | %s events/s | same, second pass |\n' \
 	"$(commas "${fig[parse.rate]}")"
+if [ "$cluster" = 1 ]; then
+	printf '\nRedis Cluster against the single redis-server, ranks on, same topic, same run (fresh group and new, empty Redis each; cluster figures summed over its 3 masters):\n\n'
+	printf '| ranks on | events/s | x single | Redis commands/event | Redis CPU s/M events (masters) | replicas CPU s/M events | Redis bytes/rep | ssid us/event | ssid peak RSS |\n'
+	printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+	for c in on "${cluster_names[@]}"; do
+		case "$c" in
+		on) label='single redis-server' ;;
+		cl) label='cluster, 3 masters + 3 replicas' ;;
+		clw) label='cluster, `redis.wait_replicas = 1`' ;;
+		esac
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s MiB |\n' "$label" \
+			"$(commas "${fig[$c.rate]}")" "$(calc '%.2f' "${fig[$c.rate]} / ${fig[on.rate]}")" \
+			"${fig[$c.cmds]}" "${fig[$c.cpu_per_m]}" \
+			"$([ "$c" = on ] && echo '-' || echo "${fig[$c.replica_cpu_per_m]}")" \
+			"$(commas "${fig[$c.bytes_per_rep]}")" \
+			"$(calc '%.2f' "1e6 * ${fig[$c.ssid_cpu]} / ${fig[$c.events]}")" "$(mib "${fig[$c.hwm_kb]}")"
+	done
+	printf '\nHow: `redis-cli --cluster create <6 nodes> --cluster-replicas 1 --cluster-yes`, ssid with `redis.cluster = yes`, `redis.nodes = <the 6 nodes>`; `redis-cli info all` of each master before/after.\n'
+fi
+printf '\nPer-unit figures for sizing (ratios of the figures above, ranks on):\n\n'
+printf '| per unit | value | from |\n| --- | --- | --- |\n'
+printf '| ssid events/s per core | %s | events / ssid CPU seconds (ssid used %s cores at %s events/s) |\n' \
+	"$(commas "${fig[u.ssid_core]}")" "${fig[u.ssid_util]}" "$(commas "${fig[on.rate]}")"
+for rate in $rates; do
+	printf '| ssid events/s per core, live at %s events/s | %s | live events / ssid CPU seconds during the latency run |\n' \
+		"$(commas "$rate")" "$(commas "${fig[u.live.$rate]}")"
+done
+printf '| ssid rebuild events/s per instance | %s | the rebuild row |\n' "$(commas "${fig[rebuild.rate]}")"
+printf '| ssid peak RSS per owned rep | %s bytes (ranks alone %s) | VmHWM / reps (on - off) |\n' \
+	"$(commas "${fig[u.rss_per_rep]}")" "$(commas "${fig[u.rss_ranks_per_rep]}")"
+printf '| Redis CPU per event, single redis-server | %s us = %s events/s per busy core (%s commands/s) | Redis CPU / events |\n' \
+	"${fig[on.cpu_per_m]}" "$(commas "${fig[u.redis_core]}")" "$(commas "${fig[u.redis_cmds_core]}")"
+if [ "$cluster" = 1 ]; then
+	for c in "${cluster_names[@]}"; do
+		printf '| Redis CPU per event, cluster%s | %s us over the masters = %s events/s per busy master core (%s commands/s); replicas %s us | masters'"'"' CPU / events |\n' \
+			"$([ "$c" = cl ] && echo '' || echo ', `wait_replicas = 1`')" "${fig[$c.cpu_per_m]}" \
+			"$(commas "${fig[u.$c.master_core]}")" "$(commas "${fig[u.$c.cmds_core]}")" \
+			"${fig[$c.replica_cpu_per_m]}"
+	done
+	printf '| Redis bytes per rep, single / cluster | %s / %s | used_memory growth / reps |\n' \
+		"$(commas "${fig[on.bytes_per_rep]}")" "$(commas "${fig[cl.bytes_per_rep]}")"
+else
+	printf '| Redis bytes per rep | %s | used_memory growth / reps |\n' "$(commas "${fig[on.bytes_per_rep]}")"
+fi
 if [ "$scale" = 1 ]; then
 	printf '\nScaling, ranks on, %s events per user, a topic each (`ssid` until committed, as above):\n\n' "$scale_epu"
 	printf '| users | events | reps | events/s (from start) | events/s (from assignment) | Redis commands/event | Redis bytes/rep | Redis CPU s/M events | ssid us/event |\n'
