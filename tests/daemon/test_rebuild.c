@@ -247,4 +247,14 @@ START_TEST (test_model_change) {
 }
 END_TEST
 
-E2E_SUITE(rebuild_suite, "rebuild", test_redis_emptied, test_model_change)
+Suite *rebuild_suite(void)
+{
+	const TTest *const tests[] = {test_model_change};
+	Suite *s = e2e_suite("rebuild", tests, 1);
+	/* Stops and restarts one redis-server: not on a 3x3 cluster (check-cluster3). */
+	TCase *restart = T_TCASE("restart", fx_setup, fx_teardown, 120, test_redis_emptied);
+
+	tcase_set_tags(restart, "restart");
+	suite_add_tcase(s, restart);
+	return s;
+}
