@@ -156,8 +156,6 @@ int fx_cluster_master_of(const struct fx_redis *r, int slot);
 void fx_cluster_slot_masters(const struct fx_redis *r, int owner[16384]);
 /* kill -9 node i of the 3x3 cluster r. */
 void fx_cluster_kill(struct fx_redis *r, int i);
-/* Node i started again on its port with its nodes.conf: it rejoins (a replica after a failover). */
-void fx_cluster_restart(struct fx_redis *r, int i);
 /* Node i's cluster node id (CLUSTER MYID). */
 void fx_cluster_node_id(const struct fx_redis *r, int i, char *id, size_t len);
 /*

@@ -212,13 +212,6 @@ void fx_cluster_kill(struct fx_redis *r, int i)
 	fxi_proc_kill(&r->node[i].proc);
 }
 
-void fx_cluster_restart(struct fx_redis *r, int i)
-{
-	ck_assert(r->node && i >= 0 && i < FX_CLUSTER_NODES && !node_alive(&r->node[i]));
-	ck_assert_msg(fx_redis_start(&r->node[i], r->node[i].dir, false) == 0,
-		      "node %d did not restart (see %s/redis.log)", i, r->node[i].dir);
-}
-
 void fx_cluster_node_id(const struct fx_redis *r, int i, char *id, size_t len)
 {
 	redisContext *c = fxi_redis_connect(r->node[i].port);

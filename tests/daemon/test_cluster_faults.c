@@ -98,14 +98,11 @@ static void add_spare_replica(struct cenv *e, struct fx_redis *spare, int keep)
 	int64_t deadline = fx_deadline(FX_WAIT_MS);
 	char dir[PATH_MAX + 16], id[64], cmd[128];
 	redisContext *c = fx_redis_peek(master);
-	redisReply *r = redisCommand(c, "CLUSTER MYID");
-
+	redisReply *r;
 	const char *me;
 	int bus;
 
-	ck_assert_msg(r && r->type == REDIS_REPLY_STRING && r->len < sizeof(id), "CLUSTER MYID");
-	snprintf(id, sizeof(id), "%s", r->str);
-	freeReplyObject(r);
+	fx_cluster_node_id(&e->fx.redis, keep, id, sizeof(id));
 	/* Its cluster bus port ("id ip:port@bus myself,master ..."): not port + 10000 here. */
 	r = redisCommand(c, "CLUSTER NODES");
 	ck_assert_msg(r && r->type == REDIS_REPLY_STRING, "CLUSTER NODES");
