@@ -288,6 +288,9 @@ int fx_produce(struct fx_kafka *k, struct fx_stream *s, size_t from, size_t to);
  */
 int fx_reference_state(const struct fx_stream *s, int user, size_t upto, const struct ssi_model *m,
 		       struct ssi_state *out, size_t *applied, size_t *duplicates);
+/* The same counts over every user of the whole stream (a Check failure on error). */
+void fx_reference_counts(const struct fx_stream *s, const struct ssi_model *m, size_t *applied,
+			 size_t *duplicates);
 
 /* ---- Redis records ------------------------------------------------------- */
 

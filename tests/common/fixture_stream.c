@@ -244,3 +244,16 @@ int fx_reference_state(const struct fx_stream *s, int user, size_t upto, const s
 		ssi_state_prune(out, m, FX_NOW_MS);
 	return 0;
 }
+
+void fx_reference_counts(const struct fx_stream *s, const struct ssi_model *m, size_t *applied,
+			 size_t *duplicates)
+{
+	*applied = *duplicates = 0;
+	for (int u = 0; u < s->nusers; u++) {
+		struct ssi_state st;
+
+		ssi_state_init(&st);
+		ck_assert_int_eq(fx_reference_state(s, u, s->n, m, &st, applied, duplicates), 0);
+		ssi_state_clear(&st);
+	}
+}

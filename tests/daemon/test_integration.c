@@ -30,21 +30,6 @@ static void env_start_daemon(struct env *e, const struct fx_conf *c)
 	ck_assert_msg(fx_daemon_start(&e->daemon, e->conf, err, sizeof(err)) == 0, "ssid: %s", err);
 }
 
-/* What the engine says about the whole stream: events applied and duplicates. */
-static void reference_counts(const struct env *e, size_t *applied, size_t *duplicates)
-{
-	*applied = *duplicates = 0;
-	for (int u = 0; u < e->fx.stream.nusers; u++) {
-		struct ssi_state st;
-
-		ssi_state_init(&st);
-		ck_assert_int_eq(fx_reference_state(&e->fx.stream, u, e->fx.stream.n, &e->fx.model,
-						    &st, applied, duplicates),
-				 0);
-		ssi_state_clear(&st);
-	}
-}
-
 START_TEST (test_happy_path) {
 	struct t_rng rng = {.s = 0x55D1A001};
 	struct ssid_daemon_stats st;
@@ -61,7 +46,7 @@ START_TEST (test_happy_path) {
 	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
 	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
 
-	reference_counts(&e, &applied, &duplicates);
+	fx_reference_counts(&e.fx.stream, &e.fx.model, &applied, &duplicates);
 	ck_assert_msg(duplicates > 0, "the stream should resend some events");
 	ck_assert_uint_eq(st.events, e.fx.stream.n);
 	ck_assert_uint_eq(st.applied, applied);

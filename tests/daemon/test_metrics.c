@@ -96,21 +96,6 @@ static void wait_metric(const struct env *e, const char *series, double value)
 	}
 }
 
-/* What the engine says about the whole stream. */
-static void reference_counts(const struct env *e, size_t *applied, size_t *duplicates)
-{
-	*applied = *duplicates = 0;
-	for (int u = 0; u < e->fx.stream.nusers; u++) {
-		struct ssi_state st;
-
-		ssi_state_init(&st);
-		ck_assert_int_eq(fx_reference_state(&e->fx.stream, u, e->fx.stream.n, &e->fx.model,
-						    &st, applied, duplicates),
-				 0);
-		ssi_state_clear(&st);
-	}
-}
-
 /* The output topic's messages by type, and score.updated by cause. */
 struct outputs {
 	size_t scores[3]; /* event, decay, model */
@@ -197,7 +182,7 @@ START_TEST (test_scrape_exact) {
 
 	text = scrape(&e);
 	fx_daemon_stats(&e.daemon, &st);
-	reference_counts(&e, &applied, &duplicates);
+	fx_reference_counts(&e.fx.stream, &e.fx.model, &applied, &duplicates);
 	ck_assert_uint_gt(duplicates, 0);
 	expect(text, "ssid_events_total{result=\"scored\"}", (double)applied);
 	expect(text, "ssid_events_total{result=\"duplicate\"}", (double)duplicates);
@@ -267,7 +252,7 @@ START_TEST (test_scrape_exact) {
 	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, first, e.fx.stream.n), 0);
 	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
 	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
-	reference_counts(&e, &applied, &duplicates);
+	fx_reference_counts(&e.fx.stream, &e.fx.model, &applied, &duplicates);
 	again = scrape(&e);
 	expect(again, "ssid_events_total{result=\"scored\"}", (double)applied);
 	expect(again, "ssid_events_total{result=\"duplicate\"}", (double)duplicates);
@@ -466,7 +451,7 @@ START_TEST (test_prometheus_server) {
 	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
 	fx_daemon_wait_events(&e.daemon, e.fx.stream.n, &st);
-	reference_counts(&e, &applied, &duplicates);
+	fx_reference_counts(&e.fx.stream, &e.fx.model, &applied, &duplicates);
 
 	snprintf(text, sizeof(text),
 		 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
