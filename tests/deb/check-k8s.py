@@ -192,10 +192,10 @@ def main():
         print(f"check-k8s: {replicas} replicas + {surge} surge within {partitions} partitions")
 
     # --- resources from the README's RSS --------------------------------------
-    m = re.search(r"^\| ssid peak RSS, ranks on / off \| ([0-9]+) / ([0-9]+) MiB \|$",
+    m = re.search(r"^\| ssid peak RSS, ranks on / off(?: / cluster)? \| ([0-9]+) / ([0-9]+)(?: / [0-9]+)? MiB \|$",
                   open("README.md").read(), re.M)
     if not m:
-        fail("README.md has no \"| ssid peak RSS, ranks on / off | N / M MiB |\" row")
+        fail("README.md has no \"| ssid peak RSS, ranks on / off[ / cluster] | N / M[ / K] MiB |\" row")
     else:
         rss = int(m.group(1)) * 2**20
         req = quantity(c["resources"]["requests"]["memory"])
