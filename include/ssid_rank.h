@@ -35,6 +35,9 @@
  * follow at most every half refresh_ms, with the records then in one
  * MULTI/EXEC per partition (one slot: Redis Cluster safe), so Redis work
  * grows with partitions and segments touched, not with reps x segments.
+ * A replay reads nothing back: replayed changes into a partition with no
+ * rep counted yet (a rebuild) update and write the records only, and the
+ * partition's reps are counted in bulk when its replay is over (settle).
  * Partitions owned by other instances are read every refresh_ms (only
  * those whose version moved), so while events flow a rank may lag other
  * instances' changes by at most refresh_ms, and at rest it is exact.
@@ -127,6 +130,12 @@ struct ssid_rank_change {
 	const char *segment[SSI_SEG__COUNT]; /* tenant, team, industry; NULL or "" unknown */
 	bool removed;			     /* the rep leaves every segment; score unused */
 	struct ssi_score score;		     /* the rep's current score */
+	/*
+	 * A replayed change: nothing is read back (result is left empty), and
+	 * into a partition with no rep counted yet (a rebuild) the counting
+	 * waits for the partition to settle (ssid_rank_settle).
+	 */
+	bool quiet;
 	/* out */
 	bool had_record;
 	struct ssi_score old_score; /* what was counted before, when had_record */
@@ -139,6 +148,8 @@ struct ssid_rank_stats {
 	uint64_t commands;    /* Redis commands sent, MULTI/EXEC included */
 	uint64_t loaded;      /* rank records read when partitions were first met */
 	uint64_t refreshes;   /* other instances' partitions read again */
+	uint64_t deferred;    /* replayed changes applied to records only (ssid_rank_settle) */
+	uint64_t settled;     /* records counted in bulk when a replay ended */
 };
 
 struct ssid_rank;
@@ -168,6 +179,13 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
  * places that follow: segment warm-up is measured in it.
  */
 void ssid_rank_set_clock(struct ssid_rank *r, int64_t now_ms);
+/*
+ * The partition's replay is over: count the records that quiet changes left
+ * uncounted, all at once (its aggregates are then written in full). A
+ * refresh does it too once no quiet change reached the partition for 4
+ * refresh_ms (a stalled replay). 0 or -ENOMEM.
+ */
+int ssid_rank_settle(struct ssid_rank *r, int32_t partition);
 /* Write what apply left unwritten. 0, -EIO, -ENOMEM. */
 int ssid_rank_flush(struct ssid_rank *r);
 

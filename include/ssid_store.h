@@ -165,7 +165,10 @@ int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, s
  */
 int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
 		   size_t *n);
-/* How many of partition's reps are due at now_ms (the decay backlog) into *n. -EIO. */
+/*
+ * How many of partition's reps are due at now_ms (the decay backlog) into
+ * *n; with SSID_DUE_NEVER, its whole roster. -EIO.
+ */
 int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms, int64_t *n);
 /*
  * One step of a walk over partition's whole roster (ZSCAN: every member

@@ -388,6 +388,7 @@ static int attempt_batch(struct ssid_daemon *d)
 		}
 		atomic_store(&d->metrics->redis_ok, 1);
 		commit_batch(d);
+		ssid_daemon_settle_replays(d);
 		count_batch(d, &bs, ssid_time_mono_ms() - started);
 		ssid_batch_clear(&d->batch);
 	}

@@ -118,6 +118,8 @@ void ssid_daemon_pause_all(struct ssid_daemon *d, bool pause);
 int ssid_daemon_check_epoch(struct ssid_daemon *d);
 /* While a rebuild runs, show its progress and return true; false when live. */
 bool ssid_daemon_report_rebuild(struct ssid_daemon *d, int64_t now);
+/* Count the reps of partitions whose replay just ended in their segments. */
+void ssid_daemon_settle_replays(struct ssid_daemon *d);
 
 /* ---- ssid_daemon_status.c ------------------------------------------------- */
 

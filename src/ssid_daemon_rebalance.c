@@ -61,6 +61,22 @@ static bool replayed_in_epoch(struct ssid_daemon *d, int32_t partition)
 }
 
 /*
+ * A replay that starts from an empty roster scores every rep it puts there
+ * under the current model: nothing for the model walk to rescore. (A model
+ * changed during the replay walks again: the marker is the version now.)
+ */
+static void skip_model_walk(struct ssid_daemon *d, struct ssid_part *p, int32_t partition)
+{
+	int64_t reps = -1;
+
+	if (ssid_store_due_count(d->store, partition, SSID_DUE_NEVER, &reps) < 0 || reps != 0 ||
+	    ssid_store_partition_set(d->store, "mv", partition, d->model->version) < 0)
+		return;
+	p->model_check = false;
+	p->walking = false;
+}
+
+/*
  * Choose where parts start. A partition this Redis has not replayed yet
  * (or every one, with force) starts at the beginning of its retained log,
  * and what lies below the group's committed offset is marked as a replay
@@ -112,6 +128,7 @@ static void plan_rebuild(struct ssid_daemon *d, rd_kafka_topic_partition_list_t 
 		}
 		p->replay_from = p->position = lo;
 		p->replay_until = until;
+		skip_model_walk(d, p, tp->partition);
 		tp->offset = lo;
 		ssid_parts_expect(&d->parts, tp->partition, lo);
 		any = true;
@@ -190,6 +207,21 @@ void ssid_daemon_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (error) {
 		log_err("rebalance: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
+	}
+}
+
+/*
+ * A partition whose replay is over has its reps counted in their segments
+ * now (ssid_rank_settle), not a refresh period later.
+ */
+void ssid_daemon_settle_replays(struct ssid_daemon *d)
+{
+	for (size_t i = 0; d->rank && i < d->parts.n; i++) {
+		const struct ssid_part *p = &d->parts.p[i];
+
+		if (p->owned && p->replay_until > 0 && p->position >= p->replay_until &&
+		    ssid_rank_settle(d->rank, (int32_t)i) < 0)
+			log_warn("ranks of partition %zu: %s", i, ssid_rank_errstr(d->rank));
 	}
 }
 

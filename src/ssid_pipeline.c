@@ -476,6 +476,8 @@ static int rank_step(struct ssid_pipeline *p)
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			c->segment[s] = p->users[u].state.segment[s];
 		c->score = p->work[u].score;
+		/* A replay publishes nothing: its ranks are not read back. */
+		c->quiet = p->work[u].replay && !p->work[u].live;
 		p->change_user[n++] = u;
 	}
 	if (n == 0)
@@ -489,11 +491,11 @@ static int rank_step(struct ssid_pipeline *p)
 	for (size_t i = 0; i < n; i++) {
 		struct user_work *w = &p->work[p->change_user[i]];
 
-		w->has_ranks = true;
+		w->has_ranks = !p->changes[i].quiet;
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
 			w->rank[k] = p->changes[i].result[k].after;
 		/* Boards, like scores, were published when the replayed events were first read. */
-		r = w->replay && !w->live ? 0 : touch_boards(p, &p->changes[i], w->backfill);
+		r = p->changes[i].quiet ? 0 : touch_boards(p, &p->changes[i], w->backfill);
 		if (r < 0)
 			return r;
 	}

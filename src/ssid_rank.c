@@ -713,3 +713,33 @@ int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_
 	rc->r.score = *sc;
 	return rank_make_dirty(r, rc);
 }
+
+bool rank_part_uncounted(const struct ssid_rank *r, const struct part *p)
+{
+	uint32_t g = rank_seg_find(r, "g"); /* every counted rep is in the global segment */
+	const struct share *s = g == NONE ? NULL : rank_share_find(r->segv[g], p->id);
+
+	return !s || s->nmember == 0;
+}
+
+int rank_settle(struct ssid_rank *r, struct part *p)
+{
+	if (!p->deferred)
+		return 0;
+	r->apply_gen++; /* the segments' sizes before, for warm-up */
+	for (size_t i = 0; i < r->rcap; i++)
+		for (struct rec *rc = r->rtab[i]; rc; rc = rc->next) {
+			bool uncounted = rc->part == p->id && rc->seg[SSID_RANK_GLOBAL] == NONE;
+			int e = uncounted ? rank_count_all(r, rc, true) : 0;
+
+			if (e < 0)
+				return e;
+			r->stats.settled += uncounted;
+		}
+	for (uint32_t i = 0; i < r->nseg; i++)
+		if (r->segv[i]->warm_gen == r->apply_gen)
+			rank_seg_note(r, r->segv[i]);
+	p->deferred = false;
+	p->full = true; /* every aggregate of it written anew */
+	return 0;
+}

@@ -152,8 +152,13 @@ static int note_gone(struct ssid_rank *r, const struct rec *rc)
 	return 0;
 }
 
-/* *slot: the rep's record before (found by the caller), and after (NULL: removed). */
-static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *changed,
+/*
+ * *slot: the rep's record before (found by the caller), and after (NULL:
+ * removed). With count false (a replayed change into a deferred partition),
+ * the record changes but is counted in no segment; with count true it is
+ * counted, even where it was not (a deferred partition's).
+ */
+static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool count, bool *changed,
 		     struct rec **slot)
 {
 	struct rec *rc = *slot;
@@ -181,7 +186,8 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 	if (rc && rc->part == c->partition && same_record(&rc->r, c))
 		return 0;
 	*changed = true;
-	if (rc && rc->part == c->partition && same_segments(&rc->r, c))
+	if (count && rc && rc->part == c->partition && rc->seg[SSID_RANK_GLOBAL] != NONE &&
+	    same_segments(&rc->r, c))
 		return rank_rescore_in_place(r, rc, &c->score);
 	if (rc) {
 		e = rank_count_all(r, rc, false);
@@ -199,7 +205,25 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool *chan
 		snprintf(rc->r.segment[s], sizeof(rc->r.segment[s]), "%s",
 			 c->segment[s] ? c->segment[s] : "");
 	e = rank_make_dirty(r, rc);
-	return e < 0 ? e : rank_count_all(r, rc, true);
+	return e < 0 || !count ? e : rank_count_all(r, rc, true);
+}
+
+/*
+ * A replayed change into a partition none of whose reps is counted defers
+ * the partition's counting (nothing is read back from a replay). Its other
+ * changes (a decay or model rescore during the replay) are counted at once.
+ */
+static void defer(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct part *p = rank_part_find(r, ch[i].partition);
+
+		if (!ch[i].quiet)
+			continue;
+		if (!p->deferred && rank_part_uncounted(r, p))
+			p->deferred = true;
+		p->quiet_period = r->period + 1;
+	}
 }
 
 /* The rep's segment values are those it had before the change. */
@@ -265,7 +289,6 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	rc = load_needed(r, changes, n);
 	if (rc < 0)
 		return rc;
-	r->apply_gen++; /* after the loads: what they counted is the segments' start */
 	above = malloc(n * sizeof(*above));
 	changed = malloc(n * sizeof(*changed));
 	recs = malloc(n * sizeof(*recs));
@@ -275,6 +298,8 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		free(recs);
 		return -ENOMEM;
 	}
+	defer(r, changes, n);
+	r->apply_gen++; /* after the loads: what they counted is the segments' start */
 	/* Positions before the call, all of them before anything moves. */
 	for (size_t i = 0; i < n; i++) {
 		struct ssid_rank_change *c = &changes[i];
@@ -284,16 +309,24 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		memset(c->old_segment, 0, sizeof(c->old_segment));
 		memset(&c->old_score, 0, sizeof(c->old_score));
 		memset(c->result, 0, sizeof(c->result));
-		for (int k = 0; k < SSID_RANK__COUNT; k++)
+		for (int k = 0; k < SSID_RANK__COUNT && !c->quiet; k++)
 			place(r, rec, k, &c->result[k].before, &above[i][k]);
 	}
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = apply_one(r, &changes[i], &changed[i], &recs[i]);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct part *p = rank_part_find(r, changes[i].partition);
+
+		bool count = !p->deferred || !changes[i].quiet;
+
+		rc = apply_one(r, &changes[i], count, &changed[i], &recs[i]);
+		r->stats.deferred += !count;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct ssid_rank_change *c = &changes[i];
 		const struct rec *rec = recs[i];
 		int64_t after[SSID_RANK__COUNT];
 
+		if (c->quiet)
+			continue;
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			if (rec && rec->seg[k] != NONE)
 				rank_seg_note(r, r->segv[rec->seg[k]]);

@@ -19,6 +19,12 @@
 #include "ssid_time.h"
 
 #define NONE UINT32_MAX
+/*
+ * A deferred partition that no replayed change reached for this many
+ * refreshes (4 refresh_ms) is settled by the next: its replay stalled, or
+ * ended without ssid_rank_settle. Batches need not touch every partition.
+ */
+#define QUIET_PERIODS 8
 
 /* What one rep is counted with, in memory. */
 struct rec {
@@ -75,6 +81,13 @@ struct part {
 	bool wanted; /* assigned here: loaded at the next refresh if not yet */
 	/* owned */
 	bool full;	     /* rewrite every aggregate (just loaded) */
+	/*
+	 * Being replayed into: the records that replayed changes left are kept
+	 * (and written) but counted in no segment until it settles
+	 * (rank_settle), in bulk; its other changes' records are counted.
+	 */
+	bool deferred;
+	uint64_t quiet_period; /* the refresh period of its last replayed change */
 	uint32_t *dirty_seg; /* segments whose share changed */
 	uint32_t ndirty;
 	size_t dcap;
@@ -106,6 +119,7 @@ struct ssid_rank {
 	size_t pcap;
 	int64_t refreshed_ms;
 	bool refreshed;
+	uint64_t period; /* refreshes so far */
 	int64_t aggs_written_ms; /* monotonic: aggregates last written */
 	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
 	uint64_t apply_gen;	 /* moved by every apply */
@@ -145,6 +159,14 @@ void rank_part_free_pending(struct part *p);
 /* rc is to be written with its partition's next write; rc is not, after all. */
 int rank_make_dirty(struct ssid_rank *r, struct rec *rc);
 void rank_undirty(struct ssid_rank *r, struct rec *rc);
+/*
+ * Count every uncounted record of a deferred partition in at once, sampling its
+ * segments' growth as an apply would. 0, -ENOMEM, -ERANGE (nothing half
+ * counted is kept: the caller forgets all on an error).
+ */
+int rank_settle(struct ssid_rank *r, struct part *p);
+/* Whether no rep of p is counted in any segment. */
+bool rank_part_uncounted(const struct ssid_rank *r, const struct part *p);
 /* Only rc's score changed: move it within its shares. 0, -ERANGE, -ENOMEM. */
 int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_score *sc);
 

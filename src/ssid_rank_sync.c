@@ -183,6 +183,14 @@ void rank_unload_partition(struct ssid_rank *r, struct part *p)
 		free(s->member);
 		*s = g->share[--g->nshare];
 	}
+	/* A deferred partition's records are in no segment: find them in the table. */
+	for (size_t i = 0; p->deferred && i < r->rcap; i++)
+		for (struct rec *rc = r->rtab[i], *next; rc; rc = next) {
+			next = rc->next;
+			if (rc->part == p->id)
+				rank_rec_unlink(r, rc);
+		}
+	p->deferred = false;
 	p->local = false;
 	p->version = -1;
 }
@@ -614,6 +622,11 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
 	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
 		if (r->parts[i].wanted && !r->parts[i].local)
 			rc = rank_own(r, r->parts[i].id);
+	/* A replay that brought nothing for QUIET_PERIODS is over (or stalled): settle. */
+	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
+		if (r->parts[i].deferred && r->parts[i].quiet_period + QUIET_PERIODS <= r->period)
+			rc = ssid_rank_settle(r, r->parts[i].id);
+	r->period++;
 	if (rc == 0)
 		rc = ssid_rank_flush(r);
 	if (rc == 0)
@@ -623,6 +636,19 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
 		r->refreshed_ms = now_ms;
 	}
 	return rc == -ENOMEM ? ssid_redis_fail(r->rd, rc, "ranks: out of memory") : rc;
+}
+
+int ssid_rank_settle(struct ssid_rank *r, int32_t partition)
+{
+	struct part *p = rank_part_find(r, partition);
+	int rc = p ? rank_settle(r, p) : 0;
+
+	if (rc < 0) {
+		/* Counted in some segments and not others: start again from Redis. */
+		rank_forget_all(r);
+		return ssid_redis_fail(r->rd, -ENOMEM, "ranks: out of memory settling a replay");
+	}
+	return 0;
 }
 
 void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition)

@@ -664,13 +664,15 @@ int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms
 	int rc = 0;
 
 	schedule_key(s, partition, key, sizeof(key));
-	r = ssid_store_command(s, "ZCOUNT %s -inf %lld", key, (long long)now_ms);
+	r = now_ms == SSID_DUE_NEVER
+		? ssid_store_command(s, "ZCARD %s", key)
+		: ssid_store_command(s, "ZCOUNT %s -inf %lld", key, (long long)now_ms);
 	if (!r)
 		return -EIO;
 	if (r->type == REDIS_REPLY_INTEGER) {
 		*n = r->integer;
 	} else {
-		ssid_redis_set_error(s->rd, "ZCOUNT: %s",
+		ssid_redis_set_error(s->rd, "ZCOUNT/ZCARD: %s",
 				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		rc = -EIO;
 	}
