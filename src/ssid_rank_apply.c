@@ -314,7 +314,6 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct part *p = rank_part_find(r, changes[i].partition);
-
 		bool count = !p->deferred || !changes[i].quiet;
 
 		rc = apply_one(r, &changes[i], count, &changed[i], &recs[i]);
