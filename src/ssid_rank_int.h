@@ -80,7 +80,7 @@ struct part {
 	bool local;
 	bool wanted; /* assigned here: loaded at the next refresh if not yet */
 	/* owned */
-	bool full;	     /* rewrite every aggregate (just loaded) */
+	bool full; /* rewrite every aggregate (just loaded) */
 	/*
 	 * Being replayed into: the records that replayed changes left are kept
 	 * (and written) but counted in no segment until it settles
@@ -88,7 +88,7 @@ struct part {
 	 */
 	bool deferred;
 	uint64_t quiet_period; /* the refresh period of its last replayed change */
-	uint32_t *dirty_seg; /* segments whose share changed */
+	uint32_t *dirty_seg;   /* segments whose share changed */
 	uint32_t ndirty;
 	size_t dcap;
 	char **gone; /* records to delete */
@@ -119,7 +119,7 @@ struct ssid_rank {
 	size_t pcap;
 	int64_t refreshed_ms;
 	bool refreshed;
-	uint64_t period; /* refreshes so far */
+	uint64_t period;	 /* refreshes so far */
 	int64_t aggs_written_ms; /* monotonic: aggregates last written */
 	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
 	uint64_t apply_gen;	 /* moved by every apply */

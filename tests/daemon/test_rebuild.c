@@ -29,8 +29,8 @@ static void check_ranks(struct e2e_env *e, int n)
 
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), 0);
 	ssi_rankagg_init(&global);
-	ck_assert_int_eq(ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, none, 10, &global),
-			 0);
+	ck_assert_int_eq(
+	    ssid_rank_read_segment(rd, parts, nparts, SSID_RANK_GLOBAL, none, 10, &global), 0);
 	ck_assert_int_eq(global.n, n);
 	ssi_rankagg_clear(&global);
 	for (int u = 0; u < n; u++) {
@@ -84,8 +84,8 @@ static void restart_on_empty_redis(struct e2e_env *e, int n)
 		log = fx_read_file(e->daemon.log_path, &len);
 		ck_assert(log && len >= before);
 		run = log + before; /* what this run logged */
-		if (strstr(run, "rebuild complete") && model_marked(c, e->fx.kafka.partitions,
-								     e->fx.model.version))
+		if (strstr(run, "rebuild complete") &&
+		    model_marked(c, e->fx.kafka.partitions, e->fx.model.version))
 			break;
 		free(log);
 		ck_assert_msg(!fx_expired(deadline), "no rebuild after %d ms (log: %s)", FX_WAIT_MS,
