@@ -44,6 +44,17 @@ void ssid_batch_drop_partitions(struct ssid_batch *b, const rd_kafka_topic_parti
 /* Destroy all messages; the batch stays usable. */
 void ssid_batch_clear(struct ssid_batch *b);
 void ssid_batch_free(struct ssid_batch *b);
+/*
+ * Parse messages [from, to) not parsed yet (their ev, status and why) under
+ * lim. Thread-safe for disjoint ranges of one batch; the result depends on
+ * nothing but the payload and lim.
+ */
+void ssid_batch_parse(struct ssid_batch *b, size_t from, size_t to,
+		      const struct ssi_event_limits *lim);
+/* Mark every message not parsed (the limits changed). */
+void ssid_batch_unparse(struct ssid_batch *b);
+/* Exchange the messages of a and b. */
+void ssid_batch_swap(struct ssid_batch *a, struct ssid_batch *b);
 /* The next offset to commit per partition (caller destroys). NULL if empty. */
 rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b);
 

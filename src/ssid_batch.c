@@ -64,6 +64,35 @@ void ssid_batch_free(struct ssid_batch *b)
 	ssid_batch_init(b);
 }
 
+void ssid_batch_parse(struct ssid_batch *b, size_t from, size_t to,
+		      const struct ssi_event_limits *lim)
+{
+	for (size_t i = from; i < to; i++) {
+		struct ssid_msg *m = &b->msg[i];
+
+		if (m->parsed)
+			continue;
+		m->status =
+		    ssi_event_parse(m->rkm->payload ? m->rkm->payload : "",
+				    m->rkm->payload ? m->rkm->len : 0, lim, &m->ev, &m->why);
+		m->parsed = true;
+	}
+}
+
+void ssid_batch_unparse(struct ssid_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		b->msg[i].parsed = false;
+}
+
+void ssid_batch_swap(struct ssid_batch *a, struct ssid_batch *b)
+{
+	struct ssid_batch t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 rd_kafka_topic_partition_list_t *ssid_batch_offsets(const struct ssid_batch *b)
 {
 	rd_kafka_topic_partition_list_t *l;

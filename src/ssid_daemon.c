@@ -159,6 +159,7 @@ int ssid_daemon_new(struct ssid_daemon **out, struct ssid_config *cfg, char *err
 	memset(cfg, 0, sizeof(*cfg));
 	pthread_mutex_init(&d->lock, NULL);
 	ssid_batch_init(&d->batch);
+	ssid_batch_init(&d->next);
 	r = ssid_config_parse_clock(d->cfg.clock, &d->clock);
 	if (r < 0) {
 		snprintf(err, errlen, "clock: cannot use \"%s\"", d->cfg.clock);
@@ -199,6 +200,7 @@ void ssid_daemon_free(struct ssid_daemon *d)
 		return;
 	ssid_http_stop(d->http); /* it reads metrics */
 	ssid_batch_free(&d->batch);
+	ssid_batch_free(&d->next);
 	ssid_pipeline_free(d->pipe);
 	ssid_boards_free(d->boards);
 	ssid_rank_free(d->rank);
@@ -370,7 +372,11 @@ static int attempt_batch(struct ssid_daemon *d)
 	struct ssid_batch_stats bs;
 	char why[300];
 	int64_t started = ssid_time_mono_ms();
-	int r = ssid_daemon_check_epoch(d);
+	int r;
+
+	if (!stopping(d))
+		ssid_daemon_prefetch_poll(d);
+	r = ssid_daemon_check_epoch(d);
 
 	if (r < 0) {
 		snprintf(why, sizeof(why), "redis: %s", ssid_store_errstr(d->store));
@@ -378,8 +384,12 @@ static int attempt_batch(struct ssid_daemon *d)
 		enter_degraded(d, why);
 		return r;
 	}
-	if (r == 0) {
+	if (r == 0 && d->batch.n > 0) {
+		struct ssid_prefetch pf;
+
+		ssid_daemon_prefetch_start(d, &pf);
 		r = ssid_pipeline_run(d->pipe, &d->batch, ssid_daemon_now_ms(d), &bs);
+		ssid_daemon_prefetch_join(&pf);
 		if (r < 0) {
 			if (r == -EIO) /* the pipeline's Redis failure */
 				atomic_store(&d->metrics->redis_ok, 0);
@@ -396,8 +406,11 @@ static int attempt_batch(struct ssid_daemon *d)
 	return 0;
 }
 
-static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
+void ssid_daemon_consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
 {
+	/* Behind what was read ahead, in consumption order. */
+	struct ssid_batch *b = d->prefetching || d->next.n > 0 ? &d->next : &d->batch;
+
 	if (rkm->err) {
 		ssid_metrics_add(&d->metrics->kafka_consumer_errors, 1);
 		log_warn("consumer: %s", rd_kafka_message_errstr(rkm));
@@ -405,19 +418,23 @@ static void consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm)
 		return;
 	}
 	ssid_daemon_check_fetch(d, rkm);
-	if (ssid_batch_add(&d->batch, rkm) < 0) {
+	if (ssid_batch_add(b, rkm) < 0) {
 		log_err("out of memory queueing a message: it will be consumed again");
 		return;
 	}
-	d->batch.msg[d->batch.n - 1].replay =
-	    ssid_parts_is_replay(&d->parts, rkm->partition, rkm->offset);
+	b->msg[b->n - 1].replay = ssid_parts_is_replay(&d->parts, rkm->partition, rkm->offset);
 }
 
-/* Fill the batch until it is full or max_wait has passed since its first message. */
+/*
+ * Fill the batch until it is full or max_wait has passed since its first
+ * message; what was read ahead comes first.
+ */
 static void gather_batch(struct ssid_daemon *d)
 {
-	int64_t first_at = 0;
+	int64_t first_at = d->next_first_at;
 
+	if (!ssid_daemon_take_next(d))
+		return;
 	while (!stopping(d) && d->batch.n < (size_t)d->cfg.batch_max_events) {
 		int timeout = 100;
 		rd_kafka_message_t *rkm;
@@ -437,7 +454,7 @@ static void gather_batch(struct ssid_daemon *d)
 		}
 		if (d->batch.n == 0)
 			first_at = ssid_time_mono_ms();
-		consume_one(d, rkm);
+		ssid_daemon_consume_one(d, rkm);
 	}
 }
 
@@ -677,8 +694,9 @@ static void shutdown_cleanly(struct ssid_daemon *d)
 	rd_kafka_resp_err_t err;
 
 	ssid_notify_stopping();
-	log_notice("stopping: finishing %zu queued events", d->batch.n);
-	while (d->batch.n > 0 && ssid_time_mono_ms() < deadline) {
+	log_notice("stopping: finishing %zu queued events", d->batch.n + d->next.n);
+	while ((d->batch.n > 0 || d->next.n > 0) && ssid_time_mono_ms() < deadline) {
+		ssid_daemon_take_next(d);
 		if (d->paused && ssid_time_mono_ms() < d->retry_at) {
 			ssid_daemon_watchdog_tick(d);
 			rd_kafka_poll(d->producer, 50);
@@ -686,10 +704,11 @@ static void shutdown_cleanly(struct ssid_daemon *d)
 		}
 		attempt_batch(d);
 	}
-	if (d->batch.n > 0)
+	if (d->batch.n + d->next.n > 0)
 		log_warn("stopping with %zu events not durable: they will be consumed again",
-			 d->batch.n);
+			 d->batch.n + d->next.n);
 	ssid_batch_clear(&d->batch);
+	ssid_batch_clear(&d->next);
 	if (d->rank && ssid_rank_flush(d->rank) < 0)
 		log_warn("stopping with rank records not written (%s): each rep's next score "
 			 "writes its own again",
@@ -723,7 +742,7 @@ int ssid_daemon_run(struct ssid_daemon *d)
 			rd_kafka_message_t *rkm = rd_kafka_consumer_poll(d->consumer, 50);
 
 			if (rkm)
-				consume_one(d, rkm);
+				ssid_daemon_consume_one(d, rkm);
 			if (ssid_time_mono_ms() >= d->retry_at)
 				attempt_batch(d);
 		} else {

@@ -66,6 +66,10 @@ struct ssid_daemon {
 	rd_kafka_t *consumer, *producer;
 	struct ssid_pipeline *pipe;
 	struct ssid_batch batch;
+	struct ssid_batch next; /* read ahead while batch runs (ssid_daemon_prefetch.c) */
+	int64_t next_first_at;	/* monotonic ms: next's first message consumed */
+	size_t next_max_bytes;	/* the event size limit next was parsed under */
+	bool prefetching;	/* consumed messages go to next */
 	struct ssid_rank *rank;
 	struct ssid_boards *boards;
 	struct ssid_redis *network; /* connection for network ranks */
@@ -102,6 +106,28 @@ static inline int64_t ssid_daemon_now_ms(struct ssid_daemon *d)
 {
 	return ssid_config_clock_now(&d->clock);
 }
+
+/* Queue one consumed message (ownership taken) in the batch it belongs to. */
+void ssid_daemon_consume_one(struct ssid_daemon *d, rd_kafka_message_t *rkm);
+
+/* ---- ssid_daemon_prefetch.c ----------------------------------------------- */
+
+/* The parse of d->next on a second thread. */
+struct ssid_prefetch {
+	pthread_t thread;
+	bool running;
+	struct ssid_batch *b;
+	struct ssi_event_limits lim;
+};
+
+/* With a batch in hand (not paused): what the consumer holds, without waiting, into d->next. */
+void ssid_daemon_prefetch_poll(struct ssid_daemon *d);
+/* Parse d->next on a second thread if it is worth one; the main thread leaves d->next alone. */
+void ssid_daemon_prefetch_start(struct ssid_daemon *d, struct ssid_prefetch *pf);
+/* Wait for that parse; d->next is the main thread's again. */
+void ssid_daemon_prefetch_join(struct ssid_prefetch *pf);
+/* d->next becomes the batch when none is in hand; false while one is. */
+bool ssid_daemon_take_next(struct ssid_daemon *d);
 
 /* ---- ssid_daemon_rebalance.c ---------------------------------------------- */
 

@@ -184,6 +184,7 @@ void ssid_daemon_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions(err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost",
 			       parts);
 		ssid_batch_drop_partitions(&d->batch, parts);
+		ssid_batch_drop_partitions(&d->next, parts);
 		for (int i = 0; i < parts->cnt; i++) {
 			ssid_parts_revoke(&d->parts, parts->elems[i].partition);
 			ssid_store_forget(d->store, parts->elems[i].partition);
@@ -277,6 +278,7 @@ int ssid_daemon_check_epoch(struct ssid_daemon *d)
 			"redis lost ssid's data (sentinel epoch changed): replaying the owned "
 			"partitions from the start of their logs");
 	ssid_batch_clear(&d->batch);
+	ssid_batch_clear(&d->next);
 	ssid_store_forget(d->store, -1); /* nothing cached is in Redis any more */
 	if (d->rank)
 		ssid_rank_reset(d->rank);

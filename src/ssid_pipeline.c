@@ -156,16 +156,7 @@ static void *parse_range(void *arg)
 {
 	struct parse_job *j = arg;
 
-	for (size_t i = j->from; i < j->to; i++) {
-		struct ssid_msg *m = &j->b->msg[i];
-
-		if (m->parsed)
-			continue;
-		m->status =
-		    ssi_event_parse(m->rkm->payload ? m->rkm->payload : "",
-				    m->rkm->payload ? m->rkm->len : 0, &j->lim, &m->ev, &m->why);
-		m->parsed = true;
-	}
+	ssid_batch_parse(j->b, j->from, j->to, &j->lim);
 	return NULL;
 }
 
@@ -174,17 +165,21 @@ static void *parse_range(void *arg)
  * the largest CPU cost of a batch, and messages parse independently, so a
  * large batch is split with a second thread: the main thread spends much of
  * its time waiting on Redis and Kafka, so the second core is otherwise idle
- * during this step.
+ * during this step. Messages read ahead (ssid_daemon_prefetch.c) come
+ * parsed, first: only the rest is split.
  */
 static void parse_all(struct ssid_pipeline *p, struct ssid_batch *b)
 {
-	struct parse_job half[2] = {
-	    {b, 0, b->n / 2, {.max_bytes = p->model->max_event_bytes}},
-	    {b, b->n / 2, b->n, {.max_bytes = p->model->max_event_bytes}},
-	};
+	size_t from = 0;
+	struct parse_job half[2];
 	pthread_t helper;
 
-	if (b->n < PARALLEL_PARSE_MIN ||
+	while (from < b->n && b->msg[from].parsed)
+		from++;
+	half[0] = (struct parse_job){
+	    b, from, from + (b->n - from) / 2, {.max_bytes = p->model->max_event_bytes}};
+	half[1] = (struct parse_job){b, half[0].to, b->n, half[0].lim};
+	if (b->n - from < PARALLEL_PARSE_MIN ||
 	    pthread_create(&helper, NULL, parse_range, &half[1]) != 0) {
 		half[0].to = b->n;
 		parse_range(&half[0]);
