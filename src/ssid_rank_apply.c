@@ -216,10 +216,11 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool count
 static void defer(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct part *p = rank_part_find(r, ch[i].partition);
+		struct part *p;
 
 		if (!ch[i].quiet)
 			continue;
+		p = rank_part_find(r, ch[i].partition);
 		if (!p->deferred && rank_part_uncounted(r, p))
 			p->deferred = true;
 		p->quiet_period = r->period + 1;
@@ -313,8 +314,9 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 			place(r, rec, k, &c->result[k].before, &above[i][k]);
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct part *p = rank_part_find(r, changes[i].partition);
-		bool count = !p->deferred || !changes[i].quiet;
+		/* Only a replayed change looks its partition up: live ones are always counted. */
+		bool count =
+		    !changes[i].quiet || !rank_part_find(r, changes[i].partition)->deferred;
 
 		rc = apply_one(r, &changes[i], count, &changed[i], &recs[i]);
 		r->stats.deferred += !count;

@@ -1,6 +1,7 @@
 /* Test helpers for ssid's HTTP endpoint; see fx_http.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,12 +104,16 @@ double fx_metric(const char *text, const char *series)
 
 int fx_promtool_check(const char *text, char *out, size_t len)
 {
-	char in_path[] = "/tmp/ssid-promtool-XXXXXX", cmd[256];
-	int fd = mkstemp(in_path), status;
+	char in_path[PATH_MAX], cmd[PATH_MAX + 64];
+	int fd, status;
 	size_t tlen = strlen(text);
+	const char *tmp = getenv("TMPDIR");
 	FILE *p;
 	size_t got;
 
+	/* Unit tests have no scratch directory: TMPDIR (else /tmp), removed below. */
+	snprintf(in_path, sizeof(in_path), "%s/ssid-promtool-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemp(in_path);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, text, tlen) != (ssize_t)tlen) {
