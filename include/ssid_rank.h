@@ -175,6 +175,13 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist);
 
 /*
+ * ssid_rank_apply with persist, but the write is only sent: Redis does it
+ * while the caller goes on, and ssid_rank_collect waits for it (every other
+ * call that touches Redis or what is pending collects first).
+ */
+int ssid_rank_apply_sent(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n);
+
+/*
  * ssid's clock (event time, as the pipeline's now_ms) for the applies and
  * places that follow: segment warm-up is measured in it.
  */
@@ -186,8 +193,14 @@ void ssid_rank_set_clock(struct ssid_rank *r, int64_t now_ms);
  * refresh_ms (a stalled replay). 0 or -ENOMEM.
  */
 int ssid_rank_settle(struct ssid_rank *r, int32_t partition);
-/* Write what apply left unwritten. 0, -EIO, -ENOMEM. */
+/* Write what apply left unwritten, and wait for it. 0, -EIO, -ENOMEM. */
 int ssid_rank_flush(struct ssid_rank *r);
+/*
+ * Wait for the write ssid_rank_apply_sent sent: once this returns 0 it is
+ * in Redis. 0 (also when nothing was sent), -EIO (what it held stays
+ * pending and is sent again by the next write).
+ */
+int ssid_rank_collect(struct ssid_rank *r);
 
 /*
  * If half refresh_ms passed since the last call that did (always with

@@ -85,6 +85,14 @@ bool ssid_redis_is_cluster(const struct ssid_redis *rd);
 int ssid_redis_append(struct ssid_redis *rd, const char *key, size_t keylen, int argc,
 		      const char **argv, const size_t *argl);
 /*
+ * Write the commands queued so far without waiting for their replies, so
+ * that Redis works on them while the caller queues the rest of a long
+ * pipeline; the replies are read as usual, and the whole pipeline still
+ * counts as one round trip. A cluster sends at the first read: nothing to
+ * do. 0, or -EIO with the connection dropped.
+ */
+int ssid_redis_flush(struct ssid_redis *rd);
+/*
  * One command, printf-style as hiredis's redisCommand, and its reply
  * (freeReplyObject it), connecting first if need be; for a cluster its key
  * is its first argument. NULL on a transport error (connection dropped, the

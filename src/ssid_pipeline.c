@@ -478,7 +478,7 @@ static int rank_step(struct ssid_pipeline *p)
 	if (n == 0)
 		return 0;
 	/* Records with every batch, replays too: a kill mid-rebuild must not lose them. */
-	r = ssid_rank_apply(p->o.rank, p->changes, n, true);
+	r = ssid_rank_apply_sent(p->o.rank, p->changes, n);
 	if (r < 0) {
 		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 		return r == -EINVAL ? -EIO : r;
@@ -545,7 +545,11 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 		ssid_store_stage_delivered(&p->users[u], &w->score, now_ms, p->model->version,
 					   w->live || !w->replay ? w->top : NULL);
 	}
-	return store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
+	r = store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
+	/* The ranks' write went out before the outputs: Redis did it meanwhile. */
+	if (r == 0 && p->o.rank && (r = ssid_rank_collect(p->o.rank)) < 0)
+		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
+	return r;
 }
 
 int ssid_pipeline_run(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,

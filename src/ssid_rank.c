@@ -295,11 +295,28 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 
 struct rec *rank_rec_find(const struct ssid_rank *r, const char *id)
 {
-	uint64_t h;
+	return rank_rec_find_hashed(r, id, rank_hash_str(id));
+}
+
+void rank_rec_prefetch(const struct ssid_rank *r, uint64_t h, int stage)
+{
+	struct rec *const *b;
 
 	if (!r->rcap)
+		return;
+	b = &r->rtab[h & (r->rcap - 1)];
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (*b && stage == 1)
+		__builtin_prefetch(*b);
+	else if (*b)
+		__builtin_prefetch((*b)->id);
+}
+
+struct rec *rank_rec_find_hashed(const struct ssid_rank *r, const char *id, uint64_t h)
+{
+	if (!r->rcap)
 		return NULL;
-	h = rank_hash_str(id);
 	for (struct rec *rc = r->rtab[h & (r->rcap - 1)]; rc; rc = rc->next)
 		if (rc->hash == h && strcmp(rc->id, id) == 0)
 			return rc;
@@ -571,6 +588,9 @@ static int top_enter(const struct ssid_rank *r, struct share *s, const struct re
  */
 static void top_leave(struct share *s, const struct rec *rc)
 {
+	/* Below the last listed total, as most members are, it is not listed. */
+	if (s->top.n == 0 || rc->r.score.total < s->top.m[s->top.n - 1].total)
+		return;
 	/* The list is sorted best first: past rc's total it is not listed. */
 	for (size_t i = 0; s->top_ok && i < s->top.n && s->top.m[i].total >= rc->r.score.total; i++)
 		if (s->top.m[i].total == rc->r.score.total &&

@@ -17,6 +17,9 @@ static bool same_segments(const struct ssi_rank_record *a, const struct ssid_ran
 
 /* ---- applying changes ----------------------------------------------------- */
 
+/* Lookups between the prefetch stages of a record (rank_rec_prefetch). */
+#define PREFETCH_STEP 4
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -24,16 +27,16 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Whether a user id comes twice (hashes sorted, equal ones compared). */
-static int find_repeat(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+/* Whether a user id comes twice (their hashes sorted, equal ones compared). */
+static int find_repeat(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n,
+		       const uint64_t *hash)
 {
 	uint64_t *h = malloc(n * sizeof(*h));
 	int rc = 0;
 
 	if (!h)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		h[i] = rank_hash_str(ch[i].user_id);
+	memcpy(h, hash, n * sizeof(*h));
 	qsort(h, n, sizeof(*h), cmp_u64);
 	for (size_t i = 1; i < n && rc == 0; i++)
 		if (h[i] == h[i - 1])
@@ -48,7 +51,9 @@ static int find_repeat(struct ssid_rank *r, const struct ssid_rank_change *ch, s
 	return rc;
 }
 
-static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n)
+/* Checks the changes and fills hash[i] with the rank_hash_str of each user id. */
+static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n,
+		    uint64_t *hash)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct ssid_rank_change *c = &ch[i];
@@ -69,8 +74,9 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 						     i);
 				return -EINVAL;
 			}
+		hash[i] = rank_hash_str(c->user_id);
 	}
-	return find_repeat(r, ch, n);
+	return find_repeat(r, ch, n, hash);
 }
 
 static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_rank_kind k,
@@ -278,33 +284,44 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
 	}
 }
 
-int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
+static int apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist,
+		 bool wait)
 {
 	int64_t(*above)[SSID_RANK__COUNT];
 	struct rec **recs;
 	bool *changed;
-	int rc = validate(r, changes, n);
+	uint64_t *hash = malloc((n ? n : 1) * sizeof(*hash));
+	int rc = hash ? validate(r, changes, n, hash) : -ENOMEM;
 
-	if (rc < 0 || n == 0)
+	if (rc == 0 && n > 0)
+		rc = rank_collect(r); /* the last batch's write, before anything pending changes */
+	if (rc < 0 || n == 0) {
+		free(hash);
 		return rc;
+	}
 	rc = load_needed(r, changes, n);
-	if (rc < 0)
-		return rc;
 	above = malloc(n * sizeof(*above));
 	changed = malloc(n * sizeof(*changed));
 	recs = malloc(n * sizeof(*recs));
-	if (!above || !changed || !recs) {
+	if (rc < 0 || !above || !changed || !recs) {
+		free(hash);
 		free(above);
 		free(changed);
 		free(recs);
-		return -ENOMEM;
+		return rc < 0 ? rc : -ENOMEM;
 	}
 	defer(r, changes, n);
 	r->apply_gen++; /* after the loads: what they counted is the segments' start */
 	/* Positions before the call, all of them before anything moves. */
 	for (size_t i = 0; i < n; i++) {
 		struct ssid_rank_change *c = &changes[i];
-		const struct rec *rec = recs[i] = rank_rec_find(r, c->user_id);
+		const struct rec *rec;
+
+		/* The records are all over memory: start loading them ahead. */
+		for (int st = 0; st < 3; st++)
+			if (i + (size_t)(PREFETCH_STEP * (3 - st)) < n)
+				rank_rec_prefetch(r, hash[i + (size_t)(PREFETCH_STEP * (3 - st))], st);
+		rec = recs[i] = rank_rec_find_hashed(r, c->user_id, hash[i]);
 
 		c->had_record = false;
 		memset(c->old_segment, 0, sizeof(c->old_segment));
@@ -335,6 +352,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		}
 		board_flags(r, c, above[i], after, changed[i]);
 	}
+	free(hash);
 	free(above);
 	free(changed);
 	free(recs);
@@ -348,9 +366,19 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	 * ssictl read, at most every half refresh_ms (they read every half too).
 	 */
 	if (rc == 0 && persist)
-		rc =
-		    rank_write(r, ssid_time_mono_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2);
+		rc = rank_write(r, ssid_time_mono_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2,
+				wait);
 	return rc;
+}
+
+int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
+{
+	return apply(r, changes, n, persist, true);
+}
+
+int ssid_rank_apply_sent(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n)
+{
+	return apply(r, changes, n, true, false);
 }
 
 /* ---- leaderboards ---------------------------------------------------------- */

@@ -123,6 +123,9 @@ struct ssid_rank {
 	int64_t aggs_written_ms; /* monotonic: aggregates last written */
 	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
 	uint64_t apply_gen;	 /* moved by every apply */
+	/* A write sent and not yet waited for (rank_collect): its replies, and whether aggregates. */
+	size_t unread;
+	bool unread_aggs;
 	/* scratch */
 	struct ssid_buf enc; /* one command's encoded values; argv points into it by offset */
 	const char **argv;
@@ -134,6 +137,14 @@ struct ssid_rank {
 /* ssid_rank.c */
 uint64_t rank_hash_str(const char *s);
 struct rec *rank_rec_find(const struct ssid_rank *r, const char *id);
+/* The same, for id's rank_hash_str h. */
+struct rec *rank_rec_find_hashed(const struct ssid_rank *r, const char *id, uint64_t h);
+/*
+ * A hint for a lookup of hash h a few steps ahead: start loading its bucket
+ * (stage 0), then the record the bucket leads to (1), then that record's id
+ * (2), each stage a few lookups after the one before. Never faults.
+ */
+void rank_rec_prefetch(const struct ssid_rank *r, uint64_t h, int stage);
 /* A new record for id in partition part, counted nowhere yet; NULL: out of memory. */
 struct rec *rank_rec_new(struct ssid_rank *r, const char *id, int32_t part);
 void rank_rec_unlink(struct ssid_rank *r, struct rec *rc);
@@ -183,8 +194,12 @@ void rank_unload_partition(struct ssid_rank *r, struct part *p);
 bool rank_pending(const struct part *p);
 /*
  * Write what waits: changed records always, the aggregates too with aggs
- * (one MULTI per partition then). 0, -EIO, -ENOMEM.
+ * (one MULTI per partition then). With wait, the replies are read before
+ * returning; without, by rank_collect, which every call that reads or
+ * changes what is pending runs first. 0, -EIO, -ENOMEM.
  */
-int rank_write(struct ssid_rank *r, bool aggs);
+int rank_write(struct ssid_rank *r, bool aggs, bool wait);
+/* Read the replies of the write sent last, and clear what it wrote. 0 or -EIO. */
+int rank_collect(struct ssid_rank *r);
 
 #endif

@@ -383,12 +383,39 @@ bool rank_pending(const struct part *p)
 	return p->local && (p->full || p->ndirty || p->ngone || p->ndrec);
 }
 
-int rank_write(struct ssid_rank *r, bool aggs)
+int rank_collect(struct ssid_rank *r)
+{
+	size_t n = r->unread;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	r->unread = 0;
+	if (!ssid_redis_connected(r->rd)) {
+		/* Dropped by an error since: what was pending is still pending, and is sent again. */
+		ssid_redis_set_error(r->rd, "rank write: connection lost before its replies");
+		return -EIO;
+	}
+	rc = ssid_redis_read_replies(r->rd, n, "rank write", take_ok, r);
+	if (rc < 0)
+		return rc;
+	/* Nothing pending changed since the write was sent: every call collects first. */
+	for (uint32_t i = 0; i < r->nparts; i++)
+		if (rank_pending(&r->parts[i]))
+			written(r, &r->parts[i], r->unread_aggs);
+	if (r->unread_aggs)
+		r->aggs_written_ms = ssid_time_mono_ms();
+	return 0;
+}
+
+int rank_write(struct ssid_rank *r, bool aggs, bool wait)
 {
 	size_t sent = 0;
-	int rc = 0;
+	int rc = rank_collect(r);
 	bool any = false;
 
+	if (rc < 0)
+		return rc;
 	for (uint32_t i = 0; i < r->nparts; i++)
 		any |= rank_pending(&r->parts[i]);
 	if (!any)
@@ -402,20 +429,20 @@ int rank_write(struct ssid_rank *r, bool aggs)
 	if (sent == 0)
 		return 0;
 	r->stats.round_trips++;
-	rc = ssid_redis_read_replies(r->rd, sent, "rank write", take_ok, r);
-	if (rc < 0)
-		return rc;
-	for (uint32_t i = 0; i < r->nparts; i++)
-		if (rank_pending(&r->parts[i]))
-			written(r, &r->parts[i], aggs);
-	if (aggs)
-		r->aggs_written_ms = ssid_time_mono_ms();
-	return 0;
+	r->unread = sent;
+	r->unread_aggs = aggs;
+	rc = ssid_redis_flush(r->rd);
+	return rc == 0 && wait ? rank_collect(r) : rc;
 }
 
 int ssid_rank_flush(struct ssid_rank *r)
 {
-	return rank_write(r, true);
+	return rank_write(r, true, true);
+}
+
+int ssid_rank_collect(struct ssid_rank *r)
+{
+	return rank_collect(r);
 }
 
 /* ---- other instances' partitions ------------------------------------------ */
@@ -617,7 +644,9 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
 	/* Half the bound each way: written within it, read within it. */
 	if (!force && r->refreshed && now_ms - r->refreshed_ms < r->ro.refresh_ms / 2)
 		return 0;
-	rc = ssid_redis_connect(r->rd);
+	rc = rank_collect(r);
+	if (rc == 0)
+		rc = ssid_redis_connect(r->rd);
 	/* Partitions assigned here and not met yet: their records, then their aggregates. */
 	for (uint32_t i = 0; i < r->nparts && rc == 0; i++)
 		if (r->parts[i].wanted && !r->parts[i].local)
@@ -641,8 +670,11 @@ int ssid_rank_refresh(struct ssid_rank *r, int64_t now_ms, bool force)
 int ssid_rank_settle(struct ssid_rank *r, int32_t partition)
 {
 	struct part *p = rank_part_find(r, partition);
-	int rc = p ? rank_settle(r, p) : 0;
+	int rc = rank_collect(r);
 
+	if (rc < 0)
+		return rc;
+	rc = p ? rank_settle(r, p) : 0;
 	if (rc < 0) {
 		/* Counted in some segments and not others: start again from Redis. */
 		rank_forget_all(r);
@@ -660,6 +692,7 @@ void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition)
 	if (!p || !p->local)
 		return;
 	/* Best effort: what does not reach Redis the next owner cannot know. */
+	(void)rank_collect(r);
 	if (rank_pending(p))
 		(void)ssid_rank_flush(r);
 	rank_unload_partition(r, p);
@@ -668,5 +701,6 @@ void ssid_rank_drop_partition(struct ssid_rank *r, int32_t partition)
 
 void ssid_rank_reset(struct ssid_rank *r)
 {
+	(void)rank_collect(r); /* keeps the connection in step; what it wrote is forgotten anyway */
 	rank_forget_all(r);
 }

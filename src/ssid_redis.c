@@ -8,6 +8,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "ssi_text.h"
 #include "ssid_redis.h"
 #include "ssid_redis_cluster.h"
 
@@ -16,6 +17,9 @@ struct ssid_redis {
 	redisContext *c;
 	char err[512];
 	struct ssid_rcl *cl; /* a cluster's nodes, NULL for one server */
+	bool written;	     /* queued commands were written ahead of their replies */
+	char *fmt;	     /* one command in the protocol, formatted here (scratch) */
+	size_t fmtcap;
 };
 
 /* Copies are never NULL, so that the rest of the module needs no NULL checks. */
@@ -30,6 +34,7 @@ void ssid_redis_free(struct ssid_redis *rd)
 		return;
 	if (rd->c)
 		redisFree(rd->c);
+	free(rd->fmt);
 	ssid_rcl_free(rd->cl);
 	free((char *)rd->o.nodes);
 	free((char *)rd->o.host);
@@ -145,6 +150,7 @@ int ssid_redis_fail(struct ssid_redis *rd, int rc, const char *fmt, ...)
 		redisFree(rd->c);
 		rd->c = NULL;
 	}
+	rd->written = false;
 	if (rd->cl)
 		ssid_rcl_drop(rd->cl);
 	return rc;
@@ -247,9 +253,10 @@ int ssid_redis_next_reply(struct ssid_redis *rd, struct redisReply **out, const 
 
 	if (rd->cl)
 		return ssid_rcl_next_reply(rd->cl, rd, out, what);
-	/* Queued commands not yet written: this read flushes them, one round trip. */
+	/* Queued commands not yet waited for: this read flushes them, one round trip. */
 	if (rd->c)
-		ssid_redis_count(rd, 1, rd->c->obuf && rd->c->obuf[0] ? 1 : 0);
+		ssid_redis_count(rd, 1, (rd->c->obuf && rd->c->obuf[0]) || rd->written ? 1 : 0);
+	rd->written = false;
 	if (!rd->c || redisGetReply(rd->c, &reply) != REDIS_OK || !reply)
 		return ssid_redis_fail(rd, -EIO, "%s", what);
 	*out = reply;
@@ -272,13 +279,82 @@ int ssid_redis_read_replies(struct ssid_redis *rd, size_t n, const char *what,
 	return rc;
 }
 
+/* "<c><n>\r\n" at p; returns the end. */
+static char *put_count(char *p, char c, size_t n)
+{
+	*p++ = c;
+	p += ssi_text_ll((long long)n, p);
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/* Argument i's length: argl NULL means NUL-terminated arguments, as for hiredis. */
+static size_t arg_len(const char **argv, const size_t *argl, int i)
+{
+	return argl ? argl[i] : strlen(argv[i]);
+}
+
+/*
+ * The command in the protocol, in rd->fmt (reused: hiredis would build each
+ * in a new string, a field at a time); its length, or 0 out of memory.
+ */
+static size_t format_command(struct ssid_redis *rd, int argc, const char **argv, const size_t *argl)
+{
+	/* Per count: a type byte, up to 20 digits, CR LF. */
+	size_t need = 1 + SSI_TEXT_LL_MAX + 2;
+	char *p;
+
+	for (int i = 0; i < argc; i++)
+		need += 1 + SSI_TEXT_LL_MAX + 2 + arg_len(argv, argl, i) + 2;
+	if (need > rd->fmtcap) {
+		char *b = realloc(rd->fmt, need);
+
+		if (!b)
+			return 0;
+		rd->fmt = b;
+		rd->fmtcap = need;
+	}
+	p = put_count(rd->fmt, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		size_t n = arg_len(argv, argl, i);
+
+		p = put_count(p, '$', n);
+		memcpy(p, argv[i], n);
+		p += n;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return (size_t)(p - rd->fmt);
+}
+
 int ssid_redis_append(struct ssid_redis *rd, const char *key, size_t keylen, int argc,
 		      const char **argv, const size_t *argl)
 {
+	size_t len;
+
 	if (rd->cl)
 		return ssid_rcl_append(rd->cl, rd, key, keylen, argc, argv, argl);
-	if (!rd->c || redisAppendCommandArgv(rd->c, argc, argv, argl) != REDIS_OK)
+	if (!rd->c)
+		return ssid_redis_fail(rd, -EIO, "%s: not connected", argc > 0 ? argv[0] : "");
+	len = format_command(rd, argc, argv, argl);
+	if (len == 0)
+		return ssid_redis_fail(rd, -ENOMEM, "%s: out of memory", argc > 0 ? argv[0] : "");
+	if (redisAppendFormattedCommand(rd->c, rd->fmt, len) != REDIS_OK)
 		return ssid_redis_fail(rd, -EIO, "%s: cannot queue", argc > 0 ? argv[0] : "");
+	return 0;
+}
+
+int ssid_redis_flush(struct ssid_redis *rd)
+{
+	int done = 0;
+
+	if (rd->cl || !rd->c || !rd->c->obuf || !rd->c->obuf[0])
+		return 0;
+	/* A blocking socket: returns once the kernel took the bytes, not when Redis answered. */
+	if (redisBufferWrite(rd->c, &done) != REDIS_OK)
+		return ssid_redis_fail(rd, -EIO, "write");
+	rd->written = true;
 	return 0;
 }
 

@@ -563,6 +563,9 @@ void ssid_store_stage_delivered(struct ssid_user *u, const struct ssi_score *sco
 	u->save_published = true;
 }
 
+/* Reps whose records are queued before the save writes what it has so far. */
+#define SAVE_FLUSH_EVERY 64
+
 int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 {
 	struct replies rs = {.s = s, .what = "HSET", .users = users};
@@ -574,6 +577,9 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 		rc = append_hset(s, &users[i], &sent);
 		if (rc == 0)
 			rc = append_net(s, &users[i], &sent);
+		/* Redis writes the first records while the next are encoded. */
+		if (rc == 0 && i % SAVE_FLUSH_EVERY == SAVE_FLUSH_EVERY - 1)
+			rc = ssid_redis_flush(s->rd);
 	}
 	if (rc == 0)
 		rc = append_due(s, users, n, &sent);

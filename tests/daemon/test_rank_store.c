@@ -337,9 +337,60 @@ START_TEST (test_redis_down_then_back) {
 }
 END_TEST
 
+/*
+ * The pipeline's write is sent and waited for later (ssid_rank_collect). A
+ * write whose replies never come (its connection killed while Redis held
+ * writes back, so it never ran) stays pending, fails the collect, and goes
+ * out again with the next write; a call that touches Redis collects first.
+ */
+START_TEST (test_sent_then_collected) {
+	struct ssid_rank *r = rank_open(1, 10);
+	redisContext *c = fx_redis_peek(&rank_redis);
+	struct ssid_rank_change ch;
+	struct ssi_rank_record rec;
+	redisReply *rp;
+
+	change_total(&ch, "a", "acme", "red", NULL, 100);
+	ck_assert_int_eq(ssid_rank_apply_sent(r, &ch, 1), 0);
+	ck_assert_int_eq(ssid_rank_collect(r), 0);
+	ck_assert_int_eq(ssid_rank_collect(r), 0); /* nothing left to wait for */
+	ck_assert(stored_record(c, 0, "a", &rec));
+	ck_assert_int_eq(rec.score.total, 100);
+
+	/* Held back, then its connection killed: the HSET never runs. */
+	rp = redisCommand(c, "CLIENT PAUSE 10000 WRITE");
+	ck_assert(rp && rp->type == REDIS_REPLY_STATUS);
+	freeReplyObject(rp);
+	change_total(&ch, "a", "acme", "red", NULL, 200);
+	ck_assert_int_eq(ssid_rank_apply_sent(r, &ch, 1), 0);
+	rp = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+	ck_assert(rp && rp->type == REDIS_REPLY_INTEGER && rp->integer >= 1);
+	freeReplyObject(rp);
+	rp = redisCommand(c, "CLIENT UNPAUSE");
+	freeReplyObject(rp);
+	ck_assert_int_eq(ssid_rank_collect(r), -EIO);
+	ck_assert(stored_record(c, 0, "a", &rec));
+	ck_assert_int_eq(rec.score.total, 100);
+
+	/* Another rep's write carries a's again, and a synchronous apply collects first. */
+	change_total(&ch, "b", "acme", "red", NULL, 300);
+	ck_assert_int_eq(ssid_rank_apply_sent(r, &ch, 1), 0);
+	change_total(&ch, "c", "acme", "red", NULL, 400);
+	ck_assert_int_eq(ssid_rank_apply(r, &ch, 1, true), 0);
+	ck_assert(stored_record(c, 0, "a", &rec));
+	ck_assert_int_eq(rec.score.total, 200);
+	ck_assert(stored_record(c, 0, "b", &rec));
+	ck_assert_int_eq(rec.score.total, 300);
+	ck_assert(stored_record(c, 0, "c", &rec));
+	ck_assert_int_eq(rec.score.total, 400);
+	ssid_rank_free(r);
+}
+END_TEST
+
 TCase *rank_store_tcase(void)
 {
 	return T_TCASE("store", rank_setup, rank_teardown, 120, test_big_batch_round_trips,
 		       test_invalid_changes, test_unreadable_record, test_key_layout,
-		       test_redis_down_then_back, test_aggregates_written_lazily);
+		       test_redis_down_then_back, test_aggregates_written_lazily,
+		       test_sent_then_collected);
 }
