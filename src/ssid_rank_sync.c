@@ -392,7 +392,7 @@ int rank_collect(struct ssid_rank *r)
 		return 0;
 	r->unread = 0;
 	if (!ssid_redis_connected(r->rd)) {
-		/* Dropped by an error since: what was pending is still pending, and is sent again. */
+		/* Dropped by an error since: still pending, so sent again. */
 		ssid_redis_set_error(r->rd, "rank write: connection lost before its replies");
 		return -EIO;
 	}
