@@ -318,9 +318,12 @@ static int apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n
 		const struct rec *rec;
 
 		/* The records are all over memory: start loading them ahead. */
-		for (int st = 0; st < 3; st++)
-			if (i + (size_t)(PREFETCH_STEP * (3 - st)) < n)
-				rank_rec_prefetch(r, hash[i + (size_t)(PREFETCH_STEP * (3 - st))], st);
+		for (int st = 0; st < 3; st++) {
+			size_t ahead = i + (size_t)(PREFETCH_STEP * (3 - st));
+
+			if (ahead < n)
+				rank_rec_prefetch(r, hash[ahead], st);
+		}
 		rec = recs[i] = rank_rec_find_hashed(r, c->user_id, hash[i]);
 
 		c->had_record = false;

@@ -123,7 +123,7 @@ struct ssid_rank {
 	int64_t aggs_written_ms; /* monotonic: aggregates last written */
 	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
 	uint64_t apply_gen;	 /* moved by every apply */
-	/* A write sent and not yet waited for (rank_collect): its replies, and whether aggregates. */
+	/* A write sent, not yet waited for (rank_collect): its replies; aggregates or not. */
 	size_t unread;
 	bool unread_aggs;
 	/* scratch */
