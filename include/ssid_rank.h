@@ -175,11 +175,12 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist);
 
 /*
- * ssid_rank_apply with persist, but the write is only sent: Redis does it
- * while the caller goes on, and ssid_rank_collect waits for it (every other
- * call that touches Redis or what is pending collects first).
+ * Send what ssid_rank_apply (without persist) left unwritten as it would
+ * have written it, without waiting: Redis does it while the caller goes on,
+ * and ssid_rank_collect waits for it (every other call that touches Redis
+ * or what is pending collects first). 0, -EIO, -ENOMEM.
  */
-int ssid_rank_apply_sent(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n);
+int ssid_rank_send(struct ssid_rank *r);
 
 /*
  * ssid's clock (event time, as the pipeline's now_ms) for the applies and
@@ -196,8 +197,8 @@ int ssid_rank_settle(struct ssid_rank *r, int32_t partition);
 /* Write what apply left unwritten, and wait for it. 0, -EIO, -ENOMEM. */
 int ssid_rank_flush(struct ssid_rank *r);
 /*
- * Wait for the write ssid_rank_apply_sent sent: once this returns 0 it is
- * in Redis. 0 (also when nothing was sent), -EIO (what it held stays
+ * Wait for the write ssid_rank_send sent: once this returns 0 it is in
+ * Redis. 0 (also when nothing was sent), -EIO (what it held stays
  * pending and is sent again by the next write).
  */
 int ssid_rank_collect(struct ssid_rank *r);

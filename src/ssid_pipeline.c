@@ -477,8 +477,8 @@ static int rank_step(struct ssid_pipeline *p)
 	}
 	if (n == 0)
 		return 0;
-	/* Records with every batch, replays too: a kill mid-rebuild must not lose them. */
-	r = ssid_rank_apply_sent(p->o.rank, p->changes, n);
+	/* In memory; written in finish, replays too (a kill mid-rebuild must not lose them). */
+	r = ssid_rank_apply(p->o.rank, p->changes, n, false);
 	if (r < 0) {
 		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 		return r == -EINVAL ? -EIO : r;
@@ -522,6 +522,12 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 	r = rank_step(p);
 	if (r == 0)
 		r = network_step(p, now_ms);
+	/*
+	 * The ranks' write goes out now, after the network ranks' reads, and is
+	 * collected after the save: Redis does it while the outputs are made.
+	 */
+	if (r == 0 && p->o.rank && (r = ssid_rank_send(p->o.rank)) < 0)
+		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 	if (r == 0)
 		r = pipe_derive(p, now_ms);
 	if (r < 0)
@@ -546,7 +552,7 @@ static int finish(struct ssid_pipeline *p, struct ssid_batch *b, int64_t now_ms,
 					   w->live || !w->replay ? w->top : NULL);
 	}
 	r = store_step(p, ssid_store_save(p->o.store, p->users, p->nusers));
-	/* The ranks' write went out before the outputs: Redis did it meanwhile. */
+	/* The ranks' write, sent before the outputs. */
 	if (r == 0 && p->o.rank && (r = ssid_rank_collect(p->o.rank)) < 0)
 		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 	return r;

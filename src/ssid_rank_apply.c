@@ -284,8 +284,7 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
 	}
 }
 
-static int apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist,
-		 bool wait)
+int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
 {
 	int64_t(*above)[SSID_RANK__COUNT];
 	struct rec **recs;
@@ -364,24 +363,10 @@ static int apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n
 		rank_forget_all(r);
 		return ssid_redis_fail(r->rd, rc, "ranks: out of memory");
 	}
-	/*
-	 * Records with every batch; aggregates, which only other instances and
-	 * ssictl read, at most every half refresh_ms (they read every half too).
-	 */
+	/* Records with every persisting apply, the aggregates when due. */
 	if (rc == 0 && persist)
-		rc = rank_write(r, ssid_time_mono_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2,
-				wait);
+		rc = rank_write(r, rank_aggs_due(r), true);
 	return rc;
-}
-
-int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n, bool persist)
-{
-	return apply(r, changes, n, persist, true);
-}
-
-int ssid_rank_apply_sent(struct ssid_rank *r, struct ssid_rank_change *changes, size_t n)
-{
-	return apply(r, changes, n, true, false);
 }
 
 /* ---- leaderboards ---------------------------------------------------------- */

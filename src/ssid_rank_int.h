@@ -201,5 +201,10 @@ bool rank_pending(const struct part *p);
 int rank_write(struct ssid_rank *r, bool aggs, bool wait);
 /* Read the replies of the write sent last, and clear what it wrote. 0 or -EIO. */
 int rank_collect(struct ssid_rank *r);
+/*
+ * Whether a write now takes the aggregates too: at most every half
+ * refresh_ms, since only other instances and ssictl read them (every half too).
+ */
+bool rank_aggs_due(const struct ssid_rank *r);
 
 #endif

@@ -440,6 +440,16 @@ int ssid_rank_flush(struct ssid_rank *r)
 	return rank_write(r, true, true);
 }
 
+bool rank_aggs_due(const struct ssid_rank *r)
+{
+	return ssid_time_mono_ms() - r->aggs_written_ms >= r->ro.refresh_ms / 2;
+}
+
+int ssid_rank_send(struct ssid_rank *r)
+{
+	return rank_write(r, rank_aggs_due(r), false);
+}
+
 int ssid_rank_collect(struct ssid_rank *r)
 {
 	return rank_collect(r);
