@@ -31,10 +31,16 @@
  *     O(C * P) work in all, and no single command runs longer than a
  *     chunk's, so Redis is never blocked for the whole network.
  *   - Round trips: 2, then per chunk one for its SSCAN and one for its
- *     lookups (none when it brings no new id); commands: 1 + P, then per
- *     chunk 1 + P. SSCAN's COUNT is a hint, so chunks vary: 30,000
- *     connections over 3 partitions took 71 round trips and 151 commands
- *     in tests/daemon/test_network.c.
+ *     lookups (none when it brings no new id; a chunk of more than
+ *     SSID_NETWORK_CHUNK ids is looked up in several HMGETs of one round
+ *     trip); commands: 1 + P, then per chunk 1 + P (per SSID_NETWORK_CHUNK
+ *     ids). SSCAN's COUNT is a hint, so chunks vary: 30,000 connections
+ *     over 3 partitions took about 70 round trips and 150 commands in
+ *     tests/daemon/test_network.c.
+ *   - Many reps at once (ssid_network_rank_batch, the daemon's way): the
+ *     partition list once, then the reps' scans in lockstep, each round
+ *     one round trip for all their SSCANs and one for all their lookups,
+ *     so a batch of reps with small networks costs 3 round trips.
  *   - Client memory: one chunk's reply at a time, plus 8 bytes per distinct
  *     connection (a table of 64-bit fingerprints) to skip the members SSCAN
  *     may return twice when the set is resized during the scan.
@@ -81,5 +87,21 @@ int ssid_network_key(const struct ssid_redis *rd, const char *user_id, char *buf
  */
 int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_members,
 		      struct ssid_rank_pos *out, struct ssid_network_stats *stats);
+
+/* One rep of ssid_network_rank_batch. */
+struct ssid_network_ask {
+	const char *user_id;	  /* in; borrowed */
+	int total;		  /* in: the rep's own total, as it was just ranked */
+	struct ssid_rank_pos pos; /* out */
+};
+
+/*
+ * The network positions of asks[0..n) as ssid_network_rank computes them,
+ * but from the totals given (the reps are ranked, so present), all in
+ * lockstep (see the costs above); stats, when not NULL, sums the reps'.
+ * 0, -EINVAL (a bad id or total, min_members < 1), and as ssid_network_rank.
+ */
+int ssid_network_rank_batch(struct ssid_redis *rd, struct ssid_network_ask *asks, size_t n,
+			    int min_members, struct ssid_network_stats *stats);
 
 #endif

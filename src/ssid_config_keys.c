@@ -212,8 +212,9 @@ const struct config_key config_keys[] = {
 	       "strictly increasing percentages in 1..100, comma-separated",
 	       "percentile bands: crossing one publishes rank.changed"),
     INT_KEY("rank.network_per_batch", rank_network_per_batch, "20", 0, 1000000, false,
-	    "network ranks recomputed per batch (each costs a scan of the rep's connections; "
-	    "at most once a day per rep); 0: no network rank in score.updated"),
+	    "network ranks recomputed per batch (each costs a scan of the rep's connections, "
+	    "all of a batch's in lockstep; at most once a day per rep); 0: no network rank in "
+	    "score.updated"),
     DURATION_KEY("rank.board_interval_ms", rank_board_interval_ms, "1000", 0, 3600000, true,
 		 "at most one leaderboard.changed per board per this interval"),
     INT_KEY("cache.max_mb", cache_max_mb, "256", 0, 1048576, false,

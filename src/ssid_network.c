@@ -79,84 +79,100 @@ static int seen_add(struct seen *s, uint64_t fp)
 	return 1;
 }
 
-/* ---- one computation ------------------------------------------------------- */
+/* ---- scans in lockstep ------------------------------------------------------ */
 
+/* One rep's scan of its connection set. */
 struct scan {
-	struct ssid_redis *rd;
-	struct ssid_network_stats st;
 	const char *user_id;
 	size_t user_len;
 	char *nkey; /* the rep's connection set */
 	size_t nlen;
-	int32_t *parts; /* the partitions with rank data, read once */
-	size_t nparts;
-	int own;	  /* the rep's total */
-	int64_t sum;	  /* of the known connections' totals */
-	uint64_t higher;  /* known connections with a strictly higher total */
-	const char **ids; /* new connections of the chunk, not looked up yet */
-	int *totals;	  /* their totals */
-	size_t nids;
+	int own;	 /* the rep's total */
+	int64_t sum;	 /* of the known connections' totals */
+	uint64_t higher; /* known connections with a strictly higher total */
+	char cursor[32];
+	size_t cursor_len;
+	bool done;	   /* SSCAN said cursor 0 */
+	redisReply *chunk; /* the last SSCAN reply: ids point into it */
+	const char **ids;  /* new connections of the chunk, not looked up yet */
+	int *totals;	   /* their totals */
+	size_t nids, idcap;
 	struct seen seen;
+	struct ssid_network_stats st;
 };
 
-/* Look the pending ids up: one HMGET per partition, one round trip (ssid_rank_read's cost). */
-static int lookup(struct scan *sc)
+static int scan_init(struct scan *sc, struct ssid_redis *rd, const char *user_id, int own)
 {
-	int rc;
+	int len = ssid_network_key(rd, user_id, NULL, 0);
 
-	if (sc->nids == 0)
-		return 0;
-	sc->st.round_trips++;
-	sc->st.commands += sc->nparts;
-	rc = ssid_rank_read_totals(sc->rd, sc->parts, sc->nparts, sc->ids, sc->nids, sc->totals);
-	for (size_t i = 0; rc == 0 && i < sc->nids; i++) {
-		if (sc->totals[i] < 0)
-			continue;
-		sc->st.known++;
-		sc->sum += sc->totals[i];
-		sc->higher += sc->totals[i] > sc->own;
-	}
-	sc->nids = 0;
-	return rc;
+	memset(sc, 0, sizeof(*sc));
+	sc->user_id = user_id;
+	sc->user_len = strlen(user_id);
+	sc->own = own;
+	sc->cursor[0] = '0';
+	sc->cursor_len = 1;
+	sc->nlen = len > 0 ? (size_t)len : 0;
+	sc->nkey = malloc(sc->nlen + 1);
+	if (!sc->nkey)
+		return -ENOMEM;
+	ssid_network_key(rd, user_id, sc->nkey, sc->nlen + 1);
+	return 0;
+}
+
+static void scan_free(struct scan *sc)
+{
+	if (sc->chunk)
+		freeReplyObject(sc->chunk);
+	free(sc->seen.slot);
+	free(sc->ids);
+	free(sc->totals);
+	free(sc->nkey);
 }
 
 /*
- * The members of one SSCAN reply not counted yet, the rep excepted, looked
- * up at most SSID_NETWORK_CHUNK at a time. An id no rep can have (a NUL
- * inside, too long) is a connection but never a known one.
+ * The members of an SSCAN reply not counted yet, the rep excepted, into
+ * sc->ids. An id no rep can have (a NUL inside, too long) is a connection
+ * but never a known one.
  */
-static int take_members(struct scan *sc, const redisReply *members)
+static int take_members(struct ssid_redis *rd, struct scan *sc, const redisReply *members)
 {
-	int rc;
-
 	for (size_t i = 0; i < members->elements; i++) {
 		const redisReply *m = members->element[i];
+		int rc;
 
 		if (m->type != REDIS_REPLY_STRING) {
-			ssid_redis_set_error(sc->rd, "SSCAN %s: not a set member", sc->nkey);
+			ssid_redis_set_error(rd, "SSCAN %s: not a set member", sc->nkey);
 			return -EBADMSG;
 		}
 		sc->st.scanned++;
 		if (m->len == sc->user_len && memcmp(m->str, sc->user_id, m->len) == 0)
 			continue;
 		rc = seen_add(&sc->seen, fingerprint(m->str, m->len));
-		if (rc < 0) {
-			ssid_redis_set_error(sc->rd, "out of memory");
-			return rc;
-		}
 		if (rc == 0)
 			continue;
+		if (rc > 0 && sc->nids == sc->idcap) {
+			size_t cap = sc->idcap ? 2 * sc->idcap : SSID_NETWORK_CHUNK;
+			const char **ids = realloc(sc->ids, cap * sizeof(*ids));
+			int *totals = ids ? realloc(sc->totals, cap * sizeof(*totals)) : NULL;
+
+			if (ids)
+				sc->ids = ids;
+			if (totals)
+				sc->totals = totals;
+			rc = ids && totals ? 1 : -ENOMEM;
+			if (rc > 0)
+				sc->idcap = cap;
+		}
+		if (rc < 0) {
+			ssid_redis_set_error(rd, "out of memory");
+			return rc;
+		}
 		sc->st.connections++;
 		if (m->len == 0 || m->len > SSI_ID_MAX || memchr(m->str, '\0', m->len))
 			continue;
 		sc->ids[sc->nids++] = m->str; /* hiredis NUL-terminates bulk strings */
-		if (sc->nids == SSID_NETWORK_CHUNK) {
-			rc = lookup(sc);
-			if (rc < 0)
-				return rc;
-		}
 	}
-	return lookup(sc);
+	return 0;
 }
 
 /* An SSCAN reply: [cursor, [member...]]. */
@@ -167,97 +183,226 @@ static bool sscan_shape(const redisReply *r)
 	       r->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
-/* The scan proper: each chunk is one round trip for its SSCAN and one for its lookups. */
-static int run(struct scan *sc)
+/* One SSCAN of every scan not done: one round trip. -EIO ends everything at once. */
+static int sscan_round(struct ssid_redis *rd, struct scan *sc, size_t n, bool *any)
 {
-	char cursor[32] = "0";
-	size_t cursor_len = 1;
+	char count[16];
+	size_t countlen = (size_t)snprintf(count, sizeof(count), "%d", SSID_NETWORK_CHUNK);
 	int rc = 0;
 
-	do {
-		char count[16];
-		const char *argv[5] = {"SSCAN", sc->nkey, cursor, "COUNT", count};
-		size_t argl[5] = {5, sc->nlen, cursor_len, 5, 0};
-		redisReply *chunk = NULL;
+	*any = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[5] = {"SSCAN", sc[i].nkey, sc[i].cursor, "COUNT", count};
+		size_t argl[5] = {5, sc[i].nlen, sc[i].cursor_len, 5, countlen};
 
-		argl[4] = (size_t)snprintf(count, sizeof(count), "%d", SSID_NETWORK_CHUNK);
-		if (ssid_redis_append(sc->rd, sc->nkey, sc->nlen, 5, argv, argl) < 0)
+		if (sc[i].done)
+			continue;
+		if (ssid_redis_append(rd, sc[i].nkey, sc[i].nlen, 5, argv, argl) < 0)
 			return -EIO;
-		sc->st.commands++;
-		sc->st.round_trips++;
-		rc = ssid_redis_next_reply(sc->rd, &chunk, "SSCAN");
+		sc[i].st.commands++;
+		*any = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		redisReply *r = NULL;
+
+		if (sc[i].done)
+			continue;
+		if (ssid_redis_next_reply(rd, &r, "SSCAN") < 0)
+			return -EIO;
+		if (sc[i].chunk)
+			freeReplyObject(sc[i].chunk);
+		sc[i].chunk = r;
 		if (rc < 0)
-			return rc;
-		if (!sscan_shape(chunk) || chunk->element[0]->len >= sizeof(cursor)) {
-			ssid_redis_set_error(sc->rd, "SSCAN %s: %s", sc->nkey,
-					     chunk->type == REDIS_REPLY_ERROR ? chunk->str
-									      : "unexpected reply");
+			continue; /* read the others: the connection stays in step */
+		if (!sscan_shape(r) || r->element[0]->len >= sizeof(sc[i].cursor)) {
+			ssid_redis_set_error(rd, "SSCAN %s: %s", sc[i].nkey,
+					     r->type == REDIS_REPLY_ERROR ? r->str
+									  : "unexpected reply");
 			rc = -EBADMSG;
-		} else {
-			cursor_len = chunk->element[0]->len;
-			memcpy(cursor, chunk->element[0]->str, cursor_len);
-			cursor[cursor_len] = '\0';
-			rc = take_members(sc, chunk->element[1]);
+			continue;
 		}
-		freeReplyObject(chunk);
-	} while (rc == 0 && strcmp(cursor, "0") != 0);
+		sc[i].cursor_len = r->element[0]->len;
+		memcpy(sc[i].cursor, r->element[0]->str, sc[i].cursor_len);
+		sc[i].cursor[sc[i].cursor_len] = '\0';
+		sc[i].done = strcmp(sc[i].cursor, "0") == 0;
+		rc = take_members(rd, &sc[i], r->element[1]);
+	}
 	return rc;
+}
+
+/*
+ * Look every scan's new ids up: per scan, one HMGET per partition for each
+ * SSID_NETWORK_CHUNK of them (ssid_rank_read's), all in one round trip.
+ */
+static int lookup_round(struct ssid_redis *rd, const int32_t *parts, size_t nparts, struct scan *sc,
+			size_t n, uint64_t *rounds)
+{
+	bool any = false;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		for (size_t at = 0; at < sc[i].nids && rc == 0; at += SSID_NETWORK_CHUNK) {
+			size_t k = sc[i].nids - at < SSID_NETWORK_CHUNK ? sc[i].nids - at
+									: SSID_NETWORK_CHUNK;
+
+			rc = ssid_rank_queue_totals(rd, parts, nparts, sc[i].ids + at, k);
+			sc[i].st.commands += nparts;
+			any |= nparts > 0;
+		}
+	if (rc < 0)
+		return rc; /* the connection was dropped with what was queued */
+	*rounds += any;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t at = 0; at < sc[i].nids; at += SSID_NETWORK_CHUNK) {
+			size_t k = sc[i].nids - at < SSID_NETWORK_CHUNK ? sc[i].nids - at
+									: SSID_NETWORK_CHUNK;
+			int e = ssid_rank_take_totals(rd, parts, nparts, sc[i].ids + at, k,
+						      sc[i].totals + at);
+
+			if (e == -EIO)
+				return e;
+			if (rc == 0)
+				rc = e;
+		}
+		for (size_t j = 0; rc == 0 && j < sc[i].nids; j++) {
+			if (sc[i].totals[j] < 0)
+				continue;
+			sc[i].st.known++;
+			sc[i].sum += sc[i].totals[j];
+			sc[i].higher += sc[i].totals[j] > sc[i].own;
+		}
+		sc[i].nids = 0;
+	}
+	return rc;
+}
+
+/*
+ * Scan every set to its end, a chunk per round, the lookups after each
+ * round; *rounds counts the round trips.
+ */
+static int run(struct ssid_redis *rd, const int32_t *parts, size_t nparts, struct scan *sc,
+	       size_t n, uint64_t *rounds)
+{
+	bool any = true;
+	int rc = 0;
+
+	while (rc == 0 && any) {
+		rc = sscan_round(rd, sc, n, &any);
+		*rounds += any;
+		if (rc == 0)
+			rc = lookup_round(rd, parts, nparts, sc, n, rounds);
+	}
+	return rc;
+}
+
+/* The position from what the scan counted. */
+static void scan_place(const struct scan *sc, int min_members, struct ssid_rank_pos *out)
+{
+	int64_t sum[SSI_RANK_SUMS] = {sc->sum + sc->own};
+	struct ssi_rank_place pl;
+
+	ssi_rank_place_of((int64_t)sc->higher, 1 + (int64_t)sc->st.known, sum, min_members, &pl);
+	ssid_rank_pos_set(out, &pl);
+}
+
+/* What a scan did into to (round trips are counted per round, by run). */
+static void stats_add(struct ssid_network_stats *to, const struct ssid_network_stats *st)
+{
+	to->commands += st->commands;
+	to->scanned += st->scanned;
+	to->connections += st->connections;
+	to->known += st->known;
+}
+
+static bool id_ok(const char *user_id)
+{
+	size_t len = user_id ? strlen(user_id) : 0;
+
+	return len > 0 && len <= SSI_ID_MAX;
 }
 
 /* The rep's total, then the known connections' totals: higher ones counted, all summed. */
 int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_members,
 		      struct ssid_rank_pos *out, struct ssid_network_stats *stats)
 {
-	struct scan sc = {.rd = rd, .user_id = user_id};
+	struct ssid_network_stats st = {0};
 	struct ssi_rank_record rec;
+	int32_t *parts = NULL;
+	size_t nparts = 0;
 	int found = 0, rc;
 
 	memset(out, 0, sizeof(*out));
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	sc.user_len = user_id ? strlen(user_id) : 0;
-	if (sc.user_len == 0 || sc.user_len > SSI_ID_MAX || min_members < 1)
+	if (!id_ok(user_id) || min_members < 1)
 		return -EINVAL;
-	{
-		char probe[1];
-
-		rc = ssid_network_key(rd, user_id, probe, sizeof(probe)); /* the length it needs */
-	}
-	sc.nlen = rc > 0 ? (size_t)rc : 0;
-	sc.nkey = malloc(sc.nlen + 1);
-	if (sc.nkey)
-		ssid_network_key(rd, user_id, sc.nkey, sc.nlen + 1);
-	sc.ids = malloc(SSID_NETWORK_CHUNK * sizeof(*sc.ids));
-	sc.totals = malloc(SSID_NETWORK_CHUNK * sizeof(*sc.totals));
-	rc = sc.nkey && sc.ids && sc.totals ? ssid_redis_connect(rd) : -ENOMEM;
+	rc = ssid_redis_connect(rd);
 	if (rc == 0) {
-		sc.st.round_trips++;
-		sc.st.commands++;
-		rc = ssid_rank_read_partitions(rd, &sc.parts, &sc.nparts);
+		st.round_trips++;
+		st.commands++;
+		rc = ssid_rank_read_partitions(rd, &parts, &nparts);
 	}
-	if (rc == 0 && sc.nparts > 0) {
-		sc.st.round_trips++;
-		sc.st.commands += sc.nparts;
-		rc = found = ssid_rank_read_record(rd, sc.parts, sc.nparts, user_id, &rec, NULL);
+	if (rc == 0 && nparts > 0) {
+		st.round_trips++;
+		st.commands += nparts;
+		rc = found = ssid_rank_read_record(rd, parts, nparts, user_id, &rec, NULL);
 	}
 	if (rc > 0) {
-		sc.own = rec.score.total;
-		rc = run(&sc);
-	}
-	if (rc == 0 && found) {
-		int64_t sum[SSI_RANK_SUMS] = {sc.sum + sc.own};
-		struct ssi_rank_place pl;
+		struct scan sc;
 
-		ssi_rank_place_of((int64_t)sc.higher, 1 + (int64_t)sc.st.known, sum, min_members,
-				  &pl);
-		ssid_rank_pos_set(out, &pl);
+		rc = scan_init(&sc, rd, user_id, rec.score.total);
+		if (rc == 0)
+			rc = run(rd, parts, nparts, &sc, 1, &st.round_trips);
+		if (rc == 0)
+			scan_place(&sc, min_members, out);
+		stats_add(&st, &sc.st);
+		scan_free(&sc);
 	}
 	if (stats)
-		*stats = sc.st;
-	free(sc.seen.slot);
-	free(sc.parts);
-	free(sc.ids);
-	free(sc.totals);
-	free(sc.nkey);
+		*stats = st;
+	free(parts);
 	return rc < 0 ? rc : 0;
+}
+
+int ssid_network_rank_batch(struct ssid_redis *rd, struct ssid_network_ask *asks, size_t n,
+			    int min_members, struct ssid_network_stats *stats)
+{
+	struct ssid_network_stats st = {0};
+	struct scan *sc = NULL;
+	int32_t *parts = NULL;
+	size_t nparts = 0, ready = 0;
+	int rc = min_members < 1 ? -EINVAL : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&asks[i].pos, 0, sizeof(asks[i].pos));
+		if (!id_ok(asks[i].user_id) || asks[i].total < 0 ||
+		    asks[i].total > SSI_RANK_MAX_TOTAL)
+			rc = -EINVAL;
+	}
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (rc < 0 || n == 0)
+		return rc;
+	sc = calloc(n, sizeof(*sc));
+	rc = sc ? ssid_redis_connect(rd) : -ENOMEM;
+	if (rc == 0) {
+		st.round_trips++;
+		st.commands++;
+		rc = ssid_rank_read_partitions(rd, &parts, &nparts);
+	}
+	for (; rc == 0 && ready < n; ready++)
+		rc = scan_init(&sc[ready], rd, asks[ready].user_id, asks[ready].total);
+	if (rc == 0)
+		rc = run(rd, parts, nparts, sc, n, &st.round_trips);
+	for (size_t i = 0; i < ready; i++) {
+		if (rc == 0)
+			scan_place(&sc[i], min_members, &asks[i].pos);
+		stats_add(&st, &sc[i].st);
+		scan_free(&sc[i]);
+	}
+	if (stats)
+		*stats = st;
+	free(sc);
+	free(parts);
+	return rc;
 }

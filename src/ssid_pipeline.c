@@ -419,33 +419,48 @@ static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *
 
 /*
  * Network ranks cost O(connections) each (ssid_network.h): refresh those
- * older than today, a bounded number per batch.
+ * older than today, a bounded number per batch, all of them in lockstep
+ * (a few round trips for the batch, not per rep).
  */
 static int network_step(struct ssid_pipeline *p, int64_t now_ms)
 {
 	int32_t today = (int32_t)(now_ms / SSI_MS_PER_DAY);
-	int budget = p->o.network_per_batch;
+	size_t budget = (size_t)p->o.network_per_batch, n = 0;
+	struct ssid_network_ask *asks;
+	uint32_t *who;
+	int r = 0;
 
-	if (!p->o.network)
+	if (budget > p->nusers)
+		budget = p->nusers;
+	if (!p->o.network || budget == 0)
 		return 0;
-	for (uint32_t u = 0; u < p->nusers && budget > 0; u++) {
-		struct ssid_user *user = &p->users[u];
-		int r;
-
-		/* A replay's ranks reach Redis later: network ranks read them there. */
-		if (!p->work[u].has_ranks || p->work[u].replay || user->network_day == today)
-			continue;
-		r = ssid_network_rank(p->o.network, user->id, p->o.min_members, &user->network,
-				      NULL);
-		if (r < 0) {
-			snprintf(p->err, sizeof(p->err), "redis (network rank): %s",
-				 ssid_redis_errstr(p->o.network));
-			return r == -ENOMEM ? r : -EIO;
-		}
-		user->network_day = today;
-		budget--;
+	asks = malloc(budget * sizeof(*asks));
+	who = malloc(budget * sizeof(*who));
+	if (!asks || !who) {
+		free(asks);
+		free(who);
+		return -ENOMEM;
 	}
-	return 0;
+	for (uint32_t u = 0; u < p->nusers && n < budget; u++) {
+		/* A replay's ranks reach Redis later: network ranks read them there. */
+		if (!p->work[u].has_ranks || p->work[u].replay || p->users[u].network_day == today)
+			continue;
+		asks[n].user_id = p->users[u].id;
+		asks[n].total = p->work[u].score.total; /* as just ranked */
+		who[n++] = u;
+	}
+	if (n > 0)
+		r = ssid_network_rank_batch(p->o.network, asks, n, p->o.min_members, NULL);
+	if (r < 0)
+		snprintf(p->err, sizeof(p->err), "redis (network rank): %s",
+			 ssid_redis_errstr(p->o.network));
+	for (size_t i = 0; i < n && r == 0; i++) {
+		p->users[who[i]].network = asks[i].pos;
+		p->users[who[i]].network_day = today;
+	}
+	free(asks);
+	free(who);
+	return r < 0 && r != -ENOMEM ? -EIO : r;
 }
 
 /*

@@ -348,25 +348,25 @@ static int take_totals(void *ctx, size_t i, redisReply *reply, int rc)
 	return 0;
 }
 
-int ssid_rank_read_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
-			  const char *const *ids, size_t n, int *totals)
+int ssid_rank_queue_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
+			   const char *const *ids, size_t n)
 {
-	struct totals_read tr = {.rd = rd, .parts = parts, .ids = ids, .n = n, .totals = totals};
 	const char **argv = NULL;
 	size_t *argl = NULL, cap = 0;
 	char *key = NULL;
 	int rc;
 
-	for (size_t j = 0; j < n; j++)
-		totals[j] = -1;
 	if (n == 0 || nparts == 0)
 		return 0;
 	if (n > SIZE_MAX / sizeof(*argl) - 2)
-		return -ENOMEM;
+		return ssid_redis_fail(rd, -ENOMEM, "HMGET rank records: out of memory");
 	argv = malloc((n + 2) * sizeof(*argv));
 	argl = malloc((n + 2) * sizeof(*argl));
 	key = key_buf(rd, &cap);
-	rc = argv && argl && key ? ssid_redis_connect(rd) : -ENOMEM;
+	/* Out of memory with commands queued before: the connection is dropped. */
+	rc = argv && argl && key
+		 ? ssid_redis_connect(rd)
+		 : ssid_redis_fail(rd, -ENOMEM, "HMGET rank records: out of memory");
 	if (rc == 0) {
 		argv[0] = "HMGET";
 		argl[0] = 5;
@@ -383,15 +383,34 @@ int ssid_rank_read_totals(struct ssid_redis *rd, const int32_t *parts, size_t np
 		else
 			rc = append(rd, (int)(n + 2), argv, argl);
 	}
-	if (rc == 0)
-		rc = ssid_redis_read_replies(rd, nparts, "HMGET rank records", take_totals, &tr);
-	if (rc < 0)
-		for (size_t j = 0; j < n; j++)
-			totals[j] = -1;
 	free(argv);
 	free(argl);
 	free(key);
 	return rc;
+}
+
+int ssid_rank_take_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
+			  const char *const *ids, size_t n, int *totals)
+{
+	struct totals_read tr = {.rd = rd, .parts = parts, .ids = ids, .n = n, .totals = totals};
+	int rc = 0;
+
+	for (size_t j = 0; j < n; j++)
+		totals[j] = -1;
+	if (n > 0 && nparts > 0)
+		rc = ssid_redis_read_replies(rd, nparts, "HMGET rank records", take_totals, &tr);
+	if (rc < 0)
+		for (size_t j = 0; j < n; j++)
+			totals[j] = -1;
+	return rc;
+}
+
+int ssid_rank_read_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
+			  const char *const *ids, size_t n, int *totals)
+{
+	int rc = ssid_rank_queue_totals(rd, parts, nparts, ids, n);
+
+	return rc < 0 ? rc : ssid_rank_take_totals(rd, parts, nparts, ids, n, totals);
 }
 
 /* ---- every record ------------------------------------------------------------------- */

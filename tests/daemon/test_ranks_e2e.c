@@ -168,6 +168,65 @@ START_TEST (test_ranks_in_scores) {
 }
 END_TEST
 
+/*
+ * The network rank in score.updated: computed once a day per rep, for the
+ * batch's reps at once, each from its own total as just ranked. The first
+ * batch's connections are written with that batch, after its network ranks,
+ * so each rep's network is then the rep alone (the privacy floor lowered to
+ * 1 to see it): rank 1 of 1 at its own first total, which later batches the
+ * same day show again.
+ */
+START_TEST (test_network_in_scores) {
+	struct ssi_score first_score[RANK_REPS];
+	struct e2e_outs os;
+	struct e2e_env e;
+	char attrs[256], peer[64], today[SSI_TIME_BUFLEN];
+	size_t first;
+
+	e2e_open(&e, "network", RANK_REPS, false);
+	rank_population(&e);
+	e2e_start(&e, &(struct e2e_run){
+			  .batch = 2 * RANK_REPS, .waves = true, .extra = "rank.min_members = 1\n"});
+	for (int u = 0; u < RANK_REPS; u++) {
+		fx_user_id(&e.fx.stream, (u + 1) % RANK_REPS, peer, sizeof(peer));
+		snprintf(attrs, sizeof(attrs),
+			 ",\"attrs\":{\"connection_id\":\"%s\",\"seniority\":\"%s\","
+			 "\"same_company\":true}",
+			 peer, ssi_seniority_name((enum ssi_seniority)1));
+		e2e_add_ev(&e, u, e2e_plain_types[u % E2E_NPLAIN], FX_NOW_MS - (u + 1) * DAY, "");
+		e2e_add_ev(&e, u, SSI_EV_CONNECTION_ADDED, FX_NOW_MS - DAY, attrs);
+	}
+	e2e_produce_wave(&e, 0);
+	first = e.fx.stream.n;
+	for (int u = 0; u < RANK_REPS; u++) {
+		e2e_ref_score(&e, u, first, &e.fx.model, FX_NOW_MS, &first_score[u]);
+		e2e_add_ev(&e, u, SSI_EV_ARTICLE_PUBLISHED, FX_NOW_MS - 2 * T_HOUR, "");
+		e2e_add_ev(&e, u, SSI_EV_SESSION_STARTED, FX_NOW_MS - T_HOUR, "");
+	}
+	e2e_produce_wave(&e, first);
+	ck_assert_int_eq(fx_daemon_stop(&e.daemon), 0);
+
+	ssi_time_format(FX_NOW_MS, today);
+	e2e_outs_read(&e, &os);
+	for (int u = 0; u < RANK_REPS; u++) {
+		const json_t *j = e2e_last_score(&os, u);
+		const json_t *net = json_object_get(json_object_get(j, "ranks"), "network");
+
+		ck_assert_msg(json_is_object(net), "rep %d: no ranks.network", u);
+		ck_assert_int_eq(json_integer_value(json_object_get(net, "rank")), 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(net, "of")), 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(net, "top_percent")), 100);
+		ck_assert_msg(e2e_cp(json_object_get(net, "average")) == first_score[u].total,
+			      "rep %d: network average %d, its first total %d", u,
+			      e2e_cp(json_object_get(net, "average")), first_score[u].total);
+		ck_assert_ptr_nonnull(e2e_str_of(net, "as_of_day"));
+		ck_assert_int_eq(strncmp(e2e_str_of(net, "as_of_day"), today, 10), 0);
+	}
+	e2e_outs_free(&os);
+	e2e_close(&e);
+}
+END_TEST
+
 /* The segment kind named in a message. */
 static int kind_of(const char *name)
 {
@@ -501,4 +560,5 @@ START_TEST (test_leaderboards) {
 }
 END_TEST
 
-E2E_SUITE(ranks_e2e_suite, "ranks_e2e", test_ranks_in_scores, test_rank_changed, test_leaderboards)
+E2E_SUITE(ranks_e2e_suite, "ranks_e2e", test_ranks_in_scores, test_rank_changed, test_leaderboards,
+	  test_network_in_scores)
