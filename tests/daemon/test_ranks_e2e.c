@@ -185,8 +185,9 @@ START_TEST (test_network_in_scores) {
 
 	e2e_open(&e, "network", RANK_REPS, false);
 	rank_population(&e);
-	e2e_start(&e, &(struct e2e_run){
-			  .batch = 2 * RANK_REPS, .waves = true, .extra = "rank.min_members = 1\n"});
+	e2e_start(&e, &(struct e2e_run){.batch = 2 * RANK_REPS,
+					.waves = true,
+					.extra = "rank.min_members = 1\n"});
 	for (int u = 0; u < RANK_REPS; u++) {
 		fx_user_id(&e.fx.stream, (u + 1) % RANK_REPS, peer, sizeof(peer));
 		snprintf(attrs, sizeof(attrs),
