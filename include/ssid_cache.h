@@ -55,6 +55,13 @@ bool ssid_cache_get(struct ssid_cache *c, const char *id, struct ssid_cache_fiel
 int ssid_cache_put(struct ssid_cache *c, const char *id, int32_t partition,
 		   const struct ssid_cache_field *f, bool whole);
 
+/*
+ * A hint that id is looked up a few reps from now: start loading its
+ * bucket (stage 0), then, a few reps later, the entry it leads to (stage 1).
+ * Never changes anything and never faults.
+ */
+void ssid_cache_prefetch(const struct ssid_cache *c, const char *id, int stage);
+
 void ssid_cache_drop(struct ssid_cache *c, const char *id);
 void ssid_cache_drop_partition(struct ssid_cache *c, int32_t partition);
 void ssid_cache_clear(struct ssid_cache *c);

@@ -45,6 +45,19 @@ static uint64_t hash_id(const char *s)
 	return h;
 }
 
+void ssid_cache_prefetch(const struct ssid_cache *c, const char *id, int stage)
+{
+	struct entry *const *b;
+
+	if (!c || !c->cap)
+		return;
+	b = &c->tab[hash_id(id) & (c->cap - 1)];
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (*b)
+		__builtin_prefetch(*b);
+}
+
 int ssid_cache_new(struct ssid_cache **out, size_t max_bytes)
 {
 	struct ssid_cache *c = calloc(1, sizeof(*c));

@@ -290,7 +290,8 @@ static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
 	int64_t deadline = ssid_time_mono_ms() + p->o.delivery_timeout_ms;
 
 	while (d->outstanding > 0 && ssid_time_mono_ms() < deadline) {
-		rd_kafka_poll(p->o.producer, 100);
+		/* Unlike a poll, a flush sends what linger.ms would hold back: nothing else is coming. */
+		rd_kafka_flush(p->o.producer, 100);
 		if (p->o.tick)
 			p->o.tick(p->o.tick_ctx);
 	}

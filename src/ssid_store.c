@@ -332,6 +332,19 @@ static int take_reply(void *ctx, size_t i, redisReply *r, int rc)
 	return rc;
 }
 
+/* Reps between the two prefetch stages of a cache lookup (ssid_cache_prefetch). */
+#define CACHE_PREFETCH_STEP 4
+
+/* The cached records of the reps a few places after i are all over memory: load them early. */
+static void cache_prefetch(const struct ssid_store *s, const struct ssid_user *users, size_t n,
+			   size_t i)
+{
+	if (i + 2 * CACHE_PREFETCH_STEP < n)
+		ssid_cache_prefetch(s->cache, users[i + 2 * CACHE_PREFETCH_STEP].id, 0);
+	if (i + CACHE_PREFETCH_STEP < n)
+		ssid_cache_prefetch(s->cache, users[i + CACHE_PREFETCH_STEP].id, 1);
+}
+
 int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 {
 	struct replies rs = {.s = s, .what = "HMGET", .users = users, .take_records = true};
@@ -347,6 +360,7 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct ssid_cache_field f[SSID_CACHE_FIELDS];
 
+		cache_prefetch(s, users, n, i);
 		if (s->cache && ssid_cache_get(s->cache, users[i].id, f))
 			rc = take_fields(&users[i], f);
 		else
@@ -574,6 +588,7 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 
 	rc = ssid_redis_connect(s->rd);
 	for (size_t i = 0; i < n && rc == 0; i++) {
+		cache_prefetch(s, users, n, i);
 		rc = append_hset(s, &users[i], &sent);
 		if (rc == 0)
 			rc = append_net(s, &users[i], &sent);
