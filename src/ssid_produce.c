@@ -290,7 +290,7 @@ static int await_deliveries(struct ssid_pipeline *p, struct delivery *d)
 	int64_t deadline = ssid_time_mono_ms() + p->o.delivery_timeout_ms;
 
 	while (d->outstanding > 0 && ssid_time_mono_ms() < deadline) {
-		/* Unlike a poll, a flush sends what linger.ms would hold back: nothing else is coming. */
+		/* Unlike a poll, a flush sends what linger.ms holds back: nothing else comes. */
 		rd_kafka_flush(p->o.producer, 100);
 		if (p->o.tick)
 			p->o.tick(p->o.tick_ctx);
