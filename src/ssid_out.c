@@ -84,37 +84,70 @@ static void put_tail(struct ssid_buf *b, int64_t as_of_ms, const char *model_ver
 	put_lit(b, "}");
 }
 
+/* Write at `at` (the caller sized the buffer) and return the end. */
+static char *cat(char *at, const char *s, size_t n)
+{
+	memcpy(at, s, n);
+	return at + n;
+}
+
+#define cat_lit(at, lit) cat((at), (lit), sizeof(lit) - 1)
+
+static char *cat_int(char *at, long long v)
+{
+	return at + ssi_text_ll(v, at);
+}
+
+static char *cat_points(char *at, double points)
+{
+	char num[16];
+	int n = ssi_score_format((int)lround(points * 100), num, sizeof(num));
+
+	return cat(at, num, (size_t)n);
+}
+
+/* The longest position: its keys, 3 integers, 5 centipoint values and a day. */
+#define RANK_POS_MAX (160 + 3 * SSI_TEXT_LL_MAX + 5 * 16 + SSI_TIME_BUFLEN)
+
 /*
  * A segment's position: hidden under the privacy floor, else rank and
  * averages; as_of_day >= 0 says the day it was computed (network ranks).
+ * Written aside and appended once.
  */
 static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int32_t as_of_day)
 {
-	struct ssi_score avg = {.total = 0};
+	static const char *const keys[SSI_PILLAR__COUNT] = {
+	    "{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
+	char buf[RANK_POS_MAX], *at = buf;
 
 	if (r->hidden) {
 		put_lit(b, "{\"hidden\":true}");
 		return;
 	}
-	put_lit(b, "{\"rank\":");
-	put_int(b, r->rank);
-	put_lit(b, ",\"of\":");
-	put_int(b, r->of);
-	put_lit(b, ",\"top_percent\":");
-	put_int(b, r->top_percent);
-	put_lit(b, ",\"average\":");
-	put_points(b, (int)lround(r->avg_total * 100));
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		avg.pillar[p] = (int)lround(r->avg_pillar[p] * 100);
-	put_lit(b, ",\"average_pillars\":");
-	put_pillars(b, &avg);
+	at = cat_lit(at, "{\"rank\":");
+	at = cat_int(at, r->rank);
+	at = cat_lit(at, ",\"of\":");
+	at = cat_int(at, r->of);
+	at = cat_lit(at, ",\"top_percent\":");
+	at = cat_int(at, r->top_percent);
+	at = cat_lit(at, ",\"average\":");
+	at = cat_points(at, r->avg_total);
+	at = cat_lit(at, ",\"average_pillars\":");
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		at = cat(at, keys[p], strlen(keys[p]));
+		at = cat_points(at, r->avg_pillar[p]);
+	}
+	at = cat_lit(at, "}");
 	if (as_of_day >= 0) {
 		char day[SSI_TIME_BUFLEN];
 
 		ssi_time_format((int64_t)as_of_day * SSI_MS_PER_DAY, day);
-		ssid_buf_printf(b, ",\"as_of_day\":\"%.10s\"", day);
+		at = cat_lit(at, ",\"as_of_day\":\"");
+		at = cat(at, day, 10);
+		at = cat_lit(at, "\"");
 	}
-	put_lit(b, "}");
+	at = cat_lit(at, "}");
+	ssid_buf_append(b, buf, (size_t)(at - buf));
 }
 
 static void put_ranks(struct ssid_buf *b, const struct ssid_score_msg *m)

@@ -574,6 +574,10 @@ static int top_enter(const struct ssid_rank *r, struct share *s, const struct re
 
 	if (!s->top_ok)
 		return 0;
+	/* Below the last listed total, as most are, it belongs only when all are listed. */
+	if (s->top.n + 1 != s->nmember && s->top.n > 0 &&
+	    rc->r.score.total < s->top.m[s->top.n - 1].total)
+		return 0;
 	m = as_member(rc);
 	/* Exact so far: a newcomer belongs when it beats the last, or all members are listed. */
 	if (s->top.n + 1 == s->nmember ||
