@@ -199,7 +199,11 @@ bool rank_pending(const struct part *p);
  * changes what is pending runs first. 0, -EIO, -ENOMEM.
  */
 int rank_write(struct ssid_rank *r, bool aggs, bool wait);
-/* Read the replies of the write sent last, and clear what it wrote. 0 or -EIO. */
+/*
+ * Read the replies of the write sent last, and clear what it wrote. 0 or
+ * -EIO (what it held stays pending); 0 too when its connection is gone,
+ * as only a failed send, which returned the error, leaves it so.
+ */
 int rank_collect(struct ssid_rank *r);
 /*
  * Whether a write now takes the aggregates too: at most every half

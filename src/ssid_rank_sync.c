@@ -391,11 +391,13 @@ int rank_collect(struct ssid_rank *r)
 	if (n == 0)
 		return 0;
 	r->unread = 0;
-	if (!ssid_redis_connected(r->rd)) {
-		/* Dropped by an error since: still pending, so sent again. */
-		ssid_redis_set_error(r->rd, "rank write: connection lost before its replies");
-		return -EIO;
-	}
+	/*
+	 * Dropped since (its flush failed, and said so): what it held is still
+	 * pending and goes out with the next write. Not an error of this call,
+	 * or the retry of a failed batch would fail once more for nothing.
+	 */
+	if (!ssid_redis_connected(r->rd))
+		return 0;
 	rc = ssid_redis_read_replies(r->rd, n, "rank write", take_ok, r);
 	if (rc < 0)
 		return rc;
