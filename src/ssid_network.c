@@ -103,7 +103,8 @@ struct scan {
 
 static int scan_init(struct scan *sc, struct ssid_redis *rd, const char *user_id, int own)
 {
-	int len = ssid_network_key(rd, user_id, NULL, 0);
+	char probe[1];
+	int len = ssid_network_key(rd, user_id, probe, sizeof(probe)); /* the length it needs */
 
 	memset(sc, 0, sizeof(*sc));
 	sc->user_id = user_id;
