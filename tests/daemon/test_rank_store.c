@@ -391,6 +391,7 @@ START_TEST (test_sent_then_collected) {
 	ck_assert_int_eq(rec.score.total, 300);
 	ck_assert(stored_record(c, 0, "c", &rec));
 	ck_assert_int_eq(rec.score.total, 400);
+	redisFree(c);
 	ssid_rank_free(r);
 }
 END_TEST
