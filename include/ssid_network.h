@@ -35,13 +35,13 @@
  *     SSID_NETWORK_CHUNK ids is looked up in several HMGETs of one round
  *     trip); commands: 1 + P, then per chunk 1 + P (per SSID_NETWORK_CHUNK
  *     ids). SSCAN's COUNT is a hint, so chunks vary: 30,000 connections
- *     over 3 partitions took about 70 round trips and 150 commands in
+ *     over 3 partitions took 62 round trips and about 150 commands in
  *     tests/daemon/test_network.c.
  *   - Many reps at once (ssid_network_rank_batch, the daemon's way): the
  *     partition list once, then the reps' scans in lockstep, each round
  *     one round trip for all their SSCANs and one for all their lookups,
  *     so a batch of reps with small networks costs 3 round trips.
- *   - Client memory: one chunk's reply at a time, plus 8 bytes per distinct
+ *   - Client memory: one chunk's reply at a time per rep, plus 8 bytes per distinct
  *     connection (a table of 64-bit fingerprints) to skip the members SSCAN
  *     may return twice when the set is resized during the scan.
  * The result is not a snapshot: a score or a connection that changes during

@@ -47,15 +47,16 @@ int ssid_rank_read_segment(struct ssid_redis *rd, const int32_t *parts, size_t n
 
 /*
  * Totals of ids[0..n) (any reps, ranked or not) into totals[]: -1 for an id
- * with no rank record. 0, -EIO, -EBADMSG, -ENOMEM.
- * It is queue then take: several lookups may share a round trip by queueing
- * each (nparts commands, no reply read; -EIO or -ENOMEM drop the
- * connection) and taking each, in the same order, with the same arguments.
+ * with no rank record. In two halves, so that several lookups share a
+ * round trip: queue each (nparts commands, no reply read; -EIO or -ENOMEM
+ * drop the connection), then take each in the same order with the same
+ * arguments (0, -EIO, -EBADMSG).
  */
 int ssid_rank_queue_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
 			   const char *const *ids, size_t n);
 int ssid_rank_take_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
 			  const char *const *ids, size_t n, int *totals);
+/* Both halves in one round trip. 0, -EIO, -EBADMSG, -ENOMEM. */
 int ssid_rank_read_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
 			  const char *const *ids, size_t n, int *totals);
 

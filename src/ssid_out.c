@@ -58,13 +58,14 @@ static void put_key(struct ssid_buf *b, const char *key)
 	put_lit(b, ":");
 }
 
+/* The pillars object's keys, each with what comes before it. */
+static const char *const pillar_keys[SSI_PILLAR__COUNT] = {
+    "{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
+
 static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 {
-	static const char *const keys[SSI_PILLAR__COUNT] = {
-	    "{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
-
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		ssid_buf_append(b, keys[p], strlen(keys[p]));
+		ssid_buf_append(b, pillar_keys[p], strlen(pillar_keys[p]));
 		put_points(b, s->pillar[p]);
 	}
 	put_lit(b, "}");
@@ -116,8 +117,6 @@ static char *cat_points(char *at, double points)
  */
 static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int32_t as_of_day)
 {
-	static const char *const keys[SSI_PILLAR__COUNT] = {
-	    "{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
 	char buf[RANK_POS_MAX], *at = buf;
 
 	if (r->hidden) {
@@ -134,7 +133,7 @@ static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int3
 	at = cat_points(at, r->avg_total);
 	at = cat_lit(at, ",\"average_pillars\":");
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		at = cat(at, keys[p], strlen(keys[p]));
+		at = cat(at, pillar_keys[p], strlen(pillar_keys[p]));
 		at = cat_points(at, r->avg_pillar[p]);
 	}
 	at = cat_lit(at, "}");
