@@ -207,7 +207,6 @@ void rank_forget_all(struct ssid_rank *r)
 		while (rc) {
 			struct rec *next = rc->next;
 
-			free(rc->id);
 			free(rc);
 			rc = next;
 		}
@@ -351,18 +350,19 @@ static int rec_table_grow(struct ssid_rank *r)
 }
 
 /* A new record for id in partition part, counted nowhere yet. */
-struct rec *rank_rec_new(struct ssid_rank *r, const char *id, int32_t part)
+struct rec *rank_rec_new(struct ssid_rank *r, const char *id, uint64_t h, int32_t part)
 {
+	size_t idlen = strlen(id);
 	struct rec *rc;
 
 	if (rec_table_grow(r) < 0)
 		return NULL;
-	rc = calloc(1, sizeof(*rc));
-	if (!rc || !(rc->id = strdup(id))) {
-		free(rc);
+	rc = calloc(1, sizeof(*rc) + idlen + 1);
+	if (!rc)
 		return NULL;
-	}
-	rc->hash = rank_hash_str(id);
+	memcpy(rc->id, id, idlen + 1);
+	rc->idlen = idlen;
+	rc->hash = h;
 	rc->part = part;
 	for (int k = 0; k < SSID_RANK__COUNT; k++)
 		rc->seg[k] = rc->slot[k] = NONE;
@@ -408,7 +408,6 @@ void rank_rec_unlink(struct ssid_rank *r, struct rec *rc)
 		pp = &(*pp)->next;
 	*pp = rc->next;
 	r->nrec--;
-	free(rc->id);
 	free(rc);
 }
 

@@ -164,8 +164,8 @@ static int note_gone(struct ssid_rank *r, const struct rec *rc)
  * the record changes but is counted in no segment; with count true it is
  * counted, even where it was not (a deferred partition's).
  */
-static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool count, bool *changed,
-		     struct rec **slot)
+static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t hash, bool count,
+		     bool *changed, struct rec **slot)
 {
 	struct rec *rc = *slot;
 	int e;
@@ -204,12 +204,16 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, bool count
 		}
 		if (e < 0)
 			return e;
-	} else if (!(rc = *slot = rank_rec_new(r, c->user_id, c->partition)))
+	} else if (!(rc = *slot = rank_rec_new(r, c->user_id, hash, c->partition)))
 		return -ENOMEM;
 	rc->r.score = c->score;
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		snprintf(rc->r.segment[s], sizeof(rc->r.segment[s]), "%s",
-			 c->segment[s] ? c->segment[s] : "");
+	for (int s = 0; s < SSI_SEG__COUNT; s++) {
+		/* validate checked every value's length */
+		size_t len = c->segment[s] ? strlen(c->segment[s]) : 0;
+
+		memcpy(rc->r.segment[s], c->segment[s] ? c->segment[s] : "", len);
+		rc->r.segment[s][len] = '\0';
+	}
 	e = rank_make_dirty(r, rc);
 	return e < 0 || !count ? e : rank_count_all(r, rc, true);
 }
@@ -337,7 +341,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		bool count =
 		    !changes[i].quiet || !rank_part_find(r, changes[i].partition)->deferred;
 
-		rc = apply_one(r, &changes[i], count, &changed[i], &recs[i]);
+		rc = apply_one(r, &changes[i], hash[i], count, &changed[i], &recs[i]);
 		r->stats.deferred += !count;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {

@@ -29,13 +29,14 @@
 /* What one rep is counted with, in memory. */
 struct rec {
 	struct rec *next; /* hash chain */
-	char *id;
 	uint64_t hash;
 	int32_t part;
 	bool dirty; /* to be written */
 	struct ssi_rank_record r;
 	uint32_t seg[SSID_RANK__COUNT];	 /* segment index, NONE when not a member */
 	uint32_t slot[SSID_RANK__COUNT]; /* place in that segment's share's members */
+	size_t idlen;
+	char id[]; /* NUL-terminated, idlen bytes before the NUL */
 };
 
 /*
@@ -145,8 +146,9 @@ struct rec *rank_rec_find_hashed(const struct ssid_rank *r, const char *id, uint
  * (2), each stage a few lookups after the one before. Never faults.
  */
 void rank_rec_prefetch(const struct ssid_rank *r, uint64_t h, int stage);
-/* A new record for id in partition part, counted nowhere yet; NULL: out of memory. */
-struct rec *rank_rec_new(struct ssid_rank *r, const char *id, int32_t part);
+/* A new record for id (rank_hash_str h) in partition part, counted nowhere yet; NULL: out of
+ * memory. */
+struct rec *rank_rec_new(struct ssid_rank *r, const char *id, uint64_t h, int32_t part);
 void rank_rec_unlink(struct ssid_rank *r, struct rec *rc);
 /* Count rc in (in) or out of every segment its record names. 0, -ENOMEM, -ERANGE. */
 int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in);

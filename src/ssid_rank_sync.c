@@ -101,7 +101,7 @@ static int load_record(struct ssid_rank *r, int32_t part, const redisReply *f, c
 		p->ngone++;
 		return 0;
 	}
-	rc = rank_rec_new(r, id, part);
+	rc = rank_rec_new(r, id, rank_hash_str(id), part);
 	if (!rc)
 		return -ENOMEM;
 	rc->r = rec;
@@ -305,7 +305,8 @@ static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_
 
 			rc = argv_reserve(r, argc + 2);
 			if (rc == 0) {
-				set_arg(r, argc, rc2->id);
+				r->argv[argc] = rc2->id;
+				r->argl[argc] = rc2->idlen;
 				rc = put_encoded(r, argc + 1, &rc2->r, false);
 			}
 			argc += 2;

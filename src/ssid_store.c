@@ -492,7 +492,7 @@ static int append_due(struct ssid_store *s, const struct ssid_user *users, size_
 {
 	const char **argv = malloc((2 + 2 * n) * sizeof(*argv));
 	size_t *argl = malloc((2 + 2 * n) * sizeof(*argl));
-	char(*due)[24] = malloc(n * sizeof(*due));
+	char(*due)[SSI_TEXT_LL_MAX] = malloc(n * sizeof(*due));
 	bool *done = calloc(n, sizeof(*done));
 	char key[512];
 	int rc = argv && argl && due && done ? 0 : -ENOMEM;
@@ -512,11 +512,12 @@ static int append_due(struct ssid_store *s, const struct ssid_user *users, size_
 			if (!u->save_due || done[j] || u->partition != users[i].partition)
 				continue;
 			done[j] = true;
-			if (u->due_ms == SSID_DUE_NEVER)
-				argl[argc] = (size_t)snprintf(due[j], sizeof(due[j]), "+inf");
-			else
-				argl[argc] = (size_t)snprintf(due[j], sizeof(due[j]), "%lld",
-							      (long long)u->due_ms);
+			if (u->due_ms == SSID_DUE_NEVER) {
+				memcpy(due[j], "+inf", 4);
+				argl[argc] = 4;
+			} else {
+				argl[argc] = ssi_text_ll((long long)u->due_ms, due[j]);
+			}
 			argv[argc++] = due[j];
 			argv[argc] = u->id;
 			argl[argc++] = strlen(u->id);
