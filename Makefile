@@ -65,8 +65,8 @@ TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 
 PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
-.PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-cluster3 check-fault check-asan check-valgrind \
-	valgrind-unit valgrind-daemon test-binaries check-format \
+.PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-cluster-a check-cluster-b check-cluster3 check-fault check-asan check-valgrind \
+	valgrind-unit valgrind-daemon valgrind-unit-early valgrind-daemon-late test-binaries check-format \
 	format cppcheck fuzz fuzz-run bench demo install clean check-fresh man deb check-deb check-k8s
 
 all: $(B)/libssi.a $(B)/libssid.a $(B)/libssigen.a $(PROGRAMS)
@@ -140,7 +140,8 @@ check:
 	$(MAKE) -j2 check-daemon check-fault
 	$(MAKE) check-format check-engine cppcheck check-systemd check-deb check-k8s
 	@# The fuzzers, the demo and the cluster runs wait mostly on I/O.
-	$(MAKE) -j3 fuzz check-demo check-cluster check-cluster3 FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+	$(MAKE) -j4 fuzz check-demo check-cluster-a check-cluster-b check-cluster3 \
+		FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 
@@ -174,15 +175,18 @@ check-daemon: $(B)/tests/check_daemon $(B)/ssid
 # The daemon suites that touch Redis, each against one-node Redis Clusters
 # (SSID_TEST_REDIS_CLUSTER, tests/common/fixture.h): a command or MULTI/EXEC of
 # ssid or ssictl whose keys span hash slots fails with CROSSSLOT. The network
-# tests run in the ssictl suite. Stops at the first suite that fails.
+# tests run in the ssictl suite. Runs every suite, and fails if one failed.
 CLUSTER_SUITES = history_store store rank rank_read integration poison process ssictl \
 	ranks_e2e decay_alerts rebuild
-check-cluster: $(B)/tests/check_daemon $(B)/ssid
-	@for s in $(CLUSTER_SUITES); do \
-		echo "check-cluster: suite $$s"; \
-		SSID_TEST_REDIS_CLUSTER=1 CK_FORK=yes CK_RUN_SUITE=$$s $(B)/tests/check_daemon \
-			|| exit 1; \
-	done
+check-cluster: check-cluster-a check-cluster-b
+
+# check-cluster in two halves of about equal length, which make check runs side by side.
+CLUSTER_SUITES_A = ssictl rank history_store rank_read process
+cluster_run = SSID_TEST_REDIS_CLUSTER=1 CK_FORK=yes T_SUITES="$(1)" $(B)/tests/check_daemon
+check-cluster-a: $(B)/tests/check_daemon $(B)/ssid
+	$(call cluster_run,$(CLUSTER_SUITES_A))
+check-cluster-b: $(B)/tests/check_daemon $(B)/ssid
+	$(call cluster_run,$(filter-out $(CLUSTER_SUITES_A),$(CLUSTER_SUITES)))
 
 # The end-to-end and insight suites with ssid on a 3-master/3-replica Redis
 # Cluster (SSID_TEST_REDIS_CLUSTER=3: redis.cluster = yes, routed by slot),
@@ -211,23 +215,39 @@ check-fault: $(B)/tests/check_fault $(B)/ssid
 	deploy/kafka-broker.sh fetch
 	CK_FORK=yes $(B)/tests/check_fault
 
+# The three suites side by side: the daemon and fault suites wait mostly on I/O.
 check-asan:
 	$(MAKE) -j2 SAN=1 all test-binaries
 	deploy/kafka-broker.sh fetch
-	$(MAKE) -j2 SAN=1 check-unit check-daemon check-fault
+	$(MAKE) -j3 SAN=1 check-unit check-daemon check-fault
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
 # The generator's statistical tests (tag "statistical") draw millions of
 # events: 30 times slower under valgrind, they run natively and under ASan.
+# Two halves of about equal length side by side: the unit suite then the daemon
+# suites of VALGRIND_DAEMON_EARLY, and every other daemon suite (the list of
+# tests/daemon/main.c, so a new suite is never left out) but cluster_faults,
+# whose every test is tagged cluster3.
+DAEMON_SUITES = $(patsubst %_suite,%,$(shell grep -o '[a-z_0-9]*_suite\b' tests/daemon/main.c))
+VALGRIND_DAEMON_EARLY = config notify log history_store store rank rank_read
+VALGRIND_DAEMON_SUITES = $(filter-out cluster_faults,$(DAEMON_SUITES))
 check-valgrind:
-	$(MAKE) -j2 valgrind-unit valgrind-daemon
+	$(MAKE) -j2 valgrind-unit-early valgrind-daemon-late
 
 valgrind-unit: $(B)/tests/check_unit
 	CK_FORK=no CK_EXCLUDE_TAGS=statistical $(VALGRIND) $(B)/tests/check_unit
 
+valgrind_daemon = T_SUITES="$(1)" CK_FORK=no CK_EXCLUDE_TAGS="server cluster3" \
+	$(VALGRIND) $(B)/tests/check_daemon
 valgrind-daemon: $(B)/tests/check_daemon $(B)/ssid
-	CK_FORK=no CK_EXCLUDE_TAGS="server cluster3" $(VALGRIND) $(B)/tests/check_daemon
+	$(call valgrind_daemon,$(VALGRIND_DAEMON_SUITES))
+
+valgrind-unit-early: valgrind-unit $(B)/tests/check_daemon $(B)/ssid
+	$(call valgrind_daemon,$(VALGRIND_DAEMON_EARLY))
+
+valgrind-daemon-late: $(B)/tests/check_daemon $(B)/ssid
+	$(call valgrind_daemon,$(filter-out $(VALGRIND_DAEMON_EARLY),$(VALGRIND_DAEMON_SUITES)))
 
 FORMAT_FILES = $(wildcard src/*.c include/*.h tests/*/*.c tests/*/*.h)
 check-format:

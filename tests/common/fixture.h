@@ -371,6 +371,11 @@ void fx_daemon_reload(const struct fx_daemon *fd);
 bool fx_daemon_returned(const struct fx_daemon *fd);
 /* Ask it to stop and join it (bounded); returns what ssid_daemon_run returned. */
 int fx_daemon_stop(struct fx_daemon *fd);
+/*
+ * The same, with the counters as it stopped in *st: what a test compares
+ * with the topics (a board or decay flushed after a last look is counted).
+ */
+int fx_daemon_stop_stats(struct fx_daemon *fd, struct ssid_daemon_stats *st);
 
 /*
  * Poll the counters of the daemon thread until it has taken in n events (a

@@ -41,12 +41,12 @@ struct fx_daemon_run {
  */
 static struct fx_daemon_run *live_daemon;
 
-static int daemon_run_finish(struct fx_daemon_run *run);
+static int daemon_run_finish(struct fx_daemon_run *run, struct ssid_daemon_stats *st);
 
 void fxi_daemon_finish_live(void)
 {
 	if (live_daemon)
-		daemon_run_finish(live_daemon);
+		daemon_run_finish(live_daemon, NULL);
 }
 
 /*
@@ -194,8 +194,11 @@ bool fx_daemon_returned(const struct fx_daemon *fd)
 	return atomic_load(&fd->run->returned);
 }
 
-/* Stop, join (bounded) and free; a thread that will not end is left alone. */
-static int daemon_run_finish(struct fx_daemon_run *run)
+/*
+ * Stop, join (bounded), take the final counters into st (unless NULL) and
+ * free; a thread that will not end is left alone.
+ */
+static int daemon_run_finish(struct fx_daemon_run *run, struct ssid_daemon_stats *st)
 {
 	struct timespec until;
 	int r;
@@ -206,6 +209,8 @@ static int daemon_run_finish(struct fx_daemon_run *run)
 	r = pthread_timedjoin_np(run->thread, NULL, &until);
 	if (r != 0)
 		return -r;
+	if (st)
+		ssid_daemon_get_stats(run->d, st);
 	ssid_daemon_free(run->d);
 	ssid_log_set_fd(-1);
 	close(run->log_fd);
@@ -218,11 +223,16 @@ static int daemon_run_finish(struct fx_daemon_run *run)
 
 int fx_daemon_stop(struct fx_daemon *fd)
 {
+	return fx_daemon_stop_stats(fd, NULL);
+}
+
+int fx_daemon_stop_stats(struct fx_daemon *fd, struct ssid_daemon_stats *st)
+{
 	int r;
 
 	if (!fd->run)
 		return -ESRCH;
-	r = daemon_run_finish(fd->run);
+	r = daemon_run_finish(fd->run, st);
 	if (r != -ETIMEDOUT)
 		fd->run = NULL;
 	return r;

@@ -105,13 +105,48 @@ TCase *t_tcase(const char *name, SFun setup, SFun teardown, double timeout_s,
 	return tc;
 }
 
-int t_run_suites(Suite *(*const suites[])(void), size_t n)
+static SRunner *runner_of(Suite *(*const suites[])(void), size_t n)
 {
 	SRunner *sr = srunner_create(NULL);
-	int failed;
 
 	for (size_t i = 0; i < n; i++)
 		srunner_add_suite(sr, suites[i]());
+	return sr;
+}
+
+/* T_SUITES="a b": those suites one after the other, each named one required. */
+static int run_listed(Suite *(*const suites[])(void), size_t n, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	int failed = 0, named = 0;
+
+	if (!copy)
+		return EXIT_FAILURE;
+	for (char *name = strtok_r(copy, " ,", &save); name; name = strtok_r(NULL, " ,", &save)) {
+		SRunner *sr = runner_of(suites, n);
+
+		named++;
+		srunner_run(sr, name, NULL, CK_NORMAL);
+		if (srunner_ntests_run(sr) == 0) {
+			fprintf(stderr, "T_SUITES: no test ran in suite \"%s\"\n", name);
+			failed++;
+		}
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
+	free(copy);
+	return failed == 0 && named > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int t_run_suites(Suite *(*const suites[])(void), size_t n)
+{
+	const char *list = getenv("T_SUITES");
+	SRunner *sr;
+	int failed;
+
+	if (list)
+		return run_listed(suites, n, list);
+	sr = runner_of(suites, n);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

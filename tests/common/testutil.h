@@ -52,7 +52,10 @@ TCase *t_tcase(const char *name, SFun setup, SFun teardown, double timeout_s,
 	t_tcase(name, setup, teardown, timeout_s, (const TTest *const[]){__VA_ARGS__},             \
 		sizeof((const TTest *const[]){__VA_ARGS__}) / sizeof(const TTest *))
 
-/* Run the n suites in one SRunner, so Check prints one summary line: EXIT_SUCCESS or EXIT_FAILURE.
+/*
+ * Run the n suites in one SRunner, so Check prints one summary line: EXIT_SUCCESS or
+ * EXIT_FAILURE. With T_SUITES="a b ..." in the environment, only those suites, one
+ * SRunner each (a name that runs no test fails), so a Makefile can split them.
  */
 int t_run_suites(Suite *(*const suites[])(void), size_t n);
 

@@ -46,7 +46,7 @@ START_TEST (test_fatal_producer_renewed) {
 	ck_assert_int_eq(scrape.status, 200);
 	ck_assert(fx_metric(scrape.body, "ssid_kafka_producers_renewed_total") == 1);
 	fx_http_reply_free(&scrape);
-	ck_assert_int_eq(fx_daemon_stop(&daemon), 0);
+	ck_assert_int_eq(fx_daemon_stop_stats(&daemon, &st), 0);
 
 	ck_assert_uint_eq(st.producers_renewed, 1);
 	ck_assert_uint_eq(st.failures, 0);
