@@ -96,16 +96,6 @@ static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_ran
 	pos->warming = !rank_seg_settled(r, g);
 }
 
-static bool same_record(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
-{
-	if (memcmp(&a->score, &c->score, sizeof(a->score)) != 0)
-		return false;
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (strcmp(a->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
-			return false;
-	return true;
-}
-
 /* Make sure every partition the changes name is owned and loaded. */
 int rank_own(struct ssid_rank *r, int32_t partition)
 {
@@ -165,12 +155,14 @@ static int note_gone(struct ssid_rank *r, const struct rec *rc)
  * counted, even where it was not (a deferred partition's).
  */
 static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t hash, bool count,
-		     bool *changed, struct rec **slot)
+		     bool *changed, bool *kept, struct rec **slot)
 {
 	struct rec *rc = *slot;
 	int e;
 
 	*changed = false;
+	/* The rep keeps its segment values: compared once, for the record and the boards. */
+	*kept = rc && !c->removed && same_segments(&rc->r, c);
 	c->had_record = rc != NULL;
 	if (rc) {
 		c->old_score = rc->r.score;
@@ -189,11 +181,11 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 		}
 		return e;
 	}
-	if (rc && rc->part == c->partition && same_record(&rc->r, c))
+	if (*kept && rc->part == c->partition &&
+	    memcmp(&rc->r.score, &c->score, sizeof(rc->r.score)) == 0)
 		return 0;
 	*changed = true;
-	if (count && rc && rc->part == c->partition && rc->seg[SSID_RANK_GLOBAL] != NONE &&
-	    same_segments(&rc->r, c))
+	if (count && *kept && rc->part == c->partition && rc->seg[SSID_RANK_GLOBAL] != NONE)
 		return rank_rescore_in_place(r, rc, &c->score);
 	if (rc) {
 		e = rank_count_all(r, rc, false);
@@ -237,27 +229,18 @@ static void defer(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t
 	}
 }
 
-/* The rep's segment values are those it had before the change. */
-static bool kept_segments(const struct ssid_rank_change *c)
-{
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (strcmp(c->old_segment[s], c->segment[s] ? c->segment[s] : "") != 0)
-			return false;
-	return true;
-}
-
 /*
  * A board is the top_n of its segment, so a rep can change it only by being
  * within the top_n before or after; joining or leaving can also lift the
- * privacy floor, which is always within the top_n unless k > top_n.
+ * privacy floor, which is always within the top_n unless k > top_n. kept:
+ * the rep had a record with the same segment values (no field to compare).
  */
 static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
-			const int64_t *above_before, const int64_t *above_after, bool changed)
+			const int64_t *above_before, const int64_t *above_after, bool changed,
+			bool kept)
 {
 	int64_t top = r->ro.top_n;
 	bool floor_beyond_board = r->ro.min_members > r->ro.top_n;
-	/* Same values, same segments: the fields are formatted only when a value changed. */
-	bool kept = c->had_record && kept_segments(c);
 
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
 		struct ssid_rank_result *res = &c->result[k];
@@ -292,7 +275,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 {
 	int64_t(*above)[SSID_RANK__COUNT];
 	struct rec **recs;
-	bool *changed;
+	bool *changed, *kept;
 	uint64_t *hash = malloc((n ? n : 1) * sizeof(*hash));
 	int rc = hash ? validate(r, changes, n, hash) : -ENOMEM;
 
@@ -304,7 +287,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	}
 	rc = load_needed(r, changes, n);
 	above = malloc(n * sizeof(*above));
-	changed = malloc(n * sizeof(*changed));
+	changed = malloc(2 * n * sizeof(*changed));
 	recs = malloc(n * sizeof(*recs));
 	if (rc < 0 || !above || !changed || !recs) {
 		free(hash);
@@ -313,6 +296,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		free(recs);
 		return rc < 0 ? rc : -ENOMEM;
 	}
+	kept = changed + n;
 	defer(r, changes, n);
 	r->apply_gen++; /* after the loads: what they counted is the segments' start */
 	/* Positions before the call, all of them before anything moves. */
@@ -341,7 +325,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		bool count =
 		    !changes[i].quiet || !rank_part_find(r, changes[i].partition)->deferred;
 
-		rc = apply_one(r, &changes[i], hash[i], count, &changed[i], &recs[i]);
+		rc = apply_one(r, &changes[i], hash[i], count, &changed[i], &kept[i], &recs[i]);
 		r->stats.deferred += !count;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -356,7 +340,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 				rank_seg_note(r, r->segv[rec->seg[k]]);
 			place(r, rec, k, &c->result[k].after, &after[k]);
 		}
-		board_flags(r, c, above[i], after, changed[i]);
+		board_flags(r, c, above[i], after, changed[i], kept[i]);
 	}
 	free(hash);
 	free(above);
