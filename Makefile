@@ -223,8 +223,6 @@ check-asan:
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
-# The generator's statistical tests (tag "statistical") draw millions of
-# events: 30 times slower under valgrind, they run natively and under ASan.
 # Two halves of about equal length side by side: the unit suite then the daemon
 # suites of VALGRIND_DAEMON_EARLY, and every other daemon suite (the list of
 # tests/daemon/main.c, so a new suite is never left out) but cluster_faults,
@@ -235,6 +233,8 @@ VALGRIND_DAEMON_SUITES = $(filter-out cluster_faults,$(DAEMON_SUITES))
 check-valgrind:
 	$(MAKE) -j2 valgrind-unit-early valgrind-daemon-late
 
+# The generator's statistical tests (tag "statistical") draw millions of
+# events: 30 times slower under valgrind, they run natively and under ASan.
 valgrind-unit: $(B)/tests/check_unit
 	CK_FORK=no CK_EXCLUDE_TAGS=statistical $(VALGRIND) $(B)/tests/check_unit
 

@@ -146,8 +146,10 @@ struct rec *rank_rec_find_hashed(const struct ssid_rank *r, const char *id, uint
  * (2), each stage a few lookups after the one before. Never faults.
  */
 void rank_rec_prefetch(const struct ssid_rank *r, uint64_t h, int stage);
-/* A new record for id (rank_hash_str h) in partition part, counted nowhere yet; NULL: out of
- * memory. */
+/*
+ * A new record for id (whose rank_hash_str is h) in partition part, counted
+ * nowhere yet; NULL: out of memory.
+ */
 struct rec *rank_rec_new(struct ssid_rank *r, const char *id, uint64_t h, int32_t part);
 void rank_rec_unlink(struct ssid_rank *r, struct rec *rc);
 /* Count rc in (in) or out of every segment its record names. 0, -ENOMEM, -ERANGE. */
