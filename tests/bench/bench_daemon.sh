@@ -998,8 +998,8 @@ printf "  \$ grep -E ' assigned [1-9]| rebuild: | rebuild complete after ' ssid.
 # written at the next rank refresh (1 s): let that pass first.
 sleep 2
 live_seed=$seed
-# A new broker's first live traffic is slow (its JVM compiles the paths of
-# small produce and fetch requests as they run): on this machine the p99 at
+# A new broker's first live traffic is slow (most likely its JVM compiling
+# the paths of small produce and fetch requests): on this machine the p99 at
 # 10,000 events/s went 333, 199, 90 ms over three runs in a row on a new
 # broker. One run at the first rate, reported apart, warms it up.
 if [ "$warmup" = 1 ]; then
