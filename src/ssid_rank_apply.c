@@ -200,11 +200,10 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 		return -ENOMEM;
 	rc->r.score = c->score;
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
-		/* validate checked every value's length */
-		size_t len = c->segment[s] ? strlen(c->segment[s]) : 0;
+		const char *v = c->segment[s] ? c->segment[s] : "";
 
-		memcpy(rc->r.segment[s], c->segment[s] ? c->segment[s] : "", len);
-		rc->r.segment[s][len] = '\0';
+		/* validate checked every value's length */
+		memcpy(rc->r.segment[s], v, strlen(v) + 1);
 	}
 	e = rank_make_dirty(r, rc);
 	return e < 0 || !count ? e : rank_count_all(r, rc, true);

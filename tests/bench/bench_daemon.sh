@@ -42,7 +42,8 @@
 #   5. Latency at fixed rates (BENCH_RATES), ranks on, with the rebuilt ssid
 #      idle and caught up: ssi-loadgen sends live events at RATE events/s
 #      for BENCH_LIVE_SECONDS, after one such run at the first rate that
-#      warms the new broker up and is reported apart (BENCH_WARMUP=0: none). Latency of an output = its broker append time
+#      warms the new broker up and is reported apart (BENCH_WARMUP=0: none).
+#      Latency of an output = its broker append time
 #      (ssi.scores is created with LogAppendTime) minus the CreateTime of the
 #      newest input of that user it covers, bracketed from below and above
 #      as tests/bench/bench_latency.c explains.
