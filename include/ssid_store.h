@@ -15,6 +15,14 @@
  *      "v1 global industry tenant team", 0 for none or hidden
  *   n  the rep's network rank as last computed (ssid_network), at most once
  *      a day: "v1 day present hidden rank of top_percent avg_total_cp"
+ * The state is written in parts of at most SSID_STORE_STATE_PART bytes,
+ * fields "s", "s1", ... (SSID_STORE_STATE_FIELDS), so that the hash stays
+ * a compact listpack: Redis turns a hash into a hashtable, about 330 bytes
+ * more per rep, once a value is longer than hash-max-listpack-value (64 by
+ * default). Parts after the last are absent or empty; a state longer than
+ * SSID_STORE_STATE_PARTS parts is whole in "s" (as older builds wrote every
+ * state), which a reader knows by its length. ssid_store_state_join reads
+ * either form.
  * p, h, d, a, k and n describe what was delivered, so they are written
  * together and only after delivery; s carries the marks that make a replayed event a
  * no-op. A caller stages what is to be written per user
@@ -43,6 +51,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ssi_alert.h"
 #include "ssi_history.h"
@@ -60,6 +69,21 @@ struct ssid_net_op {
 	bool add; /* SADD, else SREM */
 	const char *connection_id;
 };
+
+/* The state's parts: their size, how many at most, and their fields in order. */
+#define SSID_STORE_STATE_PART	64
+#define SSID_STORE_STATE_PARTS	8
+#define SSID_STORE_STATE_FIELDS "s s1 s2 s3 s4 s5 s6 s7"
+
+struct redisReply;
+
+/*
+ * The stored state from the replies to an HMGET of SSID_STORE_STATE_FIELDS
+ * (el[0..SSID_STORE_STATE_PARTS)): *out points into a reply, or into buf
+ * (SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS bytes) where parts are
+ * joined. Its length, or -ENOENT when no state is stored.
+ */
+long ssid_store_state_join(struct redisReply *const *el, uint8_t *buf, const uint8_t **out);
 
 /* One user's record and what to do with it. */
 struct ssid_user {
@@ -91,6 +115,7 @@ struct ssid_user {
 	bool save_published; /* fields p (from published), h, d, a, k, n */
 	bool save_due;	     /* due_ms into partition's schedule */
 	bool save_alert;     /* field a alone: a forecast check of a rep not published */
+	int state_parts;     /* parts of s that may be non-empty in Redis (as loaded) */
 };
 
 /* Initialise u for id (borrowed) with an empty record. */

@@ -18,37 +18,6 @@
 #include "ssid_store.h"
 #include "ssictl_int.h"
 
-/* The rep's stored state into st (initialised): 0 or an exit code. */
-static int read_state(struct ctl *c, const char *user, struct ssi_state *st)
-{
-	char key[SSI_ID_MAX + 512];
-	redisReply *reply;
-	int r;
-
-	if ((size_t)ssid_store_key(c->store, user, key, sizeof(key)) >= sizeof(key))
-		return ssictl_usage_error(c, "key prefix too long");
-	reply = ssid_store_command(c->store, "HGET %s s", key);
-	if (!reply)
-		return ssictl_redis_error(c, -EIO, ssid_store_errstr(c->store));
-	if (reply->type == REDIS_REPLY_NIL) {
-		r = ssictl_unknown_user(c, user);
-	} else if (reply->type != REDIS_REPLY_STRING) {
-		r = ssictl_fail(c, SSICTL_EXIT_UNREADABLE, "record of '%s': %s", user,
-				reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-	} else {
-		r = ssi_state_decode(st, (const uint8_t *)reply->str, reply->len);
-		if (r == -ENOMEM)
-			r = ssictl_fail(c, SSICTL_EXIT_SOFTWARE, "out of memory");
-		else if (r < 0)
-			r = ssictl_fail(c, SSICTL_EXIT_UNREADABLE,
-					"the stored state of '%s' is unreadable: %s", user,
-					r == -EPROTONOSUPPORT ? "written by a newer ssid"
-							      : "corrupt or truncated");
-	}
-	freeReplyObject(reply);
-	return r;
-}
-
 /* A UTC day number as "YYYY-MM-DD". */
 static void date_of(int32_t day, char buf[SSI_TIME_BUFLEN])
 {
@@ -156,7 +125,7 @@ int ssictl_cmd_forecast(struct ctl *c, const char *user)
 		r = ssictl_fail(c, SSICTL_EXIT_SOFTWARE, "out of memory");
 		goto out;
 	}
-	r = read_state(c, user, &st);
+	r = ssictl_read_record(c, user, &st, NULL, NULL);
 	if (r != 0)
 		goto out;
 	ssi_score(&st, &c->model, c->now_ms, &now);
@@ -277,7 +246,7 @@ int ssictl_cmd_whatif(struct ctl *c, const char *user, const struct ssi_whatif_a
 	int r;
 
 	ssi_state_init(&st);
-	r = read_state(c, user, &st);
+	r = ssictl_read_record(c, user, &st, NULL, NULL);
 	if (r == 0) {
 		r = ssi_whatif(&st, &c->model, c->now_ms, a, n, &w);
 		if (r < 0)

@@ -39,6 +39,7 @@
 #include "ssid_config.h"
 #include "ssid_rank.h"
 #include "ssid_redis.h"
+#include "ssid_store.h"
 #include "ssictl.h"
 
 #define SSICTL_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -126,6 +127,13 @@ const char *ssictl_seg_kind_name(int kind);
 
 /* The commands, each in its own file; dispatched by ssictl_cli.c. */
 int ssictl_cmd_score(struct ctl *c, const char *user);
+/*
+ * The rep's stored state into st (initialised) and, with pub_state, its
+ * field p into pub (*pub_state 1, 0 absent, -1 unreadable). 0 or an exit
+ * code (an unknown rep or an unreadable state, reported).
+ */
+int ssictl_read_record(struct ctl *c, const char *user, struct ssi_state *st,
+		       struct ssid_published *pub, int *pub_state);
 int ssictl_cmd_rank(struct ctl *c, const char *user);
 int ssictl_cmd_around(struct ctl *c, const char *user);
 int ssictl_cmd_top(struct ctl *c, int argc, char **argv);

@@ -127,34 +127,33 @@ static json_t *explain_json(const struct ssi_explain *ex)
 	return o;
 }
 
-/* score: decode the stored state and score it now, as the daemon would. */
-int ssictl_cmd_score(struct ctl *c, const char *user)
+int ssictl_read_record(struct ctl *c, const char *user, struct ssi_state *st,
+		       struct ssid_published *pub, int *pub_state)
 {
-	static const char *const seg_label[SSI_SEG__COUNT] = {"tenant", "team", "industry"};
-	char key[SSI_ID_MAX + 512], when[SSI_TIME_BUFLEN];
-	struct ssi_state st;
-	struct ssi_score sc;
-	struct ssi_explain ex;
-	struct ssid_published pub;
+	enum { P = SSID_STORE_STATE_PARTS };
+	uint8_t joined[SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS];
+	char key[SSI_ID_MAX + 512];
+	const uint8_t *state;
 	redisReply *reply;
-	int r = 0, pub_state = 0;
+	long len;
+	int r = 0;
 
-	ssi_state_init(&st);
 	if ((size_t)ssid_store_key(c->store, user, key, sizeof(key)) >= sizeof(key))
 		return ssictl_usage_error(c, "key prefix too long");
-	reply = ssid_store_command(c->store, "HMGET %s s p", key);
+	reply = ssid_store_command(c->store, "HMGET %s " SSID_STORE_STATE_FIELDS " p", key);
 	if (!reply)
 		return ssictl_redis_error(c, -EIO, ssid_store_errstr(c->store));
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != P + 1) {
 		r = ssictl_fail(c, SSICTL_EXIT_UNREADABLE, "record of '%s': %s", user,
 				reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
 		goto out;
 	}
-	if (reply->element[0]->type != REDIS_REPLY_STRING) {
+	len = ssid_store_state_join(reply->element, joined, &state);
+	if (len < 0) {
 		r = ssictl_unknown_user(c, user);
 		goto out;
 	}
-	r = ssi_state_decode(&st, (const uint8_t *)reply->element[0]->str, reply->element[0]->len);
+	r = ssi_state_decode(st, state, (size_t)len);
 	if (r == -ENOMEM) {
 		r = ssictl_fail(c, SSICTL_EXIT_SOFTWARE, "out of memory");
 		goto out;
@@ -165,11 +164,32 @@ int ssictl_cmd_score(struct ctl *c, const char *user)
 		    r == -EPROTONOSUPPORT ? "written by a newer ssid" : "corrupt or truncated");
 		goto out;
 	}
-	if (reply->element[1]->type == REDIS_REPLY_STRING)
-		pub_state =
-		    ssid_store_published_parse(reply->element[1]->str, reply->element[1]->len, &pub)
-			? 1
-			: -1;
+	if (pub_state)
+		*pub_state = reply->element[P]->type != REDIS_REPLY_STRING ? 0
+			     : ssid_store_published_parse(reply->element[P]->str,
+							  reply->element[P]->len, pub)
+				 ? 1
+				 : -1;
+out:
+	freeReplyObject(reply);
+	return r;
+}
+
+/* score: decode the stored state and score it now, as the daemon would. */
+int ssictl_cmd_score(struct ctl *c, const char *user)
+{
+	static const char *const seg_label[SSI_SEG__COUNT] = {"tenant", "team", "industry"};
+	char when[SSI_TIME_BUFLEN];
+	struct ssi_state st;
+	struct ssi_score sc;
+	struct ssi_explain ex;
+	struct ssid_published pub;
+	int r, pub_state = 0;
+
+	ssi_state_init(&st);
+	r = ssictl_read_record(c, user, &st, &pub, &pub_state);
+	if (r != 0)
+		goto out;
 	ssi_score(&st, &c->model, c->now_ms, &sc);
 	if ((c->opts & OPT_EXPLAIN) && ssi_explain(&st, &c->model, c->now_ms, &ex) < 0) {
 		r = ssictl_fail(c, SSICTL_EXIT_SOFTWARE, "out of memory");
@@ -209,7 +229,6 @@ int ssictl_cmd_score(struct ctl *c, const char *user)
 		fflush(c->out);
 	}
 out:
-	freeReplyObject(reply);
 	ssi_state_clear(&st);
 	return r;
 }

@@ -101,6 +101,7 @@ void ssid_user_init(struct ssid_user *u, const char *id)
 	u->due_ms = SSID_DUE_NEVER;
 	u->network_day = -1;
 	u->partition = -1;
+	u->state_parts = SSID_STORE_STATE_PARTS; /* not loaded: any part may be there */
 }
 
 void ssid_user_clear(struct ssid_user *u)
@@ -233,6 +234,46 @@ static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 
 enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F__COUNT };
 
+/* The fields after the state's parts, in F_ order from F_PUBLISHED. */
+static const char *const other_fields[F__COUNT] = {
+    NULL, "p", SSID_HISTORY_FIELD, "a", "k", "n", SSID_HISTORY_DAY_FIELD};
+static const char *const part_fields[SSID_STORE_STATE_PARTS] = {"s",  "s1", "s2", "s3",
+								"s4", "s5", "s6", "s7"};
+
+/* How many parts a state of len bytes is written in: 1 when it is whole. */
+static int state_parts(size_t len)
+{
+	return len <= SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS
+		   ? (int)((len + SSID_STORE_STATE_PART - 1) / SSID_STORE_STATE_PART)
+		   : 1;
+}
+
+long ssid_store_state_join(struct redisReply *const *el, uint8_t *buf, const uint8_t **out)
+{
+	size_t len;
+
+	if (el[0]->type != REDIS_REPLY_STRING)
+		return -ENOENT;
+	*out = (const uint8_t *)el[0]->str;
+	len = el[0]->len;
+	/* A first part shorter or longer than a part is the whole state. */
+	if (len != SSID_STORE_STATE_PART)
+		return (long)len;
+	memcpy(buf, el[0]->str, len);
+	for (int i = 1; i < SSID_STORE_STATE_PARTS; i++) {
+		const redisReply *r = el[i];
+
+		if (r->type != REDIS_REPLY_STRING || r->len == 0)
+			break;
+		memcpy(buf + len, r->str, r->len);
+		len += r->len;
+		if (r->len < SSID_STORE_STATE_PART)
+			break;
+	}
+	*out = buf;
+	return (long)len;
+}
+
 /*
  * A history or alert state that does not decode is not a reason to stop
  * scoring the rep: the history is kept as it is (not overwritten), the
@@ -275,19 +316,32 @@ static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 		ssi_alert_state_init(&u->alert);
 	tops_parse(&f[F_TOPS], u->published_top);
 	network_parse(&f[F_NETWORK], u);
+	u->state_parts = u->has_state ? state_parts(f[F_STATE].len) : 0;
 	return 0;
 }
 
-/* An HMGET reply as fields; false when it is not one. */
-static bool reply_fields(const redisReply *r, struct ssid_cache_field *f)
+/* The HMGET's replies: the state's parts, then the other fields. */
+#define LOAD_REPLIES (SSID_STORE_STATE_PARTS + F__COUNT - 1)
+
+/* An HMGET reply as fields (the state's parts joined in buf); false when it is not one. */
+static bool reply_fields(const redisReply *r, uint8_t *buf, struct ssid_cache_field *f)
 {
+	const uint8_t *state;
+	long len;
+
 	memset(f, 0, SSID_CACHE_FIELDS * sizeof(*f));
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != F__COUNT)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != LOAD_REPLIES)
 		return false;
-	for (int i = 0; i < F__COUNT; i++) {
-		f[i].has = r->element[i]->type == REDIS_REPLY_STRING;
-		f[i].p = f[i].has ? r->element[i]->str : NULL;
-		f[i].len = f[i].has ? r->element[i]->len : 0;
+	len = ssid_store_state_join(r->element, buf, &state);
+	f[F_STATE].has = len >= 0;
+	f[F_STATE].p = len >= 0 ? state : NULL;
+	f[F_STATE].len = len >= 0 ? (size_t)len : 0;
+	for (int i = F_PUBLISHED; i < F__COUNT; i++) {
+		const redisReply *e = r->element[SSID_STORE_STATE_PARTS + i - 1];
+
+		f[i].has = e->type == REDIS_REPLY_STRING;
+		f[i].p = f[i].has ? e->str : NULL;
+		f[i].len = f[i].has ? e->len : 0;
 	}
 	return true;
 }
@@ -298,7 +352,7 @@ static int take_record(struct ssid_store *s, struct ssid_user *u, redisReply *r)
 	struct ssid_cache_field f[SSID_CACHE_FIELDS];
 	int rc;
 
-	if (!reply_fields(r, f))
+	if (!reply_fields(r, s->join, f))
 		return -EIO;
 	rc = take_fields(u, f);
 	if (rc == 0 && s->cache && u->partition >= 0 &&
@@ -369,11 +423,20 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	if (rc == 0 && sent > 0)
 		rc = ssid_redis_connect(s->rd);
 	for (size_t j = 0; j < sent && rc == 0; j++) {
-		int klen = ssid_store_key(s, users[index[j]].id, key, sizeof(key));
-		const char *argv[2 + F__COUNT] = {"HMGET", key, "s", "p", "h", "a", "k", "n", "d"};
-		size_t argl[2 + F__COUNT] = {5, (size_t)klen, 1, 1, 1, 1, 1, 1, 1};
+		const char *argv[2 + LOAD_REPLIES] = {"HMGET", key};
+		size_t argl[2 + LOAD_REPLIES] = {5};
+		int argc = 2;
 
-		rc = ssid_redis_append(s->rd, key, argl[1], 2 + F__COUNT, argv, argl);
+		argl[1] = (size_t)ssid_store_key(s, users[index[j]].id, key, sizeof(key));
+		for (int k = 0; k < SSID_STORE_STATE_PARTS; k++, argc++) {
+			argv[argc] = part_fields[k];
+			argl[argc] = strlen(part_fields[k]);
+		}
+		for (int k = F_PUBLISHED; k < F__COUNT; k++, argc++) {
+			argv[argc] = other_fields[k];
+			argl[argc] = 1;
+		}
+		rc = ssid_redis_append(s->rd, key, argl[1], argc, argv, argl);
 	}
 	rs.index = index;
 	if (rc == 0 && sent > 0)
@@ -382,101 +445,110 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 	return rc;
 }
 
-/*
- * What an HSET writes, into the cache at once: if the write fails, the
- * caller drops the batch's reps from the cache (Redis is the truth).
- */
-static int cache_written(struct ssid_store *s, const struct ssid_user *u, int argc,
-			 const char *const *argv, const size_t *argl)
-{
-	static const char names[F__COUNT] = {'s', 'p', 'h', 'a', 'k', 'n', 'd'};
-	struct ssid_cache_field f[SSID_CACHE_FIELDS] = {{0}};
+/* An HSET being built, and the fields it writes as the cache keeps them. */
+struct hset {
+	const char *argv[2 + 2 * (SSID_STORE_STATE_PARTS + F__COUNT - 1)];
+	size_t argl[2 + 2 * (SSID_STORE_STATE_PARTS + F__COUNT - 1)];
+	int argc;
+	struct ssid_cache_field f[SSID_CACHE_FIELDS];
+};
 
-	if (!s->cache || u->partition < 0)
-		return 0;
-	for (int i = 2; i + 1 < argc; i += 2)
-		for (int k = 0; k < F__COUNT; k++)
-			if (argv[i][0] == names[k]) {
-				f[k].p = argv[i + 1];
-				f[k].len = argl[i + 1];
-				f[k].has = true;
-			}
-	return ssid_cache_put(s->cache, u->id, u->partition, f, false);
+static void hset_add(struct hset *h, const char *name, const void *v, size_t len)
+{
+	h->argv[h->argc] = name;
+	h->argl[h->argc++] = strlen(name);
+	h->argv[h->argc] = v;
+	h->argl[h->argc++] = len;
 }
 
-/* Queue the HSET of what users[i] asks to save; *sent counts commands. */
-static int append_hset(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
+/* Field k (not the state) with value v. */
+static void hset_field(struct hset *h, int k, const void *v, size_t len)
+{
+	hset_add(h, other_fields[k], v, len);
+	h->f[k] = (struct ssid_cache_field){.p = v, .len = len, .has = true};
+}
+
+/*
+ * The state in its parts, and the parts u's stored state may have had after
+ * them emptied: parts after the last are then absent or empty.
+ */
+static void hset_state(struct hset *h, struct ssid_user *u, const uint8_t *enc, size_t len)
+{
+	int parts = state_parts(len);
+
+	if (parts == 1) {
+		hset_add(h, part_fields[0], enc, len);
+	} else {
+		for (int i = 0; i < parts; i++) {
+			size_t at = (size_t)i * SSID_STORE_STATE_PART;
+			size_t n = len - at < SSID_STORE_STATE_PART ? len - at : SSID_STORE_STATE_PART;
+
+			hset_add(h, part_fields[i], enc + at, n);
+		}
+	}
+	for (int i = parts; i < u->state_parts; i++)
+		hset_add(h, part_fields[i], "", 0);
+	/* Until it is loaded again, for a save retried without a load. */
+	if (parts > u->state_parts)
+		u->state_parts = parts;
+	h->f[F_STATE] = (struct ssid_cache_field){.p = enc, .len = len, .has = true};
+}
+
+/*
+ * Queue the HSET of what u asks to save; *sent counts commands. What it
+ * writes goes into the cache at once: if the write fails, the caller drops
+ * the batch's reps from the cache (Redis is the truth).
+ */
+static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 {
 	char key[512], pub[SSI_TEXT_INTS_MAX + SSI_MODEL_VERSION_MAX + 2], tops[SSI_TEXT_INTS_MAX];
 	char net[SSI_TEXT_INTS_MAX], day[SSI_TEXT_INTS_MAX];
 	uint8_t alert[SSI_ALERT_ENCODED_MAX];
-	const char *argv[2 + 2 * F__COUNT] = {"HSET", key};
-	size_t argl[2 + 2 * F__COUNT] = {4, 0};
-	int argc = 2;
+	struct hset h = {.argv = {"HSET", key}, .argl = {4, 0}, .argc = 2};
 	long len;
 
 	if (!u->save_state && !u->save_published && !u->save_alert)
 		return 0;
-	argl[1] = (size_t)ssid_store_key(s, u->id, key, sizeof(key));
+	h.argl[1] = (size_t)ssid_store_key(s, u->id, key, sizeof(key));
 	if (u->save_state) {
 		len = ssi_state_encode(&u->state, s->enc, SSI_STATE_ENCODED_MAX);
 		/* Commands already queued would leave replies unread: drop the link. */
 		if (len < 0)
 			return ssid_redis_fail(s->rd, (int)len, "encode state");
-		argv[argc] = "s";
-		argl[argc++] = 1;
-		argv[argc] = (const char *)s->enc;
-		argl[argc++] = (size_t)len;
+		hset_state(&h, u, s->enc, (size_t)len);
 	}
 	if (u->save_published || u->save_alert) {
 		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
 		if (len < 0)
 			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
-		argv[argc] = "a";
-		argl[argc++] = 1;
-		argv[argc] = (const char *)alert;
-		argl[argc++] = (size_t)len;
+		hset_field(&h, F_ALERT, alert, (size_t)len);
 	}
 	if (u->save_published) {
-		argv[argc] = "p";
-		argl[argc++] = 1;
-		argv[argc] = pub;
-		argl[argc++] = (size_t)published_format(u, pub, sizeof(pub));
-		argv[argc] = "k";
-		argl[argc++] = 1;
-		argv[argc] = tops;
-		argl[argc++] = (size_t)tops_format(u->published_top, tops, sizeof(tops));
-		if (u->network_day >= 0) {
-			argv[argc] = "n";
-			argl[argc++] = 1;
-			argv[argc] = net;
-			argl[argc++] = (size_t)network_format(u, net, sizeof(net));
-		}
+		hset_field(&h, F_PUBLISHED, pub, (size_t)published_format(u, pub, sizeof(pub)));
+		hset_field(&h, F_TOPS, tops, (size_t)tops_format(u->published_top, tops, sizeof(tops)));
+		if (u->network_day >= 0)
+			hset_field(&h, F_NETWORK, net, (size_t)network_format(u, net, sizeof(net)));
 		if (u->history_status == 0 && u->history.n > 0) {
-			const struct ssi_history *h = &u->history;
+			const struct ssi_history *hi = &u->history;
 
 			/* The whole history once a day: when a day before the latest is not final
 			 * in h. */
-			if (h->n > 1 && h->entries[h->n - 2].day >= u->history_fresh_from) {
-				len = ssi_history_encode(h, s->henc, SSI_HISTORY_ENCODED_MAX);
+			if (hi->n > 1 && hi->entries[hi->n - 2].day >= u->history_fresh_from) {
+				len = ssi_history_encode(hi, s->henc, SSI_HISTORY_ENCODED_MAX);
 				if (len < 0)
 					return ssid_redis_fail(s->rd, (int)len, "encode history");
-				argv[argc] = SSID_HISTORY_FIELD;
-				argl[argc++] = 1;
-				argv[argc] = (const char *)s->henc;
-				argl[argc++] = (size_t)len;
+				hset_field(&h, F_HISTORY, s->henc, (size_t)len);
 			}
-			argv[argc] = SSID_HISTORY_DAY_FIELD;
-			argl[argc++] = 1;
-			argv[argc] = day;
-			argl[argc++] = (size_t)ssid_history_day_format(h, day, sizeof(day));
+			hset_field(&h, F_DAY, day, (size_t)ssid_history_day_format(hi, day, sizeof(day)));
 		}
 	}
 	/* hiredis copies the arguments into its output buffer right here. */
-	if (ssid_redis_append(s->rd, key, argl[1], argc, argv, argl) < 0)
+	if (ssid_redis_append(s->rd, key, h.argl[1], h.argc, h.argv, h.argl) < 0)
 		return -EIO;
 	(*sent)++;
-	return cache_written(s, u, argc, argv, argl);
+	if (!s->cache || u->partition < 0)
+		return 0;
+	return ssid_cache_put(s->cache, u->id, u->partition, h.f, false);
 }
 
 int store_schedule_key(const struct ssid_store *s, int32_t partition, char *buf, size_t len)

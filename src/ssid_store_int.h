@@ -11,12 +11,14 @@
 
 #include "ssid_cache.h"
 #include "ssid_redis.h"
+#include "ssid_store.h"
 
 struct ssid_store {
 	struct ssid_redis *rd;	  /* owned */
 	struct ssid_cache *cache; /* owned; NULL: every load reads Redis */
 	uint8_t *enc;		  /* scratch for encoding one state */
 	uint8_t *henc;		  /* ... one history */
+	uint8_t join[SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS]; /* a state's parts, read */
 };
 
 /* The key of partition's decay schedule (its roster), "<prefix>dz:<partition>". */

@@ -273,23 +273,28 @@ static bool parse_published(const char *s, struct ssi_score *sc)
 int fx_redis_record(const struct fx_redis *r, const char *user_id, struct fx_record *rec)
 {
 	struct ssid_redis *c = fx_redis_client(r);
+	uint8_t joined[SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS];
+	const uint8_t *state;
 	redisReply *reply;
+	long len;
 	int rc = 0;
 
 	ssi_state_init(&rec->state);
 	rec->has_state = rec->has_published = false;
-	reply = ssid_redis_command(c, "HMGET ssi:u:{%s} s p", user_id);
-	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+	reply = ssid_redis_command(c, "HMGET ssi:u:{%s} " SSID_STORE_STATE_FIELDS " p", user_id);
+	if (!reply || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != SSID_STORE_STATE_PARTS + 1) {
 		rc = -EIO;
 		goto out;
 	}
-	if (reply->element[0]->type == REDIS_REPLY_STRING) {
-		rc = ssi_state_decode(&rec->state, (const uint8_t *)reply->element[0]->str,
-				      reply->element[0]->len);
+	len = ssid_store_state_join(reply->element, joined, &state);
+	if (len >= 0) {
+		rc = ssi_state_decode(&rec->state, state, (size_t)len);
 		rec->has_state = rc == 0;
 	}
-	if (rc == 0 && reply->element[1]->type == REDIS_REPLY_STRING) {
-		rec->has_published = parse_published(reply->element[1]->str, &rec->published);
+	if (rc == 0 && reply->element[SSID_STORE_STATE_PARTS]->type == REDIS_REPLY_STRING) {
+		rec->has_published =
+		    parse_published(reply->element[SSID_STORE_STATE_PARTS]->str, &rec->published);
 		if (!rec->has_published)
 			rc = -EBADMSG;
 	}

@@ -222,6 +222,128 @@ START_TEST (test_history_once_a_day) {
 }
 END_TEST
 
+/*
+ * A state whose encoding is exactly len bytes: k recent event ids and n
+ * bytes of segment names.
+ */
+static void state_sized(struct ssi_state *st, size_t len)
+{
+	uint8_t enc[SSI_STATE_ENCODED_MAX];
+
+	for (uint32_t k = 0; k <= SSI_DEDUP_MAX; k++) {
+		st->nrecent = k;
+		for (uint32_t i = 0; i < k; i++)
+			st->recent[i] = (struct ssi_recent){.at_ms = 1000000 + i, .fp = 77777 * i};
+		for (size_t n = 0; n <= SSI_SEG__COUNT * SSI_ID_MAX; n++) {
+			for (int g = 0; g < SSI_SEG__COUNT; g++) {
+				size_t at = (size_t)g * SSI_ID_MAX;
+				size_t m = n <= at ? 0 : n - at < SSI_ID_MAX ? n - at : SSI_ID_MAX;
+
+				memset(st->segment[g], 'a' + g, m);
+				st->segment[g][m] = '\0';
+				st->segment_key[g].at_ms = 1;
+			}
+			if (ssi_state_encode(st, enc, sizeof(enc)) == (long)len)
+				return;
+		}
+	}
+	ck_abort_msg("no state encodes in %zu bytes", len);
+}
+
+static redisReply *peek(const char *fmt, const char *id, const char *field)
+{
+	redisContext *c = redisConnect("127.0.0.1", redis.port);
+	redisReply *reply = redisCommand(c, fmt, id, field);
+
+	ck_assert(reply);
+	redisFree(c);
+	return reply;
+}
+
+/* Save id's state at len bytes, as ssid does (loaded first), and read it back from Redis. */
+static void save_sized(struct ssid_store *s, const char *id, size_t len)
+{
+	struct ssid_user u, back;
+
+	ssid_user_init(&u, id);
+	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
+	state_sized(&u.state, len);
+	ssid_store_stage_state(&u, false);
+	ck_assert_msg(ssid_store_save(s, &u, 1) == 0, "%s", ssid_store_errstr(s));
+	ssid_user_init(&back, id);
+	ck_assert_int_eq(ssid_store_load(s, &back, 1), 0);
+	ck_assert_msg(back.has_state && back.load_status == 0, "%zu bytes: status %d", len,
+		      back.load_status);
+	ck_assert(ssi_state_equal(&back.state, &u.state));
+	ssid_user_clear(&u);
+	ssid_user_clear(&back);
+}
+
+static void expect_encoding(const char *id, const char *want)
+{
+	redisReply *r = peek("OBJECT ENCODING ssi:u:{%s}", id, NULL);
+
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_str_eq(r->str, want);
+	freeReplyObject(r);
+}
+
+static size_t field_len(const char *id, const char *field)
+{
+	redisReply *r = peek("HSTRLEN ssi:u:{%s} %s", id, field);
+	size_t n = (size_t)r->integer;
+
+	freeReplyObject(r);
+	return n;
+}
+
+/*
+ * The state in parts of 64 bytes keeps the hash a listpack; it reads back
+ * whatever its size did before: parts after a full last part must be empty
+ * (a stale one would be joined on), a state too long for the parts is
+ * whole in s, and a whole s from an older build reads and is rewritten in
+ * parts. Read back from Redis each time (no cache).
+ */
+START_TEST (test_state_parts) {
+	static const size_t sizes[] = {256, 600, 128, 320, 192, 64, 100, 512, 513, 200};
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	uint8_t enc[SSI_STATE_ENCODED_MAX];
+	struct ssid_store *s = NULL;
+	struct ssid_user u;
+	redisContext *c;
+	redisReply *r;
+	long len;
+
+	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+	save_sized(s, "compact", 230);
+	ck_assert_uint_eq(field_len("compact", "s"), SSID_STORE_STATE_PART);
+	ck_assert_uint_eq(field_len("compact", "s3"), 230 - 3 * SSID_STORE_STATE_PART);
+	expect_encoding("compact", "listpack");
+	save_sized(s, "compact", 130);
+	ck_assert_uint_eq(field_len("compact", "s3"), 0);
+	expect_encoding("compact", "listpack");
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		save_sized(s, "sizes", sizes[i]);
+	ck_assert_uint_eq(field_len("sizes", "s"), SSID_STORE_STATE_PART);
+
+	/* A whole state as older builds wrote it. */
+	ssid_user_init(&u, "older");
+	state_sized(&u.state, 211);
+	len = ssi_state_encode(&u.state, enc, sizeof(enc));
+	ck_assert_int_eq(len, 211);
+	c = redisConnect("127.0.0.1", redis.port);
+	r = redisCommand(c, "HSET ssi:u:{older} s %b", enc, (size_t)len);
+	ck_assert(r && r->type == REDIS_REPLY_INTEGER);
+	freeReplyObject(r);
+	redisFree(c);
+	ssid_user_clear(&u);
+	save_sized(s, "older", 150);
+	ck_assert_uint_eq(field_len("older", "s2"), 150 - 2 * SSID_STORE_STATE_PART);
+	ssid_store_free(s);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -232,6 +354,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_cache_saves_reads);
 	tcase_add_test(tc, test_no_cache);
 	tcase_add_test(tc, test_history_once_a_day);
+	tcase_add_test(tc, test_state_parts);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -423,31 +423,34 @@ static void check_record(const struct fault_env *e, struct fault_result *res, si
 	const struct ssi_state *ref = &res->ref[u];
 	size_t first = res->user_first[u], last = res->user_first[u + 1];
 	const struct fx_event *lastev = last > first ? &s->ev[res->user_events[last - 1]] : NULL;
+	uint8_t joined[SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS];
+	const uint8_t *state;
 	struct ssi_state got;
 	char id[64];
-	long lost = 0, extra = 0;
+	long lost = 0, extra = 0, len;
 
 	fx_user_id(s, (int)u, id, sizeof(id));
 	ssi_state_init(&got);
-	ck_assert_msg(reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2,
+	ck_assert_msg(reply && reply->type == REDIS_REPLY_ARRAY &&
+			  reply->elements == SSID_STORE_STATE_PARTS + 1,
 		      "HMGET of %s failed", id);
+	len = ssid_store_state_join(reply->element, joined, &state);
 	if (!lastev) {
 		/* A user of the stream without events: nothing may exist for it. */
-		if (reply->element[0]->type == REDIS_REPLY_STRING) {
+		if (len >= 0) {
 			res->users_differ++;
 			note_problem(res, "%s has no events but a state in Redis", id);
 		}
 		return;
 	}
-	if (reply->element[0]->type != REDIS_REPLY_STRING) {
+	if (len < 0) {
 		ssi_state_init(&got);
 		diff_units(&got, ref, &res->lost, &res->doubled);
 		res->users_missing++;
 		note_problem(res, "%s: no state in Redis", id);
 		return;
 	}
-	if (ssi_state_decode(&got, (const uint8_t *)reply->element[0]->str,
-			     reply->element[0]->len) < 0) {
+	if (ssi_state_decode(&got, state, (size_t)len) < 0) {
 		res->users_differ++;
 		note_problem(res, "%s: the state in Redis does not decode", id);
 		return;
@@ -471,14 +474,15 @@ static void check_record(const struct fault_env *e, struct fault_result *res, si
 			     id, got.nrows, ref->nrows, lost, extra);
 	}
 	ssi_state_clear(&got);
-	if (reply->element[1]->type == REDIS_REPLY_STRING) {
+	if (reply->element[SSID_STORE_STATE_PARTS]->type == REDIS_REPLY_STRING) {
+		const char *pub = reply->element[SSID_STORE_STATE_PARTS]->str;
 		struct ssi_score p;
 
-		if (!parse_published(reply->element[1]->str, &p) ||
+		if (!parse_published(pub, &p) ||
 		    memcmp(&p, &res->want[u], sizeof(p)) != 0) {
 			res->published_wrong++;
 			note_problem(res, "%s: published \"%s\", the engine says %d", id,
-				     reply->element[1]->str, res->want[u].total);
+				     pub, res->want[u].total);
 		}
 	} else if (require_published) {
 		res->published_missing++;
@@ -502,7 +506,10 @@ void fault_check_states(const struct fault_env *e, struct fault_result *res, boo
 			char id[64];
 
 			fx_user_id(s, (int)u, id, sizeof(id));
-			ck_assert_int_eq(redisAppendCommand(c, "HMGET ssi:u:{%s} s p", id),
+			ck_assert_int_eq(redisAppendCommand(c,
+							    "HMGET ssi:u:{%s} " SSID_STORE_STATE_FIELDS
+							    " p",
+							    id),
 					 REDIS_OK);
 		}
 		for (size_t u = u0; u < u1; u++) {
@@ -511,7 +518,7 @@ void fault_check_states(const struct fault_env *e, struct fault_result *res, boo
 			ck_assert_msg(redisGetReply(c, &reply) == REDIS_OK, "redis: %s", c->errstr);
 			check_record(e, res, u, reply, require_published);
 			if (((redisReply *)reply)->element[0]->type == REDIS_REPLY_STRING)
-				with_state++;
+				with_state++; /* the state's first part */
 			freeReplyObject(reply);
 		}
 	}
