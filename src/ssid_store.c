@@ -235,8 +235,8 @@ static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F__COUNT };
 
 /* The fields after the state's parts, in F_ order from F_PUBLISHED. */
-static const char *const other_fields[F__COUNT] = {
-    NULL, "p", SSID_HISTORY_FIELD, "a", "k", "n", SSID_HISTORY_DAY_FIELD};
+static const char *const other_fields[F__COUNT] = {NULL, "p", SSID_HISTORY_FIELD,    "a",
+						   "k",	 "n", SSID_HISTORY_DAY_FIELD};
 static const char *const part_fields[SSID_STORE_STATE_PARTS] = {"s",  "s1", "s2", "s3",
 								"s4", "s5", "s6", "s7"};
 
@@ -481,7 +481,8 @@ static void hset_state(struct hset *h, struct ssid_user *u, const uint8_t *enc, 
 	} else {
 		for (int i = 0; i < parts; i++) {
 			size_t at = (size_t)i * SSID_STORE_STATE_PART;
-			size_t n = len - at < SSID_STORE_STATE_PART ? len - at : SSID_STORE_STATE_PART;
+			size_t n =
+			    len - at < SSID_STORE_STATE_PART ? len - at : SSID_STORE_STATE_PART;
 
 			hset_add(h, part_fields[i], enc + at, n);
 		}
@@ -525,7 +526,8 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 	}
 	if (u->save_published) {
 		hset_field(&h, F_PUBLISHED, pub, (size_t)published_format(u, pub, sizeof(pub)));
-		hset_field(&h, F_TOPS, tops, (size_t)tops_format(u->published_top, tops, sizeof(tops)));
+		hset_field(&h, F_TOPS, tops,
+			   (size_t)tops_format(u->published_top, tops, sizeof(tops)));
 		if (u->network_day >= 0)
 			hset_field(&h, F_NETWORK, net, (size_t)network_format(u, net, sizeof(net)));
 		if (u->history_status == 0 && u->history.n > 0) {
@@ -539,7 +541,8 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 					return ssid_redis_fail(s->rd, (int)len, "encode history");
 				hset_field(&h, F_HISTORY, s->henc, (size_t)len);
 			}
-			hset_field(&h, F_DAY, day, (size_t)ssid_history_day_format(hi, day, sizeof(day)));
+			hset_field(&h, F_DAY, day,
+				   (size_t)ssid_history_day_format(hi, day, sizeof(day)));
 		}
 	}
 	/* hiredis copies the arguments into its output buffer right here. */

@@ -478,11 +478,10 @@ static void check_record(const struct fault_env *e, struct fault_result *res, si
 		const char *pub = reply->element[SSID_STORE_STATE_PARTS]->str;
 		struct ssi_score p;
 
-		if (!parse_published(pub, &p) ||
-		    memcmp(&p, &res->want[u], sizeof(p)) != 0) {
+		if (!parse_published(pub, &p) || memcmp(&p, &res->want[u], sizeof(p)) != 0) {
 			res->published_wrong++;
-			note_problem(res, "%s: published \"%s\", the engine says %d", id,
-				     pub, res->want[u].total);
+			note_problem(res, "%s: published \"%s\", the engine says %d", id, pub,
+				     res->want[u].total);
 		}
 	} else if (require_published) {
 		res->published_missing++;
@@ -506,11 +505,10 @@ void fault_check_states(const struct fault_env *e, struct fault_result *res, boo
 			char id[64];
 
 			fx_user_id(s, (int)u, id, sizeof(id));
-			ck_assert_int_eq(redisAppendCommand(c,
-							    "HMGET ssi:u:{%s} " SSID_STORE_STATE_FIELDS
-							    " p",
-							    id),
-					 REDIS_OK);
+			ck_assert_int_eq(
+			    redisAppendCommand(c, "HMGET ssi:u:{%s} " SSID_STORE_STATE_FIELDS " p",
+					       id),
+			    REDIS_OK);
 		}
 		for (size_t u = u0; u < u1; u++) {
 			void *reply = NULL;
