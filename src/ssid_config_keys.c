@@ -161,8 +161,9 @@ const struct config_key config_keys[] = {
 
     INT_KEY("batch.max_events", batch_max_events, "10000", 1, 1000000, true,
 	    "most events scored and written to Redis in one batch"),
-    DURATION_KEY("batch.max_wait_ms", batch_max_wait_ms, "20", 0, 10000, true,
-		 "longest wait for a batch to fill before it is processed anyway"),
+    DURATION_KEY("batch.max_wait_ms", batch_max_wait_ms, "5", 0, 10000, true,
+		 "longest wait for new events before a batch is processed anyway (what the "
+		 "consumer already holds still joins it)"),
 
     STRING_KEY("model.file", model_file, "/etc/ssid/model.json", true, valid_nonempty,
 	       "a file path", "JSON file with the scoring model's weights and windows"),

@@ -34,7 +34,10 @@
  * that changed no score, and bounds event-to-output from above, give or
  * take the trace's polling interval.
  *
- * Results go to stdout as key=value lines, latencies in milliseconds.
+ * Results go to stdout as key=value lines, latencies in milliseconds. With
+ * BENCH_LATENCY_DUMP=FILE, every matched output is also written to FILE as
+ * "append_time_ms lower_bound_ms upper_bound_ms", to see when the slow
+ * ones were.
  * Exit status: 0, 1 on failure, 64 for bad usage.
  */
 #include <errno.h>
@@ -497,6 +500,7 @@ struct context {
 	struct result res;
 	struct trace trace;
 	bool traced;
+	FILE *dump; /* BENCH_LATENCY_DUMP: one line per matched output */
 };
 
 static int on_input(const rd_kafka_message_t *rkm, void *opaque)
@@ -588,6 +592,9 @@ static int on_output(const rd_kafka_message_t *rkm, void *opaque)
 	r = samples_add(&c->res.lo, t - u->ts[newest_possible]);
 	if (r == 0)
 		r = samples_add(&c->res.hi, t - u->ts[oldest_possible]);
+	if (c->dump)
+		fprintf(c->dump, "%" PRId64 " %" PRId64 " %" PRId64 "\n", t,
+			t - u->ts[newest_possible], t - u->ts[oldest_possible]);
 	return r;
 }
 
@@ -632,6 +639,13 @@ int main(int argc, char **argv)
 		}
 		c.traced = true;
 	}
+	if (getenv("BENCH_LATENCY_DUMP")) {
+		c.dump = fopen(getenv("BENCH_LATENCY_DUMP"), "w");
+		if (!c.dump) {
+			perror(getenv("BENCH_LATENCY_DUMP"));
+			return 1;
+		}
+	}
 	r = read_range(argv[2], argv[3], argv[4], on_input, &c);
 	if (r == 0)
 		r = read_range(argv[2], argv[5], argv[6], on_output, &c);
@@ -657,5 +671,7 @@ int main(int argc, char **argv)
 	samples_done(&c.res.commit);
 	users_done(&c.users);
 	trace_done(&c.trace);
+	if (c.dump && fclose(c.dump) != 0)
+		r = -errno;
 	return r < 0 ? 1 : 0;
 }

@@ -334,6 +334,7 @@ long fx_redis_count_keys(const struct fx_redis *r, const char *pattern);
 
 struct fx_conf {
 	int batch_max_events;	/* 0: ssid's default */
+	int batch_max_wait_ms;	/* 0: 20; < 0: no wait at all */
 	const char *model_file; /* NULL: config/model.json */
 	const char *clock;	/* NULL: FX_CLOCK */
 	const char *extra;	/* more lines, or NULL */

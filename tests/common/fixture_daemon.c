@@ -83,7 +83,7 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "model.file = \"%s\"\n"
 		     "clock = %s\n"
 		     "%s%s"
-		     "batch.max_wait_ms = 20\n"
+		     "batch.max_wait_ms = %d\n"
 		     "retry.backoff_min_ms = 20\n"
 		     "retry.backoff_max_ms = 200\n"
 		     "shutdown.timeout_ms = 20000\n"
@@ -96,8 +96,11 @@ int fx_config_text(char *buf, size_t len, const struct fx_kafka *k, const struct
 		     "%s",
 		     k->input, k->output, k->dlq, r->port, cluster,
 		     c && c->model_file ? c->model_file : fx_model_path(),
-		     c && c->clock ? c->clock : FX_CLOCK, batch, onboarding, k->bootstraps,
-		     k->group, c && c->extra ? c->extra : "");
+		     c && c->clock ? c->clock : FX_CLOCK, batch, onboarding,
+		     !c || c->batch_max_wait_ms == 0 ? 20
+		     : c->batch_max_wait_ms < 0	     ? 0
+						     : c->batch_max_wait_ms,
+		     k->bootstraps, k->group, c && c->extra ? c->extra : "");
 	return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }
 
