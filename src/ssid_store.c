@@ -239,6 +239,9 @@ static const char *const other_fields[F__COUNT] = {NULL, "p", SSID_HISTORY_FIELD
 						   "k",	 "n", SSID_HISTORY_DAY_FIELD};
 static const char *const part_fields[SSID_STORE_STATE_PARTS] = {"s",  "s1", "s2", "s3",
 								"s4", "s5", "s6", "s7"};
+/* SSID_STORE_STATE_FIELDS, for other readers' format strings, names as many ("s s1 ..."). */
+_Static_assert(sizeof(SSID_STORE_STATE_FIELDS) == 2 + 3 * (SSID_STORE_STATE_PARTS - 1),
+	       "SSID_STORE_STATE_FIELDS and SSID_STORE_STATE_PARTS disagree");
 
 /* How many parts a state of len bytes is written in: 1 when it is whole. */
 static int state_parts(size_t len)
