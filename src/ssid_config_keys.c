@@ -159,7 +159,7 @@ const struct config_key config_keys[] = {
 	    "Redis Cluster: replicas that must confirm a batch's writes (WAIT) before its "
 	    "offsets are committed"),
 
-    INT_KEY("batch.max_events", batch_max_events, "10000", 1, 1000000, true,
+    INT_KEY("batch.max_events", batch_max_events, "30000", 1, 1000000, true,
 	    "most events scored and written to Redis in one batch"),
     DURATION_KEY("batch.max_wait_ms", batch_max_wait_ms, "5", 0, 10000, true,
 		 "longest wait for new events before a batch is processed anyway (what the "

@@ -342,7 +342,13 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	struct user_work *w = &p->work[u];
 	bool changed = false;
 
-	if (user->has_published && alerts_enabled(p)) {
+	/* A retried replay batch finds its events applied: still a replay. */
+	for (uint32_t i = w->first; i != NO_MSG; i = p->next[i]) {
+		w->replay |= b->msg[i].replay;
+		w->live |= !b->msg[i].replay;
+	}
+	/* A replay evaluates no alert, so it needs no state to explain one against. */
+	if (user->has_published && alerts_enabled(p) && !w->replay) {
 		if (ssi_state_copy(&w->before, &user->state) < 0)
 			return -ENOMEM;
 		w->has_before = true;
@@ -351,9 +357,6 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 		const rd_kafka_message_t *rkm = b->msg[i].rkm;
 		int r;
 
-		/* A retried replay batch finds its events applied: still a replay. */
-		w->replay |= b->msg[i].replay;
-		w->live |= !b->msg[i].replay;
 		if (b->msg[i].ev.occurred_at_ms > w->newest_ms)
 			w->newest_ms = b->msg[i].ev.occurred_at_ms;
 		if (rkm->offset <= ssi_state_mark_get(&user->state, rkm->partition)) {
