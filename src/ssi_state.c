@@ -33,6 +33,15 @@ void ssi_state_clear(struct ssi_state *st)
 	ssi_state_init(st);
 }
 
+void ssi_state_release(struct ssi_state *st)
+{
+	if (!st)
+		return;
+	free(st->rows);
+	st->rows = NULL;
+	st->nrows = st->rows_cap = 0;
+}
+
 int ssi_state_copy(struct ssi_state *dst, const struct ssi_state *src)
 {
 	struct ssi_day_row *rows = NULL;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,8 @@ static void users_reset(struct ssid_pipeline *p)
 {
 	for (size_t i = 0; i < p->nusers; i++) {
 		ssid_user_clear(&p->users[i]);
-		ssi_state_clear(&p->work[i].before);
+		if (p->work[i].has_before)
+			ssi_state_release(&p->work[i].before);
 	}
 	p->nusers = 0;
 	p->ncrossings = 0;
@@ -201,8 +203,7 @@ static uint32_t user_slot(struct ssid_pipeline *p, const char *id)
 			u = (uint32_t)p->nusers++;
 			p->slots[i] = u + 1;
 			ssid_user_init(&p->users[u], id);
-			memset(&p->work[u], 0, sizeof(p->work[u]));
-			ssi_state_init(&p->work[u].before);
+			memset(&p->work[u], 0, offsetof(struct user_work, before));
 			p->work[u].first = p->work[u].last = NO_MSG;
 			return u;
 		}
@@ -334,6 +335,16 @@ static void prefetch_users(const struct ssid_pipeline *p, const struct ssid_batc
 		ssi_state_prefetch(&p->users[u + 1].state, true);
 }
 
+/* Keep a copy of the rep's state as it was before this batch, for alerts. */
+static int keep_before(struct user_work *w, const struct ssi_state *st)
+{
+	ssi_state_init(&w->before);
+	if (ssi_state_copy(&w->before, st) < 0)
+		return -ENOMEM;
+	w->has_before = true;
+	return 0;
+}
+
 static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u, int64_t now_ms,
 		      struct ssid_batch_stats *stats)
 {
@@ -349,9 +360,10 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	}
 	/* A replay evaluates no alert, so it needs no state to explain one against. */
 	if (user->has_published && alerts_enabled(p) && !w->replay) {
-		if (ssi_state_copy(&w->before, &user->state) < 0)
-			return -ENOMEM;
-		w->has_before = true;
+		int r = keep_before(w, &user->state);
+
+		if (r < 0)
+			return r;
 	}
 	for (uint32_t i = w->first; i != NO_MSG; i = p->next[i]) {
 		const rd_kafka_message_t *rkm = b->msg[i].rkm;
@@ -642,9 +654,9 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 		}
 		/* An alert explains the fall against the state before days aged out. */
 		if (user->has_published && alerts_enabled(p)) {
-			if (ssi_state_copy(&p->work[u].before, &user->state) < 0)
-				return -ENOMEM;
-			p->work[u].has_before = true;
+			r = keep_before(&p->work[u], &user->state);
+			if (r < 0)
+				return r;
 		}
 		ssi_state_prune(&user->state, p->model, now_ms);
 		score_user(p, u, cause, now_ms);

@@ -40,10 +40,14 @@ struct user_work {
 	enum ssid_cause cause;
 	struct ssi_score score;
 	bool has_before;
-	struct ssi_state before; /* before this batch: what an alert's explain compares */
 	bool has_ranks;
 	struct ssid_rank_pos rank[SSID_RANK__COUNT];
 	int top[SSID_RANK__COUNT]; /* percentiles to remember once delivered */
+	/*
+	 * Before this batch: what an alert's explain compares. Last, and
+	 * initialised only with has_before (work_init zeroes what precedes it).
+	 */
+	struct ssi_state before;
 };
 
 /* A rank.changed or an alert to publish for a user of the batch. */

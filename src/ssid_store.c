@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,9 +94,11 @@ int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, s
 
 void ssid_user_init(struct ssid_user *u, const char *id)
 {
-	memset(u, 0, sizeof(*u));
-	u->id = id;
+	/* The state, most of u's bytes, is emptied once: by its own init. */
+	memset(u, 0, offsetof(struct ssid_user, state));
 	ssi_state_init(&u->state);
+	memset(&u->state + 1, 0, sizeof(*u) - offsetof(struct ssid_user, state) - sizeof(u->state));
+	u->id = id;
 	ssi_history_init(&u->history);
 	ssi_alert_state_init(&u->alert);
 	u->due_ms = SSID_DUE_NEVER;
@@ -106,7 +109,7 @@ void ssid_user_init(struct ssid_user *u, const char *id)
 
 void ssid_user_clear(struct ssid_user *u)
 {
-	ssi_state_clear(&u->state);
+	ssi_state_release(&u->state);
 	ssi_history_clear(&u->history);
 }
 
@@ -285,12 +288,14 @@ long ssid_store_state_join(struct redisReply *const *el, uint8_t *buf, const uin
 static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 {
 	u->load_status = 0;
-	ssi_state_clear(&u->state);
 	u->has_state = f[F_STATE].has;
 	if (u->has_state) {
+		/* The decode empties the state first. */
 		u->load_status = ssi_state_decode(&u->state, f[F_STATE].p, f[F_STATE].len);
 		if (u->load_status == -ENOMEM)
 			return -ENOMEM;
+	} else {
+		ssi_state_clear(&u->state);
 	}
 	u->has_published =
 	    f[F_PUBLISHED].has && published_parse(f[F_PUBLISHED].p, f[F_PUBLISHED].len, u);
