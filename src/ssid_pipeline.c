@@ -495,7 +495,8 @@ static int rank_step(struct ssid_pipeline *p)
 
 		if (!p->work[u].publish || p->users[u].load_status < 0)
 			continue;
-		memset(c, 0, sizeof(*c));
+		/* Only the inputs: ssid_rank_apply resets the outputs (1 KB) itself. */
+		c->removed = false;
 		c->user_id = p->users[u].id;
 		c->partition = p->users[u].partition;
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
