@@ -14,9 +14,9 @@
 #include "ssid_metrics.h"
 #include "ssid_out.h"
 
-/* Events per batch. */
-static const double batch_size_bounds[] = {1,	 10,   50,   100,   250,  500,
-					   1000, 2500, 5000, 10000, 50000};
+/* Events per batch: a full batch of the default batch.max_events is le="30000". */
+static const double batch_size_bounds[] = {1,	 10,   50,    100,   250,   500,   1000,
+					   2500, 5000, 10000, 20000, 30000, 50000, 100000};
 /* Seconds a batch takes, from its first look at Redis to its last delivery report. */
 static const double batch_seconds_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 					      0.25,  0.5,    1,	    2.5,  5,	 10,   30};

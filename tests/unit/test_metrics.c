@@ -78,7 +78,9 @@ START_TEST (test_render_exact) {
 	expect(text, "ssid_batch_size_events_bucket{le=\"1\"}", 1);
 	expect(text, "ssid_batch_size_events_bucket{le=\"50\"}", 1);
 	expect(text, "ssid_batch_size_events_bucket{le=\"100\"}", 2);
+	expect(text, "ssid_batch_size_events_bucket{le=\"30000\"}", 2); /* a default full batch */
 	expect(text, "ssid_batch_size_events_bucket{le=\"50000\"}", 2);
+	expect(text, "ssid_batch_size_events_bucket{le=\"100000\"}", 2);
 	expect(text, "ssid_batch_size_events_bucket{le=\"+Inf\"}", 3);
 	expect(text, "ssid_batch_size_events_count", 3);
 	expect(text, "ssid_batch_size_events_sum", 1e9 + 101);
