@@ -45,7 +45,7 @@ struct user_work {
 	int top[SSID_RANK__COUNT]; /* percentiles to remember once delivered */
 	/*
 	 * Before this batch: what an alert's explain compares. Last, and
-	 * initialised only with has_before (work_init zeroes what precedes it).
+	 * initialised only with has_before (user_slot zeroes what precedes it).
 	 */
 	struct ssi_state before;
 };
