@@ -33,6 +33,11 @@
 #      replicas' CPU apart) and set next to the single redis-server's as
 #      ratios. With BENCH_CLUSTER_WAIT=1, once more on another new cluster
 #      with redis.wait_replicas = 1.
+#  3c. Batch size (BENCH_BATCH_SIZES): the ranks-on run of step 3 again
+#      with each batch.max_events of the list (fresh group, fresh Redis),
+#      set next to the default's (step 3's run): what a batch's size buys
+#      working through a backlog (events/s, ssid CPU and Redis commands per
+#      event) and what it costs (ssid's peak RSS).
 #   4. Rebuild: ssid (ranks on) is stopped, its Redis is emptied (FLUSHALL)
 #      and ssid is started again with the same group: it finds the sentinel
 #      epoch gone and replays every partition from the log start up to the
@@ -67,7 +72,8 @@
 # perf data), BENCH_SSID_CONFIG for extra ssid.conf lines separated by ';'
 # (e.g. 'batch.max_events = 50000'), given to every ssid run, BENCH_CLUSTER
 # (1; 0 skips step 3b), BENCH_CLUSTER_WAIT (1; 0 skips its
-# redis.wait_replicas = 1 run).
+# redis.wait_replicas = 1 run), BENCH_BATCH_SIZES ("10000 100000"; empty
+# skips step 3c).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -93,6 +99,7 @@ keep=${BENCH_KEEP:-0}
 extra_config=${BENCH_SSID_CONFIG:-}
 cluster=${BENCH_CLUSTER:-1}
 cluster_wait=${BENCH_CLUSTER_WAIT:-1}
+batch_sizes=${BENCH_BATCH_SIZES-10000 100000}
 
 partitions=8
 # The preloaded events span 90 days from preload_start and stop before
@@ -116,8 +123,8 @@ done
 for var in events users live_seconds timeout scale_epu; do
 	[ "${!var}" -gt 0 ] || die "BENCH_${var^^} must be positive"
 done
-for n in $rates $scale_users; do
-	case "$n" in '' | *[!0-9]* | 0) die "BENCH_RATES and BENCH_SCALE_USERS are lists of positive whole numbers" ;; esac
+for n in $rates $scale_users $batch_sizes; do
+	case "$n" in '' | *[!0-9]* | 0) die "BENCH_RATES, BENCH_SCALE_USERS and BENCH_BATCH_SIZES are lists of positive whole numbers" ;; esac
 done
 [ -n "${rates// /}" ] || die "BENCH_RATES is empty"
 case "$scale" in 0 | 1) ;; *) die "BENCH_SCALE must be 0 or 1" ;; esac
@@ -128,6 +135,9 @@ case "$warmup" in 0 | 1) ;; *) die "BENCH_WARMUP must be 0 or 1" ;; esac
 if grep -Eq '(^|;)[[:space:]]*(rank\.enabled|input\.topic|kafka\.group\.id|redis\.(port|cluster|nodes|wait_replicas)|clock)[[:space:]]*=' \
 	<<<"$extra_config"; then
 	die "BENCH_SSID_CONFIG may not set rank.enabled, input.topic, kafka.group.id, redis.port, redis.cluster, redis.nodes, redis.wait_replicas or clock"
+fi
+if [ -n "${batch_sizes// /}" ] && grep -Eq '(^|;)[[:space:]]*batch\.max_events[[:space:]]*=' <<<"$extra_config"; then
+	die "BENCH_SSID_CONFIG may not set batch.max_events while BENCH_BATCH_SIZES is not empty"
 fi
 for prog in ssid ssi-loadgen bench_consume bench_latency; do
 	[ -x "$build/$prog" ] || die "$build/$prog is missing: run make bench"
@@ -154,6 +164,7 @@ cluster_seeds=""
 cluster_runs=0
 picked_port=""
 perf_pid=""
+kept_redis_pid="" # step 3c: the ranks-on run's redis-server, kept for the rebuild
 background_pids=()
 # Every figure of the run, by name, for the summary at the end.
 declare -A fig=()
@@ -173,6 +184,9 @@ cleanup() {
 	fi
 	if [ -n "$redis_pid" ]; then
 		stop_process "$redis_pid" 10
+	fi
+	if [ -n "$kept_redis_pid" ]; then
+		stop_process "$kept_redis_pid" 10
 	fi
 	for pid in "${cluster_pids[@]}"; do
 		stop_process "$pid" 10
@@ -784,7 +798,7 @@ read -r load_1m _ </proc/loadavg
 printf '\nbench_daemon: %s events over %s users, %d partitions, %s cores, %s (load average %s)\n' \
 	"$(commas "$events")" "$(commas "$users")" "$partitions" "$cores" \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$load_1m"
-reproduce="BENCH_EVENTS=$events BENCH_USERS=$users BENCH_SEED=$seed BENCH_RATES='$rates' BENCH_LIVE_SECONDS=$live_seconds BENCH_WARMUP=$warmup BENCH_CLUSTER=$cluster BENCH_CLUSTER_WAIT=$cluster_wait BENCH_SCALE=$scale"
+reproduce="BENCH_EVENTS=$events BENCH_USERS=$users BENCH_SEED=$seed BENCH_RATES='$rates' BENCH_LIVE_SECONDS=$live_seconds BENCH_WARMUP=$warmup BENCH_CLUSTER=$cluster BENCH_CLUSTER_WAIT=$cluster_wait BENCH_SCALE=$scale BENCH_BATCH_SIZES='$batch_sizes'"
 [ "$scale" = 0 ] ||
 	reproduce+=" BENCH_SCALE_USERS='$scale_users' BENCH_SCALE_EVENTS_PER_USER=$scale_epu"
 [ -z "$extra_config" ] || reproduce+=" BENCH_SSID_CONFIG='$extra_config'"
@@ -929,6 +943,36 @@ if [ "$cluster" = 1 ]; then
 			"$(calc '%.2f' "${fig[$c.bytes_per_rep]} / ${fig[on.bytes_per_rep]}")" \
 			"$(calc '%.2f' "${fig[$c.ssid_cpu]} / ${fig[on.ssid_cpu]}")"
 	done
+fi
+
+# --- 3c. batch size: the ranks-on run with other batch.max_events --------------------------
+# Step 3's ranks-on run is the default's row; each size of the list runs the
+# same topic (before the latency runs add to it) with a fresh group and a
+# fresh Redis. A batch loads, scores, ranks, publishes and writes a rep once
+# however many of its events it holds, so a backlog's cost per event falls
+# as batches grow, and ssid's memory grows with them. The ranks-on run's
+# redis-server stays, idle, for the rebuild.
+batch_default=$("$bin/ssid" --list-keys | awk -F'\t' '$1 == "batch.max_events" { print $2 }')
+[ -n "$batch_default" ] || die "ssid --list-keys names no batch.max_events"
+if [ -n "${batch_sizes// /}" ]; then
+	ssid_stop
+	kept_redis_pid=$redis_pid
+	kept_redis_port=$redis_port
+	redis_pid=""
+	printf '\nbatch size: ranks on, same topic (the default, %s, is the ranks-on run above)\n' \
+		"$(commas "$batch_default")"
+	for size in $batch_sizes; do
+		throughput_run "batch$size" ssi.events "ssid-bench-$$-batch-$size" "rank.enabled = yes" \
+			"batch.max_events = $size"
+		print_throughput "batch$size" "ssid end to end, ranks on, batch.max_events = $size" ssi.events
+		ssid_stop
+		redis_stop
+	done
+	redis_pid=$kept_redis_pid
+	redis_port=$kept_redis_port
+	kept_redis_pid=""
+	redis_masters=("$redis_port")
+	redis_replicas=()
 fi
 
 # --- 4. rebuild: the same stream replayed into an emptied Redis -----------------------
@@ -1190,4 +1234,22 @@ if [ "$scale" = 1 ]; then
 		"$(calc '%.2f' "${fig[$last.cmds]} / ${fig[$first.cmds]}")" \
 		"$(calc '%.2f' "${fig[$last.bytes_per_rep]} / ${fig[$first.bytes_per_rep]}")" \
 		"$(calc '%.2f' "${fig[$last.rate]} / ${fig[$first.rate]}")"
+fi
+if [ -n "${batch_sizes// /}" ]; then
+	printf '\nBatch size, ranks on, same topic (fresh group and new, empty Redis each; the default row is the ranks-on run above):\n\n'
+	printf '| batch.max_events | events/s | x default | ssid us/event | Redis commands/event | ssid peak RSS |\n'
+	printf '| ---: | ---: | ---: | ---: | ---: | ---: |\n'
+	while read -r size b; do
+		label=$(commas "$size")
+		[ "$b" != on ] || label="$label (default)"
+		printf '| %s | %s | %s | %s | %s | %s MiB |\n' "$label" "$(commas "${fig[$b.rate]}")" \
+			"$(calc '%.2f' "${fig[$b.rate]} / ${fig[on.rate]}")" \
+			"$(calc '%.2f' "1e6 * ${fig[$b.ssid_cpu]} / ${fig[$b.events]}")" "${fig[$b.cmds]}" \
+			"$(mib "${fig[$b.hwm_kb]}")"
+	done < <({
+		printf '%s on\n' "$batch_default"
+		for size in $batch_sizes; do
+			[ "$size" = "$batch_default" ] || printf '%s batch%s\n' "$size" "$size"
+		done
+	} | sort -n)
 fi
