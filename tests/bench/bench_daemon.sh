@@ -70,7 +70,7 @@
 # profile ssid with `perf record` during the ranks-on run (it slows ssid a
 # little), BENCH_KEEP=1 to keep the work directory (logs, configuration,
 # perf data), BENCH_SSID_CONFIG for extra ssid.conf lines separated by ';'
-# (e.g. 'batch.max_events = 50000'), given to every ssid run, BENCH_CLUSTER
+# (e.g. 'cache.max_mb = 512'), given to every ssid run, BENCH_CLUSTER
 # (1; 0 skips step 3b), BENCH_CLUSTER_WAIT (1; 0 skips its
 # redis.wait_replicas = 1 run), BENCH_BATCH_SIZES ("10000 100000"; empty
 # skips step 3c).
