@@ -87,8 +87,7 @@ long ssid_store_state_join(struct redisReply *const *el, uint8_t *buf, const uin
 
 /* One user's record and what to do with it. */
 struct ssid_user {
-	const char *id; /* NUL-terminated; owned by the caller */
-	struct ssi_state state;
+	const char *id;	 /* NUL-terminated; owned by the caller */
 	int load_status; /* 0, or why the stored state cannot be used */
 	bool has_state;	 /* a state was stored (it may still be unreadable) */
 	bool has_published;
@@ -116,6 +115,11 @@ struct ssid_user {
 	bool save_due;	     /* due_ms into partition's schedule */
 	bool save_alert;     /* field a alone: a forecast check of a rep not published */
 	int state_parts;     /* parts of s that may be non-empty in Redis (as loaded) */
+	/*
+	 * Last, and most of the record's bytes: ssid_user_init zeroes what
+	 * precedes it and empties it once, with ssi_state_init.
+	 */
+	struct ssi_state state;
 };
 
 /* Initialise u for id (borrowed) with an empty record. */

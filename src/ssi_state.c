@@ -25,14 +25,6 @@ void ssi_state_init(struct ssi_state *st)
 		st->segment_key[s].at_ms = INT64_MIN;
 }
 
-void ssi_state_clear(struct ssi_state *st)
-{
-	if (!st)
-		return;
-	free(st->rows);
-	ssi_state_init(st);
-}
-
 void ssi_state_release(struct ssi_state *st)
 {
 	if (!st)
@@ -40,6 +32,14 @@ void ssi_state_release(struct ssi_state *st)
 	free(st->rows);
 	st->rows = NULL;
 	st->nrows = st->rows_cap = 0;
+}
+
+void ssi_state_clear(struct ssi_state *st)
+{
+	if (!st)
+		return;
+	ssi_state_release(st);
+	ssi_state_init(st);
 }
 
 int ssi_state_copy(struct ssi_state *dst, const struct ssi_state *src)

@@ -359,12 +359,9 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 		w->live |= !b->msg[i].replay;
 	}
 	/* A replay evaluates no alert, so it needs no state to explain one against. */
-	if (user->has_published && alerts_enabled(p) && !w->replay) {
-		int r = keep_before(w, &user->state);
-
-		if (r < 0)
-			return r;
-	}
+	if (user->has_published && alerts_enabled(p) && !w->replay &&
+	    keep_before(w, &user->state) < 0)
+		return -ENOMEM;
 	for (uint32_t i = w->first; i != NO_MSG; i = p->next[i]) {
 		const rd_kafka_message_t *rkm = b->msg[i].rkm;
 		int r;
@@ -654,11 +651,9 @@ int ssid_pipeline_rescore(struct ssid_pipeline *p, char *const *ids, size_t n, i
 			continue;
 		}
 		/* An alert explains the fall against the state before days aged out. */
-		if (user->has_published && alerts_enabled(p)) {
-			r = keep_before(&p->work[u], &user->state);
-			if (r < 0)
-				return r;
-		}
+		if (user->has_published && alerts_enabled(p) &&
+		    keep_before(&p->work[u], &user->state) < 0)
+			return -ENOMEM;
 		ssi_state_prune(&user->state, p->model, now_ms);
 		score_user(p, u, cause, now_ms);
 		ssid_store_stage_state(user, true);

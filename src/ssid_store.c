@@ -94,10 +94,8 @@ int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, s
 
 void ssid_user_init(struct ssid_user *u, const char *id)
 {
-	/* The state, most of u's bytes, is emptied once: by its own init. */
 	memset(u, 0, offsetof(struct ssid_user, state));
 	ssi_state_init(&u->state);
-	memset(&u->state + 1, 0, sizeof(*u) - offsetof(struct ssid_user, state) - sizeof(u->state));
 	u->id = id;
 	ssi_history_init(&u->history);
 	ssi_alert_state_init(&u->alert);

@@ -952,9 +952,9 @@ fi
 # however many of its events it holds, so a backlog's cost per event falls
 # as batches grow, and ssid's memory grows with them. The ranks-on run's
 # redis-server stays, idle, for the rebuild.
-batch_default=$("$bin/ssid" --list-keys | awk -F'\t' '$1 == "batch.max_events" { print $2 }')
-[ -n "$batch_default" ] || die "ssid --list-keys names no batch.max_events"
 if [ -n "${batch_sizes// /}" ]; then
+	batch_default=$("$bin/ssid" --list-keys | awk -F'\t' '$1 == "batch.max_events" { print $2 }')
+	[ -n "$batch_default" ] || die "ssid --list-keys names no batch.max_events"
 	ssid_stop
 	kept_redis_pid=$redis_pid
 	kept_redis_port=$redis_port
