@@ -9,10 +9,10 @@
  * top_percent = ceil(100 * rank / size), and a segment under the privacy
  * floor (min_members) is hidden.
  *
- * Where the connections are: the Redis set "<prefix>net:{<user_id>}" holds
- * the ids of the rep's connections (the daemon SADDs attrs.connection_id on
- * connection_added and SREMs it on connection_removed; ssid_network_key
- * names the key).
+ * Where the connections are (ssid_conns.h): field c of the rep's hash while
+ * they fit in it, and the set "<prefix>net:{<user_id>}" for the others (or
+ * all of them, for a rep an older build wrote). The set is scanned only
+ * when field c says it may hold some.
  *
  * Why it is computed on demand. Every rep has a network of their own, so
  * there is no shared aggregate to keep: keeping network ranks current on
@@ -25,12 +25,15 @@
  * What one call costs, for a rep with C connections and P partitions with
  * rank data (every command names one key, so one hash slot):
  *   - Redis: SMEMBERS of the partition list (taken once per call), one HGET
- *     of the rep's record per partition, then SSCAN of the set in chunks of
+ *     of the rep's record per partition, one HGET of its field c (the
+ *     daemon's batches have it already), the ids of c looked up with one
+ *     HMGET per partition, then, when it is spilled, SSCAN of the set in chunks of
  *     about SSID_NETWORK_CHUNK ids, the new ids of each chunk looked up with
  *     one HMGET per partition (at most SSID_NETWORK_CHUNK fields each):
  *     O(C * P) work in all, and no single command runs longer than a
  *     chunk's, so Redis is never blocked for the whole network.
- *   - Round trips: 2, then per chunk one for its SSCAN and one for its
+ *   - Round trips: 3 (2 in a batch), 1 for the lookups of c's ids, then per
+ *     chunk of the set one for its SSCAN and one for its
  *     lookups (none when it brings no new id; a chunk of more than
  *     SSID_NETWORK_CHUNK ids is looked up in several HMGETs of one round
  *     trip); commands: 1 + P, then per chunk 1 + P (per SSID_NETWORK_CHUNK
@@ -40,7 +43,8 @@
  *   - Many reps at once (ssid_network_rank_batch, the daemon's way): the
  *     partition list once, then the reps' scans in lockstep, each round
  *     one round trip for all their SSCANs and one for all their lookups,
- *     so a batch of reps with small networks costs 3 round trips.
+ *     so a batch of reps whose connections fit in c costs 2 round trips,
+ *     3 when some are in sets.
  *   - Client memory: one chunk's reply at a time per rep, plus 8 bytes per distinct
  *     connection (a table of 64-bit fingerprints) to skip the members SSCAN
  *     may return twice when the set is resized during the scan.
@@ -58,6 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ssid_conns.h"
 #include "ssid_rank.h"
 #include "ssid_redis.h"
 
@@ -73,9 +78,6 @@ struct ssid_network_stats {
 	uint64_t known;	      /* of those, known users (with a rank record) */
 };
 
-/* "<prefix>net:{<user_id>}" into buf, as snprintf (the length it needs). */
-int ssid_network_key(const struct ssid_redis *rd, const char *user_id, char *buf, size_t len);
-
 /*
  * The network position of user_id into out: present false when the rep has
  * no rank record (never ranked); else of = 1 + the known connections, hidden
@@ -90,9 +92,10 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 
 /* One rep of ssid_network_rank_batch. */
 struct ssid_network_ask {
-	const char *user_id;	  /* in; borrowed */
-	int total;		  /* in: the rep's own total, as it was just ranked */
-	struct ssid_rank_pos pos; /* out */
+	const char *user_id;		/* in; borrowed */
+	int total;			/* in: the rep's own total, as it was just ranked */
+	const struct ssid_conns *conns; /* in: its field c as loaded, borrowed; NULL: unknown */
+	struct ssid_rank_pos pos;	/* out */
 };
 
 /*

@@ -15,6 +15,8 @@
  *      "v1 global industry tenant team", 0 for none or hidden
  *   n  the rep's network rank as last computed (ssid_network), at most once
  *      a day: "v1 day present hidden rank of top_percent avg_total_cp"
+ *   c  the rep's connections while they fit in 64 bytes (ssid_conns.h owns
+ *      the encoding), written with the state
  * The state is written in parts of at most SSID_STORE_STATE_PART bytes,
  * fields "s", "s1", ... (SSID_STORE_STATE_FIELDS), so that the hash stays
  * a compact listpack: Redis turns a hash into a hashtable, about 330 bytes
@@ -30,9 +32,11 @@
  * writes all of it in one round trip.
  *
  * A rep's 1st-degree connections named by connection_added/_removed
- * events (attrs.connection_id) are the set "<prefix>net:{<user_id>}",
- * added and removed in the order the events are consumed (SADD and SREM
- * written with the state); ssid_network ranks a rep among them.
+ * events (attrs.connection_id) are field c and, for those that do not fit
+ * in it, the set "<prefix>net:{<user_id>}" (ssid_conns.h), changed in the
+ * order the events are consumed: the save applies them to c and sends the
+ * SADD/SREM of the set's before the HSET of the state. ssid_network ranks
+ * a rep among them.
  *
  * The inactivity-decay schedule is one sorted set per input partition,
  * "<prefix>dz:<partition>" (one ZADD per partition per save): member user
@@ -58,6 +62,7 @@
 #include "ssi_score.h"
 #include "ssi_state.h"
 #include "ssid_cache.h"
+#include "ssid_conns.h"
 #include "ssid_rank.h"
 #include "ssid_redis.h"
 
@@ -66,7 +71,7 @@
 
 /* A change to a rep's connection set. */
 struct ssid_net_op {
-	bool add; /* SADD, else SREM */
+	bool add; /* else a removal */
 	const char *connection_id;
 };
 
@@ -106,6 +111,7 @@ struct ssid_user {
 	int64_t due_ms;			     /* next decay, SSID_DUE_NEVER */
 	const struct ssid_net_op *net;	     /* written with the state; borrowed */
 	size_t nnet;
+	struct ssid_conns conns; /* c as loaded; the save applies net to it */
 	/*
 	 * The store's own: what ssid_store_save writes, set by the
 	 * ssid_store_stage_* calls (cleared by ssid_user_init), never by callers.
@@ -186,6 +192,8 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n);
 
 /* The hash key of a user, for tools and tests. Returns its length. */
 int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, size_t len);
+/* The same for the keys of rd: "<prefix>u:{<user_id>}", as snprintf. */
+int ssid_store_user_key(const struct ssid_redis *rd, const char *user_id, char *buf, size_t len);
 
 /*
  * Up to max user ids of partition's schedule due at or before now_ms,

@@ -13,6 +13,7 @@
 
 #include "ssi_text.h"
 #include "ssid_history.h"
+#include "ssid_store.h"
 
 struct ssid_history {
 	struct ssid_redis *rd;
@@ -93,11 +94,10 @@ int ssid_history_day_merge(struct ssi_history *h, const char *value, size_t len)
 	return rc == -ENOMEM ? rc : rc < 0 ? -EBADMSG : 0;
 }
 
-/* The rep's hash, named exactly as ssid_store names it. */
+/* The rep's hash (ssid_store names it). */
 static size_t format_key(struct ssid_history *hs, const char *user_id)
 {
-	return (size_t)snprintf(hs->key, hs->key_cap, "%su:{%s}", ssid_redis_key_prefix(hs->rd),
-				user_id);
+	return (size_t)ssid_store_user_key(hs->rd, user_id, hs->key, hs->key_cap);
 }
 
 static bool user_id_is_valid(const char *user_id)

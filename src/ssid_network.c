@@ -1,4 +1,4 @@
-/* ssid_network: network rank from a connection set and rank records; see ssid_network.h. */
+/* ssid_network: network rank from a rep's connections and rank records; see ssid_network.h. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,14 +8,10 @@
 #include <hiredis/hiredis.h>
 
 #include "ssi_rank.h"
+#include "ssid_conns.h"
 #include "ssid_network.h"
 #include "ssid_rank_read.h"
-
-/* The one place that names the connection set, for the daemon and the tests. */
-int ssid_network_key(const struct ssid_redis *rd, const char *user_id, char *buf, size_t len)
-{
-	return snprintf(buf, len, "%snet:{%s}", ssid_redis_key_prefix(rd), user_id);
-}
+#include "ssid_store.h"
 
 /* ---- the set of connections already counted ------------------------------ */
 
@@ -92,19 +88,25 @@ struct scan {
 	uint64_t higher; /* known connections with a strictly higher total */
 	char cursor[32];
 	size_t cursor_len;
-	bool done;	   /* SSCAN said cursor 0 */
+	bool done;	   /* SSCAN said cursor 0, or no set to scan */
 	redisReply *chunk; /* the last SSCAN reply: ids point into it */
-	const char **ids;  /* new connections of the chunk, not looked up yet */
-	int *totals;	   /* their totals */
+	/* The ids of field c, NUL-terminated, for the first lookups. */
+	char packed[SSID_CONNS_PACKED_MAX * 2];
+	const char **ids; /* new connections of the chunk, not looked up yet */
+	int *totals;	  /* their totals */
 	size_t nids, idcap;
 	struct seen seen;
 	struct ssid_network_stats st;
 };
 
-static int scan_init(struct scan *sc, struct ssid_redis *rd, const char *user_id, int own)
+static int take_packed(struct ssid_redis *rd, struct scan *sc, const struct ssid_conns *conns);
+
+/* conns: the rep's field c; NULL when not read (the set alone is scanned). */
+static int scan_init(struct scan *sc, struct ssid_redis *rd, const char *user_id, int own,
+		     const struct ssid_conns *conns)
 {
 	char probe[1];
-	int len = ssid_network_key(rd, user_id, probe, sizeof(probe)); /* the length it needs */
+	int len = ssid_conns_set_key(rd, user_id, probe, sizeof(probe)); /* the length it needs */
 
 	memset(sc, 0, sizeof(*sc));
 	sc->user_id = user_id;
@@ -116,8 +118,11 @@ static int scan_init(struct scan *sc, struct ssid_redis *rd, const char *user_id
 	sc->nkey = malloc(sc->nlen + 1);
 	if (!sc->nkey)
 		return -ENOMEM;
-	ssid_network_key(rd, user_id, sc->nkey, sc->nlen + 1);
-	return 0;
+	ssid_conns_set_key(rd, user_id, sc->nkey, sc->nlen + 1);
+	if (!conns)
+		return 0;
+	sc->done = !ssid_conns_spilled(conns);
+	return take_packed(rd, sc, conns);
 }
 
 static void scan_free(struct scan *sc)
@@ -131,10 +136,61 @@ static void scan_free(struct scan *sc)
 }
 
 /*
- * The members of an SSCAN reply not counted yet, the rep excepted, into
- * sc->ids. An id no rep can have (a NUL inside, too long) is a connection
- * but never a known one.
+ * A connection id (NUL-terminated at len), unless counted already or the
+ * rep's own, into sc->ids. An id no rep can have (a NUL inside, too long) is
+ * a connection but never a known one.
  */
+static int take_id(struct ssid_redis *rd, struct scan *sc, const char *id, size_t len)
+{
+	int rc;
+
+	if (len == sc->user_len && memcmp(id, sc->user_id, len) == 0)
+		return 0;
+	rc = seen_add(&sc->seen, fingerprint(id, len));
+	if (rc == 0)
+		return 0;
+	if (rc > 0 && sc->nids == sc->idcap) {
+		size_t cap = sc->idcap ? 2 * sc->idcap : SSID_NETWORK_CHUNK;
+		const char **ids = realloc(sc->ids, cap * sizeof(*ids));
+		int *totals = ids ? realloc(sc->totals, cap * sizeof(*totals)) : NULL;
+
+		if (ids)
+			sc->ids = ids;
+		if (totals)
+			sc->totals = totals;
+		rc = ids && totals ? 1 : -ENOMEM;
+		if (rc > 0)
+			sc->idcap = cap;
+	}
+	if (rc < 0) {
+		ssid_redis_set_error(rd, "out of memory");
+		return rc;
+	}
+	sc->st.connections++;
+	if (len > 0 && len <= SSI_ID_MAX && !memchr(id, '\0', len))
+		sc->ids[sc->nids++] = id;
+	return 0;
+}
+
+/* The ids of the rep's field c, copied NUL-terminated into sc->packed. */
+static int take_packed(struct ssid_redis *rd, struct scan *sc, const struct ssid_conns *conns)
+{
+	size_t at = 0, idlen, used = 0;
+	const char *id;
+	int rc = 0;
+
+	while (rc == 0 && ssid_conns_next(conns->b, conns->len, &at, &id, &idlen)) {
+		char *copy = sc->packed + used;
+
+		memcpy(copy, id, idlen);
+		copy[idlen] = '\0';
+		used += idlen + 1;
+		rc = take_id(rd, sc, copy, idlen);
+	}
+	return rc;
+}
+
+/* The members of an SSCAN reply not counted yet (take_id) into sc->ids. */
 static int take_members(struct ssid_redis *rd, struct scan *sc, const redisReply *members)
 {
 	for (size_t i = 0; i < members->elements; i++) {
@@ -146,32 +202,10 @@ static int take_members(struct ssid_redis *rd, struct scan *sc, const redisReply
 			return -EBADMSG;
 		}
 		sc->st.scanned++;
-		if (m->len == sc->user_len && memcmp(m->str, sc->user_id, m->len) == 0)
-			continue;
-		rc = seen_add(&sc->seen, fingerprint(m->str, m->len));
-		if (rc == 0)
-			continue;
-		if (rc > 0 && sc->nids == sc->idcap) {
-			size_t cap = sc->idcap ? 2 * sc->idcap : SSID_NETWORK_CHUNK;
-			const char **ids = realloc(sc->ids, cap * sizeof(*ids));
-			int *totals = ids ? realloc(sc->totals, cap * sizeof(*totals)) : NULL;
-
-			if (ids)
-				sc->ids = ids;
-			if (totals)
-				sc->totals = totals;
-			rc = ids && totals ? 1 : -ENOMEM;
-			if (rc > 0)
-				sc->idcap = cap;
-		}
-		if (rc < 0) {
-			ssid_redis_set_error(rd, "out of memory");
+		/* hiredis NUL-terminates bulk strings. */
+		rc = take_id(rd, sc, m->str, m->len);
+		if (rc < 0)
 			return rc;
-		}
-		sc->st.connections++;
-		if (m->len == 0 || m->len > SSI_ID_MAX || memchr(m->str, '\0', m->len))
-			continue;
-		sc->ids[sc->nids++] = m->str; /* hiredis NUL-terminates bulk strings */
 	}
 	return 0;
 }
@@ -278,14 +312,14 @@ static int lookup_round(struct ssid_redis *rd, const int32_t *parts, size_t npar
 }
 
 /*
- * Scan every set to its end, a chunk per round, the lookups after each
- * round; *rounds counts the round trips.
+ * Look the ids of fields c up, then scan every set to its end, a chunk per
+ * round, the lookups after each round; *rounds counts the round trips.
  */
 static int run(struct ssid_redis *rd, const int32_t *parts, size_t nparts, struct scan *sc,
 	       size_t n, uint64_t *rounds)
 {
 	bool any = true;
-	int rc = 0;
+	int rc = lookup_round(rd, parts, nparts, sc, n, rounds);
 
 	while (rc == 0 && any) {
 		rc = sscan_round(rd, sc, n, &any);
@@ -322,14 +356,47 @@ static bool id_ok(const char *user_id)
 	return len > 0 && len <= SSI_ID_MAX;
 }
 
+/*
+ * The rep's field c into *conns; *have false when it has none (an older
+ * build's rep: its set holds them all). 0, -EIO, -EBADMSG (not a hash).
+ */
+static int read_conns(struct ssid_redis *rd, const char *user_id, struct ssid_conns *conns,
+		      bool *have)
+{
+	char key[SSI_ID_MAX + 512];
+	int klen = ssid_store_user_key(rd, user_id, key, sizeof(key));
+	redisReply *r;
+	int rc = 0;
+
+	*have = false;
+	if (klen < 0 || (size_t)klen >= sizeof(key))
+		return -EINVAL;
+	r = ssid_redis_command(rd, "HGET %b %s", key, (size_t)klen, SSID_CONNS_FIELD);
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_STRING) {
+		/* Unreadable, it reads as spilled with no ids: the set is scanned. */
+		(void)ssid_conns_load(conns, r->str, r->len, true);
+		*have = true;
+	} else if (r->type != REDIS_REPLY_NIL) {
+		ssid_redis_set_error(rd, "HGET %s %s: %s", key, SSID_CONNS_FIELD,
+				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		rc = -EBADMSG;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 /* The rep's total, then the known connections' totals: higher ones counted, all summed. */
 int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_members,
 		      struct ssid_rank_pos *out, struct ssid_network_stats *stats)
 {
 	struct ssid_network_stats st = {0};
 	struct ssi_rank_record rec;
+	struct ssid_conns conns;
 	int32_t *parts = NULL;
 	size_t nparts = 0;
+	bool have = false;
 	int found = 0, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -349,9 +416,14 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 		rc = found = ssid_rank_read_record(rd, parts, nparts, user_id, &rec, NULL);
 	}
 	if (rc > 0) {
+		st.round_trips++;
+		st.commands++;
+		rc = read_conns(rd, user_id, &conns, &have);
+	}
+	if (rc == 0 && found > 0) {
 		struct scan sc;
 
-		rc = scan_init(&sc, rd, user_id, rec.score.total);
+		rc = scan_init(&sc, rd, user_id, rec.score.total, have ? &conns : NULL);
 		if (rc == 0)
 			rc = run(rd, parts, nparts, &sc, 1, &st.round_trips);
 		if (rc == 0)
@@ -392,7 +464,8 @@ int ssid_network_rank_batch(struct ssid_redis *rd, struct ssid_network_ask *asks
 		rc = ssid_rank_read_partitions(rd, &parts, &nparts);
 	}
 	for (; rc == 0 && ready < n; ready++)
-		rc = scan_init(&sc[ready], rd, asks[ready].user_id, asks[ready].total);
+		rc = scan_init(&sc[ready], rd, asks[ready].user_id, asks[ready].total,
+			       asks[ready].conns);
 	if (rc == 0)
 		rc = run(rd, parts, nparts, sc, n, &st.round_trips);
 	for (size_t i = 0; i < ready; i++) {

@@ -459,6 +459,7 @@ static int network_step(struct ssid_pipeline *p, int64_t now_ms)
 			continue;
 		asks[n].user_id = p->users[u].id;
 		asks[n].total = p->work[u].score.total; /* as just ranked */
+		asks[n].conns = &p->users[u].conns; /* as loaded: the save applies this batch's */
 		who[n++] = u;
 	}
 	if (n > 0)

@@ -78,7 +78,12 @@ int ssid_store_ping(struct ssid_store *s)
 
 int ssid_store_key(const struct ssid_store *s, const char *user_id, char *buf, size_t len)
 {
-	const char *prefix = ssid_redis_key_prefix(s->rd);
+	return ssid_store_user_key(s->rd, user_id, buf, len);
+}
+
+int ssid_store_user_key(const struct ssid_redis *rd, const char *user_id, char *buf, size_t len)
+{
+	const char *prefix = ssid_redis_key_prefix(rd);
 	size_t np = strlen(prefix), nu = strlen(user_id), n = np + 3 + nu + 1;
 
 	/* "<prefix>u:{<id>}", as snprintf would (every rep of every batch: no printf). */
@@ -96,6 +101,8 @@ void ssid_user_init(struct ssid_user *u, const char *id)
 {
 	memset(u, 0, offsetof(struct ssid_user, state));
 	ssi_state_init(&u->state);
+	(void)ssid_conns_load(&u->conns, NULL, 0, false);
+	u->conns.dirty = false;
 	u->id = id;
 	ssi_history_init(&u->history);
 	ssi_alert_state_init(&u->alert);
@@ -233,11 +240,12 @@ static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 	u->network.avg_total = (double)v[6] / 100.0;
 }
 
-enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F__COUNT };
+enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F_CONNS, F__COUNT };
+_Static_assert(F__COUNT <= SSID_CACHE_FIELDS, "the cache keeps fewer fields than a record has");
 
 /* The fields after the state's parts, in F_ order from F_PUBLISHED. */
-static const char *const other_fields[F__COUNT] = {NULL, "p", SSID_HISTORY_FIELD,    "a",
-						   "k",	 "n", SSID_HISTORY_DAY_FIELD};
+static const char *const other_fields[F__COUNT] = {
+    NULL, "p", SSID_HISTORY_FIELD, "a", "k", "n", SSID_HISTORY_DAY_FIELD, SSID_CONNS_FIELD};
 static const char *const part_fields[SSID_STORE_STATE_PARTS] = {"s",  "s1", "s2", "s3",
 								"s4", "s5", "s6", "s7"};
 /* SSID_STORE_STATE_FIELDS, for other readers' format strings, names as many ("s s1 ..."). */
@@ -322,6 +330,9 @@ static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 		ssi_alert_state_init(&u->alert);
 	tops_parse(&f[F_TOPS], u->published_top);
 	network_parse(&f[F_NETWORK], u);
+	/* Unreadable, it stays as it is and the set takes the rep's connections. */
+	(void)ssid_conns_load(&u->conns, f[F_CONNS].has ? f[F_CONNS].p : NULL, f[F_CONNS].len,
+			      u->has_state);
 	u->state_parts = u->has_state ? state_parts(f[F_STATE].len) : 0;
 	return 0;
 }
@@ -524,6 +535,8 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 			return ssid_redis_fail(s->rd, (int)len, "encode state");
 		hset_state(&h, u, s->enc, (size_t)len);
 	}
+	if (u->save_state && u->conns.dirty && u->conns.len > 0)
+		hset_field(&h, F_CONNS, u->conns.b, u->conns.len);
 	if (u->save_published || u->save_alert) {
 		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
 		if (len < 0)
@@ -615,20 +628,33 @@ static int append_due(struct ssid_store *s, const struct ssid_user *users, size_
 	return rc == -ENOMEM ? ssid_redis_fail(s->rd, rc, "ZADD: out of memory") : rc;
 }
 
-/* Queue the SADD/SREM of u's connection changes, in order. */
-static int append_net(struct ssid_store *s, const struct ssid_user *u, size_t *sent)
+/*
+ * Apply u's connection changes, in order, to its field c (ssid_conns.h) and
+ * queue the SADD/SREM of those that go to its set. They are queued before
+ * the HSET of the state whose marks make their events replays: a write cut
+ * short leaves no change behind that a replay would skip. Applying them
+ * twice (a save retried without a load) changes nothing more.
+ */
+static int append_net(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 {
 	char key[512];
-	int klen;
+	int klen = 0;
 
-	if (!u->save_state || u->nnet == 0)
+	if (!u->save_state)
 		return 0;
-	klen = snprintf(key, sizeof(key), "%snet:{%s}", ssid_redis_key_prefix(s->rd), u->id);
 	for (size_t i = 0; i < u->nnet; i++) {
-		const char *argv[3] = {u->net[i].add ? "SADD" : "SREM", key,
-				       u->net[i].connection_id};
-		size_t argl[3] = {4, (size_t)klen, strlen(u->net[i].connection_id)};
+		const char *id = u->net[i].connection_id;
+		size_t idlen = strlen(id);
+		const char *argv[3] = {u->net[i].add ? "SADD" : "SREM", key, id};
+		size_t argl[3] = {4, 0, idlen};
 
+		if (u->net[i].add ? ssid_conns_add(&u->conns, id, idlen) != -ENOSPC
+				  : ssid_conns_remove(&u->conns, id, idlen) >= 0 &&
+					!ssid_conns_spilled(&u->conns))
+			continue;
+		if (klen == 0)
+			klen = ssid_conns_set_key(s->rd, u->id, key, sizeof(key));
+		argl[1] = (size_t)klen;
 		if (ssid_redis_append(s->rd, key, argl[1], 3, argv, argl) < 0)
 			return -EIO;
 		(*sent)++;
@@ -671,9 +697,9 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 	rc = ssid_redis_connect(s->rd);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		cache_prefetch(s, users, n, i);
-		rc = append_hset(s, &users[i], &sent);
+		rc = append_net(s, &users[i], &sent);
 		if (rc == 0)
-			rc = append_net(s, &users[i], &sent);
+			rc = append_hset(s, &users[i], &sent);
 		/* Redis writes the first records while the next are encoded. */
 		if (rc == 0 && i % SAVE_FLUSH_EVERY == SAVE_FLUSH_EVERY - 1)
 			rc = ssid_redis_flush(s->rd);

@@ -349,7 +349,7 @@ START_TEST (test_beside_the_store) {
 	ssid_store_key(e.store, u.id, key, sizeof(key));
 	r = probe_command(&e, "HKEYS %s", key);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
-	ck_assert_uint_eq(r->elements, 6); /* s (a small state: one part), p, k, a, h and d */
+	ck_assert_uint_eq(r->elements, 7); /* s (a small state: one part), c, p, k, a, h and d */
 	freeReplyObject(r);
 	r = probe_command(&e, "HEXISTS %s " SSID_HISTORY_FIELD, key);
 	ck_assert_int_eq(r->integer, 1);

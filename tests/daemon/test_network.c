@@ -3,7 +3,9 @@
  * plain in-test oracle over random networks (unknown connections, the rep in
  * their own set, ties, the privacy floor), integer-encoded sets, a 30,000
  * connection network and what it costs (round trips and commands, SSCAN,
- * HGET and HMGET calls counted by the server), and errors. The rank records
+ * HGET and HMGET calls counted by the server), connections written by
+ * ssid_store (field c, the set past it, an older build's set), and errors.
+ * The rank records
  * are written by ssid_rank, spread over RANK_PARTS partitions.
  */
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "fixture.h"
 #include "ssid_network.h"
 #include "ssid_rank.h"
+#include "ssid_store.h"
 #include "suites.h"
 
 /* Ranked reps go to partition i % RANK_PARTS, as if their events came from there. */
@@ -134,7 +137,7 @@ START_TEST (network_small_exact) {
 
 	rank_reps(ids, totals, 6);
 	connect_all(c, "me", conns, 6);
-	ck_assert_int_eq(ssid_network_key(rd, "me", key, sizeof(key)), 12);
+	ck_assert_int_eq(ssid_conns_set_key(rd, "me", key, sizeof(key)), 12);
 	ck_assert_str_eq(key, "ssi:net:{me}");
 
 	/* me 50.00; a 60.00 higher; b, c 50.00 equal (not higher); d lower; stranger
@@ -148,9 +151,12 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(st.scanned, 6);
 	ck_assert_int_eq(st.connections, 5); /* the rep's own id left out */
 	ck_assert_int_eq(st.known, 4);
-	/* The partitions, the rep's record, one SSCAN chunk, its lookups. */
-	ck_assert_int_eq(st.round_trips, 4);
-	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1 + RANK_PARTS);
+	/*
+	 * The partitions, the rep's record, its field c (none: its set holds
+	 * everything), one SSCAN chunk, its lookups.
+	 */
+	ck_assert_int_eq(st.round_trips, 5);
+	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1 + 1 + RANK_PARTS);
 
 	/* The privacy floor: 5 members under a floor of 6 are hidden, size kept. */
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 6, &pos, NULL), 0);
@@ -167,8 +173,8 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(pos.of, 1);
 	ck_assert_int_eq(pos.top_percent, 100);
 	ck_assert(pos.avg_total == 70.0);
-	ck_assert_int_eq(st.round_trips, 3); /* an empty SSCAN, nothing to look up */
-	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1);
+	ck_assert_int_eq(st.round_trips, 4); /* an empty SSCAN, nothing to look up */
+	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1 + 1);
 
 	/* A rep never ranked has no network position, whatever their set holds:
 	 * their set is not even read. */
@@ -291,7 +297,8 @@ END_TEST
 /*
  * A 30,000-connection network, 20,000 of them known: exact, and the cost the
  * header states, checked against the server's own counts: the partition
- * list once, one HGET per partition for the rep's record, then per SSCAN
+ * list once, one HGET per partition for the rep's record, one for its
+ * field c (none here), then per SSCAN
  * chunk one round trip for the SSCAN and one for its lookups (one HMGET per
  * partition, at most SSID_NETWORK_CHUNK ids each).
  */
@@ -336,7 +343,7 @@ START_TEST (network_large_cost) {
 	ck_assert_int_eq(st.known, KNOWN);
 	ck_assert_uint_ge(st.scanned, CONNS);
 	ck_assert_int_eq(smembers, 1);
-	ck_assert_int_eq(hget, RANK_PARTS);
+	ck_assert_int_eq(hget, RANK_PARTS + 1); /* the rep's record, its field c */
 	/* Lookups of at most a chunk each, one HMGET per partition per lookup. */
 	ck_assert_int_eq(hmget % RANK_PARTS, 0);
 	ck_assert_int_ge(hmget / RANK_PARTS, CONNS / SSID_NETWORK_CHUNK);
@@ -344,9 +351,9 @@ START_TEST (network_large_cost) {
 	ck_assert_msg(sscan <= 2 + 2 * (CONNS / SSID_NETWORK_CHUNK), "%lld SSCANs", sscan);
 	/* The stats say what the server saw. */
 	ck_assert_int_eq(st.commands, smembers + hget + sscan + hmget);
-	/* Each SSCAN a round trip, then one for all the lookups of its ids. */
-	ck_assert_int_le(st.round_trips, 2 + 2 * sscan);
-	ck_assert_int_ge(st.round_trips, 2 + sscan + 1);
+	/* The partitions, the record, c; each SSCAN a round trip, then one for its lookups. */
+	ck_assert_int_le(st.round_trips, 3 + 2 * sscan);
+	ck_assert_int_ge(st.round_trips, 3 + sscan + 1);
 	fprintf(stderr,
 		"network rank of %d connections (%d known, %d partitions): %.1f ms, "
 		"%llu round trips, %llu commands\n",
@@ -428,6 +435,169 @@ START_TEST (network_errors) {
 }
 END_TEST
 
+/* Apply ops ("+id" adds, "-id" removes) to user's connections through ssid_store, as ssid does. */
+static void store_conns(struct ssid_store *s, const char *user, const char *const *ops, size_t n)
+{
+	struct ssid_net_op net[16];
+	struct ssid_user u;
+
+	ck_assert_uint_le(n, 16);
+	for (size_t i = 0; i < n; i++)
+		net[i] = (struct ssid_net_op){.add = ops[i][0] == '+', .connection_id = ops[i] + 1};
+	ssid_user_init(&u, user);
+	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
+	u.net = net;
+	u.nnet = n;
+	ssid_store_stage_state(&u, false);
+	ck_assert_int_eq(ssid_store_save(s, &u, 1), 0);
+	ssid_user_clear(&u);
+}
+
+/* One rep's network through ssid_network_rank_batch, from its field c as the store loads it. */
+static void batch_rank(struct ssid_store *s, struct ssid_redis *rd, const char *user, int total,
+		       struct ssid_rank_pos *pos, struct ssid_network_stats *st)
+{
+	struct ssid_user u;
+	struct ssid_network_ask ask = {.user_id = user, .total = total};
+
+	ssid_user_init(&u, user);
+	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
+	ask.conns = &u.conns;
+	ck_assert_int_eq(ssid_network_rank_batch(rd, &ask, 1, 1, st), 0);
+	*pos = ask.pos;
+	ssid_user_clear(&u);
+}
+
+/*
+ * Connections as the daemon writes them: in the rep's field c while they
+ * fit (no set, no SSCAN: 2 round trips for a batch), the rest in the set
+ * (scanned because c says so), removals from both, and a rep an older build
+ * left with its set only: all counted once, as the oracle says.
+ */
+START_TEST (network_packed_and_spilled) {
+	static char ids[8][24] = {"me",
+				  "a",
+				  "b",
+				  "d",
+				  "small",
+				  "old",
+				  "rep-long-id-00000000001",
+				  "rep-long-id-00000000002"};
+	static const int totals[8] = {5000, 6000, 4000, 7000, 3000, 5500, 5000, 2000};
+	static const char *const me_ops[] = {"+a",
+					     "+b",
+					     "+d",
+					     "+me",
+					     "+stranger",
+					     "+rep-long-id-00000000001",
+					     "+rep-long-id-00000000002",
+					     "-b",
+					     "+a"};
+	static const char *const small_ops[] = {"+a", "+d", "-d", "+small"};
+	static const char *const old_ops[] = {"+b"};
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	redisContext *c = fx_redis_peek(&redis);
+	struct ssid_redis *rd = fx_redis_client(&redis);
+	struct ssid_network_stats st;
+	struct ssid_rank_pos got, want;
+	struct ssid_store *s = NULL;
+	long long sscan;
+	redisReply *r;
+
+	rank_reps(ids, totals, 8);
+	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+
+	/* me: a, d and the first long id fit in c; the second goes to the set, b leaves both. */
+	store_conns(s, "me", me_ops, sizeof(me_ops) / sizeof(me_ops[0]));
+	r = redisCommand(c, "HGET ssi:u:{me} c");
+	ck_assert(r && r->type == REDIS_REPLY_STRING);
+	ck_assert_int_eq(r->len, 1 + 2 + 2 + 3 + 9 + 24); /* flags, a, d, me, stranger, a long id */
+	ck_assert_int_eq(r->str[0], SSID_CONNS_SPILLED);
+	ck_assert(ssid_conns_valid(r->str, r->len));
+	freeReplyObject(r);
+	r = redisCommand(c, "SMEMBERS ssi:net:{me}");
+	ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+	ck_assert_str_eq(r->element[0]->str, "rep-long-id-00000000002");
+	freeReplyObject(r);
+	{
+		const int known[] = {6000, 7000, 5000, 2000}; /* a, d, both long ids */
+
+		oracle(5000, known, 4, 1, &want);
+	}
+	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &got, &st), 0);
+	check_pos(&got, &want, "me");
+	ck_assert_int_eq(st.connections, 5); /* stranger too */
+	batch_rank(s, rd, "me", 5000, &got, &st);
+	check_pos(&got, &want, "me (batch)");
+	ck_assert_int_eq(st.round_trips, 4); /* partitions, c's lookups, SSCAN, its lookups */
+
+	/* small: c alone, no set and no SSCAN. */
+	store_conns(s, "small", small_ops, sizeof(small_ops) / sizeof(small_ops[0]));
+	r = redisCommand(c, "EXISTS ssi:net:{small}");
+	ck_assert(r && r->integer == 0);
+	freeReplyObject(r);
+	{
+		const int known[] = {6000}; /* a; d removed; small is the rep */
+
+		oracle(3000, known, 1, 1, &want);
+	}
+	sscan = -fx_redis_command_calls(c, "sscan");
+	batch_rank(s, rd, "small", 3000, &got, &st);
+	ck_assert_int_eq(ssid_network_rank(rd, "small", 1, &got, NULL), 0);
+	sscan += fx_redis_command_calls(c, "sscan");
+	check_pos(&got, &want, "small");
+	ck_assert_int_eq(sscan, 0);
+	ck_assert_int_eq(st.round_trips, 2); /* the partitions, c's lookups */
+	ck_assert_int_eq(st.commands, 1 + RANK_PARTS);
+
+	/* old: a state but no field c, its connections in the set (an older build's). */
+	store_conns(s, "old", NULL, 0);
+	fx_redis_peek_ok(c, redisCommand(c, "HDEL ssi:u:{old} c"));
+	fx_redis_peek_ok(c, redisCommand(c, "SADD ssi:net:{old} a d"));
+	{
+		const int known[] = {6000, 7000};
+
+		oracle(5500, known, 2, 1, &want);
+	}
+	batch_rank(s, rd, "old", 5500, &got, &st);
+	check_pos(&got, &want, "old (set only)");
+	store_conns(s, "old", old_ops, 1); /* c is written, spilled: the set still counts */
+	r = redisCommand(c, "HGET ssi:u:{old} c");
+	ck_assert(r && r->type == REDIS_REPLY_STRING && r->len == 3 &&
+		  memcmp(r->str,
+			 "\x01\x01"
+			 "b",
+			 3) == 0);
+	freeReplyObject(r);
+	{
+		const int known[] = {6000, 7000, 4000};
+
+		oracle(5500, known, 3, 1, &want);
+	}
+	batch_rank(s, rd, "old", 5500, &got, &st);
+	check_pos(&got, &want, "old (set and c)");
+	ck_assert_int_eq(ssid_network_rank(rd, "old", 1, &got, NULL), 0);
+	check_pos(&got, &want, "old (set and c, one rep)");
+
+	/* A field c that does not read is left as it is; the set takes the changes. */
+	fx_redis_peek_ok(c, redisCommand(c, "HSET ssi:u:{small} c %b", "\x07junk", (size_t)5));
+	store_conns(s, "small", old_ops, 1);
+	r = redisCommand(c, "HGET ssi:u:{small} c");
+	ck_assert(r && r->type == REDIS_REPLY_STRING && r->len == 5);
+	freeReplyObject(r);
+	{
+		const int known[] = {4000}; /* b, from the set */
+
+		oracle(3000, known, 1, 1, &want);
+	}
+	ck_assert_int_eq(ssid_network_rank(rd, "small", 1, &got, NULL), 0);
+	check_pos(&got, &want, "small (c unreadable)");
+	ssid_store_free(s);
+	ssid_redis_free(rd);
+	redisFree(c);
+}
+END_TEST
+
 /* The network tests run inside the ssictl suite (tests/daemon/test_ssictl.c).
  */
 TCase *network_tcase(void)
@@ -440,6 +610,7 @@ TCase *network_tcase(void)
 	tcase_add_test(tc, network_random_oracle);
 	tcase_add_test(tc, network_intset);
 	tcase_add_test(tc, network_large_cost);
+	tcase_add_test(tc, network_packed_and_spilled);
 	tcase_add_test(tc, network_errors);
 	return tc;
 }

@@ -13,6 +13,8 @@
 #include <check.h>
 
 #include "e2e.h"
+#include "ssid_conns.h"
+#include "ssid_network.h"
 #include "ssid_rank.h"
 #include "suites.h"
 
@@ -174,7 +176,8 @@ END_TEST
  * batch's connections are written with that batch, after its network ranks,
  * so each rep's network is then the rep alone (the privacy floor lowered to
  * 1 to see it): rank 1 of 1 at its own first total, which later batches the
- * same day show again.
+ * same day show again. At rest the connection is in the rep's field c, no
+ * set was made, and ssid_network (ssictl's) counts the peer.
  */
 START_TEST (test_network_in_scores) {
 	struct ssi_score first_score[RANK_REPS];
@@ -224,6 +227,27 @@ START_TEST (test_network_in_scores) {
 		ck_assert_int_eq(strncmp(e2e_str_of(net, "as_of_day"), today, 10), 0);
 	}
 	e2e_outs_free(&os);
+	{
+		struct ssid_redis *rd = fx_redis_client(&e.fx.redis);
+		char id[64];
+
+		for (int u = 0; u < RANK_REPS; u++) {
+			struct ssid_rank_pos pos;
+			redisReply *r;
+
+			fx_user_id(&e.fx.stream, u, id, sizeof(id));
+			fx_user_id(&e.fx.stream, (u + 1) % RANK_REPS, peer, sizeof(peer));
+			r = e2e_rcmd(rd, "HGET ssi:u:{%s} " SSID_CONNS_FIELD, id);
+			ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+			ck_assert_int_eq(r->len, 2 + strlen(peer)); /* flags, length, the id */
+			ck_assert(r->str[0] == 0 && memcmp(r->str + 2, peer, strlen(peer)) == 0);
+			freeReplyObject(r);
+			ck_assert_int_eq(e2e_rint(rd, "EXISTS ssi:net:{%s}", id), 0);
+			ck_assert_int_eq(ssid_network_rank(rd, id, 1, &pos, NULL), 0);
+			ck_assert_int_eq(pos.of, 2);
+		}
+		ssid_redis_free(rd);
+	}
 	e2e_close(&e);
 }
 END_TEST
