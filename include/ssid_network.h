@@ -19,7 +19,7 @@
  * every score change would cost, for each changed rep, an update of every
  * network the rep is in (up to 30,000 for a well-connected rep). Instead a
  * network rank is computed when asked for (ssictl rank, or a caller on its
- * own schedule), from the connection set and the reps' rank records, and an
+ * own schedule), from the rep's connections and the reps' rank records, and an
  * event never costs O(network).
  *
  * What one call costs, for a rep with C connections and P partitions with
@@ -27,24 +27,25 @@
  *   - Redis: SMEMBERS of the partition list (taken once per call), one HGET
  *     of the rep's record per partition, one HGET of its field c (the
  *     daemon's batches have it already), the ids of c looked up with one
- *     HMGET per partition, then, when it is spilled, SSCAN of the set in chunks of
- *     about SSID_NETWORK_CHUNK ids, the new ids of each chunk looked up with
+ *     HMGET per partition, then, when c says so, SSCAN of the set in chunks
+ *     of about SSID_NETWORK_CHUNK ids, the new ids of each chunk looked up with
  *     one HMGET per partition (at most SSID_NETWORK_CHUNK fields each):
  *     O(C * P) work in all, and no single command runs longer than a
  *     chunk's, so Redis is never blocked for the whole network.
- *   - Round trips: 3 (2 in a batch), 1 for the lookups of c's ids, then per
- *     chunk of the set one for its SSCAN and one for its
- *     lookups (none when it brings no new id; a chunk of more than
- *     SSID_NETWORK_CHUNK ids is looked up in several HMGETs of one round
- *     trip); commands: 1 + P, then per chunk 1 + P (per SSID_NETWORK_CHUNK
- *     ids). SSCAN's COUNT is a hint, so chunks vary: 30,000 connections
- *     over 3 partitions took 62 round trips and about 150 commands in
- *     tests/daemon/test_network.c.
+ *   - Round trips: 3 (the partition list, the record, c), 1 for the
+ *     lookups of c's ids when it has some, then per chunk of the set one for
+ *     its SSCAN and one for its lookups (none when it brings no new id; a
+ *     chunk of more than SSID_NETWORK_CHUNK ids is looked up in several
+ *     HMGETs of one round trip); commands: 1 + P + 1, P for c's ids, then
+ *     per chunk 1 + P (per SSID_NETWORK_CHUNK ids). SSCAN's COUNT is a
+ *     hint, so chunks vary: 30,000 connections in the set over 3 partitions
+ *     took 63 round trips and 164 commands in tests/daemon/test_network.c.
  *   - Many reps at once (ssid_network_rank_batch, the daemon's way): the
- *     partition list once, then the reps' scans in lockstep, each round
- *     one round trip for all their SSCANs and one for all their lookups,
- *     so a batch of reps whose connections fit in c costs 2 round trips,
- *     3 when some are in sets.
+ *     partition list once, then the lookups of every rep's c ids in one
+ *     round trip, then the reps' scans in lockstep, each round one round
+ *     trip for all their SSCANs and one for all their lookups: a batch of
+ *     reps whose connections fit in c costs 2 round trips, 4 when some
+ *     have small sets.
  *   - Client memory: one chunk's reply at a time per rep, plus 8 bytes per distinct
  *     connection (a table of 64-bit fingerprints) to skip the members SSCAN
  *     may return twice when the set is resized during the scan.

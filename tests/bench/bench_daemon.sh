@@ -498,6 +498,29 @@ count_reps() {
 	echo "$total"
 }
 
+# Where Redis's bytes go: MEMORY USAGE of every key, summed by kind (a key
+# with its {hash tag} and numbers blanked, e.g. ssi:u:{} or ssi:dz:N) over
+# the masters, per rep (REPS), largest first: "kind bytes, ...". Inside
+# Redis (SCAN in a script), after the figures were read.
+bytes_by_kind() {
+	local reps=$1 port
+	for port in "${redis_masters[@]}"; do
+		rcli_at "$port" eval "local t, cur, out = {}, '0', {}
+			repeat
+				local r = redis.call('SCAN', cur, 'COUNT', 10000)
+				cur = r[1]
+				for _, k in ipairs(r[2]) do
+					local kind = string.gsub(string.gsub(k, '%b{}', '{}'), '%d+', 'N')
+					t[kind] = (t[kind] or 0) + redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0')
+				end
+			until cur == '0'
+			for k, v in pairs(t) do out[#out + 1] = k .. ' ' .. v end
+			return out" 0 | tr -d '\r'
+	done | awk -v reps="$reps" '{ b[$1] += $2 }
+		END { for (k in b) if (reps > 0 && b[k] / reps >= 0.5) printf "%d %s\n", b[k] / reps + 0.5, k }' |
+		sort -rn | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'
+}
+
 # Redis costs between the snapshots BEFORE and AFTER (tags) over N events,
 # summed over the masters, stored as figures PREFIX.cmds (per event), .top
 # (the busiest commands per event), .cpu_per_m (CPU seconds per million
@@ -657,6 +680,7 @@ throughput_run() {
 	fig[$name.dead]=$(($(topic_messages ssi.events.dlq) - dlq_before))
 	redis_costs "$name" "$name.before" "$name.after" "$n"
 	fig[$name.reps]=$(count_reps)
+	fig[$name.kinds]=$(bytes_by_kind "${fig[$name.reps]}")
 	fig[$name.bytes_per_rep]=$(calc '%.0f' "${fig[$name.mem]} / (${fig[$name.reps]} > 0 ? ${fig[$name.reps]} : 1)")
 	fig[$name.conf]=$(conf_line "$work/$name.conf")
 	fig[$name.group]=$group
@@ -701,6 +725,9 @@ print_throughput() {
 		"$(commas "${fig[$name.bytes_per_rep]}")" "$over"
 	printf '  $ redis-cli -p PORT info all   # each master, before and after: sum of cmdstat_*:calls=, used_cpu_user+used_cpu_sys, used_memory\n'
 	printf "  \$ redis-cli -p PORT eval \"...SCAN MATCH 'ssi:u:{*' COUNT 10000...\" 0   # reps, after, each master\n"
+	printf '  redis: bytes per rep by key kind (MEMORY USAGE; the rest of used_memory is allocator and key-table overhead): %s\n' \
+		"${fig[$name.kinds]}"
+	printf "  \$ redis-cli -p PORT eval \"...SCAN...MEMORY USAGE key SAMPLES 0...\" 0   # after, each master\n"
 }
 
 # --- latency at a fixed rate ----------------------------------------------------------
@@ -1164,6 +1191,8 @@ printf '| rebuild (replay) of the same stream, ranks on | %s events/s (%s events
 	"$(calc '%.1f' "${fig[rebuild.s]}")" "$(commas "${fig[rebuild.outputs]}")"
 printf '| Redis bytes per rep, ranks on (off) | %s (%s) | `used_memory` after - before / keys `ssi:u:{*` (%s reps) |\n' \
 	"$(commas "${fig[on.bytes_per_rep]}")" "$(commas "${fig[off.bytes_per_rep]}")" "$(commas "${fig[on.reps]}")"
+printf '| Redis bytes per rep by key kind, ranks on | %s | `MEMORY USAGE key SAMPLES 0` of every key after the run, summed by kind / reps |\n' \
+	"${fig[on.kinds]}"
 printf '| ssid peak RSS, ranks on / off | %s MiB | `VmHWM` of /proc/PID/status at the end of the run |\n' \
 	"$(on_off "$(mib "${fig[on.hwm_kb]}")" "$(mib "${fig[off.hwm_kb]}")")"
 printf '| raw consume, same topic (librdkafka, no processing) | %s msgs/s (%s from the first message) | `bench_consume consume ssi.events` |\n' \
