@@ -445,6 +445,7 @@ static void store_conns(struct ssid_store *s, const char *user, const char *cons
 	for (size_t i = 0; i < n; i++)
 		net[i] = (struct ssid_net_op){.add = ops[i][0] == '+', .connection_id = ops[i] + 1};
 	ssid_user_init(&u, user);
+	u.partition = 0; /* cached by a store that caches */
 	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
 	u.net = net;
 	u.nnet = n;
@@ -461,6 +462,7 @@ static void batch_rank(struct ssid_store *s, struct ssid_redis *rd, const char *
 	struct ssid_network_ask ask = {.user_id = user, .total = total};
 
 	ssid_user_init(&u, user);
+	u.partition = 0;
 	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
 	ask.conns = &u.conns;
 	ck_assert_int_eq(ssid_network_rank_batch(rd, &ask, 1, 1, st), 0);
@@ -549,6 +551,22 @@ START_TEST (network_packed_and_spilled) {
 	ck_assert_int_eq(sscan, 0);
 	ck_assert_int_eq(st.round_trips, 2); /* the partitions, c's lookups */
 	ck_assert_int_eq(st.commands, 1 + RANK_PARTS);
+
+	/* The same through a store that caches: c as saved is what the next batch loads. */
+	{
+		struct ssid_store *cs = NULL;
+		struct ssid_cache_stats cst;
+
+		ck_assert_int_eq(ssid_store_new(&cs, &o), 0);
+		ck_assert_int_eq(ssid_store_cache(cs, 1 << 20), 0);
+		store_conns(cs, "small", small_ops, 1); /* +a again: nothing changes */
+		batch_rank(cs, rd, "small", 3000, &got, &st);
+		ssid_store_cache_stats(cs, &cst);
+		ck_assert_uint_eq(cst.hits, 1);
+		check_pos(&got, &want, "small (cached)");
+		ck_assert_int_eq(st.round_trips, 2);
+		ssid_store_free(cs);
+	}
 
 	/* old: a state but no field c, its connections in the set (an older build's). */
 	store_conns(s, "old", NULL, 0);
