@@ -647,10 +647,15 @@ static int append_net(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 		size_t idlen = strlen(id);
 		const char *argv[3] = {u->net[i].add ? "SADD" : "SREM", key, id};
 		size_t argl[3] = {4, 0, idlen};
+		bool to_set;
 
-		if (u->net[i].add ? ssid_conns_add(&u->conns, id, idlen) != -ENOSPC
-				  : ssid_conns_remove(&u->conns, id, idlen) >= 0 &&
-					!ssid_conns_spilled(&u->conns))
+		if (u->net[i].add) {
+			to_set = ssid_conns_add(&u->conns, id, idlen) == -ENOSPC;
+		} else {
+			(void)ssid_conns_remove(&u->conns, id, idlen);
+			to_set = ssid_conns_spilled(&u->conns); /* it may be in the set too */
+		}
+		if (!to_set)
 			continue;
 		if (klen == 0)
 			klen = ssid_conns_set_key(s->rd, u->id, key, sizeof(key));
