@@ -38,6 +38,10 @@
 #      set next to the default's (step 3's run): what a batch's size buys
 #      working through a backlog (events/s, ssid CPU and Redis commands per
 #      event) and what it costs (ssid's peak RSS).
+#  3d. Ranks on / off again (BENCH_RATIO_PAIRS pairs): each on then off,
+#      fresh group and Redis each; the host drifts by more than ranks cost
+#      between two runs, so the summary gives every pair's ratio and their
+#      median, step 3's pair included.
 #   4. Rebuild: ssid (ranks on) is stopped, its Redis is emptied (FLUSHALL)
 #      and ssid is started again with the same group: it finds the sentinel
 #      epoch gone and replays every partition from the log start up to the
@@ -73,7 +77,7 @@
 # (e.g. 'cache.max_mb = 512'), given to every ssid run, BENCH_CLUSTER
 # (1; 0 skips step 3b), BENCH_CLUSTER_WAIT (1; 0 skips its
 # redis.wait_replicas = 1 run), BENCH_BATCH_SIZES ("10000 100000"; empty
-# skips step 3c).
+# skips step 3c), BENCH_RATIO_PAIRS (2; 0 skips step 3d).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -100,6 +104,7 @@ extra_config=${BENCH_SSID_CONFIG:-}
 cluster=${BENCH_CLUSTER:-1}
 cluster_wait=${BENCH_CLUSTER_WAIT:-1}
 batch_sizes=${BENCH_BATCH_SIZES-10000 100000}
+ratio_pairs=${BENCH_RATIO_PAIRS-2}
 
 partitions=8
 # The preloaded events span 90 days from preload_start and stop before
@@ -117,7 +122,7 @@ die() {
 	exit 1
 }
 
-for var in events users seed live_seconds timeout scale_epu; do
+for var in events users seed live_seconds timeout scale_epu ratio_pairs; do
 	case "${!var}" in '' | *[!0-9]*) die "BENCH_${var^^} must be a whole number" ;; esac
 done
 for var in events users live_seconds timeout scale_epu; do
@@ -164,7 +169,7 @@ cluster_seeds=""
 cluster_runs=0
 picked_port=""
 perf_pid=""
-kept_redis_pid="" # step 3c: the ranks-on run's redis-server, kept for the rebuild
+kept_redis_pid="" # steps 3c-3d: the ranks-on run's redis-server, kept for the rebuild
 background_pids=()
 # Every figure of the run, by name, for the summary at the end.
 declare -A fig=()
@@ -825,7 +830,7 @@ read -r load_1m _ </proc/loadavg
 printf '\nbench_daemon: %s events over %s users, %d partitions, %s cores, %s (load average %s)\n' \
 	"$(commas "$events")" "$(commas "$users")" "$partitions" "$cores" \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$load_1m"
-reproduce="BENCH_EVENTS=$events BENCH_USERS=$users BENCH_SEED=$seed BENCH_RATES='$rates' BENCH_LIVE_SECONDS=$live_seconds BENCH_WARMUP=$warmup BENCH_CLUSTER=$cluster BENCH_CLUSTER_WAIT=$cluster_wait BENCH_SCALE=$scale BENCH_BATCH_SIZES='$batch_sizes'"
+reproduce="BENCH_EVENTS=$events BENCH_USERS=$users BENCH_SEED=$seed BENCH_RATES='$rates' BENCH_LIVE_SECONDS=$live_seconds BENCH_WARMUP=$warmup BENCH_CLUSTER=$cluster BENCH_CLUSTER_WAIT=$cluster_wait BENCH_SCALE=$scale BENCH_BATCH_SIZES='$batch_sizes' BENCH_RATIO_PAIRS=$ratio_pairs"
 [ "$scale" = 0 ] ||
 	reproduce+=" BENCH_SCALE_USERS='$scale_users' BENCH_SCALE_EVENTS_PER_USER=$scale_epu"
 [ -z "$extra_config" ] || reproduce+=" BENCH_SSID_CONFIG='$extra_config'"
@@ -979,13 +984,15 @@ fi
 # however many of its events it holds, so a backlog's cost per event falls
 # as batches grow, and ssid's memory grows with them. The ranks-on run's
 # redis-server stays, idle, for the rebuild.
-if [ -n "${batch_sizes// /}" ]; then
-	batch_default=$("$bin/ssid" --list-keys | awk -F'\t' '$1 == "batch.max_events" { print $2 }')
-	[ -n "$batch_default" ] || die "ssid --list-keys names no batch.max_events"
+if [ -n "${batch_sizes// /}" ] || [ "$ratio_pairs" -gt 0 ]; then
 	ssid_stop
 	kept_redis_pid=$redis_pid
 	kept_redis_port=$redis_port
 	redis_pid=""
+fi
+if [ -n "${batch_sizes// /}" ]; then
+	batch_default=$("$bin/ssid" --list-keys | awk -F'\t' '$1 == "batch.max_events" { print $2 }')
+	[ -n "$batch_default" ] || die "ssid --list-keys names no batch.max_events"
 	printf '\nbatch size: ranks on, same topic (the default, %s, is the ranks-on run above)\n' \
 		"$(commas "$batch_default")"
 	for size in $batch_sizes; do
@@ -995,6 +1002,38 @@ if [ -n "${batch_sizes// /}" ]; then
 		ssid_stop
 		redis_stop
 	done
+fi
+
+# --- 3d. ranks on / off again, alternated ---------------------------------------------
+# The host's speed drifts by more than ranks cost between two runs a few
+# seconds apart, so one pair's ratio says little: BENCH_RATIO_PAIRS more
+# pairs on the same topic, each on then off (step 3 ran off then on), each
+# run with a fresh group and a fresh Redis; their median (step 3's pair
+# included) is the ratio the summary gives, with every pair's.
+fig[ratios]=${fig[ratio]}
+for ((pair = 1; pair <= ratio_pairs; pair++)); do
+	[ "$pair" -gt 1 ] || printf '\nranks on / off again, alternated: %s more pairs, same topic, each on then off\n' \
+		"$ratio_pairs"
+	for side in on off; do
+		[ "$side" = on ] && enabled=yes || enabled=no
+		throughput_run "pair$pair$side" ssi.events "ssid-bench-$$-pair$pair-$side" \
+			"rank.enabled = $enabled"
+		printf '  pair %d, ranks %s: %s events/s (from process start), %s us of ssid CPU per event\n' \
+			"$pair" "$side" "$(commas "${fig[pair$pair$side.rate]}")" \
+			"$(calc '%.2f' "1e6 * ${fig[pair$pair$side.ssid_cpu]} / ${fig[pair$pair$side.events]}")"
+		ssid_stop
+		redis_stop
+	done
+	fig[pair$pair.ratio]=$(calc '%.2f' "${fig[pair${pair}on.rate]} / ${fig[pair${pair}off.rate]}")
+	fig[ratios]="${fig[ratios]} ${fig[pair$pair.ratio]}"
+	printf '  pair %d: ranks on / off %s\n' "$pair" "${fig[pair$pair.ratio]}"
+done
+fig[ratio_median]=$(tr ' ' '\n' <<<"${fig[ratios]}" | sort -n |
+	awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+[ "$ratio_pairs" -eq 0 ] ||
+	printf '  ranks on / off over the %s pairs: %s; median %s\n' "$((ratio_pairs + 1))" \
+		"$(sed 's/ /, /g' <<<"${fig[ratios]}")" "${fig[ratio_median]}"
+if [ -n "$kept_redis_pid" ]; then
 	redis_pid=$kept_redis_pid
 	redis_port=$kept_redis_port
 	kept_redis_pid=""
@@ -1168,6 +1207,9 @@ printf '| end to end, ranks off (`rank.enabled = no`), same topic | %s events/s 
 	"$(commas "${fig[off.rate]}")" "$(calc '%.1f' "${fig[off.total_s]}")" "$(commas "${fig[off.busy_rate]}")"
 printf '| ranks on / ranks off, same run | %s (%s from assignment) | ratio of the two rows above |\n' \
 	"${fig[ratio]}" "${fig[ratio_busy]}"
+[ "$ratio_pairs" -eq 0 ] ||
+	printf '| ranks on / ranks off, median of %s alternated pairs (this one included) | %s (pairs: %s) | step 3d: more pairs on the same topic, each on then off, fresh group and Redis each |\n' \
+		"$((ratio_pairs + 1))" "${fig[ratio_median]}" "$(sed 's/ /, /g' <<<"${fig[ratios]}")"
 printf '| Redis commands per event, ranks on | %s (%s) | `redis-cli info all` before/after: sum of `cmdstat_*:calls=` / events |\n' \
 	"${fig[on.cmds]}" "${fig[on.top]}"
 printf '| Redis commands per event, ranks off | %s (%s) | same |\n' "${fig[off.cmds]}" "${fig[off.top]}"

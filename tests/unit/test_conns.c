@@ -152,7 +152,7 @@ END_TEST
  */
 START_TEST (test_random_walk) {
 	enum { IDS = 24 };
-	char ids[IDS][40];
+	char ids[IDS][64];
 	bool want[IDS], in_set[IDS];
 	unsigned seed = 20261207;
 
