@@ -51,10 +51,13 @@ int ssid_conns_set_key(const struct ssid_redis *rd, const char *user_id, char *b
 /* Whether p[0..len) is a field c this build reads. */
 bool ssid_conns_valid(const void *p, size_t len);
 
+/* A new rep's c: no ids, not spilled, nothing to write. */
+void ssid_conns_init(struct ssid_conns *c);
+
 /*
- * c from field c as stored (p NULL: absent); existing says the rep had a
- * state. 0, or -EBADMSG for a field that does not read: c is then spilled
- * with no ids of its own and is never written over.
+ * c from field c as stored (p NULL: absent, to be written at the next save);
+ * existing says the rep had a state. 0, or -EBADMSG for a field that does not read: c is then
+ * spilled with no ids of its own and is never written over.
  */
 int ssid_conns_load(struct ssid_conns *c, const void *p, size_t len, bool existing);
 

@@ -36,39 +36,44 @@ bool ssid_conns_next(const void *p, size_t len, size_t *at, const char **id, siz
 
 bool ssid_conns_valid(const void *p, size_t len)
 {
-	const uint8_t *b = p;
-	const char *id, *prev = NULL;
-	size_t at = 0, idlen, prevlen = 0;
+	const uint8_t *b = p, *prev = NULL;
 
 	if (len < 1 || len > SSID_CONNS_PACKED_MAX || (b[0] & ~SSID_CONNS_SPILLED))
 		return false;
-	for (size_t i = 1; i < len; i += 1 + (size_t)b[i])
-		if (b[i] == 0 || i + 1 + b[i] > len)
+	for (size_t i = 1; i < len; i += 1 + (size_t)b[i]) {
+		const char *id = (const char *)b + i + 1;
+
+		if (b[i] == 0 || i + 1 + b[i] > len || memchr(id, '\0', b[i]) ||
+		    (prev && id_cmp(prev + 1, prev[0], id, b[i]) >= 0))
 			return false;
-	while (ssid_conns_next(p, len, &at, &id, &idlen)) {
-		if (memchr(id, '\0', idlen) ||
-		    (prev && id_cmp((const uint8_t *)prev, prevlen, id, idlen) >= 0))
-			return false;
-		prev = id;
-		prevlen = idlen;
+		prev = b + i;
 	}
 	return true;
 }
 
+void ssid_conns_init(struct ssid_conns *c)
+{
+	c->b[0] = 0;
+	c->len = 1;
+	c->dirty = false;
+}
+
 int ssid_conns_load(struct ssid_conns *c, const void *p, size_t len, bool existing)
 {
-	c->dirty = false;
 	if (p && !ssid_conns_valid(p, len)) {
 		c->len = 0;
+		c->dirty = false;
 		return -EBADMSG;
 	}
 	if (p) {
 		memcpy(c->b, p, len);
 		c->len = (uint8_t)len;
+		c->dirty = false;
 	} else {
 		/* Written at the rep's next save: absent then means an older build's. */
-		c->b[0] = existing ? SSID_CONNS_SPILLED : 0;
-		c->len = 1;
+		ssid_conns_init(c);
+		if (existing)
+			c->b[0] = SSID_CONNS_SPILLED;
 		c->dirty = true;
 	}
 	return 0;

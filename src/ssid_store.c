@@ -101,8 +101,7 @@ void ssid_user_init(struct ssid_user *u, const char *id)
 {
 	memset(u, 0, offsetof(struct ssid_user, state));
 	ssi_state_init(&u->state);
-	(void)ssid_conns_load(&u->conns, NULL, 0, false);
-	u->conns.dirty = false;
+	ssid_conns_init(&u->conns);
 	u->id = id;
 	ssi_history_init(&u->history);
 	ssi_alert_state_init(&u->alert);
