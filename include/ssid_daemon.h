@@ -34,6 +34,7 @@ struct ssid_daemon_stats {
 	uint64_t offset_resets;	    /* partitions reset past events deleted before they were read */
 	uint64_t offsets_skipped;   /* offsets those resets jumped over */
 	int degraded;		    /* 1 while retrying */
+	int partitions;		    /* input partitions owned now */
 };
 
 /*

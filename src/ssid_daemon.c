@@ -75,6 +75,7 @@ void ssid_daemon_get_stats(struct ssid_daemon *d, struct ssid_daemon_stats *out)
 	pthread_mutex_lock(&d->lock);
 	*out = d->stats;
 	pthread_mutex_unlock(&d->lock);
+	out->partitions = atomic_load(&d->metrics->partitions);
 }
 
 static int load_model(const char *path, struct ssi_model **out, char *err, size_t errlen)

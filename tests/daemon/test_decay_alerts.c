@@ -469,6 +469,11 @@ END_TEST
 
 #define REBALANCE_REPS 40
 
+static bool owns_partitions(const struct ssid_daemon_stats *st)
+{
+	return st->partitions > 0;
+}
+
 /*
  * Two consumers of one group each decay their own partitions' reps; when
  * one leaves, the other takes its schedules over: every rep decays exactly
@@ -494,11 +499,13 @@ START_TEST (test_rebalance_schedule) {
 		}
 	}
 	e2e_clock_set(&e, FX_NOW_MS);
-	/* Two consumers of one group, started together: the first join gives each two partitions.
-	 */
+	/* Two consumers of one group, each with partitions of its own before the stream comes. */
 	e2e_conf(&e, &(struct e2e_run){.file_clock = true});
 	ck_assert_msg(fx_daemon_start(&a, e.conf, err, sizeof(err)) == 0, "ssid a: %s", err);
 	ck_assert_msg(fx_daemon_start(&e.daemon, e.conf, err, sizeof(err)) == 0, "ssid b: %s", err);
+	/* The group settled: the later joiner owns some, and the first the others. */
+	fx_daemon_wait_until(&e.daemon, owns_partitions, "ssid b owning partitions", &sb);
+	fx_daemon_wait_until(&a, owns_partitions, "ssid a owning partitions", &sa);
 	ck_assert_int_eq(fx_produce(&e.fx.kafka, &e.fx.stream, 0, e.fx.stream.n), 0);
 	fx_wait_drained(&e.fx.kafka, &e.fx.stream, e.daemon.log_path);
 	fx_daemon_stats(&a, &sa);
