@@ -23,7 +23,7 @@
 #include "ssi_model.h"
 #include "ssi_wire.h" /* ssi_crc32c, the checksum that ends an encoded state */
 
-#define SSI_STATE_VERSION 1
+#define SSI_STATE_VERSION 2
 #define SSI_MARKS_MAX	  4
 
 /* The counts of one UTC day. mask has bit c set iff count[c] > 0. */

@@ -13,25 +13,25 @@
  * -EPROTONOSUPPORT (the daemon must not overwrite it), while damage anywhere,
  * the version byte included, is -EBADMSG.
  *
- * Body of version 1, in this order. varint: unsigned LEB128 in its shortest
+ * Body of version 2, in this order. varint: unsigned LEB128 in its shortest
  * form, at most 10 bytes; zz: zigzag mapping, then varint; u64: 8 bytes LE.
  *
+ *   recent    varint n (0..SSI_DEDUP_MAX); the first entry as zz at_ms, u64
+ *             fp; each further one as varint at_ms increase over the one
+ *             before, u64 fp; strictly ascending by (at_ms, fp).
  *   written   u8: bit 0 the profile register was written, bits 1..3 the
  *             tenant/team/industry segment registers were; bits 4..7 are 0.
  *             A register never written (at_ms INT64_MIN, value and fp empty)
  *             is absent, so INT64_MIN is never stored as a register's at_ms.
- *   profile   if written: zz at_ms, u64 fp, u8 fields (bit 0 photo, 1
- *             background photo, 2 headline, 3 summary, 4 experience; bits
- *             5..7 are 0), u8 skills, u8 featured media.
+ *   profile   if written: key, u8 fields (bit 0 photo, 1 background photo,
+ *             2 headline, 3 summary, 4 experience; bits 5..7 are 0), u8
+ *             skills, u8 featured media.
  *   segments  each written one, in enum order: varint length (0..SSI_ID_MAX),
- *             the bytes (no NUL), zz at_ms, u64 fp.
+ *             the bytes (no NUL), key.
  *   links     varint slots: bit s for connections[s] != 0 (s below
  *             SSI_SEN__COUNT), bit SSI_SEN__COUNT for internal_connections
  *             != 0, no other bits; then per set bit, ascending, the non-zero
  *             value as zz (int32).
- *   recent    varint n (0..SSI_DEDUP_MAX); the first entry as zz at_ms, u64
- *             fp; each further one as varint at_ms increase over the one
- *             before, u64 fp; strictly ascending by (at_ms, fp).
  *   marks     varint n (0..SSI_MARKS_MAX); per mark, in state order, zz
  *             partition (int32) and zz offset; partitions are distinct.
  *   rows      varint n (0..SSI_WINDOW_MAX_DAYS); per row its day (zz int32
@@ -40,8 +40,20 @@
  *             SSI_C__COUNT), then per set bit, ascending, the count as a
  *             non-zero u8.
  *
- * Every state has exactly one encoding and the decoder accepts nothing else,
- * so decode(encode(s)) equals s and encode(decode(b)) is b byte for byte.
+ * A register's key (at_ms, fp) is usually that of an event still in recent,
+ * or the same as an earlier register's (one event set them all), so it is a
+ * varint ref: 1 + i for recent[i]; 1 + n + j for the j-th register written
+ * before this one (profile, tenant, team, industry order); 0 for the key
+ * inline after it, zz at_ms then u64 fp. The ref is the smallest that
+ * names an equal key, 0 only when none does.
+ *
+ * Version 1 (older builds; still read, never written) has the same sections
+ * in the order written, profile, segments, links, recent, marks, rows, and
+ * every key inline without a ref.
+ *
+ * Every state has exactly one encoding of the current version and the
+ * decoder accepts no other of it, so decode(encode(s)) equals s and
+ * encode(decode(b)) is b byte for byte for any b of the current version.
  * The encoder refuses (-EINVAL) a state the decoder would refuse, so a
  * stored value always reads back.
  */
@@ -169,8 +181,47 @@ static bool state_is_encodable(const struct ssi_state *st)
 	return recent_is_encodable(st) && marks_are_encodable(st) && rows_are_encodable(st);
 }
 
+/* The keys a register's key may name: recent[], then the registers written before it. */
+struct key_refs {
+	const struct ssi_state *st;
+	const struct ssi_lww *prior[1 + SSI_SEG__COUNT];
+	uint32_t nprior;
+};
+
+static bool lww_is(const struct ssi_lww *key, int64_t at_ms, uint64_t fp)
+{
+	return key->at_ms == at_ms && key->fp == fp;
+}
+
+/* The smallest ref naming key (see the layout above); 0 when none does. */
+static uint64_t key_ref(const struct key_refs *kr, const struct ssi_lww *key)
+{
+	const struct ssi_state *st = kr->st;
+
+	for (uint32_t i = 0; i < st->nrecent; i++)
+		if (lww_is(key, st->recent[i].at_ms, st->recent[i].fp))
+			return 1 + (uint64_t)i;
+	for (uint32_t j = 0; j < kr->nprior; j++)
+		if (lww_is(key, kr->prior[j]->at_ms, kr->prior[j]->fp))
+			return 1 + (uint64_t)st->nrecent + j;
+	return 0;
+}
+
+static void put_key(struct ssi_wire_writer *w, struct key_refs *kr, const struct ssi_lww *key)
+{
+	uint64_t ref = key_ref(kr, key);
+
+	ssi_wire_put_varint(w, ref);
+	if (ref == 0) {
+		ssi_wire_put_zigzag(w, key->at_ms);
+		ssi_wire_put_u64le(w, key->fp);
+	}
+	kr->prior[kr->nprior++] = key;
+}
+
 static void put_registers(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
+	struct key_refs kr = {.st = st};
 	uint8_t written = 0;
 
 	if (st->profile_key.at_ms != INT64_MIN)
@@ -181,8 +232,7 @@ static void put_registers(struct ssi_wire_writer *w, const struct ssi_state *st)
 	ssi_wire_put_u8(w, written);
 
 	if (written & WRITTEN_PROFILE) {
-		ssi_wire_put_zigzag(w, st->profile_key.at_ms);
-		ssi_wire_put_u64le(w, st->profile_key.fp);
+		put_key(w, &kr, &st->profile_key);
 		ssi_wire_put_u8(w, profile_fields(&st->profile));
 		ssi_wire_put_u8(w, st->profile.skills);
 		ssi_wire_put_u8(w, st->profile.featured_media);
@@ -195,8 +245,7 @@ static void put_registers(struct ssi_wire_writer *w, const struct ssi_state *st)
 		len = strlen(st->segment[s]);
 		ssi_wire_put_varint(w, len);
 		ssi_wire_put_bytes(w, st->segment[s], len);
-		ssi_wire_put_zigzag(w, st->segment_key[s].at_ms);
-		ssi_wire_put_u64le(w, st->segment_key[s].fp);
+		put_key(w, &kr, &st->segment_key[s]);
 	}
 }
 
@@ -252,9 +301,9 @@ static void put_rows(struct ssi_wire_writer *w, const struct ssi_state *st)
 static void put_state(struct ssi_wire_writer *w, const struct ssi_state *st)
 {
 	ssi_wire_put_header(w, &state_format);
+	put_recent(w, st);
 	put_registers(w, st);
 	put_links(w, st);
-	put_recent(w, st);
 	put_marks(w, st);
 	put_rows(w, st);
 }
@@ -279,19 +328,37 @@ long ssi_state_encode(const struct ssi_state *st, uint8_t *buf, size_t cap)
 	return ssi_wire_put_trailer(&w);
 }
 
-/* A written register's time; INT64_MIN would mean "never written" and has its own form. */
-static int get_register_key(struct ssi_wire_reader *r, struct ssi_lww *key)
+/*
+ * A written register's key: inline (version 1, or ref 0) or named by its ref
+ * (kr NULL in version 1). INT64_MIN would mean "never written"; a ref must be
+ * the smallest naming the key, and ref 0 means no ref could.
+ */
+static int get_key(struct ssi_wire_reader *r, struct key_refs *kr, struct ssi_lww *key)
 {
-	if (ssi_wire_get_zigzag(r, &key->at_ms) < 0 || key->at_ms == INT64_MIN)
+	uint64_t ref = 0;
+
+	if (kr && ssi_wire_get_varint_max(r, (uint64_t)kr->st->nrecent + kr->nprior, &ref) < 0)
 		return -EBADMSG;
-	return ssi_wire_get_u64le(r, &key->fp);
+	if (ref == 0) {
+		if (ssi_wire_get_zigzag(r, &key->at_ms) < 0 || ssi_wire_get_u64le(r, &key->fp) < 0)
+			return -EBADMSG;
+	} else if (ref <= kr->st->nrecent) {
+		*key = (struct ssi_lww){kr->st->recent[ref - 1].at_ms, kr->st->recent[ref - 1].fp};
+	} else {
+		*key = *kr->prior[ref - 1 - kr->st->nrecent];
+	}
+	if (key->at_ms == INT64_MIN || (kr && key_ref(kr, key) != ref))
+		return -EBADMSG;
+	if (kr)
+		kr->prior[kr->nprior++] = key;
+	return 0;
 }
 
-static int get_profile(struct ssi_wire_reader *r, struct ssi_state *st)
+static int get_profile(struct ssi_wire_reader *r, struct key_refs *kr, struct ssi_state *st)
 {
 	uint8_t fields;
 
-	if (get_register_key(r, &st->profile_key) < 0 || ssi_wire_get_u8(r, &fields) < 0 ||
+	if (get_key(r, kr, &st->profile_key) < 0 || ssi_wire_get_u8(r, &fields) < 0 ||
 	    ssi_wire_get_u8(r, &st->profile.skills) < 0 ||
 	    ssi_wire_get_u8(r, &st->profile.featured_media) < 0)
 		return -EBADMSG;
@@ -305,7 +372,7 @@ static int get_profile(struct ssi_wire_reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_segment(struct ssi_wire_reader *r, struct ssi_state *st, int s)
+static int get_segment(struct ssi_wire_reader *r, struct key_refs *kr, struct ssi_state *st, int s)
 {
 	const uint8_t *bytes;
 	uint64_t len;
@@ -315,19 +382,20 @@ static int get_segment(struct ssi_wire_reader *r, struct ssi_state *st, int s)
 		return -EBADMSG;
 	memcpy(st->segment[s], bytes, len);
 	st->segment[s][len] = '\0';
-	return get_register_key(r, &st->segment_key[s]);
+	return get_key(r, kr, &st->segment_key[s]);
 }
 
-static int get_registers(struct ssi_wire_reader *r, struct ssi_state *st)
+/* kr NULL: version 1's inline keys. */
+static int get_registers(struct ssi_wire_reader *r, struct key_refs *kr, struct ssi_state *st)
 {
 	uint8_t written;
 
 	if (ssi_wire_get_u8(r, &written) < 0 || (written & ~WRITTEN_ALL) != 0)
 		return -EBADMSG;
-	if ((written & WRITTEN_PROFILE) && get_profile(r, st) < 0)
+	if ((written & WRITTEN_PROFILE) && get_profile(r, kr, st) < 0)
 		return -EBADMSG;
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if ((written & WRITTEN_SEGMENT(s)) && get_segment(r, st, s) < 0)
+		if ((written & WRITTEN_SEGMENT(s)) && get_segment(r, kr, st, s) < 0)
 			return -EBADMSG;
 	return 0;
 }
@@ -459,12 +527,18 @@ static int get_rows(struct ssi_wire_reader *r, struct ssi_state *st)
 	return 0;
 }
 
-static int get_body(struct ssi_wire_reader *r, struct ssi_state *st)
+static int get_body(struct ssi_wire_reader *r, int version, struct ssi_state *st)
 {
+	struct key_refs kr = {.st = st};
 	int ret;
 
-	if (get_registers(r, st) < 0 || get_links(r, st) < 0 || get_recent(r, st) < 0 ||
-	    get_marks(r, st) < 0)
+	if (version == 1) {
+		if (get_registers(r, NULL, st) < 0 || get_links(r, st) < 0 || get_recent(r, st) < 0)
+			return -EBADMSG;
+	} else if (get_recent(r, st) < 0 || get_registers(r, &kr, st) < 0 || get_links(r, st) < 0) {
+		return -EBADMSG;
+	}
+	if (get_marks(r, st) < 0)
 		return -EBADMSG;
 	ret = get_rows(r, st);
 	if (ret < 0)
@@ -481,7 +555,7 @@ int ssi_state_decode(struct ssi_state *st, const uint8_t *buf, size_t len)
 	ret = ssi_wire_open(&state_format, buf, len, &r);
 	if (ret < 0)
 		return ret;
-	ret = get_body(&r, st);
+	ret = get_body(&r, ret, st);
 	if (ret < 0)
 		ssi_state_clear(st);
 	return ret;

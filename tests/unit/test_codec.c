@@ -212,6 +212,36 @@ static void make_largest(struct ssi_state *st)
 		st->marks[i] = (struct ssi_mark){INT32_MIN + (int32_t)i, INT64_MIN};
 }
 
+/*
+ * Most written registers take the key of a recent event or of another
+ * register, as one event's registers do, so that the encoding's refs of
+ * every kind are exercised.
+ */
+static void share_register_keys(struct ssi_state *st)
+{
+	struct ssi_lww *keys[1 + SSI_SEG__COUNT] = {&st->profile_key};
+
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		keys[1 + s] = &st->segment_key[s];
+	for (int k = 0; k < 1 + SSI_SEG__COUNT; k++) {
+		uint64_t pick = rng_below(4);
+		uint32_t i;
+
+		if (keys[k]->at_ms == INT64_MIN || pick == 0)
+			continue;
+		if (pick == 1 && st->nrecent > 0) {
+			i = (uint32_t)rng_below(st->nrecent);
+			if (st->recent[i].at_ms != INT64_MIN)
+				*keys[k] = (struct ssi_lww){st->recent[i].at_ms, st->recent[i].fp};
+		} else if (pick >= 2) {
+			int j = (int)rng_below(1 + SSI_SEG__COUNT);
+
+			if (keys[j]->at_ms != INT64_MIN)
+				*keys[k] = *keys[j];
+		}
+	}
+}
+
 static void make_random(struct ssi_state *st)
 {
 	uint32_t want;
@@ -259,6 +289,8 @@ static void make_random(struct ssi_state *st)
 		st->recent[j] = (struct ssi_recent){at, fp};
 		st->nrecent++;
 	}
+
+	share_register_keys(st);
 
 	st->nmarks = (uint32_t)rng_below(SSI_MARKS_MAX + 1);
 	for (uint32_t i = 0; i < st->nmarks; i++) {
@@ -642,15 +674,19 @@ enum raw_case {
 
 #define RAW_TIME ((int64_t)1760000000000)
 
-static void raw_build(struct raw *r, enum raw_case c)
+/* Version 2's ref before a key: 0, the key inline. */
+static void raw_key_inline(struct raw *r, int version)
 {
-	r->n = 0;
-	raw_u8(r, 'S');
-	raw_u8(r, c == RAW_MAGIC ? 'J' : 'I');
-	raw_u8(r, c == RAW_VERSION_ZERO ? 0 : SSI_STATE_VERSION);
+	if (version >= 2)
+		raw_u8(r, 0);
+}
+
+static void raw_registers(struct raw *r, enum raw_case c, int version)
+{
 	raw_u8(r, c == RAW_WRITTEN_UNKNOWN_BIT ? 0x1f : 0x0f);
 
 	/* profile */
+	raw_key_inline(r, version);
 	if (c == RAW_VARINT_ELEVEN_BYTES) {
 		for (int i = 0; i < 10; i++)
 			raw_u8(r, 0x80);
@@ -669,6 +705,7 @@ static void raw_build(struct raw *r, enum raw_case c)
 
 	/* segments */
 	raw_text(r, "acme-corp", 9);
+	raw_key_inline(r, version);
 	raw_zigzag(r, RAW_TIME - 1);
 	raw_u64(r, 0x2222);
 	if (c == RAW_SEGMENT_TOO_LONG) {
@@ -679,12 +716,17 @@ static void raw_build(struct raw *r, enum raw_case c)
 	} else {
 		raw_text(r, c == RAW_SEGMENT_NUL ? "emea\0west" : "emea-west", 9);
 	}
+	raw_key_inline(r, version);
 	raw_zigzag(r, RAW_TIME - 2);
 	raw_u64(r, 0x3333);
 	raw_text(r, "", 0);
+	raw_key_inline(r, version);
 	raw_zigzag(r, c == RAW_SEGMENT_AT_NEVER ? INT64_MIN : -5);
 	raw_u64(r, 0);
+}
 
+static void raw_links(struct raw *r, enum raw_case c)
+{
 	/* links: unknown seniority, vp, internal */
 	raw_varint(r, (1u << SSI_SEN_UNKNOWN) | (1u << SSI_SEN_VP) | (1u << SSI_SEN__COUNT) |
 			  (c == RAW_LINK_UNKNOWN_SLOT ? 1u << (SSI_SEN__COUNT + 1) : 0));
@@ -696,7 +738,10 @@ static void raw_build(struct raw *r, enum raw_case c)
 	raw_zigzag(r, 7);
 	if (c == RAW_LINK_UNKNOWN_SLOT)
 		raw_zigzag(r, 1);
+}
 
+static void raw_recent(struct raw *r, enum raw_case c)
+{
 	/* recent */
 	if (c == RAW_RECENT_TOO_MANY) {
 		raw_varint(r, SSI_DEDUP_MAX + 1);
@@ -714,6 +759,24 @@ static void raw_build(struct raw *r, enum raw_case c)
 		raw_u64(r, 9);
 		raw_varint(r, 0);
 		raw_u64(r, c == RAW_RECENT_REPEATED ? 9 : c == RAW_RECENT_DESCENDING ? 8 : 10);
+	}
+}
+
+/* The blob of case c in the layout of version (1 or 2), sealed. */
+static void raw_build(struct raw *r, enum raw_case c, int version)
+{
+	r->n = 0;
+	raw_u8(r, 'S');
+	raw_u8(r, c == RAW_MAGIC ? 'J' : 'I');
+	raw_u8(r, c == RAW_VERSION_ZERO ? 0 : (uint8_t)version);
+	if (version == 1) {
+		raw_registers(r, c, version);
+		raw_links(r, c);
+		raw_recent(r, c);
+	} else {
+		raw_recent(r, c);
+		raw_registers(r, c, version);
+		raw_links(r, c);
 	}
 
 	/* marks */
@@ -774,42 +837,142 @@ static void raw_build(struct raw *r, enum raw_case c)
 	raw_seal(r);
 }
 
+static void check_raw_valid(const struct ssi_state *st)
+{
+	ck_assert(st->profile.photo && !st->profile.background_photo && st->profile.headline);
+	ck_assert_uint_eq(st->profile.skills, 12);
+	ck_assert_int_eq(st->profile_key.at_ms, RAW_TIME);
+	ck_assert_str_eq(st->segment[SSI_SEG_TEAM], "emea-west");
+	ck_assert_str_eq(st->segment[SSI_SEG_INDUSTRY], "");
+	ck_assert_int_eq(st->segment_key[SSI_SEG_INDUSTRY].at_ms, -5);
+	ck_assert_int_eq(st->connections[SSI_SEN_VP], -2);
+	ck_assert_int_eq(st->internal_connections, 7);
+	ck_assert_uint_eq(st->nrecent, 3);
+	ck_assert_int_eq(st->recent[2].at_ms, RAW_TIME + 1000);
+	ck_assert_uint_eq(st->nmarks, 2);
+	ck_assert_int_eq(st->marks[1].offset, -1);
+	ck_assert_uint_eq(st->nrows, 3);
+	ck_assert_int_eq(st->rows[2].day, 20003);
+	ck_assert_uint_eq(st->rows[2].count[SSI_C__COUNT - 1], 255);
+	ck_assert_uint_eq(st->rows[0].count[3], 4);
+}
+
 START_TEST (hand_built_valid_blob_decodes) {
-	struct raw r;
+	struct raw r, r1;
 	struct ssi_state st;
 
-	raw_build(&r, RAW_VALID);
+	raw_build(&r, RAW_VALID, SSI_STATE_VERSION);
 	ssi_state_init(&st);
 	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), 0);
-	ck_assert(st.profile.photo && !st.profile.background_photo && st.profile.headline);
-	ck_assert_uint_eq(st.profile.skills, 12);
-	ck_assert_int_eq(st.profile_key.at_ms, RAW_TIME);
-	ck_assert_str_eq(st.segment[SSI_SEG_TEAM], "emea-west");
-	ck_assert_str_eq(st.segment[SSI_SEG_INDUSTRY], "");
-	ck_assert_int_eq(st.segment_key[SSI_SEG_INDUSTRY].at_ms, -5);
-	ck_assert_int_eq(st.connections[SSI_SEN_VP], -2);
-	ck_assert_int_eq(st.internal_connections, 7);
-	ck_assert_uint_eq(st.nrecent, 3);
-	ck_assert_int_eq(st.recent[2].at_ms, RAW_TIME + 1000);
-	ck_assert_uint_eq(st.nmarks, 2);
-	ck_assert_int_eq(st.marks[1].offset, -1);
-	ck_assert_uint_eq(st.nrows, 3);
-	ck_assert_int_eq(st.rows[2].day, 20003);
-	ck_assert_uint_eq(st.rows[2].count[SSI_C__COUNT - 1], 255);
-	ck_assert_uint_eq(st.rows[0].count[3], 4);
+	check_raw_valid(&st);
 	/* What was written by hand is also what the encoder writes. */
+	ck_assert_int_eq(ssi_state_encode(&st, blob, sizeof(blob)), (long)r.n);
+	ck_assert_mem_eq(blob, r.b, r.n);
+	/* The same state in version 1's layout, as older builds wrote it, reads the same. */
+	raw_build(&r1, RAW_VALID, 1);
+	ck_assert_int_eq(ssi_state_decode(&st, r1.b, r1.n), 0);
+	check_raw_valid(&st);
 	ck_assert_int_eq(ssi_state_encode(&st, blob, sizeof(blob)), (long)r.n);
 	ck_assert_mem_eq(blob, r.b, r.n);
 	ssi_state_clear(&st);
 }
 END_TEST
 
+/* Each broken case, in both layouts. */
 START_TEST (hand_built_corrupt_blob_fails) {
 	struct raw r;
 	struct ssi_state st;
 
-	raw_build(&r, (enum raw_case)_i);
-	make_typical(&st);
+	for (int version = 1; version <= SSI_STATE_VERSION; version++) {
+		raw_build(&r, (enum raw_case)_i, version);
+		make_typical(&st);
+		ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), -EBADMSG);
+		ck_assert(is_empty(&st));
+	}
+}
+END_TEST
+
+/*
+ * Version 2's key refs by hand: recent (RAW_TIME, 50), (RAW_TIME + 1000, 9);
+ * profile and tenant with the refs given, team inline at RAW_TIME - 2 (or
+ * at team_at, with fp 9 when team_at is RAW_TIME + 1000).
+ */
+static void raw_refs(struct raw *r, uint64_t profile_ref, uint64_t tenant_ref, int64_t team_at)
+{
+	r->n = 0;
+	raw_u8(r, 'S');
+	raw_u8(r, 'I');
+	raw_u8(r, 2);
+	raw_varint(r, 2);
+	raw_zigzag(r, RAW_TIME);
+	raw_u64(r, 50);
+	raw_varint(r, 1000);
+	raw_u64(r, 9);
+	raw_u8(r, 0x07); /* profile, tenant, team */
+	raw_varint(r, profile_ref);
+	if (profile_ref == 0) {
+		raw_zigzag(r, RAW_TIME - 7);
+		raw_u64(r, 77);
+	}
+	raw_u8(r, 0x01);
+	raw_u8(r, 0);
+	raw_u8(r, 0);
+	raw_text(r, "acme", 4);
+	raw_varint(r, tenant_ref);
+	if (tenant_ref == 0) {
+		raw_zigzag(r, RAW_TIME - 8);
+		raw_u64(r, 88);
+	}
+	raw_text(r, "west", 4);
+	raw_varint(r, 0);
+	raw_zigzag(r, team_at);
+	raw_u64(r, team_at == RAW_TIME + 1000 ? 9 : 0x3333);
+	raw_varint(r, 0); /* links */
+	raw_varint(r, 0); /* marks */
+	raw_varint(r, 0); /* rows */
+	raw_seal(r);
+}
+
+START_TEST (key_refs_are_canonical) {
+	struct raw r;
+	struct ssi_state st;
+
+	ssi_state_init(&st);
+	/* The profile and the tenant both name recent[1]. */
+	raw_refs(&r, 2, 2, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), 0);
+	ck_assert_int_eq(st.profile_key.at_ms, RAW_TIME + 1000);
+	ck_assert_uint_eq(st.profile_key.fp, 9);
+	ck_assert_int_eq(st.segment_key[SSI_SEG_TENANT].at_ms, RAW_TIME + 1000);
+	ck_assert_uint_eq(st.segment_key[SSI_SEG_TENANT].fp, 9);
+	ck_assert_int_eq(st.segment_key[SSI_SEG_TEAM].at_ms, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_encode(&st, blob, sizeof(blob)), (long)r.n);
+	ck_assert_mem_eq(blob, r.b, r.n);
+	/* Inline keys that nothing names. */
+	raw_refs(&r, 0, 0, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), 0);
+	ck_assert_uint_eq(st.segment_key[SSI_SEG_TENANT].fp, 88);
+	ck_assert_int_eq(ssi_state_encode(&st, blob, sizeof(blob)), (long)r.n);
+	ck_assert_mem_eq(blob, r.b, r.n);
+	/* The tenant names the profile (1 + 2 recent + 0), which is inline. */
+	raw_refs(&r, 0, 3, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), 0);
+	ck_assert_int_eq(st.segment_key[SSI_SEG_TENANT].at_ms, RAW_TIME - 7);
+	ck_assert_uint_eq(st.segment_key[SSI_SEG_TENANT].fp, 77);
+	ck_assert_int_eq(ssi_state_encode(&st, blob, sizeof(blob)), (long)r.n);
+	ck_assert_mem_eq(blob, r.b, r.n);
+	/* Refs past the recent entries and the registers before them. */
+	raw_refs(&r, 3, 1, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), -EBADMSG);
+	raw_refs(&r, 1, 4, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), -EBADMSG);
+	/* Not the smallest: the profile's key is recent[1], which the tenant must name. */
+	raw_refs(&r, 2, 3, RAW_TIME - 2);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), -EBADMSG);
+	/* Inline although a ref names it: the team's key is recent[1]'s. */
+	raw_refs(&r, 1, 1, RAW_TIME + 999);
+	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), 0);
+	raw_refs(&r, 1, 1, RAW_TIME + 1000);
 	ck_assert_int_eq(ssi_state_decode(&st, r.b, r.n), -EBADMSG);
 	ck_assert(is_empty(&st));
 }
@@ -970,6 +1133,7 @@ Suite *codec_suite(void)
 	tcase_add_test(tc, mutated_blobs_decode_canonically_or_fail);
 	tcase_add_test(tc, hand_built_valid_blob_decodes);
 	tcase_add_loop_test(tc, hand_built_corrupt_blob_fails, RAW_VALID + 1, RAW__COUNT);
+	tcase_add_test(tc, key_refs_are_canonical);
 	tcase_add_test(tc, newer_version_is_refused);
 	tcase_add_loop_test(tc, encoder_refuses_broken_state, 0, BAD__COUNT);
 	suite_add_tcase(s, tc);
