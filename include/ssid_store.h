@@ -6,11 +6,13 @@
  *   s  the encoded ssi_state (engine format, with the applied-offset marks)
  *   p  the score last delivered to the output topic:
  *      "v2 total b p i r as_of_ms model_version" ("v1 total b p i r" from
- *      older builds is still read)
+ *      older builds is still read); also the history's latest entry
  *   h  the daily score history (ssi_history encoding, see ssid_history.h),
  *      rewritten at most once per rep per day
- *   d  its latest entry, written with every delivered score (ssid_history.h)
- *   a  the alert rules' state (ssi_alert encoding)
+ *   d  older builds' copy of that latest entry: read, emptied at the next
+ *      delivery (ssid_history.h)
+ *   a  the alert rules' state (ssi_alert encoding); empty while it is a
+ *      fresh state, as most reps' is
  *   k  the rep's percentile per segment kind when p was delivered:
  *      "v1 global industry tenant team", 0 for none or hidden
  *   n  the rep's network rank as last computed (ssid_network), at most once
@@ -25,7 +27,7 @@
  * SSID_STORE_STATE_PARTS parts is whole in "s" (as older builds wrote every
  * state), which a reader knows by its length. ssid_store_state_join reads
  * either form.
- * p, h, d, a, k and n describe what was delivered, so they are written
+ * p, h, a, k and n describe what was delivered, so they are written
  * together and only after delivery; s carries the marks that make a replayed event a
  * no-op. A caller stages what is to be written per user
  * (ssid_store_stage_state, ssid_store_stage_delivered) and ssid_store_save
@@ -100,7 +102,7 @@ struct ssid_user {
 	int64_t published_ms;				 /* as_of of p; 0 when unknown (v1) */
 	char published_model[SSI_MODEL_VERSION_MAX + 1]; /* "" when unknown (v1) */
 	struct ssi_history
-	    history; /* h with d laid over it; history_status < 0: unreadable, kept */
+	    history; /* h with p laid over it; history_status < 0: unreadable, kept */
 	int history_status;
 	int32_t history_fresh_from;	     /* days before it are final in field h */
 	struct ssi_alert_state alert;	     /* a (fresh when absent or unreadable) */
@@ -117,10 +119,11 @@ struct ssid_user {
 	 * ssid_store_stage_* calls (cleared by ssid_user_init), never by callers.
 	 */
 	bool save_state;     /* field s (and the net ops) */
-	bool save_published; /* fields p (from published), h, d, a, k, n */
+	bool save_published; /* fields p (from published), h, a, k, n (and d emptied) */
 	bool save_due;	     /* due_ms into partition's schedule */
 	bool save_alert;     /* field a alone: a forecast check of a rep not published */
 	int state_parts;     /* parts of s that may be non-empty in Redis (as loaded) */
+	bool day_field;	     /* an older build's d is stored, to be emptied */
 	/*
 	 * Last, and most of the record's bytes: ssid_user_init zeroes what
 	 * precedes it and empties it once, with ssi_state_init.

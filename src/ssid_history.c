@@ -60,26 +60,23 @@ int ssid_history_ping(struct ssid_history *hs)
 	return ssid_redis_ping(hs->rd);
 }
 
-int ssid_history_day_format(const struct ssi_history *h, char *buf, size_t len)
+static int merge_entry(struct ssi_history *h, int64_t day, const struct ssi_score *sc)
 {
-	const struct ssi_history_entry *e;
-	long long v[1 + SSI_PILLAR__COUNT];
+	int rc;
 
-	if (h->n == 0)
-		return -ENOENT;
-	e = &h->entries[h->n - 1];
-	v[0] = e->day;
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		v[1 + p] = e->score.pillar[p];
-	return ssi_text_ints_format(buf, len, 1, v, 1 + SSI_PILLAR__COUNT);
+	if (day < INT32_MIN || day > INT32_MAX || !ssi_history_snapshot_is_valid((int32_t)day, sc))
+		return -EBADMSG;
+	rc = ssi_history_record(h, (int32_t)day, sc);
+	return rc == -ENOMEM ? rc : rc < 0 ? -EBADMSG : 0;
 }
 
-int ssid_history_day_merge(struct ssi_history *h, const char *value, size_t len)
+/* Field d of older builds: "v1 day brand people insights relationships". */
+static int merge_day_field(struct ssi_history *h, const char *value, size_t len)
 {
 	struct ssi_score sc = {0};
 	long long v[1 + SSI_PILLAR__COUNT];
 	size_t used;
-	int ver, rc;
+	int ver;
 
 	if (ssi_text_ints_parse(value, len, &ver, v, 1 + SSI_PILLAR__COUNT, &used) < 0 ||
 	    ver != 1 || used != len || !ssi_text_ints_fit_int(v, 1 + SSI_PILLAR__COUNT))
@@ -88,10 +85,17 @@ int ssid_history_day_merge(struct ssi_history *h, const char *value, size_t len)
 		sc.pillar[p] = (int)v[1 + p];
 		sc.total += sc.pillar[p];
 	}
-	if (!ssi_history_snapshot_is_valid((int32_t)v[0], &sc))
-		return -EBADMSG;
-	rc = ssi_history_record(h, (int32_t)v[0], &sc);
-	return rc == -ENOMEM ? rc : rc < 0 ? -EBADMSG : 0;
+	return merge_entry(h, v[0], &sc);
+}
+
+int ssid_history_latest_merge(struct ssi_history *h, const struct ssid_published *pub,
+			      const char *day, size_t day_len)
+{
+	if (pub && pub->as_of_ms > 0)
+		return merge_entry(h, pub->as_of_ms / SSI_MS_PER_DAY, &pub->score);
+	if (day && day_len > 0)
+		return merge_day_field(h, day, day_len);
+	return -ENOENT;
 }
 
 /* The rep's hash (ssid_store names it). */
@@ -119,25 +123,35 @@ int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_h
 		return rc;
 	klen = format_key(hs, user_id);
 	if (ssid_redis_append(
-		hs->rd, hs->key, klen, 4,
-		(const char *[]){"HMGET", hs->key, SSID_HISTORY_FIELD, SSID_HISTORY_DAY_FIELD},
-		(size_t[]){5, klen, 1, 1}) < 0 ||
+		hs->rd, hs->key, klen, 5,
+		(const char *[]){"HMGET", hs->key, SSID_HISTORY_FIELD, "p", SSID_HISTORY_DAY_FIELD},
+		(size_t[]){5, klen, 1, 1, 1}) < 0 ||
 	    ssid_redis_next_reply(hs->rd, &reply, "HMGET") < 0)
 		return -EIO;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
 		ssid_redis_set_error(hs->rd, "HMGET: %s",
 				     reply->type == REDIS_REPLY_ERROR ? reply->str
 								      : "unexpected reply");
 		rc = -EIO;
 	} else {
-		const redisReply *h = reply->element[0], *d = reply->element[1];
+		const redisReply *h = reply->element[0], *p = reply->element[1],
+				 *d = reply->element[2];
+		struct ssid_published pub;
+		bool has_pub = p->type == REDIS_REPLY_STRING &&
+			       ssid_store_published_parse(p->str, p->len, &pub);
 
 		if (h->type == REDIS_REPLY_STRING)
 			rc = ssi_history_decode(out, (const uint8_t *)h->str, h->len);
-		if (rc == 0 && d->type == REDIS_REPLY_STRING)
-			rc = ssid_history_day_merge(out, d->str, d->len);
+		if (rc == 0) {
+			rc =
+			    ssid_history_latest_merge(out, has_pub ? &pub : NULL,
+						      d->type == REDIS_REPLY_STRING ? d->str : NULL,
+						      d->type == REDIS_REPLY_STRING ? d->len : 0);
+			if (rc == -ENOENT)
+				rc = 0;
+		}
 		if (rc == 0)
-			rc = h->type == REDIS_REPLY_STRING || d->type == REDIS_REPLY_STRING;
+			rc = out->n > 0 || h->type == REDIS_REPLY_STRING;
 	}
 	freeReplyObject(reply);
 	return rc;

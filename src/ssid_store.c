@@ -29,9 +29,14 @@ void ssid_store_free(struct ssid_store *s)
 int ssid_store_new(struct ssid_store **out, const struct ssid_redis_opts *opts)
 {
 	struct ssid_store *s = calloc(1, sizeof(*s));
+	struct ssi_alert_state fresh;
+	long len;
 
 	if (!s)
 		return -ENOMEM;
+	ssi_alert_state_init(&fresh);
+	len = ssi_alert_state_encode(&fresh, s->alert_fresh, sizeof(s->alert_fresh));
+	s->alert_fresh_len = len > 0 ? (size_t)len : 0;
 	s->enc = malloc(SSI_STATE_ENCODED_MAX);
 	s->henc = malloc(SSI_HISTORY_ENCODED_MAX);
 	if (!s->enc || !s->henc || ssid_redis_new(&s->rd, opts) < 0) {
@@ -167,17 +172,16 @@ bool ssid_store_published_parse(const char *str, size_t len, struct ssid_publish
 	return ssi_rank_score_valid(sc);
 }
 
-static bool published_parse(const char *str, size_t len, struct ssid_user *u)
+static bool published_parse(const char *str, size_t len, struct ssid_user *u,
+			    struct ssid_published *pub)
 {
-	struct ssid_published pub;
-
 	u->published_ms = 0;
 	u->published_model[0] = '\0';
-	if (!ssid_store_published_parse(str, len, &pub))
+	if (!ssid_store_published_parse(str, len, pub))
 		return false;
-	u->published = pub.score;
-	u->published_ms = pub.as_of_ms;
-	memcpy(u->published_model, pub.model, sizeof(u->published_model));
+	u->published = pub->score;
+	u->published_ms = pub->as_of_ms;
+	memcpy(u->published_model, pub->model, sizeof(u->published_model));
 	return true;
 }
 
@@ -292,6 +296,8 @@ long ssid_store_state_join(struct redisReply *const *el, uint8_t *buf, const uin
  */
 static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 {
+	struct ssid_published pub;
+
 	u->load_status = 0;
 	u->has_state = f[F_STATE].has;
 	if (u->has_state) {
@@ -303,7 +309,7 @@ static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 		ssi_state_clear(&u->state);
 	}
 	u->has_published =
-	    f[F_PUBLISHED].has && published_parse(f[F_PUBLISHED].p, f[F_PUBLISHED].len, u);
+	    f[F_PUBLISHED].has && published_parse(f[F_PUBLISHED].p, f[F_PUBLISHED].len, u, &pub);
 	u->history_status = 0;
 	ssi_history_clear(&u->history);
 	if (f[F_HISTORY].has) {
@@ -312,19 +318,23 @@ static int take_fields(struct ssid_user *u, const struct ssid_cache_field *f)
 		if (u->history_status == -ENOMEM)
 			return -ENOMEM;
 	}
-	/* Days before this one are final in h; the latest may be d's only. */
+	/* Days before this one are final in h; the latest may be p's only. */
 	u->history_fresh_from = u->history_status == 0 && u->history.n > 0
 				    ? u->history.entries[u->history.n - 1].day + 1
 				    : 0;
-	/* Today's entry, written beside h with every score (ssid_history.h). */
-	if (u->history_status == 0 && f[F_DAY].has) {
-		int rc = ssid_history_day_merge(&u->history, f[F_DAY].p, f[F_DAY].len);
+	/* The latest entry, the delivered score (or an older build's d). */
+	if (u->history_status == 0) {
+		int rc = ssid_history_latest_merge(&u->history, u->has_published ? &pub : NULL,
+						   f[F_DAY].has ? (const char *)f[F_DAY].p : NULL,
+						   f[F_DAY].len);
 
 		if (rc == -ENOMEM)
 			return -ENOMEM;
 		if (rc == 0 && u->history.entries[u->history.n - 1].day < u->history_fresh_from)
 			u->history_fresh_from = u->history.entries[u->history.n - 1].day;
 	}
+	/* An older build's d: emptied at the next delivery. */
+	u->day_field = f[F_DAY].has && f[F_DAY].len > 0;
 	if (!f[F_ALERT].has || ssi_alert_state_decode(&u->alert, f[F_ALERT].p, f[F_ALERT].len) < 0)
 		ssi_alert_state_init(&u->alert);
 	tops_parse(&f[F_TOPS], u->published_top);
@@ -519,7 +529,7 @@ static void hset_state(struct hset *h, struct ssid_user *u, const uint8_t *enc, 
 static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 {
 	char key[512], pub[SSI_TEXT_INTS_MAX + SSI_MODEL_VERSION_MAX + 2], tops[SSI_TEXT_INTS_MAX];
-	char net[SSI_TEXT_INTS_MAX], day[SSI_TEXT_INTS_MAX];
+	char net[SSI_TEXT_INTS_MAX];
 	uint8_t alert[SSI_ALERT_ENCODED_MAX];
 	struct hset h = {.argv = {"HSET", key}, .argl = {4, 0}, .argc = 2};
 	long len;
@@ -540,6 +550,10 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
 		if (len < 0)
 			return ssid_redis_fail(s->rd, (int)len, "encode alert state");
+		/* A fresh state is what an empty or absent a reads as: most reps' is. */
+		if ((size_t)len == s->alert_fresh_len &&
+		    !memcmp(alert, s->alert_fresh, (size_t)len))
+			len = 0;
 		hset_field(&h, F_ALERT, alert, (size_t)len);
 	}
 	if (u->save_published) {
@@ -559,8 +573,10 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 					return ssid_redis_fail(s->rd, (int)len, "encode history");
 				hset_field(&h, F_HISTORY, s->henc, (size_t)len);
 			}
-			hset_field(&h, F_DAY, day,
-				   (size_t)ssid_history_day_format(hi, day, sizeof(day)));
+		}
+		if (u->day_field) {
+			hset_field(&h, F_DAY, "", 0);
+			u->day_field = false;
 		}
 	}
 	/* hiredis copies the arguments into its output buffer right here. */

@@ -19,6 +19,8 @@ struct ssid_store {
 	uint8_t *enc;		  /* scratch for encoding one state */
 	uint8_t *henc;		  /* ... one history */
 	uint8_t join[SSID_STORE_STATE_PART * SSID_STORE_STATE_PARTS]; /* a state's parts, read */
+	uint8_t alert_fresh[SSI_ALERT_ENCODED_MAX]; /* a fresh alert state, encoded */
+	size_t alert_fresh_len;
 };
 
 /* The key of partition's decay schedule (its roster), "<prefix>dz:<partition>". */

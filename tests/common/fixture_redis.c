@@ -329,7 +329,8 @@ int fx_deliver(struct ssid_store *s, struct fx_delivery *d, size_t n, int retent
 			rc = r < 0 ? r : 0;
 		}
 		if (rc == 0)
-			ssid_store_stage_delivered(&u[i], &d[i].score, 0, "", NULL);
+			ssid_store_stage_delivered(&u[i], &d[i].score,
+						   (int64_t)d[i].day * SSI_MS_PER_DAY, "", NULL);
 	}
 	if (rc == 0)
 		rc = ssid_store_save(s, u, n);

@@ -349,7 +349,12 @@ START_TEST (test_beside_the_store) {
 	ssid_store_key(e.store, u.id, key, sizeof(key));
 	r = probe_command(&e, "HKEYS %s", key);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
-	ck_assert_uint_eq(r->elements, 7); /* s (a small state: one part), c, p, k, a, h and d */
+	/* s (a small state: one part), c, p (also today's entry), k, a and h */
+	ck_assert_uint_eq(r->elements, 6);
+	freeReplyObject(r);
+	/* A fresh alert state is stored empty. */
+	r = probe_command(&e, "HSTRLEN %s a", key);
+	ck_assert_int_eq(r->integer, 0);
 	freeReplyObject(r);
 	r = probe_command(&e, "HEXISTS %s " SSID_HISTORY_FIELD, key);
 	ck_assert_int_eq(r->integer, 1);
@@ -376,6 +381,67 @@ START_TEST (test_beside_the_store) {
 END_TEST
 
 /* A well-sealed blob of a newer version, as a newer ssid would write it. */
+/*
+ * Reps written by older builds: field d held the latest entry, beside a p
+ * that may not record its time ("v1 ..."). d counts while p does not
+ * record one, p wins once it does, and the next delivery empties d.
+ */
+START_TEST (test_older_day_field) {
+	struct fx_delivery d = {
+	    .user_id = "rep-old", .day = TODAY + 1, .score = score_of(5, 6, 7, 8)};
+	struct ssi_history h;
+	struct ssid_user u;
+	uint8_t enc[SSI_HISTORY_ENCODED_MAX];
+	struct ssi_score one = score_of(1, 2, 3, 4);
+	char key[256];
+	redisReply *r;
+	struct env e;
+	long len;
+
+	env_open(&e, false);
+	ssi_history_init(&h);
+	ck_assert_int_eq(ssi_history_record(&h, TODAY - 1, &one), 1);
+	len = ssi_history_encode(&h, enc, sizeof(enc));
+	ck_assert_int_gt(len, 0);
+	ssid_store_key(e.store, "rep-old", key, sizeof(key));
+	r = probe_command(&e, "HSET %s h %b p %s d %s", key, enc, (size_t)len,
+			  "v1 1000 100 200 300 400", "v1 20777 100 200 300 400");
+	freeReplyObject(r);
+
+	/* p without a time: d is the latest entry, for ssictl and for the store. */
+	ck_assert_int_eq(ssid_history_load(e.hs, "rep-old", &h), 1);
+	ck_assert_uint_eq(h.n, 2);
+	ck_assert_int_eq(h.entries[1].day, TODAY);
+	ck_assert_int_eq(h.entries[1].score.total, 1000);
+	ssid_user_init(&u, "rep-old");
+	ck_assert_int_eq(ssid_store_load(e.store, &u, 1), 0);
+	ck_assert_int_eq(u.history_status, 0);
+	ck_assert_uint_eq(u.history.n, 2);
+	ck_assert_int_eq(u.history.entries[1].score.total, 1000);
+	ssid_user_clear(&u);
+
+	/* A delivery writes p with its time and empties d. */
+	deliver_ok(&e, &d, 1);
+	r = probe_command(&e, "HGET %s d", key);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_uint_eq(r->len, 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(ssid_history_load(e.hs, "rep-old", &h), 1);
+	ck_assert_uint_eq(h.n, 3);
+	ck_assert_int_eq(h.entries[2].day, TODAY + 1);
+	ck_assert_int_eq(h.entries[2].score.total, 26);
+
+	/* p records its time: a d left beside it does not count. */
+	r = probe_command(&e, "HSET %s d %s", key, "v1 20790 1 1 1 1");
+	freeReplyObject(r);
+	ck_assert_int_eq(ssid_history_load(e.hs, "rep-old", &h), 1);
+	ck_assert_uint_eq(h.n, 3);
+	ck_assert_int_eq(h.entries[2].day, TODAY + 1);
+	ssi_history_clear(&h);
+	env_close(&e);
+}
+END_TEST
+
 static size_t newer_blob(uint8_t *buf)
 {
 	uint32_t crc;
@@ -533,6 +599,7 @@ Suite *history_store_suite(void)
 	tcase_add_test(tc, test_batch_round_trips);
 	tcase_add_test(tc, test_retention_over_500_days);
 	tcase_add_test(tc, test_beside_the_store);
+	tcase_add_test(tc, test_older_day_field);
 	tcase_add_test(tc, test_unreadable_left_alone);
 	tcase_add_test(tc, test_refuses_bad_user_ids);
 	tcase_add_test(tc, test_reconnects);

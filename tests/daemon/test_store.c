@@ -176,9 +176,9 @@ static void save_day(struct ssid_store *s, const char *id, int32_t day, int tota
 }
 
 /*
- * The history: today's entry (field d) with every score, the whole history
- * (h) once a day, when a day before the latest is not final in it yet; a
- * reader lays d over h. With and without the cache.
+ * The history: today's entry is the delivered score (field p) with every
+ * score, the whole history (h) once a day, when a day before the latest is
+ * not final in it yet; a reader lays p over h. With and without the cache.
  */
 START_TEST (test_history_once_a_day) {
 	struct ssid_redis_opts o = fx_redis_opts(&redis);
@@ -194,9 +194,9 @@ START_TEST (test_history_once_a_day) {
 		ck_assert_int_eq(ssid_store_new(&s, &o), 0);
 		ck_assert_int_eq(ssid_store_cache(s, cached ? 1 << 20 : 0), 0);
 		save_day(s, id, 100, 1000);
-		ck_assert(field_exists(id, SSID_HISTORY_DAY_FIELD));
+		ck_assert(!field_exists(id, SSID_HISTORY_DAY_FIELD));
 		ck_assert(!field_exists(id, SSID_HISTORY_FIELD));
-		save_day(s, id, 100, 1100); /* the same day again: d only */
+		save_day(s, id, 100, 1100); /* the same day again: p only */
 		ck_assert(!field_exists(id, SSID_HISTORY_FIELD));
 		hset = calls("hset");
 		save_day(s, id, 101, 1200); /* a new day: day 100's last value goes into h */
