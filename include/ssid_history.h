@@ -65,9 +65,10 @@ const char *ssid_history_errstr(const struct ssid_history *hs);
 
 /*
  * Read user_id's history (h with the latest entry over it) into out
- * (initialised; replaced). Returns 1 when one was stored, 0 when none was (out left empty),
- * -EBADMSG or -EPROTONOSUPPORT when the stored one is unreadable, -EINVAL for a user id empty or
- * longer than SSI_ID_MAX (nothing sent), -EIO, -ENOMEM.
+ * (initialised; replaced). Returns 1 when one was stored, 0 when none was
+ * (out left empty), -EBADMSG or -EPROTONOSUPPORT when the stored one is
+ * unreadable, -EINVAL for a user id empty or longer than SSI_ID_MAX
+ * (nothing sent), -EIO, -ENOMEM.
  */
 int ssid_history_load(struct ssid_history *hs, const char *user_id, struct ssi_history *out);
 
