@@ -5,6 +5,7 @@
 #   make check      the whole test suite (installs what is missing)
 #   make check-asan the unit, daemon and fault suites under AddressSanitizer + UBSan
 #   make bench      the benchmarks (not part of check)
+#   make bench-ab BASE=<rev> [PAIRS=2]  this tree against an older revision, alternated
 #   make fuzz       build the libFuzzer targets and run each briefly
 #   make check-fresh the README's two commands in a fresh bookworm chroot (root; not part of check)
 #   make install    DESTDIR=... PREFIX=/usr/local
@@ -67,7 +68,7 @@ PROGRAMS := $(patsubst src/main_%.c,$(B)/%,$(wildcard src/main_*.c))
 
 .PHONY: all deps check check-engine check-demo check-systemd check-unit check-daemon check-cluster check-cluster-a check-cluster-b check-cluster3 check-fault check-asan check-valgrind \
 	valgrind-unit valgrind-daemon valgrind-unit-early valgrind-daemon-late test-binaries check-format \
-	format cppcheck fuzz fuzz-run bench demo install clean check-fresh man deb check-deb check-k8s
+	format cppcheck fuzz fuzz-run bench bench-ab demo install clean check-fresh man deb check-deb check-k8s
 
 all: $(B)/libssi.a $(B)/libssid.a $(B)/libssigen.a $(PROGRAMS)
 
@@ -301,6 +302,14 @@ bench:
 	$(MAKE) all $(B)/bench_engine $(B)/bench_consume $(B)/bench_latency
 	$(B)/bench_engine
 	BENCH_BUILD=$(B) tests/bench/bench_daemon.sh
+
+# Two builds in the same minutes (the host's speed drifts by more than most
+# changes cost): BASE's, built in a clone of its own, and this tree's.
+bench-ab:
+	@test -n "$(BASE)" || { echo "make bench-ab BASE=<git revision> [PAIRS=2]" >&2; exit 2; }
+	@deploy/install-deps.sh bench
+	$(MAKE) SAN= B=build all build/bench_consume build/bench_latency
+	tests/bench/ab.sh $(BASE) $(or $(PAIRS),2)
 
 # --- man pages, install, the Debian package ----------------------------------
 # Generated from the programs' --help and `ssid --list-keys` (the config key

@@ -77,7 +77,9 @@
 # (e.g. 'cache.max_mb = 512'), given to every ssid run, BENCH_CLUSTER
 # (1; 0 skips step 3b), BENCH_CLUSTER_WAIT (1; 0 skips its
 # redis.wait_replicas = 1 run), BENCH_BATCH_SIZES ("10000 100000"; empty
-# skips step 3c), BENCH_RATIO_PAIRS (2; 0 skips step 3d).
+# skips step 3c), BENCH_RATIO_PAIRS (2; 0 skips step 3d), BENCH_FIGURES=FILE
+# to also write every figure of the run to FILE as name=value lines, sorted
+# (tests/bench/ab.sh reads them).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -1323,4 +1325,9 @@ if [ -n "${batch_sizes// /}" ]; then
 			[ "$size" = "$batch_default" ] || printf '%s batch%s\n' "$size" "$size"
 		done
 	} | sort -n)
+fi
+if [ -n "${BENCH_FIGURES:-}" ]; then
+	for name in "${!fig[@]}"; do
+		printf '%s=%s\n' "$name" "${fig[$name]//$'\n'/ }"
+	done | LC_ALL=C sort >"$BENCH_FIGURES"
 fi
