@@ -344,6 +344,73 @@ START_TEST (test_state_parts) {
 }
 END_TEST
 
+/*
+ * A state of version 1, as builds before 7 December 2026 wrote it (here in
+ * its layout by hand: a profile register and a tenant written by the one
+ * recent event, a mark), reads as the same state and is rewritten as
+ * version 2 at the rep's next save, its keys then refs into the filter.
+ */
+START_TEST (test_state_v1_upgraded) {
+	/* The key (at_ms zigzag, fp 7) that the recent event, the profile and the tenant share. */
+#define KEY 0x80, 0xa0, 0xe6, 0xd0, 0xa3, 0x66, 7, 0, 0, 0, 0, 0, 0, 0
+	static const uint8_t body[] = {
+	    'S',  'I',	1,		    /* version 1 */
+	    0x03,			    /* written: profile, tenant */
+	    KEY,  0x05, 3,   1,		    /* profile: fields, skills, media */
+	    4,	  'a',	'c', 'm', 'e', KEY, /* tenant */
+	    0,				    /* links */
+	    1,	  KEY,			    /* recent: one */
+	    1,	  0,	10,		    /* marks: partition 0, offset 5 */
+	    0,				    /* rows */
+	};
+#undef KEY
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	uint8_t blob[sizeof(body) + 4];
+	struct ssid_store *s = NULL;
+	struct ssid_user u, back;
+	uint32_t crc = ssi_crc32c(body, sizeof(body));
+	redisContext *c;
+	redisReply *r;
+
+	memcpy(blob, body, sizeof(body));
+	for (int i = 0; i < 4; i++)
+		blob[sizeof(body) + i] = (uint8_t)(crc >> (8 * i));
+	c = redisConnect("127.0.0.1", redis.port);
+	r = redisCommand(c, "HSET ssi:u:{v1rep} s %b", blob, sizeof(blob));
+	ck_assert(r && r->type == REDIS_REPLY_INTEGER);
+	freeReplyObject(r);
+	redisFree(c);
+
+	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+	ssid_user_init(&u, "v1rep");
+	ck_assert_int_eq(ssid_store_load(s, &u, 1), 0);
+	ck_assert_int_eq(u.load_status, 0);
+	ck_assert_int_eq(ssi_state_mark_get(&u.state, 0), 5);
+	ck_assert_str_eq(u.state.segment[SSI_SEG_TENANT], "acme");
+	ck_assert_uint_eq(u.state.nrecent, 1);
+	ck_assert_int_eq(u.state.profile_key.at_ms, u.state.recent[0].at_ms);
+	ck_assert_uint_eq(u.state.profile_key.fp, 7);
+	ck_assert_uint_eq(u.state.profile.skills, 3);
+
+	ssid_store_stage_state(&u, false);
+	ck_assert_msg(ssid_store_save(s, &u, 1) == 0, "%s", ssid_store_errstr(s));
+	r = peek("HGET ssi:u:{%s} %s", "v1rep", "s");
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_uint_ge(r->len, 3);
+	ck_assert_uint_eq((uint8_t)r->str[2], SSI_STATE_VERSION);
+	/* Both keys are now one-byte refs to the recent event: 26 bytes fewer. */
+	ck_assert_uint_eq(r->len, sizeof(blob) - 26);
+	freeReplyObject(r);
+	ssid_user_init(&back, "v1rep");
+	ck_assert_int_eq(ssid_store_load(s, &back, 1), 0);
+	ck_assert_int_eq(back.load_status, 0);
+	ck_assert(ssi_state_equal(&back.state, &u.state));
+	ssid_user_clear(&u);
+	ssid_user_clear(&back);
+	ssid_store_free(s);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -355,6 +422,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_no_cache);
 	tcase_add_test(tc, test_history_once_a_day);
 	tcase_add_test(tc, test_state_parts);
+	tcase_add_test(tc, test_state_v1_upgraded);
 	suite_add_tcase(s, tc);
 	return s;
 }
