@@ -40,13 +40,20 @@
  * SADD/SREM of the set's before the HSET of the state. ssid_network ranks
  * a rep among them.
  *
- * The inactivity-decay schedule is one sorted set per input partition,
- * "<prefix>dz:<partition>" (one ZADD per partition per save): member user
- * id, score the instant (ms) the
- * rep's score next changes on its own, +inf when it never will. Every rep
- * with a state is in the set of the partition its events come from, so the
- * set is also the partition's roster (model rescoring walks it), and it
- * moves with the partition on a rebalance.
+ * The inactivity-decay schedule. Every rep with a state has field
+ *   z  the instant (ms, decimal) its score next changes on its own,
+ *      SSID_DUE_NEVER's value when it never will (absent: due now)
+ * and is listed in the roster of the partition its events come from, the
+ * string "<prefix>ro:<partition>": each rep's id as one length byte and
+ * the id's bytes, appended when the rep first gets a z (one APPEND per
+ * partition per save, for newcomers only; before their HSET). The owner
+ * keeps the schedule in memory (ssid_sched.h): read from the roster and
+ * the reps' z when first asked about the partition, changed at each save,
+ * forgotten with ssid_store_forget. A rep in the roster twice (an APPEND
+ * whose reply was lost) counts once. An older build's sorted set
+ * "<prefix>dz:<partition>" is moved into the roster at that first read,
+ * then deleted. The roster moves with the partition on a rebalance, and
+ * model rescoring walks it.
  *
  * Every call pipelines all of its commands: one round trip per batch, not
  * per event. Any transport error drops the connection; the next call
@@ -149,7 +156,10 @@ void ssid_store_free(struct ssid_store *s);
  * save need set (>= 0) to cache it. 0 or -ENOMEM.
  */
 int ssid_store_cache(struct ssid_store *s, size_t max_bytes);
-/* Forget the cached reps of partition (revoked), or all of them (< 0). */
+/*
+ * Forget the cached reps and the decay schedule of partition (revoked), or
+ * all of them (< 0).
+ */
 void ssid_store_forget(struct ssid_store *s, int32_t partition);
 void ssid_store_cache_stats(const struct ssid_store *s, struct ssid_cache_stats *out);
 
@@ -169,8 +179,8 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n);
 
 /*
  * Stage u's state (field s with its marks, and its connection changes) for
- * the next ssid_store_save; with schedule, its due_ms too (partition's
- * decay schedule).
+ * the next ssid_store_save; with schedule, its due_ms too (field z, and
+ * the partition's decay schedule).
  */
 void ssid_store_stage_state(struct ssid_user *u, bool schedule);
 /*
@@ -202,6 +212,8 @@ int ssid_store_user_key(const struct ssid_redis *rd, const char *user_id, char *
  * Up to max user ids of partition's schedule due at or before now_ms,
  * earliest first. ids is replaced by a NULL-terminated array the caller
  * frees with ssid_store_ids_free, *n their count. 0, -EIO or -ENOMEM.
+ * This and the next two read the partition's schedule from Redis the first
+ * time they are asked about it, then answer from memory.
  */
 int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
 		   size_t *n);
@@ -211,9 +223,9 @@ int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size
  */
 int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms, int64_t *n);
 /*
- * One step of a walk over partition's whole roster (ZSCAN: every member
- * present throughout is seen at least once). *cursor starts at 0 and is 0
- * again when the walk is over. Same ids and returns as ssid_store_due.
+ * One step of a walk over partition's whole roster, in roster order: every
+ * rep present throughout is seen once. *cursor starts at 0 and is 0 again
+ * when the walk is over. Same ids and returns as ssid_store_due.
  */
 int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,
 		      size_t count, char ***ids, size_t *n);
@@ -228,6 +240,18 @@ int ssid_store_partition_get(struct ssid_store *s, const char *what, int32_t par
 int ssid_store_partition_set(struct ssid_store *s, const char *what, int32_t partition,
 			     const char *value);
 void ssid_store_ids_free(char **ids);
+
+/* Called for each id of a roster (len bytes, not NUL-terminated); < 0 stops. */
+typedef int ssid_store_roster_fn(void *ctx, const char *id, size_t len);
+/* Walk a roster string's ids in order: 0, fn's error, or -EBADMSG (a truncated entry). */
+int ssid_store_roster_parse(const char *buf, size_t len, ssid_store_roster_fn *fn, void *ctx);
+/*
+ * Partition's decay schedule as Redis holds it (the roster, the reps' z,
+ * an older build's sorted set), read on rd; for tools and tests, as the
+ * daemon's owner keeps it in memory. 0, -EIO or -ENOMEM.
+ */
+struct ssid_sched;
+int ssid_store_schedule_read(struct ssid_redis *rd, int32_t partition, struct ssid_sched **out);
 
 /*
  * The sentinel that tells a Redis which lost its data from the one it was:

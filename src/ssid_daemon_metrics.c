@@ -82,18 +82,22 @@ void ssid_daemon_count_decay_backlog(struct ssid_daemon *d)
 	if (mono - d->backlog_at < BACKLOG_EVERY_MS)
 		return;
 	d->backlog_at = mono;
-	for (size_t i = 0; i < d->parts.n; i++) {
+	/* The schedules answer from memory once read: ask Redis itself too. */
+	bool ok = ssid_store_ping(d->store) == 0;
+
+	for (size_t i = 0; i < d->parts.n && ok; i++) {
 		int64_t n = 0;
 
-		if (!d->parts.p[i].owned)
-			continue;
-		if (ssid_store_due_count(d->store, (int32_t)i, now, &n) < 0) {
-			/* Redis does not answer: not ready, and the backlog unknown. */
-			atomic_store(&d->metrics->redis_ok, 0);
-			atomic_store(&d->metrics->decay_backlog, -1);
-			return;
+		if (d->parts.p[i].owned) {
+			ok = ssid_store_due_count(d->store, (int32_t)i, now, &n) == 0;
+			total += n;
 		}
-		total += n;
+	}
+	if (!ok) {
+		/* Redis does not answer: not ready, and the backlog unknown. */
+		atomic_store(&d->metrics->redis_ok, 0);
+		atomic_store(&d->metrics->decay_backlog, -1);
+		return;
 	}
 	atomic_store(&d->metrics->redis_ok, 1);
 	atomic_store(&d->metrics->decay_backlog, total);

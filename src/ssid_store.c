@@ -21,6 +21,8 @@ void ssid_store_free(struct ssid_store *s)
 		return;
 	ssid_redis_free(s->rd);
 	ssid_cache_free(s->cache);
+	store_sched_drop(s, -1);
+	free(s->sched);
 	free(s->enc);
 	free(s->henc);
 	free(s);
@@ -56,6 +58,7 @@ int ssid_store_cache(struct ssid_store *s, size_t max_bytes)
 
 void ssid_store_forget(struct ssid_store *s, int32_t partition)
 {
+	store_sched_drop(s, partition);
 	if (!s->cache)
 		return;
 	if (partition < 0)
@@ -473,8 +476,8 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 
 /* An HSET being built, and the fields it writes as the cache keeps them. */
 struct hset {
-	const char *argv[2 + 2 * (SSID_STORE_STATE_PARTS + F__COUNT - 1)];
-	size_t argl[2 + 2 * (SSID_STORE_STATE_PARTS + F__COUNT - 1)];
+	const char *argv[2 + 2 * (SSID_STORE_STATE_PARTS + F__COUNT)]; /* and z */
+	size_t argl[2 + 2 * (SSID_STORE_STATE_PARTS + F__COUNT)];
 	int argc;
 	struct ssid_cache_field f[SSID_CACHE_FIELDS];
 };
@@ -529,7 +532,7 @@ static void hset_state(struct hset *h, struct ssid_user *u, const uint8_t *enc, 
 static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 {
 	char key[512], pub[SSI_TEXT_INTS_MAX + SSI_MODEL_VERSION_MAX + 2], tops[SSI_TEXT_INTS_MAX];
-	char net[SSI_TEXT_INTS_MAX];
+	char net[SSI_TEXT_INTS_MAX], due[SSI_TEXT_LL_MAX];
 	uint8_t alert[SSI_ALERT_ENCODED_MAX];
 	struct hset h = {.argv = {"HSET", key}, .argl = {4, 0}, .argc = 2};
 	long len;
@@ -546,6 +549,9 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 	}
 	if (u->save_state && u->conns.dirty && u->conns.len > 0)
 		hset_field(&h, F_CONNS, u->conns.b, u->conns.len);
+	/* Read only when a schedule is (ssid_store_sched.c): not cached. */
+	if (u->save_due && u->partition >= 0)
+		hset_add(&h, "z", due, (size_t)store_due_format(u->due_ms, due));
 	if (u->save_published || u->save_alert) {
 		len = ssi_alert_state_encode(&u->alert, alert, sizeof(alert));
 		if (len < 0)
@@ -586,61 +592,6 @@ static int append_hset(struct ssid_store *s, struct ssid_user *u, size_t *sent)
 	if (!s->cache || u->partition < 0)
 		return 0;
 	return ssid_cache_put(s->cache, u->id, u->partition, h.f, false);
-}
-
-int store_schedule_key(const struct ssid_store *s, int32_t partition, char *buf, size_t len)
-{
-	return snprintf(buf, len, "%sdz:%d", ssid_redis_key_prefix(s->rd), (int)partition);
-}
-
-/*
- * Queue one ZADD per partition with the next decay of every rep of users
- * that asks for it (save_due): one command per partition per batch.
- */
-static int append_due(struct ssid_store *s, const struct ssid_user *users, size_t n, size_t *sent)
-{
-	const char **argv = malloc((2 + 2 * n) * sizeof(*argv));
-	size_t *argl = malloc((2 + 2 * n) * sizeof(*argl));
-	char(*due)[SSI_TEXT_LL_MAX] = malloc(n * sizeof(*due));
-	bool *done = calloc(n, sizeof(*done));
-	char key[512];
-	int rc = argv && argl && due && done ? 0 : -ENOMEM;
-
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		int argc = 2;
-
-		if (!users[i].save_due || done[i])
-			continue;
-		argv[0] = "ZADD";
-		argl[0] = 4;
-		argv[1] = key;
-		argl[1] = (size_t)store_schedule_key(s, users[i].partition, key, sizeof(key));
-		for (size_t j = i; j < n; j++) {
-			const struct ssid_user *u = &users[j];
-
-			if (!u->save_due || done[j] || u->partition != users[i].partition)
-				continue;
-			done[j] = true;
-			if (u->due_ms == SSID_DUE_NEVER) {
-				memcpy(due[j], "+inf", 4);
-				argl[argc] = 4;
-			} else {
-				argl[argc] = ssi_text_ll((long long)u->due_ms, due[j]);
-			}
-			argv[argc++] = due[j];
-			argv[argc] = u->id;
-			argl[argc++] = strlen(u->id);
-		}
-		if (ssid_redis_append(s->rd, key, argl[1], argc, argv, argl) < 0)
-			rc = -EIO;
-		else
-			(*sent)++;
-	}
-	free(argv);
-	free(argl);
-	free(due);
-	free(done);
-	return rc == -ENOMEM ? ssid_redis_fail(s->rd, rc, "ZADD: out of memory") : rc;
 }
 
 /*
@@ -715,6 +666,8 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 	int rc;
 
 	rc = ssid_redis_connect(s->rd);
+	if (rc == 0)
+		rc = store_sched_stage(s, users, n, &sent);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		cache_prefetch(s, users, n, i);
 		rc = append_net(s, &users[i], &sent);
@@ -725,12 +678,16 @@ int ssid_store_save(struct ssid_store *s, struct ssid_user *users, size_t n)
 			rc = ssid_redis_flush(s->rd);
 	}
 	if (rc == 0)
-		rc = append_due(s, users, n, &sent);
-	if (rc == 0)
 		rc = ssid_redis_read_replies(s->rd, sent, "HSET", take_reply, &rs);
-	if (rc < 0 && s->cache)
-		for (size_t i = 0; i < n; i++)
+	else if (sent > 0)
+		rc = ssid_redis_fail(s->rd, rc, "save"); /* replies left unread */
+	/* Redis is the truth: what may not have landed is read again. */
+	for (size_t i = 0; i < n && rc < 0; i++) {
+		if (s->cache)
 			ssid_cache_drop(s->cache, users[i].id);
+		if (users[i].save_due)
+			store_sched_drop(s, users[i].partition);
+	}
 	return rc;
 }
 

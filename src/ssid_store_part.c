@@ -1,7 +1,7 @@
 /*
  * ssid_store_part: the partition-wide side of ssid_store (ssid_store.h):
- * the decay schedule's queries and roster walk, the per-partition markers
- * and the sentinel. The rep records and the writes are ssid_store.c's.
+ * the per-partition markers and the sentinel. The rep records and the
+ * writes are ssid_store.c's; the decay schedule, ssid_store_sched.c's.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -15,121 +15,6 @@
 
 #include "ssid_store.h"
 #include "ssid_store_int.h"
-
-void ssid_store_ids_free(char **ids)
-{
-	if (!ids)
-		return;
-	for (char **p = ids; *p; p++)
-		free(*p);
-	free(ids);
-}
-
-/* Every stride-th element of an array reply, from the first, as ids. */
-static int take_ids(const redisReply *r, size_t stride, char ***ids, size_t *n)
-{
-	size_t count;
-	char **out;
-
-	if (r->type != REDIS_REPLY_ARRAY)
-		return -EIO;
-	count = r->elements / stride;
-	out = calloc(count + 1, sizeof(*out));
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < count; i++) {
-		const redisReply *e = r->element[i * stride];
-
-		if (e->type != REDIS_REPLY_STRING || !(out[i] = strndup(e->str, e->len))) {
-			ssid_store_ids_free(out);
-			return e->type != REDIS_REPLY_STRING ? -EIO : -ENOMEM;
-		}
-	}
-	*ids = out;
-	*n = count;
-	return 0;
-}
-
-/* Take a command's array reply of ids; errors are named by what. */
-static int command_ids(struct ssid_store *s, redisReply *r, const char *what, char ***ids,
-		       size_t *n)
-{
-	int rc;
-
-	if (!r)
-		return -EIO;
-	if (r->type == REDIS_REPLY_ERROR)
-		ssid_redis_set_error(s->rd, "%s: %s", what, r->str);
-	rc = take_ids(r, 1, ids, n);
-	freeReplyObject(r);
-	return rc;
-}
-
-int ssid_store_due(struct ssid_store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
-		   size_t *n)
-{
-	char key[512];
-
-	*ids = NULL;
-	*n = 0;
-	store_schedule_key(s, partition, key, sizeof(key));
-	return command_ids(s,
-			   /* hiredis' format knows no %zu: widen to long long. */
-			   ssid_store_command(s, "ZRANGE %s -inf %lld BYSCORE LIMIT 0 %llu", key,
-					      (long long)now_ms, (unsigned long long)max),
-			   "ZRANGE", ids, n);
-}
-
-int ssid_store_due_count(struct ssid_store *s, int32_t partition, int64_t now_ms, int64_t *n)
-{
-	char key[512];
-	redisReply *r;
-	int rc = 0;
-
-	store_schedule_key(s, partition, key, sizeof(key));
-	r = now_ms == SSID_DUE_NEVER
-		? ssid_store_command(s, "ZCARD %s", key)
-		: ssid_store_command(s, "ZCOUNT %s -inf %lld", key, (long long)now_ms);
-	if (!r)
-		return -EIO;
-	if (r->type == REDIS_REPLY_INTEGER) {
-		*n = r->integer;
-	} else {
-		ssid_redis_set_error(s->rd, "ZCOUNT/ZCARD: %s",
-				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		rc = -EIO;
-	}
-	freeReplyObject(r);
-	return rc;
-}
-
-int ssid_store_roster(struct ssid_store *s, int32_t partition, unsigned long long *cursor,
-		      size_t count, char ***ids, size_t *n)
-{
-	char key[512];
-	redisReply *r, *pairs;
-	int rc;
-
-	*ids = NULL;
-	*n = 0;
-	store_schedule_key(s, partition, key, sizeof(key));
-	r = ssid_store_command(s, "ZSCAN %s %llu COUNT %llu", key, *cursor,
-			       (unsigned long long)count);
-	if (!r)
-		return -EIO;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-		ssid_redis_set_error(s->rd, "ZSCAN: %s",
-				     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		freeReplyObject(r);
-		return -EIO;
-	}
-	*cursor = strtoull(r->element[0]->str, NULL, 10);
-	pairs = r->element[1];
-	rc = take_ids(pairs, 2, ids, n); /* members and scores alternate */
-	freeReplyObject(r);
-	return rc;
-}
 
 int ssid_store_partition_get(struct ssid_store *s, const char *what, int32_t partition, char *buf,
 			     size_t len)

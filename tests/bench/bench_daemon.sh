@@ -506,7 +506,7 @@ count_reps() {
 }
 
 # Where Redis's bytes go: MEMORY USAGE of every key, summed by kind (a key
-# with its {hash tag} and numbers blanked, e.g. ssi:u:{} or ssi:dz:N) over
+# with its {hash tag} and numbers blanked, e.g. ssi:u:{} or ssi:ro:N) over
 # the masters, per rep (REPS), largest first: "kind bytes, ...". Inside
 # Redis (SCAN in a script), after the figures were read.
 bytes_by_kind() {

@@ -9,6 +9,8 @@
 #include <check.h>
 
 #include "e2e.h"
+#include "ssid_sched.h"
+#include "ssid_store.h"
 
 /* A waiting wave must never close on time: it closes when it is full. */
 #define WAVE_MAX_WAIT "batch.max_wait_ms = 10000\n"
@@ -382,8 +384,14 @@ long long e2e_due_count(struct ssid_redis *c, int partitions, int64_t at_ms)
 {
 	long long n = 0;
 
-	for (int p = 0; p < partitions; p++)
-		n += e2e_rint(c, "ZCOUNT ssi:dz:%d -inf %lld", p, (long long)at_ms);
+	for (int p = 0; p < partitions; p++) {
+		struct ssid_sched *sc = NULL;
+
+		ck_assert_msg(ssid_store_schedule_read(c, p, &sc) == 0,
+			      "the schedule of partition %d: %s", p, ssid_redis_errstr(c));
+		n += (long long)ssid_sched_count(sc, at_ms);
+		ssid_sched_free(sc);
+	}
 	return n;
 }
 

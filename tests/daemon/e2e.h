@@ -139,7 +139,7 @@ long long e2e_rint(struct ssid_redis *c, const char *fmt, ...);
 
 /* ---- the decay schedule ------------------------------------------------------ */
 
-/* Reps due at or before at_ms in the schedules of all partitions. */
+/* Reps due at or before at_ms in the schedules of all partitions, as Redis holds them. */
 long long e2e_due_count(struct ssid_redis *c, int partitions, int64_t at_ms);
 /*
  * One clock step: count the reps the schedule says are due, move the clock

@@ -1,9 +1,9 @@
 /*
  * Time end to end (ssid in a thread, e2e.h, the scoring clock in a file):
  * inactivity decay day by day with the alerts the rules fire and the
- * history kept, and the decay schedules in Redis (one per partition, each
- * rep due when the engine says its score next changes) following the
- * partitions when a consumer of the group leaves.
+ * history kept, and the decay schedules in Redis (a roster per partition,
+ * each rep's field z the instant the engine says its score next changes)
+ * following the partitions when a consumer of the group leaves.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -18,29 +18,47 @@
 #include "ssi_alert.h"
 #include "ssi_history.h"
 #include "ssid_log.h"
+#include "ssid_sched.h"
 #include "ssid_store.h"
 #include "suites.h"
 
 /* ---- the decay schedule in Redis ------------------------------------------- */
 
+/* Every partition's schedule as Redis holds it: its roster and the reps' z. */
+struct schedules {
+	struct ssid_sched *p[16];
+	int n;
+};
+
+static void schedules_read(struct ssid_redis *c, int partitions, struct schedules *out)
+{
+	ck_assert_int_le(partitions, 16);
+	out->n = partitions;
+	for (int p = 0; p < partitions; p++)
+		ck_assert_msg(ssid_store_schedule_read(c, p, &out->p[p]) == 0,
+			      "the schedule of partition %d: %s", p, ssid_redis_errstr(c));
+}
+
+static void schedules_free(struct schedules *s)
+{
+	for (int p = 0; p < s->n; p++)
+		ssid_sched_free(s->p[p]);
+}
+
 /*
- * Where user id is scheduled: the one partition whose set holds it (-1 when
- * none; two is a failure), and its due time (SSID_DUE_NEVER for +inf).
+ * Where user id is scheduled: the one partition whose roster holds it (-1
+ * when none; two is a failure), and its due time from its field z.
  */
-static int scheduled(struct ssid_redis *c, int partitions, const char *id, int64_t *due)
+static int scheduled(const struct schedules *s, const char *id, int64_t *due)
 {
 	int where = -1;
 
-	for (int p = 0; p < partitions; p++) {
-		redisReply *r = e2e_rcmd(c, "ZSCORE ssi:dz:%d %s", p, id);
-
-		if (r->type == REDIS_REPLY_STRING) {
-			ck_assert_msg(where < 0, "%s is in the schedules of partitions %d and %d",
-				      id, where, p);
-			where = p;
-			*due = strcmp(r->str, "inf") == 0 ? SSID_DUE_NEVER : atoll(r->str);
-		}
-		freeReplyObject(r);
+	for (int p = 0; p < s->n; p++) {
+		if (!ssid_sched_get(s->p[p], id, strlen(id), due))
+			continue;
+		ck_assert_msg(where < 0, "%s is in the rosters of partitions %d and %d", id, where,
+			      p);
+		where = p;
 	}
 	return where;
 }
@@ -66,25 +84,33 @@ static int32_t user_partition(const struct e2e_env *e, int u)
 static void check_schedule(const struct e2e_env *e, int64_t at_ms)
 {
 	struct ssid_redis *c = fx_redis_client(&e->fx.redis);
-	long long total = 0;
+	long long total = 0, bytes = 0;
+	struct schedules s;
 
+	schedules_read(c, e->fx.kafka.partitions, &s);
 	for (int u = 0; u < e->fx.stream.nusers; u++) {
 		struct ssi_state st;
 		char id[64];
 		int64_t due = 0, want;
 
 		fx_user_id(&e->fx.stream, u, id, sizeof(id));
-		ck_assert_int_eq(scheduled(c, e->fx.kafka.partitions, id, &due),
-				 user_partition(e, u));
+		ck_assert_int_eq(scheduled(&s, id, &due), user_partition(e, u));
+		bytes += 1 + (long long)strlen(id);
 		e2e_ref_state(e, u, &st);
 		want = ssi_score_next_change(&st, &e->fx.model, at_ms);
 		ssi_state_clear(&st);
 		ck_assert_msg(due == want, "%s is due at %lld, the engine says %lld", id,
 			      (long long)due, (long long)want);
 	}
-	for (int p = 0; p < e->fx.kafka.partitions; p++)
-		total += e2e_rint(c, "ZCARD ssi:dz:%d", p);
+	/* Each rep once in its roster: no other ids, and no id twice. */
+	for (int p = 0; p < e->fx.kafka.partitions; p++) {
+		total += (long long)ssid_sched_size(s.p[p]);
+		bytes -= e2e_rint(c, "STRLEN ssi:ro:%d", p);
+	}
 	ck_assert_int_eq(total, e->fx.stream.nusers);
+	ck_assert_int_eq(bytes, 0);
+	ck_assert_int_eq(fx_redis_count_keys(&e->fx.redis, "ssi:dz:*"), 0);
+	schedules_free(&s);
 	ssid_redis_free(c);
 }
 

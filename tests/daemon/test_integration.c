@@ -96,7 +96,7 @@ START_TEST (test_ranks_disabled) {
 	}
 	fx_msgs_free(&out);
 	ck_assert_int_eq(fx_redis_count_keys(&e.fx.redis, "ssi:rk:*"), 0);
-	ck_assert_int_gt(fx_redis_count_keys(&e.fx.redis, "ssi:dz:*"), 0);
+	ck_assert_int_gt(fx_redis_count_keys(&e.fx.redis, "ssi:ro:*"), 0);
 	fx_env_close(&e.fx);
 }
 END_TEST

@@ -1,10 +1,15 @@
 /*
  * ssid_store against a real redis-server, counted with INFO commandstats:
  * reps cached after a load or a save are not read again, a revoked
- * partition or a failed write makes them read again, and the decay
- * schedule costs one ZADD per partition per save.
+ * partition or a failed write makes them read again; the decay schedule
+ * (a roster per partition, field z per rep) costs an APPEND per partition
+ * for newcomers only, answers from memory, and reads back, roster order
+ * and due instants, in a store that starts afresh (a new owner), moving
+ * an older build's sorted set into the roster.
  */
+#include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +88,8 @@ START_TEST (test_cache_saves_reads) {
 	char id[REPS][16], dir[PATH_MAX];
 	struct ssid_cache_stats st;
 	struct ssid_store *s = NULL;
-	long long zadd;
+	long long append;
+	int64_t n;
 
 	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
 	ck_assert_int_eq(ssid_store_cache(s, 1 << 20), 0);
@@ -97,9 +103,13 @@ START_TEST (test_cache_saves_reads) {
 		ssid_store_stage_state(&u[i], true);
 		ssid_store_stage_delivered(&u[i], &sc, 0, "", NULL);
 	}
-	zadd = calls("zadd");
+	append = calls("append");
 	ck_assert_int_eq(ssid_store_save(s, u, REPS), 0);
-	ck_assert_int_eq(calls("zadd") - zadd, 2); /* one per partition */
+	ck_assert_int_eq(calls("append") - append, 2); /* one per partition */
+	append = calls("append");
+	ck_assert_int_eq(ssid_store_save(s, u, REPS), 0);
+	ck_assert_int_eq(calls("append"), append); /* nobody new */
+	ck_assert_int_eq(calls("zadd"), 0);
 
 	/* Read back from memory, exactly as written. */
 	ck_assert_int_eq(load_all(s, u, id), 0);
@@ -122,13 +132,15 @@ START_TEST (test_cache_saves_reads) {
 	ck_assert_int_eq(fx_redis_stop(&redis), 0);
 	for (int i = 0; i < REPS; i++) {
 		ssi_state_mark_set(&u[i].state, u[i].partition, 500);
-		ssid_store_stage_state(&u[i], false);
+		ssid_store_stage_state(&u[i], true);
 	}
 	ck_assert_int_lt(ssid_store_save(s, u, REPS), 0);
 	ck_assert_int_eq(fx_redis_start(&redis, fx_path(dir, sizeof(dir), "redis"), false), 0);
 	ck_assert_int_eq(load_all(s, u, id), REPS);
 	for (int i = 0; i < REPS; i++)
 		ck_assert(!u[i].has_state);
+	ck_assert_int_eq(ssid_store_due_count(s, 0, SSID_DUE_NEVER, &n), 0);
+	ck_assert_int_eq(n, 0); /* the schedules it changed are read again too */
 
 	/* Redis lost its data: everything is forgotten. */
 	ck_assert_int_eq(load_all(s, u, id), 0);
@@ -411,6 +423,178 @@ START_TEST (test_state_v1_upgraded) {
 }
 END_TEST
 
+/* Run one command on a connection of the test's own; the reply is freed. */
+static void redis_do(const char *fmt, ...)
+{
+	redisContext *c = redisConnect("127.0.0.1", redis.port);
+	redisReply *reply;
+	va_list ap;
+
+	ck_assert(c && !c->err);
+	va_start(ap, fmt);
+	reply = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(reply && reply->type != REDIS_REPLY_ERROR, "%s failed", fmt);
+	freeReplyObject(reply);
+	redisFree(c);
+}
+
+/* Save the state of reps id[0..n) of partition with their due instants due[0..n). */
+static void save_due(struct ssid_store *s, int32_t partition, const char *const *id,
+		     const int64_t *due, int n)
+{
+	struct ssid_user u[8];
+
+	ck_assert_int_le(n, 8);
+	for (int i = 0; i < n; i++) {
+		ssid_user_init(&u[i], id[i]);
+		u[i].partition = partition;
+	}
+	ck_assert_int_eq(ssid_store_load(s, u, (size_t)n), 0);
+	for (int i = 0; i < n; i++) {
+		u[i].due_ms = due[i];
+		ssid_store_stage_state(&u[i], true);
+	}
+	ck_assert_msg(ssid_store_save(s, u, (size_t)n) == 0, "%s", ssid_store_errstr(s));
+	for (int i = 0; i < n; i++)
+		ssid_user_clear(&u[i]);
+}
+
+/* The ids of one answer, space-separated, and free it. */
+static void ids_join(char **ids, size_t n, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " " : "", ids[i]);
+	ck_assert_ptr_null(ids[n]);
+	ssid_store_ids_free(ids);
+}
+
+static void expect_due(struct ssid_store *s, int32_t partition, int64_t now, size_t max,
+		       const char *want)
+{
+	char **ids, got[256];
+	size_t n;
+
+	ck_assert_msg(ssid_store_due(s, partition, now, max, &ids, &n) == 0, "%s",
+		      ssid_store_errstr(s));
+	ids_join(ids, n, got, sizeof(got));
+	ck_assert_msg(strcmp(got, want) == 0, "due at %lld: \"%s\", expected \"%s\"",
+		      (long long)now, got, want);
+}
+
+/* The whole roster walked count ids at a time. */
+static void expect_roster(struct ssid_store *s, int32_t partition, size_t count, const char *want)
+{
+	unsigned long long cursor = 0;
+	char got[256] = "", part[256];
+	int steps = 0;
+
+	do {
+		char **ids;
+		size_t n;
+
+		ck_assert_int_eq(ssid_store_roster(s, partition, &cursor, count, &ids, &n), 0);
+		ids_join(ids, n, part, sizeof(part));
+		if (n) {
+			size_t gl = strlen(got), pl = strlen(part);
+
+			ck_assert_uint_lt(gl + 1 + pl, sizeof(got));
+			if (gl)
+				got[gl++] = ' ';
+			memcpy(got + gl, part, pl + 1);
+		}
+		ck_assert_int_lt(++steps, 20);
+	} while (cursor != 0);
+	ck_assert_msg(strcmp(got, want) == 0, "roster \"%s\", expected \"%s\"", got, want);
+}
+
+/*
+ * The decay schedule: due instants in field z, the roster in the order reps
+ * came, questions answered from memory, and a store starting afresh (a new
+ * owner) reading both back; an older build's sorted set moved into the
+ * roster; a rep twice in the roster counted once; a rep without z due now;
+ * a truncated roster refused by name.
+ */
+START_TEST (test_schedule) {
+	struct ssid_redis_opts o = fx_redis_opts(&redis);
+	const char *first[3] = {"carol", "alice", "bob"}, *later[2] = {"dave", "alice"};
+	const int64_t first_due[3] = {3000, 1000, SSID_DUE_NEVER}, later_due[2] = {2000, 5000};
+	struct ssid_store *s = NULL, *t = NULL;
+	long long get, hget;
+	redisReply *r;
+	int64_t n;
+
+	ck_assert_int_eq(ssid_store_new(&s, &o), 0);
+	save_due(s, 0, first, first_due, 3);
+	save_due(s, 0, later, later_due, 2);
+	r = peek("HGET ssi:u:{%s} %s", "bob", "z");
+	ck_assert_str_eq(r->str, "9223372036854775807");
+	freeReplyObject(r);
+	r = peek("GET ssi:ro:%s%s", "0", "");
+	ck_assert_int_eq(r->len, 4 * 1 + 5 + 5 + 3 + 4);
+	ck_assert(memcmp(r->str, "\005carol\005alice\003bob\004dave", r->len) == 0);
+	freeReplyObject(r);
+
+	/* From memory: no Redis command. */
+	get = calls("get");
+	hget = calls("hget");
+	expect_due(s, 0, 999, 10, "");
+	expect_due(s, 0, 3000, 10, "dave carol");
+	expect_due(s, 0, 5000, 2, "dave carol");
+	expect_due(s, 0, INT64_MAX, 10, "dave carol alice bob");
+	expect_roster(s, 0, 3, "carol alice bob dave");
+	ck_assert_int_eq(ssid_store_due_count(s, 0, 4999, &n), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(ssid_store_due_count(s, 0, SSID_DUE_NEVER, &n), 0);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(calls("get"), get);
+	ck_assert_int_eq(calls("hget"), hget);
+
+	/* A new owner reads the same schedule: the roster once, each rep's z. */
+	ck_assert_int_eq(ssid_store_new(&t, &o), 0);
+	expect_due(t, 0, INT64_MAX, 10, "dave carol alice bob");
+	expect_roster(t, 0, 10, "carol alice bob dave");
+	ck_assert_int_eq(calls("get") - get, 1);
+	ck_assert_int_eq(calls("hget") - hget, 4);
+	ssid_store_free(t);
+
+	/*
+	 * Partition 1 as an older build left it: a sorted set, and a roster
+	 * holding one of its reps (twice) and one rep without z.
+	 */
+	redis_do("ZADD ssi:dz:1 700 erin 800 frank +inf gina");
+	redis_do("APPEND ssi:ro:1 %b", "\005frank\004hank\005frank", (size_t)17);
+	redis_do("HSET ssi:u:{frank} z 750");
+	ck_assert_int_eq(ssid_store_new(&t, &o), 0);
+	expect_due(t, 1, INT64_MAX, 10, "hank erin frank gina");
+	expect_roster(t, 1, 2, "frank hank erin gina");
+	ck_assert_int_eq(fx_redis_count_keys(&redis, "ssi:dz:*"), 0);
+	ssid_store_free(t);
+	/*
+	 * The move is done once and lasts. The moved reps have no z until
+	 * their next save: a later reader finds them due now, and their
+	 * rescore writes it.
+	 */
+	ck_assert_int_eq(ssid_store_new(&t, &o), 0);
+	expect_roster(t, 1, 10, "frank hank erin gina");
+	expect_due(t, 1, 0, 10, "hank erin gina");
+	ck_assert_int_eq(ssid_store_due_count(t, 1, 750, &n), 0);
+	ck_assert_int_eq(n, 4);
+	ssid_store_free(t);
+
+	/* A roster whose last entry is cut short is refused, by its key. */
+	redis_do("APPEND ssi:ro:2 %b", "\003ivy\011jo", (size_t)7);
+	ck_assert_int_eq(ssid_store_new(&t, &o), 0);
+	ck_assert_int_eq(ssid_store_due_count(t, 2, 0, &n), -EIO);
+	ck_assert_msg(strstr(ssid_store_errstr(t), "ssi:ro:2"), "%s", ssid_store_errstr(t));
+	ssid_store_free(t);
+	ssid_store_free(s);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -423,6 +607,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_history_once_a_day);
 	tcase_add_test(tc, test_state_parts);
 	tcase_add_test(tc, test_state_v1_upgraded);
+	tcase_add_test(tc, test_schedule);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -131,7 +131,7 @@ struct fault_result {
 	size_t outputs_missing, outputs_last_wrong;
 	size_t outputs_other; /* other types in the output topic, other users' scores */
 	size_t dead_letters, dlq_wrong, dlq_missing, dlq_twice;
-	size_t decay_wrong; /* users in no dz set, in another partition's, or in several */
+	size_t decay_wrong; /* users in no roster, in another partition's, or in several */
 	size_t ranks_wrong; /* rank records and segment aggregates that are not the oracle's */
 	char first_problem[512];
 	/* Internal: the reference, its score, and the score of every prefix of a user's events. */
@@ -158,9 +158,9 @@ void fault_check_outputs(struct fault_env *e, struct fault_result *res);
 /* The dead-letter topic: each bad event of the stream exactly once, with its reason. */
 void fault_check_dead_letters(struct fault_env *e, struct fault_result *res);
 /*
- * The decay schedule followed the partitions: every user with a state is a
- * member of exactly one sorted set ssi:dz:<N>, N being the partition its
- * events were produced to (the lead's key layout for issue 5).
+ * The decay schedule followed the partitions: every user with a state is in
+ * exactly one roster ssi:ro:<N> (ssid_store.h), N being the partition its
+ * events were produced to, and no older build's ssi:dz:<N> is left.
  */
 void fault_check_decay_schedule_follows_partitions(const struct fault_env *e,
 						   struct fault_result *res);

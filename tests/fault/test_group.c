@@ -4,8 +4,8 @@
  * when its session expires), then a fourth joins (the cooperative rebalance
  * hands it some partitions without stopping the rest). The final states
  * must be the engine's, and each user's decay schedule entry must have moved
- * with its partition: every user with a state is in exactly one sorted set
- * ssi:dz:<N>, N being the input partition of its events.
+ * with its partition: every user with a state is in exactly one roster
+ * ssi:ro:<N>, N being the input partition of its events.
  */
 #include <stdio.h>
 #include <string.h>
