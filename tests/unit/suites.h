@@ -21,6 +21,7 @@ Suite *parts_suite(void);
 Suite *out_suite(void);
 Suite *rank_engine_suite(void);
 Suite *cache_suite(void);
+Suite *sched_suite(void);
 Suite *conns_suite(void); /* ssid_conns */
 Suite *text_suite(void);
 Suite *warmup_suite(void);
