@@ -32,7 +32,7 @@ struct ssid_part {
 	int64_t position;	   /* next offset after the last durable message */
 	bool model_check;	   /* compare the roster's model version */
 	bool walking;		   /* model walk under way */
-	unsigned long long cursor; /* ZSCAN cursor of the walk */
+	unsigned long long cursor; /* the walk's place in the roster (ssid_store_roster) */
 	int64_t next_fetch;	   /* the offset the next message should carry; -1: unknown */
 };
 

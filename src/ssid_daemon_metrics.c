@@ -18,7 +18,7 @@
 
 /* How often the gauges are refreshed (the lag reads librdkafka's cache: no I/O). */
 #define GAUGES_EVERY_MS 1000
-/* How often the decay backlog is counted in Redis (one ZCOUNT per owned partition). */
+/* How often the decay backlog is counted (in memory) and Redis asked whether it answers. */
 #define BACKLOG_EVERY_MS 5000
 
 void ssid_daemon_count_batch(struct ssid_daemon *d, const struct ssid_batch_stats *bs,
