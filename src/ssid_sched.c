@@ -124,12 +124,14 @@ static int reserve(struct ssid_sched *sc, size_t len)
 
 int ssid_sched_set(struct ssid_sched *sc, const char *id, size_t len, int64_t due_ms)
 {
-	uint32_t h = id_hash(id, len);
+	uint32_t h;
 	size_t i;
 	int rc;
 
+	/* Refused before a byte of id is read. */
 	if (len == 0 || len > UINT8_MAX || sc->n >= UINT32_MAX - 1)
 		return -EINVAL;
+	h = id_hash(id, len);
 	i = find(sc, id, len, h);
 	if (sc->slot[i]) {
 		sc->e[sc->slot[i] - 1].due_ms = due_ms;
