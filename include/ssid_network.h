@@ -2,8 +2,8 @@
  * ssid_network: a rep's network rank, LinkedIn's "rank in your network".
  *
  * A rep's network segment is the rep plus their 1st-degree connections who
- * are known users, that is reps with a rank record (ssid_rank.h: the hashes
- * "<prefix>rk:{p<N>}:u" of every partition N, read through ssid_rank_read).
+ * are known users, that is reps with a rank record: a delivered score,
+ * field p of their hash (ssid_store.h, read through ssid_store_queue_totals).
  * Ranks follow ssid_rank's rule, computed by ssi_rank_place_of: competition
  * ranking, rank = 1 + the number of members with a strictly higher total,
  * top_percent = ceil(100 * rank / size), and a segment under the privacy
@@ -22,30 +22,25 @@
  * own schedule), from the rep's connections and the reps' rank records, and an
  * event never costs O(network).
  *
- * What one call costs, for a rep with C connections and P partitions with
- * rank data (every command names one key, so one hash slot):
- *   - Redis: SMEMBERS of the partition list (taken once per call), one HGET
- *     of the rep's record per partition, one HGET of its field c (the
- *     daemon's batches have it already), the ids of c looked up with one
- *     HMGET per partition, then, when c says so, SSCAN of the set in chunks
- *     of about SSID_NETWORK_CHUNK ids, the new ids of each chunk looked up with
- *     one HMGET per partition (at most SSID_NETWORK_CHUNK fields each):
- *     O(C * P) work in all, and no single command runs longer than a
- *     chunk's, so Redis is never blocked for the whole network.
- *   - Round trips: 3 (the partition list, the record, c), 1 for the
- *     lookups of c's ids when it has some, then per chunk of the set one for
- *     its SSCAN and one for its lookups (none when it brings no new id; a
- *     chunk of more than SSID_NETWORK_CHUNK ids is looked up in several
- *     HMGETs of one round trip); commands: 1 + P + 1, P for c's ids, then
- *     per chunk 1 + P (per SSID_NETWORK_CHUNK ids). SSCAN's COUNT is a
- *     hint, so chunks vary: 30,000 connections in the set over 3 partitions
- *     took 63 round trips and 164 commands in tests/daemon/test_network.c.
+ * What one call costs, for a rep with C connections (every command names
+ * one key, so one hash slot):
+ *   - Redis: one HMGET of the rep's record (p and s of its hash), one HGET
+ *     of its field c (the daemon's batches have it already), the ids of c
+ *     looked up with one HGET of p each, then, when c says so, SSCAN of the
+ *     set in chunks of about SSID_NETWORK_CHUNK ids, the new ids of each
+ *     chunk looked up with one HGET each: O(C) work in all, and no single
+ *     command runs longer than a chunk's, so Redis is never blocked for the
+ *     whole network.
+ *   - Round trips: 2 (the record, c), 1 for the lookups of c's ids when it
+ *     has some, then per chunk of the set one for its SSCAN and one for its
+ *     lookups (none when it brings no new id); commands: 2, one per id of
+ *     c, then per chunk 1 and one per new id. SSCAN's COUNT is a hint, so
+ *     chunks vary.
  *   - Many reps at once (ssid_network_rank_batch, the daemon's way): the
- *     partition list once, then the lookups of every rep's c ids in one
- *     round trip, then the reps' scans in lockstep, each round one round
- *     trip for all their SSCANs and one for all their lookups: a batch of
- *     reps whose connections fit in c costs 2 round trips, 4 when some
- *     have small sets.
+ *     lookups of every rep's c ids in one round trip, then the reps' scans
+ *     in lockstep, each round one round trip for all their SSCANs and one
+ *     for all their lookups: a batch of reps whose connections fit in c
+ *     costs 1 round trip, 3 when some have small sets.
  *   - Client memory: one chunk's reply at a time per rep, plus 8 bytes per distinct
  *     connection (a table of 64-bit fingerprints) to skip the members SSCAN
  *     may return twice when the set is resized during the scan.

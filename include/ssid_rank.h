@@ -3,7 +3,7 @@
  * tenant, team within a tenant), segment averages and leaderboards, kept in
  * memory by the instance that owns the reps' Kafka partitions and shared
  * through Redis. A rep's network rank is not kept here: ssid_network
- * computes it on demand from the stored records. README "Ranks,
+ * computes it on demand from the reps' records. README "Ranks,
  * percentiles and leaderboards" tells the story.
  *
  * Ranking. Equal totals share a rank (standard competition ranking): rank =
@@ -19,25 +19,29 @@
  * '%', ':', '{', '}', spaces and control bytes of the values written %XX.
  *
  * Design. A rep belongs to the partition its events come from, and a
- * partition has one owner. Per partition N, two hashes in one hash slot:
- *   P rk:{pN}:u   field user id -> rank record (ssi_rank_record encoding):
- *                 the score and segments the rep is counted with
+ * partition has one owner. A rep's record, the score and segments it is
+ * counted with, is not stored by ranks: it is its hash's delivered score
+ * (p) in the segments of its stored state (s), which ssid_store writes in
+ * the same save as the delivery that moved the rep here
+ * (ssid_store_read_records). Per partition N, in one hash slot:
  *   P rk:{pN}:s   field segment -> the partition's aggregate of that segment
  *                 (ssi_rankagg encoding: members, sums, histogram of totals,
  *                 top rank.top_n members)
  *   P rk:{pN}:v   a counter moved by every write of its aggregates
  *   P rk:parts    set of the partitions that have rank data
- * The owner loads rk:{pN}:u when it first meets the partition (HSCAN),
- * rebuilds the aggregates from it, and from then on updates both in memory:
- * a rep's rank in a segment is 1 + the members strictly above in the sum of
- * every partition's histogram, a Fenwick query. Each batch writes the
- * changed records of each partition it touched; the changed segments
- * follow at most every half refresh_ms, with the records then in one
- * MULTI/EXEC per partition (one slot: Redis Cluster safe), so Redis work
- * grows with partitions and segments touched, not with reps x segments.
- * A replay reads nothing back: replayed changes into a partition with no
- * rep counted yet (a rebuild) update and write the records only, and the
- * partition's reps are counted in bulk when its replay is over (settle).
+ * The owner reads the records of the partition's roster (ssid_store) when
+ * it first meets the partition, rebuilds the aggregates from them, and
+ * from then on updates both in memory: a rep's rank in a segment is 1 +
+ * the members strictly above in the sum of every partition's histogram, a
+ * Fenwick query. The changed segments are written at most every half
+ * refresh_ms, in one MULTI/EXEC per partition (one slot: Redis Cluster
+ * safe), so Redis work grows with partitions and segments touched, not
+ * with reps x segments, and a batch costs ranks no command at all between
+ * two such writes. A replay reads nothing back: replayed changes into a
+ * partition with no rep counted yet (a rebuild) update the records in
+ * memory only, and the partition's reps are counted in bulk when its
+ * replay is over (settle). Older builds kept the records in a hash
+ * rk:{pN}:u; the owner deletes it when it reads the partition.
  * Partitions owned by other instances are read every refresh_ms (only
  * those whose version moved), so while events flow a rank may lag other
  * instances' changes by at most refresh_ms, and at rest it is exact.
@@ -45,7 +49,12 @@
  * Idempotence. The in-memory record says what is counted for a rep, so
  * applying the same score twice changes nothing. The records are the truth:
  * an instance assigned a partition rewrites its aggregates from them
- * (ssid_rank_assign), mending what a dead owner left unwritten.
+ * (ssid_rank_assign), mending what a dead owner left unwritten. A rep
+ * whose segments changed in a save that delivered no score is counted in
+ * its old segments by the owner that applied it, and in its new ones by
+ * the next owner, which reads the state (both agree with their aggregates;
+ * the next delivery moves it for either). A removed rep (a change with
+ * removed) leaves memory only: its hash is its caller's to delete.
  *
  * Library code: no logging, errors in ssid_rank_errstr. Its own ssid_redis
  * connection; any Redis error drops it and the next call reconnects.
@@ -165,9 +174,10 @@ void ssid_rank_get_stats(const struct ssid_rank *r, struct ssid_rank_stats *out)
 /*
  * Apply changes[0..n) (each user_id at most once) and fill their outputs.
  * A partition met for the first time is loaded first. With persist, the
- * changed records are written before returning (one round trip), the
- * aggregates with them at most every half refresh_ms; without (a replay),
- * both wait for ssid_rank_flush or the next refresh. 0; -EINVAL for
+ * changed aggregates are written before returning (one round trip) when
+ * half refresh_ms has passed since the last write; without (a replay),
+ * they wait for ssid_rank_flush or the next refresh. The records are the
+ * caller's to store (ssid_store: p and s, in the same save). 0; -EINVAL for
  * a bad change (errstr names it), -EIO for Redis, -EBADMSG for stored data
  * that is not ours, -ENOMEM. On an error nothing is half-applied in memory
  * that a retry would count twice.
@@ -240,7 +250,10 @@ const char *ssid_rank_kind_name(enum ssid_rank_kind kind);
 
 /* ---- the stored layout, read by ssictl and network ranks ------------------ */
 
-/* "<prefix>rk:{p<partition>}:u", ":s", ":v", and "<prefix>rk:parts", as snprintf. */
+/*
+ * "<prefix>rk:{p<partition>}:s", ":v", and "<prefix>rk:parts", as snprintf;
+ * ":u" is an older build's records, deleted when the partition is read.
+ */
 int ssid_rank_key_records(const char *prefix, int32_t partition, char *buf, size_t len);
 int ssid_rank_key_aggs(const char *prefix, int32_t partition, char *buf, size_t len);
 int ssid_rank_key_version(const char *prefix, int32_t partition, char *buf, size_t len);

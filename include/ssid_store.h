@@ -6,7 +6,8 @@
  *   s  the encoded ssi_state (engine format, with the applied-offset marks)
  *   p  the score last delivered to the output topic:
  *      "v2 total b p i r as_of_ms model_version" ("v1 total b p i r" from
- *      older builds is still read); also the history's latest entry
+ *      older builds is still read); also the history's latest entry, and,
+ *      in the segments of s, the rep's rank record (see Rank records)
  *   h  the daily score history (ssi_history encoding, see ssid_history.h),
  *      rewritten at most once per rep per day
  *   d  older builds' copy of that latest entry: read, emptied at the next
@@ -252,6 +253,44 @@ int ssid_store_roster_parse(const char *buf, size_t len, ssid_store_roster_fn *f
  */
 struct ssid_sched;
 int ssid_store_schedule_read(struct ssid_redis *rd, int32_t partition, struct ssid_sched **out);
+
+/*
+ * Rank records. A rep's record (what ranks count it with) is not stored on
+ * its own: it is the score last delivered (p) in the segments of the
+ * stored state (s), because ranks move a rep exactly when its score is
+ * delivered and the same save writes both. These read it for ssid_rank,
+ * ssid_network and ssictl.
+ *
+ * The record from a p and a state's bytes (NULL when absent): 1 made, 0 no
+ * record (either absent), -EBADMSG, -EPROTONOSUPPORT; scratch is an
+ * initialised state it decodes into.
+ */
+struct ssi_rank_record;
+int ssid_store_record_from(const char *p, size_t plen, const uint8_t *state, size_t slen,
+			   struct ssi_state *scratch, struct ssi_rank_record *rec);
+/* Called with ids[i]'s record (found 1), none (0) or why not (< 0); < 0 stops. */
+typedef int ssid_store_record_fn(void *ctx, size_t i, int found, const struct ssi_rank_record *rec);
+/*
+ * The records of ids[0..n): one HMGET each, SSID_STORE_RECORDS_CHUNK per
+ * round trip. 0, fn's error, -EIO, -ENOMEM.
+ */
+#define SSID_STORE_RECORDS_CHUNK 1024
+int ssid_store_read_records(struct ssid_redis *rd, const char *const *ids, size_t n,
+			    ssid_store_record_fn *fn, void *ctx);
+/*
+ * The totals of ids[0..n), in two halves so that other reads can share the
+ * round trip: queue an HGET of p each, then take the replies in order into
+ * totals[] (-1: no record). -EIO.
+ */
+int ssid_store_queue_totals(struct ssid_redis *rd, const char *const *ids, size_t n);
+int ssid_store_take_totals(struct ssid_redis *rd, size_t n, int *totals);
+/*
+ * Every rep of partition's roster (an older build's schedule included),
+ * once each, in roster order, as ssid_store_due gives ids: a GET and a
+ * ZRANGE, one round trip each. 0, -EIO, -ENOMEM.
+ */
+#define SSID_STORE_ROSTER_READ_TRIPS 2
+int ssid_store_roster_read(struct ssid_redis *rd, int32_t partition, char ***ids, size_t *n);
 
 /*
  * The sentinel that tells a Redis which lost its data from the one it was:

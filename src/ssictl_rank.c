@@ -45,7 +45,7 @@ int ssictl_read_rank_record(struct ctl *c, const char *user, struct rank_record 
 	memset(rec, 0, sizeof(*rec));
 	if (r != 0)
 		return r;
-	r = ssid_rank_read_record(c->rd, c->parts, c->nparts, user, &rec->r, NULL);
+	r = ssid_rank_read_record(c->rd, user, &rec->r);
 	for (int i = 0; i < SSI_SEG__COUNT; i++)
 		rec->segp[i] = rec->r.segment[i];
 	if (r == -EBADMSG)

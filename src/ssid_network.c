@@ -12,6 +12,7 @@
 #include "ssid_network.h"
 #include "ssid_rank_read.h"
 #include "ssid_store.h"
+#include "ssid_store.h"
 
 /* ---- the set of connections already counted ------------------------------ */
 
@@ -266,11 +267,10 @@ static int sscan_round(struct ssid_redis *rd, struct scan *sc, size_t n, bool *a
 }
 
 /*
- * Look every scan's new ids up: per scan, one HMGET per partition for each
- * SSID_NETWORK_CHUNK of them (ssid_rank_read's), all in one round trip.
+ * Look every scan's new ids up: per scan, one HGET of each id's p
+ * (ssid_store_queue_totals), all in one round trip.
  */
-static int lookup_round(struct ssid_redis *rd, const int32_t *parts, size_t nparts, struct scan *sc,
-			size_t n, uint64_t *rounds)
+static int lookup_round(struct ssid_redis *rd, struct scan *sc, size_t n, uint64_t *rounds)
 {
 	bool any = false;
 	int rc = 0;
@@ -280,9 +280,9 @@ static int lookup_round(struct ssid_redis *rd, const int32_t *parts, size_t npar
 			size_t k = sc[i].nids - at < SSID_NETWORK_CHUNK ? sc[i].nids - at
 									: SSID_NETWORK_CHUNK;
 
-			rc = ssid_rank_queue_totals(rd, parts, nparts, sc[i].ids + at, k);
-			sc[i].st.commands += nparts;
-			any |= nparts > 0;
+			rc = ssid_store_queue_totals(rd, (const char *const *)sc[i].ids + at, k);
+			sc[i].st.commands += k;
+			any |= k > 0;
 		}
 	if (rc < 0)
 		return rc; /* the connection was dropped with what was queued */
@@ -291,8 +291,7 @@ static int lookup_round(struct ssid_redis *rd, const int32_t *parts, size_t npar
 		for (size_t at = 0; at < sc[i].nids; at += SSID_NETWORK_CHUNK) {
 			size_t k = sc[i].nids - at < SSID_NETWORK_CHUNK ? sc[i].nids - at
 									: SSID_NETWORK_CHUNK;
-			int e = ssid_rank_take_totals(rd, parts, nparts, sc[i].ids + at, k,
-						      sc[i].totals + at);
+			int e = ssid_store_take_totals(rd, k, sc[i].totals + at);
 
 			if (e == -EIO)
 				return e;
@@ -315,17 +314,16 @@ static int lookup_round(struct ssid_redis *rd, const int32_t *parts, size_t npar
  * Look the ids of fields c up, then scan every set to its end, a chunk per
  * round, the lookups after each round; *rounds counts the round trips.
  */
-static int run(struct ssid_redis *rd, const int32_t *parts, size_t nparts, struct scan *sc,
-	       size_t n, uint64_t *rounds)
+static int run(struct ssid_redis *rd, struct scan *sc, size_t n, uint64_t *rounds)
 {
 	bool any = true;
-	int rc = lookup_round(rd, parts, nparts, sc, n, rounds);
+	int rc = lookup_round(rd, sc, n, rounds);
 
 	while (rc == 0 && any) {
 		rc = sscan_round(rd, sc, n, &any);
 		*rounds += any;
 		if (rc == 0)
-			rc = lookup_round(rd, parts, nparts, sc, n, rounds);
+			rc = lookup_round(rd, sc, n, rounds);
 	}
 	return rc;
 }
@@ -394,8 +392,6 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 	struct ssid_network_stats st = {0};
 	struct ssi_rank_record rec;
 	struct ssid_conns conns;
-	int32_t *parts = NULL;
-	size_t nparts = 0;
 	bool have = false;
 	int found = 0, rc;
 
@@ -408,12 +404,7 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 	if (rc == 0) {
 		st.round_trips++;
 		st.commands++;
-		rc = ssid_rank_read_partitions(rd, &parts, &nparts);
-	}
-	if (rc == 0 && nparts > 0) {
-		st.round_trips++;
-		st.commands += nparts;
-		rc = found = ssid_rank_read_record(rd, parts, nparts, user_id, &rec, NULL);
+		rc = found = ssid_rank_read_record(rd, user_id, &rec);
 	}
 	if (rc > 0) {
 		st.round_trips++;
@@ -425,7 +416,7 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 
 		rc = scan_init(&sc, rd, user_id, rec.score.total, have ? &conns : NULL);
 		if (rc == 0)
-			rc = run(rd, parts, nparts, &sc, 1, &st.round_trips);
+			rc = run(rd, &sc, 1, &st.round_trips);
 		if (rc == 0)
 			scan_place(&sc, min_members, out);
 		stats_add(&st, &sc.st);
@@ -433,7 +424,6 @@ int ssid_network_rank(struct ssid_redis *rd, const char *user_id, int min_member
 	}
 	if (stats)
 		*stats = st;
-	free(parts);
 	return rc < 0 ? rc : 0;
 }
 
@@ -442,8 +432,7 @@ int ssid_network_rank_batch(struct ssid_redis *rd, struct ssid_network_ask *asks
 {
 	struct ssid_network_stats st = {0};
 	struct scan *sc = NULL;
-	int32_t *parts = NULL;
-	size_t nparts = 0, ready = 0;
+	size_t ready = 0;
 	int rc = min_members < 1 ? -EINVAL : 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -458,16 +447,11 @@ int ssid_network_rank_batch(struct ssid_redis *rd, struct ssid_network_ask *asks
 		return rc;
 	sc = calloc(n, sizeof(*sc));
 	rc = sc ? ssid_redis_connect(rd) : -ENOMEM;
-	if (rc == 0) {
-		st.round_trips++;
-		st.commands++;
-		rc = ssid_rank_read_partitions(rd, &parts, &nparts);
-	}
 	for (; rc == 0 && ready < n; ready++)
 		rc = scan_init(&sc[ready], rd, asks[ready].user_id, asks[ready].total,
 			       asks[ready].conns);
 	if (rc == 0)
-		rc = run(rd, parts, nparts, sc, n, &st.round_trips);
+		rc = run(rd, sc, n, &st.round_trips);
 	for (size_t i = 0; i < ready; i++) {
 		if (rc == 0)
 			scan_place(&sc[i], min_members, &asks[i].pos);
@@ -477,6 +461,5 @@ int ssid_network_rank_batch(struct ssid_redis *rd, struct ssid_network_ask *asks
 	if (stats)
 		*stats = st;
 	free(sc);
-	free(parts);
 	return rc;
 }

@@ -187,13 +187,7 @@ void rank_part_free_remote(struct part *p)
 
 void rank_part_free_pending(struct part *p)
 {
-	for (uint32_t i = 0; i < p->ngone; i++)
-		free(p->gone[i]);
-	p->ngone = 0;
 	p->ndirty = 0;
-	for (uint32_t i = 0; i < p->ndrec; i++)
-		p->drec[i]->dirty = false;
-	p->ndrec = 0;
 	p->full = false;
 }
 
@@ -233,8 +227,6 @@ void rank_forget_all(struct ssid_rank *r)
 	for (uint32_t i = 0; i < r->nparts; i++) {
 		rank_part_free_remote(&r->parts[i]);
 		free(r->parts[i].dirty_seg);
-		free(r->parts[i].gone);
-		free(r->parts[i].drec);
 	}
 	r->nparts = 0;
 	r->refreshed = false;
@@ -372,38 +364,10 @@ struct rec *rank_rec_new(struct ssid_rank *r, const char *id, uint64_t h, int32_
 	return rc;
 }
 
-/* rc is not to be written after all: off its partition's list. */
-void rank_undirty(struct ssid_rank *r, struct rec *rc)
-{
-	struct part *p = rank_part_find(r, rc->part);
-
-	for (uint32_t i = 0; rc->dirty && p && i < p->ndrec; i++)
-		if (p->drec[i] == rc) {
-			p->drec[i] = p->drec[--p->ndrec];
-			break;
-		}
-	rc->dirty = false;
-}
-
-/* rc is to be written with its partition's next write. 0, -ENOMEM. */
-int rank_make_dirty(struct ssid_rank *r, struct rec *rc)
-{
-	struct part *p = rank_part_find(r, rc->part);
-
-	if (rc->dirty)
-		return 0;
-	if (SSI_GROW(p->drec, &p->drcap, (size_t)p->ndrec + 1, 4) < 0)
-		return -ENOMEM;
-	p->drec[p->ndrec++] = rc;
-	rc->dirty = true;
-	return 0;
-}
-
 void rank_rec_unlink(struct ssid_rank *r, struct rec *rc)
 {
 	struct rec **pp = &r->rtab[rc->hash & (r->rcap - 1)];
 
-	rank_undirty(r, rc);
 	while (*pp != rc)
 		pp = &(*pp)->next;
 	*pp = rc->next;
@@ -734,7 +698,7 @@ int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_
 			return e;
 	}
 	rc->r.score = *sc;
-	return rank_make_dirty(r, rc);
+	return 0;
 }
 
 bool rank_part_uncounted(const struct ssid_rank *r, const struct part *p)

@@ -136,18 +136,6 @@ void ssid_rank_assign(struct ssid_rank *r, int32_t partition)
 		p->wanted = true;
 }
 
-/* Note that rc's record must be deleted from its partition's hash. */
-static int note_gone(struct ssid_rank *r, const struct rec *rc)
-{
-	struct part *p = rank_part_find(r, rc->part);
-
-	if (SSI_GROW(p->gone, &p->gcap, (size_t)p->ngone + 1, 4) < 0 ||
-	    !(p->gone[p->ngone] = strdup(rc->id)))
-		return -ENOMEM;
-	p->ngone++;
-	return 0;
-}
-
 /*
  * *slot: the rep's record before (found by the caller), and after (NULL:
  * removed). With count false (a replayed change into a deferred partition),
@@ -173,8 +161,6 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 			return 0;
 		*changed = true;
 		e = rank_count_all(r, rc, false);
-		if (e == 0)
-			e = note_gone(r, rc);
 		if (e == 0) {
 			rank_rec_unlink(r, rc);
 			*slot = NULL;
@@ -189,13 +175,9 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 		return rank_rescore_in_place(r, rc, &c->score);
 	if (rc) {
 		e = rank_count_all(r, rc, false);
-		if (e == 0 && rc->part != c->partition) {
-			rank_undirty(r, rc);
-			e = note_gone(r, rc);
-			rc->part = c->partition;
-		}
 		if (e < 0)
 			return e;
+		rc->part = c->partition;
 	} else if (!(rc = *slot = rank_rec_new(r, c->user_id, hash, c->partition)))
 		return -ENOMEM;
 	rc->r.score = c->score;
@@ -205,8 +187,7 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 		/* validate checked every value's length */
 		memcpy(rc->r.segment[s], v, strlen(v) + 1);
 	}
-	e = rank_make_dirty(r, rc);
-	return e < 0 || !count ? e : rank_count_all(r, rc, true);
+	return count ? rank_count_all(r, rc, true) : 0;
 }
 
 /*

@@ -2,8 +2,9 @@
  * ssid_rank's insides, shared by its three files: ssid_rank.c keeps ranks in
  * memory (records, segments, histograms, top lists), ssid_rank_apply.c
  * applies changes to them and reads positions and boards, ssid_rank_sync.c
- * moves them to and from Redis (loading a partition, writing what changed,
- * reading other instances' partitions). Not for other modules.
+ * moves them to and from Redis (loading a partition's records from its
+ * reps' hashes, writing the aggregates that changed, reading other
+ * instances' partitions). Not for other modules.
  */
 #ifndef SSID_RANK_INT_H
 #define SSID_RANK_INT_H
@@ -31,7 +32,6 @@ struct rec {
 	struct rec *next; /* hash chain */
 	uint64_t hash;
 	int32_t part;
-	bool dirty; /* to be written */
 	struct ssi_rank_record r;
 	uint32_t seg[SSID_RANK__COUNT];	 /* segment index, NONE when not a member */
 	uint32_t slot[SSID_RANK__COUNT]; /* place in that segment's share's members */
@@ -92,12 +92,6 @@ struct part {
 	uint32_t *dirty_seg;   /* segments whose share changed */
 	uint32_t ndirty;
 	size_t dcap;
-	char **gone; /* records to delete */
-	uint32_t ngone;
-	size_t gcap;
-	struct rec **drec; /* records to write (rec.dirty) */
-	uint32_t ndrec;
-	size_t drcap;
 	/* another instance's, as last read */
 	long long version;
 	struct remote_entry *e;
@@ -171,9 +165,6 @@ int rank_share_top(const struct ssid_rank *r, struct share *s);
 void rank_part_free_remote(struct part *p);
 void rank_part_free_pending(struct part *p);
 
-/* rc is to be written with its partition's next write; rc is not, after all. */
-int rank_make_dirty(struct ssid_rank *r, struct rec *rc);
-void rank_undirty(struct ssid_rank *r, struct rec *rc);
 /*
  * Count every uncounted record of a deferred partition in at once, sampling its
  * segments' growth as an apply would. 0, -ENOMEM, -ERANGE (nothing half

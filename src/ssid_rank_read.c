@@ -8,19 +8,16 @@
 #include <hiredis/hiredis.h>
 
 #include "ssid_rank_read.h"
-
-/* Fields asked for per HSCAN step of a walk, per partition. */
-#define WALK_CHUNK "1000"
+#include "ssid_store.h"
 
 /*
  * Cost, as callers that count round trips and commands rely on: each call
  * that sends anything sends one pipeline and reads it back (one round trip),
- * except ssid_rank_read_each (one per HSCAN step of the slowest partition).
+ * except ssid_rank_read_each (per partition, a GET of its roster and the
+ * reps' HMGETs, 1,024 per round trip).
  *   read_partitions  1 SMEMBERS
- *   read_record      1 HGET per partition (nothing without partitions)
+ *   read_record      1 HMGET of the rep's hash (ssid_store_read_records)
  *   read_segment     1 HGET per partition (nothing without partitions)
- *   read_totals      1 HMGET of all n ids per partition (nothing when n or
- *                    nparts is 0): callers chunk big lists
  * Every command names one key.
  */
 
@@ -70,17 +67,6 @@ static int bad_value(struct ssid_redis *rd, int rc, const char *what, const char
 	ssid_redis_set_error(rd, "%s '%s' in %s: %s", what, name, key,
 			     rc == -EPROTONOSUPPORT ? "written by a newer ssid" : "unreadable");
 	return -EBADMSG;
-}
-
-/* A bulk string as a C string: no NUL inside, at most SSI_ID_MAX bytes, not empty. */
-static bool copy_id(const redisReply *r, char out[SSI_ID_MAX + 1])
-{
-	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > SSI_ID_MAX ||
-	    memchr(r->str, '\0', r->len))
-		return false;
-	memcpy(out, r->str, r->len);
-	out[r->len] = '\0';
-	return true;
 }
 
 /* A decimal in lo..hi from a bulk string. */
@@ -196,54 +182,39 @@ static int queue_hgets(struct ssid_redis *rd, key_fn *fn, const int32_t *parts, 
 /* ---- a rep's record ------------------------------------------------------------ */
 
 struct record_read {
-	struct ssid_redis *rd;
-	const int32_t *parts;
-	const char *user_id;
 	struct ssi_rank_record *rec;
-	int32_t found_in;
-	bool found;
+	int found;
 };
 
-static int take_record(void *ctx, size_t i, redisReply *reply, int rc)
+static int take_record(void *ctx, size_t i, int found, const struct ssi_rank_record *rec)
 {
 	struct record_read *rr = ctx;
-	char key[256];
-	int r;
 
-	if (rc < 0 || reply->type == REDIS_REPLY_NIL || rr->found)
-		return rc;
-	ssid_rank_key_records(ssid_redis_key_prefix(rr->rd), rr->parts[i], key, sizeof(key));
-	if (reply->type != REDIS_REPLY_STRING)
-		return bad_reply(rr->rd, "HGET", key, reply);
-	r = ssi_rank_record_decode(rr->rec, (const uint8_t *)reply->str, reply->len);
-	if (r < 0)
-		return bad_value(rr->rd, r, "rank record", rr->user_id, key);
-	rr->found = true;
-	rr->found_in = rr->parts[i];
+	(void)i;
+	rr->found = found;
+	if (found == 1)
+		*rr->rec = *rec;
 	return 0;
 }
 
-int ssid_rank_read_record(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
-			  const char *user_id, struct ssi_rank_record *rec, int32_t *partition)
+int ssid_rank_read_record(struct ssid_redis *rd, const char *user_id, struct ssi_rank_record *rec)
 {
-	struct record_read rr = {.rd = rd, .parts = parts, .user_id = user_id, .rec = rec};
+	struct record_read rr = {.rec = rec};
 	int rc;
 
 	memset(rec, 0, sizeof(*rec));
-	if (nparts == 0)
-		return 0;
-	rc = queue_hgets(rd, ssid_rank_key_records, parts, nparts, user_id);
-	if (rc == 0)
-		rc = ssid_redis_read_replies(rd, nparts, "HGET rank record", take_record, &rr);
+	rc = ssid_store_read_records(rd, &user_id, 1, take_record, &rr);
+	if (rc == 0 && rr.found < 0) {
+		ssid_redis_set_error(rd, "rank record '%s' (p and s of its hash): %s", user_id,
+				     rr.found == -EPROTONOSUPPORT ? "written by a newer ssid"
+								  : "unreadable");
+		rc = -EBADMSG;
+	}
 	if (rc < 0) {
 		memset(rec, 0, sizeof(*rec));
 		return rc;
 	}
-	if (!rr.found)
-		return 0;
-	if (partition)
-		*partition = rr.found_in;
-	return 1;
+	return rr.found == 1;
 }
 
 /* ---- a segment ------------------------------------------------------------------ */
@@ -311,205 +282,36 @@ int ssid_rank_read_segment(struct ssid_redis *rd, const int32_t *parts, size_t n
 	return rc;
 }
 
-/* ---- totals of many reps ---------------------------------------------------------- */
-
-struct totals_read {
-	struct ssid_redis *rd;
-	const int32_t *parts;
-	const char *const *ids;
-	size_t n;
-	int *totals;
-};
-
-static int take_totals(void *ctx, size_t i, redisReply *reply, int rc)
-{
-	struct totals_read *tr = ctx;
-	char key[256];
-
-	if (rc < 0)
-		return rc;
-	ssid_rank_key_records(ssid_redis_key_prefix(tr->rd), tr->parts[i], key, sizeof(key));
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != tr->n)
-		return bad_reply(tr->rd, "HMGET", key, reply);
-	for (size_t j = 0; j < tr->n; j++) {
-		const redisReply *v = reply->element[j];
-		struct ssi_rank_record rec;
-		int r;
-
-		if (v->type == REDIS_REPLY_NIL || tr->totals[j] >= 0)
-			continue;
-		if (v->type != REDIS_REPLY_STRING)
-			return bad_reply(tr->rd, "HMGET", key, v);
-		r = ssi_rank_record_decode(&rec, (const uint8_t *)v->str, v->len);
-		if (r < 0)
-			return bad_value(tr->rd, r, "rank record", tr->ids[j], key);
-		tr->totals[j] = rec.score.total;
-	}
-	return 0;
-}
-
-int ssid_rank_queue_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
-			   const char *const *ids, size_t n)
-{
-	const char **argv = NULL;
-	size_t *argl = NULL, cap = 0;
-	char *key = NULL;
-	int rc;
-
-	if (n == 0 || nparts == 0)
-		return 0;
-	if (n > SIZE_MAX / sizeof(*argl) - 2)
-		return ssid_redis_fail(rd, -ENOMEM, "HMGET rank records: out of memory");
-	argv = malloc((n + 2) * sizeof(*argv));
-	argl = malloc((n + 2) * sizeof(*argl));
-	key = key_buf(rd, &cap);
-	/* Out of memory with commands queued before: the connection is dropped. */
-	rc = argv && argl && key
-		 ? ssid_redis_connect(rd)
-		 : ssid_redis_fail(rd, -ENOMEM, "HMGET rank records: out of memory");
-	if (rc == 0) {
-		argv[0] = "HMGET";
-		argl[0] = 5;
-		argv[1] = key;
-		for (size_t j = 0; j < n; j++) {
-			argv[2 + j] = ids[j];
-			argl[2 + j] = strlen(ids[j]);
-		}
-	}
-	for (size_t i = 0; rc == 0 && i < nparts; i++) {
-		argl[1] = part_key(rd, ssid_rank_key_records, parts[i], key, cap);
-		if (argl[1] == 0)
-			rc = ssid_redis_fail(rd, -EINVAL, "partition %d: no key", (int)parts[i]);
-		else
-			rc = append(rd, (int)(n + 2), argv, argl);
-	}
-	free(argv);
-	free(argl);
-	free(key);
-	return rc;
-}
-
-int ssid_rank_take_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
-			  const char *const *ids, size_t n, int *totals)
-{
-	struct totals_read tr = {.rd = rd, .parts = parts, .ids = ids, .n = n, .totals = totals};
-	int rc = 0;
-
-	for (size_t j = 0; j < n; j++)
-		totals[j] = -1;
-	if (n > 0 && nparts > 0)
-		rc = ssid_redis_read_replies(rd, nparts, "HMGET rank records", take_totals, &tr);
-	if (rc < 0)
-		for (size_t j = 0; j < n; j++)
-			totals[j] = -1;
-	return rc;
-}
-
-int ssid_rank_read_totals(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
-			  const char *const *ids, size_t n, int *totals)
-{
-	int rc = ssid_rank_queue_totals(rd, parts, nparts, ids, n);
-
-	return rc < 0 ? rc : ssid_rank_take_totals(rd, parts, nparts, ids, n, totals);
-}
-
 /* ---- every record ------------------------------------------------------------------- */
 
 struct walk {
-	struct ssid_redis *rd;
-	const int32_t *parts;
+	char **ids;
 	ssid_rank_read_fn *fn;
 	void *ctx;
-	unsigned long long *cursor; /* per partition */
-	bool *done;		    /* per partition: its scan is over */
-	size_t *sent;		    /* partition index of each queued HSCAN */
 };
 
-static int take_scan(void *ctx, size_t i, redisReply *reply, int rc)
+static int take_each(void *ctx, size_t i, int found, const struct ssi_rank_record *rec)
 {
 	struct walk *w = ctx;
-	size_t pi = w->sent[i];
-	const redisReply *kv;
-	char key[256];
 
-	if (rc < 0)
-		return rc;
-	ssid_rank_key_records(ssid_redis_key_prefix(w->rd), w->parts[pi], key, sizeof(key));
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-	    !parse_u64(reply->element[0], UINT64_MAX, &w->cursor[pi]) ||
-	    reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements % 2)
-		return bad_reply(w->rd, "HSCAN", key, reply);
-	w->done[pi] = w->cursor[pi] == 0;
-	kv = reply->element[1];
-	for (size_t j = 0; j + 1 < kv->elements; j += 2) {
-		struct ssi_rank_record rec;
-		char id[SSI_ID_MAX + 1];
-		int r;
-
-		if (!copy_id(kv->element[j], id)) {
-			ssid_redis_set_error(w->rd, "%s: a field that is not a user id", key);
-			return -EBADMSG;
-		}
-		if (kv->element[j + 1]->type != REDIS_REPLY_STRING)
-			return bad_reply(w->rd, "HSCAN", key, kv->element[j + 1]);
-		r = ssi_rank_record_decode(&rec, (const uint8_t *)kv->element[j + 1]->str,
-					   kv->element[j + 1]->len);
-		if (r < 0)
-			return bad_value(w->rd, r, "rank record", id, key);
-		r = w->fn(w->ctx, id, &rec);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	/* A rep never scored has no record; an unreadable one is left out, as ranks do. */
+	return found == 1 ? w->fn(w->ctx, w->ids[i], rec) : 0;
 }
 
 int ssid_rank_read_each(struct ssid_redis *rd, const int32_t *parts, size_t nparts,
 			ssid_rank_read_fn *fn, void *ctx)
 {
-	struct walk w = {.rd = rd, .parts = parts, .fn = fn, .ctx = ctx};
-	size_t cap, left = nparts;
-	char *key = NULL;
-	int rc;
+	int rc = 0;
 
-	if (nparts == 0)
-		return 0;
-	w.cursor = calloc(nparts, sizeof(*w.cursor));
-	w.done = calloc(nparts, sizeof(*w.done));
-	w.sent = calloc(nparts, sizeof(*w.sent));
-	key = key_buf(rd, &cap);
-	rc = w.cursor && w.done && w.sent && key ? 0 : -ENOMEM;
-	/* Each round trip carries the next HSCAN step of every partition not done. */
-	while (rc == 0 && left > 0) {
-		size_t queued = 0;
+	for (size_t pi = 0; rc == 0 && pi < nparts; pi++) {
+		struct walk w = {.fn = fn, .ctx = ctx};
+		size_t n = 0;
 
-		rc = ssid_redis_connect(rd);
-		for (size_t pi = 0; rc == 0 && pi < nparts; pi++) {
-			char cur[24];
-			const char *argv[5] = {"HSCAN", key, cur, "COUNT", WALK_CHUNK};
-			size_t argl[5] = {5, 0, 0, 5, strlen(WALK_CHUNK)};
-
-			if (w.done[pi])
-				continue;
-			argl[1] = part_key(rd, ssid_rank_key_records, parts[pi], key, cap);
-			argl[2] = (size_t)snprintf(cur, sizeof(cur), "%llu", w.cursor[pi]);
-			if (argl[1] == 0) {
-				rc = ssid_redis_fail(rd, -EINVAL, "partition %d: no key",
-						     (int)parts[pi]);
-				break;
-			}
-			rc = append(rd, 5, argv, argl);
-			w.sent[queued++] = pi;
-		}
-		if (rc == 0)
-			rc = ssid_redis_read_replies(rd, queued, "HSCAN rank records", take_scan,
+		rc = ssid_store_roster_read(rd, parts[pi], &w.ids, &n);
+		if (rc == 0 && n > 0)
+			rc = ssid_store_read_records(rd, (const char *const *)w.ids, n, take_each,
 						     &w);
-		left = 0;
-		for (size_t pi = 0; pi < nparts; pi++)
-			left += !w.done[pi];
+		ssid_store_ids_free(w.ids);
 	}
-	free(w.cursor);
-	free(w.done);
-	free(w.sent);
-	free(key);
 	return rc;
 }

@@ -9,9 +9,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ssid_rank_int.h"
-
-/* Records per HSCAN step when a partition is loaded. */
-#define LOAD_CHUNK "1000"
+#include "ssid_store.h"
 
 /* ---- Redis plumbing ------------------------------------------------------- */
 
@@ -78,33 +76,29 @@ static int take_ok(void *ctx, size_t i, struct redisReply *reply, int rc)
 
 /* ---- loading an owned partition ------------------------------------------ */
 
-static int load_record(struct ssid_rank *r, int32_t part, const redisReply *f, const redisReply *v)
+/* Loading a partition: its roster's ids, whose records are read in order. */
+struct loading {
+	struct ssid_rank *r;
+	struct part *p;
+	char **ids;
+};
+
+static int load_record(void *ctx, size_t i, int found, const struct ssi_rank_record *rec)
 {
-	struct ssi_rank_record rec;
+	struct loading *ld = ctx;
+	struct ssid_rank *r = ld->r;
+	const char *id = ld->ids[i];
 	struct rec *rc;
-	char id[SSI_ID_MAX + 1];
 
-	if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len == 0 ||
-	    f->len > SSI_ID_MAX || memchr(f->str, '\0', f->len))
-		return -EBADMSG;
-	memcpy(id, f->str, f->len);
-	id[f->len] = '\0';
-	if (rank_rec_find(r, id))
-		return 0; /* HSCAN may repeat a field; another owned partition keeps its own */
-	if (ssi_rank_record_decode(&rec, (const uint8_t *)v->str, v->len) < 0) {
-		/* Damaged: dropped, counted again at the rep's next score. */
-		struct part *p = rank_part_find(r, part);
-
-		if (SSI_GROW(p->gone, &p->gcap, (size_t)p->ngone + 1, 4) < 0 ||
-		    !(p->gone[p->ngone] = strdup(id)))
-			return -ENOMEM;
-		p->ngone++;
+	/* Unreadable (its events go to the dead letters), or never scored: not counted. */
+	if (found <= 0)
 		return 0;
-	}
-	rc = rank_rec_new(r, id, rank_hash_str(id), part);
+	if (rank_rec_find(r, id))
+		return 0; /* another owned partition counts it already */
+	rc = rank_rec_new(r, id, rank_hash_str(id), ld->p->id);
 	if (!rc)
 		return -ENOMEM;
-	rc->r = rec;
+	rc->r = *rec;
 	r->stats.loaded++;
 	return rank_count_all(r, rc, true);
 }
@@ -112,7 +106,8 @@ static int load_record(struct ssid_rank *r, int32_t part, const redisReply *f, c
 int rank_load_partition(struct ssid_rank *r, struct part *p)
 {
 	char key[256], parts_key[256], num[16];
-	unsigned long long cursor = 0;
+	struct loading ld = {.r = r, .p = p};
+	size_t n = 0;
 	int rc;
 
 	/* What was read of it as another's goes: its records are the truth now. */
@@ -124,41 +119,28 @@ int rank_load_partition(struct ssid_rank *r, struct part *p)
 	ssid_rank_key_records(ssid_redis_key_prefix(r->rd), p->id, key, sizeof(key));
 	ssid_rank_key_parts(ssid_redis_key_prefix(r->rd), parts_key, sizeof(parts_key));
 	snprintf(num, sizeof(num), "%d", (int)p->id);
-	rc = send_fmt(r, 3, "SADD", parts_key, num);
+	/* An older build's records: the reps' hashes say the same. */
+	rc = send_fmt(r, 2, "DEL", key);
+	if (rc == 0)
+		rc = send_fmt(r, 3, "SADD", parts_key, num);
 	if (rc == 0) {
 		r->stats.round_trips++;
-		rc = ssid_redis_read_replies(r->rd, 1, "SADD rank partitions", take_ok, r);
+		rc = ssid_redis_read_replies(r->rd, 2, "DEL old records, SADD rank partitions",
+					     take_ok, r);
 	}
-	do {
-		char cur[32];
-		redisReply *reply = NULL;
-
-		snprintf(cur, sizeof(cur), "%llu", cursor);
-		if (rc == 0)
-			rc = send_fmt(r, 5, "HSCAN", key, cur, "COUNT", LOAD_CHUNK);
-		if (rc < 0)
-			break;
-		r->stats.round_trips++;
-		if (ssid_redis_next_reply(r->rd, &reply, "HSCAN rank records") < 0)
-			return -EIO;
-		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-		    reply->element[0]->type != REDIS_REPLY_STRING ||
-		    reply->element[1]->type != REDIS_REPLY_ARRAY ||
-		    reply->element[1]->elements % 2) {
-			ssid_redis_set_error(r->rd, "HSCAN %s: unexpected reply", key);
-			rc = -EBADMSG;
-		} else {
-			const redisReply *kv = reply->element[1];
-
-			cursor = strtoull(reply->element[0]->str, NULL, 10);
-			for (size_t i = 0; i + 1 < kv->elements && rc == 0; i += 2)
-				rc = load_record(r, p->id, kv->element[i], kv->element[i + 1]);
-			if (rc == -EBADMSG)
-				ssid_redis_set_error(r->rd, "%s: a field that is not a user id",
-						     key);
-		}
-		freeReplyObject(reply);
-	} while (rc == 0 && cursor != 0);
+	if (rc == 0) {
+		r->stats.round_trips += SSID_STORE_ROSTER_READ_TRIPS;
+		r->stats.commands += SSID_STORE_ROSTER_READ_TRIPS;
+		rc = ssid_store_roster_read(r->rd, p->id, &ld.ids, &n);
+	}
+	if (rc == 0 && n > 0) {
+		r->stats.round_trips +=
+		    (n + SSID_STORE_RECORDS_CHUNK - 1) / SSID_STORE_RECORDS_CHUNK;
+		r->stats.commands += n;
+		rc = ssid_store_read_records(r->rd, (const char *const *)ld.ids, n, load_record,
+					     &ld);
+	}
+	ssid_store_ids_free(ld.ids);
 	if (rc == 0)
 		p->full = true; /* rewrite its aggregates from the records just read */
 	return rc;
@@ -256,8 +238,9 @@ static int share_encodable(struct ssid_rank *r, struct share *s)
 }
 
 /*
- * Queue one partition's writes; *sent counts the replies to read. Records
- * always; with aggs its aggregates too, all in one MULTI ... EXEC.
+ * Queue one partition's writes; *sent counts the replies to read: with
+ * aggs, its aggregates, in one MULTI ... EXEC (the records are the reps'
+ * own hashes, written by ssid_store).
  */
 static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_t *sent)
 {
@@ -282,41 +265,6 @@ static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_
 
 			if (s)
 				rc = rank_mark_dirty(r, i, s);
-		}
-	}
-	/* Deleted first: a damaged record dropped at load may be written anew below. */
-	if (rc == 0 && p->ngone > 0) {
-		rc = argv_reserve(r, p->ngone + 2);
-		if (rc == 0) {
-			set_arg(r, 0, "HDEL");
-			set_arg(r, 1, rkey);
-			for (uint32_t i = 0; i < p->ngone; i++)
-				set_arg(r, 2 + i, p->gone[i]);
-			rc = send_argv(r, (int)p->ngone + 2, r->argv, r->argl);
-			(*sent)++;
-		}
-	}
-	/* Records: those changed since the last write. */
-	if (rc == 0 && p->ndrec > 0) {
-		ssid_buf_reset(&r->enc);
-		argc = 2;
-		for (uint32_t m = 0; m < p->ndrec && rc == 0; m++) {
-			struct rec *rc2 = p->drec[m];
-
-			rc = argv_reserve(r, argc + 2);
-			if (rc == 0) {
-				r->argv[argc] = rc2->id;
-				r->argl[argc] = rc2->idlen;
-				rc = put_encoded(r, argc + 1, &rc2->r, false);
-			}
-			argc += 2;
-		}
-		if (rc == 0 && argc > 2) {
-			set_arg(r, 0, "HSET");
-			set_arg(r, 1, rkey);
-			resolve(r, argc);
-			rc = send_argv(r, (int)argc, r->argv, r->argl);
-			(*sent)++;
 		}
 	}
 	/* Aggregates: set the non-empty dirty shares, delete the empty ones. */
@@ -361,12 +309,6 @@ static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_
 /* The partition's pending writes are in Redis: clear their flags. */
 static void written(struct ssid_rank *r, struct part *p, bool aggs)
 {
-	for (uint32_t i = 0; i < p->ngone; i++)
-		free(p->gone[i]);
-	p->ngone = 0;
-	for (uint32_t i = 0; i < p->ndrec; i++)
-		p->drec[i]->dirty = false;
-	p->ndrec = 0;
 	if (!aggs)
 		return;
 	for (uint32_t i = 0; i < p->ndirty; i++) {
@@ -381,7 +323,7 @@ static void written(struct ssid_rank *r, struct part *p, bool aggs)
 
 bool rank_pending(const struct part *p)
 {
-	return p->local && (p->full || p->ndirty || p->ngone || p->ndrec);
+	return p->local && (p->full || p->ndirty);
 }
 
 int rank_collect(struct ssid_rank *r)

@@ -39,6 +39,12 @@ void store_roster_put(struct ssid_buf *b, const char *id, size_t len);
 int store_due_format(int64_t due_ms, char *buf);
 /* Partition's schedule, read from Redis when not in memory. 0, -EIO, -ENOMEM, -EINVAL. */
 int store_sched(struct ssid_store *s, int32_t partition, struct ssid_sched **out);
+/*
+ * Partition's schedule as Redis holds it, read on rd (ssid_store_schedule_read);
+ * without dues, only who is in it (every rep due at 0).
+ */
+int store_schedule_read(struct ssid_redis *rd, int32_t partition, bool dues,
+			struct ssid_sched **out);
 /* Forget partition's schedule (all of them when < 0): the next use reads Redis. */
 void store_sched_drop(struct ssid_store *s, int32_t partition);
 /*

@@ -177,12 +177,13 @@ static int read_older(struct reading *rg, int32_t partition, struct ssid_buf *jo
 }
 
 /*
- * Partition's schedule as Redis holds it: the roster, each rep's z, and
- * the members of an older build's schedule missing from the roster (their
- * roster entries into joined when not NULL; *older: that schedule exists).
+ * Partition's schedule as Redis holds it: the roster, each rep's z (with
+ * dues; else every rep is due at 0), and the members of an older build's
+ * schedule missing from the roster (their roster entries into joined when
+ * not NULL; *older: that schedule exists).
  */
-static int read_schedule(struct ssid_redis *rd, int32_t partition, struct ssid_sched **out,
-			 struct ssid_buf *joined, bool *older)
+static int read_schedule(struct ssid_redis *rd, int32_t partition, bool dues,
+			 struct ssid_sched **out, struct ssid_buf *joined, bool *older)
 {
 	struct reading rg = {.rd = rd};
 	char key[512];
@@ -207,7 +208,7 @@ static int read_schedule(struct ssid_redis *rd, int32_t partition, struct ssid_s
 		rc = -EIO;
 	}
 	freeReplyObject(r);
-	for (size_t at = 0; rc == 0 && at < rg.nids; at += LOAD_CHUNK)
+	for (size_t at = 0; rc == 0 && dues && at < rg.nids; at += LOAD_CHUNK)
 		rc = read_dues(&rg, at, rg.nids - at < LOAD_CHUNK ? rg.nids - at : LOAD_CHUNK);
 	if (rc == 0)
 		rc = read_older(&rg, partition, joined, older);
@@ -222,11 +223,17 @@ static int read_schedule(struct ssid_redis *rd, int32_t partition, struct ssid_s
 	return 0;
 }
 
-int ssid_store_schedule_read(struct ssid_redis *rd, int32_t partition, struct ssid_sched **out)
+int store_schedule_read(struct ssid_redis *rd, int32_t partition, bool dues,
+			struct ssid_sched **out)
 {
 	bool older;
 
-	return read_schedule(rd, partition, out, NULL, &older);
+	return read_schedule(rd, partition, dues, out, NULL, &older);
+}
+
+int ssid_store_schedule_read(struct ssid_redis *rd, int32_t partition, struct ssid_sched **out)
+{
+	return store_schedule_read(rd, partition, true, out);
 }
 
 /*
@@ -257,7 +264,7 @@ int store_sched(struct ssid_store *s, int32_t partition, struct ssid_sched **out
 		s->sched = v;
 		s->nsched = n;
 	}
-	rc = read_schedule(s->rd, partition, &sc, &joined, &older);
+	rc = read_schedule(s->rd, partition, true, &sc, &joined, &older);
 	if (rc == 0 && joined.len > 0) {
 		redisReply *r;
 

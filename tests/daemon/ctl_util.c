@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "ctl_util.h"
+#include "rank_util.h"
 #include "ssi_history.h"
 #include "ssi_time.h"
 #include "ssictl.h"
@@ -192,7 +193,7 @@ static void put_ranks(void)
 		ch[i].segment[SSI_SEG_INDUSTRY] = reps[i].industry;
 		ch[i].score = t_spread(reps[i].total);
 	}
-	ck_assert_msg(ssid_rank_apply(r, ch, NREPS, true) == 0, "%s", ssid_rank_errstr(r));
+	ck_assert_msg(rank_apply_at(&o, r, ch, NREPS, true) == 0, "%s", ssid_rank_errstr(r));
 	ssid_rank_free(r);
 }
 
@@ -213,6 +214,10 @@ void peek(struct ssid_redis *c, const char *fmt, ...)
  */
 static void put_networks(struct ssid_redis *c)
 {
+	/* As an older build kept them: all in the sets, no field c to say otherwise. */
+	peek(c, "HDEL ssi:u:{r1} c");
+	peek(c, "HDEL ssi:u:{r2} c");
+	peek(c, "HDEL ssi:u:{r5} c");
 	peek(c, "SADD ssi:net:{r1} r2 r4 r6 stranger r1");
 	peek(c, "SADD ssi:net:{r2} r1 r3 r4");
 	peek(c, "SADD ssi:net:{r5} r6");
@@ -276,7 +281,8 @@ static struct ssi_score pillars(int b, int p, int i, int r)
 }
 
 /*
- * r1's history: 50.00 five days ago, 51.00 three days ago, 55.00 today,
+ * r1's history: 50.00 five days ago, 51.00 three days ago, 80.00 today
+ * (the score it ranks with, put_ranks'),
  * each delivered on its day as ssid does (after put_states: r1's state stays).
  */
 static void put_history(void)
@@ -286,7 +292,7 @@ static void put_history(void)
 	struct fx_delivery d[3] = {
 	    {.user_id = "r1", .day = TODAY - 5, .score = pillars(2000, 1500, 1000, 500)},
 	    {.user_id = "r1", .day = TODAY - 3, .score = pillars(2100, 1500, 1000, 500)},
-	    {.user_id = "r1", .day = TODAY, .score = pillars(2100, 1600, 1200, 600)},
+	    {.user_id = "r1", .day = TODAY, .score = pillars(2500, 2500, 2500, 500)},
 	};
 
 	ck_assert_int_eq(ssid_store_new(&store, &o), 0);
@@ -308,7 +314,7 @@ void populate(void)
 	put_history();
 	/* The published score as the store writes it (ssid_store.h: "v2 ... as_of
 	 * model"). */
-	peek(c, "HSET ssi:u:{r1} p %s", "v2 5500 2100 1600 1200 600 1795168800000 test-model-7");
+	peek(c, "HSET ssi:u:{r1} p %s", "v2 8000 2500 2500 2500 500 1795168800000 test-model-7");
 	/* bob: a state and a history this build cannot read. */
 	peek(c, "HSET ssi:u:{bob} s garbage h garbage");
 	ssid_redis_free(c);

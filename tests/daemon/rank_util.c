@@ -6,6 +6,8 @@
 #include <check.h>
 
 #include "rank_util.h"
+#include "ssid_rank_read.h"
+#include "ssid_store.h"
 
 struct fx_redis rank_redis;
 
@@ -27,6 +29,66 @@ struct ssid_rank *rank_open(int min_members, int top_n)
 
 	ck_assert_int_eq(ssid_rank_new(&r, &so, &ro), 0);
 	return r;
+}
+
+void rank_store_changes(const struct ssid_redis_opts *o, const struct ssid_rank_change *ch,
+			size_t n)
+{
+	struct ssid_user *u = calloc(n ? n : 1, sizeof(*u));
+	struct ssid_store *s = NULL;
+	size_t m = 0;
+
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(ssid_store_new(&s, o), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (ch[i].removed) {
+			char key[512];
+
+			ssid_store_key(s, ch[i].user_id, key, sizeof(key));
+			freeReplyObject(ssid_store_command(s, "DEL %s", key));
+			continue;
+		}
+		ssid_user_init(&u[m], ch[i].user_id);
+		u[m++].partition = ch[i].partition;
+	}
+	ck_assert_msg(ssid_store_load(s, u, m) == 0, "%s", ssid_store_errstr(s));
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (ch[i].removed)
+			continue;
+		for (int g = 0; g < SSI_SEG__COUNT; g++) {
+			const char *v = ch[i].segment[g] ? ch[i].segment[g] : "";
+
+			/* A segment set by an event: a value and its event's key. */
+			snprintf(u[j].state.segment[g], sizeof(u[j].state.segment[g]), "%s", v);
+			u[j].state.segment_key[g].at_ms = v[0] ? 1 : INT64_MIN;
+			u[j].state.segment_key[g].fp = v[0] ? (uint64_t)g + 1 : 0;
+		}
+		ssid_store_stage_state(&u[j], true);
+		ssid_store_stage_delivered(&u[j], &ch[i].score, 0, "", NULL);
+		j++;
+	}
+	ck_assert_msg(ssid_store_save(s, u, m) == 0, "%s", ssid_store_errstr(s));
+	for (size_t i = 0; i < m; i++)
+		ssid_user_clear(&u[i]);
+	free(u);
+	ssid_store_free(s);
+}
+
+int rank_apply_at(const struct ssid_redis_opts *o, struct ssid_rank *r, struct ssid_rank_change *ch,
+		  size_t n, bool persist)
+{
+	int rc = ssid_rank_apply(r, ch, n, persist);
+
+	if (rc == 0)
+		rank_store_changes(o, ch, n);
+	return rc;
+}
+
+int rank_apply(struct ssid_rank *r, struct ssid_rank_change *ch, size_t n, bool persist)
+{
+	struct ssid_redis_opts o = fx_redis_opts(&rank_redis);
+
+	return rank_apply_at(&o, r, ch, n, persist);
 }
 
 long long peek_int(redisContext *c, const char *fmt, const char *arg1, const char *arg2)
@@ -82,21 +144,14 @@ long long stored_sum(redisContext *c, int parts, const char *field, int sum)
 	return v;
 }
 
-bool stored_record(redisContext *c, int32_t part, const char *id, struct ssi_rank_record *rec)
+bool stored_record(const char *id, struct ssi_rank_record *rec)
 {
-	char key[64];
-	redisReply *reply;
-	bool found;
+	struct ssid_redis *rd = fx_redis_client(&rank_redis);
+	int r = ssid_rank_read_record(rd, id, rec);
 
-	ssid_rank_key_records("ssi:", part, key, sizeof(key));
-	reply = redisCommand(c, "HGET %s %s", key, id);
-	ck_assert_ptr_nonnull(reply);
-	found = reply->type == REDIS_REPLY_STRING;
-	if (found)
-		ck_assert_int_eq(
-		    ssi_rank_record_decode(rec, (const uint8_t *)reply->str, reply->len), 0);
-	freeReplyObject(reply);
-	return found;
+	ck_assert_int_ge(r, 0);
+	ssid_redis_free(rd);
+	return r == 1;
 }
 
 void change_set(struct ssid_rank_change *c, const char *id, const char *tenant, const char *team,

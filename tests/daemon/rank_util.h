@@ -27,6 +27,20 @@ void rank_teardown(void);
  * batch, other instances' partitions read at every refresh). */
 struct ssid_rank *rank_open(int min_members, int top_n);
 
+/*
+ * ssid_rank_apply, then what the daemon's store writes with it: each
+ * changed rep's hash (its delivered score p and a state in its segments)
+ * and roster entry, since those are the rank records (ssid_store.h); a
+ * removed rep's hash is deleted. rank_apply does it on rank_redis. Returns
+ * ssid_rank_apply's result (nothing is stored unless 0).
+ */
+int rank_apply_at(const struct ssid_redis_opts *o, struct ssid_rank *r, struct ssid_rank_change *ch,
+		  size_t n, bool persist);
+int rank_apply(struct ssid_rank *r, struct ssid_rank_change *ch, size_t n, bool persist);
+/* Store the records of ch[0..n) on o's Redis as the daemon's store would. */
+void rank_store_changes(const struct ssid_redis_opts *o, const struct ssid_rank_change *ch,
+			size_t n);
+
 /* A command's integer or integer string reply (0 for nil). */
 long long peek_int(redisContext *c, const char *fmt, const char *arg1, const char *arg2);
 /*
@@ -37,8 +51,8 @@ void stored_agg(redisContext *c, int32_t part, const char *field, struct ssi_ran
 		bool *present);
 /* Members (sum 0) or a sum (1 total, 2.. pillars) of a segment, stored over parts partitions. */
 long long stored_sum(redisContext *c, int parts, const char *field, int sum);
-/* The stored rank record of id in partition part, decoded; false when there is none. */
-bool stored_record(redisContext *c, int32_t part, const char *id, struct ssi_rank_record *rec);
+/* id's rank record as stored on rank_redis (its hash's p and s); false when there is none. */
+bool stored_record(const char *id, struct ssi_rank_record *rec);
 
 /* One rep's change, pillar by pillar (partition 0). */
 void change_set(struct ssid_rank_change *c, const char *id, const char *tenant, const char *team,

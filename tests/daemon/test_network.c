@@ -23,6 +23,7 @@
 #include "ssid_network.h"
 #include "ssid_rank.h"
 #include "ssid_store.h"
+#include "rank_util.h"
 #include "suites.h"
 
 /* Ranked reps go to partition i % RANK_PARTS, as if their events came from there. */
@@ -64,7 +65,8 @@ static void rank_reps(char (*ids)[24], const int *totals, size_t n)
 	for (size_t at = 0; at < n; at += 10000) {
 		size_t k = n - at < 10000 ? n - at : 10000;
 
-		ck_assert_msg(ssid_rank_apply(r, ch + at, k, true) == 0, "%s", ssid_rank_errstr(r));
+		ck_assert_msg(rank_apply_at(&o, r, ch + at, k, true) == 0, "%s",
+			      ssid_rank_errstr(r));
 	}
 	ssid_rank_free(r);
 	free(ch);
@@ -75,6 +77,8 @@ static void connect_all(redisContext *c, const char *user, char (*members)[24], 
 {
 	char key[256];
 
+	/* As an older build kept them: all in the set, no field c to say otherwise. */
+	fx_redis_peek_ok(c, redisCommand(c, "HDEL ssi:u:{%s} c", user));
 	snprintf(key, sizeof(key), "ssi:net:{%s}", user);
 	for (size_t i = 0; i < n; i++)
 		redisAppendCommand(c, "SADD %s %s", key, members[i]);
@@ -152,11 +156,11 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(st.connections, 5); /* the rep's own id left out */
 	ck_assert_int_eq(st.known, 4);
 	/*
-	 * The partitions, the rep's record, its field c (none: its set holds
-	 * everything), one SSCAN chunk, its lookups.
+	 * The rep's record, its field c (none: its set holds everything), one
+	 * SSCAN chunk, its lookups (an HGET of each connection's p).
 	 */
-	ck_assert_int_eq(st.round_trips, 5);
-	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1 + 1 + RANK_PARTS);
+	ck_assert_int_eq(st.round_trips, 4);
+	ck_assert_int_eq(st.commands, 1 + 1 + 1 + 5);
 
 	/* The privacy floor: 5 members under a floor of 6 are hidden, size kept. */
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 6, &pos, NULL), 0);
@@ -166,15 +170,15 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(pos.top_percent, 0);
 	ck_assert(pos.avg_total == 0.0);
 
-	/* No connection set: a network of one. */
+	/* No connection at all (its c says so, no set read): a network of one. */
 	ck_assert_int_eq(ssid_network_rank(rd, "loner", 1, &pos, &st), 0);
 	ck_assert(pos.present && !pos.hidden);
 	ck_assert_int_eq(pos.rank, 1);
 	ck_assert_int_eq(pos.of, 1);
 	ck_assert_int_eq(pos.top_percent, 100);
 	ck_assert(pos.avg_total == 70.0);
-	ck_assert_int_eq(st.round_trips, 4); /* an empty SSCAN, nothing to look up */
-	ck_assert_int_eq(st.commands, 1 + RANK_PARTS + 1 + 1);
+	ck_assert_int_eq(st.round_trips, 2); /* the record, c: nothing to look up */
+	ck_assert_int_eq(st.commands, 1 + 1);
 
 	/* A rep never ranked has no network position, whatever their set holds:
 	 * their set is not even read. */
@@ -182,7 +186,7 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(ssid_network_rank(rd, "ghost", 1, &pos, &st), 0);
 	ck_assert(!pos.present && !pos.hidden);
 	ck_assert_int_eq(pos.of, 0);
-	ck_assert_int_eq(st.round_trips, 2);
+	ck_assert_int_eq(st.round_trips, 1); /* its record: none */
 	ck_assert_int_eq(st.scanned, 0);
 
 	ssid_redis_free(rd);
@@ -204,7 +208,7 @@ START_TEST (network_random_oracle) {
 	static size_t nknown[REPS];
 	static struct ssid_network_ask asks[REPS];
 	struct ssid_network_stats st;
-	long long sscan, hmget, smembers;
+	long long sscan, hget, smembers;
 	struct t_rng rng = {.s = 0x5eed0001};
 	redisContext *c = fx_redis_peek(&redis);
 	struct ssid_redis *rd = fx_redis_client(&redis);
@@ -240,11 +244,11 @@ START_TEST (network_random_oracle) {
 		asks[i].total = totals[i];
 	}
 	sscan = -fx_redis_command_calls(c, "sscan");
-	hmget = -fx_redis_command_calls(c, "hmget");
+	hget = -fx_redis_command_calls(c, "hget");
 	smembers = -fx_redis_command_calls(c, "smembers");
 	ck_assert_int_eq(ssid_network_rank_batch(rd, asks, REPS, BATCH_FLOOR, &st), 0);
 	sscan += fx_redis_command_calls(c, "sscan");
-	hmget += fx_redis_command_calls(c, "hmget");
+	hget += fx_redis_command_calls(c, "hget");
 	smembers += fx_redis_command_calls(c, "smembers");
 	for (int i = 0; i < REPS; i++) {
 		struct ssid_rank_pos want;
@@ -252,11 +256,11 @@ START_TEST (network_random_oracle) {
 		oracle(totals[i], known[i], nknown[i], BATCH_FLOOR, &want);
 		check_pos(&asks[i].pos, &want, ids[i]);
 	}
-	/* Small sets come back whole: the partitions, one SSCAN round, one lookup round. */
-	ck_assert_int_eq(smembers, 1);
+	/* Small sets come back whole: one SSCAN round, one lookup round. */
+	ck_assert_int_eq(smembers, 0);
 	ck_assert_int_eq(sscan, REPS);
-	ck_assert_int_eq(st.commands, smembers + sscan + hmget);
-	ck_assert_int_eq(st.round_trips, 3);
+	ck_assert_int_eq(st.commands, sscan + hget);
+	ck_assert_int_eq(st.round_trips, 2);
 	/* Bad asks are refused before anything is sent. */
 	asks[0].total = -1;
 	ck_assert_int_eq(ssid_network_rank_batch(rd, asks, REPS, BATCH_FLOOR, NULL), -EINVAL);
@@ -342,18 +346,16 @@ START_TEST (network_large_cost) {
 	ck_assert_int_eq(st.connections, CONNS);
 	ck_assert_int_eq(st.known, KNOWN);
 	ck_assert_uint_ge(st.scanned, CONNS);
-	ck_assert_int_eq(smembers, 1);
-	ck_assert_int_eq(hget, RANK_PARTS + 1); /* the rep's record, its field c */
-	/* Lookups of at most a chunk each, one HMGET per partition per lookup. */
-	ck_assert_int_eq(hmget % RANK_PARTS, 0);
-	ck_assert_int_ge(hmget / RANK_PARTS, CONNS / SSID_NETWORK_CHUNK);
-	ck_assert_int_le(hmget / RANK_PARTS, sscan + (long long)st.scanned / SSID_NETWORK_CHUNK);
+	ck_assert_int_eq(smembers, 0);
+	ck_assert_int_eq(hmget, 1); /* the rep's record */
+	/* Its field c, then one HGET of p per connection met (each once). */
+	ck_assert_int_eq(hget, 1 + CONNS);
 	ck_assert_msg(sscan <= 2 + 2 * (CONNS / SSID_NETWORK_CHUNK), "%lld SSCANs", sscan);
 	/* The stats say what the server saw. */
-	ck_assert_int_eq(st.commands, smembers + hget + sscan + hmget);
-	/* The partitions, the record, c; each SSCAN a round trip, then one for its lookups. */
-	ck_assert_int_le(st.round_trips, 3 + 2 * sscan);
-	ck_assert_int_ge(st.round_trips, 3 + sscan + 1);
+	ck_assert_int_eq(st.commands, hmget + hget + sscan);
+	/* The record, c; each SSCAN a round trip, then one for its lookups. */
+	ck_assert_int_le(st.round_trips, 2 + 2 * sscan);
+	ck_assert_int_ge(st.round_trips, 2 + sscan + 1);
 	fprintf(stderr,
 		"network rank of %d connections (%d known, %d partitions): %.1f ms, "
 		"%llu round trips, %llu commands\n",
@@ -375,6 +377,8 @@ START_TEST (network_errors) {
 	struct ssid_rank_pos pos;
 
 	rank_reps(ids, totals, 1);
+	/* As an older build wrote it: no c, so its set is read. */
+	fx_redis_peek_ok(c, redisCommand(c, "HDEL ssi:u:{me} c"));
 	memset(long_id, 'x', sizeof(long_id) - 1);
 	long_id[sizeof(long_id) - 1] = '\0';
 	ck_assert_int_eq(ssid_network_rank(rd, "", 1, &pos, NULL), -EINVAL);
@@ -391,29 +395,27 @@ START_TEST (network_errors) {
 	ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
 	ck_assert_int_eq(pos.of, 1);
 
-	/* A rank record that is not one, the rep's own, then a connection's. */
+	/*
+	 * A rank record that is not one (p of the rep's hash): the rep's own is
+	 * an error, a connection's makes it no known rep.
+	 */
 	{
-		char key[64];
-
-		ck_assert_int_lt(ssid_rank_key_records("ssi:", 0, key, sizeof(key)),
-				 (int)sizeof(key));
-		redisReply *good = redisCommand(c, "HGET %s me", key);
+		redisReply *good = redisCommand(c, "HGET ssi:u:{me} p");
 
 		ck_assert(good && good->type == REDIS_REPLY_STRING);
-		fx_redis_peek_ok(c, redisCommand(c, "HSET %s me %s", key, "not a record"));
+		fx_redis_peek_ok(c, redisCommand(c, "HSET ssi:u:{me} p %s", "not a score"));
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
 		ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'me'"), "%s",
 			      ssid_redis_errstr(rd));
-		fx_redis_peek_ok(c, redisCommand(c, "HSET %s me %b", key, good->str, good->len));
+		fx_redis_peek_ok(c, redisCommand(c, "HSET ssi:u:{me} p %b", good->str, good->len));
 		freeReplyObject(good);
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
-		fx_redis_peek_ok(c, redisCommand(c, "HSET %s friend %s", key, "RR\x01junk"));
+		fx_redis_peek_ok(c, redisCommand(c, "HSET ssi:u:{friend} p %s", "RR\x01junk"));
 		fx_redis_peek_ok(c, redisCommand(c, "SADD ssi:net:{me} friend"));
-		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), -EBADMSG);
-		ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'friend'"), "%s",
-			      ssid_redis_errstr(rd));
+		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
+		ck_assert(pos.present && pos.of == 1);
 		/* Read whole: the connection serves the next call. */
-		fx_redis_peek_ok(c, redisCommand(c, "HDEL %s friend", key));
+		fx_redis_peek_ok(c, redisCommand(c, "DEL ssi:u:{friend}"));
 		ck_assert_int_eq(ssid_network_rank(rd, "me", 1, &pos, NULL), 0);
 		ck_assert(pos.present && pos.of == 1);
 	}
@@ -531,7 +533,7 @@ START_TEST (network_packed_and_spilled) {
 	ck_assert_int_eq(st.connections, 5); /* stranger too */
 	batch_rank(s, rd, "me", 5000, &got, &st);
 	check_pos(&got, &want, "me (batch)");
-	ck_assert_int_eq(st.round_trips, 4); /* partitions, c's lookups, SSCAN, its lookups */
+	ck_assert_int_eq(st.round_trips, 3); /* c's lookups, SSCAN, its lookups */
 
 	/* small: c alone, no set and no SSCAN. */
 	store_conns(s, "small", small_ops, sizeof(small_ops) / sizeof(small_ops[0]));
@@ -549,8 +551,8 @@ START_TEST (network_packed_and_spilled) {
 	sscan += fx_redis_command_calls(c, "sscan");
 	check_pos(&got, &want, "small");
 	ck_assert_int_eq(sscan, 0);
-	ck_assert_int_eq(st.round_trips, 2); /* the partitions, c's lookups */
-	ck_assert_int_eq(st.commands, 1 + RANK_PARTS);
+	ck_assert_int_eq(st.round_trips, 1); /* c's lookups */
+	ck_assert_int_eq(st.commands, 1);
 
 	/* The same through a store that caches: c as saved is what the next batch loads. */
 	{
@@ -564,7 +566,7 @@ START_TEST (network_packed_and_spilled) {
 		ssid_store_cache_stats(cs, &cst);
 		ck_assert_uint_eq(cst.hits, 1);
 		check_pos(&got, &want, "small (cached)");
-		ck_assert_int_eq(st.round_trips, 2);
+		ck_assert_int_eq(st.round_trips, 1);
 		ssid_store_free(cs);
 	}
 

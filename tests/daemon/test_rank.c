@@ -39,7 +39,7 @@ START_TEST (test_ranks_with_ties) {
 		/* Even reps in team emea, odd ones in apac. */
 		change_total(&ch[i], id[i], "acme", i % 2 ? "apac" : "emea", "software", total[i]);
 	}
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 12, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 12, true), 0);
 	for (int i = 0; i < 12; i++) {
 		for (int k = SSID_RANK_GLOBAL; k <= SSID_RANK_TENANT; k++) {
 			const struct ssid_rank_pos *a = &ch[i].result[k].after;
@@ -67,7 +67,7 @@ START_TEST (test_ranks_with_ties) {
 		}
 	}
 	/* Re-applying the same scores moves nothing: before equals after. */
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 12, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 12, true), 0);
 	for (int i = 0; i < 12; i++)
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			const struct ssid_rank_result *res = &ch[i].result[k];
@@ -80,7 +80,7 @@ START_TEST (test_ranks_with_ties) {
 		}
 	/* A rep without tenant or industry is only in the global segment. */
 	change_total(&ch[0], "loner", "", "red", NULL, 10000);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.rank, 1);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.of, 13);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_GLOBAL].after.top_percent, 8);
@@ -96,12 +96,13 @@ START_TEST (test_averages) {
 	struct ssid_rank *r = rank_open(1, 10);
 	redisContext *c = fx_redis_peek(&rank_redis);
 	struct ssid_rank_change ch[3];
+	struct ssi_rank_record rec;
 	const struct ssid_rank_pos *p;
 
 	change_set(&ch[0], "a", "acme", "red", "software", 1000, 500, 250, 250);
 	change_set(&ch[1], "b", "acme", "red", "software", 2000, 1000, 0, 0);
 	change_set(&ch[2], "c", "beta", "red", "retail", 100, 100, 100, 100);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 3, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 3, true), 0);
 	p = &ch[0].result[SSID_RANK_TENANT].after;
 	ck_assert_int_eq(cents(p->avg_total), 2500);
 	ck_assert_int_eq(cents(p->avg_pillar[SSI_BRAND]), 1500);
@@ -114,7 +115,7 @@ START_TEST (test_averages) {
 
 	/* An update moves the sums by the delta: (2501 + 3000) / 2 = 2750.5, rounded up. */
 	change_set(&ch[0], "a", "acme", "red", "software", 1500, 500, 250, 251);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	p = &ch[0].result[SSID_RANK_TENANT].after;
 	ck_assert_int_eq(cents(p->avg_total), 2751);
 	ck_assert_int_eq(cents(p->avg_pillar[SSI_RELATIONSHIPS]), 126);
@@ -123,7 +124,7 @@ START_TEST (test_averages) {
 
 	/* b changes tenant: its whole contribution moves from acme to beta. */
 	change_set(&ch[0], "b", "beta", "blue", "software", 2000, 1000, 0, 0);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_TENANT].moved);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
 	ck_assert(!ch[0].result[SSID_RANK_INDUSTRY].moved);
@@ -140,7 +141,7 @@ START_TEST (test_averages) {
 
 	/* a changes team within its tenant: the tenant does not move. */
 	change_set(&ch[0], "a", "acme", "green", "software", 1500, 500, 250, 251);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TENANT].moved);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
 	/* An emptied segment's field is deleted. */
@@ -148,11 +149,11 @@ START_TEST (test_averages) {
 	ck_assert_int_eq(stored_sum(c, 1, "m:acme:green", 1), 2501);
 	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 1), 2501);
 
-	/* Removal withdraws c everywhere; its record goes too. */
+	/* Removal withdraws c everywhere; its record (its hash) goes too. */
 	memset(&ch[0], 0, sizeof(ch[0]));
 	ch[0].user_id = "c";
 	ch[0].removed = true;
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_GLOBAL].before.present);
 	ck_assert(!ch[0].result[SSID_RANK_GLOBAL].after.present);
 	ck_assert_int_eq(stored_sum(c, 1, "t:beta", 0), 1);
@@ -160,10 +161,10 @@ START_TEST (test_averages) {
 	ck_assert_int_eq(stored_sum(c, 1, "i:retail", 0), 0);
 	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 2);
 	ck_assert_int_eq(stored_sum(c, 1, "g", 1), 5501);
-	ck_assert_int_eq(peek_int(c, "HLEN %s", "ssi:rk:{p0}:u", NULL), 2);
-	ck_assert_int_eq(peek_int(c, "HEXISTS %s %s", "ssi:rk:{p0}:u", "c"), 0);
+	ck_assert(stored_record("a", &rec) && stored_record("b", &rec));
+	ck_assert(!stored_record("c", &rec));
 	/* Removing a rep that is not there changes nothing. */
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(!ch[0].had_record);
 	ck_assert_int_eq(stored_sum(c, 1, "g", 0), 2);
 	redisFree(c);
@@ -184,7 +185,7 @@ START_TEST (test_privacy_floor) {
 		snprintf(id[i], sizeof(id[i]), "p%d", i);
 		change_total(&ch[i], id[i], "acme", "small", NULL, 1000 * (i + 1));
 	}
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 9, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 9, true), 0);
 	for (int i = 0; i < 9; i++)
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			const struct ssid_rank_pos *a = &ch[i].result[k].after;
@@ -207,14 +208,14 @@ START_TEST (test_privacy_floor) {
 	ck_assert_uint_eq(bd.n, 0);
 
 	/* The tenth member lifts the floor: everyone shows, and so does the board. */
-	ck_assert_int_eq(ssid_rank_apply(r, &ch[9], 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, &ch[9], 1, true), 0);
 	ck_assert(ch[9].result[SSID_RANK_TEAM].before.present == false);
 	ck_assert(!ch[9].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.rank, 1);
 	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.top_percent, 10);
 	ck_assert_int_eq(cents(ch[9].result[SSID_RANK_TEAM].after.avg_total), 5500);
 	ck_assert(ch[9].result[SSID_RANK_TEAM].board_new);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 9, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 9, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TEAM].after.rank, 10);
 	ck_assert_int_eq(ssid_rank_boards(r, &bd, 1), 0);
@@ -226,11 +227,11 @@ START_TEST (test_privacy_floor) {
 	memset(&ch[0], 0, sizeof(ch[0]));
 	ch[0].user_id = "p0";
 	ch[0].removed = true;
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].before.hidden);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_old);
 	change_total(&ch[1], "p1", "acme", "small", NULL, 2001);
-	ck_assert_int_eq(ssid_rank_apply(r, &ch[1], 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, &ch[1], 1, true), 0);
 	ck_assert(ch[1].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[1].result[SSID_RANK_TEAM].after.of, 9);
 	ssid_rank_free(r);
@@ -254,7 +255,7 @@ START_TEST (test_boards) {
 
 	for (int i = 0; i < 8; i++)
 		change_total(&ch[i], ids[i], "acme", i < 7 ? "red" : "blue", NULL, totals[i]);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 8, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 8, true), 0);
 	ssid_rank_get_stats(r, &st0);
 	ck_assert_int_eq(ssid_rank_boards(r, bd, 3), 0);
 	ssid_rank_get_stats(r, &st1);
@@ -279,14 +280,14 @@ START_TEST (test_boards) {
 
 	/* g climbs from 7th to 6th: outside the top 5 before and after, no board moved. */
 	change_total(&ch[0], "g", "acme", "red", NULL, 2500);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TEAM].before.rank, 7);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TEAM].after.rank, 6);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].board_old);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].board_new);
 	/* g enters the top 5. */
 	change_total(&ch[0], "g", "acme", "red", NULL, 4000);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_new);
 	ck_assert(ch[0].result[SSID_RANK_TENANT].board_new);
 	memcpy(e1, e0, sizeof(e0));
@@ -295,7 +296,7 @@ START_TEST (test_boards) {
 	ck_assert_uint_eq(ssid_boards_diff(e1, 5, e0, 5), SSID_BOARD_MEMBERS);
 	/* d moves to team blue: both boards of the team kind are flagged. */
 	change_total(&ch[0], "d", "acme", "blue", NULL, 7000);
-	ck_assert_int_eq(ssid_rank_apply(r, ch, 1, true), 0);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_old);
 	ck_assert(ch[0].result[SSID_RANK_TEAM].board_new);

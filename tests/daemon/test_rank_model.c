@@ -380,7 +380,7 @@ static void random_against_model(int min_members, int top_n, uint64_t seed, int 
 			for (size_t i = 0; i < gn; i++)
 				cur[gwho[i]] = reps[gwho[i]];
 			ck_assert_int_eq(ssid_rank_refresh(inst[x], 0, true), 0);
-			ck_assert_msg(ssid_rank_apply(inst[x], grp, gn, true) == 0, "round %d: %s",
+			ck_assert_msg(rank_apply(inst[x], grp, gn, true) == 0, "round %d: %s",
 				      round, ssid_rank_errstr(inst[x]));
 			/* A replay's ranks are not read back; the others' count what is counted. */
 			for (size_t i = 0; i < gn; i++)
@@ -394,7 +394,7 @@ static void random_against_model(int min_members, int top_n, uint64_t seed, int 
 			check_boards(inst[x], grp, gwho, gn, before, cur, min_members, top_n, true);
 			/* Now and then the same batch again: nothing may move (idempotence). */
 			if (round % 10 == 9) {
-				ck_assert_int_eq(ssid_rank_apply(inst[x], grp, gn, true), 0);
+				ck_assert_int_eq(rank_apply(inst[x], grp, gn, true), 0);
 				check_changes(grp, gwho, gn, cur, cur, min_members, "again");
 				for (size_t i = 0; i < gn; i++)
 					for (int k = 0; k < SSID_RANK__COUNT; k++)
@@ -458,7 +458,7 @@ static void random_against_model(int min_members, int top_n, uint64_t seed, int 
 		}
 		for (int x = 0; x < ninst; x++)
 			ssid_rank_free(inst[x]);
-		ck_assert_int_eq(ssid_rank_apply(fresh, probe, MODEL_PARTS, true), 0);
+		ck_assert_int_eq(rank_apply(fresh, probe, MODEL_PARTS, true), 0);
 		check_at_rest(&fresh, 1, reps, min_members, top_n);
 		ssid_rank_free(fresh);
 	}

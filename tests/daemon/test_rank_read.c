@@ -22,6 +22,8 @@
 #include "ssi_wire.h"
 #include "ssid_rank.h"
 #include "ssid_rank_read.h"
+#include "ssid_store.h"
+#include "rank_util.h"
 #include "suites.h"
 
 #define TOP_N 10 /* the writer's rank.top_n: the top lists stored per partition */
@@ -92,7 +94,7 @@ static void write_reps(const struct rep *reps, size_t n)
 		memcpy(ch[i].segment, reps[i].seg, sizeof(ch[i].segment));
 		ch[i].score = reps[i].score;
 	}
-	ck_assert_msg(ssid_rank_apply(r, ch, n, true) == 0, "%s", ssid_rank_errstr(r));
+	ck_assert_msg(rank_apply_at(&so, r, ch, n, true) == 0, "%s", ssid_rank_errstr(r));
 	ssid_rank_free(r);
 	free(ch);
 }
@@ -179,14 +181,14 @@ START_TEST (rank_read_records) {
 	static struct rep reps[N];
 	struct ssid_redis *rd = fx_redis_client(&redis);
 	struct ssi_rank_record rec;
-	int32_t *parts = NULL, where = -1;
+	int32_t *parts = NULL;
 	size_t nparts = 99;
 
 	/* Nothing ranked: no partitions, nobody. */
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), 0);
 	ck_assert_ptr_null(parts);
 	ck_assert_uint_eq(nparts, 0);
-	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, "rep-00000", &rec, &where), 0);
+	ck_assert_int_eq(ssid_rank_read_record(rd, "rep-00000", &rec), 0);
 
 	make_reps(reps, N, written_parts, NWRITTEN, 0x5eed0101);
 	write_reps(reps, N);
@@ -195,24 +197,14 @@ START_TEST (rank_read_records) {
 	for (size_t i = 0; i < NWRITTEN; i++)
 		ck_assert_int_eq(parts[i], written_parts[i]);
 	for (size_t i = 0; i < N; i++) {
-		where = -1;
-		ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, reps[i].id, &rec, &where),
-				 1);
-		ck_assert_int_eq(where, reps[i].partition);
+		ck_assert_int_eq(ssid_rank_read_record(rd, reps[i].id, &rec), 1);
 		ck_assert(memcmp(&rec.score, &reps[i].score, sizeof(rec.score)) == 0);
 		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			ck_assert_str_eq(rec.segment[s], reps[i].seg[s]);
 	}
-	/* Unknown users, and a partition list without the rep's partition. */
-	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, "nobody", &rec, NULL), 0);
+	/* Unknown users. */
+	ck_assert_int_eq(ssid_rank_read_record(rd, "nobody", &rec), 0);
 	ck_assert_int_eq(rec.score.total, 0);
-	for (size_t i = 0; i < N; i++)
-		if (reps[i].partition == 7) {
-			ck_assert_int_eq(
-			    ssid_rank_read_record(rd, parts, nparts - 1, reps[i].id, &rec, NULL),
-			    0);
-			break;
-		}
 	free(parts);
 	ssid_redis_free(rd);
 }
@@ -293,17 +285,15 @@ START_TEST (rank_read_totals) {
 	ids[n++] = reps[0].id; /* twice */
 	for (size_t i = 0; i < n; i++)
 		totals[i] = 12345;
-	ck_assert_int_eq(ssid_rank_read_totals(rd, parts, nparts, ids, n, totals), 0);
+	ck_assert_int_eq(ssid_store_queue_totals(rd, ids, n), 0);
+	ck_assert_int_eq(ssid_store_take_totals(rd, n, totals), 0);
 	for (size_t i = 0; i < N; i++) {
 		ck_assert_int_eq(totals[2 * i], reps[i].score.total);
 		ck_assert_int_eq(totals[2 * i + 1], -1);
 	}
 	ck_assert_int_eq(totals[2 * N], reps[0].score.total);
-	/* No partitions: nobody is known. */
-	ck_assert_int_eq(ssid_rank_read_totals(rd, parts, 0, ids, n, totals), 0);
-	for (size_t i = 0; i < n; i++)
-		ck_assert_int_eq(totals[i], -1);
-	ck_assert_int_eq(ssid_rank_read_totals(rd, parts, nparts, ids, 0, totals), 0);
+	ck_assert_int_eq(ssid_store_queue_totals(rd, ids, 0), 0);
+	ck_assert_int_eq(ssid_store_take_totals(rd, 0, totals), 0);
 	free(parts);
 	ssid_redis_free(rd);
 }
@@ -344,7 +334,7 @@ static int count_only(void *ctx, const char *user_id, const struct ssi_rank_reco
 	return 0;
 }
 
-/* Enough reps that every partition takes several HSCAN steps. */
+/* Enough reps that every partition's walk takes several pipelines. */
 START_TEST (rank_read_each) {
 	enum { N = 4000 };
 	static struct rep reps[N];
@@ -352,7 +342,8 @@ START_TEST (rank_read_each) {
 	struct ssid_redis *rd = fx_redis_client(&redis);
 	redisContext *c = fx_redis_peek(&redis);
 	struct seen s = {.count = count, .reps = reps, .nreps = N, .stop_after = -1};
-	long long hscan_before, hscan;
+	struct ssi_rank_record rec;
+	long long hmget_before, hmget;
 	int32_t *parts = NULL;
 	size_t nparts = 0;
 	redisReply *reply;
@@ -362,27 +353,23 @@ START_TEST (rank_read_each) {
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), 0);
 	reply = redisCommand(c, "INFO commandstats");
 	ck_assert_ptr_nonnull(reply);
-	hscan_before = strstr(reply->str, "cmdstat_hscan:calls=")
-			   ? strtoll(strstr(reply->str, "cmdstat_hscan:calls=") + 20, NULL, 10)
-			   : 0;
+	hmget_before = strtoll(strstr(reply->str, "cmdstat_hmget:calls=") + 20, NULL, 10);
 	freeReplyObject(reply);
 	ck_assert_int_eq(ssid_rank_read_each(rd, parts, nparts, count_record, &s), 0);
 	ck_assert_uint_eq(s.n, N); /* everyone, none twice (no writes during the walk) */
 	ck_assert_uint_eq(s.calls, N);
 	reply = redisCommand(c, "INFO commandstats");
 	ck_assert_ptr_nonnull(reply);
-	hscan = strtoll(strstr(reply->str, "cmdstat_hscan:calls=") + 20, NULL, 10) - hscan_before;
+	hmget = strtoll(strstr(reply->str, "cmdstat_hmget:calls=") + 20, NULL, 10) - hmget_before;
 	freeReplyObject(reply);
-	ck_assert_int_ge(hscan, 2 * (long long)nparts);
+	ck_assert_int_eq(hmget, N); /* a rep's hash each */
 
 	/* A callback that stops: its value, and the connection serves the next call. */
 	memset(count, 0, sizeof(count));
 	s = (struct seen){.count = count, .reps = reps, .nreps = N, .stop_after = 5};
 	ck_assert_int_eq(ssid_rank_read_each(rd, parts, nparts, count_record, &s), -ECANCELED);
 	ck_assert_uint_eq(s.n, 5);
-	ck_assert_int_eq(ssid_rank_read_totals(rd, parts, nparts, (const char *const[]){reps[3].id},
-					       1, (int[]){0}),
-			 0);
+	ck_assert_int_eq(ssid_rank_read_record(rd, reps[3].id, &rec), 1);
 	/* No partitions: nothing to walk. */
 	s.calls = 0;
 	ck_assert_int_eq(ssid_rank_read_each(rd, parts, 0, count_record, &s), 0);
@@ -394,17 +381,22 @@ START_TEST (rank_read_each) {
 END_TEST
 
 /* A valid frame of a newer version than this build reads. */
-static size_t newer_record(const struct ssi_rank_record *rec, uint8_t *buf, size_t cap)
+/* An empty state as a newer ssid would write it: its version one up, its CRC right. */
+static size_t newer_state(uint8_t *buf, size_t cap)
 {
-	size_t len = ssi_rank_record_encode(rec, buf, cap);
+	struct ssi_state st;
+	long len;
 	uint32_t crc;
 
-	ck_assert_uint_le(len, cap);
+	ssi_state_init(&st);
+	len = ssi_state_encode(&st, buf, cap);
+	ssi_state_clear(&st);
+	ck_assert_int_gt(len, SSI_WIRE_TRAILER_BYTES + 2);
 	buf[2]++;
-	crc = ssi_crc32c(buf, len - SSI_WIRE_TRAILER_BYTES);
+	crc = ssi_crc32c(buf, (size_t)len - SSI_WIRE_TRAILER_BYTES);
 	for (int i = 0; i < 4; i++)
-		buf[len - SSI_WIRE_TRAILER_BYTES + (size_t)i] = (uint8_t)(crc >> (8 * i));
-	return len;
+		buf[(size_t)len - SSI_WIRE_TRAILER_BYTES + (size_t)i] = (uint8_t)(crc >> (8 * i));
+	return (size_t)len;
 }
 
 START_TEST (rank_read_unreadable) {
@@ -414,47 +406,49 @@ START_TEST (rank_read_unreadable) {
 	redisContext *c = fx_redis_peek(&redis);
 	struct ssi_rank_record rec;
 	struct ssi_rankagg a;
-	char rkey[64], akey[64], pkey[64], field[16];
+	char akey[64], pkey[64], field[16];
 	const char *ids[2];
 	int totals[2];
 	int32_t *parts = NULL;
 	size_t nparts = 0;
 	struct seen s = {.stop_after = -1};
-	uint8_t frame[256];
+	uint8_t frame[SSI_STATE_ENCODED_MAX];
 	size_t flen;
 
 	make_reps(reps, N, written_parts, NWRITTEN, 0x5eed0105);
 	write_reps(reps, N);
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), 0);
 	ssi_rankagg_init(&a);
-	ssid_rank_key_records("ssi:", 2, rkey, sizeof(rkey));
 	ssid_rank_key_aggs("ssi:", 7, akey, sizeof(akey));
 	ssid_rank_key_parts("ssi:", pkey, sizeof(pkey));
 
-	/* A record that is not one: read alone, among totals, in a walk. */
-	fx_redis_peek_ok(c, redisCommand(c, "HSET %s intruder %s", rkey, "RR\x01 not a record"));
-	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, "intruder", &rec, NULL),
-			 -EBADMSG);
-	ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'intruder' in ssi:rk:{p2}:u"),
+	/* A record that is not one (p unreadable): read alone, among totals, in a walk. */
+	fx_redis_peek_ok(c, redisCommand(c, "HSET ssi:u:{intruder} p %s s %s", "v2 garbage", "x"));
+	fx_redis_peek_ok(c, redisCommand(c, "APPEND ssi:ro:2 %b", "\010intruder", (size_t)9));
+	ck_assert_int_eq(ssid_rank_read_record(rd, "intruder", &rec), -EBADMSG);
+	ck_assert_msg(strstr(ssid_redis_errstr(rd), "rank record 'intruder' (p and s of its "
+						    "hash): unreadable"),
 		      "%s", ssid_redis_errstr(rd));
 	ids[0] = reps[0].id;
 	ids[1] = "intruder";
-	ck_assert_int_eq(ssid_rank_read_totals(rd, parts, nparts, ids, 2, totals), -EBADMSG);
-	ck_assert(totals[0] == -1 && totals[1] == -1);
-	ck_assert_int_eq(ssid_rank_read_each(rd, parts, nparts, count_only, &s), -EBADMSG);
-	ck_assert_uint_lt(s.calls, N);
+	ck_assert_int_eq(ssid_store_queue_totals(rd, ids, 2), 0);
+	ck_assert_int_eq(ssid_store_take_totals(rd, 2, totals), 0);
+	ck_assert(totals[0] == reps[0].score.total && totals[1] == -1);
+	/* A walk leaves it out, as ranks do: it is no known rep. */
+	ck_assert_int_eq(ssid_rank_read_each(rd, parts, nparts, count_only, &s), 0);
+	ck_assert_uint_eq(s.calls, N);
 	/* The connection stayed in step: the next read is right. */
-	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, reps[1].id, &rec, NULL), 1);
+	ck_assert_int_eq(ssid_rank_read_record(rd, reps[1].id, &rec), 1);
 	ck_assert_int_eq(rec.score.total, reps[1].score.total);
 
-	/* A record of a newer ssid. */
-	flen = newer_record(&rec, frame, sizeof(frame));
-	fx_redis_peek_ok(c, redisCommand(c, "HSET %s intruder %b", rkey, frame, flen));
-	ck_assert_int_eq(ssid_rank_read_record(rd, parts, nparts, "intruder", &rec, NULL),
-			 -EBADMSG);
+	/* A state of a newer ssid. */
+	flen = newer_state(frame, sizeof(frame));
+	fx_redis_peek_ok(c, redisCommand(c, "HSET ssi:u:{intruder} p %s s %b", "v1 100 25 25 25 25",
+					 frame, flen));
+	ck_assert_int_eq(ssid_rank_read_record(rd, "intruder", &rec), -EBADMSG);
 	ck_assert_msg(strstr(ssid_redis_errstr(rd), "written by a newer ssid"), "%s",
 		      ssid_redis_errstr(rd));
-	fx_redis_peek_ok(c, redisCommand(c, "HDEL %s intruder", rkey));
+	fx_redis_peek_ok(c, redisCommand(c, "DEL ssi:u:{intruder}"));
 
 	/* An aggregate that is not one. */
 	ck_assert_int_eq(
@@ -487,7 +481,7 @@ START_TEST (rank_read_unreadable) {
 	/* Redis gone: -EIO. */
 	ck_assert_int_eq(fx_redis_stop(&redis), 0);
 	ck_assert_int_eq(ssid_rank_read_partitions(rd, &parts, &nparts), -EIO);
-	ck_assert_int_eq(ssid_rank_read_record(rd, written_parts, NWRITTEN, "x", &rec, NULL), -EIO);
+	ck_assert_int_eq(ssid_rank_read_record(rd, "x", &rec), -EIO);
 	ck_assert_int_eq(ssid_rank_read_each(rd, written_parts, NWRITTEN, count_only, &s), -EIO);
 	ssi_rankagg_clear(&a);
 	ssid_redis_free(rd);

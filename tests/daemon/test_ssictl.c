@@ -65,8 +65,8 @@ START_TEST (ctl_score_text) {
 	ssi_score(&st, &ctl_model, FX_NOW_MS, &sc);
 	ck_assert_int_gt(sc.total, 0);
 	score_text(want, sizeof(want), "r1", &st,
-		   "55.00 (brand 21.00, people 16.00, insights 12.00, relationships "
-		   "6.00) as of "
+		   "80.00 (brand 25.00, people 25.00, insights 25.00, relationships "
+		   "5.00) as of "
 		   "2026-11-20T10:00:00.000Z, model test-model-7");
 	ctl(&r, "score", "r1");
 	expect_out(&r, want);
@@ -143,7 +143,7 @@ START_TEST (ctl_score_explain) {
 	ck_assert(jnum(j, "score.ssi") == ex.score.total / 100.0);
 	ck_assert(jnum(j, "score.pillars.relationships") == ex.score.pillar[3] / 100.0);
 	ck_assert_str_eq(jstr(j, "segments.team"), "emea");
-	ck_assert(jnum(j, "published.ssi") == 55.0);
+	ck_assert(jnum(j, "published.ssi") == 80.0);
 	ck_assert_str_eq(jstr(j, "published.as_of"), "2026-11-20T10:00:00.000Z");
 	ck_assert_str_eq(jstr(j, "published.model_version"), "test-model-7");
 	pil = jget(j, "explain.pillars");
@@ -196,12 +196,12 @@ START_TEST (ctl_history) {
 		       "2026-11-17   51.00   21.00   15.00     10.00           5.00\n"
 		       "2026-11-18   51.00   21.00   15.00     10.00           5.00\n"
 		       "2026-11-19   51.00   21.00   15.00     10.00           5.00\n"
-		       "2026-11-20   55.00   21.00   16.00     12.00           6.00\n");
+		       "2026-11-20   80.00   25.00   25.00     25.00           5.00\n");
 	run_free(&r);
 	ctl(&r, "history", "r1", "--days", "2");
 	expect_out(&r, "date           SSI   brand  people  insights  relationships\n"
 		       "2026-11-19   51.00   21.00   15.00     10.00           5.00\n"
-		       "2026-11-20   55.00   21.00   16.00     12.00           6.00\n");
+		       "2026-11-20   80.00   25.00   25.00     25.00           5.00\n");
 	run_free(&r);
 	/* A known user with nothing recorded yet. */
 	ctl(&r, "history", "alice");
@@ -217,7 +217,7 @@ START_TEST (ctl_history) {
 	ck_assert_str_eq(jstr(json_array_get(d, 0), "date"), "2026-11-15");
 	ck_assert(jnum(json_array_get(d, 0), "ssi") == 50.0);
 	ck_assert_str_eq(jstr(json_array_get(d, 5), "date"), "2026-11-20");
-	ck_assert(jnum(json_array_get(d, 5), "pillars.insights") == 12.0);
+	ck_assert(jnum(json_array_get(d, 5), "pillars.insights") == 25.0);
 	json_decref(j);
 	run_free(&r);
 }

@@ -102,7 +102,7 @@ void fault_check_ranks(const struct fault_env *e, struct fault_result *res)
 			continue; /* no event: never scored */
 		ranked++;
 		fx_user_id(s, (int)u, id, sizeof(id));
-		r = ssid_rank_read_record(rd, parts, nparts, id, &rec, NULL);
+		r = ssid_rank_read_record(rd, id, &rec);
 		ck_assert_msg(r >= 0, "%s: %s", id, ssid_redis_errstr(rd));
 		if (r == 0)
 			rank_problem(res, "%s: no rank record (%lld, %lld)", id, 0, 1);
