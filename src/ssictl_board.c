@@ -51,7 +51,7 @@ static void windows_free(struct window *w, int n)
 	}
 }
 
-/* Whether user is already kept in a window (HSCAN may return a record twice). */
+/* Whether user is already kept in a window (a rep in two rosters is met twice). */
 static bool window_has(const struct window *w, const char *user)
 {
 	for (size_t i = 0; i < w->nbefore; i++)
@@ -324,7 +324,7 @@ static int top_take(void *ctx, const char *user_id, const struct ssi_rank_record
 	m.total = rec->score.total;
 	if (t->n == tw->keep && !ssi_rank_member_before(&m, &t->m[t->n - 1]))
 		return 0;
-	for (size_t i = 0; i < t->n; i++) /* HSCAN may return a record twice */
+	for (size_t i = 0; i < t->n; i++) /* a rep in two rosters is met twice */
 		if (strcmp(t->m[i].user_id, user_id) == 0)
 			return 0;
 	return ssi_rank_top_offer(&tw->top, tw->keep, user_id, m.total);

@@ -715,8 +715,8 @@ static void shutdown_cleanly(struct ssid_daemon *d)
 	ssid_batch_clear(&d->batch);
 	ssid_batch_clear(&d->next);
 	if (d->rank && ssid_rank_flush(d->rank) < 0)
-		log_warn("stopping with rank records not written (%s): each rep's next score "
-			 "writes its own again",
+		log_warn("stopping with segment aggregates not written (%s): the partitions' "
+			 "next owners rewrite them from the reps' records",
 			 ssid_rank_errstr(d->rank));
 	err = rd_kafka_commit(d->consumer, NULL, 0);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
