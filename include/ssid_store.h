@@ -261,14 +261,10 @@ int ssid_store_schedule_read(struct ssid_redis *rd, int32_t partition, struct ss
  * delivered and the same save writes both. These read it for ssid_rank,
  * ssid_network and ssictl.
  *
- * The record from a p and a state's bytes (NULL when absent): 1 made, 0 no
- * record (either absent), -EBADMSG, -EPROTONOSUPPORT; scratch is an
- * initialised state it decodes into.
+ * Called with ids[i]'s record (found 1), none (0: no p or no state) or why
+ * it cannot be read (-EBADMSG, -EPROTONOSUPPORT); < 0 stops.
  */
 struct ssi_rank_record;
-int ssid_store_record_from(const char *p, size_t plen, const uint8_t *state, size_t slen,
-			   struct ssi_state *scratch, struct ssi_rank_record *rec);
-/* Called with ids[i]'s record (found 1), none (0) or why not (< 0); < 0 stops. */
 typedef int ssid_store_record_fn(void *ctx, size_t i, int found, const struct ssi_rank_record *rec);
 /*
  * The records of ids[0..n): one HMGET each, SSID_STORE_RECORDS_CHUNK per

@@ -19,8 +19,12 @@ static const char *const record_fields[] = {"p", "s", "s1", "s2", "s3", "s4", "s
 #define RECORD_FIELDS (sizeof(record_fields) / sizeof(record_fields[0]))
 _Static_assert(RECORD_FIELDS == 1 + SSID_STORE_STATE_PARTS, "p, then the state's parts");
 
-int ssid_store_record_from(const char *p, size_t plen, const uint8_t *state, size_t slen,
-			   struct ssi_state *scratch, struct ssi_rank_record *rec)
+/*
+ * The record from a p and a state's bytes (NULL when absent): 1 made, 0 no
+ * record, -EBADMSG, -EPROTONOSUPPORT; scratch is an initialised state.
+ */
+static int record_from(const char *p, size_t plen, const uint8_t *state, size_t slen,
+		       struct ssi_state *scratch, struct ssi_rank_record *rec)
 {
 	struct ssid_published pub;
 	int rc;
@@ -66,10 +70,9 @@ static int take(void *ctx, size_t i, redisReply *r, int rc)
 		return -EIO;
 	}
 	slen = ssid_store_state_join(r->element + 1, rg->join, &state);
-	found = ssid_store_record_from(
-	    r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->str : NULL,
-	    r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->len : 0,
-	    slen >= 0 ? state : NULL, slen >= 0 ? (size_t)slen : 0, &rg->st, &rec);
+	found = record_from(r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->str : NULL,
+			    r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->len : 0,
+			    slen >= 0 ? state : NULL, slen >= 0 ? (size_t)slen : 0, &rg->st, &rec);
 	return rg->fn(rg->ctx, rg->from + i, found, &rec);
 }
 
