@@ -14,9 +14,11 @@
  * (ssi_rank_top). Aggregates of disjoint sets of reps add up; so do their
  * top lists (the top N of a union is the top N of the union of top Ns).
  *
- * Encodings (ssi_wire frames; ssid_rank owns the keys they are stored in):
+ * Encoding (an ssi_wire frame; ssid_rank owns the keys it is stored in):
  *   aggregate   'S' 'A' v1: n, sums, (value delta, count) pairs, top list
- *   rank record 'R' 'R' v1: what a rep contributes: score and segments
+ * A rep's rank record is not encoded here: ssid_store reads it from the
+ * rep's delivered score and state (ssid_store.h). Older builds stored it
+ * as an 'R' 'R' v1 frame.
  *
  * Ownership: every structure owns its arrays; *_clear frees them.
  */
@@ -128,10 +130,5 @@ struct ssi_rank_record {
 	struct ssi_score score;
 	char segment[SSI_SEG__COUNT][SSI_ID_MAX + 1];
 };
-
-/* Same contract as ssi_rankagg_encode. */
-size_t ssi_rank_record_encode(const struct ssi_rank_record *rec, uint8_t *buf, size_t cap);
-/* 0, -EBADMSG (also for an invalid score), -EPROTONOSUPPORT. */
-int ssi_rank_record_decode(struct ssi_rank_record *rec, const uint8_t *buf, size_t len);
 
 #endif

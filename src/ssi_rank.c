@@ -9,7 +9,6 @@
 #include "ssi_wire.h"
 
 static const struct ssi_wire_format agg_format = {{'S', 'A'}, 1};
-static const struct ssi_wire_format record_format = {{'R', 'R'}, 1};
 
 /* ---- histogram ------------------------------------------------------------ */
 
@@ -445,38 +444,4 @@ int ssi_rankagg_decode(struct ssi_rankagg *a, const uint8_t *buf, size_t len)
 	if (rc < 0)
 		ssi_rankagg_clear(a);
 	return rc;
-}
-
-size_t ssi_rank_record_encode(const struct ssi_rank_record *rec, uint8_t *buf, size_t cap)
-{
-	struct ssi_wire_writer w = {buf, cap, 0};
-
-	ssi_wire_put_header(&w, &record_format);
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		ssi_wire_put_varint(&w, (uint64_t)rec->score.pillar[p]);
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		put_string(&w, rec->segment[s]);
-	return finish_frame(&w);
-}
-
-int ssi_rank_record_decode(struct ssi_rank_record *rec, const uint8_t *buf, size_t len)
-{
-	struct ssi_wire_reader r;
-	int rc = ssi_wire_open(&record_format, buf, len, &r);
-
-	memset(rec, 0, sizeof(*rec));
-	if (rc < 0)
-		return rc;
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		uint64_t v;
-
-		if (ssi_wire_get_varint_max(&r, 2500, &v) < 0)
-			return -EBADMSG;
-		rec->score.pillar[p] = (int)v;
-		rec->score.total += (int)v;
-	}
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (get_string(&r, rec->segment[s]) < 0)
-			return -EBADMSG;
-	return ssi_wire_left(&r) == 0 ? 0 : -EBADMSG;
 }

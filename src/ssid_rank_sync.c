@@ -179,27 +179,23 @@ void rank_unload_partition(struct ssid_rank *r, struct part *p)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-static size_t encode(const void *what, bool agg, uint8_t *buf, size_t cap)
-{
-	return agg ? ssi_rankagg_encode(what, buf, cap) : ssi_rank_record_encode(what, buf, cap);
-}
-
 /*
  * Encode into r->enc, in place; the argument at index ai gets its offset
  * and length (resolve() turns offsets into pointers once the buffer stops
  * moving). One pass into the room left, a second only when it did not fit.
  */
-static int put_encoded(struct ssid_rank *r, size_t ai, const void *what, bool agg)
+static int put_encoded(struct ssid_rank *r, size_t ai, const struct ssi_rankagg *what)
 {
 	size_t need;
 
 	if (!ssid_buf_reserve(&r->enc, 512))
 		return -ENOMEM; /* r->enc.failed, until the next ssid_buf_reset */
-	need = encode(what, agg, (uint8_t *)r->enc.data + r->enc.len, r->enc.cap - r->enc.len);
+	need =
+	    ssi_rankagg_encode(what, (uint8_t *)r->enc.data + r->enc.len, r->enc.cap - r->enc.len);
 	if (need > r->enc.cap - r->enc.len) {
 		if (!ssid_buf_reserve(&r->enc, need))
 			return -ENOMEM;
-		encode(what, agg, (uint8_t *)r->enc.data + r->enc.len, need);
+		ssi_rankagg_encode(what, (uint8_t *)r->enc.data + r->enc.len, need);
 	}
 	r->argoff[ai] = r->enc.len;
 	r->argl[ai] = need;
@@ -284,7 +280,7 @@ static int queue_partition(struct ssid_rank *r, struct part *p, bool aggs, size_
 			if (rc == 0 && pass == 0) {
 				rc = share_encodable(r, s);
 				if (rc == 0)
-					rc = put_encoded(r, argc++, &s->agg, true);
+					rc = put_encoded(r, argc++, &s->agg);
 			}
 		}
 		if (rc == 0 && argc > 2) {

@@ -243,42 +243,6 @@ START_TEST (rank_agg_encoding) {
 	ssi_rankagg_clear(&back);
 }
 END_TEST
-
-START_TEST (rank_record_encoding) {
-	struct ssi_rank_record rec, back;
-	uint8_t buf[1024];
-	size_t len;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.score = t_spread(6107);
-	snprintf(rec.segment[SSI_SEG_TENANT], sizeof(rec.segment[0]), "acme");
-	snprintf(rec.segment[SSI_SEG_INDUSTRY], sizeof(rec.segment[0]), "soft ware:{x}");
-	len = ssi_rank_record_encode(&rec, buf, sizeof(buf));
-	ck_assert_uint_le(len, sizeof(buf));
-	ck_assert_uint_eq(ssi_rank_record_encode(&rec, buf, 4), len);
-	ck_assert_int_eq(ssi_rank_record_decode(&back, buf, len), 0);
-	ck_assert(memcmp(&back.score, &rec.score, sizeof(rec.score)) == 0);
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		ck_assert_str_eq(back.segment[s], rec.segment[s]);
-	for (size_t i = 0; i < len; i++) {
-		buf[i] ^= 0x10;
-		ck_assert_int_eq(ssi_rank_record_decode(&back, buf, len), -EBADMSG);
-		buf[i] ^= 0x10;
-	}
-	ck_assert_int_eq(ssi_rank_record_decode(&back, buf, len - 1), -EBADMSG);
-	/* An aggregate is not a record, nor the other way round. */
-	{
-		struct ssi_rankagg a;
-
-		ssi_rankagg_init(&a);
-		ck_assert_int_eq(ssi_rankagg_decode(&a, buf, len), -EBADMSG);
-		len = ssi_rankagg_encode(&a, buf, sizeof(buf));
-		ck_assert_int_eq(ssi_rank_record_decode(&back, buf, len), -EBADMSG);
-		ssi_rankagg_clear(&a);
-	}
-}
-END_TEST
-
 /* ---- the rank formula ----------------------------------------------------------- */
 
 START_TEST (rank_place_of) {
@@ -402,7 +366,6 @@ Suite *rank_engine_suite(void)
 	tcase_add_test(tc, rank_hist_random);
 	tcase_add_test(tc, rank_agg_merge);
 	tcase_add_test(tc, rank_agg_encoding);
-	tcase_add_test(tc, rank_record_encoding);
 	tcase_add_test(tc, rank_place_of);
 	tcase_add_test(tc, rank_agg_place);
 	tcase_add_test(tc, rank_top_order);
