@@ -275,30 +275,19 @@ static int lookup_round(struct ssid_redis *rd, struct scan *sc, size_t n, uint64
 	bool any = false;
 	int rc = 0;
 
-	for (size_t i = 0; i < n && rc == 0; i++)
-		for (size_t at = 0; at < sc[i].nids && rc == 0; at += SSID_NETWORK_CHUNK) {
-			size_t k = sc[i].nids - at < SSID_NETWORK_CHUNK ? sc[i].nids - at
-									: SSID_NETWORK_CHUNK;
-
-			rc = ssid_store_queue_totals(rd, (const char *const *)sc[i].ids + at, k);
-			sc[i].st.commands += k;
-			any |= k > 0;
-		}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = ssid_store_queue_totals(rd, (const char *const *)sc[i].ids, sc[i].nids);
+		sc[i].st.commands += sc[i].nids;
+		any |= sc[i].nids > 0;
+	}
 	if (rc < 0)
 		return rc; /* the connection was dropped with what was queued */
 	*rounds += any;
 	for (size_t i = 0; i < n; i++) {
-		for (size_t at = 0; at < sc[i].nids; at += SSID_NETWORK_CHUNK) {
-			size_t k = sc[i].nids - at < SSID_NETWORK_CHUNK ? sc[i].nids - at
-									: SSID_NETWORK_CHUNK;
-			int e = ssid_store_take_totals(rd, k, sc[i].totals + at);
-
-			if (e == -EIO)
-				return e;
-			if (rc == 0)
-				rc = e;
-		}
-		for (size_t j = 0; rc == 0 && j < sc[i].nids; j++) {
+		rc = ssid_store_take_totals(rd, sc[i].nids, sc[i].totals);
+		if (rc < 0)
+			return rc; /* -EIO: the connection was dropped */
+		for (size_t j = 0; j < sc[i].nids; j++) {
 			if (sc[i].totals[j] < 0)
 				continue;
 			sc[i].st.known++;
@@ -307,7 +296,7 @@ static int lookup_round(struct ssid_redis *rd, struct scan *sc, size_t n, uint64
 		}
 		sc[i].nids = 0;
 	}
-	return rc;
+	return 0;
 }
 
 /*

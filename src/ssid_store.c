@@ -252,8 +252,8 @@ _Static_assert(F__COUNT <= SSID_CACHE_FIELDS, "the cache keeps fewer fields than
 /* The fields after the state's parts, in F_ order from F_PUBLISHED. */
 static const char *const other_fields[F__COUNT] = {
     NULL, "p", SSID_HISTORY_FIELD, "a", "k", "n", SSID_HISTORY_DAY_FIELD, SSID_CONNS_FIELD};
-static const char *const part_fields[SSID_STORE_STATE_PARTS] = {"s",  "s1", "s2", "s3",
-								"s4", "s5", "s6", "s7"};
+const char *const store_part_fields[SSID_STORE_STATE_PARTS] = {"s",  "s1", "s2", "s3",
+							       "s4", "s5", "s6", "s7"};
 /* SSID_STORE_STATE_FIELDS, for other readers' format strings, names as many ("s s1 ..."). */
 _Static_assert(sizeof(SSID_STORE_STATE_FIELDS) == 2 + 3 * (SSID_STORE_STATE_PARTS - 1),
 	       "SSID_STORE_STATE_FIELDS and SSID_STORE_STATE_PARTS disagree");
@@ -458,8 +458,8 @@ int ssid_store_load(struct ssid_store *s, struct ssid_user *users, size_t n)
 
 		argl[1] = (size_t)ssid_store_key(s, users[index[j]].id, key, sizeof(key));
 		for (int k = 0; k < SSID_STORE_STATE_PARTS; k++, argc++) {
-			argv[argc] = part_fields[k];
-			argl[argc] = strlen(part_fields[k]);
+			argv[argc] = store_part_fields[k];
+			argl[argc] = strlen(store_part_fields[k]);
 		}
 		for (int k = F_PUBLISHED; k < F__COUNT; k++, argc++) {
 			argv[argc] = other_fields[k];
@@ -506,18 +506,18 @@ static void hset_state(struct hset *h, struct ssid_user *u, const uint8_t *enc, 
 	int parts = state_parts(len);
 
 	if (parts == 1) {
-		hset_add(h, part_fields[0], enc, len);
+		hset_add(h, store_part_fields[0], enc, len);
 	} else {
 		for (int i = 0; i < parts; i++) {
 			size_t at = (size_t)i * SSID_STORE_STATE_PART;
 			size_t n =
 			    len - at < SSID_STORE_STATE_PART ? len - at : SSID_STORE_STATE_PART;
 
-			hset_add(h, part_fields[i], enc + at, n);
+			hset_add(h, store_part_fields[i], enc + at, n);
 		}
 	}
 	for (int i = parts; i < u->state_parts; i++)
-		hset_add(h, part_fields[i], "", 0);
+		hset_add(h, store_part_fields[i], "", 0);
 	/* Until it is loaded again, for a save retried without a load. */
 	if (parts > u->state_parts)
 		u->state_parts = parts;

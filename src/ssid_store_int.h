@@ -27,6 +27,9 @@ struct ssid_store {
 
 struct ssid_buf;
 
+/* ssid_store.c: the state's part fields, "s", "s1", ... (SSID_STORE_STATE_FIELDS). */
+extern const char *const store_part_fields[SSID_STORE_STATE_PARTS];
+
 /*
  * ssid_store_sched.c: the key of partition's roster, "<prefix>ro:<partition>",
  * and of an older build's schedule, "<prefix>dz:<partition>", as snprintf.

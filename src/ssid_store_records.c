@@ -15,9 +15,8 @@
 #include "ssid_store.h"
 #include "ssid_store_int.h"
 
-static const char *const record_fields[] = {"p", "s", "s1", "s2", "s3", "s4", "s5", "s6", "s7"};
-#define RECORD_FIELDS (sizeof(record_fields) / sizeof(record_fields[0]))
-_Static_assert(RECORD_FIELDS == 1 + SSID_STORE_STATE_PARTS, "p, then the state's parts");
+/* An HMGET of p, then the state's parts. */
+#define RECORD_FIELDS (1 + SSID_STORE_STATE_PARTS)
 
 /*
  * The record from a p and a state's bytes (NULL when absent): 1 made, 0 no
@@ -95,9 +94,11 @@ int ssid_store_read_records(struct ssid_redis *rd, const char *const *ids, size_
 			size_t argl[2 + RECORD_FIELDS] = {5};
 
 			argl[1] = (size_t)ssid_store_user_key(rd, ids[at + i], key, sizeof(key));
-			for (size_t f = 0; f < RECORD_FIELDS; f++) {
-				argv[2 + f] = record_fields[f];
-				argl[2 + f] = strlen(record_fields[f]);
+			argv[2] = "p";
+			argl[2] = 1;
+			for (size_t f = 0; f < SSID_STORE_STATE_PARTS; f++) {
+				argv[3 + f] = store_part_fields[f];
+				argl[3 + f] = strlen(store_part_fields[f]);
 			}
 			rc = ssid_redis_append(rd, key, argl[1], (int)(2 + RECORD_FIELDS), argv,
 					       argl);
