@@ -837,6 +837,8 @@ Suite *history_suite(void)
 	Suite *s = suite_create("history");
 	TCase *tc = tcase_create("history");
 
+	tcase_set_timeout(tc, 60); /* long loops take seconds under ASan beside other suites */
+
 	tcase_add_test(tc, test_record_replace);
 	tcase_add_test(tc, test_out_of_order);
 	tcase_add_test(tc, test_refuses_invalid);

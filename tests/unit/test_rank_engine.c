@@ -361,6 +361,8 @@ Suite *rank_engine_suite(void)
 	Suite *s = suite_create("rank_engine");
 	TCase *tc = tcase_create("rank_engine");
 
+	tcase_set_timeout(tc, 60); /* long loops take seconds under ASan beside other suites */
+
 	tcase_add_test(tc, rank_hist_sparse_to_dense);
 	tcase_add_test(tc, rank_hist_errors);
 	tcase_add_test(tc, rank_hist_random);

@@ -496,6 +496,8 @@ Suite *sched_suite(void)
 	Suite *s = suite_create("sched");
 	TCase *tc = tcase_create("sched");
 
+	tcase_set_timeout(tc, 60); /* long loops take seconds under ASan beside other suites */
+
 	tcase_add_test(tc, test_set_get_has);
 	tcase_add_test(tc, test_size_count);
 	tcase_add_test(tc, test_due);

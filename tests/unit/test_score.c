@@ -522,6 +522,8 @@ Suite *score_suite(void)
 	Suite *s = suite_create("score");
 	TCase *tc = tcase_create("formula");
 
+	tcase_set_timeout(tc, 60); /* long loops take seconds under ASan beside other suites */
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, empty_state_scores_zero);
 	tcase_add_test(tc, complete_profile_earns_its_weight);
