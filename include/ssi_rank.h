@@ -88,6 +88,9 @@ void ssi_rankagg_init(struct ssi_rankagg *a);
 void ssi_rankagg_clear(struct ssi_rankagg *a);
 /* Add (sign +1) or withdraw (sign -1) one rep's score. 0, -ERANGE, -ENOMEM. */
 int ssi_rankagg_add(struct ssi_rankagg *a, const struct ssi_score *s, int sign);
+/* One member's score goes from `from` to `to`: the histogram moves only when the total does. */
+int ssi_rankagg_move(struct ssi_rankagg *a, const struct ssi_score *from,
+		     const struct ssi_score *to);
 /* dst += sign * src for n, sums and histogram (not the top list). */
 int ssi_rankagg_merge(struct ssi_rankagg *dst, const struct ssi_rankagg *src, int sign);
 

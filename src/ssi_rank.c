@@ -281,6 +281,23 @@ int ssi_rankagg_add(struct ssi_rankagg *a, const struct ssi_score *s, int sign)
 	return 0;
 }
 
+int ssi_rankagg_move(struct ssi_rankagg *a, const struct ssi_score *from,
+		     const struct ssi_score *to)
+{
+	if (from->total != to->total) {
+		int r = ssi_hist_add(&a->hist, from->total, -1);
+
+		if (r == 0)
+			r = ssi_hist_add(&a->hist, to->total, +1);
+		if (r < 0)
+			return r;
+	}
+	a->sum[0] += (int64_t)to->total - from->total;
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		a->sum[1 + p] += (int64_t)to->pillar[p] - from->pillar[p];
+	return 0;
+}
+
 int ssi_rankagg_merge(struct ssi_rankagg *dst, const struct ssi_rankagg *src, int sign)
 {
 	uint32_t count;

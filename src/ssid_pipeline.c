@@ -408,10 +408,10 @@ static void old_segments(const struct ssid_rank_change *c, const char *seg[SSI_S
 }
 
 /* Note the boards a rank change may have moved, for leaderboard.changed. */
-static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c, bool backfill)
+static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c, bool backfill,
+			int64_t now)
 {
 	static const enum ssid_rank_kind kinds[] = {SSID_RANK_TENANT, SSID_RANK_TEAM};
-	int64_t now = ssid_time_mono_ms();
 	const char *old[SSI_SEG__COUNT];
 	int r = 0;
 
@@ -484,6 +484,7 @@ static int network_step(struct ssid_pipeline *p, int64_t now_ms)
 static int rank_step(struct ssid_pipeline *p)
 {
 	size_t n = 0;
+	int64_t now;
 	int r;
 
 	if (!p->o.rank)
@@ -512,6 +513,7 @@ static int rank_step(struct ssid_pipeline *p)
 		snprintf(p->err, sizeof(p->err), "redis (ranks): %s", ssid_rank_errstr(p->o.rank));
 		return r == -EINVAL ? -EIO : r;
 	}
+	now = ssid_time_mono_ms(); /* the boards' coalescing clock: once for the batch */
 	for (size_t i = 0; i < n; i++) {
 		struct user_work *w = &p->work[p->change_user[i]];
 
@@ -519,7 +521,7 @@ static int rank_step(struct ssid_pipeline *p)
 		for (int k = 0; k < SSID_RANK__COUNT; k++)
 			w->rank[k] = p->changes[i].result[k].after;
 		/* Boards, like scores, were published when the replayed events were first read. */
-		r = p->changes[i].quiet ? 0 : touch_boards(p, &p->changes[i], w->backfill);
+		r = p->changes[i].quiet ? 0 : touch_boards(p, &p->changes[i], w->backfill, now);
 		if (r < 0)
 			return r;
 	}

@@ -678,13 +678,9 @@ int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_
 			continue;
 		g = r->segv[rc->seg[k]];
 		s = rank_share_find(g, rc->part);
-		e = ssi_rankagg_add(&s->agg, &old, -1);
+		e = ssi_rankagg_move(&s->agg, &old, sc);
 		if (e == 0)
-			e = ssi_rankagg_add(&g->all, &old, -1);
-		if (e == 0)
-			e = ssi_rankagg_add(&s->agg, sc, +1);
-		if (e == 0)
-			e = ssi_rankagg_add(&g->all, sc, +1);
+			e = ssi_rankagg_move(&g->all, &old, sc);
 		if (e < 0)
 			return e;
 		top_leave(s, rc); /* by id */

@@ -20,34 +20,41 @@ static bool same_segments(const struct ssi_rank_record *a, const struct ssid_ran
 /* Lookups between the prefetch stages of a record (rank_rec_prefetch). */
 #define PREFETCH_STEP 4
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Whether a user id comes twice (their hashes sorted, equal ones compared). */
+/*
+ * Whether a user id comes twice: each change's index goes into an
+ * open-addressing table by its id's hash, and ids of equal hashes are
+ * compared. O(n) for a batch.
+ */
 static int find_repeat(struct ssid_rank *r, const struct ssid_rank_change *ch, size_t n,
 		       const uint64_t *hash)
 {
-	uint64_t *h = malloc(n * sizeof(*h));
+	size_t cap = 16, mask;
+	uint32_t *slot; /* 1 + the index of the change there; 0 is empty */
 	int rc = 0;
 
-	if (!h)
+	if (n >= UINT32_MAX / 2)
+		return -E2BIG;
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = calloc(cap, sizeof(*slot));
+	if (!slot)
 		return -ENOMEM;
-	memcpy(h, hash, n * sizeof(*h));
-	qsort(h, n, sizeof(*h), cmp_u64);
-	for (size_t i = 1; i < n && rc == 0; i++)
-		if (h[i] == h[i - 1])
-			for (size_t a = 0; a < n && rc == 0; a++)
-				for (size_t b = a + 1; b < n && rc == 0; b++)
-					if (strcmp(ch[a].user_id, ch[b].user_id) == 0) {
-						ssid_redis_set_error(r->rd, "user %s comes twice",
-								     ch[a].user_id);
-						rc = -EINVAL;
-					}
-	free(h);
+	mask = cap - 1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		size_t at = (size_t)(hash[i] ^ (hash[i] >> 32)) & mask;
+
+		while (slot[at] && rc == 0) {
+			size_t j = slot[at] - 1;
+
+			if (hash[j] == hash[i] && strcmp(ch[j].user_id, ch[i].user_id) == 0) {
+				ssid_redis_set_error(r->rd, "user %s comes twice", ch[i].user_id);
+				rc = -EINVAL;
+			}
+			at = (at + 1) & mask;
+		}
+		slot[at] = (uint32_t)(i + 1);
+	}
+	free(slot);
 	return rc;
 }
 

@@ -307,6 +307,36 @@ START_TEST (test_boards) {
 	ssid_rank_free(r);
 }
 END_TEST
+/* A batch naming a rep twice is refused whole, wherever the two are, and nothing moves. */
+START_TEST (test_repeat_refused) {
+	enum { N = 3000 };
+	static struct ssid_rank_change ch[N];
+	static char id[N][16];
+	struct ssid_rank *r = rank_open(1, 10);
+
+	for (int i = 0; i < N; i++) {
+		snprintf(id[i], sizeof(id[i]), "r%d", i);
+		change_total(&ch[i], id[i], "acme", "emea", "software", 1000 + i);
+	}
+	ck_assert_int_eq(rank_apply(r, ch, N, true), 0);
+	for (int at = 1; at < N; at = at * 3 + 1) {
+		char again[16];
+
+		/* The same id in another buffer: compared by value. */
+		snprintf(again, sizeof(again), "r%d", at / 2);
+		ch[at].user_id = again;
+		ck_assert_int_eq(ssid_rank_apply(r, ch, N, false), -EINVAL);
+		ck_assert_msg(strstr(ssid_rank_errstr(r), "comes twice") != NULL, "%s",
+			      ssid_rank_errstr(r));
+		ch[at].user_id = id[at];
+	}
+	/* Nothing moved: everyone still holds their place. */
+	ck_assert_int_eq(ssid_rank_apply(r, ch, N, false), 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(ch[i].result[SSID_RANK_GLOBAL].after.rank, N - i);
+	ssid_rank_free(r);
+}
+END_TEST
 START_TEST (test_new_rejects_bad_options) {
 	struct ssid_redis_opts so = {.host = "127.0.0.1", .port = 1, .key_prefix = "ssi:"};
 	struct ssid_rank_opts ro = {.min_members = 0, .top_n = 10};
@@ -327,7 +357,8 @@ Suite *rank_suite(void)
 	Suite *s = suite_create("rank");
 
 	suite_add_tcase(s, T_TCASE("redis", rank_setup, rank_teardown, 120, test_ranks_with_ties,
-				   test_averages, test_privacy_floor, test_boards));
+				   test_averages, test_privacy_floor, test_boards,
+				   test_repeat_refused));
 	suite_add_tcase(s, rank_model_tcase());
 	suite_add_tcase(s, rank_store_tcase());
 	suite_add_tcase(s, T_TCASE("pure", NULL, NULL, 0, test_new_rejects_bad_options));

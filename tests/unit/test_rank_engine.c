@@ -193,6 +193,53 @@ START_TEST (rank_agg_merge) {
 }
 END_TEST
 
+/* A move is a withdrawal and an add: same counts and sums, sparse and dense, equal totals too. */
+START_TEST (rank_agg_move) {
+	enum { MEMBERS = 300 };
+	struct ssi_rankagg moved, ref;
+	struct ssi_score member[MEMBERS];
+	struct t_rng rng = {.s = 0x5eed0303};
+
+	ssi_rankagg_init(&moved);
+	ssi_rankagg_init(&ref);
+	for (int i = 0; i < MEMBERS; i++) {
+		member[i] = t_spread((int)t_below(&rng, 40) * 250);
+		ck_assert_int_eq(ssi_rankagg_add(&moved, &member[i], 1), 0);
+		ck_assert_int_eq(ssi_rankagg_add(&ref, &member[i], 1), 0);
+	}
+	for (int step = 0; step < 3000; step++) {
+		int i = (int)t_below(&rng, MEMBERS);
+		struct ssi_score to = member[i];
+
+		if (step % 3 == 0) { /* same total, other pillars */
+			int give = to.pillar[0] < 100 ? to.pillar[0] : 100;
+
+			to.pillar[0] -= give;
+			to.pillar[1] += give;
+		} else
+			to = t_spread((int)t_below(&rng, SSI_RANK_VALUES));
+		ck_assert_int_eq(ssi_rankagg_move(&moved, &member[i], &to), 0);
+		ck_assert_int_eq(ssi_rankagg_add(&ref, &member[i], -1), 0);
+		ck_assert_int_eq(ssi_rankagg_add(&ref, &to, 1), 0);
+		member[i] = to;
+		if (step % 100 == 99)
+			check_same_agg(&moved, &ref);
+	}
+	ck_assert_ptr_nonnull(moved.hist.tree); /* went dense on the way */
+	check_same_agg(&moved, &ref);
+	/* Moving from a total no member holds is refused. */
+	{
+		struct ssi_score none = t_spread(0), any = t_spread(5000);
+
+		while (ssi_hist_get(&moved.hist, none.total) > 0)
+			none = t_spread(none.total + 1);
+		ck_assert_int_eq(ssi_rankagg_move(&moved, &none, &any), -ERANGE);
+	}
+	ssi_rankagg_clear(&moved);
+	ssi_rankagg_clear(&ref);
+}
+END_TEST
+
 /* ---- encodings ------------------------------------------------------------------- */
 
 START_TEST (rank_agg_encoding) {
@@ -367,6 +414,7 @@ Suite *rank_engine_suite(void)
 	tcase_add_test(tc, rank_hist_errors);
 	tcase_add_test(tc, rank_hist_random);
 	tcase_add_test(tc, rank_agg_merge);
+	tcase_add_test(tc, rank_agg_move);
 	tcase_add_test(tc, rank_agg_encoding);
 	tcase_add_test(tc, rank_place_of);
 	tcase_add_test(tc, rank_agg_place);
