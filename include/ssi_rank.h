@@ -104,6 +104,9 @@ struct ssi_rank_place {
 	double avg_pillar[SSI_PILLAR__COUNT];
 };
 
+/* Whether a segment of `of` members is below the privacy floor: shown as hidden. */
+bool ssi_rank_hidden(int64_t of, int min_members);
+
 /*
  * Competition rank from a count of members strictly above: rank, top
  * percent and averages from n and the sums. Pure arithmetic; hidden when

@@ -145,6 +145,11 @@ struct ssid_rank_change {
 	 * waits for the partition to settle (ssid_rank_settle).
 	 */
 	bool quiet;
+	/*
+	 * result[].before holds only present, hidden and of (rank, top_percent
+	 * and averages left 0): for a caller that reads no more of it.
+	 */
+	bool brief_before;
 	/* out */
 	bool had_record;
 	struct ssi_score old_score; /* what was counted before, when had_record */

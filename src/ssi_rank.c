@@ -320,12 +320,17 @@ static double average(int64_t sum, int64_t n)
 	return round((double)sum / (double)n) / 100.0;
 }
 
+bool ssi_rank_hidden(int64_t of, int min_members)
+{
+	return of < min_members || of <= 0;
+}
+
 void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUMS], int min_members,
 		       struct ssi_rank_place *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->of = of;
-	if (of < min_members || of <= 0) {
+	if (ssi_rank_hidden(of, min_members)) {
 		out->hidden = true;
 		return;
 	}

@@ -503,6 +503,7 @@ static int rank_step(struct ssid_pipeline *p)
 		c->score = p->work[u].score;
 		/* A replay publishes nothing: its ranks are not read back. */
 		c->quiet = p->work[u].replay && !p->work[u].live;
+		c->brief_before = true; /* the boards' flags are all that reads it */
 		p->change_user[n++] = u;
 	}
 	if (n == 0)

@@ -86,8 +86,9 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 	return find_repeat(r, ch, n, hash);
 }
 
+/* brief: present, hidden and of only (ssid_rank_change's brief_before). */
 static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_rank_kind k,
-		  struct ssid_rank_pos *pos, int64_t *above)
+		  bool brief, struct ssid_rank_pos *pos, int64_t *above)
 {
 	const struct seg *g;
 	struct ssi_rank_place pl;
@@ -98,6 +99,12 @@ static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_ran
 		return;
 	g = r->segv[rc->seg[k]];
 	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->r.score.total);
+	if (brief) {
+		pos->present = true;
+		pos->of = g->all.n;
+		pos->hidden = ssi_rank_hidden(g->all.n, r->ro.min_members);
+		return;
+	}
 	ssi_rank_place_of(*above, g->all.n, g->all.sum, r->ro.min_members, &pl);
 	ssid_rank_pos_set(pos, &pl);
 	pos->warming = !rank_seg_settled(r, g);
@@ -305,7 +312,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		memset(&c->old_score, 0, sizeof(c->old_score));
 		memset(c->result, 0, sizeof(c->result));
 		for (int k = 0; k < SSID_RANK__COUNT && !c->quiet; k++)
-			place(r, rec, k, &c->result[k].before, &above[i][k]);
+			place(r, rec, k, c->brief_before, &c->result[k].before, &above[i][k]);
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		/* Only a replayed change looks its partition up: live ones are always counted. */
@@ -325,7 +332,7 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		for (int k = 0; k < SSID_RANK__COUNT; k++) {
 			if (rec && rec->seg[k] != NONE)
 				rank_seg_note(r, r->segv[rec->seg[k]]);
-			place(r, rec, k, &c->result[k].after, &after[k]);
+			place(r, rec, k, false, &c->result[k].after, &after[k]);
 		}
 		board_flags(r, c, above[i], after, changed[i], kept[i]);
 	}
@@ -364,7 +371,7 @@ static int board_read(struct ssid_rank *r, struct ssid_rank_board *bd)
 	segi = rank_seg_find(r, field);
 	g = segi == NONE ? NULL : r->segv[segi];
 	bd->of = g ? g->all.n : 0;
-	bd->hidden = bd->of < r->ro.min_members;
+	bd->hidden = ssi_rank_hidden(bd->of, r->ro.min_members);
 	if (!g || bd->hidden)
 		return 0;
 	for (uint32_t s = 0; s < g->nshare && rc == 0; s++) {

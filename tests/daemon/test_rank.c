@@ -337,6 +337,64 @@ START_TEST (test_repeat_refused) {
 	ssid_rank_free(r);
 }
 END_TEST
+static bool same_pos(const struct ssid_rank_pos *x, const struct ssid_rank_pos *y)
+{
+	bool same = x->present == y->present && x->hidden == y->hidden && x->rank == y->rank &&
+		    x->of == y->of && x->top_percent == y->top_percent &&
+		    x->warming == y->warming && x->avg_total == y->avg_total;
+
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
+		same = same && x->avg_pillar[p] == y->avg_pillar[p];
+	return same;
+}
+
+/*
+ * brief_before leaves out only before's rank, top_percent and averages:
+ * two instances fed the same random batches (moves between teams, the
+ * privacy floor crossed both ways), one of them brief, agree on the rest.
+ */
+START_TEST (test_brief_before) {
+	enum { REPS = 40, BATCHES = 60, PER = 12 };
+	static const char *const team[] = {"emea", "apac", "amer", ""};
+	struct ssid_rank *full = rank_open(5, 3), *brief = rank_open(5, 3);
+	struct ssid_rank_change a[PER], b[PER];
+	char id[REPS][16];
+	struct t_rng rng = {.s = 0xb41ef};
+
+	for (int i = 0; i < REPS; i++)
+		snprintf(id[i], sizeof(id[i]), "r%02d", i);
+	for (int batch = 0; batch < BATCHES; batch++) {
+		int first = (int)t_below(&rng, REPS - PER + 1);
+
+		for (int i = 0; i < PER; i++) {
+			change_total(&a[i], id[first + i], "acme", team[t_below(&rng, 4)],
+				     "software", (int)t_below(&rng, 101) * 100);
+			a[i].removed = t_below(&rng, 10) == 0;
+			b[i] = a[i];
+			b[i].brief_before = true;
+		}
+		ck_assert_int_eq(ssid_rank_apply(full, a, PER, false), 0);
+		ck_assert_int_eq(ssid_rank_apply(brief, b, PER, false), 0);
+		for (int i = 0; i < PER; i++)
+			for (int k = 0; k < SSID_RANK__COUNT; k++) {
+				const struct ssid_rank_result *x = &a[i].result[k],
+							      *y = &b[i].result[k];
+				struct ssid_rank_pos want = x->before;
+
+				want.rank = want.top_percent = 0;
+				want.warming = false;
+				want.avg_total = 0;
+				memset(want.avg_pillar, 0, sizeof(want.avg_pillar));
+				ck_assert(same_pos(&x->after, &y->after));
+				ck_assert(same_pos(&want, &y->before));
+				ck_assert(x->moved == y->moved && x->board_old == y->board_old &&
+					  x->board_new == y->board_new);
+			}
+	}
+	ssid_rank_free(full);
+	ssid_rank_free(brief);
+}
+END_TEST
 START_TEST (test_new_rejects_bad_options) {
 	struct ssid_redis_opts so = {.host = "127.0.0.1", .port = 1, .key_prefix = "ssi:"};
 	struct ssid_rank_opts ro = {.min_members = 0, .top_n = 10};
@@ -358,7 +416,7 @@ Suite *rank_suite(void)
 
 	suite_add_tcase(s, T_TCASE("redis", rank_setup, rank_teardown, 120, test_ranks_with_ties,
 				   test_averages, test_privacy_floor, test_boards,
-				   test_repeat_refused));
+				   test_repeat_refused, test_brief_before));
 	suite_add_tcase(s, rank_model_tcase());
 	suite_add_tcase(s, rank_store_tcase());
 	suite_add_tcase(s, T_TCASE("pure", NULL, NULL, 0, test_new_rejects_bad_options));
