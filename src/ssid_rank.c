@@ -1,6 +1,7 @@
 /* ssid_rank: the ranks kept in memory (records, segments, histograms, top lists); see ssid_rank.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,108 @@ void rank_part_free_pending(struct part *p)
 	p->full = false;
 }
 
+/* ---- interned segment values ------------------------------------------------ */
+
+struct segval {
+	struct segval *next; /* hash chain */
+	uint64_t hash;
+	uint64_t refs;
+	char s[];
+};
+
+static struct segval *segval_of(const char *v)
+{
+	return (struct segval *)(void *)(v - offsetof(struct segval, s));
+}
+
+static int segval_grow(struct ssid_rank *r)
+{
+	size_t cap = r->vcap ? r->vcap * 2 : 64;
+	struct segval **tab;
+
+	if (r->nval < r->vcap)
+		return 0;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->vcap; i++)
+		for (struct segval *v = r->vtab[i], *next; v; v = next) {
+			next = v->next;
+			v->next = tab[v->hash & (cap - 1)];
+			tab[v->hash & (cap - 1)] = v;
+		}
+	free(r->vtab);
+	r->vtab = tab;
+	r->vcap = cap;
+	return 0;
+}
+
+const char *rank_segval_get(struct ssid_rank *r, const char *v)
+{
+	uint64_t h;
+	struct segval *sv;
+	size_t len;
+
+	if (!v || !v[0])
+		return "";
+	h = rank_hash_str(v);
+	for (sv = r->vcap ? r->vtab[h & (r->vcap - 1)] : NULL; sv; sv = sv->next)
+		if (sv->hash == h && strcmp(sv->s, v) == 0) {
+			sv->refs++;
+			return sv->s;
+		}
+	if (segval_grow(r) < 0)
+		return NULL;
+	len = strlen(v);
+	sv = malloc(sizeof(*sv) + len + 1);
+	if (!sv)
+		return NULL;
+	memcpy(sv->s, v, len + 1);
+	sv->hash = h;
+	sv->refs = 1;
+	sv->next = r->vtab[h & (r->vcap - 1)];
+	r->vtab[h & (r->vcap - 1)] = sv;
+	r->nval++;
+	return sv->s;
+}
+
+void rank_segval_put(struct ssid_rank *r, const char *v)
+{
+	struct segval *sv, **pp;
+
+	if (!v[0] || --(sv = segval_of(v))->refs > 0)
+		return;
+	for (pp = &r->vtab[sv->hash & (r->vcap - 1)]; *pp != sv; pp = &(*pp)->next)
+		;
+	*pp = sv->next;
+	r->nval--;
+	free(sv);
+}
+
+int rank_rec_set_segments(struct ssid_rank *r, struct rec *rc, const char *const v[SSI_SEG__COUNT])
+{
+	const char *now[SSI_SEG__COUNT];
+
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		if (!(now[s] = rank_segval_get(r, v[s]))) {
+			while (s-- > 0)
+				rank_segval_put(r, now[s]);
+			return -ENOMEM;
+		}
+	for (int s = 0; s < SSI_SEG__COUNT; s++) {
+		rank_segval_put(r, rc->segment[s]);
+		rc->segment[s] = now[s];
+	}
+	return 0;
+}
+
+static void rec_free(struct ssid_rank *r, struct rec *rc)
+{
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		rank_segval_put(r, rc->segment[s]);
+	free(rc);
+}
+
 void rank_forget_all(struct ssid_rank *r)
 {
 	for (uint32_t i = 0; i < r->nparts; i++)
@@ -201,7 +304,7 @@ void rank_forget_all(struct ssid_rank *r)
 		while (rc) {
 			struct rec *next = rc->next;
 
-			free(rc);
+			rec_free(r, rc);
 			rc = next;
 		}
 		if (r->rtab)
@@ -238,6 +341,7 @@ void ssid_rank_free(struct ssid_rank *r)
 		return;
 	rank_forget_all(r);
 	free(r->rtab);
+	free(r->vtab); /* empty: every record gave its values back */
 	free(r->segv);
 	free(r->stab);
 	free(r->parts);
@@ -358,6 +462,8 @@ struct rec *rank_rec_new(struct ssid_rank *r, const char *id, uint64_t h, int32_
 	rc->part = part;
 	for (int k = 0; k < SSID_RANK__COUNT; k++)
 		rc->seg[k] = rc->slot[k] = NONE;
+	for (int s = 0; s < SSI_SEG__COUNT; s++)
+		rc->segment[s] = "";
 	rc->next = r->rtab[rc->hash & (r->rcap - 1)];
 	r->rtab[rc->hash & (r->rcap - 1)] = rc;
 	r->nrec++;
@@ -372,7 +478,7 @@ void rank_rec_unlink(struct ssid_rank *r, struct rec *rc)
 		pp = &(*pp)->next;
 	*pp = rc->next;
 	r->nrec--;
-	free(rc);
+	rec_free(r, rc);
 }
 
 static enum ssid_rank_kind kind_of_field(const char *field)
@@ -522,7 +628,7 @@ static size_t top_keep(const struct ssid_rank *r)
 
 static struct ssi_rank_member as_member(const struct rec *rc)
 {
-	struct ssi_rank_member m = {.total = rc->r.score.total};
+	struct ssi_rank_member m = {.total = rc->score.total};
 	size_t n = strnlen(rc->id, sizeof(m.user_id) - 1);
 
 	memcpy(m.user_id, rc->id, n);
@@ -539,7 +645,7 @@ static int top_enter(const struct ssid_rank *r, struct share *s, const struct re
 		return 0;
 	/* Below the last listed total, as most are, it belongs only when all are listed. */
 	if (s->top.n + 1 != s->nmember && s->top.n > 0 &&
-	    rc->r.score.total < s->top.m[s->top.n - 1].total)
+	    rc->score.total < s->top.m[s->top.n - 1].total)
 		return 0;
 	m = as_member(rc);
 	/* Exact so far: a newcomer belongs when it beats the last, or all members are listed. */
@@ -556,11 +662,11 @@ static int top_enter(const struct ssid_rank *r, struct share *s, const struct re
 static void top_leave(struct share *s, const struct rec *rc)
 {
 	/* Below the last listed total, as most members are, it is not listed. */
-	if (s->top.n == 0 || rc->r.score.total < s->top.m[s->top.n - 1].total)
+	if (s->top.n == 0 || rc->score.total < s->top.m[s->top.n - 1].total)
 		return;
 	/* The list is sorted best first: past rc's total it is not listed. */
-	for (size_t i = 0; s->top_ok && i < s->top.n && s->top.m[i].total >= rc->r.score.total; i++)
-		if (s->top.m[i].total == rc->r.score.total &&
+	for (size_t i = 0; s->top_ok && i < s->top.n && s->top.m[i].total >= rc->score.total; i++)
+		if (s->top.m[i].total == rc->score.total &&
 		    strcmp(s->top.m[i].user_id, rc->id) == 0) {
 			memmove(&s->top.m[i], &s->top.m[i + 1],
 				(s->top.n - i - 1) * sizeof(*s->top.m));
@@ -578,7 +684,7 @@ int rank_share_top(const struct ssid_rank *r, struct share *s)
 	s->top.n = 0;
 	for (uint32_t m = 0; m < s->nmember; m++)
 		if (ssi_rank_top_offer(&s->top, top_keep(r), s->member[m]->id,
-				       s->member[m]->r.score.total) < 0) {
+				       s->member[m]->score.total) < 0) {
 			s->top_ok = false;
 			return -ENOMEM;
 		}
@@ -596,9 +702,9 @@ static int count_in(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k, 
 	if (!s || SSI_GROW(s->member, &s->cap, (size_t)s->nmember + 1, 4) < 0)
 		return -ENOMEM;
 	warm_mark(r, g);
-	e = ssi_rankagg_add(&s->agg, &rc->r.score, +1);
+	e = ssi_rankagg_add(&s->agg, &rc->score, +1);
 	if (e == 0)
-		e = ssi_rankagg_add(&g->all, &rc->r.score, +1);
+		e = ssi_rankagg_add(&g->all, &rc->score, +1);
 	if (e < 0)
 		return e;
 	s->member[s->nmember] = rc;
@@ -620,9 +726,9 @@ static int count_out(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k)
 	if (!s)
 		return -EINVAL;
 	warm_mark(r, g);
-	e = ssi_rankagg_add(&s->agg, &rc->r.score, -1);
+	e = ssi_rankagg_add(&s->agg, &rc->score, -1);
 	if (e == 0)
-		e = ssi_rankagg_add(&g->all, &rc->r.score, -1);
+		e = ssi_rankagg_add(&g->all, &rc->score, -1);
 	if (e < 0)
 		return e;
 	top_leave(s, rc);
@@ -637,8 +743,7 @@ static int count_out(struct ssid_rank *r, struct rec *rc, enum ssid_rank_kind k)
 int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in)
 {
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
-		const char *seg[SSI_SEG__COUNT] = {rc->r.segment[0], rc->r.segment[1],
-						   rc->r.segment[2]};
+		const char *const *seg = rc->segment;
 		char field[4 * SSI_ID_MAX + 8];
 		uint32_t segi;
 		int e;
@@ -667,7 +772,7 @@ int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in)
  */
 int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_score *sc)
 {
-	const struct ssi_score old = rc->r.score;
+	const struct ssi_score old = rc->score;
 
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
 		struct seg *g;
@@ -684,16 +789,16 @@ int rank_rescore_in_place(struct ssid_rank *r, struct rec *rc, const struct ssi_
 		if (e < 0)
 			return e;
 		top_leave(s, rc); /* by id */
-		rc->r.score = *sc;
+		rc->score = *sc;
 		e = top_enter(r, s, rc);
-		rc->r.score = old;
+		rc->score = old;
 		if (e < 0)
 			s->top_ok = false;
 		e = rank_mark_dirty(r, rc->seg[k], s);
 		if (e < 0)
 			return e;
 	}
-	rc->r.score = *sc;
+	rc->score = *sc;
 	return 0;
 }
 

@@ -7,10 +7,10 @@
 
 #include "ssid_rank_int.h"
 
-static bool same_segments(const struct ssi_rank_record *a, const struct ssid_rank_change *c)
+static bool same_segments(const struct rec *rc, const struct ssid_rank_change *c)
 {
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (strcmp(a->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+		if (strcmp(rc->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
 			return false;
 	return true;
 }
@@ -98,7 +98,7 @@ static void place(const struct ssid_rank *r, const struct rec *rc, enum ssid_ran
 	if (!rc || rc->seg[k] == NONE)
 		return;
 	g = r->segv[rc->seg[k]];
-	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->r.score.total);
+	*above = (int64_t)ssi_hist_above(&g->all.hist, rc->score.total);
 	if (brief) {
 		pos->present = true;
 		pos->of = g->all.n;
@@ -164,11 +164,12 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 
 	*changed = false;
 	/* The rep keeps its segment values: compared once, for the record and the boards. */
-	*kept = rc && !c->removed && same_segments(&rc->r, c);
+	*kept = rc && !c->removed && same_segments(rc, c);
 	c->had_record = rc != NULL;
 	if (rc) {
-		c->old_score = rc->r.score;
-		memcpy(c->old_segment, rc->r.segment, sizeof(c->old_segment));
+		c->old_score = rc->score;
+		for (int s = 0; s < SSI_SEG__COUNT; s++) /* values are at most SSI_ID_MAX */
+			strcpy(c->old_segment[s], rc->segment[s]);
 	}
 	if (c->removed) {
 		if (!rc)
@@ -182,7 +183,7 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 		return e;
 	}
 	if (*kept && rc->part == c->partition &&
-	    memcmp(&rc->r.score, &c->score, sizeof(rc->r.score)) == 0)
+	    memcmp(&rc->score, &c->score, sizeof(rc->score)) == 0)
 		return 0;
 	*changed = true;
 	if (count && *kept && rc->part == c->partition && rc->seg[SSID_RANK_GLOBAL] != NONE)
@@ -194,13 +195,9 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 		rc->part = c->partition;
 	} else if (!(rc = *slot = rank_rec_new(r, c->user_id, hash, c->partition)))
 		return -ENOMEM;
-	rc->r.score = c->score;
-	for (int s = 0; s < SSI_SEG__COUNT; s++) {
-		const char *v = c->segment[s] ? c->segment[s] : "";
-
-		/* validate checked every value's length */
-		memcpy(rc->r.segment[s], v, strlen(v) + 1);
-	}
+	rc->score = c->score;
+	if (!*kept && (e = rank_rec_set_segments(r, rc, c->segment)) < 0)
+		return e;
 	return count ? rank_count_all(r, rc, true) : 0;
 }
 

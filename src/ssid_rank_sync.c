@@ -98,7 +98,13 @@ static int load_record(void *ctx, size_t i, int found, const struct ssi_rank_rec
 	rc = rank_rec_new(r, id, rank_hash_str(id), ld->p->id);
 	if (!rc)
 		return -ENOMEM;
-	rc->r = *rec;
+	rc->score = rec->score;
+	{
+		const char *v[SSI_SEG__COUNT] = {rec->segment[0], rec->segment[1], rec->segment[2]};
+
+		if (rank_rec_set_segments(r, rc, v) < 0)
+			return -ENOMEM;
+	}
 	r->stats.loaded++;
 	return rank_count_all(r, rc, true);
 }
