@@ -12,7 +12,6 @@
 #include "ssid_network.h"
 #include "ssid_rank_read.h"
 #include "ssid_store.h"
-#include "ssid_store.h"
 
 /* ---- the set of connections already counted ------------------------------ */
 

@@ -228,7 +228,8 @@ static int segval_grow(struct ssid_rank *r)
 	return 0;
 }
 
-const char *rank_segval_get(struct ssid_rank *r, const char *v)
+/* v interned, with a reference taken (NULL: out of memory); "" is a constant, not counted. */
+static const char *segval_get(struct ssid_rank *r, const char *v)
 {
 	uint64_t h;
 	struct segval *sv;
@@ -257,7 +258,8 @@ const char *rank_segval_get(struct ssid_rank *r, const char *v)
 	return sv->s;
 }
 
-void rank_segval_put(struct ssid_rank *r, const char *v)
+/* A reference given back; the value goes with the last. */
+static void segval_put(struct ssid_rank *r, const char *v)
 {
 	struct segval *sv, **pp;
 
@@ -275,13 +277,13 @@ int rank_rec_set_segments(struct ssid_rank *r, struct rec *rc, const char *const
 	const char *now[SSI_SEG__COUNT];
 
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (!(now[s] = rank_segval_get(r, v[s]))) {
+		if (!(now[s] = segval_get(r, v[s]))) {
 			while (s-- > 0)
-				rank_segval_put(r, now[s]);
+				segval_put(r, now[s]);
 			return -ENOMEM;
 		}
 	for (int s = 0; s < SSI_SEG__COUNT; s++) {
-		rank_segval_put(r, rc->segment[s]);
+		segval_put(r, rc->segment[s]);
 		rc->segment[s] = now[s];
 	}
 	return 0;
@@ -290,7 +292,7 @@ int rank_rec_set_segments(struct ssid_rank *r, struct rec *rc, const char *const
 static void rec_free(struct ssid_rank *r, struct rec *rc)
 {
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		rank_segval_put(r, rc->segment[s]);
+		segval_put(r, rc->segment[s]);
 	free(rc);
 }
 

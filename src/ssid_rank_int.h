@@ -33,7 +33,7 @@ struct rec {
 	uint64_t hash;
 	int32_t part;
 	struct ssi_score score;
-	/* Tenant, team, industry; "" unknown. Interned (rank_segval_get), shared by many reps. */
+	/* Tenant, team, industry; "" unknown. Interned (rank_rec_set_segments). */
 	const char *segment[SSI_SEG__COUNT];
 	uint32_t seg[SSID_RANK__COUNT];	 /* segment index, NONE when not a member */
 	uint32_t slot[SSID_RANK__COUNT]; /* place in that segment's share's members */
@@ -151,13 +151,9 @@ void rank_rec_prefetch(const struct ssid_rank *r, uint64_t h, int stage);
 struct rec *rank_rec_new(struct ssid_rank *r, const char *id, uint64_t h, int32_t part);
 void rank_rec_unlink(struct ssid_rank *r, struct rec *rc);
 /*
- * A segment value, interned: the same string for every record holding it,
- * kept while one does. get takes a reference (NULL: out of memory), put
- * gives one back; "" is a constant that is not counted.
+ * Sets rc's segment values to v (NULL or "" unknown), interned: one string
+ * per distinct value, shared by the records holding it. 0, -ENOMEM (rc unchanged).
  */
-const char *rank_segval_get(struct ssid_rank *r, const char *v);
-void rank_segval_put(struct ssid_rank *r, const char *v);
-/* Sets rc's segment values to v (NULL or "" unknown). 0, -ENOMEM (rc unchanged). */
 int rank_rec_set_segments(struct ssid_rank *r, struct rec *rc, const char *const v[SSI_SEG__COUNT]);
 /* Count rc in (in) or out of every segment its record names. 0, -ENOMEM, -ERANGE. */
 int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in);

@@ -88,6 +88,7 @@ static int load_record(void *ctx, size_t i, int found, const struct ssi_rank_rec
 	struct loading *ld = ctx;
 	struct ssid_rank *r = ld->r;
 	const char *id = ld->ids[i];
+	const char *seg[SSI_SEG__COUNT] = {rec->segment[0], rec->segment[1], rec->segment[2]};
 	struct rec *rc;
 
 	/* Unreadable (its events go to the dead letters), or never scored: not counted. */
@@ -99,12 +100,8 @@ static int load_record(void *ctx, size_t i, int found, const struct ssi_rank_rec
 	if (!rc)
 		return -ENOMEM;
 	rc->score = rec->score;
-	{
-		const char *v[SSI_SEG__COUNT] = {rec->segment[0], rec->segment[1], rec->segment[2]};
-
-		if (rank_rec_set_segments(r, rc, v) < 0)
-			return -ENOMEM;
-	}
+	if (rank_rec_set_segments(r, rc, seg) < 0)
+		return -ENOMEM;
 	r->stats.loaded++;
 	return rank_count_all(r, rc, true);
 }
