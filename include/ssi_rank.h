@@ -7,6 +7,9 @@
  * whatever the segment's size. A histogram starts sparse (sorted pairs,
  * cheap for a team of 12) and turns dense with a Fenwick tree past
  * SSI_HIST_SPARSE_MAX distinct totals (about 80 KiB, O(log) per step).
+ * A counts-only histogram (ssi_hist_init_counts), one that is added to,
+ * merged and walked but not asked for ranks, turns dense without the tree:
+ * 40 KiB and one write per step; its ssi_hist_above sums the counts.
  *
  * An aggregate is what ranks and averages need of a segment, or of one
  * partition's share of it: the member count, the sums of the totals and of
@@ -40,14 +43,19 @@
 
 struct ssi_hist {
 	uint64_t members;
-	/* sparse: values ascending, n of them; dense: cnt[] and tree[] */
+	/* sparse: values ascending, n of them; dense: cnt[] and, unless counts_only, tree[] */
 	uint16_t *val;
 	uint32_t *cnt;
 	uint32_t n, cap;
-	uint32_t *tree; /* non-NULL: dense (cnt has SSI_RANK_VALUES entries) */
+	uint32_t *tree;
+	bool dense; /* cnt has SSI_RANK_VALUES entries */
+	bool counts_only;
 };
 
 void ssi_hist_init(struct ssi_hist *h);
+/* Counts only: no Fenwick tree when dense (see above). */
+void ssi_hist_init_counts(struct ssi_hist *h);
+/* Frees the counts; an empty histogram of the same kind remains. */
 void ssi_hist_clear(struct ssi_hist *h);
 /* count[value] += delta. 0, -ERANGE (value outside, or a count below 0), -ENOMEM. */
 int ssi_hist_add(struct ssi_hist *h, int value, int64_t delta);
@@ -85,6 +93,9 @@ struct ssi_rankagg {
 };
 
 void ssi_rankagg_init(struct ssi_rankagg *a);
+/* An aggregate whose histogram is counts only (ssi_hist_init_counts). */
+void ssi_rankagg_init_counts(struct ssi_rankagg *a);
+/* Frees it; an empty aggregate of the same kind remains. */
 void ssi_rankagg_clear(struct ssi_rankagg *a);
 /* Add (sign +1) or withdraw (sign -1) one rep's score. 0, -ERANGE, -ENOMEM. */
 int ssi_rankagg_add(struct ssi_rankagg *a, const struct ssi_score *s, int sign);

@@ -153,7 +153,8 @@ struct ssid_rank_change {
 	/* out */
 	bool had_record;
 	struct ssi_score old_score; /* what was counted before, when had_record */
-	char old_segment[SSI_SEG__COUNT][SSI_ID_MAX + 1]; /* as counted before, "" unknown */
+	/* As counted before, "" unknown: valid until the next ssid_rank_apply or ssid_rank_free. */
+	const char *old_segment[SSI_SEG__COUNT];
 	struct ssid_rank_result result[SSID_RANK__COUNT];
 };
 

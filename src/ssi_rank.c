@@ -17,12 +17,21 @@ void ssi_hist_init(struct ssi_hist *h)
 	memset(h, 0, sizeof(*h));
 }
 
+void ssi_hist_init_counts(struct ssi_hist *h)
+{
+	ssi_hist_init(h);
+	h->counts_only = true;
+}
+
 void ssi_hist_clear(struct ssi_hist *h)
 {
+	bool counts_only = h->counts_only;
+
 	free(h->val);
 	free(h->cnt);
 	free(h->tree);
 	ssi_hist_init(h);
+	h->counts_only = counts_only;
 }
 
 static void tree_add(uint32_t *tree, int value, int64_t delta)
@@ -44,22 +53,24 @@ static uint64_t tree_prefix(const uint32_t *tree, int value)
 static int make_dense(struct ssi_hist *h)
 {
 	uint32_t *cnt = calloc(SSI_RANK_VALUES, sizeof(*cnt));
-	uint32_t *tree = calloc(SSI_RANK_VALUES + 1, sizeof(*tree));
+	uint32_t *tree = h->counts_only ? NULL : calloc(SSI_RANK_VALUES + 1, sizeof(*tree));
 
-	if (!cnt || !tree) {
+	if (!cnt || (!tree && !h->counts_only)) {
 		free(cnt);
 		free(tree);
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < h->n; i++) {
 		cnt[h->val[i]] = h->cnt[i];
-		tree_add(tree, h->val[i], h->cnt[i]);
+		if (tree)
+			tree_add(tree, h->val[i], h->cnt[i]);
 	}
 	free(h->val);
 	free(h->cnt);
 	h->val = NULL;
 	h->cnt = cnt;
 	h->tree = tree;
+	h->dense = true;
 	h->n = h->cap = 0;
 	return 0;
 }
@@ -108,12 +119,13 @@ int ssi_hist_add(struct ssi_hist *h, int value, int64_t delta)
 		return -ERANGE;
 	if (delta == 0)
 		return 0;
-	if (h->tree) {
+	if (h->dense) {
 		now = (int64_t)h->cnt[value] + delta;
 		if (now < 0 || now > UINT32_MAX)
 			return -ERANGE;
 		h->cnt[value] = (uint32_t)now;
-		tree_add(h->tree, value, delta);
+		if (h->tree)
+			tree_add(h->tree, value, delta);
 		h->members = (uint64_t)((int64_t)h->members + delta);
 		return 0;
 	}
@@ -153,6 +165,11 @@ uint64_t ssi_hist_above(const struct ssi_hist *h, int value)
 		return 0;
 	if (h->tree)
 		return h->members - tree_prefix(h->tree, value);
+	if (h->dense) {
+		for (int v = value + 1; v <= SSI_RANK_MAX_TOTAL; v++)
+			s += h->cnt[v];
+		return s;
+	}
 	for (uint32_t i = sparse_find(h, value + 1); i < h->n; i++)
 		s += h->cnt[i];
 	return s;
@@ -164,7 +181,7 @@ uint32_t ssi_hist_get(const struct ssi_hist *h, int value)
 
 	if (value < 0 || value > SSI_RANK_MAX_TOTAL)
 		return 0;
-	if (h->tree)
+	if (h->dense)
 		return h->cnt[value];
 	at = sparse_find(h, value);
 	return at < h->n && h->val[at] == value ? h->cnt[at] : 0;
@@ -176,7 +193,7 @@ int ssi_hist_next(const struct ssi_hist *h, int from, uint32_t *count)
 
 	if (from < 0)
 		from = 0;
-	if (h->tree) {
+	if (h->dense) {
 		for (int v = from; v <= SSI_RANK_MAX_TOTAL; v++)
 			if (h->cnt[v]) {
 				*count = h->cnt[v];
@@ -249,11 +266,20 @@ void ssi_rankagg_init(struct ssi_rankagg *a)
 	ssi_hist_init(&a->hist);
 }
 
+void ssi_rankagg_init_counts(struct ssi_rankagg *a)
+{
+	ssi_rankagg_init(a);
+	a->hist.counts_only = true;
+}
+
 void ssi_rankagg_clear(struct ssi_rankagg *a)
 {
+	bool counts_only = a->hist.counts_only;
+
 	ssi_hist_clear(&a->hist);
 	ssi_rank_top_clear(&a->top);
 	ssi_rankagg_init(a);
+	a->hist.counts_only = counts_only;
 }
 
 bool ssi_rank_score_valid(const struct ssi_score *s)
@@ -390,7 +416,7 @@ size_t ssi_rankagg_encode(const struct ssi_rankagg *a, uint8_t *buf, size_t cap)
 	ssi_wire_put_varint(&w, (uint64_t)a->n);
 	for (int i = 0; i < SSI_RANK_SUMS; i++)
 		ssi_wire_put_varint(&w, (uint64_t)a->sum[i]);
-	ssi_wire_put_varint(&w, a->hist.tree ? SSI_RANK_VALUES : a->hist.n);
+	ssi_wire_put_varint(&w, a->hist.dense ? SSI_RANK_VALUES : a->hist.n);
 	for (int v = ssi_hist_next(&a->hist, 0, &count); v >= 0;
 	     v = ssi_hist_next(&a->hist, v + 1, &count)) {
 		ssi_wire_put_varint(&w, (uint64_t)(v - prev));

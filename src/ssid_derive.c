@@ -35,10 +35,10 @@ static int rank_crossings(struct ssid_pipeline *p, uint32_t u)
 	struct user_work *w = &p->work[u];
 
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
-		const struct ssid_rank_pos *pos = &w->rank[k];
+		const struct ssid_rank_pos *pos = work_rank(p, w, k);
 		struct ssi_band_crossing c;
 
-		w->top[k] = w->has_ranks && pos->present && !pos->hidden ? pos->top_percent : 0;
+		w->top[k] = pos->present && !pos->hidden ? pos->top_percent : 0;
 		/* Not about the past, nor in a segment still filling up (README "Alerts"). */
 		if (!w->replay && !w->backfill && !pos->warming &&
 		    ssi_band_crossing(&p->o.bands, p->users[u].published_top[k], w->top[k], &c) !=
@@ -74,8 +74,9 @@ static int evaluate_alerts(struct ssid_pipeline *p, uint32_t u, int64_t now_ms, 
 	    .max_total = -1,
 	    .old_top_percent = user->published_top[SSID_RANK_INDUSTRY],
 	    /* A segment still filling up says nothing about the rep. */
-	    .new_top_percent = w->rank[SSID_RANK_INDUSTRY].warming ? SSI_ALERT_TOP_UNKNOWN
-								   : w->top[SSID_RANK_INDUSTRY],
+	    .new_top_percent = work_rank(p, w, SSID_RANK_INDUSTRY)->warming
+				   ? SSI_ALERT_TOP_UNKNOWN
+				   : w->top[SSID_RANK_INDUSTRY],
 	    .window_days = p->model->window_days,
 	};
 	struct ssi_alert out[SSI_ALERT__COUNT];

@@ -58,14 +58,22 @@ static void put_key(struct ssid_buf *b, const char *key)
 	put_lit(b, ":");
 }
 
-/* The pillars object's keys, each with what comes before it. */
-static const char *const pillar_keys[SSI_PILLAR__COUNT] = {
-    "{\"brand\":", ",\"people\":", ",\"insights\":", ",\"relationships\":"};
+/* The pillars object's keys, each with what comes before it, and their lengths. */
+#define PILLAR_KEY(lit)                                                                            \
+	{                                                                                          \
+		(lit), sizeof(lit) - 1                                                             \
+	}
+static const struct {
+	const char *s;
+	size_t n;
+} pillar_keys[SSI_PILLAR__COUNT] = {PILLAR_KEY("{\"brand\":"), PILLAR_KEY(",\"people\":"),
+				    PILLAR_KEY(",\"insights\":"),
+				    PILLAR_KEY(",\"relationships\":")};
 
 static void put_pillars(struct ssid_buf *b, const struct ssi_score *s)
 {
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		ssid_buf_append(b, pillar_keys[p], strlen(pillar_keys[p]));
+		ssid_buf_append(b, pillar_keys[p].s, pillar_keys[p].n);
 		put_points(b, s->pillar[p]);
 	}
 	put_lit(b, "}");
@@ -133,7 +141,7 @@ static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int3
 	at = cat_points(at, r->avg_total);
 	at = cat_lit(at, ",\"average_pillars\":");
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		at = cat(at, pillar_keys[p], strlen(pillar_keys[p]));
+		at = cat(at, pillar_keys[p].s, pillar_keys[p].n);
 		at = cat_points(at, r->avg_pillar[p]);
 	}
 	at = cat_lit(at, "}");
@@ -151,18 +159,18 @@ static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int3
 
 static void put_ranks(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
-	const struct ssid_rank_pos *rank = m->rank;
 	bool first = true;
 
 	put_lit(b, ",\"ranks\":{");
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
-		if (!rank[k].present)
+		if (!m->rank[k] || !m->rank[k]->present)
 			continue;
 		if (!first)
 			put_lit(b, ",");
 		first = false;
-		put_key(b, ssid_rank_kind_name((enum ssid_rank_kind)k));
-		put_rank_pos(b, &rank[k], -1);
+		put_name(b, ssid_rank_kind_name((enum ssid_rank_kind)k)); /* a fixed name */
+		put_lit(b, ":");
+		put_rank_pos(b, m->rank[k], -1);
 	}
 	if (m->has_network && m->network.present) {
 		if (!first)

@@ -400,31 +400,22 @@ static int apply_user(struct ssid_pipeline *p, struct ssid_batch *b, uint32_t u,
 	return 0;
 }
 
-/* Push segment values of a rank change's side into a segment array. */
-static void old_segments(const struct ssid_rank_change *c, const char *seg[SSI_SEG__COUNT])
-{
-	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		seg[s] = c->old_segment[s];
-}
-
 /* Note the boards a rank change may have moved, for leaderboard.changed. */
 static int touch_boards(struct ssid_pipeline *p, const struct ssid_rank_change *c, bool backfill,
 			int64_t now)
 {
 	static const enum ssid_rank_kind kinds[] = {SSID_RANK_TENANT, SSID_RANK_TEAM};
-	const char *old[SSI_SEG__COUNT];
 	int r = 0;
 
 	if (!p->o.boards)
 		return 0;
-	old_segments(c, old);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && r >= 0; i++) {
 		const struct ssid_rank_result *res = &c->result[kinds[i]];
 
 		if (res->board_new && res->after.present)
 			r = ssid_boards_touch(p->o.boards, kinds[i], c->segment, backfill, now);
 		if (r >= 0 && res->board_old && res->moved)
-			r = ssid_boards_touch(p->o.boards, kinds[i], old, backfill, now);
+			r = ssid_boards_touch(p->o.boards, kinds[i], c->old_segment, backfill, now);
 	}
 	return r == -EINVAL ? 0 : r;
 }
@@ -519,8 +510,7 @@ static int rank_step(struct ssid_pipeline *p)
 		struct user_work *w = &p->work[p->change_user[i]];
 
 		w->has_ranks = !p->changes[i].quiet;
-		for (int k = 0; k < SSID_RANK__COUNT; k++)
-			w->rank[k] = p->changes[i].result[k].after;
+		w->change = (uint32_t)i;
 		/* Boards, like scores, were published when the replayed events were first read. */
 		r = p->changes[i].quiet ? 0 : touch_boards(p, &p->changes[i], w->backfill, now);
 		if (r < 0)

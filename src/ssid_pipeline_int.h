@@ -41,7 +41,7 @@ struct user_work {
 	struct ssi_score score;
 	bool has_before;
 	bool has_ranks;
-	struct ssid_rank_pos rank[SSID_RANK__COUNT];
+	uint32_t change; /* with has_ranks: its ssid_rank_change in changes (work_rank) */
 	int top[SSID_RANK__COUNT]; /* percentiles to remember once delivered */
 	/*
 	 * Before this batch: what an alert's explain compares. Last, and
@@ -90,6 +90,18 @@ struct ssid_pipeline {
 	struct ssid_net_op *net; /* connection changes, contiguous per user */
 	size_t nnet, net_cap;
 };
+
+/*
+ * Where w stands in segment kind k after this attempt's ranks: its change's
+ * result, read in place (not copied); absent without has_ranks.
+ */
+static inline const struct ssid_rank_pos *work_rank(const struct ssid_pipeline *p,
+						    const struct user_work *w, int k)
+{
+	static const struct ssid_rank_pos absent;
+
+	return w->has_ranks ? &p->changes[w->change].result[k].after : &absent;
+}
 
 /*
  * Crossings, alerts and today's history entry of every rep to publish, at

@@ -214,8 +214,8 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
 		msg.segment[s] = user->state.segment[s];
-	if (w->has_ranks)
-		memcpy(msg.rank, w->rank, sizeof(msg.rank));
+	for (int k = 0; k < SSID_RANK__COUNT && w->has_ranks; k++)
+		msg.rank[k] = work_rank(p, w, k);
 	msg.has_network = w->has_ranks && user->network_day >= 0;
 	msg.network = user->network;
 	msg.network_day = user->network_day;
@@ -233,7 +233,7 @@ static int produce_crossing(struct ssid_pipeline *p, struct delivery *d, const s
 	    .kind = c->kind,
 	    .crossing = c->c,
 	    .from_top_percent = user->published_top[c->kind],
-	    .pos = &p->work[c->user].rank[c->kind],
+	    .pos = work_rank(p, &p->work[c->user], c->kind),
 	    .cause = p->work[c->user].cause,
 	    .as_of_ms = now_ms,
 	    .model_version = p->model->version,

@@ -195,9 +195,11 @@ void rank_part_free_pending(struct part *p)
 /* ---- interned segment values ------------------------------------------------ */
 
 struct segval {
-	struct segval *next; /* hash chain */
+	struct segval *next;	  /* hash chain */
+	struct segval *gone_next; /* on r->vgone (gone) */
 	uint64_t hash;
 	uint64_t refs;
+	bool gone; /* its last reference went: freed by the next sweep unless taken again */
 	char s[];
 };
 
@@ -258,18 +260,36 @@ static const char *segval_get(struct ssid_rank *r, const char *v)
 	return sv->s;
 }
 
-/* A reference given back; the value goes with the last. */
+/*
+ * A reference given back. The value outlives its last one until the next
+ * rank_values_sweep: a change's old_segment may point to it till then.
+ */
 static void segval_put(struct ssid_rank *r, const char *v)
 {
-	struct segval *sv, **pp;
+	struct segval *sv;
 
-	if (!v[0] || --(sv = segval_of(v))->refs > 0)
+	if (!v[0] || --(sv = segval_of(v))->refs > 0 || sv->gone)
 		return;
-	for (pp = &r->vtab[sv->hash & (r->vcap - 1)]; *pp != sv; pp = &(*pp)->next)
-		;
-	*pp = sv->next;
-	r->nval--;
-	free(sv);
+	sv->gone = true;
+	sv->gone_next = r->vgone;
+	r->vgone = sv;
+}
+
+void rank_values_sweep(struct ssid_rank *r)
+{
+	while (r->vgone) {
+		struct segval *sv = r->vgone, **pp;
+
+		r->vgone = sv->gone_next;
+		sv->gone = false;
+		if (sv->refs > 0) /* taken again */
+			continue;
+		for (pp = &r->vtab[sv->hash & (r->vcap - 1)]; *pp != sv; pp = &(*pp)->next)
+			;
+		*pp = sv->next;
+		r->nval--;
+		free(sv);
+	}
 }
 
 int rank_rec_set_segments(struct ssid_rank *r, struct rec *rc, const char *const v[SSI_SEG__COUNT])
@@ -342,6 +362,7 @@ void ssid_rank_free(struct ssid_rank *r)
 	if (!r)
 		return;
 	rank_forget_all(r);
+	rank_values_sweep(r);
 	free(r->rtab);
 	free(r->vtab); /* empty: every record gave its values back */
 	free(r->segv);
@@ -370,6 +391,8 @@ int ssid_rank_new(struct ssid_rank **out, const struct ssid_redis_opts *o,
 		r->ro = *ro;
 	else
 		ssid_rank_opts_default(&r->ro);
+	/* Never written: the first write is due, however young the monotonic clock. */
+	r->aggs_written_ms = INT64_MIN / 2;
 	if (ssid_redis_new(&r->rd, o) < 0) {
 		free(r);
 		return -ENOMEM;
@@ -604,7 +627,7 @@ static struct share *share_get(struct seg *g, int32_t part)
 	s = &g->share[g->nshare++];
 	memset(s, 0, sizeof(*s));
 	s->part = part;
-	ssi_rankagg_init(&s->agg);
+	ssi_rankagg_init_counts(&s->agg); /* only g->all is asked for ranks */
 	return s;
 }
 

@@ -168,8 +168,9 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 	c->had_record = rc != NULL;
 	if (rc) {
 		c->old_score = rc->score;
-		for (int s = 0; s < SSI_SEG__COUNT; s++) /* values are at most SSI_ID_MAX */
-			strcpy(c->old_segment[s], rc->segment[s]);
+		for (int s = 0; s < SSI_SEG__COUNT;
+		     s++) /* interned: outlive a move (rank_values_sweep) */
+			c->old_segment[s] = rc->segment[s];
 	}
 	if (c->removed) {
 		if (!rc)
@@ -240,13 +241,11 @@ static void board_flags(const struct ssid_rank *r, struct ssid_rank_change *c,
 		     near_after = nw && above_after[k] < top;
 		bool stayed;
 		char f1[4 * SSI_ID_MAX + 8], f2[4 * SSI_ID_MAX + 8];
-		const char *oldseg[SSI_SEG__COUNT] = {c->old_segment[0], c->old_segment[1],
-						      c->old_segment[2]};
 
 		res->moved = false;
 		res->board_old = res->board_new = false;
 		if (o && nw && !kept) {
-			ssid_rank_segment_field(k, oldseg, f1, sizeof(f1));
+			ssid_rank_segment_field(k, c->old_segment, f1, sizeof(f1));
 			ssid_rank_segment_field(k, c->segment, f2, sizeof(f2));
 			res->moved = strcmp(f1, f2) != 0;
 		}
@@ -269,6 +268,8 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 	bool *changed, *kept;
 	uint64_t *hash = malloc((n ? n : 1) * sizeof(*hash));
 	int rc = hash ? validate(r, changes, n, hash) : -ENOMEM;
+
+	rank_values_sweep(r); /* the last apply's old_segment values are read */
 
 	if (rc == 0 && n > 0)
 		rc = rank_collect(r); /* the last batch's write, before anything pending changes */
@@ -305,7 +306,8 @@ int ssid_rank_apply(struct ssid_rank *r, struct ssid_rank_change *changes, size_
 		rec = recs[i] = rank_rec_find_hashed(r, c->user_id, hash[i]);
 
 		c->had_record = false;
-		memset(c->old_segment, 0, sizeof(c->old_segment));
+		for (int s = 0; s < SSI_SEG__COUNT; s++)
+			c->old_segment[s] = "";
 		memset(&c->old_score, 0, sizeof(c->old_score));
 		memset(c->result, 0, sizeof(c->result));
 		for (int k = 0; k < SSID_RANK__COUNT && !c->quiet; k++)

@@ -108,6 +108,7 @@ struct ssid_rank {
 	size_t rcap, nrec;
 	struct segval **vtab; /* interned segment values, hash buckets */
 	size_t vcap, nval;
+	struct segval *vgone; /* values whose last reference went (rank_values_sweep) */
 	struct seg **segv; /* by index */
 	uint32_t nseg;
 	size_t segcap;
@@ -119,7 +120,7 @@ struct ssid_rank {
 	int64_t refreshed_ms;
 	bool refreshed;
 	uint64_t period;	 /* refreshes so far */
-	int64_t aggs_written_ms; /* monotonic: aggregates last written */
+	int64_t aggs_written_ms; /* monotonic: aggregates last written (INT64_MIN / 2: never) */
 	int64_t clock_ms;	 /* ssid's clock, for segment warm-up (ssid_rank_set_clock) */
 	uint64_t apply_gen;	 /* moved by every apply */
 	/* A write sent, not yet waited for (rank_collect): its replies; aggregates or not. */
@@ -155,6 +156,11 @@ void rank_rec_unlink(struct ssid_rank *r, struct rec *rc);
  * per distinct value, shared by the records holding it. 0, -ENOMEM (rc unchanged).
  */
 int rank_rec_set_segments(struct ssid_rank *r, struct rec *rc, const char *const v[SSI_SEG__COUNT]);
+/*
+ * Free the values whose last reference went since the last sweep (a
+ * value outlives it till then: the last apply's old_segment may name it).
+ */
+void rank_values_sweep(struct ssid_rank *r);
 /* Count rc in (in) or out of every segment its record names. 0, -ENOMEM, -ERANGE. */
 int rank_count_all(struct ssid_rank *r, struct rec *rc, bool in);
 uint32_t rank_seg_find(const struct ssid_rank *r, const char *field);

@@ -271,7 +271,7 @@ int ssid_rank_read_segment(struct ssid_redis *rd, const int32_t *parts, size_t n
 		return -ENOMEM;
 	ssid_rank_segment_field(kind, segment, field, (size_t)len + 1);
 	sr.field = field;
-	ssi_rankagg_init(&sr.part);
+	ssi_rankagg_init_counts(&sr.part);
 	rc = nparts ? queue_hgets(rd, ssid_rank_key_aggs, parts, nparts, field) : 0;
 	if (rc == 0 && nparts)
 		rc = ssid_redis_read_replies(rd, nparts, "HGET rank segment", take_segment, &sr);

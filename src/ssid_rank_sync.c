@@ -449,7 +449,7 @@ static int take_remote(struct ssid_rank *r, struct part *p, const redisReply *re
 		}
 		memcpy(field, f->str, f->len);
 		field[f->len] = '\0';
-		ssi_rankagg_init(&e[ne].agg);
+		ssi_rankagg_init_counts(&e[ne].agg); /* merged into all, never ranked in */
 		rc = ssi_rankagg_decode(&e[ne].agg, (const uint8_t *)v->str, v->len);
 		if (rc < 0)
 			break;

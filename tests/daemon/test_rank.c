@@ -133,6 +133,29 @@ START_TEST (test_averages) {
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].before.of, 2);
 	ck_assert_int_eq(cents(ch[0].result[SSID_RANK_TENANT].after.avg_total), 1700);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].after.of, 2);
+
+	/*
+	 * c leaves retail, whose last member it was, as z joins it in the same
+	 * batch; then z leaves it too. A value gone from every record stays
+	 * readable in old_segment until the next apply (ASan and valgrind
+	 * watch this), and a value taken again is not freed under its holder.
+	 */
+	change_set(&ch[0], "c", "beta", "red", "software", 100, 100, 100, 100);
+	change_set(&ch[1], "z", "zeta", "red", "retail", 100, 100, 100, 100);
+	ck_assert_int_eq(rank_apply(r, ch, 2, true), 0);
+	ck_assert_str_eq(ch[0].old_segment[SSI_SEG_INDUSTRY], "retail");
+	ck_assert(ch[0].result[SSID_RANK_INDUSTRY].moved);
+	ck_assert_int_eq(ch[1].result[SSID_RANK_INDUSTRY].after.of, 1);
+	change_set(&ch[0], "z", "zeta", "red", "software", 100, 100, 100, 100);
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
+	ck_assert_str_eq(ch[0].old_segment[SSI_SEG_INDUSTRY], "retail");
+	ck_assert_str_eq(ch[0].old_segment[SSI_SEG_TEAM], "red");
+	ck_assert_int_eq(ch[0].result[SSID_RANK_INDUSTRY].after.of, 4);
+	memset(&ch[0], 0, sizeof(ch[0]));
+	ch[0].user_id = "z";
+	ch[0].removed = true;
+	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
+	ck_assert_str_eq(ch[0].old_segment[SSI_SEG_TENANT], "zeta");
 	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 0), 1);
 	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 1), 2501);
 	ck_assert_int_eq(stored_sum(c, 1, "t:beta", 1), 3400);

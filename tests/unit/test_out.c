@@ -61,9 +61,12 @@ START_TEST (test_score_with_ranks) {
 	};
 	json_t *o, *ranks;
 
-	m.rank[SSID_RANK_GLOBAL] = pos(3, 120, 3, 41.5);
-	m.rank[SSID_RANK_INDUSTRY] = pos(1, 10, 10, 50);
-	m.rank[SSID_RANK_TEAM] = (struct ssid_rank_pos){.present = true, .hidden = true, .of = 4};
+	struct ssid_rank_pos global = pos(3, 120, 3, 41.5), industry = pos(1, 10, 10, 50),
+			     team = {.present = true, .hidden = true, .of = 4};
+
+	m.rank[SSID_RANK_GLOBAL] = &global;
+	m.rank[SSID_RANK_INDUSTRY] = &industry;
+	m.rank[SSID_RANK_TEAM] = &team;
 	m.network = pos(2, 11, 19, 30.25);
 	ck_assert_int_eq(ssid_out_score_updated(&b, &m), 0);
 	o = parse(&b);

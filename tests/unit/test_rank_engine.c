@@ -102,19 +102,27 @@ START_TEST (rank_hist_errors) {
 }
 END_TEST
 
-/* Random additions and withdrawals, few distinct values (sparse) and many (dense). */
+/*
+ * Random additions and withdrawals, few distinct values (sparse) and many
+ * (dense), into an indexed histogram and a counts-only one (no tree ever).
+ */
 START_TEST (rank_hist_random) {
 	static uint32_t want[SSI_RANK_VALUES];
 	const int spread[] = {40, SSI_RANK_VALUES};
 	struct t_rng rng = {.s = 0x5eed0201};
 
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 4; round++) {
 		struct ssi_hist h;
+		bool counts_only = round >= 2;
 
 		memset(want, 0, sizeof(want));
-		ssi_hist_init(&h);
+		if (counts_only)
+			ssi_hist_init_counts(&h);
+		else
+			ssi_hist_init(&h);
 		for (int i = 0; i < 6000; i++) {
-			int v = (int)t_below(&rng, (uint64_t)spread[round]) * (round ? 1 : 250);
+			int v =
+			    (int)t_below(&rng, (uint64_t)spread[round % 2]) * (round % 2 ? 1 : 250);
 			int64_t d = (int64_t)t_below(&rng, 4) - 1;
 
 			if ((int64_t)want[v] + d < 0)
@@ -124,9 +132,11 @@ START_TEST (rank_hist_random) {
 			if (i % 1000 == 999)
 				check_hist(&h, want);
 		}
-		ck_assert(round == 0 ? h.tree == NULL : h.tree != NULL);
+		ck_assert(h.dense == (round % 2 == 1));
+		ck_assert(h.tree == NULL ? !h.dense || counts_only : !counts_only);
 		check_hist(&h, want);
 		ssi_hist_clear(&h);
+		ck_assert(h.counts_only == counts_only && !h.dense && !h.tree);
 	}
 }
 END_TEST
@@ -243,13 +253,14 @@ END_TEST
 /* ---- encodings ------------------------------------------------------------------- */
 
 START_TEST (rank_agg_encoding) {
-	struct ssi_rankagg a, back;
+	struct ssi_rankagg a, back, counts;
 	struct t_rng rng = {.s = 0x5eed0203};
-	static uint8_t buf[64 * 1024];
+	static uint8_t buf[64 * 1024], again[64 * 1024];
 	size_t len;
 
 	ssi_rankagg_init(&a);
 	ssi_rankagg_init(&back);
+	ssi_rankagg_init_counts(&counts);
 	for (int round = 0; round < 2; round++) {
 		int n = round ? 3000 : 40; /* sparse, then dense */
 
@@ -273,6 +284,13 @@ START_TEST (rank_agg_encoding) {
 			ck_assert_str_eq(back.top.m[i].user_id, a.top.m[i].user_id);
 			ck_assert_int_eq(back.top.m[i].total, a.top.m[i].total);
 		}
+		/* Into a counts-only aggregate: the same, no tree, and the same bytes back. */
+		ck_assert_int_eq(ssi_rankagg_decode(&counts, buf, len), 0);
+		check_same_agg(&counts, &a);
+		ck_assert(counts.hist.counts_only && counts.hist.tree == NULL);
+		ck_assert_int_eq(counts.hist.dense, round == 1);
+		ck_assert_uint_eq(ssi_rankagg_encode(&counts, again, sizeof(again)), len);
+		ck_assert_mem_eq(again, buf, len);
 	}
 	/* Any damaged byte, or a cut, is refused and leaves an empty aggregate. */
 	for (size_t i = 0; i < len; i += 1 + len / 300) {
@@ -288,6 +306,7 @@ START_TEST (rank_agg_encoding) {
 	ck_assert_int_eq(ssi_rankagg_decode(&back, buf, len), 0);
 	ssi_rankagg_clear(&a);
 	ssi_rankagg_clear(&back);
+	ssi_rankagg_clear(&counts);
 }
 END_TEST
 /* ---- the rank formula ----------------------------------------------------------- */
