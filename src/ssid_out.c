@@ -119,18 +119,14 @@ static char *cat_points(char *at, double points)
 #define RANK_POS_MAX (160 + 3 * SSI_TEXT_LL_MAX + 5 * 16 + SSI_TIME_BUFLEN)
 
 /*
- * A segment's position: hidden under the privacy floor, else rank and
- * averages; as_of_day >= 0 says the day it was computed (network ranks).
- * Written aside and appended once.
+ * A segment's position at `at` (RANK_POS_MAX bytes): hidden under the
+ * privacy floor, else rank and averages; as_of_day >= 0 says the day it
+ * was computed (network ranks).
  */
-static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int32_t as_of_day)
+static char *cat_rank_pos(char *at, const struct ssid_rank_pos *r, int32_t as_of_day)
 {
-	char buf[RANK_POS_MAX], *at = buf;
-
-	if (r->hidden) {
-		put_lit(b, "{\"hidden\":true}");
-		return;
-	}
+	if (r->hidden)
+		return cat_lit(at, "{\"hidden\":true}");
 	at = cat_lit(at, "{\"rank\":");
 	at = cat_int(at, r->rank);
 	at = cat_lit(at, ",\"of\":");
@@ -153,33 +149,38 @@ static void put_rank_pos(struct ssid_buf *b, const struct ssid_rank_pos *r, int3
 		at = cat(at, day, 10);
 		at = cat_lit(at, "\"");
 	}
-	at = cat_lit(at, "}");
-	ssid_buf_append(b, buf, (size_t)(at - buf));
+	return cat_lit(at, "}");
 }
 
+/* A key of the ranks object (a fixed name: no escaping), after a comma unless first. */
+static char *cat_rank_key(char *at, const char *name, bool first)
+{
+	at = first ? cat_lit(at, "\"") : cat_lit(at, ",\"");
+	at = cat(at, name, strlen(name));
+	return cat_lit(at, "\":");
+}
+
+/* The ranks object: written aside, every segment's position, and appended once. */
 static void put_ranks(struct ssid_buf *b, const struct ssid_score_msg *m)
 {
+	char buf[16 + (SSID_RANK__COUNT + 1) * (RANK_POS_MAX + 32)], *at = buf;
 	bool first = true;
 
-	put_lit(b, ",\"ranks\":{");
+	at = cat_lit(at, ",\"ranks\":{");
 	for (int k = 0; k < SSID_RANK__COUNT; k++) {
 		if (!m->rank[k] || !m->rank[k]->present)
 			continue;
-		if (!first)
-			put_lit(b, ",");
+		at = cat_rank_key(at, ssid_rank_kind_name((enum ssid_rank_kind)k), first);
+		at = cat_rank_pos(at, m->rank[k], -1);
 		first = false;
-		put_name(b, ssid_rank_kind_name((enum ssid_rank_kind)k)); /* a fixed name */
-		put_lit(b, ":");
-		put_rank_pos(b, m->rank[k], -1);
 	}
 	if (m->has_network && m->network.present) {
-		if (!first)
-			put_lit(b, ",");
-		put_key(b, "network");
+		at = cat_rank_key(at, "network", first);
 		/* Computed at most daily: say as of which day. */
-		put_rank_pos(b, &m->network, m->network_day);
+		at = cat_rank_pos(at, &m->network, m->network_day);
 	}
-	put_lit(b, "}");
+	at = cat_lit(at, "}");
+	ssid_buf_append(b, buf, (size_t)(at - buf));
 }
 
 int ssid_out_score_updated(struct ssid_buf *b, const struct ssid_score_msg *m)
