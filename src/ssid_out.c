@@ -1,6 +1,5 @@
 /* ssid_out: JSON output messages without a DOM in between. */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "ssi_text.h"
@@ -107,10 +106,12 @@ static char *cat_int(char *at, long long v)
 	return at + ssi_text_ll(v, at);
 }
 
+/* Points as centipoints; the values are averages already rounded to hundredths. */
 static char *cat_points(char *at, double points)
 {
 	char num[16];
-	int n = ssi_score_format((int)lround(points * 100), num, sizeof(num));
+	double c = points * 100;
+	int n = ssi_score_format(c >= 0 ? (int)(c + 0.5) : -(int)(0.5 - c), num, sizeof(num));
 
 	return cat(at, num, (size_t)n);
 }

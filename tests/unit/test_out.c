@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ssi_time.h"
@@ -100,6 +101,32 @@ START_TEST (test_score_with_ranks) {
 	ck_assert(json_is_true(json_object_get(o, "backfill")));
 	ck_assert_int_eq((int)num(json_object_get(o, "ranks"), "global", "rank"), 3);
 	json_decref(o);
+	ssid_buf_free(&b);
+}
+END_TEST
+
+/* Every average the engine can give (hundredths as doubles) is written with its exact two decimals.
+ */
+START_TEST (test_rank_averages_exact) {
+	struct ssid_buf b = {0};
+	struct ssid_rank_pos p = {.present = true, .rank = 1, .of = 10, .top_percent = 10};
+	struct ssid_score_msg m = {.user_id = "u", .model_version = "m", .has_ranks = true};
+
+	m.rank[SSID_RANK_GLOBAL] = &p;
+	for (int c = 0; c <= 10000; c++) {
+		char want[64];
+
+		p.avg_total = (double)c / 100.0; /* as ssi_rank's average() makes them */
+		for (int i = 0; i < SSI_PILLAR__COUNT; i++)
+			p.avg_pillar[i] = (double)(c / 4) / 100.0;
+		ssid_buf_reset(&b);
+		ck_assert_int_eq(ssid_out_score_updated(&b, &m), 0);
+		snprintf(want, sizeof(want),
+			 "\"average\":%d.%02d,\"average_pillars\":{\"brand\":%d.%02d,", c / 100,
+			 c % 100, c / 4 / 100, c / 4 % 100);
+		ck_assert_msg(memmem(b.data, b.len, want, strlen(want)) != NULL, "%d: %.*s", c,
+			      (int)b.len, b.data);
+	}
 	ssid_buf_free(&b);
 }
 END_TEST
@@ -268,6 +295,7 @@ Suite *out_suite(void)
 	TCase *tc = tcase_create("out");
 
 	tcase_add_test(tc, test_score_with_ranks);
+	tcase_add_test(tc, test_rank_averages_exact);
 	tcase_add_test(tc, test_rank_changed);
 	tcase_add_test(tc, test_alert);
 	tcase_add_test(tc, test_leaderboard);
