@@ -254,6 +254,8 @@ static const char *segval_get(struct ssid_rank *r, const char *v)
 	memcpy(sv->s, v, len + 1);
 	sv->hash = h;
 	sv->refs = 1;
+	sv->gone = false;
+	sv->gone_next = NULL;
 	sv->next = r->vtab[h & (r->vcap - 1)];
 	r->vtab[h & (r->vcap - 1)] = sv;
 	r->nval++;

@@ -114,7 +114,7 @@ START_TEST (test_rank_averages_exact) {
 
 	m.rank[SSID_RANK_GLOBAL] = &p;
 	for (int c = 0; c <= 10000; c++) {
-		char want[64];
+		char want[128];
 
 		p.avg_total = (double)c / 100.0; /* as ssi_rank's average() makes them */
 		for (int i = 0; i < SSI_PILLAR__COUNT; i++)
