@@ -78,7 +78,7 @@
 # (e.g. 'cache.max_mb = 512'), given to every ssid run, BENCH_CLUSTER
 # (1; 0 skips step 3b), BENCH_CLUSTER_WAIT (1; 0 skips its
 # redis.wait_replicas = 1 run), BENCH_BATCH_SIZES ("10000 100000"; empty
-# skips step 3c), BENCH_RATIO_PAIRS (2; 0 skips step 3d), BENCH_FIGURES=FILE
+# skips step 3c), BENCH_RATIO_PAIRS (4; 0 skips step 3d), BENCH_FIGURES=FILE
 # to also write every figure of the run to FILE as name=value lines, sorted
 # (tests/bench/ab.sh reads them).
 set -euo pipefail
@@ -107,7 +107,7 @@ extra_config=${BENCH_SSID_CONFIG:-}
 cluster=${BENCH_CLUSTER:-1}
 cluster_wait=${BENCH_CLUSTER_WAIT:-1}
 batch_sizes=${BENCH_BATCH_SIZES-10000 100000}
-ratio_pairs=${BENCH_RATIO_PAIRS-2}
+ratio_pairs=${BENCH_RATIO_PAIRS-4}
 
 partitions=8
 # The preloaded events span 90 days from preload_start and stop before
