@@ -39,8 +39,7 @@ struct ssid_score_msg {
 	int64_t as_of_ms;
 	int events;    /* events folded in since the previous message */
 	bool backfill; /* historical (alert.max_event_age_ms): "backfill": true */
-	/* Where the rep stands, when ranks are kept (else has_ranks false): NULL, or not present,
-	 * is absent. */
+	/* Where the rep stands when ranks are kept; a NULL or absent kind is left out. */
 	bool has_ranks;
 	const struct ssid_rank_pos *rank[SSID_RANK__COUNT];
 	bool has_network; /* the network rank, as of network_day */

@@ -168,8 +168,8 @@ static int apply_one(struct ssid_rank *r, struct ssid_rank_change *c, uint64_t h
 	c->had_record = rc != NULL;
 	if (rc) {
 		c->old_score = rc->score;
-		for (int s = 0; s < SSI_SEG__COUNT;
-		     s++) /* interned: outlive a move (rank_values_sweep) */
+		/* Interned: they outlive a move until the next apply (rank_values_sweep). */
+		for (int s = 0; s < SSI_SEG__COUNT; s++)
 			c->old_segment[s] = rc->segment[s];
 	}
 	if (c->removed) {
