@@ -22,7 +22,9 @@
 #      read from INFO before and after: commands (commandstats calls=,
 #      everything included), CPU (used_cpu_user + used_cpu_sys) and memory
 #      (used_memory, per rep = per key u:{...}). ssid's CPU and VmHWM come
-#      from /proc.
+#      from /proc. With BENCH_WARMUP=1 a ranks-on run comes first and is not
+#      counted: a new broker's first outputs cost it more (its JIT is
+#      cold), and the first counted run would pay for that alone.
 #  3b. Redis Cluster (BENCH_CLUSTER=1): the ranks-on run again, same topic,
 #      fresh group, against a new 3-master/3-replica Redis Cluster of
 #      redis-servers on free loopback ports (no persistence; joined by
@@ -68,7 +70,7 @@
 #
 # Environment: BENCH_EVENTS (1000000), BENCH_USERS (100000), BENCH_SEED (7),
 # BENCH_RATES ("10000 20000"; BENCH_RATE=N for one rate only),
-# BENCH_LIVE_SECONDS (20), BENCH_WARMUP (1; 0: no warm-up run in step 5),
+# BENCH_LIVE_SECONDS (20), BENCH_WARMUP (1; 0: no warm-up runs in steps 3 and 5),
 # BENCH_SCALE (1; 0 skips step 6),
 # BENCH_SCALE_USERS ("10000 100000 1000000"), BENCH_SCALE_EVENTS_PER_USER
 # (3), BENCH_TIMEOUT (600 s per wait), BENCH_BUILD (build), BENCH_PERF=1 to
@@ -910,6 +912,13 @@ printf 'bare json_loadb: %s payloads in %s s = %s events/s (one core, %s failed)
 printf '  $ %s -b %s consume ssi.events\n' "$build/bench_consume" "$bootstrap"
 
 # --- 3. throughput: ranks off, then ranks on, same topic ------------------------------
+if [ "$warmup" = 1 ]; then
+	throughput_run warm ssi.events "ssid-bench-$$-warm" "rank.enabled = yes"
+	printf '\nwarm-up run (ranks on, not counted: the broker'"'"'s first outputs): %s events/s\n' \
+		"$(commas "${fig[warm.rate]}")"
+	ssid_stop
+	redis_stop
+fi
 group_off=ssid-bench-$$-off
 throughput_run off ssi.events "$group_off" "rank.enabled = no"
 print_throughput off "ssid end to end, ranks off" ssi.events
