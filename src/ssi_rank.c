@@ -269,17 +269,15 @@ void ssi_rankagg_init(struct ssi_rankagg *a)
 void ssi_rankagg_init_counts(struct ssi_rankagg *a)
 {
 	ssi_rankagg_init(a);
-	a->hist.counts_only = true;
+	ssi_hist_init_counts(&a->hist);
 }
 
 void ssi_rankagg_clear(struct ssi_rankagg *a)
 {
-	bool counts_only = a->hist.counts_only;
-
-	ssi_hist_clear(&a->hist);
+	ssi_hist_clear(&a->hist); /* keeps its kind */
 	ssi_rank_top_clear(&a->top);
-	ssi_rankagg_init(a);
-	a->hist.counts_only = counts_only;
+	a->n = 0;
+	memset(a->sum, 0, sizeof(a->sum));
 }
 
 bool ssi_rank_score_valid(const struct ssi_score *s)
