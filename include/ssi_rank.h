@@ -111,8 +111,8 @@ struct ssi_rank_place {
 	int64_t rank;	  /* 1 + members strictly above; 0 when hidden */
 	int64_t of;	  /* members */
 	int top_percent;  /* ceil(100 * rank / of), 1 best; 0 when hidden */
-	double avg_total; /* points, rounded to hundredths; 0 when hidden */
-	double avg_pillar[SSI_PILLAR__COUNT];
+	int avg_total_cp; /* the average in centipoints, rounded half away from 0; 0 when hidden */
+	int avg_pillar_cp[SSI_PILLAR__COUNT];
 };
 
 /* Whether a segment of `of` members is below the privacy floor: shown as hidden. */

@@ -48,7 +48,7 @@
  * the scan is seen either before or after its change.
  *
  * Averages: the network's average total comes from the connections' totals;
- * pillar averages are not computed (avg_pillar is left 0).
+ * pillar averages are not computed (avg_pillar_cp is left 0).
  *
  * Library code: no logging; errors in ssid_redis_errstr of the connection.
  */
@@ -77,7 +77,7 @@ struct ssid_network_stats {
 /*
  * The network position of user_id into out: present false when the rep has
  * no rank record (never ranked); else of = 1 + the known connections, hidden
- * when of < min_members, else rank, top_percent and avg_total. stats may be
+ * when of < min_members, else rank, top_percent and avg_total_cp. stats may be
  * NULL. Returns 0; -EINVAL for an empty or too long user id or min_members
  * < 1; -EIO (connection dropped), -EBADMSG (a key of the wrong type or a
  * rank record this build cannot read; errstr says which, the connection

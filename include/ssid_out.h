@@ -28,6 +28,23 @@ enum ssid_cause { SSID_CAUSE_EVENT, SSID_CAUSE_DECAY, SSID_CAUSE_MODEL };
 
 const char *ssid_cause_name(enum ssid_cause c);
 
+/*
+ * Segment averages as written, kept from one message to the next: in a
+ * batch every rep of a segment has the same averages, so whoever writes a
+ * batch's score.updated keeps one of these (zeroed = empty) and points
+ * ssid_score_msg.avgs at it. Keyed by the values themselves, it is never
+ * stale; a slot is overwritten when another value hashes to it. Owned by
+ * the caller.
+ */
+#define SSID_OUT_AVGS_SLOTS 256
+struct ssid_out_avgs {
+	struct ssid_out_avg {
+		int key[1 + SSI_PILLAR__COUNT]; /* total, then pillars, in centipoints */
+		uint8_t len;			/* of text; 0: empty */
+		char text[115];
+	} slot[SSID_OUT_AVGS_SLOTS];
+};
+
 struct ssid_score_msg {
 	const char *user_id;
 	const char *segment[SSI_SEG__COUNT]; /* NULL or "" when unknown */
@@ -45,6 +62,7 @@ struct ssid_score_msg {
 	bool has_network; /* the network rank, as of network_day */
 	struct ssid_rank_pos network;
 	int32_t network_day;
+	struct ssid_out_avgs *avgs; /* NULL: the averages are written anew each time */
 };
 
 /* Append one score.updated object (no trailing newline). 0 or -ENOMEM. */

@@ -110,12 +110,12 @@ void ssid_rank_opts_default(struct ssid_rank_opts *o);
 struct ssid_rank_pos {
 	bool present; /* the rep is a member of a segment of this kind */
 	bool hidden;  /* present, but the segment is below the privacy floor */
-	int64_t rank; /* 1 = best; 0 when hidden or absent */
-	int64_t of;   /* the segment's size (also when hidden) */
+	bool warming; /* the segment is still filling up: its percentile moves with newcomers */
 	int top_percent;
-	bool warming;	  /* the segment is still filling up: its percentile moves with newcomers */
-	double avg_total; /* segment averages in points, rounded to hundredths */
-	double avg_pillar[SSI_PILLAR__COUNT];
+	int64_t rank;	  /* 1 = best; 0 when hidden or absent */
+	int64_t of;	  /* the segment's size (also when hidden) */
+	int avg_total_cp; /* segment averages in centipoints (ssi_rank_place) */
+	int avg_pillar_cp[SSI_PILLAR__COUNT];
 };
 
 /* pos from ssi_rank's place (present). */

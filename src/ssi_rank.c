@@ -1,6 +1,5 @@
 /* ssi_rank: segment rank arithmetic and its encodings; see ssi_rank.h. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -339,9 +338,13 @@ int ssi_rankagg_merge(struct ssi_rankagg *dst, const struct ssi_rankagg *src, in
 	return 0;
 }
 
-static double average(int64_t sum, int64_t n)
+/* sum / n rounded half away from zero, in integers (n > 0): exact where a double may not be. */
+static int average(int64_t sum, int64_t n)
 {
-	return round((double)sum / (double)n) / 100.0;
+	uint64_t u = sum < 0 ? 0u - (uint64_t)sum : (uint64_t)sum;
+	int64_t q = (int64_t)((2 * u + (uint64_t)n) / (2 * (uint64_t)n));
+
+	return (int)(sum < 0 ? -q : q);
 }
 
 bool ssi_rank_hidden(int64_t of, int min_members)
@@ -360,9 +363,9 @@ void ssi_rank_place_of(int64_t above, int64_t of, const int64_t sum[SSI_RANK_SUM
 	}
 	out->rank = above + 1;
 	out->top_percent = (int)((100 * out->rank + of - 1) / of);
-	out->avg_total = average(sum[0], of);
+	out->avg_total_cp = average(sum[0], of);
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		out->avg_pillar[p] = average(sum[1 + p], of);
+		out->avg_pillar_cp[p] = average(sum[1 + p], of);
 }
 
 void ssi_rankagg_place(const struct ssi_rankagg *a, int total, int min_members,

@@ -5,7 +5,6 @@
  * its network. See ssictl_int.h.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,13 +221,13 @@ static json_t *position_json(const struct seg_pos *sp)
 	json_object_set_new(o, "of", json_integer(sp->pos.of));
 	json_object_set_new(o, "top_percent", json_integer(sp->pos.top_percent));
 	avg = json_object();
-	json_object_set_new(avg, "ssi", json_real(sp->pos.avg_total));
+	json_object_set_new(avg, "ssi", json_real(sp->pos.avg_total_cp / 100.0));
 	if (sp->has_pillars) {
 		json_t *p = json_object();
 
 		for (int i = 0; i < SSI_PILLAR__COUNT; i++)
 			json_object_set_new(p, ssi_pillar_name((enum ssi_pillar)i),
-					    json_real(sp->pos.avg_pillar[i]));
+					    json_real(sp->pos.avg_pillar_cp[i] / 100.0));
 		json_object_set_new(avg, "pillars", p);
 	}
 	json_object_set_new(o, "average", avg);
@@ -289,7 +288,7 @@ int ssictl_cmd_rank(struct ctl *c, const char *user)
 		else
 			fprintf(c->out, " %7lld %7lld %6d %8s\n", (long long)pos->rank,
 				(long long)pos->of, pos->top_percent,
-				ssictl_cp((int)lround(pos->avg_total * 100.0), b, sizeof(b)));
+				ssictl_cp(pos->avg_total_cp, b, sizeof(b)));
 	}
 	fflush(c->out);
 	return 0;

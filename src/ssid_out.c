@@ -106,25 +106,66 @@ static char *cat_int(char *at, long long v)
 	return at + ssi_text_ll(v, at);
 }
 
-/* Points as centipoints; the values are averages already rounded to hundredths. */
-static char *cat_points(char *at, double points)
+/* Centipoints as points with two decimals. */
+static char *cat_points(char *at, int cp)
 {
 	char num[16];
-	double c = points * 100;
-	int n = ssi_score_format(c >= 0 ? (int)(c + 0.5) : -(int)(0.5 - c), num, sizeof(num));
+	int n = ssi_score_format(cp, num, sizeof(num));
 
 	return cat(at, num, (size_t)n);
 }
 
-/* The longest position: its keys, 3 integers, 5 centipoint values and a day. */
-#define RANK_POS_MAX (160 + 3 * SSI_TEXT_LL_MAX + 5 * 16 + SSI_TIME_BUFLEN)
+/* The averages' keys and 5 centipoint values. */
+#define RANK_AVGS_MAX (96 + 5 * 16)
+/* The longest position: its other keys, 3 integers, the averages and a day. */
+#define RANK_POS_MAX (64 + 3 * SSI_TEXT_LL_MAX + RANK_AVGS_MAX + SSI_TIME_BUFLEN)
+
+/* A position's averages at `at` (RANK_AVGS_MAX bytes), from ",\"average\"" to the pillars' "}". */
+static char *cat_averages(char *at, const struct ssid_rank_pos *r)
+{
+	at = cat_lit(at, ",\"average\":");
+	at = cat_points(at, r->avg_total_cp);
+	at = cat_lit(at, ",\"average_pillars\":");
+	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
+		at = cat(at, pillar_keys[p].s, pillar_keys[p].n);
+		at = cat_points(at, r->avg_pillar_cp[p]);
+	}
+	return cat_lit(at, "}");
+}
+
+/* The averages as cat_averages writes them, from the memo when it has them. */
+static char *cat_averages_memo(char *at, const struct ssid_rank_pos *r, struct ssid_out_avgs *memo)
+{
+	int key[1 + SSI_PILLAR__COUNT];
+	uint32_t h = 2166136261u;
+	struct ssid_out_avg *s;
+	char *end;
+
+	if (!memo)
+		return cat_averages(at, r);
+	key[0] = r->avg_total_cp;
+	memcpy(key + 1, r->avg_pillar_cp, sizeof(r->avg_pillar_cp));
+	for (int i = 0; i < 1 + SSI_PILLAR__COUNT; i++)
+		h = (h ^ (uint32_t)key[i]) * 16777619u;
+	s = &memo->slot[(h ^ (h >> 16)) % SSID_OUT_AVGS_SLOTS];
+	if (s->len && memcmp(s->key, key, sizeof(key)) == 0)
+		return cat(at, s->text, s->len);
+	end = cat_averages(at, r);
+	if ((size_t)(end - at) <= sizeof(s->text)) {
+		memcpy(s->key, key, sizeof(key));
+		s->len = (uint8_t)(end - at);
+		memcpy(s->text, at, s->len);
+	}
+	return end;
+}
 
 /*
  * A segment's position at `at` (RANK_POS_MAX bytes): hidden under the
  * privacy floor, else rank and averages; as_of_day >= 0 says the day it
- * was computed (network ranks).
+ * was computed (network ranks). memo: see ssid_out_avgs (NULL: none).
  */
-static char *cat_rank_pos(char *at, const struct ssid_rank_pos *r, int32_t as_of_day)
+static char *cat_rank_pos(char *at, const struct ssid_rank_pos *r, int32_t as_of_day,
+			  struct ssid_out_avgs *memo)
 {
 	if (r->hidden)
 		return cat_lit(at, "{\"hidden\":true}");
@@ -134,14 +175,7 @@ static char *cat_rank_pos(char *at, const struct ssid_rank_pos *r, int32_t as_of
 	at = cat_int(at, r->of);
 	at = cat_lit(at, ",\"top_percent\":");
 	at = cat_int(at, r->top_percent);
-	at = cat_lit(at, ",\"average\":");
-	at = cat_points(at, r->avg_total);
-	at = cat_lit(at, ",\"average_pillars\":");
-	for (int p = 0; p < SSI_PILLAR__COUNT; p++) {
-		at = cat(at, pillar_keys[p].s, pillar_keys[p].n);
-		at = cat_points(at, r->avg_pillar[p]);
-	}
-	at = cat_lit(at, "}");
+	at = cat_averages_memo(at, r, memo);
 	if (as_of_day >= 0) {
 		char day[SSI_TIME_BUFLEN];
 
@@ -172,13 +206,13 @@ static void put_ranks(struct ssid_buf *b, const struct ssid_score_msg *m)
 		if (!m->rank[k] || !m->rank[k]->present)
 			continue;
 		at = cat_rank_key(at, ssid_rank_kind_name((enum ssid_rank_kind)k), first);
-		at = cat_rank_pos(at, m->rank[k], -1);
+		at = cat_rank_pos(at, m->rank[k], -1, m->avgs);
 		first = false;
 	}
 	if (m->has_network && m->network.present) {
 		at = cat_rank_key(at, "network", first);
 		/* Computed at most daily: say as of which day. */
-		at = cat_rank_pos(at, &m->network, m->network_day);
+		at = cat_rank_pos(at, &m->network, m->network_day, m->avgs);
 	}
 	at = cat_lit(at, "}");
 	ssid_buf_append(b, buf, (size_t)(at - buf));

@@ -72,6 +72,7 @@ void ssid_pipeline_free(struct ssid_pipeline *p)
 	if (!p)
 		return;
 	users_reset(p);
+	free(p->avgs);
 	free(p->users);
 	free(p->work);
 	free(p->next);

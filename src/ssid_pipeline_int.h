@@ -78,6 +78,7 @@ struct ssid_pipeline {
 	uint32_t *slots;	  /* open-addressing table: user index + 1, 0 = empty */
 	size_t nslots;
 	struct ssid_buf out;
+	struct ssid_out_avgs *avgs; /* lazily, with the first ranks written; NULL: none */
 
 	struct crossing *crossings;
 	size_t ncrossings, crossings_cap;

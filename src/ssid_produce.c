@@ -219,6 +219,9 @@ static int produce_score(struct ssid_pipeline *p, struct delivery *d, uint32_t u
 	msg.has_network = w->has_ranks && user->network_day >= 0;
 	msg.network = user->network;
 	msg.network_day = user->network_day;
+	if (w->has_ranks && !p->avgs)
+		p->avgs = calloc(1, sizeof(*p->avgs)); /* without it, averages are written anew */
+	msg.avgs = p->avgs;
 	ssid_buf_reset(&p->out);
 	return produce_out(p, d, user->id, ssid_out_score_updated(&p->out, &msg));
 }

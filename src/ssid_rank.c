@@ -116,8 +116,8 @@ void ssid_rank_pos_set(struct ssid_rank_pos *pos, const struct ssi_rank_place *p
 		return;
 	pos->rank = pl->rank;
 	pos->top_percent = pl->top_percent;
-	pos->avg_total = pl->avg_total;
-	memcpy(pos->avg_pillar, pl->avg_pillar, sizeof(pos->avg_pillar));
+	pos->avg_total_cp = pl->avg_total_cp;
+	memcpy(pos->avg_pillar_cp, pl->avg_pillar_cp, sizeof(pos->avg_pillar_cp));
 }
 
 uint64_t rank_hash_str(const char *s)

@@ -1,6 +1,5 @@
 /* ssid_store: pipelined per-user records in Redis over hiredis 0.14 (ssid_store.h). */
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -220,7 +219,7 @@ static int network_format(const struct ssid_user *u, char *buf, size_t len)
 			       (long long)r->rank,
 			       (long long)r->of,
 			       r->top_percent,
-			       lround(r->avg_total * 100)};
+			       r->avg_total_cp};
 
 	return ssi_text_ints_format(buf, len, 1, v, sizeof(v) / sizeof(v[0]));
 }
@@ -234,7 +233,7 @@ static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 	u->network_day = -1;
 	memset(&u->network, 0, sizeof(u->network));
 	if (!r->has || ssi_text_ints_parse(r->p, r->len, &ver, v, 7, &used) < 0 || ver != 1 ||
-	    used != r->len || !ssi_text_ints_fit_int(v, 3) || !ssi_text_ints_fit_int(v + 5, 1) ||
+	    used != r->len || !ssi_text_ints_fit_int(v, 3) || !ssi_text_ints_fit_int(v + 5, 2) ||
 	    v[0] < 0)
 		return;
 	u->network_day = (int32_t)v[0];
@@ -243,7 +242,7 @@ static void network_parse(const struct ssid_cache_field *r, struct ssid_user *u)
 	u->network.rank = v[3];
 	u->network.of = v[4];
 	u->network.top_percent = (int)v[5];
-	u->network.avg_total = (double)v[6] / 100.0;
+	u->network.avg_total_cp = (int)v[6];
 }
 
 enum { F_STATE, F_PUBLISHED, F_HISTORY, F_ALERT, F_TOPS, F_NETWORK, F_DAY, F_CONNS, F__COUNT };

@@ -1,5 +1,4 @@
 /* What the rank suite's files share; see rank_util.h. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,9 +179,4 @@ void change_total(struct ssid_rank_change *c, const char *id, const char *tenant
 		total -= pillar[p];
 	}
 	change_set(c, id, tenant, team, industry, pillar[0], pillar[1], pillar[2], pillar[3]);
-}
-
-long cents(double points)
-{
-	return lround(points * 100.0);
 }

@@ -60,7 +60,5 @@ void change_set(struct ssid_rank_change *c, const char *id, const char *tenant, 
 /* One rep whose total is all in the brand pillar (up to 2500) and spills over. */
 void change_total(struct ssid_rank_change *c, const char *id, const char *tenant, const char *team,
 		  const char *industry, int total);
-/* Points as centipoints, rounded. */
-long cents(double points);
 
 #endif

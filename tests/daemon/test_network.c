@@ -110,7 +110,7 @@ static void oracle(int own, const int *known_totals, size_t nknown, int min_memb
 	}
 	want->rank = higher + 1;
 	want->top_percent = (int)ceil(100.0 * (double)want->rank / (double)of);
-	want->avg_total = round(sum / (double)of) / 100.0;
+	want->avg_total_cp = (int)round(sum / (double)of);
 }
 
 static void check_pos(const struct ssid_rank_pos *got, const struct ssid_rank_pos *want,
@@ -119,14 +119,14 @@ static void check_pos(const struct ssid_rank_pos *got, const struct ssid_rank_po
 	ck_assert_msg(
 	    got->present == want->present && got->hidden == want->hidden && got->of == want->of &&
 		got->rank == want->rank && got->top_percent == want->top_percent &&
-		fabs(got->avg_total - want->avg_total) < 1e-9,
-	    "%s: got present %d hidden %d rank %lld of %lld top %d avg %.2f; "
-	    "want present %d hidden %d rank %lld of %lld top %d avg %.2f",
+		got->avg_total_cp == want->avg_total_cp,
+	    "%s: got present %d hidden %d rank %lld of %lld top %d avg %d cp; "
+	    "want present %d hidden %d rank %lld of %lld top %d avg %d cp",
 	    who, got->present, got->hidden, (long long)got->rank, (long long)got->of,
-	    got->top_percent, got->avg_total, want->present, want->hidden, (long long)want->rank,
-	    (long long)want->of, want->top_percent, want->avg_total);
+	    got->top_percent, got->avg_total_cp, want->present, want->hidden, (long long)want->rank,
+	    (long long)want->of, want->top_percent, want->avg_total_cp);
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		ck_assert(got->avg_pillar[p] == 0.0);
+		ck_assert_int_eq(got->avg_pillar_cp[p], 0);
 }
 
 START_TEST (network_small_exact) {
@@ -151,7 +151,7 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(pos.rank, 2);
 	ck_assert_int_eq(pos.of, 5);
 	ck_assert_int_eq(pos.top_percent, 40);
-	ck_assert(pos.avg_total == 50.0);
+	ck_assert_int_eq(pos.avg_total_cp, 5000);
 	ck_assert_int_eq(st.scanned, 6);
 	ck_assert_int_eq(st.connections, 5); /* the rep's own id left out */
 	ck_assert_int_eq(st.known, 4);
@@ -168,7 +168,7 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(pos.of, 5);
 	ck_assert_int_eq(pos.rank, 0);
 	ck_assert_int_eq(pos.top_percent, 0);
-	ck_assert(pos.avg_total == 0.0);
+	ck_assert_int_eq(pos.avg_total_cp, 0);
 
 	/* No connection at all (its c says so, no set read): a network of one. */
 	ck_assert_int_eq(ssid_network_rank(rd, "loner", 1, &pos, &st), 0);
@@ -176,7 +176,7 @@ START_TEST (network_small_exact) {
 	ck_assert_int_eq(pos.rank, 1);
 	ck_assert_int_eq(pos.of, 1);
 	ck_assert_int_eq(pos.top_percent, 100);
-	ck_assert(pos.avg_total == 70.0);
+	ck_assert_int_eq(pos.avg_total_cp, 7000);
 	ck_assert_int_eq(st.round_trips, 2); /* the record, c: nothing to look up */
 	ck_assert_int_eq(st.commands, 1 + 1);
 
@@ -292,7 +292,7 @@ START_TEST (network_intset) {
 	ck_assert_int_eq(pos.rank, 2);
 	ck_assert_int_eq(pos.of, 4);
 	ck_assert_int_eq(pos.top_percent, 50);
-	ck_assert(pos.avg_total == 30.0); /* (3000 + 3100 + 2900 + 3000) / 4 */
+	ck_assert_int_eq(pos.avg_total_cp, 3000); /* (3000 + 3100 + 2900 + 3000) / 4 */
 	ssid_redis_free(rd);
 	redisFree(c);
 }

@@ -104,22 +104,22 @@ START_TEST (test_averages) {
 	change_set(&ch[2], "c", "beta", "red", "retail", 100, 100, 100, 100);
 	ck_assert_int_eq(rank_apply(r, ch, 3, true), 0);
 	p = &ch[0].result[SSID_RANK_TENANT].after;
-	ck_assert_int_eq(cents(p->avg_total), 2500);
-	ck_assert_int_eq(cents(p->avg_pillar[SSI_BRAND]), 1500);
-	ck_assert_int_eq(cents(p->avg_pillar[SSI_PEOPLE]), 750);
-	ck_assert_int_eq(cents(p->avg_pillar[SSI_INSIGHTS]), 125);
-	ck_assert_int_eq(cents(p->avg_pillar[SSI_RELATIONSHIPS]), 125);
+	ck_assert_int_eq(p->avg_total_cp, 2500);
+	ck_assert_int_eq(p->avg_pillar_cp[SSI_BRAND], 1500);
+	ck_assert_int_eq(p->avg_pillar_cp[SSI_PEOPLE], 750);
+	ck_assert_int_eq(p->avg_pillar_cp[SSI_INSIGHTS], 125);
+	ck_assert_int_eq(p->avg_pillar_cp[SSI_RELATIONSHIPS], 125);
 	p = &ch[2].result[SSID_RANK_GLOBAL].after;
-	ck_assert_int_eq(cents(p->avg_total), 1800); /* (2000 + 3000 + 400) / 3 */
-	ck_assert_int_eq(cents(p->avg_pillar[SSI_BRAND]), 1033);
+	ck_assert_int_eq(p->avg_total_cp, 1800); /* (2000 + 3000 + 400) / 3 */
+	ck_assert_int_eq(p->avg_pillar_cp[SSI_BRAND], 1033);
 
 	/* An update moves the sums by the delta: (2501 + 3000) / 2 = 2750.5, rounded up. */
 	change_set(&ch[0], "a", "acme", "red", "software", 1500, 500, 250, 251);
 	ck_assert_int_eq(rank_apply(r, ch, 1, true), 0);
 	p = &ch[0].result[SSID_RANK_TENANT].after;
-	ck_assert_int_eq(cents(p->avg_total), 2751);
-	ck_assert_int_eq(cents(p->avg_pillar[SSI_RELATIONSHIPS]), 126);
-	ck_assert_int_eq(cents(ch[0].result[SSID_RANK_TENANT].before.avg_total), 2500);
+	ck_assert_int_eq(p->avg_total_cp, 2751);
+	ck_assert_int_eq(p->avg_pillar_cp[SSI_RELATIONSHIPS], 126);
+	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].before.avg_total_cp, 2500);
 	ck_assert_int_eq(stored_sum(c, 1, "t:acme", 1), 5501);
 
 	/* b changes tenant: its whole contribution moves from acme to beta. */
@@ -129,9 +129,9 @@ START_TEST (test_averages) {
 	ck_assert(ch[0].result[SSID_RANK_TEAM].moved);
 	ck_assert(!ch[0].result[SSID_RANK_INDUSTRY].moved);
 	ck_assert_str_eq(ch[0].old_segment[SSI_SEG_TENANT], "acme");
-	ck_assert_int_eq(cents(ch[0].result[SSID_RANK_TENANT].before.avg_total), 2751);
+	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].before.avg_total_cp, 2751);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].before.of, 2);
-	ck_assert_int_eq(cents(ch[0].result[SSID_RANK_TENANT].after.avg_total), 1700);
+	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].after.avg_total_cp, 1700);
 	ck_assert_int_eq(ch[0].result[SSID_RANK_TENANT].after.of, 2);
 
 	/*
@@ -221,7 +221,7 @@ START_TEST (test_privacy_floor) {
 			ck_assert_int_eq(a->of, 9);
 			ck_assert_int_eq(a->rank, 0);
 			ck_assert_int_eq(a->top_percent, 0);
-			ck_assert_int_eq(cents(a->avg_total), 0);
+			ck_assert_int_eq(a->avg_total_cp, 0);
 		}
 	bd.segment[SSI_SEG_TENANT] = "acme";
 	bd.segment[SSI_SEG_TEAM] = "small";
@@ -236,7 +236,7 @@ START_TEST (test_privacy_floor) {
 	ck_assert(!ch[9].result[SSID_RANK_TEAM].after.hidden);
 	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.rank, 1);
 	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.top_percent, 10);
-	ck_assert_int_eq(cents(ch[9].result[SSID_RANK_TEAM].after.avg_total), 5500);
+	ck_assert_int_eq(ch[9].result[SSID_RANK_TEAM].after.avg_total_cp, 5500);
 	ck_assert(ch[9].result[SSID_RANK_TEAM].board_new);
 	ck_assert_int_eq(rank_apply(r, ch, 9, true), 0);
 	ck_assert(!ch[0].result[SSID_RANK_TEAM].after.hidden);
@@ -364,10 +364,10 @@ static bool same_pos(const struct ssid_rank_pos *x, const struct ssid_rank_pos *
 {
 	bool same = x->present == y->present && x->hidden == y->hidden && x->rank == y->rank &&
 		    x->of == y->of && x->top_percent == y->top_percent &&
-		    x->warming == y->warming && x->avg_total == y->avg_total;
+		    x->warming == y->warming && x->avg_total_cp == y->avg_total_cp;
 
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		same = same && x->avg_pillar[p] == y->avg_pillar[p];
+		same = same && x->avg_pillar_cp[p] == y->avg_pillar_cp[p];
 	return same;
 }
 
@@ -406,8 +406,8 @@ START_TEST (test_brief_before) {
 
 				want.rank = want.top_percent = 0;
 				want.warming = false;
-				want.avg_total = 0;
-				memset(want.avg_pillar, 0, sizeof(want.avg_pillar));
+				want.avg_total_cp = 0;
+				memset(want.avg_pillar_cp, 0, sizeof(want.avg_pillar_cp));
 				ck_assert(same_pos(&x->after, &y->after));
 				ck_assert(same_pos(&want, &y->before));
 				ck_assert(x->moved == y->moved && x->board_old == y->board_old &&

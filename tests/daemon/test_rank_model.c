@@ -84,9 +84,9 @@ static void model_pos(const struct model_rep *reps, size_t n, size_t who, int ki
 	}
 	out->rank = higher + 1;
 	out->top_percent = (int)ceil(100.0 * (double)out->rank / (double)members);
-	out->avg_total = round((double)sum[0] / (double)members) / 100.0;
+	out->avg_total_cp = (int)round((double)sum[0] / (double)members);
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		out->avg_pillar[p] = round((double)sum[1 + p] / (double)members) / 100.0;
+		out->avg_pillar_cp[p] = (int)round((double)sum[1 + p] / (double)members);
 }
 
 static void check_pos(const struct ssid_rank_pos *got, const struct ssid_rank_pos *want,
@@ -101,16 +101,16 @@ static void check_pos(const struct ssid_rank_pos *got, const struct ssid_rank_po
 		      got->hidden, (long long)got->rank, (long long)got->of, got->top_percent,
 		      want->present, want->hidden, (long long)want->rank, (long long)want->of,
 		      want->top_percent);
-	ck_assert_msg(cents(got->avg_total) == cents(want->avg_total),
-		      "%s %s %s: average %.2f, expected %.2f", who,
-		      ssid_rank_kind_name((enum ssid_rank_kind)kind), when, got->avg_total,
-		      want->avg_total);
+	ck_assert_msg(got->avg_total_cp == want->avg_total_cp,
+		      "%s %s %s: average %d cp, expected %d", who,
+		      ssid_rank_kind_name((enum ssid_rank_kind)kind), when, got->avg_total_cp,
+		      want->avg_total_cp);
 	for (int p = 0; p < SSI_PILLAR__COUNT; p++)
-		ck_assert_msg(cents(got->avg_pillar[p]) == cents(want->avg_pillar[p]),
-			      "%s %s %s: %s average %.2f, expected %.2f", who,
+		ck_assert_msg(got->avg_pillar_cp[p] == want->avg_pillar_cp[p],
+			      "%s %s %s: %s average %d cp, expected %d", who,
 			      ssid_rank_kind_name((enum ssid_rank_kind)kind), when,
-			      ssi_pillar_name((enum ssi_pillar)p), got->avg_pillar[p],
-			      want->avg_pillar[p]);
+			      ssi_pillar_name((enum ssi_pillar)p), got->avg_pillar_cp[p],
+			      want->avg_pillar_cp[p]);
 }
 
 static int cmp_entry(const void *a, const void *b)

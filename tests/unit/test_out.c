@@ -5,6 +5,7 @@
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ssi_time.h"
@@ -37,13 +38,14 @@ static double num(const json_t *o, const char *path1, const char *path2)
 	return json_number_value(v);
 }
 
-static struct ssid_rank_pos pos(int64_t rank, int64_t of, int top, double avg)
+/* A position whose average is avg_cp and each pillar's a quarter of it (rounded down). */
+static struct ssid_rank_pos pos(int64_t rank, int64_t of, int top, int avg_cp)
 {
 	struct ssid_rank_pos p = {.present = true, .rank = rank, .of = of, .top_percent = top};
 
-	p.avg_total = avg;
+	p.avg_total_cp = avg_cp;
 	for (int i = 0; i < SSI_PILLAR__COUNT; i++)
-		p.avg_pillar[i] = avg / 4;
+		p.avg_pillar_cp[i] = avg_cp / 4;
 	return p;
 }
 
@@ -62,13 +64,13 @@ START_TEST (test_score_with_ranks) {
 	};
 	json_t *o, *ranks;
 
-	struct ssid_rank_pos global = pos(3, 120, 3, 41.5), industry = pos(1, 10, 10, 50),
+	struct ssid_rank_pos global = pos(3, 120, 3, 4150), industry = pos(1, 10, 10, 5000),
 			     team = {.present = true, .hidden = true, .of = 4};
 
 	m.rank[SSID_RANK_GLOBAL] = &global;
 	m.rank[SSID_RANK_INDUSTRY] = &industry;
 	m.rank[SSID_RANK_TEAM] = &team;
-	m.network = pos(2, 11, 19, 30.25);
+	m.network = pos(2, 11, 19, 3025);
 	ck_assert_int_eq(ssid_out_score_updated(&b, &m), 0);
 	o = parse(&b);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "user_id")), "rep-\"1\"");
@@ -82,7 +84,7 @@ START_TEST (test_score_with_ranks) {
 	ck_assert_double_eq_tol(
 	    json_number_value(json_object_get(
 		json_object_get(json_object_get(ranks, "global"), "average_pillars"), "insights")),
-	    10.38, 1e-9);
+	    10.37, 1e-9);
 	ck_assert_int_eq((int)num(ranks, "industry", "rank"), 1);
 	ck_assert(json_is_true(json_object_get(json_object_get(ranks, "team"), "hidden")));
 	ck_assert_int_eq(json_object_size(json_object_get(ranks, "team")), 1);
@@ -105,35 +107,49 @@ START_TEST (test_score_with_ranks) {
 }
 END_TEST
 
-/* Every average the engine can give (hundredths as doubles) is written with its exact two decimals.
+/*
+ * Every average a segment can have, 0.00 to 100.00, is written with its
+ * exact two decimals; and with the averages' memo, whether it is filling,
+ * full or holding other values in a slot, the message is the same bytes.
  */
 START_TEST (test_rank_averages_exact) {
-	struct ssid_buf b = {0};
+	struct ssid_buf b = {0}, with = {0};
 	struct ssid_rank_pos p = {.present = true, .rank = 1, .of = 10, .top_percent = 10};
 	struct ssid_score_msg m = {.user_id = "u", .model_version = "m", .has_ranks = true};
+	struct ssid_out_avgs *memo = calloc(1, sizeof(*memo));
 
+	ck_assert_ptr_nonnull(memo);
 	m.rank[SSID_RANK_GLOBAL] = &p;
-	for (int c = 0; c <= 10000; c++) {
-		char want[128];
+	for (int pass = 0; pass < 3; pass++)
+		for (int c = 0; c <= 10000; c++) {
+			char want[128];
 
-		p.avg_total = (double)c / 100.0; /* as ssi_rank's average() makes them */
-		for (int i = 0; i < SSI_PILLAR__COUNT; i++)
-			p.avg_pillar[i] = (double)(c / 4) / 100.0;
-		ssid_buf_reset(&b);
-		ck_assert_int_eq(ssid_out_score_updated(&b, &m), 0);
-		snprintf(want, sizeof(want),
-			 "\"average\":%d.%02d,\"average_pillars\":{\"brand\":%d.%02d,", c / 100,
-			 c % 100, c / 4 / 100, c / 4 % 100);
-		ck_assert_msg(memmem(b.data, b.len, want, strlen(want)) != NULL, "%d: %.*s", c,
-			      (int)b.len, b.data);
-	}
+			p.avg_total_cp = c;
+			for (int i = 0; i < SSI_PILLAR__COUNT; i++)
+				p.avg_pillar_cp[i] = (pass == 2 ? c + i : c) / 4;
+			m.avgs = NULL;
+			ssid_buf_reset(&b);
+			ck_assert_int_eq(ssid_out_score_updated(&b, &m), 0);
+			snprintf(want, sizeof(want),
+				 "\"average\":%d.%02d,\"average_pillars\":{\"brand\":%d.%02d,",
+				 c / 100, c % 100, c / 4 / 100, c / 4 % 100);
+			ck_assert_msg(memmem(b.data, b.len, want, strlen(want)) != NULL, "%d: %.*s",
+				      c, (int)b.len, b.data);
+			m.avgs = memo;
+			ssid_buf_reset(&with);
+			ck_assert_int_eq(ssid_out_score_updated(&with, &m), 0);
+			ck_assert_msg(with.len == b.len && memcmp(with.data, b.data, b.len) == 0,
+				      "pass %d, %d: %.*s", pass, c, (int)with.len, with.data);
+		}
+	free(memo);
 	ssid_buf_free(&b);
+	ssid_buf_free(&with);
 }
 END_TEST
 
 START_TEST (test_rank_changed) {
 	struct ssid_buf b = {0};
-	struct ssid_rank_pos p = pos(4, 100, 4, 40);
+	struct ssid_rank_pos p = pos(4, 100, 4, 4000);
 	struct ssid_rank_msg m = {
 	    .user_id = "rep-1",
 	    .kind = SSID_RANK_TEAM,

@@ -321,11 +321,11 @@ START_TEST (rank_place_of) {
 	ck_assert_int_eq(pl.rank, 2);
 	ck_assert_int_eq(pl.of, 6);
 	ck_assert_int_eq(pl.top_percent, 34); /* ceil(200 / 6) */
-	ck_assert(pl.avg_total == 61.67);     /* 6166.67 centipoints rounded */
-	ck_assert(pl.avg_pillar[0] == 25.0);
-	ck_assert(pl.avg_pillar[1] == 20.0);
-	ck_assert(pl.avg_pillar[2] == 10.0);
-	ck_assert(pl.avg_pillar[3] == 6.67);
+	ck_assert_int_eq(pl.avg_total_cp, 6167); /* 6166.67 centipoints rounded */
+	ck_assert_int_eq(pl.avg_pillar_cp[0], 2500);
+	ck_assert_int_eq(pl.avg_pillar_cp[1], 2000);
+	ck_assert_int_eq(pl.avg_pillar_cp[2], 1000);
+	ck_assert_int_eq(pl.avg_pillar_cp[3], 667);
 	ssi_rank_place_of(0, 6, sum, 3, &pl);
 	ck_assert_int_eq(pl.top_percent, 17);
 	ssi_rank_place_of(5, 6, sum, 3, &pl);
@@ -333,14 +333,14 @@ START_TEST (rank_place_of) {
 	/* Half a centipoint rounds away from zero. */
 	sum[0] = 3;
 	ssi_rank_place_of(0, 2, sum, 1, &pl);
-	ck_assert(pl.avg_total == 0.02);
+	ck_assert_int_eq(pl.avg_total_cp, 2);
 	/* The privacy floor: under it, the size only; at it, everything. */
 	ssi_rank_place_of(1, 2, sum, 3, &pl);
 	ck_assert(pl.hidden);
 	ck_assert_int_eq(pl.of, 2);
 	ck_assert_int_eq(pl.rank, 0);
 	ck_assert_int_eq(pl.top_percent, 0);
-	ck_assert(pl.avg_total == 0.0 && pl.avg_pillar[0] == 0.0);
+	ck_assert(pl.avg_total_cp == 0 && pl.avg_pillar_cp[0] == 0);
 	ssi_rank_place_of(1, 3, sum, 3, &pl);
 	ck_assert(!pl.hidden);
 	ck_assert_int_eq(pl.rank, 2);
@@ -365,7 +365,7 @@ START_TEST (rank_agg_place) {
 		ssi_rankagg_place(&a, totals[i], 1, &pl);
 		ck_assert_int_eq(pl.rank, want_rank[i]);
 		ck_assert_int_eq(pl.of, 4);
-		ck_assert(pl.avg_total == 80.0);
+		ck_assert_int_eq(pl.avg_total_cp, 8000);
 	}
 	ssi_rankagg_place(&a, 9000, 5, &pl);
 	ck_assert(pl.hidden);
