@@ -213,13 +213,8 @@ static void tops_parse(const struct ssid_cache_field *r, int *top)
 static int network_format(const struct ssid_user *u, char *buf, size_t len)
 {
 	const struct ssid_rank_pos *r = &u->network;
-	const long long v[] = {u->network_day,
-			       r->present,
-			       r->hidden,
-			       (long long)r->rank,
-			       (long long)r->of,
-			       r->top_percent,
-			       r->avg_total_cp};
+	const long long v[] = {u->network_day,	 r->present,	 r->hidden,	 (long long)r->rank,
+			       (long long)r->of, r->top_percent, r->avg_total_cp};
 
 	return ssi_text_ints_format(buf, len, 1, v, sizeof(v) / sizeof(v[0]));
 }

@@ -320,7 +320,7 @@ START_TEST (rank_place_of) {
 	ck_assert(!pl.hidden);
 	ck_assert_int_eq(pl.rank, 2);
 	ck_assert_int_eq(pl.of, 6);
-	ck_assert_int_eq(pl.top_percent, 34); /* ceil(200 / 6) */
+	ck_assert_int_eq(pl.top_percent, 34);	 /* ceil(200 / 6) */
 	ck_assert_int_eq(pl.avg_total_cp, 6167); /* 6166.67 centipoints rounded */
 	ck_assert_int_eq(pl.avg_pillar_cp[0], 2500);
 	ck_assert_int_eq(pl.avg_pillar_cp[1], 2000);
