@@ -120,13 +120,22 @@ void ssid_rank_pos_set(struct ssid_rank_pos *pos, const struct ssi_rank_place *p
 	memcpy(pos->avg_pillar_cp, pl->avg_pillar_cp, sizeof(pos->avg_pillar_cp));
 }
 
-uint64_t rank_hash_str(const char *s)
+uint64_t rank_hash_strlen(const char *s, size_t *len)
 {
 	uint64_t h = 1469598103934665603ULL;
+	const char *p = s;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	*len = (size_t)(p - s);
 	return h;
+}
+
+uint64_t rank_hash_str(const char *s)
+{
+	size_t len;
+
+	return rank_hash_strlen(s, &len);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

@@ -7,10 +7,20 @@
 
 #include "ssid_rank_int.h"
 
+/* Short strings, most often equal: compared in place, without a call. */
+static bool str_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static bool same_segments(const struct rec *rc, const struct ssid_rank_change *c)
 {
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (strcmp(rc->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
+		if (!str_eq(rc->segment[s], c->segment[s] ? c->segment[s] : ""))
 			return false;
 	return true;
 }
@@ -64,9 +74,11 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct ssid_rank_change *c = &ch[i];
+		size_t idlen = 0;
 
-		if (!c->user_id || !c->user_id[0] || strlen(c->user_id) > SSI_ID_MAX ||
-		    c->partition < 0) {
+		if (c->user_id)
+			hash[i] = rank_hash_strlen(c->user_id, &idlen);
+		if (idlen == 0 || idlen > SSI_ID_MAX || c->partition < 0) {
 			ssid_redis_set_error(r->rd, "change %zu: bad user id or partition", i);
 			return -EINVAL;
 		}
@@ -81,7 +93,6 @@ static int validate(struct ssid_rank *r, const struct ssid_rank_change *ch, size
 						     i);
 				return -EINVAL;
 			}
-		hash[i] = rank_hash_str(c->user_id);
 	}
 	return find_repeat(r, ch, n, hash);
 }

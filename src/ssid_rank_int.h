@@ -136,6 +136,8 @@ struct ssid_rank {
 
 /* ssid_rank.c */
 uint64_t rank_hash_str(const char *s);
+/* The same, and s's length in *len: one pass over s. */
+uint64_t rank_hash_strlen(const char *s, size_t *len);
 struct rec *rank_rec_find(const struct ssid_rank *r, const char *id);
 /* The same, for id's rank_hash_str h. */
 struct rec *rank_rec_find_hashed(const struct ssid_rank *r, const char *id, uint64_t h);
