@@ -22,7 +22,9 @@
 #      read from INFO before and after: commands (commandstats calls=,
 #      everything included), CPU (used_cpu_user + used_cpu_sys) and memory
 #      (used_memory, per rep = per key u:{...}). ssid's CPU and VmHWM come
-#      from /proc. With BENCH_WARMUP=1 a ranks-on run comes first and is not
+#      from /proc, and so do its minor page faults and kernel CPU, and the
+#      broker's CPU over the run (read before and after it): ranks cost
+#      the broker too, for their bigger outputs. With BENCH_WARMUP=1 a ranks-on run comes first and is not
 #      counted: a new broker's first outputs cost it more (its JIT is
 #      cold), and the first counted run would pay for that alone.
 #  3b. Redis Cluster (BENCH_CLUSTER=1): the ranks-on run again, same topic,
@@ -275,6 +277,15 @@ cpu_seconds() {
 	ticks=$(getconf CLK_TCK)
 	# Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
 	awk -v t="$ticks" '{ printf "%.2f", ($12 + $13) / t }' <<<"$stat"
+}
+
+# Minor page faults (field 10) and kernel CPU seconds (field 15) of pid $1.
+faults_and_sys() {
+	local stat ticks
+	stat=$(cat "/proc/$1/stat") || return 1
+	stat=${stat##*) }
+	ticks=$(getconf CLK_TCK)
+	awk -v t="$ticks" '{ printf "%d %.2f", $8, $13 / t }' <<<"$stat"
 }
 
 proc_status_kb() {
@@ -651,6 +662,8 @@ throughput_run() {
 	scores_before=$(topic_messages ssi.scores)
 	dlq_before=$(topic_messages ssi.events.dlq)
 	redis_snapshot "$name.before"
+	local broker_before
+	broker_before=$(cpu_seconds "$broker_pid")
 
 	ssid_start "$work/$name.conf" "$work/$name.ssid.log"
 	if [ "$profile" = 1 ] && [ "$name" = on ]; then
@@ -670,6 +683,8 @@ throughput_run() {
 		perf_pid=""
 	fi
 	fig[$name.ssid_cpu]=$(cpu_seconds "$ssid_pid")
+	read -r "fig[$name.minflt]" "fig[$name.ssid_sys]" <<<"$(faults_and_sys "$ssid_pid")"
+	fig[$name.broker_cpu]=$(calc '%.2f' "$(cpu_seconds "$broker_pid") - $broker_before")
 	fig[$name.hwm_kb]=$(proc_status_kb "$ssid_pid" VmHWM)
 	fig[$name.pid]=$ssid_pid
 	done_at=$(kv "$work/$name.run.kv" done_at)
@@ -719,6 +734,12 @@ print_throughput() {
 		"$(calc '%.2f' "1e6 * ${fig[$name.ssid_cpu]} / $n")" "$(calc '%.1f' "${fig[$name.hwm_kb]} / 1024")"
 	printf '  $ grep VmHWM /proc/%s/status; fields 14-15 of /proc/%s/stat   # at the end of the run\n' \
 		"${fig[$name.pid]}" "${fig[$name.pid]}"
+	printf '  ssid: %s minor page faults (%s per event), %s s of its CPU in the kernel; the broker: %s s CPU = %s s per million events\n' \
+		"$(commas "${fig[$name.minflt]}")" "$(calc '%.3f' "${fig[$name.minflt]} / $n")" \
+		"${fig[$name.ssid_sys]}" "${fig[$name.broker_cpu]}" \
+		"$(calc '%.2f' "1e6 * ${fig[$name.broker_cpu]} / $n")"
+	printf '  $ fields 10 and 15 of /proc/%s/stat; fields 14-15 of /proc/%s/stat before and after   # the broker\n' \
+		"${fig[$name.pid]}" "$broker_pid"
 	local over=""
 	[ "${fig[$name.masters]}" = 1 ] || over=", summed over the ${fig[$name.masters]} masters"
 	printf '  redis: %s commands = %s per event (%s)%s\n' "$(commas "${fig[$name.calls]}")" \
@@ -847,6 +868,9 @@ t0=$EPOCHREALTIME
 broker_dir=$work/kafka
 bootstrap=$(deploy/kafka-broker.sh start "$broker_dir" 2>"$work/setup.log") ||
 	die "the Kafka broker did not start: $(tail -n 20 "$work/setup.log")"
+# The broker's java process, whose CPU each throughput run reads.
+read -r broker_pid <"$broker_dir/broker.pid" && [ -r "/proc/$broker_pid/stat" ] ||
+	die "no broker pid in $broker_dir/broker.pid"
 create_topic() {
 	deploy/kafka-broker.sh create-topic "$broker_dir" "$@" 2>>"$work/setup.log" ||
 		die "creating $1 failed: $(tail -n 20 "$work/setup.log")"
@@ -1034,9 +1058,12 @@ for ((pair = 1; pair <= ratio_pairs; pair++)); do
 		[ "$side" = on ] && enabled=yes || enabled=no
 		throughput_run "pair$pair$side" ssi.events "ssid-bench-$$-pair$pair-$side" \
 			"rank.enabled = $enabled"
-		printf '  pair %d, ranks %s: %s events/s (from process start), %s us of ssid CPU per event\n' \
+		printf '  pair %d, ranks %s: %s events/s (from process start), %s us of ssid CPU per event (%s in the kernel, %s page faults), %s us of the broker'"'"'s\n' \
 			"$pair" "$side" "$(commas "${fig[pair$pair$side.rate]}")" \
-			"$(calc '%.2f' "1e6 * ${fig[pair$pair$side.ssid_cpu]} / ${fig[pair$pair$side.events]}")"
+			"$(calc '%.2f' "1e6 * ${fig[pair$pair$side.ssid_cpu]} / ${fig[pair$pair$side.events]}")" \
+			"$(calc '%.2f' "1e6 * ${fig[pair$pair$side.ssid_sys]} / ${fig[pair$pair$side.events]}")" \
+			"$(calc '%.3f' "${fig[pair$pair$side.minflt]} / ${fig[pair$pair$side.events]}")" \
+			"$(calc '%.2f' "1e6 * ${fig[pair$pair$side.broker_cpu]} / ${fig[pair$pair$side.events]}")"
 		ssid_stop
 		redis_stop
 	done
@@ -1234,6 +1261,14 @@ printf '| Redis CPU s per million events, ranks on / off | %s | `used_cpu_user +
 printf '| ssid CPU per event, ranks on / off | %s us | `/proc/PID/stat` utime + stime at the end of the run / events |\n' \
 	"$(on_off "$(calc '%.2f' "1e6 * ${fig[on.ssid_cpu]} / ${fig[on.events]}")" \
 		"$(calc '%.2f' "1e6 * ${fig[off.ssid_cpu]} / ${fig[off.events]}")")"
+printf '| ssid kernel CPU per event and minor page faults per event, ranks on / off | %s us, %s | fields 15 and 10 of `/proc/PID/stat` at the end of the run / events |\n' \
+	"$(on_off "$(calc '%.2f' "1e6 * ${fig[on.ssid_sys]} / ${fig[on.events]}")" \
+		"$(calc '%.2f' "1e6 * ${fig[off.ssid_sys]} / ${fig[off.events]}")")" \
+	"$(on_off "$(calc '%.3f' "${fig[on.minflt]} / ${fig[on.events]}")" \
+		"$(calc '%.3f' "${fig[off.minflt]} / ${fig[off.events]}")")"
+printf '| Kafka broker CPU s per million events, ranks on / off | %s | the broker'"'"'s `/proc/PID/stat` utime + stime, before and after the run / events x 1e6 |\n' \
+	"$(on_off "$(calc '%.2f' "1e6 * ${fig[on.broker_cpu]} / ${fig[on.events]}")" \
+		"$(calc '%.2f' "1e6 * ${fig[off.broker_cpu]} / ${fig[off.events]}")")"
 for rate in $rates; do
 	printf '| p99 event -> score.updated at %s events/s, ranks on | %s ms (lower bound %s ms; p50 %s ms; sent at %s events/s) | `ssi-loadgen --rate %s --duration %s`, then `bench_latency` (upper bound) |\n' \
 		"$(commas "$rate")" "$(commas "${fig[lat.$rate.hi_p99]}")" "$(commas "${fig[lat.$rate.lo_p99]}")" \
