@@ -270,23 +270,20 @@ stamp_lines() {
 	done
 }
 
-cpu_seconds() {
-	local stat ticks
+# proc_stat PID AWK-PROGRAM: the program run over /proc/PID/stat after the
+# command's name (which may hold spaces), so field N is $(N - 2); t is
+# clock ticks per second.
+proc_stat() {
+	local stat
 	stat=$(cat "/proc/$1/stat") || return 1
-	stat=${stat##*) }
-	ticks=$(getconf CLK_TCK)
-	# Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
-	awk -v t="$ticks" '{ printf "%.2f", ($12 + $13) / t }' <<<"$stat"
+	awk -v t="$(getconf CLK_TCK)" "$2" <<<"${stat##*) }"
 }
 
-# Minor page faults (field 10) and kernel CPU seconds (field 15) of pid $1.
-faults_and_sys() {
-	local stat ticks
-	stat=$(cat "/proc/$1/stat") || return 1
-	stat=${stat##*) }
-	ticks=$(getconf CLK_TCK)
-	awk -v t="$ticks" '{ printf "%d %.2f", $8, $13 / t }' <<<"$stat"
-}
+# CPU seconds: fields 14 and 15 (utime, stime).
+cpu_seconds() { proc_stat "$1" '{ printf "%.2f", ($12 + $13) / t }'; }
+
+# Minor page faults (field 10) and kernel CPU seconds (field 15).
+faults_and_sys() { proc_stat "$1" '{ printf "%d %.2f", $8, $13 / t }'; }
 
 proc_status_kb() {
 	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
