@@ -24,9 +24,10 @@
 #      (used_memory, per rep = per key u:{...}). ssid's CPU and VmHWM come
 #      from /proc, and so do its minor page faults and kernel CPU, and the
 #      broker's CPU over the run (read before and after it): ranks cost
-#      the broker too, for their bigger outputs. With BENCH_WARMUP=1 a ranks-on run comes first and is not
-#      counted: a new broker's first outputs cost it more (its JIT is
-#      cold), and the first counted run would pay for that alone.
+#      the broker too, for their bigger outputs. With BENCH_WARMUP=1 a
+#      ranks-on run comes first and is not counted: a new broker's first
+#      outputs cost it more (its JIT is cold), and the first counted run
+#      would pay for that alone.
 #  3b. Redis Cluster (BENCH_CLUSTER=1): the ranks-on run again, same topic,
 #      fresh group, against a new 3-master/3-replica Redis Cluster of
 #      redis-servers on free loopback ports (no persistence; joined by
