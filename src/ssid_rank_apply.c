@@ -7,20 +7,10 @@
 
 #include "ssid_rank_int.h"
 
-/* Short strings, most often equal: compared in place, without a call. */
-static bool str_eq(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
 static bool same_segments(const struct rec *rc, const struct ssid_rank_change *c)
 {
 	for (int s = 0; s < SSI_SEG__COUNT; s++)
-		if (!str_eq(rc->segment[s], c->segment[s] ? c->segment[s] : ""))
+		if (strcmp(rc->segment[s], c->segment[s] ? c->segment[s] : "") != 0)
 			return false;
 	return true;
 }
