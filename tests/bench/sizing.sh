@@ -24,10 +24,11 @@
 #   master_cmds=500000  a Redis core's practical ceiling, commands/s
 #   spread=2.14         Redis work per event when nearly every event of a
 #                       batch is of a different rep (many reps per instance):
-#                       1.24 commands per event at 1,000,000 reps in the
-#                       scaling run against 0.58 in the benchmark (7 December
-#                       17:43Z; 2.12 = 1.23 / 0.58 at 15:27Z; 1.65 = 1.32 /
-#                       0.80 on 6 December)
+#                       1.26 commands per event at 1,000,000 reps in the
+#                       scaling run against 0.59 in the benchmark (8 December
+#                       04:41Z; 1.24 / 0.58 on 7 December 17:43Z; 2.12 =
+#                       1.23 / 0.58 at 15:27Z; 1.65 = 1.32 / 0.80 on 6
+#                       December)
 #   master_gb=25        used_memory per master at most (fork, resync, failover)
 #   dense_extra=6802    bytes a rep active every day adds to the measured
 #                       figure: the state's 90-day worst case (3,218,
