@@ -52,7 +52,8 @@ static void usage(FILE *out)
  * zeroed, the next batch: 40,000-60,000 page faults per million events
  * with ranks on. A fixed mmap threshold also keeps glibc from raising it,
  * and the trim threshold with it, at run time. The cost: about 5% more
- * peak RSS (see the README's Benchmarks).
+ * peak RSS (see the README's Benchmarks). Best effort: a refused setting
+ * leaves glibc's default.
  */
 static void tune_malloc(void)
 {
