@@ -398,9 +398,10 @@ static int attempt_batch(struct ssid_daemon *d)
 			return r;
 		}
 		atomic_store(&d->metrics->redis_ok, 1);
+		/* Counted first: whoever sees its offsets committed sees it counted. */
+		count_batch(d, &bs, ssid_time_mono_ms() - started);
 		commit_batch(d);
 		ssid_daemon_settle_replays(d);
-		count_batch(d, &bs, ssid_time_mono_ms() - started);
 		ssid_batch_clear(&d->batch);
 	}
 	leave_degraded(d);
